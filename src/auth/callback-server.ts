@@ -1,0 +1,227 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { AccessError } from './errors.js';
+import { errorPage, successPage } from './callback-pages.js';
+
+export interface CallbackParams {
+  code?: string;
+  error?: string;
+  error_description?: string;
+}
+
+interface Waiter {
+  host: string;
+  resolve: (params: CallbackParams) => void;
+  reject: (error: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+export interface CallbackListenerOptions {
+  preferredPort: number;
+  log?: (level: 'info' | 'warning', message: string) => void;
+}
+
+/**
+ * The loopback redirect target (`http://localhost:<port>/callback`), listening
+ * on 127.0.0.1 and ::1 only. It routes each callback by `state` to the login
+ * that expects it; an unknown state is refused and completes nothing. Each
+ * state is accepted once. It closes itself when no login is waiting.
+ */
+export class CallbackListener {
+  private servers: Server[] = [];
+  private port: number | undefined;
+  private starting: Promise<string> | undefined;
+  private readonly waiters = new Map<string, Waiter>();
+
+  constructor(private readonly options: CallbackListenerOptions) {}
+
+  get redirectUri(): string | undefined {
+    return this.port === undefined ? undefined : `http://localhost:${this.port}/callback`;
+  }
+
+  /** Starts listening (preferred port, else any free one); resolves to the redirect URI. */
+  start(): Promise<string> {
+    if (this.redirectUri) return Promise.resolve(this.redirectUri);
+    this.starting ??= this.listen().finally(() => {
+      this.starting = undefined;
+    });
+    return this.starting;
+  }
+
+  private async listen(): Promise<string> {
+    const candidates = [this.options.preferredPort, 0, 0, 0, 0];
+    let lastError: unknown;
+    for (const candidate of candidates) {
+      const v4 = this.makeServer();
+      try {
+        await listenOn(v4, candidate, '127.0.0.1');
+      } catch (error) {
+        lastError = error;
+        if (candidate === this.options.preferredPort && candidate !== 0) {
+          this.options.log?.('info', `Callback port ${candidate} is busy; using another free loopback port.`);
+        }
+        continue;
+      }
+      const port = (v4.address() as AddressInfo).port;
+      const v6 = this.makeServer();
+      try {
+        await listenOn(v6, port, '::1');
+        this.servers = [v4, v6];
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'EADDRINUSE') {
+          v4.close();
+          lastError = error;
+          continue;
+        }
+        this.servers = [v4]; // no IPv6 loopback on this machine
+      }
+      this.port = port;
+      return this.redirectUri!;
+    }
+    throw new AccessError(
+      'callback_failed',
+      `Could not listen for the login callback on loopback: ${(lastError as Error)?.message ?? 'unknown error'}.`,
+      'Free a local port or set CF_ACCESS_MCP_CALLBACK_PORT to a free one, then try again.',
+    );
+  }
+
+  private makeServer(): Server {
+    const server = createServer((req, res) => this.handle(req, res));
+    server.keepAliveTimeout = 1_000;
+    return server;
+  }
+
+  /** Waits for the callback carrying `state`. Rejects after `timeoutMs`. */
+  expect(state: string, host: string, timeoutMs: number): Promise<CallbackParams> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters.delete(state);
+        this.closeIfIdle();
+        reject(
+          new AccessError(
+            'login_timeout',
+            `The login to ${host} was not completed within ${Math.round(timeoutMs / 1000)} s.`,
+            'Call access_login again to start a new login, and finish it in the browser.',
+          ),
+        );
+      }, timeoutMs);
+      timer.unref();
+      this.waiters.set(state, { host, resolve, reject, timer });
+    });
+  }
+
+  /** Abandons a waiting login (its promise rejects with `reason`). */
+  cancel(state: string, reason: Error): void {
+    const waiter = this.waiters.get(state);
+    if (!waiter) return;
+    this.waiters.delete(state);
+    clearTimeout(waiter.timer);
+    waiter.reject(reason);
+    this.closeIfIdle();
+  }
+
+  /**
+   * Paste-back: completes a login from the redirect URL the user's browser could
+   * not reach. Same checks as a real callback (path and state).
+   */
+  deliver(callbackUrl: string): { ok: boolean; message: string } {
+    let url: URL;
+    try {
+      url = new URL(callbackUrl.trim());
+    } catch {
+      return { ok: false, message: 'The pasted text is not a URL.' };
+    }
+    if (url.pathname !== '/callback') return { ok: false, message: 'The pasted URL is not a login callback URL (its path is not /callback).' };
+    return this.route(url.searchParams);
+  }
+
+  private route(query: URLSearchParams): { ok: boolean; message: string; host?: string; params?: CallbackParams } {
+    const state = query.get('state');
+    const waiter = state ? this.waiters.get(state) : undefined;
+    if (!state || !waiter) {
+      return { ok: false, message: 'This callback does not belong to a login in progress (missing, stale or wrong state); it was ignored.' };
+    }
+    this.waiters.delete(state);
+    clearTimeout(waiter.timer);
+    const params: CallbackParams = {
+      code: query.get('code') ?? undefined,
+      error: query.get('error') ?? undefined,
+      error_description: query.get('error_description') ?? undefined,
+    };
+    waiter.resolve(params);
+    setTimeout(() => this.closeIfIdle(), 200).unref();
+    return { ok: true, message: 'ok', host: waiter.host, params };
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const send = (status: number, html: string) => {
+      res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', connection: 'close' });
+      res.end(html);
+    };
+    const host = (req.headers.host ?? '').toLowerCase();
+    const allowedHosts = [`localhost:${this.port}`, `127.0.0.1:${this.port}`, `[::1]:${this.port}`];
+    if (!allowedHosts.includes(host)) {
+      send(400, errorPage('Unexpected host', 'This login callback only answers on localhost.', 'Start the login again from your agent.'));
+      return;
+    }
+    const url = new URL(req.url ?? '/', `http://${host}`);
+    if (req.method !== 'GET' || url.pathname !== '/callback') {
+      send(404, errorPage('Not found', 'This local address only receives Cloudflare Access login callbacks.', 'You can ignore this page.'));
+      return;
+    }
+    const routed = this.route(url.searchParams);
+    if (!routed.ok) {
+      send(400, errorPage('This login link is not valid', routed.message, 'Start the login again from your agent (access_login).'));
+      return;
+    }
+    const params = routed.params!;
+    if (params.error) {
+      const denied = params.error === 'access_denied';
+      send(
+        200,
+        errorPage(
+          denied ? 'Login denied' : 'Login failed',
+          denied ? `Access to ${routed.host} was denied.` : `The authorization server reported: ${params.error}.`,
+          'Return to your agent; it will tell you what to do next.',
+        ),
+      );
+      return;
+    }
+    send(200, successPage(routed.host ?? 'the site'));
+  }
+
+  private closeIfIdle(): void {
+    if (this.waiters.size > 0 || this.servers.length === 0) return;
+    this.close();
+  }
+
+  close(): void {
+    for (const server of this.servers) {
+      server.close();
+      server.closeAllConnections?.();
+    }
+    this.servers = [];
+    this.port = undefined;
+  }
+
+  /** Rejects every waiting login and stops listening (server shutdown). */
+  shutdown(reason: Error): void {
+    for (const state of [...this.waiters.keys()]) this.cancel(state, reason);
+    this.close();
+  }
+}
+
+function listenOn(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: Error) => {
+      server.close();
+      reject(error);
+    };
+    server.once('error', onError);
+    server.listen({ port, host, exclusive: true }, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}

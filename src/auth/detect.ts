@@ -1,0 +1,76 @@
+import { parseChallenges, resourceMetadataFrom } from './challenge.js';
+import { isLoopbackHost } from './url-policy.js';
+
+/** What a response tells us about Cloudflare Access guarding the URL. */
+export interface AccessChallenge {
+  /** How Access answered: a 401 Bearer challenge, a 302 to the login page, or a 403 (service auth only). */
+  style: 'bearer' | 'redirect' | 'forbidden';
+  /** RFC 9728 resource metadata URL, when the challenge carried one. */
+  resourceMetadataUrl?: string;
+  /** Where a browser would be sent to log in (classic Access). */
+  loginUrl?: string;
+  /** Team domain host, e.g. `team.cloudflareaccess.com`, when known. */
+  teamDomain?: string;
+  /** Application audience tag, when known. */
+  aud?: string;
+}
+
+export interface ResponseHead {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+function header(head: ResponseHead, name: string): string | undefined {
+  const value = head.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** Is this a redirect to an Access login page (`/cdn-cgi/access/login` on a team domain)? */
+export function accessLoginRedirect(location: string | undefined, base: URL): URL | undefined {
+  if (!location) return undefined;
+  let target: URL;
+  try {
+    target = new URL(location, base);
+  } catch {
+    return undefined;
+  }
+  if (!target.pathname.startsWith('/cdn-cgi/access/login')) return undefined;
+  const host = target.hostname.toLowerCase();
+  return host.endsWith('.cloudflareaccess.com') || isLoopbackHost(host) ? target : undefined;
+}
+
+/**
+ * Recognises every way Access answers an unauthenticated request
+ * (see access-facts.md): 401 + Bearer challenge, 302 to the login page with a
+ * `Cloudflare-Access` challenge, a 403 with `cf-access-aud`. Returns undefined
+ * when the response is not an Access challenge.
+ */
+export async function detectAccess(head: ResponseHead, requestUrl: URL): Promise<AccessChallenge | undefined> {
+  const challenges = await parseChallenges(head.headers['www-authenticate']);
+  const resourceMetadataUrl = resourceMetadataFrom(challenges);
+  const aud = header(head, 'cf-access-aud');
+  const teamDomain = header(head, 'cf-access-domain');
+
+  if (head.status === 401 && resourceMetadataUrl) {
+    return { style: 'bearer', resourceMetadataUrl };
+  }
+  if (head.status >= 300 && head.status < 400) {
+    const login = accessLoginRedirect(header(head, 'location'), requestUrl);
+    if (login || challenges.some((c) => c.scheme === 'cloudflare-access')) {
+      return {
+        style: 'redirect',
+        resourceMetadataUrl,
+        loginUrl: login?.href,
+        teamDomain: login?.host,
+        aud: login?.searchParams.get('kid') ?? undefined,
+      };
+    }
+  }
+  if (head.status === 403 && (aud || teamDomain)) {
+    return { style: 'forbidden', aud, teamDomain, resourceMetadataUrl };
+  }
+  if ((head.status === 401 || head.status === 403) && challenges.some((c) => c.scheme === 'cloudflare-access')) {
+    return { style: head.status === 401 ? 'bearer' : 'forbidden', resourceMetadataUrl };
+  }
+  return undefined;
+}

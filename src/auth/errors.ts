@@ -1,0 +1,83 @@
+/**
+ * Typed errors of the auth core. Every error carries a `nextStep` telling the
+ * user (or agent) what to do about it; messages never contain secrets.
+ */
+export type AccessErrorCode =
+  | 'invalid_url'
+  | 'discovery_failed'
+  | 'invalid_metadata'
+  | 'unsupported_server'
+  | 'registration_failed'
+  | 'authorization_denied'
+  | 'authorization_failed'
+  | 'token_failed'
+  | 'login_pending'
+  | 'login_timeout'
+  | 'callback_failed'
+  | 'network_error'
+  | 'store_error'
+  | 'service_token_refused'
+  | 'cloudflared_missing'
+  | 'cloudflared_failed'
+  | 'not_protected';
+
+export class AccessError extends Error {
+  override readonly name: string = 'AccessError';
+  constructor(
+    readonly code: AccessErrorCode,
+    message: string,
+    readonly nextStep: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+
+  /** One readable paragraph: what happened, then what to do next. */
+  describe(): string {
+    return `${this.message}\nNext step: ${this.nextStep}`;
+  }
+}
+
+/** The login was started but the user has not finished it in the browser yet. */
+export class LoginPendingError extends AccessError {
+  override readonly name = 'LoginPendingError';
+  constructor(
+    readonly origin: string,
+    readonly authorizationUrl: string,
+    readonly expiresAt: number,
+    readonly browserOpened: boolean,
+    extra = '',
+  ) {
+    super(
+      'login_pending',
+      `Login to ${origin} is pending: the user has not completed it in the browser yet.` +
+        (browserOpened ? ' A browser window was opened for it.' : ' No browser could be opened automatically.') +
+        extra,
+      `Ask the user to open this URL and sign in: ${authorizationUrl} — then call the same tool again (the login keeps waiting until ${new Date(expiresAt).toISOString()}).`,
+    );
+  }
+}
+
+export function isAccessError(error: unknown): error is AccessError {
+  return error instanceof AccessError;
+}
+
+/** Turns any thrown value into a message safe to show (AccessError keeps its next step). */
+export function describeError(error: unknown): string {
+  if (error instanceof AccessError) return error.describe();
+  if (error instanceof Error) return `${error.message}\nNext step: check the URL and try again; if it persists, report it with the server's stderr log.`;
+  return String(error);
+}
+
+/** An OAuth error response (RFC 6749 §5.2) from the token or authorization endpoint. */
+export class OAuthProtocolError extends AccessError {
+  override readonly name = 'OAuthProtocolError';
+  constructor(
+    code: AccessErrorCode,
+    readonly oauthError: string,
+    message: string,
+    nextStep: string,
+  ) {
+    super(code, message, nextStep);
+  }
+}

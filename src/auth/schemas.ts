@@ -1,0 +1,65 @@
+import { z } from 'zod';
+
+/** RFC 9728 protected resource metadata as Cloudflare serves it (both documented shapes). */
+export const ResourceMetadataSchema = z
+  .object({
+    resource: z.string().min(1),
+    authorization_servers: z.array(z.string().min(1)).optional(),
+    protected: z.boolean().optional(),
+    team_domain: z.string().optional(),
+    authentication_method: z.string().optional(),
+    authentication_methods: z
+      .array(z.union([z.string(), z.object({ name: z.string() }).loose()]))
+      .optional(),
+  })
+  .loose();
+export type ResourceMetadata = z.infer<typeof ResourceMetadataSchema>;
+
+/** RFC 8414 authorization server metadata; `issuer` may lack a scheme on Cloudflare. */
+export const ServerMetadataSchema = z
+  .object({
+    issuer: z.string().min(1),
+    authorization_endpoint: z.string().min(1),
+    token_endpoint: z.string().min(1),
+    registration_endpoint: z.string().min(1).optional(),
+    revocation_endpoint: z.string().min(1).optional(),
+    response_types_supported: z.array(z.string()).optional(),
+    grant_types_supported: z.array(z.string()).optional(),
+    token_endpoint_auth_methods_supported: z.array(z.string()).optional(),
+    code_challenge_methods_supported: z.array(z.string()).optional(),
+  })
+  .loose();
+export type ServerMetadata = z.infer<typeof ServerMetadataSchema>;
+
+/** RFC 7591 registration response: only client_id is essential. */
+export const RegistrationResponseSchema = z
+  .object({
+    client_id: z.string().min(1),
+    redirect_uris: z.array(z.string()).optional(),
+    token_endpoint_auth_method: z.string().optional(),
+  })
+  .loose();
+
+export const TokenResponseSchema = z
+  .object({
+    access_token: z.string().min(1),
+    token_type: z.string().optional(),
+    expires_in: z.coerce.number().positive().optional(),
+    refresh_token: z.string().min(1).optional(),
+    scope: z.string().optional(),
+    resource: z.string().optional(),
+  })
+  .loose();
+export type TokenResponse = z.infer<typeof TokenResponseSchema>;
+
+export const OAuthErrorSchema = z
+  .object({ error: z.string(), error_description: z.string().optional() })
+  .loose();
+
+/** Short, readable summary of what a zod validation rejected (field paths only, no values). */
+export function summarizeIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`)
+    .join('; ');
+}

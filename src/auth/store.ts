@@ -1,0 +1,228 @@
+import { chmodSync, mkdirSync, renameSync, accessSync, constants as fsConstants, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import Conf from 'conf';
+import lockfile from 'proper-lockfile';
+import { z } from 'zod';
+import type { Registration } from './registration.js';
+
+export type SessionMethod = 'oauth' | 'cloudflared';
+
+export const StoredSessionSchema = z
+  .object({
+    origin: z.string(),
+    method: z.enum(['oauth', 'cloudflared']),
+    access_token: z.string(),
+    refresh_token: z.string().optional(),
+    expires_at: z.number().optional(),
+    resource: z.string().optional(),
+    authorization_server: z.string().optional(),
+    token_endpoint: z.string().optional(),
+    revocation_endpoint: z.string().optional(),
+    client_id: z.string().optional(),
+    redirect_uri: z.string().optional(),
+    obtained_at: z.number(),
+    refreshed_at: z.number().optional(),
+  })
+  .loose();
+export type StoredSession = z.infer<typeof StoredSessionSchema>;
+
+const RegistrationSchema = z
+  .object({ client_id: z.string(), redirect_uri: z.string(), registration_endpoint: z.string(), registered_at: z.number() })
+  .loose();
+
+const StoreDataSchema = z.object({
+  version: z.literal(1),
+  sessions: z.record(z.string(), StoredSessionSchema),
+  registrations: z.record(z.string(), RegistrationSchema),
+});
+export type StoreData = z.infer<typeof StoreDataSchema>;
+
+const emptyData = (): StoreData => ({ version: 1, sessions: {}, registrations: {} });
+
+export const STORE_FILE = 'store.json';
+
+/**
+ * Per-host sessions and client registrations, in one JSON file (via conf:
+ * atomic writes, 0600) inside a 0700 directory. Every read goes to disk so
+ * several server processes share one store; every write is a read-modify-write
+ * under an in-process queue and a cross-process lock (proper-lockfile).
+ * A corrupt file is moved aside; an unwritable directory degrades to memory.
+ */
+export class SessionStore {
+  readonly file: string;
+  readonly warnings: string[] = [];
+  private conf: Conf<StoreData> | undefined;
+  private memory: StoreData | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    readonly dir: string,
+    private readonly log: (level: 'warning' | 'info', message: string) => void = () => {},
+  ) {
+    this.file = join(dir, STORE_FILE);
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      try {
+        chmodSync(dir, 0o700);
+      } catch {
+        /* not ours to change: the write check below decides */
+      }
+      accessSync(dir, fsConstants.W_OK);
+      this.conf = this.openConf();
+    } catch (error) {
+      this.degradeToMemory(error);
+    }
+  }
+
+  get persistent(): boolean {
+    return this.memory === undefined;
+  }
+
+  private openConf(): Conf<StoreData> {
+    const open = () =>
+      new Conf<StoreData>({
+        cwd: this.dir,
+        configName: 'store',
+        projectName: 'cf-access-mcp',
+        configFileMode: 0o600,
+        accessPropertiesByDotNotation: false,
+        clearInvalidConfig: false,
+      });
+    try {
+      return open();
+    } catch {
+      this.moveAside('it could not be parsed');
+      return open();
+    }
+  }
+
+  private degradeToMemory(error: unknown): void {
+    this.conf = undefined;
+    this.memory = emptyData();
+    const reason = (error as NodeJS.ErrnoException)?.code ?? (error as Error)?.message ?? 'unknown error';
+    this.warn(`The store directory ${this.dir} is not writable (${reason}); sessions are kept in memory only and will be lost when the server stops. Fix the directory permissions or set CF_ACCESS_MCP_HOME.`);
+  }
+
+  private warn(message: string): void {
+    if (!this.warnings.includes(message)) this.warnings.push(message);
+    this.log('warning', message);
+  }
+
+  private moveAside(reason: string): void {
+    if (!existsSync(this.file)) return;
+    const aside = `${this.file}.corrupt-${Date.now()}`;
+    try {
+      renameSync(this.file, aside);
+      this.warn(`The store file was corrupt (${reason}); it was moved to ${aside} and a fresh store was started. Sessions in it need a new login.`);
+    } catch (error) {
+      this.warn(`The store file is corrupt (${reason}) and could not be moved aside: ${(error as Error).message}.`);
+    }
+  }
+
+  /** Current contents, read from disk. */
+  read(): StoreData {
+    if (this.memory) return this.memory;
+    let raw: unknown;
+    try {
+      raw = this.conf!.store;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EACCES') {
+        this.degradeToMemory(error);
+        return this.memory!;
+      }
+      this.moveAside('it could not be parsed');
+      return emptyData();
+    }
+    if (raw && typeof raw === 'object' && Object.keys(raw).length === 0) return emptyData();
+    const parsed = StoreDataSchema.safeParse(raw);
+    if (!parsed.success) {
+      this.moveAside('unexpected contents');
+      return emptyData();
+    }
+    return parsed.data;
+  }
+
+  /** Read-modify-write, serialised in this process and across processes. */
+  update<T>(mutate: (data: StoreData) => T): Promise<T> {
+    const run = async (): Promise<T> => {
+      if (this.memory) return mutate(this.memory);
+      let release: (() => Promise<void>) | undefined;
+      try {
+        release = await lockfile.lock(this.file, {
+          realpath: false,
+          stale: 10_000,
+          update: 2_000,
+          retries: { retries: 200, factor: 1.2, minTimeout: 5, maxTimeout: 100 },
+        });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'EACCES' || (error as NodeJS.ErrnoException).code === 'EROFS') {
+          this.degradeToMemory(error);
+          return mutate(this.memory!);
+        }
+        throw error;
+      }
+      try {
+        const data = this.read();
+        if (this.memory) return mutate(this.memory);
+        const result = mutate(data);
+        try {
+          this.conf!.store = data;
+        } catch (error) {
+          this.degradeToMemory(error);
+          Object.assign(this.memory!, data);
+        }
+        return result;
+      } finally {
+        await release().catch(() => {});
+      }
+    };
+    const next = this.queue.then(run, run);
+    this.queue = next.catch(() => {});
+    return next;
+  }
+
+  getSession(origin: string): StoredSession | undefined {
+    return this.read().sessions[origin];
+  }
+
+  listSessions(): StoredSession[] {
+    return Object.values(this.read().sessions);
+  }
+
+  putSession(session: StoredSession): Promise<void> {
+    return this.update((data) => {
+      data.sessions[session.origin] = session;
+    });
+  }
+
+  /** Deletes a session only if it is still the one we looked at (another process may have replaced it). */
+  deleteSession(origin: string, ifAccessToken?: string): Promise<StoredSession | undefined> {
+    return this.update((data) => {
+      const current = data.sessions[origin];
+      if (!current || (ifAccessToken !== undefined && current.access_token !== ifAccessToken)) return undefined;
+      delete data.sessions[origin];
+      return current;
+    });
+  }
+
+  getRegistration(key: string): Registration | undefined {
+    return this.read().registrations[key];
+  }
+
+  putRegistration(key: string, registration: Registration): Promise<void> {
+    const entry = { ...registration };
+    return this.update((data) => {
+      data.registrations[key] = entry;
+    });
+  }
+
+  deleteRegistration(key: string, clientId: string): Promise<void> {
+    return this.update((data) => {
+      if (data.registrations[key]?.client_id === clientId) delete data.registrations[key];
+    });
+  }
+}
+
+export function registrationKey(authorizationServer: string, redirectUri: string): string {
+  return `${authorizationServer} ${redirectUri}`;
+}

@@ -1,0 +1,55 @@
+import { AccessError } from './errors.js';
+
+/** 127.0.0.0/8, ::1 and localhost: the only hosts where plain http is acceptable. */
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  if (host === 'localhost' || host.endsWith('.localhost')) return true;
+  if (host === '::1' || host === '0:0:0:0:0:0:0:1') return true;
+  const v4 = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host);
+  return v4 !== null && v4.slice(1).every((part) => Number(part) <= 255);
+}
+
+/** Only https, or http to a loopback host, may carry credentials or be fetched. */
+export function isAllowedScheme(url: URL): boolean {
+  return url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname));
+}
+
+/** Parses and checks a URL given by the agent or user. */
+export function parseTargetUrl(input: unknown): URL {
+  if (typeof input !== 'string' || input.trim() === '') {
+    throw new AccessError('invalid_url', 'No URL was given.', 'Pass an absolute https:// URL, e.g. https://app.example.com/path.');
+  }
+  let url: URL;
+  try {
+    url = new URL(input.trim());
+  } catch {
+    throw new AccessError(
+      'invalid_url',
+      `"${truncate(input, 200)}" is not a valid absolute URL.`,
+      'Pass an absolute https:// URL, e.g. https://app.example.com/path.',
+    );
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new AccessError(
+      'invalid_url',
+      `The scheme ${url.protocol.replace(/:$/, '')}: is not supported.`,
+      'Use an https:// URL (http:// only works for localhost/127.0.0.1/::1).',
+    );
+  }
+  if (!isAllowedScheme(url)) {
+    throw new AccessError(
+      'invalid_url',
+      `Plain http:// is refused for ${url.hostname}: credentials would travel unencrypted.`,
+      `Use https://${url.host}${url.pathname}${url.search} instead.`,
+    );
+  }
+  if (url.username || url.password) {
+    throw new AccessError('invalid_url', 'URLs with embedded user names or passwords are refused.', 'Remove the user:password@ part of the URL.');
+  }
+  url.hash = '';
+  return url;
+}
+
+export function truncate(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}

@@ -1,0 +1,123 @@
+import { EnvHttpProxyAgent, errors as undiciErrors, request, type Dispatcher } from 'undici';
+import { AccessError } from '../auth/errors.js';
+
+export type HeaderMap = Record<string, string | string[] | undefined>;
+export type BodyStream = Dispatcher.ResponseData['body'];
+
+export interface HttpTimeouts {
+  connectMs: number;
+  headersMs: number;
+  bodyMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: HttpTimeouts = { connectMs: 10_000, headersMs: 30_000, bodyMs: 30_000 };
+
+/**
+ * One shared keep-alive pool for the whole process. EnvHttpProxyAgent honours
+ * HTTPS_PROXY / HTTP_PROXY / NO_PROXY; NODE_EXTRA_CA_CERTS is honoured by Node itself.
+ */
+export function createDispatcher(timeouts: HttpTimeouts = DEFAULT_TIMEOUTS): Dispatcher {
+  return new EnvHttpProxyAgent({
+    connect: { timeout: timeouts.connectMs },
+    headersTimeout: timeouts.headersMs,
+    bodyTimeout: timeouts.bodyMs,
+    keepAliveTimeout: 30_000,
+    maxHeaderSize: 64 * 1024,
+  });
+}
+
+export interface SendOptions {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string | Buffer;
+  signal?: AbortSignal;
+}
+
+export interface RawResponse {
+  url: URL;
+  status: number;
+  headers: HeaderMap;
+  body: BodyStream;
+}
+
+/** One HTTP exchange, no redirects followed. Network failures become AccessError('network_error'). */
+export async function send(dispatcher: Dispatcher, url: URL, options: SendOptions = {}): Promise<RawResponse> {
+  try {
+    const response = await request(url, {
+      dispatcher,
+      method: (options.method ?? 'GET') as Dispatcher.HttpMethod,
+      headers: options.headers,
+      body: options.body,
+      signal: options.signal,
+    });
+    return { url, status: response.statusCode, headers: response.headers, body: response.body };
+  } catch (error) {
+    throw networkError(error, url);
+  }
+}
+
+export function networkError(error: unknown, url: URL): AccessError {
+  if (error instanceof AccessError) return error;
+  const where = url.host;
+  const next = `Check that ${where} is reachable from this machine (VPN, proxy settings HTTPS_PROXY/NO_PROXY, NODE_EXTRA_CA_CERTS for a corporate CA), then try again.`;
+  if (error instanceof undiciErrors.ConnectTimeoutError) {
+    return new AccessError('network_error', `Connecting to ${where} timed out.`, next, { cause: error });
+  }
+  if (error instanceof undiciErrors.HeadersTimeoutError) {
+    return new AccessError('network_error', `${where} did not answer in time (no response headers).`, next, { cause: error });
+  }
+  if (error instanceof undiciErrors.BodyTimeoutError) {
+    return new AccessError('network_error', `${where} stopped sending the response body (timed out).`, next, { cause: error });
+  }
+  if (error instanceof undiciErrors.HeadersOverflowError) {
+    return new AccessError('network_error', `${where} sent response headers larger than 64 KB; refusing them.`, 'This server is misbehaving; contact its owner.', { cause: error });
+  }
+  if (error instanceof Error && error.name === 'AbortError') {
+    return new AccessError('network_error', `The request to ${where} was cancelled.`, 'Call the tool again if you still need the result.', { cause: error });
+  }
+  const code = (error as { code?: string; cause?: { code?: string } })?.code ?? (error as { cause?: { code?: string } })?.cause?.code;
+  const reason = code === 'ECONNREFUSED' ? 'the connection was refused' : code === 'ENOTFOUND' ? 'the host name does not resolve' : code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' ? 'the connection was closed unexpectedly' : (error as Error)?.message ?? String(error);
+  return new AccessError('network_error', `Could not reach ${where}: ${reason}.`, next, { cause: error });
+}
+
+export interface CappedBody {
+  buffer: Buffer;
+  /** True when the body had more bytes than `maxBytes` and reading stopped. */
+  truncated: boolean;
+}
+
+/** Reads at most `maxBytes` of a body, then stops reading and closes the stream. */
+export async function readCapped(body: BodyStream, maxBytes: number, url: URL): Promise<CappedBody> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let truncated = false;
+  try {
+    for await (const chunk of body) {
+      const buf = chunk as Buffer;
+      if (size + buf.length > maxBytes) {
+        chunks.push(buf.subarray(0, maxBytes - size));
+        size = maxBytes;
+        truncated = true;
+        break;
+      }
+      chunks.push(buf);
+      size += buf.length;
+    }
+  } catch (error) {
+    throw networkError(error, url);
+  } finally {
+    if (truncated) body.destroy();
+  }
+  return { buffer: Buffer.concat(chunks, size), truncated };
+}
+
+/** Discards a body we do not need, without reading a huge one to the end. */
+export function discard(body: BodyStream): void {
+  body.on('error', () => {});
+  body.destroy();
+}
+
+export function headerValue(headers: HeaderMap, name: string): string | undefined {
+  const value = headers[name.toLowerCase()];
+  return Array.isArray(value) ? value.join(', ') : value;
+}

@@ -1,0 +1,82 @@
+import type { Dispatcher } from 'undici';
+import { AccessError } from '../auth/errors.js';
+import { accessLoginRedirect } from '../auth/detect.js';
+import { isAllowedScheme } from '../auth/url-policy.js';
+import { discard, headerValue, send, type RawResponse } from './client.js';
+
+export const MAX_REDIRECTS = 10;
+
+/** Headers that must never cross to another origin, whoever set them. */
+const ORIGIN_BOUND = /^(authorization|cookie|proxy-authorization|cf-access-token|cf-access-client-id|cf-access-client-secret)$/i;
+
+export interface OutgoingRequest {
+  url: URL;
+  method: string;
+  headers: Record<string, string>;
+  body?: string;
+  signal?: AbortSignal;
+}
+
+/** Credentials for one origin, looked up afresh for every hop. */
+export type CredentialLookup = (origin: URL) => Promise<Record<string, string>>;
+
+export interface Followed {
+  response: RawResponse;
+  /** Every URL requested, in order; the last one answered `response`. */
+  hops: URL[];
+  /** The credential header names sent on the last hop (values never kept). */
+  credentialHeaders: string[];
+}
+
+/**
+ * Sends the request and follows redirects (at most 10). Credentials are
+ * attached per hop for that hop's own origin only; anything origin-bound that
+ * the caller set is dropped once a redirect leaves the original origin. A
+ * redirect to an Access login page is not followed: it is returned for
+ * detection.
+ */
+export async function sendFollowingRedirects(dispatcher: Dispatcher, request: OutgoingRequest, credentialsFor: CredentialLookup): Promise<Followed> {
+  let url = request.url;
+  let method = request.method;
+  let body = request.body;
+  let userHeaders = { ...request.headers };
+  const hops: URL[] = [];
+  for (let hop = 0; ; hop++) {
+    hops.push(url);
+    const credentials = await credentialsFor(url);
+    const headers = { ...userHeaders, ...credentials };
+    const response = await send(dispatcher, url, { method, headers, body, signal: request.signal });
+    const location = headerValue(response.headers, 'location');
+    const isRedirect = [301, 302, 303, 307, 308].includes(response.status) && location;
+    if (!isRedirect || accessLoginRedirect(location, url)) {
+      return { response, hops, credentialHeaders: Object.keys(credentials) };
+    }
+    discard(response.body);
+    if (hop >= MAX_REDIRECTS) {
+      throw new AccessError('network_error', `Too many redirects (more than ${MAX_REDIRECTS}) starting at ${request.url.href}.`, 'Check the URL; the site may be stuck in a redirect loop.');
+    }
+    let next: URL;
+    try {
+      next = new URL(location!, url);
+    } catch {
+      throw new AccessError('network_error', `${url.host} redirected to an invalid URL.`, 'Check the URL or contact the site owner.');
+    }
+    if (!isAllowedScheme(next)) {
+      throw new AccessError(
+        'network_error',
+        `${url.host} redirected to ${next.protocol}//${next.host}, which is not https; not following it.`,
+        `Fetch ${next.href} directly if you trust it (plain http is only allowed for loopback hosts).`,
+      );
+    }
+    if (next.origin !== request.url.origin) {
+      userHeaders = Object.fromEntries(Object.entries(userHeaders).filter(([name]) => !ORIGIN_BOUND.test(name)));
+    }
+    if (response.status === 303 || ((response.status === 301 || response.status === 302) && method === 'POST')) {
+      method = method === 'HEAD' ? 'HEAD' : 'GET';
+      body = undefined;
+      userHeaders = Object.fromEntries(Object.entries(userHeaders).filter(([name]) => !/^content-(type|length|encoding)$/i.test(name)));
+    }
+    next.hash = '';
+    url = next;
+  }
+}

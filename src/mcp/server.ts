@@ -1,0 +1,24 @@
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { AccessService } from '../service/access-service.js';
+import { VERSION } from '../version.js';
+import { registerAccessFetch } from './tools/access-fetch.js';
+import { registerAccessLogin } from './tools/access-login.js';
+import { registerAccessLogout } from './tools/access-logout.js';
+import { registerAccessStatus } from './tools/access-status.js';
+
+/** The MCP surface: four tools over the access service. */
+export function createMcpServer(service: AccessService): McpServer {
+  const server = new McpServer(
+    { name: 'cf-access-mcp', title: 'Cloudflare Access for agents', version: VERSION },
+    {
+      capabilities: { logging: {} },
+      instructions:
+        'Use access_fetch to read URLs behind Cloudflare Access (it logs in when needed). If a result says a login is pending, show the user the URL, wait for them to sign in, then call again.',
+    },
+  );
+  registerAccessFetch(server, service);
+  registerAccessLogin(server, service);
+  registerAccessStatus(server, service);
+  registerAccessLogout(server, service);
+  return server;
+}

@@ -1,0 +1,69 @@
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { z } from 'zod';
+import type { AccessService } from '../../service/access-service.js';
+import type { FetchResult } from '../../service/results.js';
+import { loginHooks } from '../progress.js';
+import { fail, ok } from '../tool-result.js';
+
+const inputSchema = {
+  url: z.string().describe('Absolute https:// URL to fetch (http:// only for localhost).'),
+  method: z.string().optional().describe('HTTP method, default GET.'),
+  headers: z.record(z.string(), z.string()).optional().describe('Extra request headers.'),
+  body: z.union([z.string(), z.record(z.string(), z.unknown()), z.array(z.unknown())]).optional().describe('Request body: a string, or JSON (sent as application/json).'),
+  format: z.enum(['markdown', 'text', 'raw']).optional().describe('How to return HTML: markdown (default, main content only), text, or raw.'),
+  max_length: z.number().int().positive().max(1_000_000).optional().describe('Maximum characters to return (default 20000).'),
+  start_index: z.number().int().min(0).optional().describe('Character offset to start from, for continuing a truncated result.'),
+  wait_seconds: z.number().int().min(0).max(3600).optional().describe('How long to wait for a browser login if one is needed (default 45).'),
+};
+
+const outputSchema = {
+  url: z.string(),
+  final_url: z.string(),
+  status: z.number(),
+  content_type: z.string(),
+  auth: z.enum(['oauth', 'cloudflared', 'service_token', 'none']),
+  title: z.string().optional(),
+  total_length: z.number(),
+  start_index: z.number(),
+  truncated: z.boolean(),
+  next_start_index: z.number().optional(),
+  headers: z.record(z.string(), z.string()),
+  saved_to: z.string().optional(),
+  bytes: z.number().optional(),
+  warnings: z.array(z.string()),
+};
+
+const AUTH_LABEL: Record<FetchResult['auth'], string> = {
+  oauth: 'managed OAuth session',
+  cloudflared: 'cloudflared token',
+  service_token: 'service token',
+  none: 'no credentials',
+};
+
+export function registerAccessFetch(server: McpServer, service: AccessService): void {
+  server.registerTool(
+    'access_fetch',
+    {
+      title: 'Fetch a URL behind Cloudflare Access',
+      description:
+        'Fetches a web page or API behind Cloudflare Access and returns it as Markdown (HTML), pretty JSON, text, or an image. ' +
+        'If the site needs a login, a browser login is started and awaited (wait_seconds); if the user has not finished, the result says the login is pending with the URL to open — then call again. ' +
+        'Long content is paged: use start_index from the note at the end. Credentials are never shown.',
+      inputSchema,
+      outputSchema,
+      annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
+    },
+    async (args, extra) => {
+      try {
+        const result = await service.fetch(args, loginHooks(extra));
+        const { text, image, ...structured } = result;
+        const header = `HTTP ${result.status} · ${result.content_type || 'unknown type'} · ${AUTH_LABEL[result.auth]} · ${result.final_url}`;
+        const notes = result.warnings.map((w) => `Warning: ${w}`).join('\n');
+        const rendered = [header, notes, '', text].filter((part, i) => part !== '' || i === 2).join('\n');
+        return ok(structured, rendered, image ? [{ type: 'image', data: image.data, mimeType: image.mimeType }] : []);
+      } catch (error) {
+        return fail(error);
+      }
+    },
+  );
+}

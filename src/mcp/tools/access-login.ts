@@ -1,0 +1,38 @@
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { z } from 'zod';
+import type { AccessService } from '../../service/access-service.js';
+import { loginHooks } from '../progress.js';
+import { fail, ok } from '../tool-result.js';
+
+export function registerAccessLogin(server: McpServer, service: AccessService): void {
+  server.registerTool(
+    'access_login',
+    {
+      title: 'Log in to a Cloudflare Access site',
+      description:
+        'Starts or continues the browser login for a site behind Cloudflare Access. Returns "authenticated" (with expiry) or "pending" with a URL the user must open; call again after the user has signed in. force: true discards the stored session and logs in anew.',
+      inputSchema: {
+        url: z.string().describe('Any URL on the protected site.'),
+        force: z.boolean().optional().describe('Discard the stored session and log in again.'),
+        wait_seconds: z.number().int().min(0).max(3600).optional().describe('How long to wait for the user to finish (default 45).'),
+      },
+      outputSchema: {
+        status: z.enum(['authenticated', 'pending', 'not_protected']),
+        host: z.string(),
+        method: z.enum(['oauth', 'cloudflared', 'service_token', 'none']),
+        expires_at: z.string().optional(),
+        login_url: z.string().optional(),
+        message: z.string(),
+      },
+      annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+    },
+    async (args, extra) => {
+      try {
+        const result = await service.login(args, loginHooks(extra));
+        return ok({ ...result }, result.message);
+      } catch (error) {
+        return fail(error);
+      }
+    },
+  );
+}

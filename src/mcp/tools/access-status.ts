@@ -1,0 +1,56 @@
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { z } from 'zod';
+import type { AccessService } from '../../service/access-service.js';
+import type { SessionInfo } from '../../service/results.js';
+import { fail, ok } from '../tool-result.js';
+
+const sessionSchema = z.object({
+  host: z.string(),
+  origin: z.string(),
+  state: z.enum(['authenticated', 'expired', 'pending', 'none']),
+  method: z.string(),
+  expires_at: z.string().optional(),
+  expires_in_seconds: z.number().optional(),
+  refreshable: z.boolean().optional(),
+  login_url: z.string().optional(),
+});
+
+function describeSession(s: SessionInfo): string {
+  const parts = [`${s.host}: ${s.state}`];
+  if (s.method !== 'unknown') parts.push(`method ${s.method}`);
+  if (s.expires_at) parts.push(`${s.state === 'expired' ? 'expired at' : 'expires'} ${s.expires_at}${s.refreshable ? ' (refreshable)' : ''}`);
+  if (s.login_url) parts.push(`login URL ${s.login_url}`);
+  return parts.join(', ');
+}
+
+export function registerAccessStatus(server: McpServer, service: AccessService): void {
+  server.registerTool(
+    'access_status',
+    {
+      title: 'Cloudflare Access session status',
+      description:
+        'Lists stored sessions (authenticated, expired, pending) with method and expiry. With a url, also checks whether Cloudflare Access guards it and which login methods it offers. Never shows tokens.',
+      inputSchema: { url: z.string().optional().describe('A URL to check; omit to list every stored host.') },
+      outputSchema: {
+        sessions: z.array(sessionSchema),
+        probe: z
+          .object({ url: z.string(), protected: z.boolean(), offer: z.enum(['managed_oauth', 'classic', 'service_auth_only', 'none', 'unknown']), detail: z.string() })
+          .optional(),
+        warnings: z.array(z.string()),
+        store: z.string(),
+      },
+      annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+    },
+    async (args, extra) => {
+      try {
+        const result = await service.status(args, extra.signal);
+        const lines = result.sessions.length ? result.sessions.map(describeSession) : ['No stored sessions.'];
+        if (result.probe) lines.push(`${result.probe.url}: ${result.probe.protected ? 'protected by Cloudflare Access' : 'not protected'} — ${result.probe.detail}`);
+        for (const w of result.warnings) lines.push(`Warning: ${w}`);
+        return ok({ ...result }, lines.join('\n'));
+      } catch (error) {
+        return fail(error);
+      }
+    },
+  );
+}

@@ -1,0 +1,43 @@
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import envPaths from 'env-paths';
+
+export interface Config {
+  home: string;
+  browserCommand?: string;
+  callbackPort: number;
+  loginTimeoutMs: number;
+  refreshSkewMs: number;
+  defaultWaitSeconds: number;
+  maxBodyBytes: number;
+  maxImageBytes: number;
+}
+
+function intFrom(value: string | undefined, fallback: number, min = 0): number {
+  if (value === undefined || value.trim() === '') return fallback;
+  const n = Number(value);
+  return Number.isFinite(n) && n >= min ? Math.floor(n) : fallback;
+}
+
+/** The default store directory: the OS config directory, as conf would choose it. */
+export function defaultHome(): string {
+  try {
+    return envPaths('cf-access-mcp', { suffix: '' }).config;
+  } catch {
+    return join(homedir(), '.config', 'cf-access-mcp');
+  }
+}
+
+/** Reads the documented CF_ACCESS_MCP_* variables (see README). */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  return {
+    home: env.CF_ACCESS_MCP_HOME?.trim() || defaultHome(),
+    browserCommand: env.CF_ACCESS_MCP_BROWSER?.trim() || undefined,
+    callbackPort: intFrom(env.CF_ACCESS_MCP_CALLBACK_PORT, 8400, 0),
+    loginTimeoutMs: intFrom(env.CF_ACCESS_MCP_LOGIN_TIMEOUT, 300, 1) * 1000,
+    refreshSkewMs: intFrom(env.CF_ACCESS_MCP_REFRESH_SKEW, 60, 0) * 1000,
+    defaultWaitSeconds: 45,
+    maxBodyBytes: intFrom(env.CF_ACCESS_MCP_MAX_BODY_BYTES, 5 * 1024 * 1024, 1024),
+    maxImageBytes: intFrom(env.CF_ACCESS_MCP_MAX_IMAGE_BYTES, 1024 * 1024, 1024),
+  };
+}
