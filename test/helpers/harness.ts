@@ -1,0 +1,125 @@
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { LoggingMessageNotificationSchema, type CallToolResult, type ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
+import { recordOutput } from './leaks.js';
+
+export const ROOT = resolve(import.meta.dirname, '..', '..');
+export const SERVER_ENTRY = join(ROOT, 'dist', 'index.js');
+export const BROWSER_SCRIPT = join(ROOT, 'test', 'fixtures', 'browser.mjs');
+
+const homes: string[] = [];
+
+/** A fresh store directory (removed by cleanupHomes). */
+export function tempHome(prefix = 'cfam-test-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  homes.push(dir);
+  return dir;
+}
+
+export function cleanupHomes(): void {
+  for (const dir of homes.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
+export interface ServerOptions {
+  /** Store directory; a fresh one by default. */
+  home?: string;
+  /** approve (default), deny, ignore, wrong-state: what the scripted browser does; 'none' sets CF_ACCESS_MCP_BROWSER=none. */
+  browser?: 'approve' | 'deny' | 'ignore' | 'wrong-state' | 'none';
+  env?: Record<string, string>;
+  capabilities?: ClientCapabilities;
+}
+
+/** The built server, spawned over stdio and driven by the SDK client. */
+export class TestServer {
+  readonly stderr: string[] = [];
+  readonly logMessages: string[] = [];
+  readonly browserLog: string;
+
+  private constructor(
+    readonly client: Client,
+    readonly transport: StdioClientTransport,
+    readonly home: string,
+    browserLog: string,
+  ) {
+    this.browserLog = browserLog;
+  }
+
+  static async start(options: ServerOptions = {}): Promise<TestServer> {
+    const home = options.home ?? tempHome();
+    const browserLog = join(tempHome('cfam-browser-'), 'browser.log');
+    const env: Record<string, string> = {
+      ...(process.env as Record<string, string>),
+      CF_ACCESS_MCP_HOME: home,
+      CF_ACCESS_MCP_CALLBACK_PORT: '0',
+      CF_ACCESS_MCP_BROWSER: options.browser === 'none' ? 'none' : `${process.execPath} ${BROWSER_SCRIPT}`,
+      TEST_BROWSER_LOG: browserLog,
+      TEST_BROWSER_ACTION: options.browser && options.browser !== 'none' ? options.browser : 'approve',
+      ...options.env,
+    };
+    const transport = new StdioClientTransport({ command: process.execPath, args: [SERVER_ENTRY], env, stderr: 'pipe' });
+    const client = new Client({ name: 'cf-access-mcp-tests', version: '1.0.0' }, { capabilities: options.capabilities ?? {} });
+    const server = new TestServer(client, transport, home, browserLog);
+    transport.stderr?.on('data', (chunk: Buffer) => {
+      const text = chunk.toString('utf8');
+      server.stderr.push(text);
+      recordOutput('stderr', text);
+    });
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (notification) => {
+      const text = JSON.stringify(notification.params);
+      server.logMessages.push(text);
+      recordOutput('log', text);
+    });
+    await client.connect(transport);
+    return server;
+  }
+
+  async call(name: string, args: Record<string, unknown> = {}, options: { onprogress?: (p: unknown) => void; signal?: AbortSignal; timeoutMs?: number } = {}): Promise<CallToolResult> {
+    const result = (await this.client.callTool({ name, arguments: args }, undefined, {
+      onprogress: options.onprogress as never,
+      signal: options.signal,
+      timeout: options.timeoutMs ?? 120_000,
+      resetTimeoutOnProgress: true,
+    })) as CallToolResult;
+    recordOutput(`tool ${name}`, JSON.stringify(result));
+    return result;
+  }
+
+  /** URLs the scripted browser was asked to open. */
+  browserOpens(): string[] {
+    return this.browserLines().filter((l) => l.startsWith('open ')).map((l) => l.slice(5));
+  }
+
+  browserLines(): string[] {
+    return existsSync(this.browserLog) ? readFileSync(this.browserLog, 'utf8').split('\n').filter(Boolean) : [];
+  }
+
+  get pid(): number | undefined {
+    return this.transport.pid ?? undefined;
+  }
+
+  async close(): Promise<void> {
+    await this.client.close().catch(() => {});
+  }
+}
+
+/** The text of a tool result (all text parts joined). */
+export function textOf(result: CallToolResult): string {
+  return result.content
+    .filter((c): c is { type: 'text'; text: string } => c.type === 'text')
+    .map((c) => c.text)
+    .join('\n');
+}
+
+/** Waits until `check` returns truthy, polling; throws after `timeoutMs`. */
+export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
