@@ -1,0 +1,93 @@
+import { bearerChallenge, loginRedirect, serviceAuthForbidden, strictServiceTokenError, wantsHtml } from './challenge.js';
+import { verifyClassicJwt } from './classic.js';
+import { serveContent } from './content.js';
+import { enterEndpoint } from './endpoint.js';
+import { header, parseCookies, sendJson, type RequestContext } from './http-util.js';
+import {
+  RESOURCE_METADATA_PATH,
+  resourceMetadata,
+  SERVER_METADATA_PATH,
+  serverMetadata,
+} from './metadata.js';
+import type { ProtectedApp } from './runtime.js';
+import { checkServiceToken } from './service-tokens.js';
+
+type AuthOutcome = { kind: 'ok' } | { kind: 'none' } | { kind: 'strict'; status: 401 | 403 };
+
+function bearerToken(ctx: RequestContext): string | undefined {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header(ctx.req, 'authorization') ?? '');
+  return match?.[1];
+}
+
+function accessJwt(ctx: RequestContext): string | undefined {
+  return header(ctx.req, 'cf-access-token') ?? parseCookies(header(ctx.req, 'cookie')).get('CF_Authorization');
+}
+
+function authenticate(ctx: RequestContext, app: ProtectedApp): AuthOutcome {
+  const { rt } = ctx;
+  const mode = rt.options.mode;
+  const service = checkServiceToken(rt, ctx.req);
+  if (service === 'valid') return { kind: 'ok' };
+
+  if (mode === 'managed') {
+    const token = bearerToken(ctx);
+    const record = token ? rt.state.activeToken(token, 'access') : undefined;
+    if (record && record.resource === app.url) return { kind: 'ok' };
+  }
+  // Access JWTs (cloudflared, CF_Authorization cookie) work on identity apps, never via Authorization.
+  if (mode !== 'service-auth-only') {
+    const jwt = accessJwt(ctx);
+    if (jwt && verifyClassicJwt(rt, jwt, app)) return { kind: 'ok' };
+  }
+  if (rt.options.strictServiceTokens && service !== 'none') {
+    return { kind: 'strict', status: service === 'wrong_secret' ? 401 : 403 };
+  }
+  return { kind: 'none' };
+}
+
+async function handleWellKnown(ctx: RequestContext, app: ProtectedApp): Promise<void> {
+  const path = ctx.url.pathname;
+  if (path === RESOURCE_METADATA_PATH || path.startsWith(RESOURCE_METADATA_PATH + '/')) {
+    if (await enterEndpoint(ctx, 'resource_metadata')) return;
+    sendJson(ctx, 200, resourceMetadata(ctx.rt, app));
+    return;
+  }
+  if (path === SERVER_METADATA_PATH) {
+    if (await enterEndpoint(ctx, 'server_metadata')) return;
+    sendJson(ctx, 200, serverMetadata(ctx.rt));
+    return;
+  }
+  await enterEndpoint(ctx, 'not_found');
+  sendJson(ctx, 404, { error: 'not_found' });
+}
+
+/** A protected application origin: metadata is public, everything else needs credentials. */
+export async function handleApp(ctx: RequestContext, app: ProtectedApp): Promise<void> {
+  if (ctx.url.pathname.startsWith('/.well-known/')) return handleWellKnown(ctx, app);
+
+  const outcome = authenticate(ctx, app);
+  if (outcome.kind === 'ok') {
+    if (await enterEndpoint(ctx, 'resource')) return;
+    await serveContent(ctx, app);
+    return;
+  }
+
+  if (await enterEndpoint(ctx, 'probe')) return;
+  if (outcome.kind === 'strict') {
+    strictServiceTokenError(ctx, app, outcome.status);
+    return;
+  }
+  switch (ctx.rt.options.mode) {
+    case 'service-auth-only':
+      serviceAuthForbidden(ctx, app);
+      return;
+    case 'classic':
+      ctx.entry.endpoint = 'login_redirect';
+      loginRedirect(ctx, app);
+      return;
+    case 'managed':
+      if (wantsHtml(ctx)) loginRedirect(ctx, app);
+      else bearerChallenge(ctx, app);
+      return;
+  }
+}

@@ -1,0 +1,95 @@
+import { enterEndpoint } from './endpoint.js';
+import { escapeHtml, htmlPage, readForm, redirect, sendHtml, type RequestContext } from './http-util.js';
+import { OAUTH_PATHS } from './metadata.js';
+import { appByResource } from './runtime.js';
+import type { PendingAuthorization } from './state.js';
+
+const PKCE_ERROR = 'code_challenge_method must be S256 for public clients';
+
+/** Errors about the client or redirect URI are shown, never redirected (RFC 6749 §4.1.2.1). */
+function errorPage(ctx: RequestContext, error: string, description: string): void {
+  const json = JSON.stringify({ error, error_description: description });
+  const body = `<h1>Authorization error</h1>\n<p>${escapeHtml(description)}</p>\n<pre id="error">${escapeHtml(json)}</pre>`;
+  sendHtml(ctx, 400, htmlPage('Authorization error', body));
+}
+
+function callbackUrl(redirectUri: string, params: Record<string, string | null>): string {
+  const url = new URL(redirectUri);
+  for (const [name, value] of Object.entries(params)) if (value !== null) url.searchParams.append(name, value);
+  return url.toString();
+}
+
+function approve(ctx: RequestContext, grant: PendingAuthorization | Omit<PendingAuthorization, 'expiresAt'>): void {
+  const code = ctx.rt.state.issueCode(
+    { clientId: grant.clientId, redirectUri: grant.redirectUri, challenge: grant.challenge, resource: grant.resource },
+    ctx.rt.options.codeLifetimeSeconds,
+  );
+  redirect(ctx, callbackUrl(grant.redirectUri, { code, state: grant.state }));
+}
+
+function consentPage(ctx: RequestContext, requestId: string, appUrl: string, clientLabel: string, redirectUri: string): void {
+  const appHost = new URL(appUrl).host;
+  const body = `<h1>Sign in to ${escapeHtml(appHost)}</h1>
+<p>Application: <strong id="app">${escapeHtml(appUrl)}</strong></p>
+<p>Client: <strong id="client">${escapeHtml(clientLabel)}</strong></p>
+<p>After you decide, your browser returns to <code>${escapeHtml(redirectUri)}</code>.</p>
+<form method="post" action="${OAUTH_PATHS.decision}">
+<input type="hidden" name="request_id" id="request_id" value="${escapeHtml(requestId)}">
+<button name="decision" value="approve" id="approve">Approve</button>
+<button name="decision" value="deny" id="deny">Deny</button>
+</form>`;
+  sendHtml(ctx, 200, htmlPage(`Sign in to ${appHost}`, body), { 'cache-control': 'no-store' });
+}
+
+export async function handleAuthorize(ctx: RequestContext): Promise<void> {
+  if (await enterEndpoint(ctx, 'authorize')) return;
+  const { rt } = ctx;
+  const q = ctx.url.searchParams;
+  const client = rt.state.clients.get(q.get('client_id') ?? '');
+  if (!client) return errorPage(ctx, 'invalid_client', 'The client_id is not registered with this team');
+  const redirectUri = q.get('redirect_uri');
+  if (!redirectUri || !client.redirect_uris.includes(redirectUri)) {
+    return errorPage(ctx, 'invalid_request', 'redirect_uri does not match any registered redirect URI');
+  }
+  const state = q.get('state');
+  const fail = (error: string, description: string): void =>
+    redirect(ctx, callbackUrl(redirectUri, { error, error_description: description, state }));
+
+  if (q.get('response_type') !== 'code') return fail('unsupported_response_type', 'response_type must be code');
+  const challenge = q.get('code_challenge');
+  // Cloudflare mis-parses challenges that start with "-" or "_" and reports the method error.
+  if (q.get('code_challenge_method') !== 'S256' || !challenge || /^[-_]/.test(challenge)) {
+    return fail('invalid_request', PKCE_ERROR);
+  }
+  const resourceParam = q.get('resource');
+  const app = resourceParam ? appByResource(rt, resourceParam) : undefined;
+  if (!app) {
+    return fail('invalid_target', resourceParam ? 'resource is not an application of this team' : 'resource is required');
+  }
+  const grant = { clientId: client.client_id, redirectUri, challenge, resource: app.url, state };
+  if (rt.options.approval === 'interactive') {
+    const requestId = rt.state.addPending(grant);
+    return consentPage(ctx, requestId, app.url, client.client_name ?? client.client_id, redirectUri);
+  }
+  approve(ctx, grant);
+}
+
+/** POST from the interactive consent page. */
+export async function handleDecision(ctx: RequestContext): Promise<void> {
+  await enterEndpoint(ctx, 'authorize_decision');
+  const form = await readForm(ctx.req);
+  const pending = ctx.rt.state.takePending(form.get('request_id') ?? '');
+  if (!pending) return errorPage(ctx, 'invalid_request', 'The authorization request is unknown or has expired');
+  if (!ctx.rt.state.clients.has(pending.clientId)) {
+    return errorPage(ctx, 'invalid_client', 'The client_id is not registered with this team');
+  }
+  if (form.get('decision') === 'approve') return approve(ctx, pending);
+  redirect(
+    ctx,
+    callbackUrl(pending.redirectUri, {
+      error: 'access_denied',
+      error_description: 'The user denied the authorization request',
+      state: pending.state,
+    }),
+  );
+}

@@ -1,0 +1,111 @@
+export type ApprovalMode = 'auto' | 'interactive';
+export type AccessMode = 'managed' | 'classic' | 'service-auth-only';
+export type OriginName = 'app' | 'app2' | 'plain' | 'team';
+
+export interface ServiceToken {
+  clientId: string;
+  clientSecret: string;
+}
+
+export interface EmulatorOptions {
+  approval?: ApprovalMode;
+  /** 'bare': issuer "127.0.0.1:<teamPort>" with no scheme (as the docs show); 'https': the teamUrl. */
+  issuerStyle?: 'bare' | 'https';
+  tokenLifetimeSeconds?: number;
+  codeLifetimeSeconds?: number;
+  /** When true the refresh grant returns a new refresh token and invalidates the old one. */
+  rotateRefreshTokens?: boolean;
+  mode?: AccessMode;
+  /** Lifetime of classic Access JWTs (cloudflared / CF_Authorization). */
+  jwtLifetimeSeconds?: number;
+  serviceTokens?: ServiceToken[];
+  /** Name of a single header that may carry {"cf-access-client-id","cf-access-client-secret"} as JSON. */
+  serviceTokenHeader?: string;
+  /** Wrong service token credentials get 401 (bad secret) / 403 (unknown id) instead of the mode's challenge. */
+  strictServiceTokens?: boolean;
+  host?: string;
+  appPort?: number;
+  app2Port?: number;
+  plainPort?: number;
+  teamPort?: number;
+  trace?: (entry: LogEntry) => void;
+}
+
+/** The live options object: every field resolved; tests may mutate it between requests. */
+export interface EmulatorLiveOptions
+  extends Required<Omit<EmulatorOptions, 'trace' | 'serviceTokenHeader'>> {
+  serviceTokenHeader?: string;
+  trace?: (entry: LogEntry) => void;
+}
+
+export interface LogEntry {
+  time: number;
+  origin: OriginName;
+  endpoint: string;
+  method: string;
+  path: string;
+  status: number;
+  headers: Record<string, string>;
+  bytesSent?: number;
+}
+
+export type FaultEndpoint =
+  | 'resource_metadata'
+  | 'server_metadata'
+  | 'registration'
+  | 'authorize'
+  | 'token'
+  | 'revoke'
+  | 'probe'
+  | 'resource';
+
+export type FaultKind =
+  | '5xx'
+  | 'delay'
+  | 'drop'
+  | 'malformed_json'
+  | 'missing_fields'
+  | 'metadata_other_origin'
+  | 'http_authorization_server'
+  | 'authorization_server_other_host'
+  | 'no_access_token'
+  | 'huge_header'
+  | 'huge_body';
+
+export interface Fault {
+  endpoint: FaultEndpoint;
+  kind: FaultKind;
+  delayMs?: number;
+  /** How many matching requests the fault applies to; absent = until cleared. */
+  times?: number;
+}
+
+export interface Revocation {
+  time: number;
+  token_type_hint?: string;
+  kind: 'access' | 'refresh' | 'unknown';
+}
+
+export interface Emulator {
+  appUrl: string;
+  app2Url: string;
+  plainUrl: string;
+  teamUrl: string;
+  /** Access "AUD tags" of the two protected apps (used in classic JWTs and login redirects). */
+  aud: { app: string; app2: string };
+  options: EmulatorLiveOptions;
+  log: LogEntry[];
+  clearLog(): void;
+  requests(filter?: { origin?: string; endpoint?: string }): LogEntry[];
+  revocations: Revocation[];
+  expireAccessTokens(): void;
+  revokeAllTokens(): void;
+  revokeRefreshTokens(): void;
+  isTokenActive(token: string): boolean;
+  forgetRegistrations(): void;
+  clients(): Array<{ client_id: string; redirect_uris: string[] }>;
+  setFault(f: Fault | null): void;
+  /** Signs a classic Access JWT for the app (or app2) as if `cloudflared access login` had completed. */
+  issueClassicJwt(opts?: { lifetimeSeconds?: number; app?: 'app' | 'app2' }): string;
+  close(): Promise<void>;
+}
