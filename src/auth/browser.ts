@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 
 export interface BrowserResult {
   opened: boolean;
@@ -6,12 +6,48 @@ export interface BrowserResult {
   reason?: string;
 }
 
-/** Linux without a display, or a remote shell: `open` would "succeed" and show nothing. */
-export function headlessReason(env: NodeJS.ProcessEnv = process.env, platform = process.platform): string | undefined {
+/** How long an opener may take to fail before we trust that it showed the page. */
+const OPENER_GRACE_MS = 800;
+
+/**
+ * Why a browser opened here would not reach the user, if that is so: a Linux
+ * machine without a graphical display, or a remote shell (the page would open
+ * on the remote machine, not in front of the user). WSL opens the Windows
+ * browser, so it counts as local.
+ */
+export function headlessReason(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): string | undefined {
   const hasDisplay = Boolean(env.DISPLAY || env.WAYLAND_DISPLAY);
-  if (platform === 'linux' && !hasDisplay && !env.WSL_DISTRO_NAME) return 'no graphical display was found (DISPLAY/WAYLAND_DISPLAY unset)';
-  if ((env.SSH_CONNECTION || env.SSH_TTY) && !hasDisplay && platform !== 'darwin') return 'this is an SSH session without a display';
+  const isWsl = Boolean(env.WSL_DISTRO_NAME || env.WSL_INTEROP);
+  if (env.SSH_CONNECTION || env.SSH_CLIENT || env.SSH_TTY) {
+    if (!hasDisplay) return 'this is an SSH session, so a browser would open on the remote machine, not in front of you';
+  }
+  if (platform === 'linux' && !hasDisplay && !isWsl) return 'no graphical display was found (DISPLAY and WAYLAND_DISPLAY are unset)';
   return undefined;
+}
+
+/**
+ * Watches a just-started opener for a moment: an opener that cannot start, or
+ * exits with an error straight away (xdg-open without any browser), did not
+ * show the page. One still running after the grace period, or done with exit
+ * code 0, counts as opened.
+ */
+function settleOpener(child: ChildProcess, what: string): Promise<BrowserResult> {
+  return new Promise((resolve) => {
+    let settled = false;
+    const settle = (result: BrowserResult) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      child.unref();
+      resolve(result);
+    };
+    const timer = setTimeout(() => settle({ opened: true }), OPENER_GRACE_MS);
+    child.once('error', (error: NodeJS.ErrnoException) => settle({ opened: false, reason: `${what} failed to start (${error.code ?? error.message})` }));
+    child.once('exit', (code, signal) => {
+      if (code === 0) settle({ opened: true });
+      else settle({ opened: false, reason: `${what} exited with ${code === null ? `signal ${signal}` : `code ${code}`}` });
+    });
+  });
 }
 
 /**
@@ -19,28 +55,25 @@ export function headlessReason(env: NodeJS.ProcessEnv = process.env, platform = 
  * whitespace, URL appended, run without a shell; `none` opens nothing.
  * Default: the `open` package, unless no browser can be shown here.
  */
-export async function openBrowser(url: string, command: string | undefined): Promise<BrowserResult> {
+export async function openBrowser(url: string, command: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<BrowserResult> {
   const configured = command?.trim();
   if (configured === 'none') return { opened: false, reason: 'CF_ACCESS_MCP_BROWSER is set to "none"' };
   if (configured) {
     const [file, ...args] = configured.split(/\s+/);
-    return new Promise((resolve) => {
-      const child = spawn(file!, [...args, url], { stdio: 'ignore', detached: process.platform !== 'win32', shell: false });
-      child.once('error', (error) => resolve({ opened: false, reason: `the browser command failed to start (${(error as NodeJS.ErrnoException).code ?? error.message})` }));
-      child.once('spawn', () => {
-        child.unref();
-        resolve({ opened: true });
-      });
-    });
+    let child: ChildProcess;
+    try {
+      child = spawn(file!, [...args, url], { stdio: 'ignore', detached: process.platform !== 'win32', shell: false });
+    } catch (error) {
+      return { opened: false, reason: `the browser command failed to start (${(error as Error).message})` };
+    }
+    return settleOpener(child, 'the browser command (CF_ACCESS_MCP_BROWSER)');
   }
-  const headless = headlessReason();
+  const headless = headlessReason(env);
   if (headless) return { opened: false, reason: headless };
   try {
     const { default: open } = await import('open');
     const child = await open(url, { wait: false });
-    child.once('error', () => {});
-    child.unref?.();
-    return { opened: true };
+    return await settleOpener(child, 'the system browser opener');
   } catch (error) {
     return { opened: false, reason: `the system browser could not be opened (${(error as Error).message})` };
   }
