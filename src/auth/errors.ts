@@ -17,9 +17,11 @@ export type AccessErrorCode =
   | 'network_error'
   | 'store_error'
   | 'service_token_refused'
+  | 'service_token_missing'
   | 'cloudflared_missing'
   | 'cloudflared_failed'
-  | 'not_protected';
+  | 'not_protected'
+  | 'save_failed';
 
 export class AccessError extends Error {
   override readonly name: string = 'AccessError';
