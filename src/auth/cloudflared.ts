@@ -1,0 +1,280 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { z } from 'zod';
+import type { BrowserResult } from './browser.js';
+import { AccessError, LoginPendingError } from './errors.js';
+import type { Logger } from './logger.js';
+import type { SessionStore, StoredSession } from './store.js';
+
+/**
+ * The cloudflared fallback for Access apps without managed OAuth:
+ * `cloudflared access token -app=<url>` for a cached token, otherwise
+ * `cloudflared access login <url>` (which opens the browser). The JWT it
+ * prints is stored as a 'cloudflared' session and sent as `cf-access-token`.
+ * stdout carries the token: it is parsed, never logged or shown.
+ */
+export interface CloudflaredConfig {
+  /** CF_ACCESS_MCP_CLOUDFLARED, or "cloudflared" looked up on PATH. */
+  command: string;
+  loginTimeoutMs: number;
+  /** Bound for `access token`, which never logs in. */
+  tokenTimeoutMs?: number;
+}
+
+/** A cloudflared login under way; shaped like the OAuth PendingLogin so callers treat both alike. */
+export interface PendingCloudflared {
+  origin: string;
+  method: 'cloudflared';
+  /** The URL cloudflared printed for the browser ('' until it has printed one). */
+  authorizationUrl: string;
+  startedAt: number;
+  expiresAt: number;
+  browser: BrowserResult;
+  /** True when cloudflared handed out a token it had cached (no login ran). */
+  fromCache?: boolean;
+  done: Promise<StoredSession>;
+}
+
+const JWT = /eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+/;
+const ClaimsSchema = z.object({ exp: z.number().optional() }).loose();
+
+export const INSTALL_HINT =
+  'Install cloudflared (macOS: brew install cloudflared; Windows: winget install --id Cloudflare.cloudflared; Linux: the packages at https://pkg.cloudflare.com or a binary from https://github.com/cloudflare/cloudflared/releases), ' +
+  'or set CF_ACCESS_MCP_CLOUDFLARED to its path. For automation without a browser, use a service token instead: CF_ACCESS_CLIENT_ID, CF_ACCESS_CLIENT_SECRET and CF_ACCESS_SERVICE_TOKEN_HOSTS.';
+
+/** The first JWT in cloudflared's output (it may print a sentence around it). */
+export function extractJwt(output: string): string | undefined {
+  return JWT.exec(output)?.[0];
+}
+
+/** The `exp` claim in milliseconds. Read only to know when to stop using the token; the signature is not checked. */
+export function jwtExpiresAt(jwt: string): number | undefined {
+  const payload = jwt.split('.')[1];
+  if (!payload) return undefined;
+  try {
+    const claims = ClaimsSchema.safeParse(JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')));
+    return claims.success && claims.data.exp !== undefined ? claims.data.exp * 1000 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Hides anything token-shaped in text taken from cloudflared's stderr. */
+function scrub(text: string): string {
+  return text.replace(new RegExp(JWT.source, 'g'), '[token]');
+}
+
+function lastLine(text: string): string {
+  const lines = scrub(text).split('\n').map((l) => l.trim()).filter(Boolean);
+  const line = lines[lines.length - 1] ?? '';
+  return line.length > 300 ? `${line.slice(0, 300)}…` : line;
+}
+
+interface Run {
+  child: ChildProcess;
+  /** Resolves once the process has started; rejects with cloudflared_missing when it cannot. */
+  started: Promise<void>;
+  finished: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
+}
+
+export class CloudflaredLogin {
+  private readonly pending = new Map<string, PendingCloudflared>();
+  private readonly starting = new Map<string, Promise<PendingCloudflared>>();
+  private readonly children = new Set<ChildProcess>();
+
+  constructor(
+    private readonly store: SessionStore,
+    private readonly config: CloudflaredConfig,
+    private readonly log: Logger,
+  ) {}
+
+  pendingFor(origin: string): PendingCloudflared | undefined {
+    return this.pending.get(origin);
+  }
+
+  private missing(error: NodeJS.ErrnoException): AccessError {
+    const configured = this.config.command !== 'cloudflared';
+    const what = configured ? `CF_ACCESS_MCP_CLOUDFLARED points to ${this.config.command}, which` : 'cloudflared';
+    const why =
+      error.code === 'ENOENT'
+        ? configured
+          ? `${what} does not exist`
+          : 'cloudflared is not installed (no "cloudflared" on PATH)'
+        : `${what} cannot be run (${error.code ?? error.message})`;
+    return new AccessError('cloudflared_missing', `This application needs the cloudflared login, but ${why}.`, INSTALL_HINT, { cause: error });
+  }
+
+  /** Spawns cloudflared without a shell; output is kept in memory only. */
+  private run(args: string[], timeoutMs: number, onStderr?: (text: string) => void): Run {
+    const child = spawn(this.config.command, args, { shell: false, stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
+    this.children.add(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      if (stdout.length < 64 * 1024) stdout += chunk;
+    });
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+      if (stderr.length < 64 * 1024) stderr += chunk;
+      onStderr?.(stderr);
+    });
+    const started = new Promise<void>((resolve, reject) => {
+      child.once('spawn', resolve);
+      child.once('error', (error) => reject(this.missing(error as NodeJS.ErrnoException)));
+    });
+    started.catch(() => {});
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGTERM');
+    }, timeoutMs);
+    timer.unref();
+    const finished = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve, reject) => {
+      child.once('error', (error) => {
+        clearTimeout(timer);
+        this.children.delete(child);
+        reject(this.missing(error as NodeJS.ErrnoException));
+      });
+      child.once('close', (code, signal) => {
+        clearTimeout(timer);
+        this.children.delete(child);
+        if (timedOut) {
+          reject(
+            new AccessError(
+              'login_timeout',
+              `cloudflared did not finish within ${Math.round(timeoutMs / 1000)} s and was stopped.`,
+              'Call access_login again and finish the login in the browser window cloudflared opens.',
+            ),
+          );
+        } else resolve({ code, signal, stdout, stderr });
+      });
+    });
+    finished.catch(() => {});
+    return { child, started, finished };
+  }
+
+  /** `cloudflared access token -app=<url>`: a cached, unexpired JWT, or undefined (empty output with exit 0 means none). */
+  async cachedToken(target: URL): Promise<string | undefined> {
+    const run = this.run(['access', 'token', `-app=${target.href}`], this.config.tokenTimeoutMs ?? 20_000);
+    await run.started;
+    const result = await run.finished;
+    if (result.code !== 0) {
+      this.log('debug', `cloudflared access token found no token for ${target.host} (exit ${result.code ?? result.signal}).`);
+      return undefined;
+    }
+    const jwt = extractJwt(result.stdout);
+    if (!jwt) return undefined;
+    const expiresAt = jwtExpiresAt(jwt);
+    return expiresAt !== undefined && expiresAt <= Date.now() ? undefined : jwt;
+  }
+
+  private async save(origin: string, jwt: string): Promise<StoredSession> {
+    const session: StoredSession = { origin, method: 'cloudflared', access_token: jwt, expires_at: jwtExpiresAt(jwt), obtained_at: Date.now() };
+    await this.store.putSession(session);
+    return session;
+  }
+
+  /**
+   * Gets a token for the origin: a cached one unless `skipCache` (the app just
+   * refused it), otherwise a `cloudflared access login` shared by every caller
+   * for that origin. The returned `done` settles when cloudflared finishes.
+   */
+  begin(target: URL, options: { skipCache?: boolean } = {}): Promise<PendingCloudflared> {
+    const origin = target.origin;
+    const existing = this.pending.get(origin);
+    if (existing) return Promise.resolve(existing);
+    let starting = this.starting.get(origin);
+    if (!starting) {
+      starting = this.start(target, options.skipCache ?? false).finally(() => this.starting.delete(origin));
+      this.starting.set(origin, starting);
+    }
+    return starting;
+  }
+
+  private async start(target: URL, skipCache: boolean): Promise<PendingCloudflared> {
+    const origin = target.origin;
+    const startedAt = Date.now();
+    if (!skipCache) {
+      const cached = await this.cachedToken(target);
+      if (cached) {
+        const session = await this.save(origin, cached);
+        this.log('info', `Using the token cached by cloudflared for ${origin}.`);
+        return { origin, method: 'cloudflared', authorizationUrl: '', startedAt, expiresAt: startedAt, browser: { opened: false }, fromCache: true, done: Promise.resolve(session) };
+      }
+    }
+    const login: PendingCloudflared = {
+      origin,
+      method: 'cloudflared',
+      authorizationUrl: '',
+      startedAt,
+      expiresAt: startedAt + this.config.loginTimeoutMs,
+      browser: { opened: true },
+      done: Promise.resolve(undefined as never),
+    };
+    const run = this.run(['access', 'login', target.href], this.config.loginTimeoutMs, (stderr) => {
+      if (login.authorizationUrl) return;
+      const url = /https?:\/\/\S+/.exec(stderr)?.[0];
+      if (url) login.authorizationUrl = scrub(url);
+    });
+    await run.started;
+    login.done = run.finished.then(async (result) => {
+      if (result.code !== 0) {
+        const detail = lastLine(result.stderr);
+        throw new AccessError(
+          'cloudflared_failed',
+          `cloudflared access login for ${target.host} failed (exit ${result.code ?? result.signal})${detail ? `: ${detail}` : ''}.`,
+          'Call access_login with method "cloudflared" to try again; check that the URL is an Access application and that your account is allowed by its policy.',
+        );
+      }
+      const jwt = extractJwt(result.stdout);
+      if (!jwt) {
+        throw new AccessError(
+          'cloudflared_failed',
+          `cloudflared access login for ${target.host} finished without printing a token.`,
+          'Run "cloudflared access login" for this URL in a terminal to see what it says, then try again.',
+        );
+      }
+      const expiresAt = jwtExpiresAt(jwt);
+      if (expiresAt !== undefined && expiresAt <= Date.now()) {
+        throw new AccessError('cloudflared_failed', `cloudflared returned an already expired token for ${target.host}.`, 'Check the system clock, then call access_login with method "cloudflared" again.');
+      }
+      const session = await this.save(origin, jwt);
+      this.log('info', `Logged in to ${origin} (cloudflared).`);
+      return session;
+    });
+    const settle = () => {
+      if (this.pending.get(origin) === login) this.pending.delete(origin);
+    };
+    login.done.then(settle, settle);
+    this.pending.set(origin, login);
+    this.log('info', `cloudflared access login for ${origin} started; waiting for the browser login.`);
+    return login;
+  }
+
+  /** Stops every cloudflared we started (server shutting down). */
+  shutdown(): void {
+    for (const child of this.children) child.kill('SIGTERM');
+    this.children.clear();
+    this.pending.clear();
+  }
+}
+
+/** What to tell the user while a cloudflared login waits for the browser. */
+export function cloudflaredPendingText(pending: PendingCloudflared): { message: string; nextStep: string } {
+  const host = new URL(pending.origin).host;
+  const until = new Date(pending.expiresAt).toISOString();
+  const where = pending.authorizationUrl
+    ? `cloudflared opened a browser window at ${pending.authorizationUrl} (if none appeared, open that URL).`
+    : 'cloudflared is opening a browser window for it.';
+  return {
+    message: `Login to ${host} via cloudflared is pending: ${where}`,
+    nextStep: `Ask the user to finish signing in there, then call the same tool again (cloudflared keeps waiting until ${until}).`,
+  };
+}
+
+/** The pending result of a fetch that needs a cloudflared login the user has not finished yet. */
+export function cloudflaredPendingError(pending: PendingCloudflared, note = ''): AccessError {
+  if (pending.authorizationUrl) {
+    return new LoginPendingError(pending.origin, pending.authorizationUrl, pending.expiresAt, true, ` The login runs through cloudflared.${note}`);
+  }
+  const text = cloudflaredPendingText(pending);
+  return new AccessError('login_pending', text.message + note, text.nextStep);
+}
