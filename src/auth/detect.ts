@@ -66,7 +66,8 @@ export async function detectAccess(head: ResponseHead, requestUrl: URL): Promise
       };
     }
   }
-  if (head.status === 403 && (aud || teamDomain)) {
+  // 403 for an app with only Service Auth policies; 401/403 under strict service-token checks.
+  if ((head.status === 403 || head.status === 401) && (aud || teamDomain)) {
     return { style: 'forbidden', aud, teamDomain, resourceMetadataUrl };
   }
   if ((head.status === 401 || head.status === 403) && challenges.some((c) => c.scheme === 'cloudflare-access')) {

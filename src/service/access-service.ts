@@ -1,5 +1,6 @@
 import type { Dispatcher } from 'undici';
 import { CallbackListener } from '../auth/callback-server.js';
+import { CloudflaredLogin, cloudflaredPendingError, cloudflaredPendingText, type PendingCloudflared } from '../auth/cloudflared.js';
 import { detectAccess, type AccessChallenge } from '../auth/detect.js';
 import { offersOAuth } from '../auth/discovery.js';
 import { AccessError, LoginPendingError } from '../auth/errors.js';
@@ -8,6 +9,17 @@ import { OAuthLogin, type PendingLogin } from '../auth/oauth-login.js';
 import { Sessions, sessionState } from '../auth/sessions.js';
 import { SessionStore, type StoredSession } from '../auth/store.js';
 import { revokeToken } from '../auth/token.js';
+import {
+  EMPTY_SERVICE_TOKENS,
+  serviceAuthOnlyError,
+  serviceTokenFor,
+  serviceTokenHeaders,
+  serviceTokenRefusedError,
+  serviceTokenMissingError,
+  serviceTokenSecrets,
+  type ServiceToken,
+  type ServiceTokenConfig,
+} from '../auth/service-tokens.js';
 import { parseTargetUrl } from '../auth/url-policy.js';
 import { createDispatcher, discard, headerValue, readCapped } from '../http/client.js';
 import { convertBody, type Format } from '../http/convert.js';
@@ -15,7 +27,7 @@ import { contentTypeOf } from '../http/json.js';
 import { paginate } from '../http/paging.js';
 import { sendFollowingRedirects } from '../http/redirects.js';
 import type { Config } from './config.js';
-import type { AuthMethod, FetchResult, LoginResult, ProbeInfo, SessionInfo } from './results.js';
+import type { AuthMethod, FetchResult, LoginResult, ProbeInfo, ServiceTokenSummary, SessionInfo } from './results.js';
 import { waitAtMost, type WaitHooks } from './wait.js';
 
 export interface FetchParams {
@@ -34,6 +46,11 @@ export interface LoginHooks extends WaitHooks {
   onLoginUrl?: (login: PendingLogin) => void;
 }
 
+/** How access_login gets in: `auto` = service token for a listed host, a live session, managed OAuth when offered, else cloudflared. */
+export type LoginMethod = 'auto' | 'oauth' | 'cloudflared' | 'service_token';
+
+type BegunLogin = { kind: 'oauth'; login: PendingLogin } | { kind: 'cloudflared'; login: PendingCloudflared };
+
 const SELECTED_HEADERS = ['content-type', 'content-length', 'last-modified', 'etag', 'cache-control', 'location', 'retry-after'];
 const MAX_AUTH_ROUNDS = 4;
 
@@ -47,6 +64,8 @@ export class AccessService {
   readonly oauth: OAuthLogin;
   readonly callback: CallbackListener;
   readonly dispatcher: Dispatcher;
+  readonly cloudflared: CloudflaredLogin;
+  readonly serviceTokens: ServiceTokenConfig;
   private storeWarningShown = false;
 
   constructor(
@@ -64,6 +83,9 @@ export class AccessService {
       { browserCommand: config.browserCommand, loginTimeoutMs: config.loginTimeoutMs },
       log,
     );
+    this.cloudflared = new CloudflaredLogin(this.store, { command: config.cloudflaredCommand ?? 'cloudflared', loginTimeoutMs: config.loginTimeoutMs }, log);
+    this.serviceTokens = config.serviceTokens ?? EMPTY_SERVICE_TOKENS;
+    for (const message of [...this.serviceTokens.problems, ...this.serviceTokens.unused]) log('warning', message);
   }
 
   /** Warnings about the store, shown once on the first result that can carry them. */
@@ -73,8 +95,19 @@ export class AccessService {
     return [...this.store.warnings];
   }
 
-  /** Headers that authenticate us to `origin`, from a live session (refreshed when near expiry). */
-  private async credentialsFor(url: URL): Promise<Record<string, string>> {
+  /** The service token the user configured for this URL's host, if any. */
+  private serviceTokenFor(url: URL): ServiceToken | undefined {
+    return serviceTokenFor(this.serviceTokens, url);
+  }
+
+  /**
+   * Headers that authenticate us to `url`'s origin: the service token when the
+   * user listed the host (unless this call saw it refused), else a live session
+   * (refreshed when near expiry).
+   */
+  private async credentialsFor(url: URL, tokenRefused?: ReadonlySet<string>): Promise<Record<string, string>> {
+    const token = tokenRefused?.has(url.origin) ? undefined : this.serviceTokenFor(url);
+    if (token) return serviceTokenHeaders(token, this.serviceTokens.header);
     const session = await this.sessions.usable(url.origin);
     if (!session) return {};
     return session.method === 'cloudflared' ? { 'cf-access-token': session.access_token } : { authorization: `Bearer ${session.access_token}` };
@@ -99,21 +132,30 @@ export class AccessService {
 
     const refreshed = new Set<string>();
     const loggedIn = new Set<string>();
+    const tokenRefused = new Set<string>();
+    const tokenDropped = new Set<string>();
     for (let round = 0; round < MAX_AUTH_ROUNDS; round++) {
       const followed = await sendFollowingRedirects(
         this.dispatcher,
         { url: target, method, headers, body, signal: hooks.signal },
-        (url) => this.credentialsFor(url),
+        (url) => this.credentialsFor(url, tokenRefused),
       );
       const { response, hops } = followed;
       const finalUrl = hops[hops.length - 1]!;
+      const sentServiceToken = followed.credentialHeaders.length > 0 && !tokenRefused.has(finalUrl.origin) && this.serviceTokenFor(finalUrl) !== undefined;
       const challenge = await detectAccess(response, finalUrl);
       if (!challenge) {
-        const auth = authOf(followed.credentialHeaders);
+        const auth = sentServiceToken ? 'service_token' : authOf(followed.credentialHeaders);
         return this.buildResult(params, target, finalUrl, response, auth);
       }
       discard(response.body);
       const origin = finalUrl.origin;
+      if (sentServiceToken) {
+        // Never a browser login here: only a user session from an explicit access_login may still get in.
+        tokenRefused.add(origin);
+        if (await this.sessions.usable(origin)) continue;
+        throw serviceTokenRefusedError(finalUrl, response.status);
+      }
       if (followed.credentialHeaders.length > 0) {
         const session = this.store.getSession(origin);
         if (session && !refreshed.has(origin) && session.refresh_token) {
@@ -121,8 +163,10 @@ export class AccessService {
           if (await this.sessions.refresh(origin, session).catch(() => undefined)) continue;
         } else if (session) {
           await this.sessions.drop(origin, session);
+          tokenDropped.add(origin);
         }
       }
+      if (this.serviceTokenFor(finalUrl)) throw serviceTokenRefusedError(finalUrl, response.status);
       if (loggedIn.has(origin)) {
         throw new AccessError(
           'authorization_failed',
@@ -130,8 +174,9 @@ export class AccessService {
           'Your account may not be allowed by the Access policy of this application; ask its administrator, or try access_login with force: true.',
         );
       }
-      await this.loginFor(finalUrl, challenge, params.wait_seconds ?? this.config.defaultWaitSeconds, hooks);
-      loggedIn.add(origin);
+      const { fromCache } = await this.loginFor(finalUrl, challenge, params.wait_seconds ?? this.config.defaultWaitSeconds, hooks, { skipCache: tokenDropped.has(origin) });
+      // A token cloudflared only had cached is no login yet: if the app refuses it, one real login follows.
+      if (!fromCache) loggedIn.add(origin);
     }
     throw new AccessError('authorization_failed', `Could not get past Cloudflare Access for ${target.host}.`, 'Call access_status with this URL to see what the application offers.');
   }
@@ -156,7 +201,7 @@ export class AccessService {
     if (truncated && converted.kind === 'text') {
       warnings.push(`The body is larger than ${this.config.maxBodyBytes} bytes; only the first ${this.config.maxBodyBytes} bytes were read.`);
     }
-    const page = paginate(text, Math.max(0, params.start_index ?? 0), Math.max(1, params.max_length ?? 20_000));
+    const page = paginate(this.redact(text, finalUrl), Math.max(0, params.start_index ?? 0), Math.max(1, params.max_length ?? 20_000));
     text = page.text;
     const selected: Record<string, string> = {};
     for (const name of SELECTED_HEADERS) {
@@ -182,13 +227,117 @@ export class AccessService {
   }
 
   /** Starts (or joins) the login for an origin and waits a bounded time for it. */
-  private async loginFor(target: URL, challenge: AccessChallenge, waitSeconds: number, hooks: LoginHooks): Promise<StoredSession> {
-    const pending = await this.oauth.begin(target, challenge);
+  private async loginFor(
+    target: URL,
+    challenge: AccessChallenge,
+    waitSeconds: number,
+    hooks: LoginHooks,
+    options: { method?: Exclude<LoginMethod, 'service_token'>; skipCache?: boolean } = {},
+  ): Promise<{ session: StoredSession; fromCache: boolean }> {
+    const begun = await this.beginLogin(target, challenge, options);
+    if (begun.kind === 'cloudflared') {
+      const waited = await waitAtMost(begun.login.done, Math.max(0, waitSeconds), hooks);
+      if (waited.done) return { session: waited.value, fromCache: begun.login.fromCache === true };
+      throw cloudflaredPendingError(begun.login, waited.reason === 'cancelled' ? ' The call was cancelled; the login keeps waiting.' : '');
+    }
+    const pending = begun.login;
     hooks.onLoginUrl?.(pending);
     const outcome = await waitAtMost(pending.done, Math.max(0, waitSeconds), hooks);
-    if (outcome.done) return outcome.value;
+    if (outcome.done) return { session: outcome.value, fromCache: false };
     const note = outcome.reason === 'cancelled' ? ' The call was cancelled; the login keeps waiting.' : '';
     throw new LoginPendingError(target.origin, pending.authorizationUrl, pending.expiresAt, pending.browser.opened, note + (pending.browser.reason ? ` (${pending.browser.reason})` : ''));
+  }
+
+  /** A login already under way for the origin that `method` may join. */
+  private pendingLogin(origin: string, method: LoginMethod): BegunLogin | undefined {
+    const oauth = method === 'auto' || method === 'oauth' ? this.oauth.pendingFor(origin) : undefined;
+    if (oauth) return { kind: 'oauth', login: oauth };
+    const cloudflared = method === 'auto' || method === 'cloudflared' ? this.cloudflared.pendingFor(origin) : undefined;
+    return cloudflared ? { kind: 'cloudflared', login: cloudflared } : undefined;
+  }
+
+  /** Starts (or joins) a browser login: the one `method` names, or for `auto` managed OAuth when offered, else cloudflared. */
+  private async beginLogin(target: URL, challenge: AccessChallenge, options: { method?: Exclude<LoginMethod, 'service_token'>; skipCache?: boolean }): Promise<BegunLogin> {
+    const method = options.method ?? 'auto';
+    const existing = this.pendingLogin(target.origin, method);
+    if (existing) return existing;
+    if (challenge.style === 'forbidden') throw serviceAuthOnlyError(target, this.serviceTokens);
+    let chosen = method;
+    if (chosen === 'auto') {
+      const { offer, error } = await this.offerFor(target, challenge);
+      if (offer === 'unknown') throw error;
+      chosen = offer === 'managed_oauth' ? 'oauth' : 'cloudflared';
+    }
+    if (chosen === 'cloudflared') return { kind: 'cloudflared', login: await this.cloudflared.begin(target, { skipCache: options.skipCache }) };
+    return { kind: 'oauth', login: await this.oauth.begin(target, challenge) };
+  }
+
+  /**
+   * What Access offers for a challenged URL. Managed OAuth needs both signals:
+   * resource metadata that does not leave out `oauth`, and a server with a
+   * registration_endpoint. A discovery failure after a redirect to the login
+   * page still leaves the classic (cloudflared) login; after a 401 it is reported.
+   */
+  private async offerFor(target: URL, challenge: AccessChallenge): Promise<{ offer: ProbeInfo['offer']; detail: string; error?: unknown }> {
+    if (challenge.style === 'forbidden') {
+      return { offer: 'service_auth_only', detail: 'Access answers 403 with cf-access-aud (only Service Auth policies): only a service token can reach it.' };
+    }
+    if (!challenge.resourceMetadataUrl) {
+      return { offer: 'classic', detail: 'Access redirects to its login page and names no resource metadata (no managed OAuth): the cloudflared login or a service token gets in.' };
+    }
+    try {
+      const discovery = await this.oauth.discover(target, challenge.resourceMetadataUrl);
+      const listed = offersOAuth(discovery.resourceMetadata);
+      if (listed !== false && discovery.server.registration_endpoint) {
+        return { offer: 'managed_oauth', detail: `Managed OAuth via ${discovery.authorizationServer.host}.` };
+      }
+      const why = listed === false ? 'its resource metadata lists no oauth method' : `${discovery.authorizationServer.host} has no registration_endpoint`;
+      return { offer: 'classic', detail: `Access without managed OAuth (${why}): the cloudflared login or a service token gets in.` };
+    } catch (error) {
+      const reason = (error as Error).message;
+      if (challenge.style === 'redirect') {
+        return { offer: 'classic', detail: `Access redirects to its login page; its OAuth metadata could not be used (${reason}), so the cloudflared login applies.`, error };
+      }
+      return { offer: 'unknown', detail: `Protected by Access, but discovery failed: ${reason}`, error };
+    }
+  }
+
+  /** access_login for a listed host: one request with the service token shows whether Access takes it. */
+  private async checkServiceToken(target: URL, signal?: AbortSignal): Promise<LoginResult> {
+    if (!this.serviceTokenFor(target)) throw serviceTokenMissingError(target, this.serviceTokens);
+    const followed = await sendFollowingRedirects(
+      this.dispatcher,
+      { url: target, method: 'GET', headers: { 'user-agent': 'cf-access-mcp', accept: 'application/json' }, signal },
+      (url) => this.credentialsFor(url),
+    );
+    discard(followed.response.body);
+    const finalUrl = followed.hops[followed.hops.length - 1]!;
+    if (await detectAccess(followed.response, finalUrl)) {
+      if (this.serviceTokenFor(finalUrl)) throw serviceTokenRefusedError(finalUrl, followed.response.status);
+      throw new AccessError(
+        'authorization_failed',
+        `${target.host} redirected to ${finalUrl.host}, which is behind Access and has no service token configured.`,
+        `Add ${finalUrl.host} to CF_ACCESS_SERVICE_TOKEN_HOSTS if the same token should go there, or call access_login for ${finalUrl.origin}.`,
+      );
+    }
+    return {
+      status: 'authenticated',
+      host: target.host,
+      method: 'service_token',
+      message: `The service token for ${target.host} is accepted (HTTP ${followed.response.status}). access_fetch sends it with every request to this host; no browser login is needed.`,
+    };
+  }
+
+  /** Response text never shows a credential we hold, even when a site echoes request headers back. */
+  private redact(text: string, finalUrl: URL): string {
+    const secrets = serviceTokenSecrets(this.serviceTokens);
+    const session = this.store.getSession(finalUrl.origin);
+    if (session) secrets.push(session.access_token);
+    let out = text;
+    for (const secret of secrets) {
+      if (secret.length >= 8 && out.includes(secret)) out = out.split(secret).join('[redacted]');
+    }
+    return out;
   }
 
   /** Sends one unauthenticated request and reads what Access says about the URL. */
@@ -203,25 +352,41 @@ export class AccessService {
     return { challenge: await detectAccess(followed.response, finalUrl), status: followed.response.status };
   }
 
-  async login(params: { url: string; force?: boolean; wait_seconds?: number }, hooks: LoginHooks = {}): Promise<LoginResult> {
+  async login(params: { url: string; force?: boolean; wait_seconds?: number; method?: LoginMethod }, hooks: LoginHooks = {}): Promise<LoginResult> {
     const target = parseTargetUrl(params.url);
     const origin = target.origin;
+    const method = params.method ?? 'auto';
+    // A listed host uses its service token and never a browser, unless the call names a browser method.
+    if (method === 'service_token' || (method === 'auto' && this.serviceTokenFor(target))) return this.checkServiceToken(target, hooks.signal);
     if (params.force) {
       const existing = this.store.getSession(origin);
       if (existing) await this.store.deleteSession(origin);
     } else {
       const session = await this.sessions.usable(origin);
-      if (session) return authenticatedResult(target, session, 'Already logged in.');
+      if (session && (method === 'auto' || method === session.method)) return authenticatedResult(target, session, 'Already logged in.');
     }
     const waitSeconds = params.wait_seconds ?? this.config.defaultWaitSeconds;
-    let pending = this.oauth.pendingFor(origin);
-    if (!pending) {
+    let begun = this.pendingLogin(origin, method);
+    if (!begun) {
       const { challenge } = await this.probe(target, hooks.signal);
       if (!challenge) {
         return { status: 'not_protected', host: target.host, method: 'none', message: `${target.host} did not answer with a Cloudflare Access challenge; no login is needed. Use access_fetch directly.` };
       }
-      pending = await this.oauth.begin(target, challenge);
+      begun = await this.beginLogin(target, challenge, { method, skipCache: params.force });
     }
+    if (begun.kind === 'cloudflared') {
+      const waited = await waitAtMost(begun.login.done, Math.max(0, waitSeconds), hooks);
+      if (waited.done) return authenticatedResult(target, waited.value, 'Login completed.');
+      const text = cloudflaredPendingText(begun.login);
+      return {
+        status: 'pending',
+        host: target.host,
+        method: 'cloudflared',
+        login_url: begun.login.authorizationUrl || undefined,
+        message: `${waited.reason === 'cancelled' ? 'The call was cancelled; the login keeps waiting. ' : ''}${text.message} ${text.nextStep}`,
+      };
+    }
+    const pending = begun.login;
     hooks.onLoginUrl?.(pending);
     const outcome = await waitAtMost(pending.done, Math.max(0, waitSeconds), hooks);
     if (outcome.done) return authenticatedResult(target, outcome.value, 'Login completed.');
@@ -239,17 +404,18 @@ export class AccessService {
   sessionInfo(origin: string): SessionInfo {
     const host = new URL(origin).host;
     const pending = this.oauth.pendingFor(origin);
+    const cloudflared = this.cloudflared.pendingFor(origin);
     const session = this.store.getSession(origin);
     if (!session) {
-      return pending
-        ? { host, origin, state: 'pending', method: 'oauth', login_url: pending.authorizationUrl }
-        : { host, origin, state: 'none', method: 'unknown' };
+      if (pending) return { host, origin, state: 'pending', method: 'oauth', login_url: pending.authorizationUrl };
+      if (cloudflared) return { host, origin, state: 'pending', method: 'cloudflared', login_url: cloudflared.authorizationUrl || undefined };
+      return { host, origin, state: 'none', method: this.serviceTokenFor(new URL(origin)) ? 'service_token' : 'unknown' };
     }
     const state = sessionState(session);
     return {
       host,
       origin,
-      state: pending && state !== 'authenticated' ? 'pending' : state,
+      state: (pending || cloudflared) && state !== 'authenticated' ? 'pending' : state,
       method: session.method,
       expires_at: session.expires_at ? new Date(session.expires_at).toISOString() : undefined,
       expires_in_seconds: session.expires_at ? Math.max(0, Math.round((session.expires_at - Date.now()) / 1000)) : undefined,
@@ -257,38 +423,51 @@ export class AccessService {
     };
   }
 
-  async status(params: { url?: string }, signal?: AbortSignal): Promise<{ sessions: SessionInfo[]; probe?: ProbeInfo; warnings: string[]; store: string }> {
+  async status(
+    params: { url?: string },
+    signal?: AbortSignal,
+  ): Promise<{ sessions: SessionInfo[]; probe?: ProbeInfo; warnings: string[]; store: string; service_tokens: ServiceTokenSummary }> {
     const warnings = [...this.store.warnings];
+    const service_tokens = this.serviceTokenSummary();
     if (!params.url) {
       const origins = new Set(this.store.listSessions().map((s) => s.origin));
-      return { sessions: [...origins].sort().map((o) => this.sessionInfo(o)), warnings, store: this.store.dir };
+      return { sessions: [...origins].sort().map((o) => this.sessionInfo(o)), warnings, store: this.store.dir, service_tokens };
     }
     const target = parseTargetUrl(params.url);
     const info = this.sessionInfo(target.origin);
     const probe = await this.describeOffer(target, signal);
-    return { sessions: [info], probe, warnings, store: this.store.dir };
+    return { sessions: [info], probe, warnings, store: this.store.dir, service_tokens };
   }
 
+  /** Which hosts get a service token, and why configured credentials go unused (never the credentials themselves). */
+  serviceTokenSummary(): ServiceTokenSummary {
+    return {
+      hosts: this.serviceTokens.tokens.map((t) => t.pattern.source),
+      header: this.serviceTokens.header,
+      unused: [...this.serviceTokens.unused],
+      problems: [...this.serviceTokens.problems],
+    };
+  }
+
+  /** Probes without credentials, then says what Access offers and which method access_fetch would use. */
   private async describeOffer(target: URL, signal?: AbortSignal): Promise<ProbeInfo> {
     const { challenge, status } = await this.probe(target, signal);
+    const token = this.serviceTokenFor(target);
+    const stored = this.store.getSession(target.origin);
+    const session = sessionState(stored) === 'authenticated' ? stored : undefined;
+    const tokenNote = token ? ` A service token is configured for this host (${token.pattern.source}) and is sent first.` : '';
     if (!challenge) {
-      return { url: target.href, protected: false, offer: 'none', detail: `No Cloudflare Access challenge (HTTP ${status} without credentials).` };
+      return {
+        url: target.href,
+        protected: false,
+        offer: 'none',
+        method: token ? 'service_token' : 'none',
+        detail: `No Cloudflare Access challenge (HTTP ${status} without credentials).${tokenNote}`,
+      };
     }
-    if (challenge.style === 'forbidden') {
-      return { url: target.href, protected: true, offer: 'service_auth_only', detail: 'Access answers 403 (service auth only): only a service token can reach it.' };
-    }
-    if (challenge.resourceMetadataUrl) {
-      try {
-        const discovery = await this.oauth.discover(target, challenge.resourceMetadataUrl);
-        const oauth = offersOAuth(discovery.resourceMetadata) !== false && Boolean(discovery.server.registration_endpoint);
-        return oauth
-          ? { url: target.href, protected: true, offer: 'managed_oauth', detail: `Managed OAuth via ${discovery.authorizationServer.host}.` }
-          : { url: target.href, protected: true, offer: 'classic', detail: 'Access without managed OAuth: use cloudflared or a service token.' };
-      } catch (error) {
-        return { url: target.href, protected: true, offer: 'unknown', detail: `Protected by Access, but discovery failed: ${(error as Error).message}` };
-      }
-    }
-    return { url: target.href, protected: true, offer: 'classic', detail: 'Access redirects to its login page (no managed OAuth): use cloudflared or a service token.' };
+    const { offer, detail } = await this.offerFor(target, challenge);
+    const byOffer: AuthMethod = offer === 'managed_oauth' || offer === 'unknown' ? 'oauth' : offer === 'classic' ? 'cloudflared' : 'none';
+    return { url: target.href, protected: true, offer, method: token ? 'service_token' : (session?.method ?? byOffer), detail: detail + tokenNote };
   }
 
   async logout(params: { url?: string; all?: boolean }): Promise<{ logged_out: Array<{ host: string; revoked: boolean; detail: string }> }> {
@@ -330,6 +509,7 @@ export class AccessService {
 
   async close(): Promise<void> {
     this.callback.shutdown(new AccessError('login_timeout', 'The server is shutting down.', 'Start the login again after the server restarts.'));
+    this.cloudflared.shutdown();
     await this.dispatcher.close().catch(() => {});
   }
 }
@@ -347,6 +527,6 @@ function authenticatedResult(target: URL, session: StoredSession, message: strin
     host: target.host,
     method: session.method,
     expires_at: session.expires_at ? new Date(session.expires_at).toISOString() : undefined,
-    message: `${message} Authenticated to ${target.host} via ${session.method === 'oauth' ? 'managed OAuth' : session.method}${session.expires_at ? ` until ${new Date(session.expires_at).toISOString()} (refreshed automatically)` : ''}.`,
+    message: `${message} Authenticated to ${target.host} via ${session.method === 'oauth' ? 'managed OAuth' : session.method}${session.expires_at ? ` until ${new Date(session.expires_at).toISOString()}${session.method === 'oauth' ? ' (refreshed automatically)' : ''}` : ''}.`,
   };
 }

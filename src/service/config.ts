@@ -1,6 +1,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import envPaths from 'env-paths';
+import { loadServiceTokens, type ServiceTokenConfig } from '../auth/service-tokens.js';
 
 export interface Config {
   home: string;
@@ -11,6 +12,10 @@ export interface Config {
   defaultWaitSeconds: number;
   maxBodyBytes: number;
   maxImageBytes: number;
+  /** CF_ACCESS_MCP_CLOUDFLARED, default "cloudflared" on PATH. */
+  cloudflaredCommand?: string;
+  /** Service tokens and the hosts they may go to (CF_ACCESS_CLIENT_*, CF_ACCESS_SERVICE_TOKEN*). */
+  serviceTokens?: ServiceTokenConfig;
 }
 
 function intFrom(value: string | undefined, fallback: number, min = 0): number {
@@ -39,5 +44,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     defaultWaitSeconds: 45,
     maxBodyBytes: intFrom(env.CF_ACCESS_MCP_MAX_BODY_BYTES, 5 * 1024 * 1024, 1024),
     maxImageBytes: intFrom(env.CF_ACCESS_MCP_MAX_IMAGE_BYTES, 1024 * 1024, 1024),
+    cloudflaredCommand: env.CF_ACCESS_MCP_CLOUDFLARED?.trim() || 'cloudflared',
+    serviceTokens: loadServiceTokens(env),
   };
 }

@@ -37,7 +37,18 @@ export interface ProbeInfo {
   protected: boolean;
   /** What Access offers for this URL. */
   offer: 'managed_oauth' | 'classic' | 'service_auth_only' | 'none' | 'unknown';
+  /** What access_fetch would use first: a listed service token, a live session, else what the offer allows. */
+  method?: AuthMethod;
   detail: string;
+}
+
+/** Where service tokens go (host patterns only, never credentials) and why configured ones are unused. */
+export interface ServiceTokenSummary {
+  hosts: string[];
+  /** Single-header mode: the header carrying the JSON credentials. */
+  header?: string;
+  unused: string[];
+  problems: string[];
 }
 
 export interface LoginResult {

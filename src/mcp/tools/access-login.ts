@@ -15,6 +15,10 @@ export function registerAccessLogin(server: McpServer, service: AccessService): 
         url: z.string().describe('Any URL on the protected site.'),
         force: z.boolean().optional().describe('Discard the stored session and log in again.'),
         wait_seconds: z.number().int().min(0).max(3600).optional().describe('How long to wait for the user to finish (default 45).'),
+        method: z
+          .enum(['auto', 'oauth', 'cloudflared', 'service_token'])
+          .optional()
+          .describe('auto (default): a configured service token for the host, else a live session, else managed OAuth when the site offers it, else cloudflared. oauth/cloudflared force that browser login (also on a service-token host); service_token only checks the configured token.'),
       },
       outputSchema: {
         status: z.enum(['authenticated', 'pending', 'not_protected']),

@@ -1,7 +1,7 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import type { AccessService } from '../../service/access-service.js';
-import type { SessionInfo } from '../../service/results.js';
+import type { ServiceTokenSummary, SessionInfo } from '../../service/results.js';
 import { fail, ok } from '../tool-result.js';
 
 const sessionSchema = z.object({
@@ -23,6 +23,18 @@ function describeSession(s: SessionInfo): string {
   return parts.join(', ');
 }
 
+/** Host patterns only: credentials are never shown. */
+function describeServiceTokens(summary: ServiceTokenSummary | undefined): string[] {
+  if (!summary) return [];
+  const lines: string[] = [];
+  if (summary.hosts.length) {
+    lines.push(`Service tokens are sent to: ${summary.hosts.join(', ')}${summary.header ? ` (as JSON in the ${summary.header} header)` : ' (CF-Access-Client-Id/Secret headers)'}.`);
+  }
+  for (const reason of summary.unused) lines.push(`Service token unused: ${reason}`);
+  for (const problem of summary.problems) lines.push(`Service token configuration: ${problem}`);
+  return lines;
+}
+
 export function registerAccessStatus(server: McpServer, service: AccessService): void {
   server.registerTool(
     'access_status',
@@ -34,10 +46,19 @@ export function registerAccessStatus(server: McpServer, service: AccessService):
       outputSchema: {
         sessions: z.array(sessionSchema),
         probe: z
-          .object({ url: z.string(), protected: z.boolean(), offer: z.enum(['managed_oauth', 'classic', 'service_auth_only', 'none', 'unknown']), detail: z.string() })
+          .object({
+            url: z.string(),
+            protected: z.boolean(),
+            offer: z.enum(['managed_oauth', 'classic', 'service_auth_only', 'none', 'unknown']),
+            method: z.enum(['oauth', 'cloudflared', 'service_token', 'none']).optional(),
+            detail: z.string(),
+          })
           .optional(),
         warnings: z.array(z.string()),
         store: z.string(),
+        service_tokens: z
+          .object({ hosts: z.array(z.string()), header: z.string().optional(), unused: z.array(z.string()), problems: z.array(z.string()) })
+          .optional(),
       },
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
     },
@@ -45,7 +66,11 @@ export function registerAccessStatus(server: McpServer, service: AccessService):
       try {
         const result = await service.status(args, extra.signal);
         const lines = result.sessions.length ? result.sessions.map(describeSession) : ['No stored sessions.'];
-        if (result.probe) lines.push(`${result.probe.url}: ${result.probe.protected ? 'protected by Cloudflare Access' : 'not protected'} — ${result.probe.detail}`);
+        if (result.probe) {
+          const via = result.probe.method && result.probe.method !== 'none' ? ` access_fetch would use: ${result.probe.method}.` : '';
+          lines.push(`${result.probe.url}: ${result.probe.protected ? `protected by Cloudflare Access (offer: ${result.probe.offer})` : 'not protected'} — ${result.probe.detail}${via}`);
+        }
+        lines.push(...describeServiceTokens(result.service_tokens));
         for (const w of result.warnings) lines.push(`Warning: ${w}`);
         return ok({ ...result }, lines.join('\n'));
       } catch (error) {
