@@ -1,7 +1,7 @@
 import type { Dispatcher } from 'undici';
 import { buildAuthorizationUrl } from './authorize-url.js';
 import { openBrowser, type BrowserResult } from './browser.js';
-import type { CallbackListener } from './callback-server.js';
+import type { CallbackListener, CallbackParams } from './callback-server.js';
 import type { AccessChallenge } from './detect.js';
 import {
   assertSupportsPublicClient,
@@ -12,9 +12,12 @@ import {
 } from './discovery.js';
 import { AccessError, OAuthProtocolError } from './errors.js';
 import type { Logger } from './logger.js';
+import type { HeldLock } from './login-lock.js';
 import { createPkce, createState } from './pkce.js';
 import { registerClient, type Registration } from './registration.js';
 import type { ResourceMetadata, ServerMetadata } from './schemas.js';
+import { sessionState } from './sessions.js';
+import { POLL_MS, ready, SharedLogins, sleep } from './shared-login.js';
 import { registrationKey, type SessionStore, type StoredSession } from './store.js';
 import { exchangeCode } from './token.js';
 
@@ -36,6 +39,12 @@ export interface Discovery {
 
 export interface PendingLogin {
   origin: string;
+  /**
+   * Who runs the login: this process (it opened the browser), another server
+   * process sharing the store (we show its URL and pick the tokens up from the
+   * store), or nobody because a session had appeared in the store meanwhile.
+   */
+  source: 'this-process' | 'other-process' | 'store';
   authorizationUrl: string;
   startedAt: number;
   expiresAt: number;
@@ -44,19 +53,35 @@ export interface PendingLogin {
   done: Promise<StoredSession>;
 }
 
+/** One authorization request: a fresh state and verifier, its URL shown in the browser. */
+interface Attempt {
+  authorizationUrl: string;
+  startedAt: number;
+  expiresAt: number;
+  browser: BrowserResult;
+  registration: Registration;
+  /** The session, once the callback came back and the code was exchanged. */
+  result: Promise<StoredSession>;
+}
+
 const CLIENT_REJECTED = new Set(['invalid_client', 'unauthorized_client']);
+/** How long to wait for the process holding the login lock to publish its URL. */
+const PUBLISH_WAIT_MS = 10_000;
 
 /**
- * The managed-OAuth login (steps 2–7 of the protocol) for one process:
- * discovery, registration (reused per authorization server and redirect URI),
- * PKCE, browser, callback, code exchange, store. Concurrent callers for one
- * origin share one flow.
+ * The managed-OAuth login (steps 2–7 of the protocol): discovery, registration
+ * (reused per authorization server and redirect URI), PKCE, browser, callback,
+ * code exchange, store. One login per origin: concurrent callers in this
+ * process share one flow, and server processes sharing a store take a
+ * per-origin lock — the holder opens the browser and publishes the URL, the
+ * others show that URL and pick the session up from the store.
  */
 export class OAuthLogin {
   private readonly pending = new Map<string, PendingLogin>();
   private readonly starting = new Map<string, Promise<PendingLogin>>();
   private readonly discoveries = new Map<string, Discovery>();
   private readonly failures = new Map<string, { message: string; at: number }>();
+  private readonly shared: SharedLogins;
 
   constructor(
     private readonly dispatcher: Dispatcher,
@@ -64,10 +89,17 @@ export class OAuthLogin {
     private readonly callback: CallbackListener,
     private readonly config: OAuthLoginConfig,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.shared = new SharedLogins(store, log);
+  }
 
   pendingFor(origin: string): PendingLogin | undefined {
     return this.pending.get(origin);
+  }
+
+  /** A login another live process is running for the origin (from the store), for status. */
+  pendingElsewhere(origin: string): { authorizationUrl: string; expiresAt: number } | undefined {
+    return this.shared.pendingElsewhere(origin);
   }
 
   /** The last failed login for an origin, reported once. */
@@ -100,21 +132,53 @@ export class OAuthLogin {
     this.discoveries.delete(origin);
   }
 
-  /** Starts a login for the origin, or returns the one already under way. */
+  /** Starts a login for the origin, or returns the one already under way (here or in another process). */
   begin(target: URL, challenge: AccessChallenge): Promise<PendingLogin> {
     const origin = target.origin;
     const existing = this.pending.get(origin);
     if (existing) return Promise.resolve(existing);
     let starting = this.starting.get(origin);
     if (!starting) {
-      starting = this.start(target, challenge).finally(() => this.starting.delete(origin));
+      starting = this.open(target, challenge)
+        .then((login) => this.track(login))
+        .finally(() => this.starting.delete(origin));
       this.starting.set(origin, starting);
     }
     return starting;
   }
 
-  private async start(target: URL, challenge: AccessChallenge, attempt = 0): Promise<PendingLogin> {
-    const origin = target.origin;
+  private track(login: PendingLogin): PendingLogin {
+    if (login.source === 'store') return login;
+    this.pending.set(login.origin, login);
+    const forget = () => {
+      if (this.pending.get(login.origin) === login) this.pending.delete(login.origin);
+    };
+    login.done.then(forget, forget);
+    return login;
+  }
+
+  private async open(target: URL, challenge: AccessChallenge): Promise<PendingLogin> {
+    const discovery = await this.checkedDiscovery(target, challenge);
+    const since = Date.now();
+    for (;;) {
+      const look = await this.shared.look(target.origin, since);
+      if (look.kind === 'session') return ready(target.origin, look.session);
+      if (look.kind === 'failed') throw look.error;
+      if (look.kind === 'lead') return this.lead(target, discovery, look.lock, since);
+      if (look.record) return this.shared.follow(target, look.record, since, (lock) => this.lead(target, discovery, lock, since));
+      // The lock holder has not published its URL yet (it is registering): give it a moment.
+      if (Date.now() - since > PUBLISH_WAIT_MS) {
+        throw new AccessError(
+          'login_pending',
+          `Another cf-access-mcp process is starting a login to ${target.host}, but has not shown its login page yet.`,
+          'Call the same tool again in a few seconds.',
+        );
+      }
+      await sleep(POLL_MS);
+    }
+  }
+
+  private async checkedDiscovery(target: URL, challenge: AccessChallenge): Promise<Discovery> {
     if (!challenge.resourceMetadataUrl) {
       throw new AccessError(
         'unsupported_server',
@@ -122,9 +186,8 @@ export class OAuthLogin {
         'Use a service token (CF_ACCESS_CLIENT_ID/CF_ACCESS_CLIENT_SECRET with CF_ACCESS_SERVICE_TOKEN_HOSTS) or the cloudflared method.',
       );
     }
-    let discovery: Discovery;
     try {
-      discovery = await this.discover(target, challenge.resourceMetadataUrl);
+      const discovery = await this.discover(target, challenge.resourceMetadataUrl);
       if (offersOAuth(discovery.resourceMetadata) === false) {
         throw new AccessError(
           'unsupported_server',
@@ -133,11 +196,63 @@ export class OAuthLogin {
         );
       }
       assertSupportsPublicClient(discovery.server, discovery.authorizationServer.host);
+      return discovery;
     } catch (error) {
-      this.forgetDiscovery(origin);
+      this.forgetDiscovery(target.origin);
       throw error;
     }
+  }
 
+  /** We hold the login lock: run the login here, publish it, release the lock when it ends. */
+  private async lead(target: URL, discovery: Discovery, lock: HeldLock, since: number): Promise<PendingLogin> {
+    const origin = target.origin;
+    let first: Attempt;
+    try {
+      const session = this.store.getSession(origin);
+      if (session && sessionState(session) === 'authenticated') {
+        await lock.release();
+        return ready(origin, session);
+      }
+      // The holder we waited for may have published a failure just before letting go of the lock.
+      const failure = this.shared.failureSince(target, since);
+      if (failure) throw failure;
+      first = await this.attempt(target, discovery);
+    } catch (error) {
+      await this.shared.unpublish(origin);
+      await lock.release();
+      throw error;
+    }
+    const login: PendingLogin = { origin, source: 'this-process', ...pick(first), done: first.result };
+    login.done = first.result
+      .catch(async (error: unknown) => {
+        // A registration the server no longer knows is replaced once, and the login restarts with it.
+        if (!(error instanceof ClientRejectedError)) throw error;
+        await this.dropRegistration(discovery, first.registration);
+        this.log('notice', `The client registration for ${discovery.authorizationServer.host} was rejected; registering again.`);
+        const retry = await this.attempt(target, discovery);
+        Object.assign(login, pick(retry));
+        return retry.result;
+      })
+      .then(
+        async (session) => {
+          await this.shared.unpublish(origin);
+          return session;
+        },
+        async (error: unknown) => {
+          this.forgetDiscovery(origin);
+          this.failures.set(origin, { message: (error as Error).message, at: Date.now() });
+          await this.shared.publishFailure(origin, error);
+          throw error;
+        },
+      )
+      .finally(() => lock.release());
+    this.log('info', `Login to ${origin} started; waiting for the browser callback.`);
+    return login;
+  }
+
+  /** One authorization request: registration, PKCE, published URL, browser; `result` settles with the callback. */
+  private async attempt(target: URL, discovery: Discovery): Promise<Attempt> {
+    const origin = target.origin;
     const redirectUri = await this.callback.start();
     const registration = await this.ensureRegistration(discovery, redirectUri);
     const { verifier, challenge: codeChallenge } = createPkce();
@@ -151,94 +266,73 @@ export class OAuthLogin {
       resource: discovery.resource,
     });
     const startedAt = Date.now();
-    const callbackResult = this.callback.expect(state, target.host, this.config.loginTimeoutMs);
-
-    const done = callbackResult.then(async (params) => {
-      if (params.error) {
-        if (CLIENT_REJECTED.has(params.error)) throw this.clientRejected(params.error);
-        const denied = params.error === 'access_denied';
-        throw new OAuthProtocolError(
-          denied ? 'authorization_denied' : 'authorization_failed',
-          params.error,
-          denied
-            ? `The login to ${target.host} was denied in the browser.`
-            : `The authorization server refused the login to ${target.host} (${params.error}${params.error_description ? `: ${params.error_description.slice(0, 300)}` : ''}).`,
-          denied
-            ? 'If that was a mistake, call access_login again and choose Approve; otherwise ask the Access administrator for access.'
-            : 'Call access_login with force: true to try again; if it repeats, check the Access application configuration.',
-        );
-      }
-      if (!params.code) {
-        throw new AccessError('callback_failed', `The login callback for ${target.host} carried no authorization code.`, 'Call access_login with force: true to try again.');
-      }
-      let tokens;
-      try {
-        tokens = await exchangeCode(this.dispatcher, {
-          tokenEndpoint: discovery.server.token_endpoint,
-          code: params.code,
-          clientId: registration.client_id,
-          redirectUri,
-          verifier,
-          resource: discovery.resource,
-        });
-      } catch (error) {
-        if (error instanceof OAuthProtocolError && CLIENT_REJECTED.has(error.oauthError)) throw this.clientRejected(error.oauthError);
-        throw error;
-      }
-      const session: StoredSession = {
-        origin,
-        method: 'oauth',
-        ...tokens,
-        resource: discovery.resource,
-        authorization_server: discovery.authorizationServer.href,
-        token_endpoint: discovery.server.token_endpoint,
-        revocation_endpoint: discovery.server.revocation_endpoint,
-        client_id: registration.client_id,
-        redirect_uri: redirectUri,
-        obtained_at: Date.now(),
-      };
-      await this.store.putSession(session);
-      this.log('info', `Logged in to ${origin} (managed OAuth).`);
-      return session;
-    });
-
+    const expiresAt = startedAt + this.config.loginTimeoutMs;
+    const result = this.callback
+      .expect(state, target.host, this.config.loginTimeoutMs)
+      .then((params) => this.finish(target, discovery, registration, redirectUri, verifier, params));
+    // Settles before anyone listens when the browser is quick; the caller attaches its handlers next.
+    result.catch(() => {});
+    await this.shared.publish({ origin, state: 'pending', authorization_url: authorizationUrl, started_at: startedAt, expires_at: expiresAt });
     const browser = await openBrowser(authorizationUrl, this.config.browserCommand);
     if (!browser.opened) this.log('notice', `Could not open a browser for the login to ${origin}: ${browser.reason}.`);
-    const login: PendingLogin = {
-      origin,
-      authorizationUrl,
-      startedAt,
-      expiresAt: startedAt + this.config.loginTimeoutMs,
-      browser,
-      done,
-    };
-    this.pending.set(origin, login);
-
-    // A registration the server no longer knows is replaced once, and the login restarts with it.
-    login.done = done.catch(async (error: unknown) => {
-      if (this.pending.get(origin) === login) this.pending.delete(origin);
-      if (error instanceof ClientRejectedError && attempt === 0) {
-        await this.dropRegistration(discovery, registration);
-        this.log('notice', `The client registration for ${discovery.authorizationServer.host} was rejected; registering again.`);
-        const retry = await this.start(target, challenge, attempt + 1);
-        return retry.done;
-      }
-      this.forgetDiscovery(origin);
-      this.failures.set(origin, { message: (error as Error).message, at: Date.now() });
-      throw error;
-    });
-    login.done.then(
-      () => {
-        if (this.pending.get(origin) === login) this.pending.delete(origin);
-      },
-      () => {},
-    );
-    this.log('info', `Login to ${origin} started; waiting for the browser callback.`);
-    return login;
+    return { authorizationUrl, startedAt, expiresAt, browser, registration, result };
   }
 
-  private clientRejected(oauthError: string): ClientRejectedError {
-    return new ClientRejectedError(oauthError);
+  /** Steps 6–7: check the callback, exchange the code (with the verifier), store the session. */
+  private async finish(
+    target: URL,
+    discovery: Discovery,
+    registration: Registration,
+    redirectUri: string,
+    verifier: string,
+    params: CallbackParams,
+  ): Promise<StoredSession> {
+    if (params.error) {
+      if (CLIENT_REJECTED.has(params.error)) throw new ClientRejectedError(params.error);
+      const denied = params.error === 'access_denied';
+      throw new OAuthProtocolError(
+        denied ? 'authorization_denied' : 'authorization_failed',
+        params.error,
+        denied
+          ? `The login to ${target.host} was denied in the browser.`
+          : `The authorization server refused the login to ${target.host} (${params.error}${params.error_description ? `: ${params.error_description.slice(0, 300)}` : ''}).`,
+        denied
+          ? 'If that was a mistake, call access_login again and choose Approve; otherwise ask the Access administrator for access.'
+          : 'Call access_login with force: true to try again; if it repeats, check the Access application configuration.',
+      );
+    }
+    if (!params.code) {
+      throw new AccessError('callback_failed', `The login callback for ${target.host} carried no authorization code.`, 'Call access_login with force: true to try again.');
+    }
+    let tokens;
+    try {
+      tokens = await exchangeCode(this.dispatcher, {
+        tokenEndpoint: discovery.server.token_endpoint,
+        code: params.code,
+        clientId: registration.client_id,
+        redirectUri,
+        verifier,
+        resource: discovery.resource,
+      });
+    } catch (error) {
+      if (error instanceof OAuthProtocolError && CLIENT_REJECTED.has(error.oauthError)) throw new ClientRejectedError(error.oauthError);
+      throw error;
+    }
+    const session: StoredSession = {
+      origin: target.origin,
+      method: 'oauth',
+      ...tokens,
+      resource: discovery.resource,
+      authorization_server: discovery.authorizationServer.href,
+      token_endpoint: discovery.server.token_endpoint,
+      revocation_endpoint: discovery.server.revocation_endpoint,
+      client_id: registration.client_id,
+      redirect_uri: redirectUri,
+      obtained_at: Date.now(),
+    };
+    await this.store.putSession(session);
+    this.log('info', `Logged in to ${target.origin} (managed OAuth).`);
+    return session;
   }
 
   private async ensureRegistration(discovery: Discovery, redirectUri: string): Promise<Registration> {
@@ -261,8 +355,21 @@ export class OAuthLogin {
 
   /** Cancels every pending login (server shutting down). */
   abandonAll(): void {
+    this.shared.closing = true;
     this.pending.clear();
   }
+
+  /** Server shutting down: withdraw our published logins so another process can take them over at once. */
+  async shutdown(): Promise<void> {
+    this.shared.closing = true;
+    const ours = [...this.pending.values()].filter((login) => login.source === 'this-process');
+    await Promise.all(ours.map((login) => this.shared.unpublish(login.origin)));
+    this.pending.clear();
+  }
+}
+
+function pick(attempt: Attempt): Pick<PendingLogin, 'authorizationUrl' | 'startedAt' | 'expiresAt' | 'browser'> {
+  return { authorizationUrl: attempt.authorizationUrl, startedAt: attempt.startedAt, expiresAt: attempt.expiresAt, browser: attempt.browser };
 }
 
 class ClientRejectedError extends OAuthProtocolError {

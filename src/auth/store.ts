@@ -30,14 +30,40 @@ const RegistrationSchema = z
   .object({ client_id: z.string(), redirect_uri: z.string(), registration_endpoint: z.string(), registered_at: z.number() })
   .loose();
 
+/**
+ * A browser login under way in some server process, so that other processes
+ * sharing the store show the same URL instead of opening a second browser.
+ * Never holds the state or code verifier on their own: only the authorization
+ * URL, which the user sees anyway.
+ */
+export const LoginRecordSchema = z
+  .object({
+    origin: z.string(),
+    state: z.enum(['pending', 'failed']),
+    authorization_url: z.string().optional(),
+    started_at: z.number(),
+    expires_at: z.number(),
+    updated_at: z.number(),
+    pid: z.number(),
+    hostname: z.string(),
+    /** Why the login failed (state "failed"); safe to show. */
+    message: z.string().optional(),
+  })
+  .loose();
+export type LoginRecord = z.infer<typeof LoginRecordSchema>;
+
 const StoreDataSchema = z.object({
   version: z.literal(1),
   sessions: z.record(z.string(), StoredSessionSchema),
   registrations: z.record(z.string(), RegistrationSchema),
+  logins: z.record(z.string(), LoginRecordSchema).default({}),
 });
 export type StoreData = z.infer<typeof StoreDataSchema>;
 
-const emptyData = (): StoreData => ({ version: 1, sessions: {}, registrations: {} });
+const emptyData = (): StoreData => ({ version: 1, sessions: {}, registrations: {}, logins: {} });
+
+/** The cross-process lock on the store file: short-lived, so a dead holder is taken over after a few seconds. */
+const STORE_LOCK = { stale: 10_000, update: 2_000 };
 
 export const STORE_FILE = 'store.json';
 
@@ -150,9 +176,10 @@ export class SessionStore {
       try {
         release = await lockfile.lock(this.file, {
           realpath: false,
-          stale: 10_000,
-          update: 2_000,
-          retries: { retries: 200, factor: 1.2, minTimeout: 5, maxTimeout: 100 },
+          ...STORE_LOCK,
+          retries: { retries: 300, factor: 1.2, minTimeout: 5, maxTimeout: 100 },
+          // The default throws from a timer and would take the server down.
+          onCompromised: (error) => this.log('warning', `The store lock was lost (${error.message}); another process may have written at the same time.`),
         });
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === 'EACCES' || (error as NodeJS.ErrnoException).code === 'EROFS') {
@@ -219,6 +246,26 @@ export class SessionStore {
   deleteRegistration(key: string, clientId: string): Promise<void> {
     return this.update((data) => {
       if (data.registrations[key]?.client_id === clientId) delete data.registrations[key];
+    });
+  }
+
+  getLogin(origin: string): LoginRecord | undefined {
+    return this.read().logins[origin];
+  }
+
+  putLogin(record: LoginRecord): Promise<void> {
+    return this.update((data) => {
+      data.logins[record.origin] = record;
+    });
+  }
+
+  /** Removes the login record of `origin` if `owns` says it is still the one meant. */
+  deleteLogin(origin: string, owns: (record: LoginRecord) => boolean = () => true): Promise<boolean> {
+    return this.update((data) => {
+      const current = data.logins[origin];
+      if (!current || !owns(current)) return false;
+      delete data.logins[origin];
+      return true;
     });
   }
 }

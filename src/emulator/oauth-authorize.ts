@@ -19,6 +19,17 @@ function callbackUrl(redirectUri: string, params: Record<string, string | null>)
   return url.toString();
 }
 
+/** The redirect URI when it is an http loopback address (where a native client listens), else undefined. */
+function loopbackUri(value: string | null): string | undefined {
+  if (!value) return undefined;
+  try {
+    const url = new URL(value);
+    return url.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function approve(ctx: RequestContext, grant: PendingAuthorization | Omit<PendingAuthorization, 'expiresAt'>): void {
   const code = ctx.rt.state.issueCode(
     { clientId: grant.clientId, redirectUri: grant.redirectUri, challenge: grant.challenge, resource: grant.resource },
@@ -46,7 +57,13 @@ export async function handleAuthorize(ctx: RequestContext): Promise<void> {
   const { rt } = ctx;
   const q = ctx.url.searchParams;
   const client = rt.state.clients.get(q.get('client_id') ?? '');
-  if (!client) return errorPage(ctx, 'invalid_client', 'The client_id is not registered with this team');
+  if (!client) {
+    const back = rt.options.unknownClientAtAuthorize === 'redirect' ? loopbackUri(q.get('redirect_uri')) : undefined;
+    if (back) {
+      return redirect(ctx, callbackUrl(back, { error: 'invalid_client', error_description: 'The client_id is not registered with this team', state: q.get('state') }));
+    }
+    return errorPage(ctx, 'invalid_client', 'The client_id is not registered with this team');
+  }
   const redirectUri = q.get('redirect_uri');
   if (!redirectUri || !client.redirect_uris.includes(redirectUri)) {
     return errorPage(ctx, 'invalid_request', 'redirect_uri does not match any registered redirect URI');

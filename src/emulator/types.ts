@@ -15,6 +15,13 @@ export interface EmulatorOptions {
   codeLifetimeSeconds?: number;
   /** When true the refresh grant returns a new refresh token and invalidates the old one. */
   rotateRefreshTokens?: boolean;
+  /**
+   * An authorize request with an unknown client_id: 'page' shows the error
+   * (RFC 6749 §4.1.2.1, the client never hears of it); 'redirect' sends
+   * error=invalid_client back to the redirect_uri when it is a loopback URI,
+   * as for a registration the server has forgotten, so a client can register again.
+   */
+  unknownClientAtAuthorize?: 'page' | 'redirect';
   mode?: AccessMode;
   /** Lifetime of classic Access JWTs (cloudflared / CF_Authorization). */
   jwtLifetimeSeconds?: number;

@@ -66,7 +66,8 @@ export class AccessService {
   readonly dispatcher: Dispatcher;
   readonly cloudflared: CloudflaredLogin;
   readonly serviceTokens: ServiceTokenConfig;
-  private storeWarningShown = false;
+  /** How many store warnings results have shown (a store can also degrade later, e.g. a disk that turns read-only). */
+  private storeWarningsShown = 0;
 
   constructor(
     readonly config: Config,
@@ -90,9 +91,9 @@ export class AccessService {
 
   /** Warnings about the store, shown once on the first result that can carry them. */
   private takeStoreWarnings(): string[] {
-    if (this.storeWarningShown || this.store.warnings.length === 0) return [];
-    this.storeWarningShown = true;
-    return [...this.store.warnings];
+    const fresh = this.store.warnings.slice(this.storeWarningsShown);
+    this.storeWarningsShown = this.store.warnings.length;
+    return fresh;
   }
 
   /** The service token the user configured for this URL's host, if any. */
@@ -241,7 +242,7 @@ export class AccessService {
       throw cloudflaredPendingError(begun.login, waited.reason === 'cancelled' ? ' The call was cancelled; the login keeps waiting.' : '');
     }
     const pending = begun.login;
-    hooks.onLoginUrl?.(pending);
+    if (pending.source !== 'store') hooks.onLoginUrl?.(pending);
     const outcome = await waitAtMost(pending.done, Math.max(0, waitSeconds), hooks);
     if (outcome.done) return { session: outcome.value, fromCache: false };
     const note = outcome.reason === 'cancelled' ? ' The call was cancelled; the login keeps waiting.' : '';
@@ -387,7 +388,7 @@ export class AccessService {
       };
     }
     const pending = begun.login;
-    hooks.onLoginUrl?.(pending);
+    if (pending.source !== 'store') hooks.onLoginUrl?.(pending);
     const outcome = await waitAtMost(pending.done, Math.max(0, waitSeconds), hooks);
     if (outcome.done) return authenticatedResult(target, outcome.value, 'Login completed.');
     return {
@@ -403,7 +404,7 @@ export class AccessService {
 
   sessionInfo(origin: string): SessionInfo {
     const host = new URL(origin).host;
-    const pending = this.oauth.pendingFor(origin);
+    const pending = this.oauth.pendingFor(origin) ?? this.oauth.pendingElsewhere(origin);
     const cloudflared = this.cloudflared.pendingFor(origin);
     const session = this.store.getSession(origin);
     if (!session) {
@@ -508,6 +509,7 @@ export class AccessService {
   }
 
   async close(): Promise<void> {
+    await this.oauth.shutdown().catch(() => {});
     this.callback.shutdown(new AccessError('login_timeout', 'The server is shutting down.', 'Start the login again after the server restarts.'));
     this.cloudflared.shutdown();
     await this.dispatcher.close().catch(() => {});

@@ -1,0 +1,196 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, afterEach, describe, it } from 'node:test';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { startEmulator, type Emulator, type EmulatorOptions } from '../../src/emulator/index.js';
+import { cleanupHomes, eventually, tempHome, TestServer, textOf } from '../helpers/harness.js';
+import { assertNoSecretsLeaked } from '../helpers/leaks.js';
+
+/**
+ * Issue 3, "Done when" (concurrency): one login per host in a process and
+ * across server processes sharing one store, refresh serialised across
+ * processes with rotating refresh tokens, and a SIGKILLed login holder that
+ * blocks nothing.
+ */
+
+const SENTENCE = 'The protected resource was reached through Cloudflare Access.';
+
+const running: Array<{ close(): Promise<void> }> = [];
+const secrets = new Set<string>();
+
+afterEach(async () => {
+  for (const r of running.splice(0).reverse()) await r.close();
+});
+after(() => {
+  assertNoSecretsLeaked(secrets);
+  cleanupHomes();
+});
+
+async function emulatorWith(options: EmulatorOptions = {}): Promise<Emulator> {
+  const emulator = await startEmulator(options);
+  running.push(emulator);
+  return emulator;
+}
+
+async function serverOn(home: string, options: Omit<Parameters<typeof TestServer.start>[0] & object, 'home'> = {}): Promise<TestServer> {
+  const server = await TestServer.start({ ...options, home });
+  running.push(server);
+  return server;
+}
+
+function count(e: Emulator, endpoint: string): number {
+  return e.requests({ endpoint }).length;
+}
+
+interface StoreFile {
+  sessions: Record<string, { access_token: string; refresh_token?: string }>;
+  logins?: Record<string, { state: string; authorization_url?: string; pid: number }>;
+}
+
+function readStore(home: string): StoreFile {
+  const data = JSON.parse(readFileSync(join(home, 'store.json'), 'utf8')) as StoreFile;
+  for (const s of Object.values(data.sessions)) {
+    secrets.add(s.access_token);
+    if (s.refresh_token) secrets.add(s.refresh_token);
+  }
+  return data;
+}
+
+function assertContent(result: CallToolResult): void {
+  assert.notEqual(result.isError, true, `unexpected error: ${textOf(result)}`);
+  assert.ok(textOf(result).includes(SENTENCE), `content missing from: ${textOf(result).slice(0, 400)}`);
+}
+
+function fetchPage(server: TestServer, url: string, waitSeconds = 30): Promise<CallToolResult> {
+  return server.call('access_fetch', { url: `${url}/`, wait_seconds: waitSeconds });
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function waitForExit(server: TestServer): Promise<void> {
+  const pid = server.pid!;
+  return eventually(() => {
+    try {
+      process.kill(pid, 0);
+      return false;
+    } catch {
+      return true;
+    }
+  }, 10_000, 'the killed server to exit').then(() => {});
+}
+
+describe('one login per host', () => {
+  it('50 concurrent fetches on a cold host in one process: 1 browser, 1 registration, 1 code exchange, 50 contents', async () => {
+    const e = await emulatorWith();
+    const server = await serverOn(tempHome());
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => server.call('access_fetch', { url: `${e.appUrl}/?n=${i}`, wait_seconds: 60 })));
+    for (const result of results) assertContent(result);
+    assert.equal(server.browserOpens().length, 1);
+    assert.equal(count(e, 'registration'), 1);
+    assert.equal(count(e, 'authorize'), 1);
+    assert.equal(count(e, 'token'), 1);
+  });
+
+  it('2 server processes on one store, cold host, fetching at once: 1 browser, both get content', async () => {
+    const e = await emulatorWith();
+    const home = tempHome();
+    const [a, b] = await Promise.all([serverOn(home), serverOn(home)]);
+    const results = await Promise.all([fetchPage(a!, e.appUrl), fetchPage(b!, e.appUrl)]);
+    for (const result of results) assertContent(result);
+    assert.equal(a!.browserOpens().length + b!.browserOpens().length, 1, 'one browser for both processes');
+    assert.equal(count(e, 'authorize'), 1);
+    assert.equal(count(e, 'token'), 1, 'one code exchange');
+    assert.deepEqual(readStore(home).logins ?? {}, {}, 'the finished login left no record behind');
+  });
+
+  it('with rotating refresh tokens, 2 processes refreshing at once both keep working', async () => {
+    const e = await emulatorWith({ rotateRefreshTokens: true, tokenLifetimeSeconds: 3 });
+    const home = tempHome();
+    const env = { CF_ACCESS_MCP_REFRESH_SKEW: '1' };
+    const a = await serverOn(home, { env });
+    assertContent(await fetchPage(a, e.appUrl));
+    const b = await serverOn(home, { env });
+
+    for (let round = 1; round <= 2; round++) {
+      const before = readStore(home).sessions[e.appUrl]!;
+      await sleep(4_000); // past expiry: every fetch below must refresh first
+      e.clearLog();
+      const results = await Promise.all([
+        ...Array.from({ length: 5 }, () => fetchPage(a, e.appUrl)),
+        ...Array.from({ length: 5 }, () => fetchPage(b, e.appUrl)),
+      ]);
+      for (const result of results) assertContent(result);
+      assert.equal(count(e, 'token'), 1, `round ${round}: one refresh for 10 fetches in 2 processes`);
+      assert.equal(count(e, 'authorize'), 0, `round ${round}: no login`);
+      const afterRound = readStore(home).sessions[e.appUrl]!;
+      assert.notEqual(afterRound.refresh_token, before.refresh_token, 'the rotated refresh token was kept');
+      assert.equal(e.isTokenActive(before.refresh_token!), false, 'rotation invalidated the old one');
+      assert.equal(e.isTokenActive(afterRound.refresh_token!), true);
+    }
+    assert.equal(a.browserOpens().length + b.browserOpens().length, 1);
+  });
+});
+
+describe('a login run by another process', () => {
+  it('is shown with the same URL instead of a second browser, and taken over when its process is SIGKILLed', async () => {
+    const e = await emulatorWith();
+    const home = tempHome();
+    const holder = await serverOn(home, { browser: 'ignore' }); // the user never finishes here
+    const started = await holder.call('access_login', { url: e.appUrl, wait_seconds: 0 });
+    const loginUrl = (started.structuredContent as { status: string; login_url: string }).login_url;
+    assert.equal((started.structuredContent as { status: string }).status, 'pending', textOf(started));
+
+    const raw = readFileSync(join(home, 'store.json'), 'utf8');
+    const record = readStore(home).logins?.[e.appUrl];
+    assert.equal(record?.state, 'pending');
+    assert.equal(record?.authorization_url, loginUrl);
+    assert.equal(record?.pid, holder.pid);
+    assert.ok(!/verifier/i.test(raw), 'no code verifier in the store');
+
+    const waiter = await serverOn(home);
+    const pending = await fetchPage(waiter, e.appUrl, 1);
+    assert.equal(pending.isError, true);
+    assert.ok(textOf(pending).includes(loginUrl), `the other process's URL is shown: ${textOf(pending)}`);
+    const status = await waiter.call('access_status', { url: e.appUrl });
+    assert.equal((status.structuredContent as { sessions: Array<{ state: string; login_url?: string }> }).sessions[0]?.login_url, loginUrl);
+    assert.equal(waiter.browserOpens().length, 0, 'no second browser');
+    assert.equal(count(e, 'authorize'), 0, 'nobody finished the login yet');
+
+    process.kill(holder.pid!, 'SIGKILL');
+    await waitForExit(holder);
+    // The waiting process notices the dead holder and logs in itself, without being asked again.
+    await eventually(() => readStore(home).sessions[e.appUrl], 20_000, 'the waiting process to take the login over');
+    assert.equal(waiter.browserOpens().length, 1);
+    assertContent(await fetchPage(waiter, e.appUrl));
+    assert.equal(waiter.browserOpens().length, 1);
+  });
+
+  it('a SIGKILLed holder leaves nothing that blocks a new process', async () => {
+    const e = await emulatorWith();
+    const home = tempHome();
+    const holder = await serverOn(home, { browser: 'ignore' });
+    const started = await holder.call('access_login', { url: e.appUrl, wait_seconds: 0 });
+    assert.equal((started.structuredContent as { status: string }).status, 'pending', textOf(started));
+    process.kill(holder.pid!, 'SIGKILL');
+    await waitForExit(holder);
+
+    const next = await serverOn(home);
+    assertContent(await fetchPage(next, e.appUrl));
+    assert.equal(next.browserOpens().length, 1);
+    assert.ok(next.stderr.join('').includes('is gone; taking over'), 'taken over because the pid is gone, not after the lock went stale');
+    assert.deepEqual(readStore(home).logins ?? {}, {});
+  });
+
+  it('a login denied in the other process is reported to the waiting one, with no second browser', async () => {
+    const e = await emulatorWith({ approval: 'interactive' });
+    const home = tempHome();
+    const [holder, waiter] = await Promise.all([serverOn(home, { browser: 'deny', env: { TEST_BROWSER_DELAY_MS: '2000' } }), serverOn(home)]);
+    const started = await holder!.call('access_login', { url: e.appUrl, wait_seconds: 0 });
+    assert.equal((started.structuredContent as { status: string }).status, 'pending', textOf(started));
+    const result = await fetchPage(waiter!, e.appUrl, 20);
+    assert.equal(result.isError, true, textOf(result));
+    assert.match(textOf(result), /another cf-access-mcp process, failed: .*denied/);
+    assert.equal(waiter!.browserOpens().length, 0);
+  });
+});

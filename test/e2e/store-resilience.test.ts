@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, afterEach, describe, it } from 'node:test';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { startEmulator, type Emulator } from '../../src/emulator/index.js';
+import { cleanupHomes, tempHome, TestServer, textOf } from '../helpers/harness.js';
+
+/**
+ * Issue 3, "Done when" (store): a corrupt store is moved aside and reported;
+ * an unwritable store directory still works in memory and is reported.
+ */
+
+const SENTENCE = 'The protected resource was reached through Cloudflare Access.';
+const running: Array<{ close(): Promise<void> }> = [];
+
+afterEach(async () => {
+  for (const r of running.splice(0).reverse()) await r.close();
+});
+after(cleanupHomes);
+
+async function start(home: string): Promise<{ e: Emulator; server: TestServer }> {
+  const e = await startEmulator();
+  running.push(e);
+  const server = await TestServer.start({ home });
+  running.push(server);
+  return { e, server };
+}
+
+function assertContent(result: CallToolResult): void {
+  assert.notEqual(result.isError, true, `unexpected error: ${textOf(result)}`);
+  assert.ok(textOf(result).includes(SENTENCE), `content missing from: ${textOf(result).slice(0, 400)}`);
+}
+
+function warningsOf(result: CallToolResult): string[] {
+  return (result.structuredContent as { warnings: string[] }).warnings;
+}
+
+describe('a store that survives', () => {
+  it('moves a corrupt store file aside, keeps it, reports it, and goes on with a fresh store', async () => {
+    const home = tempHome();
+    const garbage = '{"version":1,"sessions":{"https://x.example.com":{"access_token":';
+    writeFileSync(join(home, 'store.json'), garbage, { mode: 0o600 });
+    const { e, server } = await start(home);
+
+    const status = await server.call('access_status', {});
+    const warnings = warningsOf(status);
+    assert.equal(warnings.length, 1, textOf(status));
+    const aside = readdirSync(home).filter((f) => f.startsWith('store.json.corrupt-'));
+    assert.equal(aside.length, 1, 'the corrupt file is kept');
+    assert.equal(readFileSync(join(home, aside[0]!), 'utf8'), garbage, 'unchanged');
+    assert.ok(warnings[0]!.includes(aside[0]!), `the warning names the kept file: ${warnings[0]}`);
+    assert.match(textOf(status), /Warning: .*corrupt/);
+
+    const first = await server.call('access_fetch', { url: `${e.appUrl}/`, wait_seconds: 30 });
+    assertContent(first);
+    assert.match(textOf(first), /Warning: .*corrupt/, 'shown on the first result too');
+    const second = await server.call('access_fetch', { url: `${e.appUrl}/`, wait_seconds: 30 });
+    assertContent(second);
+    assert.doesNotMatch(textOf(second), /corrupt/, 'once');
+    const stored = JSON.parse(readFileSync(join(home, 'store.json'), 'utf8')) as { sessions: Record<string, unknown> };
+    assert.deepEqual(Object.keys(stored.sessions), [e.appUrl], 'a fresh store with the new session');
+  });
+
+  it('keeps sessions in memory when the store directory cannot be created, and says so', async () => {
+    const file = join(tempHome(), 'a-regular-file');
+    writeFileSync(file, 'not a directory');
+    const home = join(file, 'cf-access-mcp'); // mkdir fails with ENOTDIR, even for root
+    const { e, server } = await start(home);
+
+    const first = await server.call('access_fetch', { url: `${e.appUrl}/`, wait_seconds: 30 });
+    assertContent(first);
+    assert.match(textOf(first), /Warning: .*kept in memory/, 'reported on the first result');
+    assert.equal(warningsOf(first).length, 1);
+
+    const second = await server.call('access_fetch', { url: `${e.appUrl}/`, wait_seconds: 30 });
+    assertContent(second);
+    assert.equal(server.browserOpens().length, 1, 'the session lives on in memory: no second login');
+
+    const status = await server.call('access_status', {});
+    assert.match(warningsOf(status).join('\n'), /not writable .*kept in memory/);
+    assert.equal((status.structuredContent as { sessions: Array<{ state: string }> }).sessions[0]?.state, 'authenticated');
+    assert.ok(!existsSync(home));
+  });
+});
