@@ -47,7 +47,9 @@ export function issueClassicJwt(rt: Runtime, app: ProtectedApp, lifetimeSeconds:
     country: 'XX',
   });
   const signature = sign('sha256', Buffer.from(`${head}.${claims}`), rt.keys.privateKey).toString('base64url');
-  return `${head}.${claims}.${signature}`;
+  const jwt = `${head}.${claims}.${signature}`;
+  rt.state.otherSecrets.add(jwt);
+  return jwt;
 }
 
 /** True when `jwt` is a current Access JWT signed by this emulator for `app`. */

@@ -116,6 +116,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     clients: () =>
       [...rt.state.clients.values()].map((c) => ({ client_id: c.client_id, redirect_uris: [...c.redirect_uris] })),
     setFault: (fault) => rt.faults.set(fault),
+    secrets: () => [...rt.state.secrets(), ...live.serviceTokens.map((t) => t.clientSecret)],
     issueClassicJwt: (opts = {}) =>
       issueClassicJwt(rt, rt.apps[opts.app ?? 'app'], opts.lifetimeSeconds ?? live.jwtLifetimeSeconds),
     close: () => {

@@ -61,6 +61,7 @@ function authorizationCodeGrant(ctx: RequestContext, form: URLSearchParams, clie
     return tokenError(ctx, 400, 'invalid_grant', 'redirect_uri does not match the authorization request');
   }
   const verifier = form.get('code_verifier');
+  if (verifier) state.otherSecrets.add(verifier);
   if (!verifier || s256(verifier) !== code.challenge) {
     return tokenError(ctx, 400, 'invalid_grant', 'code_verifier does not match the code_challenge');
   }

@@ -54,6 +54,13 @@ export class AuthState {
   readonly codes = new Map<string, CodeRecord>();
   readonly tokens = new Map<string, TokenRecord>();
   readonly pending = new Map<string, PendingAuthorization>();
+  /** Secrets seen outside the maps above (code verifiers received, classic JWTs issued), kept for leak checks. */
+  readonly otherSecrets = new Set<string>();
+
+  /** Every code, token, verifier and JWT this server issued or received. */
+  secrets(): string[] {
+    return [...this.codes.keys(), ...this.tokens.keys(), ...this.otherSecrets];
+  }
 
   register(redirectUris: string[], registration: Record<string, unknown>, clientName?: string): ClientRecord {
     const client: ClientRecord = {

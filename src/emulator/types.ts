@@ -112,6 +112,8 @@ export interface Emulator {
   forgetRegistrations(): void;
   clients(): Array<{ client_id: string; redirect_uris: string[] }>;
   setFault(f: Fault | null): void;
+  /** Every secret issued, received or configured (tokens, codes, verifiers, classic JWTs, service-token secrets), for leak checks. */
+  secrets(): string[];
   /** Signs a classic Access JWT for the app (or app2) as if `cloudflared access login` had completed. */
   issueClassicJwt(opts?: { lifetimeSeconds?: number; app?: 'app' | 'app2' }): string;
   close(): Promise<void>;
