@@ -77,12 +77,25 @@ export class TestServer {
   }
 
   async call(name: string, args: Record<string, unknown> = {}, options: { onprogress?: (p: unknown) => void; signal?: AbortSignal; timeoutMs?: number } = {}): Promise<CallToolResult> {
-    const result = (await this.client.callTool({ name, arguments: args }, undefined, {
-      onprogress: options.onprogress as never,
-      signal: options.signal,
-      timeout: options.timeoutMs ?? 120_000,
-      resetTimeoutOnProgress: true,
-    })) as CallToolResult;
+    // Only when the test asks for progress: a progress token changes what the server sends.
+    const onprogress = options.onprogress
+      ? (progress: unknown) => {
+          recordOutput('progress', JSON.stringify(progress));
+          options.onprogress!(progress);
+        }
+      : undefined;
+    let result: CallToolResult;
+    try {
+      result = (await this.client.callTool({ name, arguments: args }, undefined, {
+        onprogress: onprogress as never,
+        signal: options.signal,
+        timeout: options.timeoutMs ?? 120_000,
+        resetTimeoutOnProgress: true,
+      })) as CallToolResult;
+    } catch (error) {
+      recordOutput(`error ${name}`, String((error as Error)?.message ?? error));
+      throw error;
+    }
     recordOutput(`tool ${name}`, JSON.stringify(result));
     return result;
   }

@@ -2,8 +2,10 @@ import assert from 'node:assert/strict';
 
 /**
  * One collector for everything the server shows the outside world in the
- * end-to-end suites (tool results, errors, log notifications, stderr), and a
- * check that no secret appears in any of it.
+ * end-to-end suites (tool results, errors, progress and log notifications,
+ * stderr), and a check that no secret appears in any of it. Node's test runner
+ * runs each file in its own process, so every e2e suite calls
+ * assertNoSecretsLeaked(emulator.secrets()) in its `after` hook.
  */
 const outputs: Array<{ kind: string; text: string }> = [];
 
@@ -15,10 +17,34 @@ export function allOutputs(): ReadonlyArray<{ kind: string; text: string }> {
   return outputs;
 }
 
-/** Asserts none of `secrets` (tokens, codes, verifiers, client secrets) occurs in any output seen so far. */
+const MIN_SECRET_LENGTH = 8;
+
+/**
+ * What to look for per secret: the secret itself, and for a prefixed token
+ * ("oauth:<random>") its random part too, so a log that strips the prefix is still caught.
+ */
+function needles(secrets: Iterable<string>): string[] {
+  const found = new Set<string>();
+  for (const secret of secrets) {
+    if (!secret || secret.length < MIN_SECRET_LENGTH) continue;
+    found.add(secret);
+    const core = secret.slice(secret.lastIndexOf(':') + 1);
+    if (core.length >= 16) found.add(core);
+  }
+  return [...found];
+}
+
+/**
+ * Asserts none of `secrets` (tokens, codes, verifiers, client secrets) occurs in any
+ * output seen so far — in each output, and in each stream joined up (stderr arrives
+ * in chunks that can split a secret).
+ */
 export function assertNoSecretsLeaked(secrets: Iterable<string>): void {
-  const list = [...new Set([...secrets].filter((s) => s && s.length >= 8))];
-  for (const { kind, text } of outputs) {
+  const list = needles(secrets);
+  const streams = new Map<string, string>();
+  for (const { kind, text } of outputs) streams.set(kind, (streams.get(kind) ?? '') + text);
+  const haystacks = [...outputs, ...[...streams].map(([kind, text]) => ({ kind: `${kind} (joined)`, text }))];
+  for (const { kind, text } of haystacks) {
     for (const secret of list) {
       assert.ok(!text.includes(secret), `a secret (${secret.slice(0, 6)}…) leaked into ${kind} output`);
     }
