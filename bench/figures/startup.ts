@@ -1,0 +1,64 @@
+import { execFileSync } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
+import { row, type FigureResult } from '../lib/report.js';
+import { BARE_ENTRY, ROOT, SERVER_ENTRY, spawnServer } from '../lib/servers.js';
+import { median, p95, ratio, round } from '../lib/stats.js';
+
+/** Spawn → `tools/list` answered, for one server entry point. */
+async function timeStartup(entry: string): Promise<number> {
+  const start = performance.now();
+  const server = await spawnServer({ entry });
+  await server.client.listTools();
+  const elapsed = performance.now() - start;
+  await server.close();
+  return elapsed;
+}
+
+/** What the server loads at start-up beyond the SDK: import time of each, in one fresh process. */
+const EXTRA_IMPORTS = ['undici', 'conf', 'proper-lockfile', 'oauth4webapi', './dist/mcp/stdio.js'];
+
+function importCosts(): Record<string, number> {
+  const script = `
+    const costs = {};
+    await import('@modelcontextprotocol/sdk/server/mcp.js');
+    await import('@modelcontextprotocol/sdk/server/stdio.js');
+    for (const name of ${JSON.stringify(EXTRA_IMPORTS)}) {
+      const start = performance.now();
+      await import(name);
+      costs[name] = performance.now() - start;
+    }
+    process.stdout.write(JSON.stringify(costs));`;
+  return JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8' })) as Record<string, number>;
+}
+
+/** Start-up of cf-access-mcp against a bare SDK server with four no-op tools, interleaved. */
+export async function startupFigure(runs = 15): Promise<FigureResult> {
+  await timeStartup(SERVER_ENTRY); // warm the file cache for both
+  await timeStartup(BARE_ENTRY);
+  const ours: number[] = [];
+  const bare: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    ours.push(await timeStartup(SERVER_ENTRY));
+    bare.push(await timeStartup(BARE_ENTRY));
+  }
+  const r = ratio(median(ours), median(bare));
+  const costs = Array.from({ length: 5 }, importCosts);
+  const cost = Object.fromEntries(EXTRA_IMPORTS.map((name) => [name, median(costs.map((c) => c[name]!))]));
+  const label = (name: string) => (name.startsWith('./dist/') ? 'our own modules' : name);
+  return {
+    name: 'startup',
+    rows: [
+      row(
+        `start-up: spawn → tools/list (median of ${runs})`,
+        `${round(median(ours), 0)} ms vs bare SDK ${round(median(bare), 0)} ms = ${r}×`,
+        '≤ 1.3×',
+        r <= 1.3,
+      ),
+      row(
+        '… loaded at start-up beyond the SDK (import ms, median of 5)',
+        EXTRA_IMPORTS.map((name) => `${label(name)} ${round(cost[name]!, 0)}`).join(', '),
+      ),
+    ],
+    data: { importCostsMs: cost, runs, oursMs: ours, bareMs: bare, oursMedian: median(ours), bareMedian: median(bare), oursP95: p95(ours), bareP95: p95(bare), ratio: r },
+  };
+}
