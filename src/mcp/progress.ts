@@ -1,36 +1,46 @@
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { LoginHooks } from '../service/access-service.js';
+import { elicitLogin } from './elicitation.js';
 
 export type ToolExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
 /**
- * Login hooks for one tool call: cancellation from the client, progress
- * notifications when the request carried a progress token.
+ * Login hooks for one tool call: cancellation from the client; progress
+ * notifications (strictly increasing) when the request carried a progress
+ * token; URL-mode elicitation of the login page when the client supports it.
  */
-export function loginHooks(extra: ToolExtra): LoginHooks {
+export function loginHooks(extra: ToolExtra, server?: McpServer): LoginHooks {
   const token = extra._meta?.progressToken;
   let loginUrl: string | undefined;
+  let host = 'the site';
+  let last = -1;
+  // A call may wait for more than one login (a redirect to another protected
+  // origin); later waits continue the count instead of starting again at 0.
+  let base = 0;
+
+  const notify = (progress: number, total: number | undefined, message: string) => {
+    if (token === undefined || progress <= last) return;
+    last = progress;
+    extra
+      .sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress, total, message } })
+      .catch(() => {});
+  };
+
   return {
     signal: extra.signal,
     onLoginUrl: (login) => {
       loginUrl = login.authorizationUrl;
+      host = new URL(login.origin).host;
+      base = last + 1;
+      if (server) elicitLogin(server, login, extra.requestId);
+      notify(base, undefined, `Waiting for the browser login to ${host}: ${loginUrl}`);
     },
     onTick:
       token === undefined
         ? undefined
-        : (elapsed, total) => {
-            extra
-              .sendNotification({
-                method: 'notifications/progress',
-                params: {
-                  progressToken: token,
-                  progress: elapsed,
-                  total,
-                  message: `Waiting for the browser login (${elapsed}s of ${total}s)${loginUrl ? `: ${loginUrl}` : ''}`,
-                },
-              })
-              .catch(() => {});
-          },
+        : (elapsed, total) =>
+            notify(base + elapsed, base + total, `Waiting for the browser login to ${host} (${elapsed}s of ${total}s)${loginUrl ? `: ${loginUrl}` : ''}`),
   };
 }

@@ -13,7 +13,8 @@ export function createMcpServer(service: AccessService): McpServer {
     {
       capabilities: { logging: {} },
       instructions:
-        'Use access_fetch to read URLs behind Cloudflare Access (it logs in when needed). If a result says a login is pending, show the user the URL, wait for them to sign in, then call again.',
+        'Use access_fetch to read URLs behind Cloudflare Access (it logs in when needed). If a result says a login is pending, show the user the URL, wait for them to sign in, then call again. ' +
+        'If the user signs in on another machine and the browser ends on a localhost /callback address that does not load, pass that address to access_login as callback_url.',
     },
   );
   registerAccessFetch(server, service);

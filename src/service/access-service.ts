@@ -246,7 +246,13 @@ export class AccessService {
     const outcome = await waitAtMost(pending.done, Math.max(0, waitSeconds), hooks);
     if (outcome.done) return { session: outcome.value, fromCache: false };
     const note = outcome.reason === 'cancelled' ? ' The call was cancelled; the login keeps waiting.' : '';
-    throw new LoginPendingError(target.origin, pending.authorizationUrl, pending.expiresAt, pending.browser.opened, note + (pending.browser.reason ? ` (${pending.browser.reason})` : ''));
+    throw new LoginPendingError(
+      target.origin,
+      pending.authorizationUrl,
+      pending.expiresAt,
+      pending.browser.opened,
+      note + (pending.browser.reason ? ` (${pending.browser.reason})` : '') + this.pasteBackHint(pending),
+    );
   }
 
   /** A login already under way for the origin that `method` may join. */
@@ -341,6 +347,13 @@ export class AccessService {
     return out;
   }
 
+  /** For a user whose browser cannot reach our loopback listener (SSH, another machine): how to paste the redirect back. */
+  private pasteBackHint(pending: PendingLogin): string {
+    if (pending.browser.opened) return '';
+    const callback = this.callback.redirectUri ?? 'http://localhost:<port>/callback';
+    return ` If the browser runs on another machine, it ends on an address starting with ${callback} that cannot load: copy that whole address and pass it to access_login as callback_url (with the same url).`;
+  }
+
   /** Sends one unauthenticated request and reads what Access says about the URL. */
   async probe(url: URL, signal?: AbortSignal): Promise<{ challenge?: AccessChallenge; status: number }> {
     const followed = await sendFollowingRedirects(
@@ -391,15 +404,66 @@ export class AccessService {
     if (pending.source !== 'store') hooks.onLoginUrl?.(pending);
     const outcome = await waitAtMost(pending.done, Math.max(0, waitSeconds), hooks);
     if (outcome.done) return authenticatedResult(target, outcome.value, 'Login completed.');
+    return this.pendingResult(target, pending, outcome.reason === 'cancelled' ? 'The call was cancelled; the login keeps waiting. ' : '');
+  }
+
+  private pendingResult(target: URL, pending: PendingLogin, prefix = ''): LoginResult {
     return {
       status: 'pending',
       host: target.host,
       method: 'oauth',
       login_url: pending.authorizationUrl,
       message:
-        `Login pending: ${pending.browser.opened ? 'a browser window was opened' : `no browser could be opened${pending.browser.reason ? ` (${pending.browser.reason})` : ''}`}. ` +
-        `Ask the user to open ${pending.authorizationUrl} and sign in, then call access_login or access_fetch again. The login keeps waiting until ${new Date(pending.expiresAt).toISOString()}.`,
+        `${prefix}Login pending: ${pending.browser.opened ? 'a browser window was opened' : `no browser could be opened${pending.browser.reason ? ` (${pending.browser.reason})` : ''}`}. ` +
+        `Ask the user to open ${pending.authorizationUrl} and sign in, then call access_login or access_fetch again. The login keeps waiting until ${new Date(pending.expiresAt).toISOString()}.` +
+        this.pasteBackHint(pending),
     };
+  }
+
+  /**
+   * Paste-back: completes the pending login for `url` from the address the
+   * user's browser was redirected to but could not load (our loopback
+   * callback, seen from another machine). The pasted `state` must be the one
+   * this login sent; anything else is refused and the login stays pending.
+   */
+  async completeFromCallbackUrl(params: { url: string; callback_url: string; wait_seconds?: number }, hooks: LoginHooks = {}): Promise<LoginResult> {
+    const target = parseTargetUrl(params.url);
+    const pending = this.oauth.pendingFor(target.origin);
+    if (!pending) {
+      const session = await this.sessions.usable(target.origin);
+      if (session) return authenticatedResult(target, session, 'Already logged in; the pasted address was not needed.');
+      throw new AccessError(
+        'callback_failed',
+        `No login to ${target.host} is waiting for its callback (it finished, expired, or the server restarted since it began).`,
+        `Call access_login with this url and no callback_url to start a new login, sign in at the URL it gives, then paste the address the browser ends on.`,
+      );
+    }
+    let pasted: URL | undefined;
+    try {
+      pasted = new URL(params.callback_url.trim());
+    } catch {
+      pasted = undefined;
+    }
+    const expectedState = new URL(pending.authorizationUrl).searchParams.get('state');
+    const pastedState = pasted?.searchParams.get('state');
+    const redirectUri = this.callback.redirectUri;
+    if (!pasted || !pastedState || pastedState !== expectedState) {
+      throw new AccessError(
+        'callback_failed',
+        !pasted
+          ? `The pasted text is not a URL; the login to ${target.host} is still pending.`
+          : `The pasted address does not belong to the pending login to ${target.host} (its state ${pastedState ? 'does not match' : 'is missing'}); it was refused and the login is still pending.`,
+        `Sign in at ${pending.authorizationUrl} and paste the complete address from the browser's address bar afterwards${redirectUri ? ` (it starts with ${redirectUri}?)` : ''}.`,
+      );
+    }
+    const delivered = this.callback.deliver(pasted.href);
+    if (!delivered.ok) {
+      throw new AccessError('callback_failed', `${delivered.message} The login to ${target.host} is still pending.`, `Paste the complete address the browser ended on after signing in at ${pending.authorizationUrl}.`);
+    }
+    this.log('info', `Login callback for ${target.origin} received by paste-back.`);
+    const outcome = await waitAtMost(pending.done, Math.max(0, params.wait_seconds ?? this.config.defaultWaitSeconds), hooks);
+    if (outcome.done) return authenticatedResult(target, outcome.value, 'Login completed.');
+    return this.pendingResult(target, pending, outcome.reason === 'cancelled' ? 'The call was cancelled; the login keeps waiting. ' : '');
   }
 
   sessionInfo(origin: string): SessionInfo {

@@ -48,14 +48,16 @@ export function registerAccessFetch(server: McpServer, service: AccessService): 
       description:
         'Fetches a web page or API behind Cloudflare Access and returns it as Markdown (HTML), pretty JSON, text, or an image. ' +
         'If the site needs a login, a browser login is started and awaited (wait_seconds); if the user has not finished, the result says the login is pending with the URL to open — then call again. ' +
-        'Long content is paged: use start_index from the note at the end. Credentials are never shown.',
+        'Long content is paged: use start_index from the note at the end. POST, PUT, PATCH and DELETE change data on the site: confirm with the user first. ' +
+        'Credentials are never shown.',
       inputSchema,
       outputSchema,
-      annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
+      // Not read-only and possibly destructive: with method POST/PUT/DELETE it changes whatever the URL points at.
+      annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
     },
     async (args, extra) => {
       try {
-        const result = await service.fetch(args, loginHooks(extra));
+        const result = await service.fetch(args, loginHooks(extra, server));
         const { text, image, ...structured } = result;
         const header = `HTTP ${result.status} · ${result.content_type || 'unknown type'} · ${AUTH_LABEL[result.auth]} · ${result.final_url}`;
         const notes = result.warnings.map((w) => `Warning: ${w}`).join('\n');

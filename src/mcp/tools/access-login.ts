@@ -10,7 +10,8 @@ export function registerAccessLogin(server: McpServer, service: AccessService): 
     {
       title: 'Log in to a Cloudflare Access site',
       description:
-        'Starts or continues the browser login for a site behind Cloudflare Access. Returns "authenticated" (with expiry) or "pending" with a URL the user must open; call again after the user has signed in. force: true discards the stored session and logs in anew.',
+        'Starts or continues the browser login for a site behind Cloudflare Access. Returns "authenticated" (with expiry) or "pending" with a URL the user must open; call again after the user has signed in. force: true discards the stored session and logs in anew. ' +
+        'When the user\'s browser cannot reach this machine (SSH, remote host), it ends on a page that does not load: pass that full address as callback_url to finish the pending login.',
       inputSchema: {
         url: z.string().describe('Any URL on the protected site.'),
         force: z.boolean().optional().describe('Discard the stored session and log in again.'),
@@ -19,6 +20,10 @@ export function registerAccessLogin(server: McpServer, service: AccessService): 
           .enum(['auto', 'oauth', 'cloudflared', 'service_token'])
           .optional()
           .describe('auto (default): a configured service token for the host, else a live session, else managed OAuth when the site offers it, else cloudflared. oauth/cloudflared force that browser login (also on a service-token host); service_token only checks the configured token.'),
+        callback_url: z
+          .string()
+          .optional()
+          .describe('Paste-back: the full address the browser ended on after signing in (http://localhost:<port>/callback?code=…&state=…) when that page could not load.'),
       },
       outputSchema: {
         status: z.enum(['authenticated', 'pending', 'not_protected']),
@@ -32,7 +37,11 @@ export function registerAccessLogin(server: McpServer, service: AccessService): 
     },
     async (args, extra) => {
       try {
-        const result = await service.login(args, loginHooks(extra));
+        const { callback_url, ...login } = args;
+        const hooks = loginHooks(extra, server);
+        const result = callback_url
+          ? await service.completeFromCallbackUrl({ url: login.url, callback_url, wait_seconds: login.wait_seconds }, hooks)
+          : await service.login(login, hooks);
         return ok({ ...result }, result.message);
       } catch (error) {
         return fail(error);
