@@ -1,51 +1,53 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
+import { EXIT, UsageError } from './cli/exit-codes.js';
+import { MAIN_USAGE } from './cli/usage.js';
 import { VERSION } from './version.js';
 
-const USAGE = `cf-access-mcp ${VERSION} — reach web resources behind Cloudflare Access from coding agents
+type Command = (args: string[]) => Promise<number>;
 
-Usage:
-  cf-access-mcp              run the MCP server on stdio (what MCP clients start)
-  cf-access-mcp demo         run the whole login flow against the built-in emulator, traced
-  cf-access-mcp emulator     run the emulator (interactive approval) for trying with a real agent
-  cf-access-mcp --help | --version
-`;
-
-async function main(argv: string[]): Promise<number> {
-  const { positionals, values } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    strict: false,
-    options: { help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' } },
-  });
-  const command = positionals[0];
-  if (values.version) {
-    process.stdout.write(`${VERSION}\n`);
-    return 0;
-  }
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  switch (command) {
-    case undefined: {
-      const { runStdioServer } = await import('./mcp/stdio.js');
-      await runStdioServer();
-      return -1; // keep running
-    }
-    case 'demo': {
-      const { runDemo } = await import('./cli/demo.js');
+/** Each command is loaded only when used, so the MCP server starts without the CLI's code. */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  login: async () => (await import('./cli/login.js')).runLogin,
+  status: async () => (await import('./cli/status.js')).runStatus,
+  logout: async () => (await import('./cli/logout.js')).runLogout,
+  fetch: async () => (await import('./cli/fetch.js')).runFetch,
+  demo: async () => {
+    const { runDemo } = await import('./cli/demo.js');
+    return async (args) => {
+      if (args.length > 0) throw new UsageError(`demo takes no arguments (got "${args[0]}").`);
       return runDemo();
-    }
-    case 'emulator': {
-      const { runEmulatorCli } = await import('./emulator/index.js');
-      await runEmulatorCli({ approval: 'interactive' });
-      return -1;
-    }
-    default:
-      process.stderr.write(`Unknown command "${command}".\n\n${USAGE}`);
-      return 2;
+    };
+  },
+  emulator: async () => (await import('./cli/emulator.js')).runEmulator,
+};
+
+/** Returns the exit code, or -1 to keep running (the MCP server). */
+async function main(argv: string[]): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first === undefined) {
+    const { runStdioServer } = await import('./mcp/stdio.js');
+    await runStdioServer();
+    return -1;
   }
+  if (first.startsWith('-')) {
+    const { values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: { help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' } },
+    });
+    if (values.version) process.stdout.write(`${VERSION}\n`);
+    else process.stdout.write(MAIN_USAGE);
+    return EXIT.ok;
+  }
+  if (first === 'help') {
+    process.stdout.write(MAIN_USAGE);
+    return EXIT.ok;
+  }
+  const load = COMMANDS[first];
+  if (!load) throw new UsageError(`Unknown command "${first}".`);
+  return (await load())(rest);
 }
 
 main(process.argv.slice(2)).then(
@@ -53,7 +55,16 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exit(code);
   },
   (error: unknown) => {
+    if (error instanceof UsageError || (error as NodeJS.ErrnoException)?.code?.startsWith?.('ERR_PARSE_ARGS')) {
+      const usage = (error as UsageError).usage;
+      const synopsis = usage?.split('\n').find((line) => line.startsWith('Usage:'));
+      const command = synopsis?.split(' ')[2];
+      process.stderr.write(
+        `cf-access-mcp: ${(error as Error).message}\n${synopsis ? `${synopsis}\n` : ''}Run "cf-access-mcp ${command ? `${command} ` : ''}--help" for more.\n`,
+      );
+      process.exit(EXIT.usage);
+    }
     process.stderr.write(`cf-access-mcp: ${(error as Error)?.message ?? String(error)}\n`);
-    process.exit(1);
+    process.exit(EXIT.failure);
   },
 );

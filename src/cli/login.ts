@@ -1,0 +1,61 @@
+import type { LoginResult } from '../service/results.js';
+import { parseCommandArgs, secondsOption } from './args.js';
+import { EXIT, UsageError } from './exit-codes.js';
+import { printJson, reportError } from './output.js';
+import { openSession } from './session.js';
+import { LOGIN_USAGE } from './usage.js';
+import { waitDisplay } from './waiting.js';
+
+/** `cf-access-mcp login <url>`: sign in through the browser (or paste-back) and store the session. */
+export async function runLogin(args: string[]): Promise<number> {
+  const { values, positionals } = parseCommandArgs(
+    args,
+    {
+      force: { type: 'boolean' },
+      paste: { type: 'boolean' },
+      wait: { type: 'string' },
+      json: { type: 'boolean' },
+      verbose: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    LOGIN_USAGE,
+  );
+  if (values.help) {
+    process.stdout.write(LOGIN_USAGE);
+    return EXIT.ok;
+  }
+  if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'login needs the URL of the site to sign in to.' : 'login takes exactly one URL.', LOGIN_USAGE);
+  const url = positionals[0]!;
+  const waitOption = secondsOption(values.wait, '--wait', LOGIN_USAGE);
+
+  const session = openSession(Boolean(values.verbose));
+  const display = waitDisplay({ service: session.service, url, paste: Boolean(values.paste), signal: session.signal });
+  try {
+    const waitSeconds = waitOption ?? Math.round(session.service.config.loginTimeoutMs / 1000);
+    const result = await session.service.login({ url, force: Boolean(values.force), wait_seconds: waitSeconds }, display.hooks);
+    display.stop();
+    return report(result, url, Boolean(values.json), session.signal.aborted);
+  } catch (error) {
+    display.stop();
+    return reportError(error);
+  } finally {
+    await session.close();
+  }
+}
+
+function report(result: LoginResult, url: string, json: boolean, interrupted: boolean): number {
+  const code = result.status === 'pending' ? EXIT.loginIncomplete : EXIT.ok;
+  if (json) {
+    printJson(result);
+    return code;
+  }
+  if (result.status === 'pending') {
+    process.stderr.write(
+      `Login to ${result.host} not completed${interrupted ? ' (interrupted)' : ' in time'}.\n` +
+        `next step: run "cf-access-mcp login ${url}" again and complete the sign-in in the browser.\n`,
+    );
+    return code;
+  }
+  process.stdout.write(`${result.message}\n`);
+  return code;
+}

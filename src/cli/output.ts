@@ -1,0 +1,41 @@
+import { AccessError } from '../auth/errors.js';
+import type { Logger, LogLevel } from '../auth/logger.js';
+import { EXIT } from './exit-codes.js';
+
+/** Error codes that mean "the login did not complete" (exit 3) rather than a failure (exit 1). */
+const LOGIN_INCOMPLETE = new Set(['login_pending', 'login_timeout', 'authorization_denied']);
+
+const RANK: Record<LogLevel, number> = { debug: 0, info: 1, notice: 2, warning: 3, error: 4 };
+
+/** The CLI's logger: stderr only; warnings and errors unless --verbose. */
+export function cliLogger(verbose: boolean): Logger {
+  const threshold = verbose ? RANK.debug : RANK.warning;
+  return (level, message) => {
+    if (RANK[level] >= threshold) process.stderr.write(`${level}: ${message}\n`);
+  };
+}
+
+/** Next steps are written for agents (tool names); in a terminal the commands are what to run. */
+export function forPeople(text: string): string {
+  return text
+    .replace(/access_login with force: true/g, 'cf-access-mcp login --force <url>')
+    .replace(/\baccess_login\b/g, 'cf-access-mcp login')
+    .replace(/\baccess_status\b/g, 'cf-access-mcp status')
+    .replace(/\baccess_fetch\b/g, 'cf-access-mcp fetch')
+    .replace(/\baccess_logout\b/g, 'cf-access-mcp logout');
+}
+
+/** Prints an error for a person (what happened, then the next step) and returns the exit code. */
+export function reportError(error: unknown): number {
+  if (error instanceof AccessError) {
+    process.stderr.write(`error: ${forPeople(error.message)}\nnext step: ${forPeople(error.nextStep)}\n`);
+    if (error.code === 'invalid_url') return EXIT.usage;
+    return LOGIN_INCOMPLETE.has(error.code) ? EXIT.loginIncomplete : EXIT.failure;
+  }
+  process.stderr.write(`error: ${(error as Error)?.message ?? String(error)}\n`);
+  return EXIT.failure;
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}

@@ -1,0 +1,88 @@
+import { VERSION } from '../version.js';
+
+export const MAIN_USAGE = `cf-access-mcp ${VERSION} — reach web resources behind Cloudflare Access from coding agents
+
+Usage:
+  cf-access-mcp                       run the MCP server on stdio (what MCP clients start)
+  cf-access-mcp login <url>           sign in to the site at <url> in your browser
+  cf-access-mcp status [url]          list stored sessions; with a url, also check what it offers
+  cf-access-mcp logout <url> | --all  revoke and delete the stored session(s)
+  cf-access-mcp fetch <url>           fetch a URL through Access (like curl), logging in if needed
+  cf-access-mcp demo                  run the whole login flow against the built-in emulator, traced
+  cf-access-mcp emulator              run the emulator (interactive approval) to try with a real agent
+  cf-access-mcp --help | --version
+
+Run "cf-access-mcp <command> --help" for a command's options.
+
+Exit codes: 0 ok, 1 failure, 2 usage error (unknown command or option, missing or malformed URL),
+3 login not completed (still pending, timed out, denied or interrupted).
+`;
+
+export const LOGIN_USAGE = `Usage: cf-access-mcp login <url> [options]
+
+Opens your browser to sign in to the Cloudflare Access application at <url> and
+stores the session for the MCP server (and the other commands) to use.
+
+Options:
+  --force            discard the stored session and sign in again
+  --paste            also read the address your browser ends on from stdin (for a
+                     browser on another machine); automatic when no browser can open here
+  --wait <seconds>   how long to wait for you to sign in (default: the login timeout, 300)
+  --json             print the result as JSON
+  --verbose          log what happens to stderr
+  -h, --help         show this help
+`;
+
+export const STATUS_USAGE = `Usage: cf-access-mcp status [url] [options]
+
+Lists the stored sessions (state, method, expiry). With a url, also checks
+whether Cloudflare Access guards it and which login it offers. Never shows tokens.
+
+Options:
+  --json        print the result as JSON
+  --verbose     log what happens to stderr
+  -h, --help    show this help
+`;
+
+export const LOGOUT_USAGE = `Usage: cf-access-mcp logout <url> | --all [options]
+
+Revokes the tokens at the server (when it supports revocation) and deletes the
+stored session for the site at <url>, or for every site with --all.
+
+Options:
+  --all         log out of every stored site
+  --json        print the result as JSON
+  --verbose     log what happens to stderr
+  -h, --help    show this help
+`;
+
+export const FETCH_USAGE = `Usage: cf-access-mcp fetch <url> [options]
+
+Fetches <url> with the stored session (or a service token), signing in first when
+needed, and writes the body to stdout or to a file. The status line goes to stderr.
+
+Options:
+  -X, --request <method>      HTTP method (default GET, or POST with -d)
+  -H, --header 'Name: value'  add a request header (repeatable)
+  -d, --data <body>           request body
+  -o, --output <file>         write the body to <file> instead of stdout
+  --format <f>                raw (default: the body as served), markdown or text (readable HTML)
+  -f, --fail                  exit 1 when the server answers with HTTP 400 or above
+  --wait <seconds>            how long to wait for a browser login (default 300)
+  --verbose                   log what happens to stderr
+  -h, --help                  show this help
+`;
+
+export const EMULATOR_USAGE = `Usage: cf-access-mcp emulator [options]
+
+Runs the built-in Cloudflare Access emulator in the foreground and prints its
+URLs (protected app, second app, plain origin, team domain). Point an agent or
+"cf-access-mcp login" at the app URL. Stop it with Ctrl-C.
+
+Options:
+  --auto        approve logins without a click (default: an Approve/Deny page)
+  --port <n>    base port: app on n, team domain n+1, second app n+2, plain n+3 (default: free ports)
+  --mode <m>    managed (default), classic or service-auth-only
+  --quiet       do not print one line per request
+  -h, --help    show this help
+`;

@@ -1,0 +1,127 @@
+import { createInterface, type Interface } from 'node:readline';
+import { AccessError } from '../auth/errors.js';
+import type { PendingLogin } from '../auth/oauth-login.js';
+import type { AccessService, LoginHooks } from '../service/access-service.js';
+import { forPeople } from './output.js';
+
+const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+const PLAIN_REMINDER_MS = 30_000;
+
+export interface WaitDisplayOptions {
+  service: AccessService;
+  /** The URL the command was given (paste-back completes the pending login of the origin actually being logged in to). */
+  url: string;
+  /** Read a pasted callback address from stdin even when a browser was opened. */
+  paste: boolean;
+  signal: AbortSignal;
+}
+
+export interface WaitDisplay {
+  hooks: LoginHooks;
+  /** Stops the spinner, reminders and stdin reader; clears the spinner line. */
+  stop(): void;
+}
+
+function clock(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+}
+
+/**
+ * What a person sees while a login is pending: the URL, then on a terminal a
+ * spinner with the elapsed time, otherwise plain lines (all on stderr). When
+ * no browser could be opened here (or with --paste), it also reads the address
+ * the browser ended on from stdin and completes the login with it.
+ */
+export function waitDisplay(options: WaitDisplayOptions): WaitDisplay {
+  const out = process.stderr;
+  const tty = Boolean(out.isTTY);
+  const shown = new Set<string>();
+  let spinner: NodeJS.Timeout | undefined;
+  let reminder: NodeJS.Timeout | undefined;
+  let reader: Interface | undefined;
+  let spinnerLine = false;
+
+  const clearSpinner = () => {
+    if (spinnerLine) out.write('\r\x1b[2K');
+    spinnerLine = false;
+  };
+  const say = (text: string) => {
+    clearSpinner();
+    out.write(`${text}\n`);
+  };
+
+  // The origin whose login a pasted address completes (a fetch may be redirected to another protected origin).
+  let pasteOrigin = options.url;
+  const startPasteReader = () => {
+    if (reader) return;
+    reader = createInterface({ input: process.stdin, terminal: false, crlfDelay: Infinity });
+    reader.on('line', (line) => {
+      const pasted = line.trim();
+      if (!pasted) return;
+      options.service.completeFromCallbackUrl({ url: pasteOrigin, callback_url: pasted, wait_seconds: 0 }).then(
+        () => say('Address accepted; finishing the login…'),
+        (error: unknown) => {
+          // Other failures (denied, token exchange) end the login itself and are reported by the command.
+          if (error instanceof AccessError && error.code === 'callback_failed') {
+            say(`${forPeople(error.message)}\nPaste the complete address again, or press Ctrl-C to stop.`);
+          }
+        },
+      );
+    });
+    reader.on('error', () => {});
+  };
+
+  const onLoginUrl = (pending: PendingLogin) => {
+    if (shown.has(pending.authorizationUrl)) return;
+    shown.add(pending.authorizationUrl);
+    const host = new URL(pending.origin).host;
+    const started = Date.now();
+    const pasteMode = options.paste || !pending.browser.opened;
+    pasteOrigin = pending.origin;
+    stopTimers();
+    if (pending.browser.opened) {
+      say(`Your browser was opened to sign in to ${host}. If it did not open, visit:\n  ${pending.authorizationUrl}`);
+    } else {
+      say(`No browser could be opened here${pending.browser.reason ? ` (${pending.browser.reason})` : ''}.\nOpen this address in a browser to sign in to ${host}:\n  ${pending.authorizationUrl}`);
+    }
+    if (pasteMode) {
+      const callback = options.service.callback.redirectUri ?? 'http://localhost:<port>/callback';
+      say(
+        `After you sign in, the browser goes to ${callback}?… — if that page does not load (the browser is on another machine),\n` +
+          'copy the whole address from its address bar, paste it here and press Enter.',
+      );
+      startPasteReader();
+    }
+    if (tty && !pasteMode) {
+      let frame = 0;
+      const render = () => {
+        out.write(`\r\x1b[2K${FRAMES[frame++ % FRAMES.length]} Waiting for you to sign in to ${host} · ${clock(Date.now() - started)} · Ctrl-C to stop`);
+        spinnerLine = true;
+      };
+      render();
+      spinner = setInterval(render, 100);
+    } else {
+      say(`Waiting for the login to ${host}…`);
+      reminder = setInterval(() => say(`Still waiting for the login to ${host} (${clock(Date.now() - started)} so far): ${pending.authorizationUrl}`), PLAIN_REMINDER_MS);
+    }
+    spinner?.unref();
+    reminder?.unref();
+  };
+
+  const stopTimers = () => {
+    if (spinner) clearInterval(spinner);
+    if (reminder) clearInterval(reminder);
+    spinner = reminder = undefined;
+    clearSpinner();
+  };
+
+  return {
+    hooks: { signal: options.signal, onLoginUrl },
+    stop: () => {
+      stopTimers();
+      reader?.close();
+      reader = undefined;
+    },
+  };
+}

@@ -1,0 +1,216 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { REPORT_SENTENCE, startEmulator, type Emulator } from '../../src/emulator/index.js';
+import { BROWSER_SCRIPT, cleanupHomes, eventually, ROOT, SERVER_ENTRY, tempHome } from '../helpers/harness.js';
+import { recordOutput } from '../helpers/leaks.js';
+
+/**
+ * Issue 6, "Done when" (CLI side): the built binary, run as a person would,
+ * with its own store (CF_ACCESS_MCP_HOME) and the scripted browser.
+ */
+
+const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+let emulator: Emulator;
+
+function cliEnv(home: string, browser: 'approve' | 'ignore' | 'none', browserLog = join(tempHome('cfam-cli-browser-'), 'browser.log')): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    CF_ACCESS_MCP_HOME: home,
+    CF_ACCESS_MCP_CALLBACK_PORT: '0',
+    CF_ACCESS_MCP_BROWSER: browser === 'none' ? 'none' : `${process.execPath} ${BROWSER_SCRIPT}`,
+    TEST_BROWSER_ACTION: browser === 'none' ? 'approve' : browser,
+    TEST_BROWSER_LOG: browserLog,
+  };
+}
+
+function start(args: string[], env: NodeJS.ProcessEnv): ChildProcessWithoutNullStreams {
+  return spawn(process.execPath, [SERVER_ENTRY, ...args], { env, stdio: 'pipe' });
+}
+
+function finish(child: ChildProcessWithoutNullStreams, input?: string): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    child.once('error', reject);
+    child.once('close', (code) => {
+      recordOutput('cli stdout', stdout);
+      recordOutput('cli stderr', stderr);
+      resolve({ code, stdout, stderr });
+    });
+    if (input !== undefined) child.stdin.end(input);
+  });
+}
+
+function cli(args: string[], env: NodeJS.ProcessEnv = cliEnv(tempHome(), 'none')): Promise<Run> {
+  return finish(start(args, env), '');
+}
+
+/** A browser on another machine: signs in (auto approval) and stops at our loopback callback, which it cannot reach. */
+async function redirectAddressFor(authorizationUrl: string): Promise<string> {
+  let url = new URL(authorizationUrl);
+  for (let hop = 0; hop < 10; hop++) {
+    const response = await fetch(url, { redirect: 'manual' });
+    await response.arrayBuffer();
+    const location = response.headers.get('location');
+    assert.ok(location, `stuck at ${url.pathname} (HTTP ${response.status})`);
+    const next = new URL(location, url);
+    if (next.pathname === '/callback' && next.hostname === 'localhost') return next.href;
+    url = next;
+  }
+  assert.fail('too many redirects before the callback');
+}
+
+before(async () => {
+  emulator = await startEmulator({ approval: 'auto' });
+});
+
+after(async () => {
+  await emulator.close();
+  cleanupHomes();
+});
+
+describe('cf-access-mcp CLI', () => {
+  it('prints help and version', async () => {
+    const help = await cli(['--help']);
+    assert.equal(help.code, 0);
+    for (const command of ['login <url>', 'status [url]', 'logout <url> | --all', 'fetch <url>', 'demo', 'emulator']) assert.ok(help.stdout.includes(command), command);
+    assert.match(help.stdout, /Exit codes: 0 ok, 1 failure, 2 usage error/);
+    const version = await cli(['--version']);
+    assert.equal(version.code, 0);
+    assert.equal(version.stdout.trim(), VERSION);
+    const fetchHelp = await cli(['fetch', '--help']);
+    assert.equal(fetchHelp.code, 0);
+    assert.match(fetchHelp.stdout, /-H, --header 'Name: value'/);
+  });
+
+  it('exits 2 on usage errors, saying what is wrong', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['bogus'], /Unknown command "bogus"/],
+      [['--bogus'], /Unknown option '--bogus'/],
+      [['login'], /login needs the URL/],
+      [['login', 'https://a.example', 'https://b.example'], /exactly one URL/],
+      [['status', '--nope'], /Unknown option '--nope'/],
+      [['logout'], /needs the URL of a site, or --all/],
+      [['logout', 'https://a.example', '--all'], /either a URL or --all/],
+      [['fetch'], /fetch needs a URL/],
+      [['fetch', 'https://a.example', '-H', 'no-colon'], /-H needs "Name: value"/],
+      [['fetch', 'https://a.example', '--format', 'pdf'], /--format must be one of/],
+      [['login', 'https://a.example', '--wait', 'soon'], /--wait needs a whole number of seconds/],
+      [['fetch', 'not a url'], /is not a valid absolute URL/],
+      [['emulator', '--mode', 'weird'], /--mode must be one of/],
+    ];
+    for (const [args, message] of cases) {
+      const run = await cli(args);
+      assert.equal(run.code, 2, `${args.join(' ')} → ${run.code}: ${run.stderr}`);
+      assert.match(run.stderr, message, args.join(' '));
+      assert.equal(run.stdout, '', `${args.join(' ')} writes nothing to stdout`);
+    }
+  });
+
+  it('logs in with the browser, shows status, fetches to a file, and logs out of everything', async () => {
+    const home = tempHome();
+    const browserLog = join(tempHome('cfam-cli-browser-'), 'browser.log');
+    const env = cliEnv(home, 'approve', browserLog);
+
+    const login = await cli(['login', `${emulator.appUrl}/`], env);
+    assert.equal(login.code, 0, login.stderr);
+    assert.match(login.stdout, /Login completed\. Authenticated to .* via managed OAuth/);
+    assert.ok(login.stderr.includes('Your browser was opened'), login.stderr);
+    assert.equal(readFileSync(browserLog, 'utf8').split('\n').filter((l) => l.startsWith('open ')).length, 1);
+
+    const status = await cli(['status'], env);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, new RegExp(`${new URL(emulator.appUrl).host}\\s+authenticated\\s+oauth`));
+    const json = JSON.parse((await cli(['status', `${emulator.appUrl}/`, '--json'], env)).stdout) as { sessions: Array<{ state: string }>; probe: { offer: string } };
+    assert.equal(json.sessions[0]?.state, 'authenticated');
+    assert.equal(json.probe.offer, 'managed_oauth');
+
+    const file = join(tempHome('cfam-cli-out-'), 'page.html');
+    const fetched = await cli(['fetch', `${emulator.appUrl}/`, '-o', file], env);
+    assert.equal(fetched.code, 0, fetched.stderr);
+    assert.match(fetched.stderr, /HTTP 200 · text\/html · managed OAuth session/);
+    assert.equal(fetched.stdout, '');
+    const saved = readFileSync(file, 'utf8');
+    assert.match(saved, /^<!doctype html>/i, 'the body is saved as served');
+    assert.ok(saved.includes(REPORT_SENTENCE));
+
+    const api = await cli(['fetch', `${emulator.appUrl}/api/data.json`, '-H', 'X-Trace: cli-test'], env);
+    assert.equal(api.code, 0, api.stderr);
+    assert.ok(JSON.parse(api.stdout), 'JSON on stdout');
+    const traced = emulator.requests({ endpoint: 'resource' }).at(-1);
+    assert.equal(traced?.headers['x-trace'], 'cli-test');
+
+    const revokedBefore = emulator.revocations.length;
+    const logout = await cli(['logout', '--all'], env);
+    assert.equal(logout.code, 0, logout.stderr);
+    assert.match(logout.stdout, /Tokens revoked at the server and deleted locally/);
+    assert.ok(emulator.revocations.length > revokedBefore, 'the tokens were revoked at the server');
+    const empty = await cli(['status'], env);
+    assert.match(empty.stdout, /No stored sessions\./);
+  });
+
+  it('fetch signs in on the way when there is no session yet', async () => {
+    const env = cliEnv(tempHome(), 'approve');
+    const run = await cli(['fetch', `${emulator.app2Url}/api/data.json`], env);
+    assert.equal(run.code, 0, run.stderr);
+    assert.ok(JSON.parse(run.stdout));
+    assert.match(run.stderr, /HTTP 200 · application\/json · managed OAuth session/);
+  });
+
+  it('exits 3 when the login is not completed', async () => {
+    const run = await cli(['login', `${emulator.appUrl}/`, '--wait', '1'], cliEnv(tempHome(), 'ignore'));
+    assert.equal(run.code, 3, run.stderr);
+    assert.match(run.stderr, /not completed/);
+    assert.match(run.stderr, /next step: run "cf-access-mcp login/);
+  });
+
+  it('completes the login from an address pasted on stdin when no browser can open, refusing a wrong state', async () => {
+    const child = start(['login', `${emulator.appUrl}/`, '--wait', '60'], cliEnv(tempHome(), 'none'));
+    const done = finish(child);
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    const authorizationUrl = await eventually(() => (/paste it here/.test(stderr) ? /^\s+(http\S+authorization\S+)$/m.exec(stderr)?.[1] : undefined), 15_000, 'the login URL');
+    assert.match(stderr, /No browser could be opened here \(CF_ACCESS_MCP_BROWSER is set to "none"\)/);
+    const address = await redirectAddressFor(authorizationUrl!);
+
+    const tampered = new URL(address);
+    tampered.searchParams.set('state', 'someone-elses-state');
+    child.stdin.write(`${tampered.href}\n`);
+    await eventually(() => /state does not match/.test(stderr), 15_000, 'the wrong state to be refused');
+    child.stdin.end(`${address}\n`);
+
+    const run = await done;
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /Login completed/);
+  });
+
+  it('runs the emulator until interrupted, printing its URLs', async () => {
+    const child = start(['emulator', '--auto', '--quiet'], process.env);
+    const done = finish(child);
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+    await eventually(() => /Press Ctrl\+C to stop/.test(stdout), 15_000, 'the emulator banner');
+    for (const label of ['protected app', 'second app', 'plain origin', 'team domain']) assert.match(stdout, new RegExp(`${label}\\s*: http://127\\.0\\.0\\.1:\\d+`));
+    child.kill('SIGINT');
+    const run = await done;
+    assert.equal(run.code, 0, run.stderr);
+  });
+
+  it('keeps the demo working', async () => {
+    const run = await cli(['demo'], { ...process.env });
+    assert.equal(run.code, 0, run.stderr + run.stdout.slice(-2000));
+    assert.ok(run.stdout.includes(REPORT_SENTENCE));
+  });
+});
