@@ -32,15 +32,19 @@ export function parseTargetUrl(input: unknown): URL {
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     throw new AccessError(
       'invalid_url',
-      `The scheme ${url.protocol.replace(/:$/, '')}: is not supported.`,
+      `The scheme ${truncate(url.protocol.replace(/:$/, ''), 40)}: is not supported.`,
       'Use an https:// URL (http:// only works for localhost/127.0.0.1/::1).',
     );
+  }
+  // Error messages quote the host: keep them readable (DNS names end at 253 characters anyway).
+  if (url.hostname.length > 253) {
+    throw new AccessError('invalid_url', `The host name ${truncate(url.hostname, 60)} is longer than a DNS name can be.`, 'Check the URL and pass the address of a real site.');
   }
   if (!isAllowedScheme(url)) {
     throw new AccessError(
       'invalid_url',
       `Plain http:// is refused for ${url.hostname}: credentials would travel unencrypted.`,
-      `Use https://${url.host}${url.pathname}${url.search} instead.`,
+      `Use ${truncate(`https://${url.host}${url.pathname}${url.search}`, 300)} instead.`,
     );
   }
   if (url.username || url.password) {
