@@ -1,3 +1,4 @@
+import type { OutgoingHttpHeaders } from 'node:http';
 import type { Fault, FaultEndpoint } from './types.js';
 
 const FAULT_ENDPOINTS: ReadonlySet<string> = new Set<FaultEndpoint>([
@@ -91,9 +92,20 @@ export function faultedJson(fault: Fault, body: Record<string, unknown>): Record
   return out;
 }
 
+/** The probe's required field lives in a header: missing_fields drops resource_metadata from its challenge. */
+export function faultedHeaders(fault: Fault, headers: OutgoingHttpHeaders): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = { ...headers };
+  const challenge = out['www-authenticate'];
+  if (fault.kind === 'missing_fields' && fault.endpoint === 'probe' && typeof challenge === 'string') {
+    out['www-authenticate'] = challenge.replace(/,?\s*resource_metadata="[^"]*"/i, '');
+  }
+  return out;
+}
+
 const MISSING_FIELDS: Partial<Record<FaultEndpoint, string[]>> = {
   resource_metadata: ['authorization_servers', 'resource'],
   server_metadata: ['authorization_endpoint', 'token_endpoint'],
   registration: ['client_id'],
   token: ['access_token'],
+  probe: ['resource_metadata'],
 };

@@ -1,5 +1,5 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { faultedJson, HUGE_BODY_BYTES, hugeBodyChunk, hugeHeaderValue } from './faults.js';
+import { faultedHeaders, faultedJson, HUGE_BODY_BYTES, hugeBodyChunk, hugeHeaderValue } from './faults.js';
 import type { Runtime } from './runtime.js';
 import type { Fault, LogEntry } from './types.js';
 
@@ -20,7 +20,7 @@ const STREAM_CHUNK = 64 * 1024;
 
 export function writeHead(ctx: RequestContext, status: number, headers: OutgoingHttpHeaders): void {
   ctx.entry.status = status;
-  const all: OutgoingHttpHeaders = { ...headers };
+  const all: OutgoingHttpHeaders = ctx.fault ? faultedHeaders(ctx.fault, headers) : { ...headers };
   if (ctx.fault?.kind === 'huge_header') all['x-emulator-padding'] = hugeHeaderValue();
   ctx.res.writeHead(status, all);
 }

@@ -127,6 +127,8 @@ loginFaults.push(
   { endpoint: 'probe', kind: 'delay', expect: { error: TIMED_OUT } },
   { endpoint: 'probe', kind: 'drop', expect: { error: DROPPED } },
   { endpoint: 'probe', kind: 'huge_header', expect: { error: HUGE_HEADER } },
+  // A 401 whose challenge lacks resource_metadata is no Access challenge: the site's 401 is passed through.
+  { endpoint: 'probe', kind: 'missing_fields', expect: { status: 401 } },
   // A 401 challenge with a 50 MB body: the body is discarded unread and the login goes on.
   { endpoint: 'probe', kind: 'huge_body', expect: { ok: true } },
 );
