@@ -14,7 +14,10 @@ export const DEFAULT_TIMEOUTS: HttpTimeouts = { connectMs: 10_000, headersMs: 30
 
 /**
  * One shared keep-alive pool for the whole process. EnvHttpProxyAgent honours
- * HTTPS_PROXY / HTTP_PROXY / NO_PROXY; NODE_EXTRA_CA_CERTS is honoured by Node itself.
+ * HTTPS_PROXY / HTTP_PROXY / NO_PROXY exactly as undici reads them: a loopback
+ * target is proxied too unless NO_PROXY lists it. Targets go through the proxy
+ * in a CONNECT tunnel (so the timeouts below apply to them as well).
+ * NODE_EXTRA_CA_CERTS is honoured by Node itself.
  */
 export function createDispatcher(timeouts: HttpTimeouts = DEFAULT_TIMEOUTS): Dispatcher {
   return new EnvHttpProxyAgent({
@@ -60,17 +63,27 @@ export function networkError(error: unknown, url: URL): AccessError {
   if (error instanceof AccessError) return error;
   const where = url.host;
   const next = `Check that ${where} is reachable from this machine (VPN, proxy settings HTTPS_PROXY/NO_PROXY, NODE_EXTRA_CA_CERTS for a corporate CA), then try again.`;
+  const slow = `Try again later; if ${where} is just slow, raise CF_ACCESS_MCP_TIMEOUT_MS in the server's environment.`;
   if (error instanceof undiciErrors.ConnectTimeoutError) {
-    return new AccessError('network_error', `Connecting to ${where} timed out.`, next, { cause: error });
+    return new AccessError('network_error', `Connecting to ${where} timed out.`, `${next} To wait longer, raise CF_ACCESS_MCP_CONNECT_TIMEOUT_MS.`, { cause: error });
   }
   if (error instanceof undiciErrors.HeadersTimeoutError) {
-    return new AccessError('network_error', `${where} did not answer in time (no response headers).`, next, { cause: error });
+    return new AccessError('network_error', `Timed out: ${where} did not answer in time (no response headers).`, slow, { cause: error });
   }
   if (error instanceof undiciErrors.BodyTimeoutError) {
-    return new AccessError('network_error', `${where} stopped sending the response body (timed out).`, next, { cause: error });
+    return new AccessError('network_error', `Timed out: ${where} stopped sending the response body.`, slow, { cause: error });
   }
   if (error instanceof undiciErrors.HeadersOverflowError) {
     return new AccessError('network_error', `${where} sent response headers larger than 64 KB; refusing them.`, 'This server is misbehaving; contact its owner.', { cause: error });
+  }
+  const message = error instanceof Error ? error.message : '';
+  if (/proxy/i.test(message)) {
+    return new AccessError(
+      'network_error',
+      `The proxy refused the request to ${where}: ${message}.`,
+      'Check HTTPS_PROXY / HTTP_PROXY (and any credentials in the proxy URL), or list this host in NO_PROXY to go direct.',
+      { cause: error },
+    );
   }
   if (error instanceof Error && error.name === 'AbortError') {
     return new AccessError('network_error', `The request to ${where} was cancelled.`, 'Call the tool again if you still need the result.', { cause: error });
@@ -109,6 +122,26 @@ export async function readCapped(body: BodyStream, maxBytes: number, url: URL): 
     if (truncated) body.destroy();
   }
   return { buffer: Buffer.concat(chunks, size), truncated };
+}
+
+/**
+ * Counts a body's bytes without keeping them, stopping once `maxBytes` is
+ * passed (for binaries we only describe).
+ */
+export async function measureCapped(body: BodyStream, maxBytes: number, url: URL): Promise<{ bytes: number; truncated: boolean }> {
+  let bytes = 0;
+  try {
+    for await (const chunk of body) {
+      bytes += (chunk as Buffer).length;
+      if (bytes > maxBytes) {
+        body.destroy();
+        return { bytes: maxBytes, truncated: true };
+      }
+    }
+  } catch (error) {
+    throw networkError(error, url);
+  }
+  return { bytes, truncated: false };
 }
 
 /** Discards a body we do not need, without reading a huge one to the end. */

@@ -1,7 +1,7 @@
 /**
  * Turns a response body into something an agent can read. The HTML converter
- * (Readability on linkedom, then turndown with GFM tables) is imported only when
- * a page needs it, so start-up stays fast.
+ * (./html.js: Readability on linkedom, then turndown with GFM tables) is
+ * imported only when a page needs it, so start-up stays fast.
  */
 export type Format = 'markdown' | 'text' | 'raw';
 
@@ -12,14 +12,37 @@ export interface Converted {
   image?: { data: string; mimeType: string };
 }
 
-const IMAGE_TYPES = new Set(['image/png', 'image/jpeg', 'image/gif', 'image/webp']);
+export interface ConvertOptions {
+  /** False when reading stopped at the byte cap. */
+  bodyComplete: boolean;
+  maxImageBytes: number;
+  /** The body's full size when known (Content-Length), for descriptions. */
+  totalBytes?: number;
+  /** The charset parameter of Content-Type, if any. */
+  charset?: string;
+  /** The page's URL: relative links in HTML are made absolute against it. */
+  url?: URL;
+}
+
+export type BodyKind = 'text' | 'image' | 'binary';
+
+const IMAGE_SIGNATURES: Record<string, (b: Buffer) => boolean> = {
+  'image/png': (b) => b.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])),
+  'image/jpeg': (b) => b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff,
+  'image/gif': (b) => b.subarray(0, 4).toString('latin1') === 'GIF8',
+  'image/webp': (b) => b.subarray(0, 4).toString('latin1') === 'RIFF' && b.subarray(8, 12).toString('latin1') === 'WEBP',
+};
+
+export function isImageType(contentType: string): boolean {
+  return contentType in IMAGE_SIGNATURES;
+}
 
 export function isTextual(contentType: string): boolean {
   return (
-    contentType === '' ||
     contentType.startsWith('text/') ||
-    /[/+](json|xml|javascript|ecmascript|x-www-form-urlencoded|yaml|toml|csv)$/.test(contentType) ||
-    contentType === 'application/x-ndjson'
+    /[/+](json|xml|javascript|ecmascript|x-www-form-urlencoded|yaml|x-yaml|toml|csv|graphql|markdown)$/.test(contentType) ||
+    contentType === 'application/x-ndjson' ||
+    contentType === 'application/jsonl'
   );
 }
 
@@ -27,29 +50,82 @@ export function isHtml(contentType: string): boolean {
   return contentType === 'text/html' || contentType === 'application/xhtml+xml';
 }
 
-export async function convertBody(
-  buffer: Buffer,
-  contentType: string,
-  format: Format,
-  options: { bodyComplete: boolean; maxImageBytes: number; totalBytes?: number },
-): Promise<Converted> {
-  if (IMAGE_TYPES.has(contentType)) {
-    if (options.bodyComplete && buffer.length <= options.maxImageBytes) {
-      return {
-        kind: 'image',
-        text: `Image (${contentType}, ${buffer.length} bytes).`,
-        image: { data: buffer.toString('base64'), mimeType: contentType },
-      };
+/** What a body is, from its declared type; without one, from its first bytes. */
+export function bodyKindOf(contentType: string, head?: Buffer): BodyKind {
+  if (isImageType(contentType)) return 'image';
+  if (isTextual(contentType)) return 'text';
+  if (contentType !== '') return 'binary';
+  return head ? sniff(head) : 'text';
+}
+
+function sniff(head: Buffer): BodyKind {
+  for (const signature of Object.values(IMAGE_SIGNATURES)) if (signature(head)) return 'image';
+  return head.subarray(0, 1024).includes(0) ? 'binary' : 'text';
+}
+
+function sniffImageType(buffer: Buffer): string | undefined {
+  return Object.entries(IMAGE_SIGNATURES).find(([, signature]) => signature(buffer))?.[0];
+}
+
+/**
+ * Decodes text in its declared charset (UTF-8 when none or unknown). A body cut
+ * at the byte cap may end inside a character: that partial character is dropped.
+ */
+export function decodeText(buffer: Buffer, charset: string | undefined, complete: boolean): string {
+  let decoder: TextDecoder;
+  try {
+    decoder = new TextDecoder(charset?.trim() || 'utf-8');
+  } catch {
+    decoder = new TextDecoder('utf-8');
+  }
+  return decoder.decode(buffer, { stream: !complete });
+}
+
+/** The charset an HTML page declares in a <meta> near its start, when the header gives none. */
+export function metaCharset(buffer: Buffer): string | undefined {
+  const head = buffer.subarray(0, 2048).toString('latin1');
+  return /<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)/i.exec(head)?.[1];
+}
+
+export function describeBinary(contentType: string, size: string): string {
+  return `Binary content (${contentType || 'unknown type'}, ${size}); not shown. Use save_to to write it to a file.`;
+}
+
+function describeSize(buffer: Buffer, options: ConvertOptions): string {
+  if (options.totalBytes !== undefined) return `${options.totalBytes} bytes`;
+  return options.bodyComplete ? `${buffer.length} bytes` : `more than ${buffer.length} bytes`;
+}
+
+export async function convertBody(buffer: Buffer, contentType: string, format: Format, options: ConvertOptions): Promise<Converted> {
+  const kind = bodyKindOf(contentType, buffer);
+  if (kind === 'image') {
+    const actual = sniffImageType(buffer);
+    const declared = contentType || actual || 'image';
+    if (options.bodyComplete && buffer.length <= options.maxImageBytes && actual) {
+      return { kind: 'image', text: `Image (${actual}, ${buffer.length} bytes), returned as image content.`, image: { data: buffer.toString('base64'), mimeType: actual } };
     }
-    return { kind: 'binary', text: `Image (${contentType}) larger than ${options.maxImageBytes} bytes; not returned inline. Use save_to to write it to a file.` };
+    if (!actual && buffer.length > 0) {
+      return { kind: 'binary', text: `Content declared as ${declared} (${describeSize(buffer, options)}) is not a valid ${declared} image; not shown. Use save_to to write it to a file.` };
+    }
+    return {
+      kind: 'binary',
+      text: `Image (${declared}, ${describeSize(buffer, options)}) is larger than the inline limit of ${options.maxImageBytes} bytes; not returned inline. Use save_to to write it to a file.`,
+    };
   }
-  if (!isTextual(contentType)) {
-    const size = options.totalBytes !== undefined ? `${options.totalBytes} bytes` : options.bodyComplete ? `${buffer.length} bytes` : `more than ${buffer.length} bytes`;
-    return { kind: 'binary', text: `Binary content (${contentType || 'unknown type'}, ${size}); not shown. Use save_to to write it to a file.` };
-  }
-  const text = buffer.toString('utf8');
+  if (kind === 'binary') return { kind: 'binary', text: describeBinary(contentType, describeSize(buffer, options)) };
+
+  const html = isHtml(contentType) || (contentType === '' && /^\s*<(!doctype html|html)[\s>]/i.test(buffer.subarray(0, 512).toString('latin1')));
+  const text = decodeText(buffer, options.charset ?? (html ? metaCharset(buffer) : undefined), options.bodyComplete);
   if (format === 'raw') return { kind: 'text', text };
-  if (isHtml(contentType)) return htmlToReadable(text, format);
+  if (html) {
+    const { htmlToReadable } = await import('./html.js');
+    try {
+      return { kind: 'text', ...(await htmlToReadable(text, format, options.url)) };
+    } catch {
+      // A page the converter cannot handle is still worth reading as served.
+      return { kind: 'text', text };
+    }
+  }
   if (/[/+]json$/.test(contentType) && options.bodyComplete) {
     try {
       return { kind: 'text', text: JSON.stringify(JSON.parse(text), null, 2) };
@@ -58,31 +134,4 @@ export async function convertBody(
     }
   }
   return { kind: 'text', text };
-}
-
-async function htmlToReadable(html: string, format: 'markdown' | 'text'): Promise<Converted> {
-  const [{ parseHTML }, { Readability }] = await Promise.all([import('linkedom'), import('@mozilla/readability')]);
-  const { document } = parseHTML(html);
-  const title = document.querySelector('title')?.textContent?.trim() || undefined;
-  let article: { title?: string | null; content?: string | null; textContent?: string | null } | null = null;
-  try {
-    article = new Readability(document as unknown as Document).parse();
-  } catch {
-    article = null;
-  }
-  if (format === 'text') {
-    const text = article?.textContent ?? parseHTML(html).document.body?.textContent ?? '';
-    return { kind: 'text', text: text.replace(/\n{3,}/g, '\n\n').trim(), title: article?.title ?? title };
-  }
-  const markdown = await toMarkdown(article?.content ?? html);
-  const heading = article?.title && !markdown.includes(article.title) ? `# ${article.title}\n\n` : '';
-  return { kind: 'text', text: heading + markdown, title: article?.title ?? title };
-}
-
-async function toMarkdown(html: string): Promise<string> {
-  const [{ default: TurndownService }, { gfm }] = await Promise.all([import('turndown'), import('@joplin/turndown-plugin-gfm')]);
-  const service = new TurndownService({ headingStyle: 'atx', codeBlockStyle: 'fenced', bulletListMarker: '-' });
-  service.use(gfm);
-  service.remove(['script', 'style', 'noscript']);
-  return service.turndown(html).trim();
 }

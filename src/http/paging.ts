@@ -1,32 +1,55 @@
 export interface Page {
+  /** The window of content, followed by a note when there is more (or nothing) to read. */
   text: string;
+  /** The window alone, without any note: pages joined in order give back the full text. */
+  content: string;
   start_index: number;
   total_length: number;
   truncated: boolean;
   next_start_index?: number;
 }
 
-/** A window of `max_length` characters from `start_index`, with a note saying where to continue. */
-export function paginate(full: string, startIndex: number, maxLength: number): Page {
+export const DEFAULT_MAX_LENGTH = 20_000;
+
+/**
+ * A window of `maxLength` characters (UTF-16 code units, like the reference
+ * fetch server) from `startIndex`, with a note saying where to continue.
+ * Windows never split a surrogate pair, and consecutive pages join back to
+ * the full text with no gap and no overlap.
+ */
+export function paginate(full: string, startIndex: number, maxLength: number = DEFAULT_MAX_LENGTH): Page {
   const total = full.length;
-  if (startIndex >= total && total > 0) {
+  const start = Math.max(0, Math.floor(startIndex));
+  const length = Math.max(1, Math.floor(maxLength));
+  if (start > 0 && start >= total) {
     return {
-      text: `[No more content: start_index ${startIndex} is past the end (total length ${total}).]`,
-      start_index: startIndex,
+      text: `[No more content: start_index ${start} is at or past the end (total length ${total}).]`,
+      content: '',
+      start_index: start,
       total_length: total,
       truncated: false,
     };
   }
-  const end = Math.min(total, startIndex + maxLength);
-  const slice = full.slice(startIndex, end);
+  if (total === 0) {
+    return { text: '[The response body is empty.]', content: '', start_index: 0, total_length: 0, truncated: false };
+  }
+  let end = Math.min(total, start + length);
+  // A window of one unit that would split a pair takes the whole pair instead.
+  if (end < total && isHighSurrogate(full.charCodeAt(end - 1))) end += end - start > 1 ? -1 : 1;
+  const content = full.slice(start, end);
   if (end < total) {
     return {
-      text: `${slice}\n\n[Content truncated: characters ${startIndex}–${end} of ${total}. Call access_fetch again with start_index=${end} to continue.]`,
-      start_index: startIndex,
+      text: `${content}\n\n[Content truncated: characters ${start}–${end} of ${total}. Call access_fetch again with start_index=${end} to continue.]`,
+      content,
+      start_index: start,
       total_length: total,
       truncated: true,
       next_start_index: end,
     };
   }
-  return { text: slice, start_index: startIndex, total_length: total, truncated: false };
+  return { text: content, content, start_index: start, total_length: total, truncated: false };
+}
+
+function isHighSurrogate(code: number): boolean {
+  return code >= 0xd800 && code <= 0xdbff;
 }

@@ -21,11 +21,12 @@ import {
   type ServiceTokenConfig,
 } from '../auth/service-tokens.js';
 import { parseTargetUrl } from '../auth/url-policy.js';
-import { createDispatcher, discard, headerValue, readCapped } from '../http/client.js';
-import { convertBody, type Format } from '../http/convert.js';
-import { contentTypeOf } from '../http/json.js';
-import { paginate } from '../http/paging.js';
+import { createDispatcher, discard, headerValue } from '../http/client.js';
+import type { Format } from '../http/convert.js';
+import { DEFAULT_MAX_LENGTH, paginate } from '../http/paging.js';
 import { sendFollowingRedirects } from '../http/redirects.js';
+import { readResponseContent } from '../http/response-content.js';
+import { resolveSavePath } from '../http/save-to-file.js';
 import type { Config } from './config.js';
 import type { AuthMethod, FetchResult, LoginResult, ProbeInfo, ServiceTokenSummary, SessionInfo } from './results.js';
 import { waitAtMost, type WaitHooks } from './wait.js';
@@ -39,6 +40,8 @@ export interface FetchParams {
   max_length?: number;
   start_index?: number;
   wait_seconds?: number;
+  /** A file path: the whole body is streamed there instead of being returned. */
+  save_to?: string;
 }
 
 export interface LoginHooks extends WaitHooks {
@@ -51,7 +54,7 @@ export type LoginMethod = 'auto' | 'oauth' | 'cloudflared' | 'service_token';
 
 type BegunLogin = { kind: 'oauth'; login: PendingLogin } | { kind: 'cloudflared'; login: PendingCloudflared };
 
-const SELECTED_HEADERS = ['content-type', 'content-length', 'last-modified', 'etag', 'cache-control', 'location', 'retry-after'];
+const SELECTED_HEADERS = ['content-type', 'content-length', 'content-disposition', 'last-modified', 'etag', 'cache-control', 'location', 'retry-after', 'www-authenticate'];
 const MAX_AUTH_ROUNDS = 4;
 
 /**
@@ -73,7 +76,7 @@ export class AccessService {
     readonly config: Config,
     private readonly log: Logger,
   ) {
-    this.dispatcher = createDispatcher();
+    this.dispatcher = createDispatcher({ connectMs: config.connectTimeoutMs, headersMs: config.responseTimeoutMs, bodyMs: config.responseTimeoutMs });
     this.store = new SessionStore(config.home, (level, message) => log(level, message));
     this.sessions = new Sessions(this.dispatcher, this.store, config.refreshSkewMs, log);
     this.callback = new CallbackListener({ preferredPort: config.callbackPort, log: (level, message) => log(level, message) });
@@ -120,6 +123,7 @@ export class AccessService {
     if (!/^[A-Z]+$/.test(method)) {
       throw new AccessError('invalid_url', `"${params.method}" is not an HTTP method.`, 'Use GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS.');
     }
+    const savePath = params.save_to !== undefined ? await resolveSavePath(params.save_to, target) : undefined;
     const headers: Record<string, string> = { 'user-agent': 'cf-access-mcp', accept: '*/*' };
     for (const [name, value] of Object.entries(params.headers ?? {})) headers[name.toLowerCase()] = String(value);
     let body: string | undefined;
@@ -147,7 +151,7 @@ export class AccessService {
       const challenge = await detectAccess(response, finalUrl);
       if (!challenge) {
         const auth = sentServiceToken ? 'service_token' : authOf(followed.credentialHeaders);
-        return this.buildResult(params, target, finalUrl, response, auth);
+        return this.buildResult(params, target, finalUrl, response, auth, savePath);
       }
       discard(response.body);
       const origin = finalUrl.origin;
@@ -188,22 +192,16 @@ export class AccessService {
     finalUrl: URL,
     response: Awaited<ReturnType<typeof sendFollowingRedirects>>['response'],
     auth: AuthMethod,
+    savePath?: string,
   ): Promise<FetchResult> {
-    const contentType = contentTypeOf(response.headers);
-    const { buffer, truncated } = await readCapped(response.body, this.config.maxBodyBytes, finalUrl);
-    const lengthHeader = Number(headerValue(response.headers, 'content-length'));
-    const converted = await convertBody(buffer, contentType, params.format ?? 'markdown', {
-      bodyComplete: !truncated,
+    const content = await readResponseContent(response, finalUrl, {
+      format: params.format ?? 'markdown',
+      maxBodyBytes: this.config.maxBodyBytes,
       maxImageBytes: this.config.maxImageBytes,
-      totalBytes: Number.isFinite(lengthHeader) ? lengthHeader : undefined,
+      saveTo: savePath,
     });
-    const warnings = this.takeStoreWarnings();
-    let text = converted.text;
-    if (truncated && converted.kind === 'text') {
-      warnings.push(`The body is larger than ${this.config.maxBodyBytes} bytes; only the first ${this.config.maxBodyBytes} bytes were read.`);
-    }
-    const page = paginate(this.redact(text, finalUrl), Math.max(0, params.start_index ?? 0), Math.max(1, params.max_length ?? 20_000));
-    text = page.text;
+    const warnings = [...this.takeStoreWarnings(), ...content.notes];
+    const page = paginate(this.redact(content.text, finalUrl), params.start_index ?? 0, params.max_length ?? DEFAULT_MAX_LENGTH);
     const selected: Record<string, string> = {};
     for (const name of SELECTED_HEADERS) {
       const value = headerValue(response.headers, name);
@@ -213,16 +211,18 @@ export class AccessService {
       url: requested.href,
       final_url: finalUrl.href,
       status: response.status,
-      content_type: contentType,
+      content_type: content.contentType,
       auth,
-      title: converted.title,
-      text,
-      image: converted.image,
+      title: content.title,
+      text: page.text,
+      image: content.image,
       total_length: page.total_length,
       start_index: page.start_index,
       truncated: page.truncated,
       next_start_index: page.next_start_index,
       headers: selected,
+      saved_to: content.saved?.path,
+      bytes: content.saved?.bytes,
       warnings,
     };
   }

@@ -12,6 +12,10 @@ export interface Config {
   defaultWaitSeconds: number;
   maxBodyBytes: number;
   maxImageBytes: number;
+  /** CF_ACCESS_MCP_CONNECT_TIMEOUT_MS: how long to wait for a TCP/TLS connection. */
+  connectTimeoutMs: number;
+  /** CF_ACCESS_MCP_TIMEOUT_MS: how long to wait for response headers, and between body chunks. */
+  responseTimeoutMs: number;
   /** CF_ACCESS_MCP_CLOUDFLARED, default "cloudflared" on PATH. */
   cloudflaredCommand?: string;
   /** Service tokens and the hosts they may go to (CF_ACCESS_CLIENT_*, CF_ACCESS_SERVICE_TOKEN*). */
@@ -44,6 +48,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     defaultWaitSeconds: 45,
     maxBodyBytes: intFrom(env.CF_ACCESS_MCP_MAX_BODY_BYTES, 5 * 1024 * 1024, 1024),
     maxImageBytes: intFrom(env.CF_ACCESS_MCP_MAX_IMAGE_BYTES, 1024 * 1024, 1024),
+    connectTimeoutMs: intFrom(env.CF_ACCESS_MCP_CONNECT_TIMEOUT_MS, 10_000, 1),
+    responseTimeoutMs: intFrom(env.CF_ACCESS_MCP_TIMEOUT_MS, 30_000, 1),
     cloudflaredCommand: env.CF_ACCESS_MCP_CLOUDFLARED?.trim() || 'cloudflared',
     serviceTokens: loadServiceTokens(env),
   };

@@ -1,3 +1,4 @@
+import { STATUS_CODES } from 'node:http';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import type { AccessService } from '../../service/access-service.js';
@@ -10,10 +11,17 @@ const inputSchema = {
   method: z.string().optional().describe('HTTP method, default GET.'),
   headers: z.record(z.string(), z.string()).optional().describe('Extra request headers.'),
   body: z.union([z.string(), z.record(z.string(), z.unknown()), z.array(z.unknown())]).optional().describe('Request body: a string, or JSON (sent as application/json).'),
-  format: z.enum(['markdown', 'text', 'raw']).optional().describe('How to return HTML: markdown (default, main content only), text, or raw.'),
+  format: z
+    .enum(['markdown', 'text', 'raw'])
+    .optional()
+    .describe('How to return HTML: markdown (default: the main content, without navigation), text (plain text of the main content), or raw (as served). JSON is pretty-printed unless raw.'),
   max_length: z.number().int().positive().max(1_000_000).optional().describe('Maximum characters to return (default 20000).'),
   start_index: z.number().int().min(0).optional().describe('Character offset to start from, for continuing a truncated result.'),
   wait_seconds: z.number().int().min(0).max(3600).optional().describe('How long to wait for a browser login if one is needed (default 45).'),
+  save_to: z
+    .string()
+    .optional()
+    .describe('A file path: stream the whole body (any size) to this file instead of returning it; the result gives path, size and type. Parent directories are created, an existing file is replaced; relative paths resolve against the server\'s working directory.'),
 };
 
 const outputSchema = {
@@ -48,8 +56,9 @@ export function registerAccessFetch(server: McpServer, service: AccessService): 
       description:
         'Fetches a web page or API behind Cloudflare Access and returns it as Markdown (HTML), pretty JSON, text, or an image. ' +
         'If the site needs a login, a browser login is started and awaited (wait_seconds); if the user has not finished, the result says the login is pending with the URL to open — then call again. ' +
-        'Long content is paged: use start_index from the note at the end. POST, PUT, PATCH and DELETE change data on the site: confirm with the user first. ' +
-        'Credentials are never shown.',
+        'Long content is paged: use start_index from the note at the end. Files and binaries: pass save_to to stream the body to disk. ' +
+        'An HTTP error status from the site is returned as data, not as a failure. POST, PUT, PATCH and DELETE change data on the site: confirm with the user first. ' +
+        'Credentials are never shown and never follow a redirect to another origin.',
       inputSchema,
       outputSchema,
       // Not read-only and possibly destructive: with method POST/PUT/DELETE it changes whatever the URL points at.
@@ -59,13 +68,22 @@ export function registerAccessFetch(server: McpServer, service: AccessService): 
       try {
         const result = await service.fetch(args, loginHooks(extra, server));
         const { text, image, ...structured } = result;
-        const header = `HTTP ${result.status} · ${result.content_type || 'unknown type'} · ${AUTH_LABEL[result.auth]} · ${result.final_url}`;
-        const notes = result.warnings.map((w) => `Warning: ${w}`).join('\n');
-        const rendered = [header, notes, '', text].filter((part, i) => part !== '' || i === 2).join('\n');
+        const rendered = [...describeResponse(result), '', text].join('\n');
         return ok(structured, rendered, image ? [{ type: 'image', data: image.data, mimeType: image.mimeType }] : []);
       } catch (error) {
         return fail(error);
       }
     },
   );
+}
+
+/** The lines above the content: status, type, auth, final URL, selected headers, warnings. */
+function describeResponse(result: FetchResult): string[] {
+  const status = `HTTP ${result.status}${STATUS_CODES[result.status] ? ` ${STATUS_CODES[result.status]}` : ''}`;
+  const lines = [`${status} · ${result.content_type || 'unknown type'} · ${AUTH_LABEL[result.auth]} · ${result.final_url}`];
+  if (result.final_url !== result.url) lines.push(`Redirected from ${result.url}`);
+  const headers = Object.entries(result.headers).filter(([name]) => name !== 'content-type');
+  if (headers.length > 0) lines.push(`Headers: ${headers.map(([name, value]) => `${name}: ${value}`).join(' | ')}`);
+  for (const warning of result.warnings) lines.push(`Warning: ${warning}`);
+  return lines;
 }

@@ -1,0 +1,116 @@
+/**
+ * HTML → Markdown or plain text. Every library here is imported on first use
+ * (never at start-up): Readability on a linkedom DOM picks the main content,
+ * turndown with the GFM plugin writes Markdown.
+ */
+import { domToText } from './html-text.js';
+
+export interface ReadableHtml {
+  text: string;
+  title?: string;
+}
+
+/** Chrome removed when Readability finds no article and we fall back to the whole body. */
+const CHROME_SELECTOR = 'script, style, noscript, template, nav, header, footer, aside, form, iframe';
+
+type LinkedomDocument = ReturnType<(typeof import('linkedom'))['parseHTML']>['document'];
+
+export async function htmlToReadable(html: string, format: 'markdown' | 'text', pageUrl?: URL): Promise<ReadableHtml> {
+  const [{ parseHTML }, { Readability }] = await Promise.all([import('linkedom'), import('@mozilla/readability')]);
+  let { document } = parseHTML(html);
+  // linkedom builds no <html>/<body> for markup-free text ("OK", a truncated JSON body sent as
+  // text/html) or for a bare fragment ("<p>…</p>"): give such input a document to live in.
+  if (document.documentElement?.tagName?.toUpperCase() !== 'HTML' || !document.body) ({ document } = parseHTML(`<!doctype html><html><body>${html}</body></html>`));
+  const documentTitle = document.querySelector('title')?.textContent?.replace(/\s+/g, ' ').trim() || undefined;
+
+  let article: { title?: string | null; content?: string | null } | null = null;
+  try {
+    // Readability changes the DOM it reads: give it a copy, keep the original for the fallback.
+    const copy = document.cloneNode(true) as LinkedomDocument;
+    if (pageUrl) setBaseUri(copy, pageUrl);
+    article = new Readability(copy as unknown as Document).parse();
+  } catch {
+    article = null;
+  }
+  const title = article?.title?.replace(/\s+/g, ' ').trim() || documentTitle;
+  const contentHtml = article?.content?.trim() ? article.content : fallbackContent(document, pageUrl);
+
+  if (format === 'text') {
+    const { document: content } = parseHTML(`<!doctype html><html><body>${contentHtml}</body></html>`);
+    const body = domToText(content.body as unknown as Node);
+    return { text: withTitle(body, title, (t) => t), title };
+  }
+  const markdown = await toMarkdown(contentHtml);
+  return { text: withTitle(markdown, title, (t) => `# ${t}`), title };
+}
+
+/**
+ * Readability resolves links and image sources against document.baseURI, which
+ * linkedom leaves unset; a <base href> in the page still wins, as in a browser.
+ */
+function setBaseUri(document: LinkedomDocument, pageUrl: URL): void {
+  for (const [name, value] of [['baseURI', baseOf(document, pageUrl)], ['documentURI', pageUrl.href]] as const) {
+    try {
+      Object.defineProperty(document, name, { value, configurable: true });
+    } catch {
+      // an engine that refuses: links simply stay relative
+    }
+  }
+}
+
+function baseOf(document: LinkedomDocument, pageUrl: URL): string {
+  const declared = document.querySelector('base[href]')?.getAttribute('href');
+  try {
+    return new URL(declared ?? '', pageUrl).href;
+  } catch {
+    return pageUrl.href;
+  }
+}
+
+function fallbackContent(document: LinkedomDocument, pageUrl?: URL): string {
+  const body = document.body;
+  if (!body) return '';
+  for (const element of Array.from(body.querySelectorAll(CHROME_SELECTOR))) element.remove();
+  if (pageUrl) {
+    const base = baseOf(document, pageUrl);
+    for (const [selector, attribute] of [['a[href]', 'href'], ['img[src]', 'src']] as const) {
+      for (const element of Array.from(body.querySelectorAll(selector))) {
+        const value = element.getAttribute(attribute)!;
+        if (value.startsWith('#') || /^javascript:/i.test(value)) continue;
+        try {
+          element.setAttribute(attribute, new URL(value, base).href);
+        } catch {
+          // leave it as written
+        }
+      }
+    }
+  }
+  return body.innerHTML;
+}
+
+/**
+ * Puts the page title on top unless the content already opens with it
+ * (Readability usually removes an <h1> that repeats the title; some pages keep it).
+ */
+function withTitle(content: string, title: string | undefined, asHeading: (title: string) => string): string {
+  if (!title) return content;
+  const firstLine = content.split('\n').find((line) => line.trim() !== '') ?? '';
+  if (normalize(firstLine.replace(/^#{1,6}\s+/, '')) === normalize(title)) return content;
+  return content ? `${asHeading(title)}\n\n${content}` : asHeading(title);
+}
+
+function normalize(text: string): string {
+  return text.replace(/[\s*_`#]+/g, ' ').trim().toLowerCase();
+}
+
+async function toMarkdown(html: string): Promise<string> {
+  const [{ default: TurndownService }, { gfm }] = await Promise.all([import('turndown'), import('@joplin/turndown-plugin-gfm')]);
+  const service = new TurndownService({ headingStyle: 'atx', codeBlockStyle: 'fenced', bulletListMarker: '-', emDelimiter: '_' });
+  service.use(gfm);
+  service.remove(['script', 'style', 'noscript', 'template']);
+  return service
+    .turndown(html)
+    .replace(/[ \t]+\n/g, '\n')
+    .replace(/\n{3,}/g, '\n\n')
+    .trim();
+}

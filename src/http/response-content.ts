@@ -1,0 +1,85 @@
+/**
+ * Reads a final response into what access_fetch returns: only as many bytes
+ * as the conversion needs (a byte cap for text, the inline limit for images,
+ * nothing for a binary whose size is declared), or the whole body streamed to
+ * a file for save_to.
+ */
+import { discard, headerValue, measureCapped, readCapped, type RawResponse } from './client.js';
+import { bodyKindOf, convertBody, describeBinary, type Format } from './convert.js';
+import { contentTypeOf } from './json.js';
+import { saveBodyToFile, type SavedFile } from './save-to-file.js';
+
+export interface ContentOptions {
+  format: Format;
+  maxBodyBytes: number;
+  maxImageBytes: number;
+  /** An already resolved save_to path (see resolveSavePath). */
+  saveTo?: string;
+}
+
+export interface ResponseContent {
+  kind: 'text' | 'image' | 'binary' | 'saved';
+  contentType: string;
+  text: string;
+  title?: string;
+  image?: { data: string; mimeType: string };
+  saved?: SavedFile;
+  /** Things the agent should know about how the body was read. */
+  notes: string[];
+}
+
+export async function readResponseContent(response: RawResponse, url: URL, options: ContentOptions): Promise<ResponseContent> {
+  const contentType = contentTypeOf(response.headers);
+  const declaredBytes = contentLengthOf(response);
+  const notes: string[] = [];
+
+  if (options.saveTo) {
+    if (response.status >= 200 && response.status < 300) {
+      const saved = await saveBodyToFile(response.body, options.saveTo, url);
+      const text = `Saved ${saved.bytes} bytes (${contentType || 'unknown type'}) to ${saved.path}.`;
+      return { kind: 'saved', contentType, text, saved, notes };
+    }
+    notes.push(`Nothing was saved to ${options.saveTo}: the origin answered HTTP ${response.status}, so its response is shown instead.`);
+  }
+
+  const kind = bodyKindOf(contentType);
+  if (kind === 'binary') {
+    let size: string;
+    if (declaredBytes !== undefined) {
+      discard(response.body);
+      size = `${declaredBytes} bytes`;
+    } else {
+      const measured = await measureCapped(response.body, options.maxBodyBytes, url);
+      size = measured.truncated ? `more than ${measured.bytes} bytes` : `${measured.bytes} bytes`;
+    }
+    return { kind: 'binary', contentType, text: describeBinary(contentType, size), notes };
+  }
+
+  const cap = kind === 'image' ? options.maxImageBytes : options.maxBodyBytes;
+  const { buffer, truncated } = await readCapped(response.body, cap, url);
+  const converted = await convertBody(buffer, contentType, options.format, {
+    bodyComplete: !truncated,
+    maxImageBytes: options.maxImageBytes,
+    totalBytes: declaredBytes,
+    charset: charsetOf(response),
+    url,
+  });
+  if (truncated && converted.kind === 'text') {
+    notes.push(
+      `The body is larger than ${cap} bytes; reading stopped there, so the text below covers only its first ${cap} bytes. ` +
+        'Use save_to to get the whole body, or raise CF_ACCESS_MCP_MAX_BODY_BYTES.',
+    );
+  }
+  return { ...converted, contentType, notes };
+}
+
+function contentLengthOf(response: RawResponse): number | undefined {
+  const raw = headerValue(response.headers, 'content-length');
+  const value = raw === undefined ? NaN : Number(raw);
+  return Number.isSafeInteger(value) && value >= 0 ? value : undefined;
+}
+
+function charsetOf(response: RawResponse): string | undefined {
+  const header = headerValue(response.headers, 'content-type') ?? '';
+  return /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(header)?.[1];
+}

@@ -1,0 +1,181 @@
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { PIXEL_PNG } from '../../src/emulator/binary.js';
+import { homePage, longPage, tablesPage } from '../../src/emulator/pages.js';
+import { bodyKindOf, convertBody, decodeText, type ConvertOptions } from '../../src/http/convert.js';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const PAGE_URL = new URL('https://intranet.example.com/reports/weekly');
+const OPTIONS: ConvertOptions = { bodyComplete: true, maxImageBytes: 1024 * 1024, url: PAGE_URL };
+
+const html = (body: string, title = 'A Page'): Buffer =>
+  Buffer.from(`<!doctype html><html><head><title>${title}</title></head><body>${body}</body></html>`);
+
+const CHROME = ['Emulated Intranet', 'Privacy', 'Contact', 'Quarterly archive', 'Regional figures', 'analyticsQueue', '.sidebar'];
+
+describe('convertBody: HTML', () => {
+  it('turns an article page into Markdown without navigation, sidebar, footer or scripts', async () => {
+    const result = await convertBody(Buffer.from(homePage()), 'text/html', 'markdown', OPTIONS);
+    assert.equal(result.kind, 'text');
+    assert.equal(result.title, 'Emulated Access Report');
+    assert.match(result.text, /^# Emulated Access Report\n\nThe protected resource was reached through Cloudflare Access\./);
+    assert.match(result.text, /^- +The credential was issued for this application and no other\.$/m);
+    for (const chrome of CHROME) assert.ok(!result.text.includes(chrome), `chrome "${chrome}" leaked into the Markdown`);
+  });
+
+  it('shows the title once, whether or not the content keeps its own <h1>', async () => {
+    for (const page of [homePage(), longPage(), tablesPage()]) {
+      const { text, title } = await convertBody(Buffer.from(page), 'text/html', 'markdown', OPTIONS);
+      const headings = text.split('\n').filter((line) => line.replace(/^#+\s*/, '') === title);
+      assert.equal(headings.length, 1, `"${title}" appears as ${headings.length} headings`);
+    }
+    const kept = await convertBody(
+      html(`<main><h1>Release notes</h1><p>${'The release went out on time and nobody noticed. '.repeat(20)}</p></main>`, 'Release notes'),
+      'text/html',
+      'markdown',
+      OPTIONS,
+    );
+    assert.equal(kept.text.match(/^# Release notes$/gm)?.length, 1);
+  });
+
+  it('keeps a table as a GFM table and code as a fenced block', async () => {
+    const { text } = await convertBody(Buffer.from(tablesPage()), 'text/html', 'markdown', OPTIONS);
+    const rows = text.split('\n').filter((line) => line.startsWith('|'));
+    assert.equal(rows.length, 6, 'header, separator and four rows');
+    assert.match(rows[0]!, /^\| Region \| Requests \| Median latency \(ms\) \|$/);
+    assert.match(rows[1]!, /^\| -+ \| -+ \| -+ \|$/);
+    assert.match(rows[2]!, /^\| Europe \| 12840 \| 31 *\|$/);
+    assert.match(text, /```\nSELECT region, count\(\*\) AS requests, median\(latency_ms\)\nFROM access_requests\n/);
+  });
+
+  it('makes relative links and images absolute against the page URL (or its <base>)', async () => {
+    const article = `<article><h1>Links</h1><p>${'Some words to make this look like an article. '.repeat(15)}<a href="../docs/setup">setup guide</a> and <img src="/img/chart.png" alt="chart"></p></article>`;
+    const { text } = await convertBody(html(article), 'text/html', 'markdown', OPTIONS);
+    assert.match(text, /\[setup guide\]\(https:\/\/intranet\.example\.com\/docs\/setup\)/);
+    assert.match(text, /!\[chart\]\(https:\/\/intranet\.example\.com\/img\/chart\.png\)/);
+    const based = Buffer.from(`<html><head><base href="https://cdn.example.com/assets/"><title>B</title></head><body>${article}</body></html>`);
+    const withBase = await convertBody(based, 'text/html', 'markdown', OPTIONS);
+    assert.match(withBase.text, /\(https:\/\/cdn\.example\.com\/docs\/setup\)/);
+    const fallback = await convertBody(html('<p>Short: <a href="/help">help</a></p>'), 'text/html', 'markdown', OPTIONS);
+    assert.match(fallback.text, /\[help\]\(https:\/\/intranet\.example\.com\/help\)/);
+  });
+
+  it('format text gives plain text: blocks on lines, tab-separated cells, code kept verbatim, no Markdown', async () => {
+    const { text, title } = await convertBody(Buffer.from(tablesPage()), 'text/html', 'text', OPTIONS);
+    assert.equal(title, 'Regional Access Figures');
+    assert.ok(text.startsWith('Regional Access Figures\n\nRequests that passed the Access gateway last week, by region.'));
+    assert.match(text, /^Region\tRequests\tMedian latency \(ms\)$/m);
+    assert.match(text, /^Europe\t12840\t31$/m);
+    assert.match(text, /^FROM access_requests\nWHERE decision = 'allow'$/m);
+    assert.ok(!/[#|`*]/.test(text.replace(/count\(\*\)/, '')), 'no Markdown syntax');
+    for (const chrome of CHROME) assert.ok(!text.includes(chrome), `chrome "${chrome}" leaked into the text`);
+
+    const pre = await convertBody(html(`<article><p>${'Intro words for the extractor. '.repeat(20)}</p><pre>def f():\n\n    return 1\n</pre></article>`), 'text/html', 'text', OPTIONS);
+    assert.match(pre.text, /def f\(\):\n\n {4}return 1/);
+  });
+
+  it('format raw returns the page exactly as served', async () => {
+    const page = tablesPage();
+    const { text } = await convertBody(Buffer.from(page), 'text/html', 'raw', OPTIONS);
+    assert.equal(text, page);
+  });
+
+  it('falls back to the page body, minus chrome, when there is no article', async () => {
+    const { text } = await convertBody(html('<nav><a href="/">Home</a></nav><p>Tiny.</p><footer>Footer text</footer>', 'Tiny'), 'text/html', 'markdown', OPTIONS);
+    assert.match(text, /Tiny\./);
+    assert.ok(!text.includes('Footer text'));
+  });
+
+  it('copes with fragments and with text that is served as HTML but is not', async () => {
+    const fragment = await convertBody(Buffer.from('<p>Fragment with a <a href="/x">link</a></p>'), 'text/html', 'markdown', OPTIONS);
+    assert.equal(fragment.text, 'Fragment with a [link](https://intranet.example.com/x)');
+    for (const format of ['markdown', 'text'] as const) {
+      assert.equal((await convertBody(Buffer.from('OK'), 'text/html', format, OPTIONS)).text, 'OK');
+      const cut = await convertBody(Buffer.from(`{"padding":"${'x'.repeat(5000)}`), 'text/html', format, { ...OPTIONS, bodyComplete: false });
+      assert.ok(cut.text.startsWith('{"padding":"xxx'));
+    }
+  });
+
+  it('treats an untyped body that starts like HTML as HTML', async () => {
+    const { text } = await convertBody(Buffer.from(homePage()), '', 'markdown', OPTIONS);
+    assert.match(text, /^# Emulated Access Report/);
+  });
+});
+
+describe('convertBody: JSON and text', () => {
+  it('pretty-prints JSON (also +json types) unless raw', async () => {
+    const body = Buffer.from('{"a":1,"b":[true,null,"x"]}');
+    const pretty = '{\n  "a": 1,\n  "b": [\n    true,\n    null,\n    "x"\n  ]\n}';
+    assert.equal((await convertBody(body, 'application/json', 'markdown', OPTIONS)).text, pretty);
+    assert.equal((await convertBody(body, 'application/problem+json', 'text', OPTIONS)).text, pretty);
+    assert.equal((await convertBody(body, 'application/json', 'raw', OPTIONS)).text, body.toString());
+  });
+
+  it('leaves invalid or cut JSON as it is', async () => {
+    assert.equal((await convertBody(Buffer.from('{"a":'), 'application/json', 'markdown', OPTIONS)).text, '{"a":');
+    const cut = await convertBody(Buffer.from('{"a": 1}'), 'application/json', 'markdown', { ...OPTIONS, bodyComplete: false });
+    assert.equal(cut.text, '{"a": 1}');
+  });
+
+  it('returns other text as it is, in its declared charset', async () => {
+    assert.equal((await convertBody(Buffer.from('a,b\n1,2\n'), 'text/csv', 'markdown', OPTIONS)).text, 'a,b\n1,2\n');
+    const latin1 = Buffer.from([0x63, 0x61, 0x66, 0xe9]);
+    assert.equal((await convertBody(latin1, 'text/plain', 'markdown', { ...OPTIONS, charset: 'iso-8859-1' })).text, 'café');
+    assert.equal((await convertBody(Buffer.from('plain'), 'text/plain', 'markdown', { ...OPTIONS, charset: 'no-such-charset' })).text, 'plain');
+  });
+
+  it('drops a character cut in half by the byte cap', () => {
+    const bytes = Buffer.from('aé😀');
+    assert.equal(decodeText(bytes.subarray(0, bytes.length - 2), undefined, false), 'aé');
+    assert.equal(decodeText(bytes, undefined, true), 'aé😀');
+  });
+});
+
+describe('convertBody: images and binaries', () => {
+  it('returns a PNG as image content with valid base64 and a describing line', async () => {
+    const result = await convertBody(PIXEL_PNG, 'image/png', 'markdown', OPTIONS);
+    assert.equal(result.kind, 'image');
+    assert.equal(result.image?.mimeType, 'image/png');
+    assert.match(result.image!.data, /^[A-Za-z0-9+/]+=*$/);
+    assert.deepEqual(Buffer.from(result.image!.data, 'base64'), PIXEL_PNG);
+    assert.match(result.text, new RegExp(`image/png, ${PIXEL_PNG.length} bytes`));
+  });
+
+  it('describes an image over the inline limit, or one whose bytes are not what it claims', async () => {
+    const big = await convertBody(PIXEL_PNG, 'image/png', 'markdown', { ...OPTIONS, maxImageBytes: 10, bodyComplete: false, totalBytes: 5000 });
+    assert.equal(big.kind, 'binary');
+    assert.equal(big.image, undefined);
+    assert.match(big.text, /5000 bytes.*larger than the inline limit of 10 bytes.*save_to/);
+    const fake = await convertBody(Buffer.from('not really a png'), 'image/png', 'markdown', OPTIONS);
+    assert.equal(fake.kind, 'binary');
+    assert.match(fake.text, /not a valid image\/png/);
+  });
+
+  it('describes other binaries by type and size', async () => {
+    const result = await convertBody(Buffer.alloc(0), 'application/octet-stream', 'markdown', { ...OPTIONS, bodyComplete: false, totalBytes: 102400 });
+    assert.equal(result.kind, 'binary');
+    assert.match(result.text, /^Binary content \(application\/octet-stream, 102400 bytes\); not shown\. Use save_to/);
+  });
+
+  it('sniffs untyped bodies', () => {
+    assert.equal(bodyKindOf('', PIXEL_PNG), 'image');
+    assert.equal(bodyKindOf('', Buffer.from([1, 2, 0, 3])), 'binary');
+    assert.equal(bodyKindOf('', Buffer.from('hello')), 'text');
+    assert.equal(bodyKindOf('application/zip'), 'binary');
+    assert.equal(bodyKindOf('image/svg+xml'), 'text');
+  });
+});
+
+describe('lazy loading', () => {
+  it('imports the HTML libraries only dynamically, so start-up does not load them', () => {
+    const heavy = /^import\s[^;]*from\s+['"](linkedom|@mozilla\/readability|turndown|@joplin\/turndown-plugin-gfm|\.\/html\.js)['"]/m;
+    const dir = join(ROOT, 'src', 'http');
+    for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts'))) {
+      const source = readFileSync(join(dir, file), 'utf8');
+      assert.ok(!heavy.test(source), `${file} imports a converter library statically`);
+    }
+    assert.match(readFileSync(join(dir, 'convert.ts'), 'utf8'), /await import\('\.\/html\.js'\)/);
+  });
+});
