@@ -365,6 +365,10 @@ export class OAuthLogin {
     const ours = [...this.pending.values()].filter((login) => login.source === 'this-process');
     await Promise.all(ours.map((login) => this.shared.unpublish(login.origin)));
     this.pending.clear();
+    // End our logins now and let each release its login lock before the process exits: a lock
+    // left behind holds up the next process's login for this origin until it goes stale.
+    this.callback.shutdown(new AccessError('login_timeout', 'The server is shutting down.', 'Start the login again after the server restarts.'));
+    await Promise.race([Promise.allSettled(ours.map((login) => login.done)), sleep(2_000)]);
   }
 }
 

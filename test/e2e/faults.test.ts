@@ -423,6 +423,29 @@ describe('a server killed mid-login', () => {
     }
   });
 
+  it('closed by its client while waiting for the browser: no lock is left to hold up the next server', async () => {
+    await cleanServer();
+    const before = storedSessions();
+    const closing = await startServer({ browser: 'ignore' });
+    assertError(await closing.call('access_fetch', { url: appUrl(), wait_seconds: 0 }), /is pending/);
+    const pid = closing.pid!;
+    await closing.close();
+    await eventually(() => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    }, 10_000, 'the server to exit');
+    const locks = [
+      ...readdirSync(home).filter((f) => f.endsWith('.lock')),
+      ...(existsSync(join(home, 'locks')) ? readdirSync(join(home, 'locks')).filter((f) => f.endsWith('.lock')) : []),
+    ];
+    assert.deepEqual(locks, [], 'a lock outlived its process');
+    assert.deepEqual(storedSessions(), before);
+  });
+
   it('during the code exchange: the store is untouched and a new server logs in', async () => {
     await cleanServer();
     const before = storedSessions();
