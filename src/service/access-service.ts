@@ -20,7 +20,7 @@ import {
   type ServiceToken,
   type ServiceTokenConfig,
 } from '../auth/service-tokens.js';
-import { parseTargetUrl } from '../auth/url-policy.js';
+import { parseTargetUrl, truncate } from '../auth/url-policy.js';
 import { createDispatcher, discard, headerValue } from '../http/client.js';
 import type { Format } from '../http/convert.js';
 import { DEFAULT_MAX_LENGTH, paginate } from '../http/paging.js';
@@ -125,7 +125,13 @@ export class AccessService {
     }
     const savePath = params.save_to !== undefined ? await resolveSavePath(params.save_to, target) : undefined;
     const headers: Record<string, string> = { 'user-agent': 'cf-access-mcp', accept: '*/*' };
-    for (const [name, value] of Object.entries(params.headers ?? {})) headers[name.toLowerCase()] = String(value);
+    for (const [name, value] of Object.entries(params.headers ?? {})) {
+      // Checked here, or undici's "invalid header" would read like a network failure.
+      if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) || /[\r\n\0]/.test(String(value))) {
+        throw new AccessError('invalid_url', `The request header "${truncate(name, 60)}" has an invalid name or value.`, 'Use header names made of letters, digits and "-", and values without line breaks; then call again.');
+      }
+      headers[name.toLowerCase()] = String(value);
+    }
     let body: string | undefined;
     if (params.body !== undefined && params.body !== null) {
       if (typeof params.body === 'string') body = params.body;
