@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { REPORT_SENTENCE, startEmulator, type Emulator } from '../../src/emulator/index.js';
 import { cleanupHomes, ROOT, tempHome, TestServer, textOf } from '../helpers/harness.js';
+import { assertNoSecretsLeaked } from '../helpers/leaks.js';
 
 /**
  * Issue 6, "Done when": a real browser. The server opens Debian's Chromium
@@ -25,6 +26,7 @@ before(async () => {
 
 after(async () => {
   await server?.close();
+  assertNoSecretsLeaked(emulator.secrets());
   await emulator.close();
   cleanupHomes();
 });

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { REPORT_SENTENCE, startEmulator, type Emulator } from '../../src/emulator/index.js';
 import { BROWSER_SCRIPT, cleanupHomes, eventually, ROOT, SERVER_ENTRY, tempHome } from '../helpers/harness.js';
-import { recordOutput } from '../helpers/leaks.js';
+import { assertNoSecretsLeaked, recordOutput } from '../helpers/leaks.js';
 
 /**
  * Issue 6, "Done when" (CLI side): the built binary, run as a person would,
@@ -77,6 +77,7 @@ before(async () => {
 });
 
 after(async () => {
+  assertNoSecretsLeaked(emulator.secrets());
   await emulator.close();
   cleanupHomes();
 });

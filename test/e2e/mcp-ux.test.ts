@@ -9,6 +9,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { REPORT_SENTENCE, startEmulator, type Emulator } from '../../src/emulator/index.js';
 import { BROWSER_SCRIPT, cleanupHomes, eventually, TestServer, textOf } from '../helpers/harness.js';
+import { assertNoSecretsLeaked } from '../helpers/leaks.js';
 
 /**
  * Issue 6, "Done when" (MCP side): progress while a login is pending, URL-mode
@@ -70,6 +71,7 @@ before(async () => {
 
 after(async () => {
   for (const server of servers) await server.close();
+  assertNoSecretsLeaked(emulator.secrets());
   await emulator.close();
   cleanupHomes();
 });

@@ -5,6 +5,7 @@ import { after, afterEach, describe, it } from 'node:test';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
 import { cleanupHomes, tempHome, TestServer, textOf } from '../helpers/harness.js';
+import { assertNoSecretsLeaked } from '../helpers/leaks.js';
 
 /**
  * Issue 3, "Done when" (store): a corrupt store is moved aside and reported;
@@ -17,10 +18,16 @@ const running: Array<{ close(): Promise<void> }> = [];
 afterEach(async () => {
   for (const r of running.splice(0).reverse()) await r.close();
 });
-after(cleanupHomes);
+/** Every emulator of the suite, for the leak check at the end (their secrets outlive close()). */
+const emulators: Emulator[] = [];
+after(() => {
+  assertNoSecretsLeaked(emulators.flatMap((e) => e.secrets()));
+  cleanupHomes();
+});
 
 async function start(home: string): Promise<{ e: Emulator; server: TestServer }> {
   const e = await startEmulator();
+  emulators.push(e);
   running.push(e);
   const server = await TestServer.start({ home });
   running.push(server);
