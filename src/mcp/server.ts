@@ -1,5 +1,8 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { AccessService } from '../service/access-service.js';
+
+/** The service is created on first use, so start-up does not load the HTTP stack, store or auth core. */
+export type ServiceProvider = () => Promise<AccessService>;
 import { VERSION } from '../version.js';
 import { registerAccessFetch } from './tools/access-fetch.js';
 import { registerAccessLogin } from './tools/access-login.js';
@@ -7,7 +10,7 @@ import { registerAccessLogout } from './tools/access-logout.js';
 import { registerAccessStatus } from './tools/access-status.js';
 
 /** The MCP surface: four tools over the access service. */
-export function createMcpServer(service: AccessService): McpServer {
+export function createMcpServer(service: ServiceProvider): McpServer {
   const server = new McpServer(
     { name: 'cf-access-mcp', title: 'Cloudflare Access for agents', version: VERSION },
     {

@@ -1,14 +1,20 @@
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import { AccessService } from '../service/access-service.js';
-import { loadConfig } from '../service/config.js';
+import type { AccessService } from '../service/access-service.js';
 import { createLogger } from './logging.js';
 import { createMcpServer } from './server.js';
 
 /** Runs the MCP server on stdio until the client closes stdin or a signal arrives. */
 export async function runStdioServer(): Promise<void> {
   const { log, attach } = createLogger();
-  const service = new AccessService(loadConfig(), log);
-  const server = createMcpServer(service);
+  // Loaded on first use (or shortly after start-up), so the client's
+  // initialize and tools/list are answered without waiting for undici, conf
+  // and the auth core to load.
+  let service: Promise<AccessService> | undefined;
+  const getService = () =>
+    (service ??= Promise.all([import('../service/access-service.js'), import('../service/config.js')]).then(
+      ([{ AccessService }, { loadConfig }]) => new AccessService(loadConfig(), log),
+    ));
+  const server = createMcpServer(getService);
   attach(server);
   const transport = new StdioServerTransport();
 
@@ -16,7 +22,7 @@ export async function runStdioServer(): Promise<void> {
   const shutdown = async () => {
     if (closing) return;
     closing = true;
-    await service.close().catch(() => {});
+    if (service) await (await service).close().catch(() => {});
     await server.close().catch(() => {});
     process.exit(0);
   };
@@ -28,4 +34,5 @@ export async function runStdioServer(): Promise<void> {
   process.on('SIGTERM', shutdown);
 
   await server.connect(transport);
+  setTimeout(() => void getService().catch((error: unknown) => log('error', `Could not start: ${(error as Error).message}`)), 300).unref();
 }

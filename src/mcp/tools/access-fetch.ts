@@ -1,7 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { ServiceProvider } from '../server.js';
 import { z } from 'zod';
-import type { AccessService } from '../../service/access-service.js';
 import type { FetchResult } from '../../service/results.js';
 import { loginHooks } from '../progress.js';
 import { fail, ok } from '../tool-result.js';
@@ -48,7 +48,7 @@ const AUTH_LABEL: Record<FetchResult['auth'], string> = {
   none: 'no credentials',
 };
 
-export function registerAccessFetch(server: McpServer, service: AccessService): void {
+export function registerAccessFetch(server: McpServer, getService: ServiceProvider): void {
   server.registerTool(
     'access_fetch',
     {
@@ -66,6 +66,7 @@ export function registerAccessFetch(server: McpServer, service: AccessService): 
     },
     async (args, extra) => {
       try {
+        const service = await getService();
         const result = await service.fetch(args, loginHooks(extra, server));
         const { text, image, ...structured } = result;
         const rendered = [...describeResponse(result), '', text].join('\n');

@@ -1,10 +1,10 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { ServiceProvider } from '../server.js';
 import { z } from 'zod';
-import type { AccessService } from '../../service/access-service.js';
 import { loginHooks } from '../progress.js';
 import { fail, ok } from '../tool-result.js';
 
-export function registerAccessLogin(server: McpServer, service: AccessService): void {
+export function registerAccessLogin(server: McpServer, getService: ServiceProvider): void {
   server.registerTool(
     'access_login',
     {
@@ -39,6 +39,7 @@ export function registerAccessLogin(server: McpServer, service: AccessService): 
       try {
         const { callback_url, ...login } = args;
         const hooks = loginHooks(extra, server);
+        const service = await getService();
         const result = callback_url
           ? await service.completeFromCallbackUrl({ url: login.url, callback_url, wait_seconds: login.wait_seconds }, hooks)
           : await service.login(login, hooks);

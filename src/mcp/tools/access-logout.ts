@@ -1,9 +1,9 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { ServiceProvider } from '../server.js';
 import { z } from 'zod';
-import type { AccessService } from '../../service/access-service.js';
 import { fail, ok } from '../tool-result.js';
 
-export function registerAccessLogout(server: McpServer, service: AccessService): void {
+export function registerAccessLogout(server: McpServer, getService: ServiceProvider): void {
   server.registerTool(
     'access_logout',
     {
@@ -20,6 +20,7 @@ export function registerAccessLogout(server: McpServer, service: AccessService):
     },
     async (args) => {
       try {
+        const service = await getService();
         const result = await service.logout(args);
         const text = result.logged_out.length ? result.logged_out.map((r) => `${r.host}: ${r.detail}`).join('\n') : 'No stored sessions to log out of.';
         return ok({ ...result }, text);

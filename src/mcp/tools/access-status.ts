@@ -1,6 +1,6 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { ServiceProvider } from '../server.js';
 import { z } from 'zod';
-import type { AccessService } from '../../service/access-service.js';
 import type { ServiceTokenSummary, SessionInfo } from '../../service/results.js';
 import { fail, ok } from '../tool-result.js';
 
@@ -35,7 +35,7 @@ function describeServiceTokens(summary: ServiceTokenSummary | undefined): string
   return lines;
 }
 
-export function registerAccessStatus(server: McpServer, service: AccessService): void {
+export function registerAccessStatus(server: McpServer, getService: ServiceProvider): void {
   server.registerTool(
     'access_status',
     {
@@ -64,6 +64,7 @@ export function registerAccessStatus(server: McpServer, service: AccessService):
     },
     async (args, extra) => {
       try {
+        const service = await getService();
         const result = await service.status(args, extra.signal);
         const lines = result.sessions.length ? result.sessions.map(describeSession) : ['No stored sessions.'];
         if (result.probe) {
