@@ -91,6 +91,10 @@ export class CloudflaredLogin {
     return this.pending.get(origin);
   }
 
+  pendingOrigins(): string[] {
+    return [...this.pending.keys()];
+  }
+
   private missing(error: NodeJS.ErrnoException): AccessError {
     const configured = this.config.command !== 'cloudflared';
     const what = configured ? `CF_ACCESS_MCP_CLOUDFLARED points to ${this.config.command}, which` : 'cloudflared';

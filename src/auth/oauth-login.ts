@@ -97,6 +97,12 @@ export class OAuthLogin {
     return this.pending.get(origin);
   }
 
+  /** Origins with a login pending here or in another live process (for status). */
+  pendingOrigins(): string[] {
+    const elsewhere = Object.keys(this.store.read().logins).filter((origin) => this.pendingElsewhere(origin));
+    return [...new Set([...this.pending.keys(), ...elsewhere])];
+  }
+
   /** A login another live process is running for the origin (from the store), for status. */
   pendingElsewhere(origin: string): { authorizationUrl: string; expiresAt: number } | undefined {
     return this.shared.pendingElsewhere(origin);

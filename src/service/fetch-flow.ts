@@ -1,0 +1,183 @@
+import { detectAccess } from '../auth/detect.js';
+import { AccessError } from '../auth/errors.js';
+import { serviceTokenRefusedError, serviceTokenSecrets } from '../auth/service-tokens.js';
+import { parseTargetUrl, truncate } from '../auth/url-policy.js';
+import { discard, headerValue, type RawResponse } from '../http/client.js';
+import type { Format } from '../http/convert.js';
+import { DEFAULT_MAX_LENGTH, paginate } from '../http/paging.js';
+import { sendFollowingRedirects } from '../http/redirects.js';
+import { readResponseContent } from '../http/response-content.js';
+import { resolveSavePath } from '../http/save-to-file.js';
+import type { AccessService, LoginHooks } from './access-service.js';
+import { loginFor } from './login-flow.js';
+import type { AuthMethod, FetchResult } from './results.js';
+
+export interface FetchParams {
+  url: string;
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string | object;
+  format?: Format;
+  max_length?: number;
+  start_index?: number;
+  wait_seconds?: number;
+  /** A file path: the whole body is streamed there instead of being returned. */
+  save_to?: string;
+}
+
+const SELECTED_HEADERS = ['content-type', 'content-length', 'content-disposition', 'last-modified', 'etag', 'cache-control', 'location', 'retry-after', 'www-authenticate'];
+const MAX_AUTH_ROUNDS = 4;
+
+interface PreparedRequest {
+  target: URL;
+  method: string;
+  headers: Record<string, string>;
+  body?: string;
+}
+
+/** Checks the agent's request before anything is sent. */
+function prepareRequest(params: FetchParams): PreparedRequest {
+  const target = parseTargetUrl(params.url);
+  const method = (params.method ?? 'GET').toUpperCase();
+  if (!/^[A-Z]+$/.test(method)) {
+    throw new AccessError('invalid_url', `"${params.method}" is not an HTTP method.`, 'Use GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS.');
+  }
+  const headers: Record<string, string> = { 'user-agent': 'cf-access-mcp', accept: '*/*' };
+  for (const [name, value] of Object.entries(params.headers ?? {})) {
+    // Checked here, or undici's "invalid header" would read like a network failure.
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) || /[\r\n\0]/.test(String(value))) {
+      throw new AccessError('invalid_url', `The request header "${truncate(name, 60)}" has an invalid name or value.`, 'Use header names made of letters, digits and "-", and values without line breaks; then call again.');
+    }
+    headers[name.toLowerCase()] = String(value);
+  }
+  let body: string | undefined;
+  if (params.body !== undefined && params.body !== null) {
+    if (typeof params.body === 'string') body = params.body;
+    else {
+      body = JSON.stringify(params.body);
+      headers['content-type'] ??= 'application/json';
+    }
+  }
+  return { target, method, headers, body };
+}
+
+/**
+ * access_fetch: sends the request (credentials per hop, for that hop's own
+ * origin), and when Access challenges a hop, refreshes once, or logs in once
+ * for that origin, then sends again. Bounded: never a loop.
+ */
+export async function fetchThroughAccess(svc: AccessService, params: FetchParams, hooks: LoginHooks = {}): Promise<FetchResult> {
+  const { target, method, headers, body } = prepareRequest(params);
+  const savePath = params.save_to !== undefined ? await resolveSavePath(params.save_to, target) : undefined;
+
+  const refreshed = new Set<string>();
+  const loggedIn = new Set<string>();
+  const tokenRefused = new Set<string>();
+  const tokenDropped = new Set<string>();
+  for (let round = 0; round < MAX_AUTH_ROUNDS; round++) {
+    const followed = await sendFollowingRedirects(
+      svc.dispatcher,
+      { url: target, method, headers, body, signal: hooks.signal },
+      (url) => svc.credentialsFor(url, tokenRefused),
+    );
+    const { response, hops } = followed;
+    const finalUrl = hops[hops.length - 1]!;
+    const sentServiceToken = followed.credentialHeaders.length > 0 && !tokenRefused.has(finalUrl.origin) && svc.serviceTokenFor(finalUrl) !== undefined;
+    const challenge = await detectAccess(response, finalUrl);
+    if (!challenge) {
+      const auth = sentServiceToken ? 'service_token' : authOf(followed.credentialHeaders);
+      return buildResult(svc, params, target, finalUrl, response, auth, savePath);
+    }
+    discard(response.body);
+    const origin = finalUrl.origin;
+    if (sentServiceToken) {
+      // Never a browser login here: only a user session from an explicit access_login may still get in.
+      tokenRefused.add(origin);
+      if (await svc.sessions.usable(origin)) continue;
+      throw serviceTokenRefusedError(finalUrl, response.status);
+    }
+    if (followed.credentialHeaders.length > 0) {
+      const session = svc.store.getSession(origin);
+      if (session && !refreshed.has(origin) && session.refresh_token) {
+        refreshed.add(origin);
+        if (await svc.sessions.refresh(origin, session).catch(() => undefined)) continue;
+      } else if (session) {
+        await svc.sessions.drop(origin, session);
+        tokenDropped.add(origin);
+      }
+    }
+    if (svc.serviceTokenFor(finalUrl)) throw serviceTokenRefusedError(finalUrl, response.status);
+    if (loggedIn.has(origin)) {
+      throw new AccessError(
+        'authorization_failed',
+        `${finalUrl.host} still refuses access right after a successful login.`,
+        'Your account may not be allowed by the Access policy of this application; ask its administrator, or try access_login with force: true.',
+      );
+    }
+    const { fromCache } = await loginFor(svc, finalUrl, challenge, params.wait_seconds ?? svc.config.defaultWaitSeconds, hooks, { skipCache: tokenDropped.has(origin) });
+    // A token cloudflared only had cached is no login yet: if the app refuses it, one real login follows.
+    if (!fromCache) loggedIn.add(origin);
+  }
+  throw new AccessError('authorization_failed', `Could not get past Cloudflare Access for ${target.host}.`, 'Call access_status with this URL to see what the application offers.');
+}
+
+async function buildResult(
+  svc: AccessService,
+  params: FetchParams,
+  requested: URL,
+  finalUrl: URL,
+  response: RawResponse,
+  auth: AuthMethod,
+  savePath?: string,
+): Promise<FetchResult> {
+  const content = await readResponseContent(response, finalUrl, {
+    format: params.format ?? 'markdown',
+    maxBodyBytes: svc.config.maxBodyBytes,
+    maxImageBytes: svc.config.maxImageBytes,
+    saveTo: savePath,
+  });
+  const warnings = [...svc.takeStoreWarnings(), ...content.notes];
+  const page = paginate(redact(svc, content.text, finalUrl), params.start_index ?? 0, params.max_length ?? DEFAULT_MAX_LENGTH);
+  const selected: Record<string, string> = {};
+  for (const name of SELECTED_HEADERS) {
+    const value = headerValue(response.headers, name);
+    if (value !== undefined) selected[name] = value;
+  }
+  return {
+    url: requested.href,
+    final_url: finalUrl.href,
+    status: response.status,
+    content_type: content.contentType,
+    auth,
+    title: content.title,
+    text: page.text,
+    image: content.image,
+    total_length: page.total_length,
+    start_index: page.start_index,
+    truncated: page.truncated,
+    next_start_index: page.next_start_index,
+    headers: selected,
+    saved_to: content.saved?.path,
+    bytes: content.saved?.bytes,
+    warnings,
+  };
+}
+
+/** Response text never shows a credential we hold, even when a site echoes request headers back. */
+function redact(svc: AccessService, text: string, finalUrl: URL): string {
+  const secrets = serviceTokenSecrets(svc.serviceTokens);
+  const session = svc.store.getSession(finalUrl.origin);
+  if (session) secrets.push(session.access_token);
+  let out = text;
+  for (const secret of secrets) {
+    if (secret.length >= 8 && out.includes(secret)) out = out.split(secret).join('[redacted]');
+  }
+  return out;
+}
+
+function authOf(credentialHeaders: string[]): AuthMethod {
+  if (credentialHeaders.includes('authorization')) return 'oauth';
+  if (credentialHeaders.includes('cf-access-token')) return 'cloudflared';
+  if (credentialHeaders.some((h) => h.startsWith('cf-access-client'))) return 'service_token';
+  return 'none';
+}

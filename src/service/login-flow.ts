@@ -1,0 +1,256 @@
+import { cloudflaredPendingError, cloudflaredPendingText, type PendingCloudflared } from '../auth/cloudflared.js';
+import { detectAccess, type AccessChallenge } from '../auth/detect.js';
+import { offersOAuth } from '../auth/discovery.js';
+import { AccessError, LoginPendingError } from '../auth/errors.js';
+import type { PendingLogin } from '../auth/oauth-login.js';
+import { serviceAuthOnlyError, serviceTokenMissingError, serviceTokenRefusedError } from '../auth/service-tokens.js';
+import type { StoredSession } from '../auth/store.js';
+import { parseTargetUrl } from '../auth/url-policy.js';
+import { discard } from '../http/client.js';
+import { sendFollowingRedirects } from '../http/redirects.js';
+import type { AccessService, LoginHooks } from './access-service.js';
+import type { LoginResult, ProbeInfo } from './results.js';
+import { waitAtMost } from './wait.js';
+
+/** How access_login gets in: `auto` = service token for a listed host, a live session, managed OAuth when offered, else cloudflared. */
+export type LoginMethod = 'auto' | 'oauth' | 'cloudflared' | 'service_token';
+
+type BrowserMethod = Exclude<LoginMethod, 'service_token'>;
+type BegunLogin = { kind: 'oauth'; login: PendingLogin } | { kind: 'cloudflared'; login: PendingCloudflared };
+
+const CANCELLED = 'The call was cancelled; the login keeps waiting. ';
+
+/** Starts (or joins) the login for an origin and waits a bounded time for it; throws a pending error when the user has not finished. */
+export async function loginFor(
+  svc: AccessService,
+  target: URL,
+  challenge: AccessChallenge,
+  waitSeconds: number,
+  hooks: LoginHooks,
+  options: { method?: BrowserMethod; skipCache?: boolean } = {},
+): Promise<{ session: StoredSession; fromCache: boolean }> {
+  const begun = await beginLogin(svc, target, challenge, options);
+  if (begun.kind === 'cloudflared') {
+    const waited = await waitAtMost(begun.login.done, Math.max(0, waitSeconds), hooks);
+    if (waited.done) return { session: waited.value, fromCache: begun.login.fromCache === true };
+    throw cloudflaredPendingError(begun.login, waited.reason === 'cancelled' ? ` ${CANCELLED.trim()}` : '');
+  }
+  const pending = begun.login;
+  if (pending.source !== 'store') hooks.onLoginUrl?.(pending);
+  const outcome = await waitAtMost(pending.done, Math.max(0, waitSeconds), hooks);
+  if (outcome.done) return { session: outcome.value, fromCache: false };
+  const note = outcome.reason === 'cancelled' ? ` ${CANCELLED.trim()}` : '';
+  throw new LoginPendingError(
+    target.origin,
+    pending.authorizationUrl,
+    pending.expiresAt,
+    pending.browser.opened,
+    note + (pending.browser.reason ? ` (${pending.browser.reason})` : '') + pasteBackHint(svc, pending),
+  );
+}
+
+/** A login already under way for the origin that `method` may join. */
+function pendingLogin(svc: AccessService, origin: string, method: LoginMethod): BegunLogin | undefined {
+  const oauth = method === 'auto' || method === 'oauth' ? svc.oauth.pendingFor(origin) : undefined;
+  if (oauth) return { kind: 'oauth', login: oauth };
+  const cloudflared = method === 'auto' || method === 'cloudflared' ? svc.cloudflared.pendingFor(origin) : undefined;
+  return cloudflared ? { kind: 'cloudflared', login: cloudflared } : undefined;
+}
+
+/** Starts (or joins) a browser login: the one `method` names, or for `auto` managed OAuth when offered, else cloudflared. */
+async function beginLogin(svc: AccessService, target: URL, challenge: AccessChallenge, options: { method?: BrowserMethod; skipCache?: boolean }): Promise<BegunLogin> {
+  const method = options.method ?? 'auto';
+  const existing = pendingLogin(svc, target.origin, method);
+  if (existing) return existing;
+  if (challenge.style === 'forbidden') throw serviceAuthOnlyError(target, svc.serviceTokens);
+  let chosen = method;
+  if (chosen === 'auto') {
+    const { offer, error } = await offerFor(svc, target, challenge);
+    if (offer === 'unknown') throw error;
+    chosen = offer === 'managed_oauth' ? 'oauth' : 'cloudflared';
+  }
+  if (chosen === 'cloudflared') return { kind: 'cloudflared', login: await svc.cloudflared.begin(target, { skipCache: options.skipCache }) };
+  return { kind: 'oauth', login: await svc.oauth.begin(target, challenge) };
+}
+
+/**
+ * What Access offers for a challenged URL. Managed OAuth needs both signals:
+ * resource metadata that does not leave out `oauth`, and a server with a
+ * registration_endpoint. A discovery failure after a redirect to the login
+ * page still leaves the classic (cloudflared) login; after a 401 it is reported.
+ */
+export async function offerFor(svc: AccessService, target: URL, challenge: AccessChallenge): Promise<{ offer: ProbeInfo['offer']; detail: string; error?: unknown }> {
+  if (challenge.style === 'forbidden') {
+    return { offer: 'service_auth_only', detail: 'Access answers 403 with cf-access-aud (only Service Auth policies): only a service token can reach it.' };
+  }
+  if (!challenge.resourceMetadataUrl) {
+    return { offer: 'classic', detail: 'Access redirects to its login page and names no resource metadata (no managed OAuth): the cloudflared login or a service token gets in.' };
+  }
+  try {
+    const discovery = await svc.oauth.discover(target, challenge.resourceMetadataUrl);
+    const listed = offersOAuth(discovery.resourceMetadata);
+    if (listed !== false && discovery.server.registration_endpoint) {
+      return { offer: 'managed_oauth', detail: `Managed OAuth via ${discovery.authorizationServer.host}.` };
+    }
+    const why = listed === false ? 'its resource metadata lists no oauth method' : `${discovery.authorizationServer.host} has no registration_endpoint`;
+    return { offer: 'classic', detail: `Access without managed OAuth (${why}): the cloudflared login or a service token gets in.` };
+  } catch (error) {
+    const reason = (error as Error).message;
+    if (challenge.style === 'redirect') {
+      return { offer: 'classic', detail: `Access redirects to its login page; its OAuth metadata could not be used (${reason}), so the cloudflared login applies.`, error };
+    }
+    return { offer: 'unknown', detail: `Protected by Access, but discovery failed: ${reason}`, error };
+  }
+}
+
+/** access_login for a listed host: one request with the service token shows whether Access takes it. */
+async function checkServiceToken(svc: AccessService, target: URL, signal?: AbortSignal): Promise<LoginResult> {
+  if (!svc.serviceTokenFor(target)) throw serviceTokenMissingError(target, svc.serviceTokens);
+  const followed = await sendFollowingRedirects(
+    svc.dispatcher,
+    { url: target, method: 'GET', headers: { 'user-agent': 'cf-access-mcp', accept: 'application/json' }, signal },
+    (url) => svc.credentialsFor(url),
+  );
+  discard(followed.response.body);
+  const finalUrl = followed.hops[followed.hops.length - 1]!;
+  if (await detectAccess(followed.response, finalUrl)) {
+    if (svc.serviceTokenFor(finalUrl)) throw serviceTokenRefusedError(finalUrl, followed.response.status);
+    throw new AccessError(
+      'authorization_failed',
+      `${target.host} redirected to ${finalUrl.host}, which is behind Access and has no service token configured.`,
+      `Add ${finalUrl.host} to CF_ACCESS_SERVICE_TOKEN_HOSTS if the same token should go there, or call access_login for ${finalUrl.origin}.`,
+    );
+  }
+  return {
+    status: 'authenticated',
+    host: target.host,
+    method: 'service_token',
+    message: `The service token for ${target.host} is accepted (HTTP ${followed.response.status}). access_fetch sends it with every request to this host; no browser login is needed.`,
+  };
+}
+
+/** For a user whose browser cannot reach our loopback listener (SSH, another machine): how to paste the redirect back. */
+function pasteBackHint(svc: AccessService, pending: PendingLogin): string {
+  if (pending.browser.opened) return '';
+  const callback = svc.callback.redirectUri ?? 'http://localhost:<port>/callback';
+  return ` If the browser runs on another machine, it ends on an address starting with ${callback} that cannot load: copy that whole address and pass it to access_login as callback_url (with the same url).`;
+}
+
+/** access_login: starts or continues a login and reports authenticated or pending. */
+export async function login(
+  svc: AccessService,
+  params: { url: string; force?: boolean; wait_seconds?: number; method?: LoginMethod },
+  hooks: LoginHooks = {},
+): Promise<LoginResult> {
+  const target = parseTargetUrl(params.url);
+  const origin = target.origin;
+  const method = params.method ?? 'auto';
+  // A listed host uses its service token and never a browser, unless the call names a browser method.
+  if (method === 'service_token' || (method === 'auto' && svc.serviceTokenFor(target))) return checkServiceToken(svc, target, hooks.signal);
+  if (params.force) {
+    if (svc.store.getSession(origin)) await svc.store.deleteSession(origin);
+  } else {
+    const session = await svc.sessions.usable(origin);
+    if (session && (method === 'auto' || method === session.method)) return authenticatedResult(target, session, 'Already logged in.');
+  }
+  const waitSeconds = params.wait_seconds ?? svc.config.defaultWaitSeconds;
+  let begun = pendingLogin(svc, origin, method);
+  if (!begun) {
+    const { challenge } = await svc.probe(target, hooks.signal);
+    if (!challenge) {
+      return { status: 'not_protected', host: target.host, method: 'none', message: `${target.host} did not answer with a Cloudflare Access challenge; no login is needed. Use access_fetch directly.` };
+    }
+    begun = await beginLogin(svc, target, challenge, { method, skipCache: params.force });
+  }
+  if (begun.kind === 'cloudflared') {
+    const waited = await waitAtMost(begun.login.done, Math.max(0, waitSeconds), hooks);
+    if (waited.done) return authenticatedResult(target, waited.value, 'Login completed.');
+    const text = cloudflaredPendingText(begun.login);
+    return {
+      status: 'pending',
+      host: target.host,
+      method: 'cloudflared',
+      login_url: begun.login.authorizationUrl || undefined,
+      message: `${waited.reason === 'cancelled' ? CANCELLED : ''}${text.message} ${text.nextStep}`,
+    };
+  }
+  const pending = begun.login;
+  if (pending.source !== 'store') hooks.onLoginUrl?.(pending);
+  const outcome = await waitAtMost(pending.done, Math.max(0, waitSeconds), hooks);
+  if (outcome.done) return authenticatedResult(target, outcome.value, 'Login completed.');
+  return pendingResult(svc, target, pending, outcome.reason === 'cancelled' ? CANCELLED : '');
+}
+
+function pendingResult(svc: AccessService, target: URL, pending: PendingLogin, prefix = ''): LoginResult {
+  return {
+    status: 'pending',
+    host: target.host,
+    method: 'oauth',
+    login_url: pending.authorizationUrl,
+    message:
+      `${prefix}Login pending: ${pending.browser.opened ? 'a browser window was opened' : `no browser could be opened${pending.browser.reason ? ` (${pending.browser.reason})` : ''}`}. ` +
+      `Ask the user to open ${pending.authorizationUrl} and sign in, then call access_login or access_fetch again. The login keeps waiting until ${new Date(pending.expiresAt).toISOString()}.` +
+      pasteBackHint(svc, pending),
+  };
+}
+
+/**
+ * Paste-back: completes the pending login for `url` from the address the
+ * user's browser was redirected to but could not load (our loopback
+ * callback, seen from another machine). The pasted `state` must be the one
+ * this login sent; anything else is refused and the login stays pending.
+ */
+export async function completeFromCallbackUrl(
+  svc: AccessService,
+  params: { url: string; callback_url: string; wait_seconds?: number },
+  hooks: LoginHooks = {},
+): Promise<LoginResult> {
+  const target = parseTargetUrl(params.url);
+  const pending = svc.oauth.pendingFor(target.origin);
+  if (!pending) {
+    const session = await svc.sessions.usable(target.origin);
+    if (session) return authenticatedResult(target, session, 'Already logged in; the pasted address was not needed.');
+    throw new AccessError(
+      'callback_failed',
+      `No login to ${target.host} is waiting for its callback (it finished, expired, or the server restarted since it began).`,
+      `Call access_login with this url and no callback_url to start a new login, sign in at the URL it gives, then paste the address the browser ends on.`,
+    );
+  }
+  let pasted: URL | undefined;
+  try {
+    pasted = new URL(params.callback_url.trim());
+  } catch {
+    pasted = undefined;
+  }
+  const expectedState = new URL(pending.authorizationUrl).searchParams.get('state');
+  const pastedState = pasted?.searchParams.get('state');
+  const redirectUri = svc.callback.redirectUri;
+  if (!pasted || !pastedState || pastedState !== expectedState) {
+    throw new AccessError(
+      'callback_failed',
+      !pasted
+        ? `The pasted text is not a URL; the login to ${target.host} is still pending.`
+        : `The pasted address does not belong to the pending login to ${target.host} (its state ${pastedState ? 'does not match' : 'is missing'}); it was refused and the login is still pending.`,
+      `Sign in at ${pending.authorizationUrl} and paste the complete address from the browser's address bar afterwards${redirectUri ? ` (it starts with ${redirectUri}?)` : ''}.`,
+    );
+  }
+  const delivered = svc.callback.deliver(pasted.href);
+  if (!delivered.ok) {
+    throw new AccessError('callback_failed', `${delivered.message} The login to ${target.host} is still pending.`, `Paste the complete address the browser ended on after signing in at ${pending.authorizationUrl}.`);
+  }
+  svc.log('info', `Login callback for ${target.origin} received by paste-back.`);
+  const outcome = await waitAtMost(pending.done, Math.max(0, params.wait_seconds ?? svc.config.defaultWaitSeconds), hooks);
+  if (outcome.done) return authenticatedResult(target, outcome.value, 'Login completed.');
+  return pendingResult(svc, target, pending, outcome.reason === 'cancelled' ? CANCELLED : '');
+}
+
+function authenticatedResult(target: URL, session: StoredSession, message: string): LoginResult {
+  const until = session.expires_at ? ` until ${new Date(session.expires_at).toISOString()}${session.method === 'oauth' ? ' (refreshed automatically)' : ''}` : '';
+  return {
+    status: 'authenticated',
+    host: target.host,
+    method: session.method,
+    expires_at: session.expires_at ? new Date(session.expires_at).toISOString() : undefined,
+    message: `${message} Authenticated to ${target.host} via ${session.method === 'oauth' ? 'managed OAuth' : session.method}${until}.`,
+  };
+}

@@ -1,0 +1,85 @@
+import { sessionState } from '../auth/sessions.js';
+import { parseTargetUrl } from '../auth/url-policy.js';
+import type { AccessService } from './access-service.js';
+import { offerFor } from './login-flow.js';
+import type { AuthMethod, ProbeInfo, ServiceTokenSummary, SessionInfo } from './results.js';
+
+export interface StatusResult {
+  sessions: SessionInfo[];
+  probe?: ProbeInfo;
+  warnings: string[];
+  store: string;
+  service_tokens: ServiceTokenSummary;
+}
+
+/** One origin's state: stored session, or a login pending here or in another process. Never a token. */
+export function sessionInfo(svc: AccessService, origin: string): SessionInfo {
+  const host = new URL(origin).host;
+  const pending = svc.oauth.pendingFor(origin) ?? svc.oauth.pendingElsewhere(origin);
+  const cloudflared = svc.cloudflared.pendingFor(origin);
+  const session = svc.store.getSession(origin);
+  if (!session) {
+    if (pending) return { host, origin, state: 'pending', method: 'oauth', login_url: pending.authorizationUrl };
+    if (cloudflared) return { host, origin, state: 'pending', method: 'cloudflared', login_url: cloudflared.authorizationUrl || undefined };
+    return { host, origin, state: 'none', method: svc.serviceTokenFor(new URL(origin)) ? 'service_token' : 'unknown' };
+  }
+  const state = sessionState(session);
+  return {
+    host,
+    origin,
+    state: (pending || cloudflared) && state !== 'authenticated' ? 'pending' : state,
+    method: session.method,
+    expires_at: session.expires_at ? new Date(session.expires_at).toISOString() : undefined,
+    expires_in_seconds: session.expires_at ? Math.max(0, Math.round((session.expires_at - Date.now()) / 1000)) : undefined,
+    refreshable: Boolean(session.refresh_token),
+  };
+}
+
+/** access_status: every stored or pending host, or one URL with what Access offers for it. */
+export async function status(svc: AccessService, params: { url?: string }, signal?: AbortSignal): Promise<StatusResult> {
+  const warnings = [...svc.store.warnings];
+  const service_tokens = serviceTokenSummary(svc);
+  if (!params.url) {
+    const origins = new Set([
+      ...svc.store.listSessions().map((s) => s.origin),
+      ...svc.oauth.pendingOrigins(),
+      ...svc.cloudflared.pendingOrigins(),
+    ]);
+    return { sessions: [...origins].sort().map((o) => sessionInfo(svc, o)), warnings, store: svc.store.dir, service_tokens };
+  }
+  const target = parseTargetUrl(params.url);
+  const info = sessionInfo(svc, target.origin);
+  const probe = await describeOffer(svc, target, signal);
+  return { sessions: [info], probe, warnings, store: svc.store.dir, service_tokens };
+}
+
+/** Which hosts get a service token, and why configured credentials go unused (never the credentials themselves). */
+export function serviceTokenSummary(svc: AccessService): ServiceTokenSummary {
+  return {
+    hosts: svc.serviceTokens.tokens.map((t) => t.pattern.source),
+    header: svc.serviceTokens.header,
+    unused: [...svc.serviceTokens.unused],
+    problems: [...svc.serviceTokens.problems],
+  };
+}
+
+/** Probes without credentials, then says what Access offers and which method access_fetch would use. */
+async function describeOffer(svc: AccessService, target: URL, signal?: AbortSignal): Promise<ProbeInfo> {
+  const { challenge, status: httpStatus } = await svc.probe(target, signal);
+  const token = svc.serviceTokenFor(target);
+  const stored = svc.store.getSession(target.origin);
+  const session = sessionState(stored) === 'authenticated' ? stored : undefined;
+  const tokenNote = token ? ` A service token is configured for this host (${token.pattern.source}) and is sent first.` : '';
+  if (!challenge) {
+    return {
+      url: target.href,
+      protected: false,
+      offer: 'none',
+      method: token ? 'service_token' : 'none',
+      detail: `No Cloudflare Access challenge (HTTP ${httpStatus} without credentials).${tokenNote}`,
+    };
+  }
+  const { offer, detail } = await offerFor(svc, target, challenge);
+  const byOffer: AuthMethod = offer === 'managed_oauth' || offer === 'unknown' ? 'oauth' : offer === 'classic' ? 'cloudflared' : 'none';
+  return { url: target.href, protected: true, offer, method: token ? 'service_token' : (session?.method ?? byOffer), detail: detail + tokenNote };
+}
