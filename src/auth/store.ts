@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, renameSync, accessSync, constants as fsConstants, existsSync } from 'node:fs';
+import { chmodSync, mkdirSync, renameSync, accessSync, constants as fsConstants, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Conf from 'conf';
 import lockfile from 'proper-lockfile';
@@ -80,6 +80,7 @@ export class SessionStore {
   private conf: Conf<StoreData> | undefined;
   private memory: StoreData | undefined;
   private queue: Promise<unknown> = Promise.resolve();
+  private cache: { key: string; data: StoreData } | undefined;
 
   constructor(
     readonly dir: string,
@@ -148,6 +149,25 @@ export class SessionStore {
   /** Current contents, read from disk. */
   read(): StoreData {
     if (this.memory) return this.memory;
+    // Every fetch reads the store; re-parse only when the file changed (each atomic write is a new inode).
+    const key = this.fileKey();
+    if (key !== undefined && this.cache?.key === key) return this.cache.data;
+    const data = this.readFile();
+    this.cache = key === undefined || this.memory ? undefined : { key, data };
+    return data;
+  }
+
+  private fileKey(): string | undefined {
+    try {
+      const stat = statSync(this.file, { bigint: true });
+      return `${stat.ino}:${stat.size}:${stat.mtimeNs}`;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private readFile(): StoreData {
+    if (this.memory) return this.memory;
     let raw: unknown;
     try {
       raw = this.conf!.store;
@@ -189,7 +209,8 @@ export class SessionStore {
         throw error;
       }
       try {
-        const data = this.read();
+        // A copy: the cached parse must not see a mutation that is never written.
+        const data = structuredClone(this.read());
         if (this.memory) return mutate(this.memory);
         const result = mutate(data);
         try {

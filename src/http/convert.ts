@@ -81,6 +81,10 @@ export function decodeText(buffer: Buffer, charset: string | undefined, complete
   return decoder.decode(buffer, { stream: !complete });
 }
 
+/** The HTML converter (and its libraries) loads on the first page that needs it, once. */
+let htmlConverter: Promise<typeof import('./html.js')> | undefined;
+const loadHtmlConverter = () => (htmlConverter ??= import('./html.js'));
+
 /** The charset an HTML page declares in a <meta> near its start, when the header gives none. */
 export function metaCharset(buffer: Buffer): string | undefined {
   const head = buffer.subarray(0, 2048).toString('latin1');
@@ -118,7 +122,7 @@ export async function convertBody(buffer: Buffer, contentType: string, format: F
   const text = decodeText(buffer, options.charset ?? (html ? metaCharset(buffer) : undefined), options.bodyComplete);
   if (format === 'raw') return { kind: 'text', text };
   if (html) {
-    const { htmlToReadable } = await import('./html.js');
+    const { htmlToReadable } = await loadHtmlConverter();
     try {
       return { kind: 'text', ...(await htmlToReadable(text, format, options.url)) };
     } catch {
@@ -135,3 +139,4 @@ export async function convertBody(buffer: Buffer, contentType: string, format: F
   }
   return { kind: 'text', text };
 }
+

@@ -14,9 +14,27 @@ export interface ReadableHtml {
 const CHROME_SELECTOR = 'script, style, noscript, template, nav, header, footer, aside, form, iframe';
 
 type LinkedomDocument = ReturnType<(typeof import('linkedom'))['parseHTML']>['document'];
+type Turndown = import('turndown');
+
+// A dynamic import costs about a millisecond even when cached by Node: load once, keep the promise.
+let domLibraries: Promise<[typeof import('linkedom'), typeof import('@mozilla/readability')]> | undefined;
+let markdownWriter: Promise<Turndown> | undefined;
+
+const loadDomLibraries = () => (domLibraries ??= Promise.all([import('linkedom'), import('@mozilla/readability')]));
+
+/** One turndown instance for the process: it keeps no state between conversions. */
+function loadMarkdownWriter(): Promise<Turndown> {
+  markdownWriter ??= Promise.all([import('turndown'), import('@joplin/turndown-plugin-gfm')]).then(([{ default: TurndownService }, { gfm }]) => {
+    const service = new TurndownService({ headingStyle: 'atx', codeBlockStyle: 'fenced', bulletListMarker: '-', emDelimiter: '_' });
+    service.use(gfm);
+    service.remove(['script', 'style', 'noscript', 'template']);
+    return service;
+  });
+  return markdownWriter;
+}
 
 export async function htmlToReadable(html: string, format: 'markdown' | 'text', pageUrl?: URL): Promise<ReadableHtml> {
-  const [{ parseHTML }, { Readability }] = await Promise.all([import('linkedom'), import('@mozilla/readability')]);
+  const [{ parseHTML }, { Readability }] = await loadDomLibraries();
   let { document } = parseHTML(html);
   // linkedom builds no <html>/<body> for markup-free text ("OK", a truncated JSON body sent as
   // text/html) or for a bare fragment ("<p>…</p>"): give such input a document to live in.
@@ -104,10 +122,7 @@ function normalize(text: string): string {
 }
 
 async function toMarkdown(html: string): Promise<string> {
-  const [{ default: TurndownService }, { gfm }] = await Promise.all([import('turndown'), import('@joplin/turndown-plugin-gfm')]);
-  const service = new TurndownService({ headingStyle: 'atx', codeBlockStyle: 'fenced', bulletListMarker: '-', emDelimiter: '_' });
-  service.use(gfm);
-  service.remove(['script', 'style', 'noscript', 'template']);
+  const service = await loadMarkdownWriter();
   return service
     .turndown(html)
     .replace(/[ \t]+\n/g, '\n')

@@ -32,6 +32,19 @@ export interface ServerOptions {
   capabilities?: ClientCapabilities;
 }
 
+/**
+ * The test process's environment minus what would change the server's
+ * behaviour behind a test's back: a developer's proxy settings, service
+ * tokens or store location. A test that wants them passes them in `env`.
+ */
+function inheritedEnv(): Record<string, string> {
+  const env = { ...(process.env as Record<string, string>) };
+  for (const name of Object.keys(env)) {
+    if (/^(https?_proxy|no_proxy|all_proxy)$/i.test(name) || /^CF_ACCESS_/.test(name)) delete env[name];
+  }
+  return env;
+}
+
 /** The built server, spawned over stdio and driven by the SDK client. */
 export class TestServer {
   readonly stderr: string[] = [];
@@ -51,7 +64,7 @@ export class TestServer {
     const home = options.home ?? tempHome();
     const browserLog = join(tempHome('cfam-browser-'), 'browser.log');
     const env: Record<string, string> = {
-      ...(process.env as Record<string, string>),
+      ...inheritedEnv(),
       CF_ACCESS_MCP_HOME: home,
       CF_ACCESS_MCP_CALLBACK_PORT: '0',
       CF_ACCESS_MCP_BROWSER: options.browser === 'none' ? 'none' : `${process.execPath} ${BROWSER_SCRIPT}`,
