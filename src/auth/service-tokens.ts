@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { AccessError } from './errors.js';
+import { expandUserPath } from './user-path.js';
 import { hostMatches, parseHostList, parseHostPattern, specificity, type HostPattern } from './host-match.js';
 
 /**
@@ -89,7 +90,7 @@ function fromFile(env: NodeJS.ProcessEnv, config: ServiceTokenConfig): void {
   const where = `CF_ACCESS_SERVICE_TOKENS (${path})`;
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readFileSync(expandUserPath(path), 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     config.problems.push(`${where} could not be read (${code === 'ENOENT' ? 'no such file' : (code ?? 'read error')}); its service tokens are not used.`);

@@ -2,6 +2,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import envPaths from 'env-paths';
 import { loadServiceTokens, type ServiceTokenConfig } from '../auth/service-tokens.js';
+import { expandHome, expandUserPath } from '../auth/user-path.js';
 
 export interface Config {
   home: string;
@@ -40,7 +41,7 @@ export function defaultHome(): string {
 /** Reads the documented CF_ACCESS_MCP_* variables (see README). */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
-    home: env.CF_ACCESS_MCP_HOME?.trim() || defaultHome(),
+    home: env.CF_ACCESS_MCP_HOME?.trim() ? expandUserPath(env.CF_ACCESS_MCP_HOME.trim()) : defaultHome(),
     browserCommand: env.CF_ACCESS_MCP_BROWSER?.trim() || undefined,
     callbackPort: intFrom(env.CF_ACCESS_MCP_CALLBACK_PORT, 8400, 0),
     loginTimeoutMs: intFrom(env.CF_ACCESS_MCP_LOGIN_TIMEOUT, 300, 1) * 1000,
@@ -50,7 +51,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxImageBytes: intFrom(env.CF_ACCESS_MCP_MAX_IMAGE_BYTES, 1024 * 1024, 1024),
     connectTimeoutMs: intFrom(env.CF_ACCESS_MCP_CONNECT_TIMEOUT_MS, 10_000, 1),
     responseTimeoutMs: intFrom(env.CF_ACCESS_MCP_TIMEOUT_MS, 30_000, 1),
-    cloudflaredCommand: env.CF_ACCESS_MCP_CLOUDFLARED?.trim() || 'cloudflared',
+    cloudflaredCommand: env.CF_ACCESS_MCP_CLOUDFLARED?.trim() ? expandHome(env.CF_ACCESS_MCP_CLOUDFLARED.trim()) : 'cloudflared',
     serviceTokens: loadServiceTokens(env),
   };
 }
