@@ -15,6 +15,10 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   demo: async () => {
     const { runDemo } = await import('./cli/demo.js');
     return async (args) => {
+      if (args.length === 1 && (args[0] === '--help' || args[0] === '-h')) {
+        process.stdout.write((await import('./cli/usage.js')).DEMO_USAGE);
+        return EXIT.ok;
+      }
       if (args.length > 0) throw new UsageError(`demo takes no arguments (got "${args[0]}").`);
       return runDemo();
     };

@@ -24,6 +24,13 @@ function traceLine(entry: LogEntry): string {
   return `  ${String(entry.status).padEnd(3)} ${entry.method.padEnd(4)} ${where.padEnd(11)} ${entry.path.split('?')[0]!.padEnd(58)} ${STEP_NAMES[entry.endpoint] ?? entry.endpoint}`;
 }
 
+/** NO_PROXY (both spellings) extended with the loopback hosts, keeping what the user listed. */
+function loopbackBypassesProxy(): Record<string, string> {
+  const listed = process.env.no_proxy ?? process.env.NO_PROXY ?? '';
+  const value = [listed, '127.0.0.1', 'localhost', '[::1]'].filter(Boolean).join(',');
+  return { NO_PROXY: value, no_proxy: value };
+}
+
 /** `cf-access-mcp demo`: the whole flow against the built-in emulator, traced. */
 export async function runDemo(): Promise<number> {
   const home = mkdtempSync(join(tmpdir(), 'cf-access-mcp-demo-'));
@@ -43,6 +50,8 @@ export async function runDemo(): Promise<number> {
         CF_ACCESS_MCP_HOME: home,
         CF_ACCESS_MCP_BROWSER: `${process.execPath} ${join(here, 'follow-browser.js')}`,
         CF_ACCESS_MCP_CALLBACK_PORT: '0',
+        // The emulator is on loopback: a proxy set for the user's network could not reach it.
+        ...loopbackBypassesProxy(),
       },
       stderr: 'ignore',
     });

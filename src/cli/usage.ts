@@ -86,3 +86,15 @@ Options:
   --quiet       do not print one line per request
   -h, --help    show this help
 `;
+
+export const DEMO_USAGE = `Usage: cf-access-mcp demo
+
+Starts the built-in Cloudflare Access emulator (automatic approval), runs this
+MCP server as a child over stdio, and calls access_fetch on a protected page as
+an agent would: it prints every request of the login (probe, discovery,
+registration, authorization, token, fetch) and the content the agent receives.
+Nothing is written outside a temporary directory. Takes no options.
+
+Options:
+  -h, --help    show this help
+`;
