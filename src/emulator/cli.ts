@@ -38,7 +38,13 @@ export async function runEmulatorCli(opts: EmulatorCliOptions = {}): Promise<voi
   console.log(`  plain origin  : ${emulator.plainUrl}`);
   console.log(`  team domain   : ${emulator.teamUrl}`);
   console.log(`  admin API     : ${emulator.teamUrl}/__emulator/info`);
-  console.log('Press Ctrl+C to stop.');
+  if (o.mode === 'managed') {
+    console.log('Try it (in another terminal):');
+    console.log(`  cf-access-mcp login ${emulator.appUrl}/${o.approval === 'interactive' ? '   then click Approve in the page that opens' : ''}`);
+    console.log(`  cf-access-mcp fetch ${emulator.appUrl}/api/data.json`);
+    console.log(`  or ask your agent (with cf-access-mcp configured) to access_fetch ${emulator.appUrl}/`);
+  }
+  console.log(quiet ? 'Press Ctrl+C to stop.' : 'Each request is printed below. Press Ctrl+C to stop.');
 
   await new Promise<void>((resolve) => {
     const stop = (): void => {

@@ -43,6 +43,7 @@ function consentPage(ctx: RequestContext, requestId: string, appUrl: string, cli
   const body = `<h1>Sign in to ${escapeHtml(appHost)}</h1>
 <p>Application: <strong id="app">${escapeHtml(appUrl)}</strong></p>
 <p>Client: <strong id="client">${escapeHtml(clientLabel)}</strong></p>
+<p>This is the cf-access-mcp emulator standing in for Cloudflare Access. Approve lets this client reach the application as you; Deny refuses it.</p>
 <p>After you decide, your browser returns to <code>${escapeHtml(redirectUri)}</code>.</p>
 <form method="post" action="${OAUTH_PATHS.decision}">
 <input type="hidden" name="request_id" id="request_id" value="${escapeHtml(requestId)}">
