@@ -57,7 +57,7 @@ function settleOpener(child: ChildProcess, what: string): Promise<BrowserResult>
  */
 export async function openBrowser(url: string, command: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<BrowserResult> {
   const configured = command?.trim();
-  if (configured === 'none') return { opened: false, reason: 'CF_ACCESS_MCP_BROWSER is set to "none"' };
+  if (configured?.toLowerCase() === 'none') return { opened: false, reason: 'CF_ACCESS_MCP_BROWSER is set to "none"' };
   if (configured) {
     const [file, ...args] = configured.split(/\s+/);
     let child: ChildProcess;

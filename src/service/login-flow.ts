@@ -45,7 +45,7 @@ export async function loginFor(
     pending.authorizationUrl,
     pending.expiresAt,
     pending.browser.opened,
-    note + (pending.browser.reason ? ` (${pending.browser.reason})` : '') + pasteBackHint(svc, pending),
+    (pending.browser.reason ? ` Why: ${pending.browser.reason}.` : '') + note + pasteBackHint(svc, pending),
   );
 }
 
