@@ -160,7 +160,9 @@ export class CallbackListener {
       res.end(html);
     };
     const host = (req.headers.host ?? '').toLowerCase();
-    const allowedHosts = [`localhost:${this.port}`, `127.0.0.1:${this.port}`, `[::1]:${this.port}`];
+    // A browser leaves the default port out of Host, so on port 80 "localhost" alone is what arrives.
+    const suffix = this.port === 80 ? ['', ':80'] : [`:${this.port}`];
+    const allowedHosts = ['localhost', '127.0.0.1', '[::1]'].flatMap((name) => suffix.map((port) => `${name}${port}`));
     if (!allowedHosts.includes(host)) {
       send(400, errorPage('Unexpected host', 'This login callback only answers on localhost.', 'Start the login again from your agent.'));
       return;

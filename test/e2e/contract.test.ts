@@ -436,6 +436,21 @@ describe('CF_ACCESS_MCP_BROWSER and CF_ACCESS_MCP_CALLBACK_PORT', () => {
     }
   });
 
+  it('a callback on port 80 is accepted with the Host a browser sends there ("localhost", no port)', async (t) => {
+    const probe = createServer();
+    const bindable = await new Promise<boolean>((resolve) => {
+      probe.once('error', () => resolve(false));
+      probe.listen({ port: 80, host: '127.0.0.1', exclusive: true }, () => probe.close(() => resolve(true)));
+    });
+    if (!bindable) return t.skip('port 80 cannot be bound here');
+    const server = await startServer({ env: { CF_ACCESS_MCP_CALLBACK_PORT: '80' } });
+    const result = await server.call('access_fetch', { url: `${emulator.appUrl}/`, wait_seconds: 30 });
+    const redirect = new URL(new URL(server.browserOpens()[0]!).searchParams.get('redirect_uri')!);
+    if (redirect.port !== '') return t.skip(`port 80 was taken meanwhile (${redirect.href})`);
+    assert.ok(server.browserLines().some((l) => /^callback 200 /.test(l)), server.browserLines().join('\n'));
+    assert.equal(structured(result).auth, 'oauth');
+  });
+
   it('"none" in any case opens nothing', async () => {
     const server = await startServer({ env: { CF_ACCESS_MCP_BROWSER: 'NONE' } });
     const login = structured(await server.call('access_login', { url: `${emulator.appUrl}/`, wait_seconds: 0 }));
