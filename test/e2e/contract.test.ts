@@ -162,9 +162,19 @@ describe('configuration contract (CF_ACCESS_* variables)', () => {
 
 describe('tool surface as a client lists it', () => {
   let tools: Tool[];
+  let server: TestServer;
   before(async () => {
-    const server = await startServer();
+    server = await startServer();
     tools = (await server.client.listTools()).tools;
+  });
+
+  it('introduces itself as cf-access-mcp with the package version, declaring tools and logging', () => {
+    const info = server.client.getServerVersion();
+    assert.equal(info?.name, 'cf-access-mcp');
+    assert.equal(info?.version, VERSION);
+    const capabilities = server.client.getServerCapabilities();
+    assert.ok(capabilities?.tools && capabilities.logging);
+    assert.match(server.client.getInstructions() ?? '', /access_fetch/);
   });
 
   it('exposes exactly the four tools with exactly the contract parameters', () => {
