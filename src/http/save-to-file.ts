@@ -42,7 +42,7 @@ export async function resolveSavePath(input: string, url: URL): Promise<string> 
 export async function saveBodyToFile(body: BodyStream, path: string, url: URL): Promise<SavedFile> {
   const directory = dirname(path);
   try {
-    await mkdir(directory, { recursive: true });
+    await makeDirectories(directory);
   } catch (error) {
     body.on('error', () => {}).destroy();
     throw fileError(error, path, 'create its directory');
@@ -67,6 +67,33 @@ export async function saveBodyToFile(body: BodyStream, path: string, url: URL): 
     throw networkError(error, url);
   }
   return { path, bytes };
+}
+
+/**
+ * mkdir -p, one level at a time: Node 20's `mkdir(…, { recursive: true })`
+ * spins forever when the file system answers ENOENT for a parent that exists
+ * (/proc, /sys), which would hang the tool call.
+ */
+async function makeDirectories(directory: string): Promise<void> {
+  const missing: string[] = [];
+  for (let dir = directory; !(await exists(dir)); dir = dirname(dir)) {
+    missing.push(dir);
+    if (dirname(dir) === dir) break;
+  }
+  for (const dir of missing.reverse()) {
+    await mkdir(dir).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw error;
+    });
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function isDirectory(path: string): Promise<boolean> {

@@ -248,6 +248,12 @@ describe('bad input is an isError result, never a protocol error', () => {
     // The server is still up and well after all of it.
     assert.ok(Array.isArray(structured(await server.call('access_status')).sessions));
   });
+
+  it('save_to where no directory can be made is a prompt error (Node 20 spins on mkdir -p under /proc)', { skip: !existsSync('/proc/self') }, async () => {
+    const server = await startServer({ browser: 'none' });
+    const result = await server.call('access_fetch', { url: `${emulator.plainUrl}/`, save_to: '/proc/cf-access-mcp-none/out.html' }, { timeoutMs: 20_000 });
+    assert.match(assertToolError(result, 'save_to under /proc'), /Could not save to/);
+  });
 });
 
 type RawMessage = { jsonrpc?: string; id?: number; result?: CallToolResult & { tools?: Tool[] }; error?: unknown; method?: string };
