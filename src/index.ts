@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
+import { redactSecrets } from './auth/redact.js';
 import { EXIT, UsageError } from './cli/exit-codes.js';
 import { MAIN_USAGE } from './cli/usage.js';
 import { VERSION } from './version.js';
@@ -68,7 +69,7 @@ main(process.argv.slice(2)).then(
       );
       process.exit(EXIT.usage);
     }
-    process.stderr.write(`cf-access-mcp: ${(error as Error)?.message ?? String(error)}\n`);
+    process.stderr.write(`cf-access-mcp: ${redactSecrets((error as Error)?.message ?? String(error))}\n`);
     process.exit(EXIT.failure);
   },
 );

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { AccessError } from './errors.js';
 import { errorPage, successPage } from './callback-pages.js';
+import { rememberSecret } from './redact.js';
 
 export interface CallbackParams {
   code?: string;
@@ -137,6 +138,8 @@ export class CallbackListener {
   }
 
   private route(query: URLSearchParams): { ok: boolean; message: string; host?: string; params?: CallbackParams } {
+    // Even a refused callback's code stays out of every message and log.
+    rememberSecret(query.get('code') ?? undefined);
     const state = query.get('state');
     const waiter = state ? this.waiters.get(state) : undefined;
     if (!state || !waiter) {

@@ -4,6 +4,7 @@ import type { BrowserResult } from './browser.js';
 import { AccessError, LoginPendingError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { SessionStore, StoredSession } from './store.js';
+import { MAX_TOKEN_LIFETIME_S } from './token.js';
 
 /**
  * The cloudflared fallback for Access apps without managed OAuth:
@@ -52,7 +53,9 @@ export function jwtExpiresAt(jwt: string): number | undefined {
   if (!payload) return undefined;
   try {
     const claims = ClaimsSchema.safeParse(JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')));
-    return claims.success && claims.data.exp !== undefined ? claims.data.exp * 1000 : undefined;
+    if (!claims.success || claims.data.exp === undefined) return undefined;
+    // A far-future exp would overflow Date (and JSON, as Infinity): no token is kept longer than this.
+    return Math.min(claims.data.exp * 1000, Date.now() + MAX_TOKEN_LIFETIME_S * 1000);
   } catch {
     return undefined;
   }

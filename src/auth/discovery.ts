@@ -2,7 +2,7 @@ import type { Dispatcher } from 'undici';
 import { requestJson, parseWith } from '../http/json.js';
 import { AccessError } from './errors.js';
 import { ResourceMetadataSchema, ServerMetadataSchema, type ResourceMetadata, type ServerMetadata } from './schemas.js';
-import { isAllowedScheme } from './url-policy.js';
+import { isAllowedScheme, truncate } from './url-policy.js';
 
 const FALLBACK = 'The site may not offer managed OAuth: use a service token (CF_ACCESS_CLIENT_ID/SECRET) or the cloudflared fallback, or ask the Access administrator to enable managed OAuth.';
 
@@ -62,11 +62,17 @@ export function authorizationServerOf(metadata: ResourceMetadata, target: URL): 
     throw new AccessError('invalid_metadata', `Resource metadata from ${target.host} lists an invalid authorization server.`, FALLBACK);
   }
   if (!isAllowedScheme(url)) {
+    // javascript:, file: or data: have no host to name: say what the metadata gave instead.
+    const named = url.host ? url.host : `a ${truncate(url.protocol, 20)} URL`;
     throw new AccessError(
       'unsupported_server',
-      `The authorization server ${url.host} is not served over https; refusing to send a login through it.`,
+      `The authorization server listed by ${target.host} (${named}) is not served over https; refusing to send a login through it.`,
       'Ask the site owner to fix the Access configuration; meanwhile use a service token or cloudflared.',
     );
+  }
+  if (url.username || url.password) {
+    // https://trusted.example@evil.example/ reads like one host and is another: never show such a login URL.
+    throw new AccessError('invalid_metadata', `The authorization server listed by ${target.host} has a user name or password in its URL; refusing it.`, FALLBACK);
   }
   return url;
 }
@@ -107,10 +113,12 @@ export async function fetchServerMetadata(dispatcher: Dispatcher, authorizationS
     } catch {
       throw new AccessError('invalid_metadata', `Authorization server metadata at ${url.host} has an invalid ${key}.`, FALLBACK);
     }
-    if (endpoint.origin !== authorizationServer.origin) {
+    if (endpoint.origin !== authorizationServer.origin || endpoint.username || endpoint.password) {
       throw new AccessError(
         'invalid_metadata',
-        `The ${key} of ${authorizationServer.host} points at another host (${endpoint.host}); refusing it.`,
+        endpoint.origin !== authorizationServer.origin
+          ? `The ${key} of ${authorizationServer.host} points at another host (${endpoint.host}); refusing it.`
+          : `The ${key} of ${authorizationServer.host} has a user name or password in its URL; refusing it.`,
         'This may be a misconfigured or hostile server; check the Access configuration.',
       );
     }

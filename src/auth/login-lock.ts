@@ -3,6 +3,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
+import { PRIVATE_LOCK_FS } from './lock-fs.js';
 import type { SessionStore } from './store.js';
 
 /** What a per-origin lock guards: the browser login (held for minutes) or one refresh (held for one request). */
@@ -49,6 +50,7 @@ export class OriginLocks {
       mkdirSync(join(this.store.dir, 'locks'), { recursive: true, mode: 0o700 });
       const release = await lockfile.lock(file, {
         realpath: false,
+        fs: PRIVATE_LOCK_FS,
         stale: STALE_MS,
         update: UPDATE_MS,
         retries: 0,

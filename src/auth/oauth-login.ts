@@ -12,6 +12,7 @@ import {
 } from './discovery.js';
 import { AccessError, OAuthProtocolError } from './errors.js';
 import type { Logger } from './logger.js';
+import { redactSecrets } from './redact.js';
 import type { HeldLock } from './login-lock.js';
 import { createPkce, createState } from './pkce.js';
 import { registerClient, type Registration } from './registration.js';
@@ -301,7 +302,7 @@ export class OAuthLogin {
         params.error,
         denied
           ? `The login to ${target.host} was denied in the browser.`
-          : `The authorization server refused the login to ${target.host} (${params.error}${params.error_description ? `: ${params.error_description.slice(0, 300)}` : ''}).`,
+          : `The authorization server refused the login to ${target.host} (${redactSecrets(params.error.slice(0, 100), [params.code, verifier])}${params.error_description ? `: ${redactSecrets(params.error_description, [params.code, verifier]).slice(0, 300)}` : ''}).`,
         denied
           ? 'If that was a mistake, call access_login again and choose Approve; otherwise ask the Access administrator for access.'
           : 'Call access_login with force: true to try again; if it repeats, check the Access application configuration.',

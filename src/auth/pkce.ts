@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { rememberSecret } from './redact.js';
 
 export interface Pkce {
   verifier: string;
@@ -16,7 +17,9 @@ export function createPkce(): Pkce {
   for (;;) {
     const verifier = base64url(randomBytes(32));
     const challenge = base64url(createHash('sha256').update(verifier).digest());
-    if (/^[A-Za-z0-9]/.test(challenge)) return { verifier, challenge };
+    if (!/^[A-Za-z0-9]/.test(challenge)) continue;
+    rememberSecret(verifier);
+    return { verifier, challenge };
   }
 }
 

@@ -40,12 +40,15 @@ export const RegistrationResponseSchema = z
   })
   .loose();
 
+/** A token goes into a request header: visible ASCII only (no spaces, no line breaks). */
+const HeaderSafeToken = z.string().min(1).max(16_384).regex(/^[\x21-\x7e]+$/, 'must be visible ASCII without spaces or line breaks');
+
 export const TokenResponseSchema = z
   .object({
-    access_token: z.string().min(1),
+    access_token: HeaderSafeToken,
     token_type: z.string().optional(),
     expires_in: z.coerce.number().positive().optional(),
-    refresh_token: z.string().min(1).optional(),
+    refresh_token: HeaderSafeToken.optional(),
     scope: z.string().optional(),
     resource: z.string().optional(),
   })

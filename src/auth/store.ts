@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import Conf from 'conf';
 import lockfile from 'proper-lockfile';
 import { z } from 'zod';
+import { PRIVATE_LOCK_FS } from './lock-fs.js';
+import { rememberSecret } from './redact.js';
 import type { Registration } from './registration.js';
 
 export type SessionMethod = 'oauth' | 'cloudflared';
@@ -91,6 +93,8 @@ export class SessionStore {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       try {
         chmodSync(dir, 0o700);
+        // A store file copied in or restored from a backup may be readable by others until the next write.
+        if (existsSync(this.file)) chmodSync(this.file, 0o600);
       } catch {
         /* not ours to change: the write check below decides */
       }
@@ -140,6 +144,12 @@ export class SessionStore {
     const aside = `${this.file}.corrupt-${Date.now()}`;
     try {
       renameSync(this.file, aside);
+      // It may hold live tokens: as private as the store, whatever mode the broken file had.
+      try {
+        chmodSync(aside, 0o600);
+      } catch {
+        /* the directory is 0700 anyway */
+      }
       this.warn(`The store file was corrupt (${reason}); it was moved to ${aside} and a fresh store was started. Sessions in it need a new login.`);
     } catch (error) {
       this.warn(`The store file is corrupt (${reason}) and could not be moved aside: ${(error as Error).message}.`);
@@ -185,6 +195,7 @@ export class SessionStore {
       this.moveAside('unexpected contents');
       return emptyData();
     }
+    for (const session of Object.values(parsed.data.sessions)) rememberSecret(session.access_token, session.refresh_token);
     return parsed.data;
   }
 
@@ -196,6 +207,7 @@ export class SessionStore {
       try {
         release = await lockfile.lock(this.file, {
           realpath: false,
+          fs: PRIVATE_LOCK_FS,
           ...STORE_LOCK,
           retries: { retries: 300, factor: 1.2, minTimeout: 5, maxTimeout: 100 },
           // The default throws from a timer and would take the server down.
@@ -238,6 +250,7 @@ export class SessionStore {
   }
 
   putSession(session: StoredSession): Promise<void> {
+    rememberSecret(session.access_token, session.refresh_token);
     return this.update((data) => {
       data.sessions[session.origin] = session;
     });

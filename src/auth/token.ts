@@ -1,6 +1,7 @@
 import type { Dispatcher } from 'undici';
 import { requestJson, parseWith } from '../http/json.js';
 import { AccessError, OAuthProtocolError } from './errors.js';
+import { redactSecrets, rememberSecret } from './redact.js';
 import { OAuthErrorSchema, TokenResponseSchema, type TokenResponse } from './schemas.js';
 
 export interface TokenSet {
@@ -13,16 +14,29 @@ export interface TokenSet {
 
 const REDO = 'Log in again (call access_login with force: true); codes are single-use and short-lived.';
 
+/** Form fields that carry a secret: a server's error text may echo them back. */
+const SECRET_FIELDS = ['code', 'code_verifier', 'refresh_token', 'token'];
+
+/**
+ * A lifetime beyond this is treated as this: a hostile or broken server's
+ * `expires_in: 1e308` must not become an `expires_at` that is Infinity (JSON
+ * null, which would make the whole store unreadable) or past the last valid Date.
+ */
+export const MAX_TOKEN_LIFETIME_S = 366 * 24 * 3600;
+
 async function tokenRequest(dispatcher: Dispatcher, tokenEndpoint: string, form: Record<string, string | undefined>, step: string): Promise<TokenResponse> {
   const url = new URL(tokenEndpoint);
+  const sent = SECRET_FIELDS.map((name) => form[name]);
+  rememberSecret(...sent);
   const response = await requestJson(dispatcher, url, { form });
   if (response.status !== 200) {
     const err = OAuthErrorSchema.safeParse(response.json);
-    const oauthError = err.success ? err.data.error : `http_${response.status}`;
-    const description = err.success && err.data.error_description ? `: ${err.data.error_description.slice(0, 300)}` : '';
+    const oauthError = err.success ? redactSecrets(err.data.error.slice(0, 100), sent) : `http_${response.status}`;
+    const description = err.success && err.data.error_description ? `: ${redactSecrets(err.data.error_description, sent).slice(0, 300)}` : '';
     throw new OAuthProtocolError('token_failed', oauthError, `The ${step} at ${url.host} failed (${oauthError}${description}).`, REDO);
   }
   const tokens = parseWith(TokenResponseSchema, response.json, `The ${step} response`, url, REDO);
+  rememberSecret(tokens.access_token, tokens.refresh_token);
   if (tokens.token_type && tokens.token_type.toLowerCase() !== 'bearer') {
     throw new AccessError('token_failed', `The ${step} at ${url.host} returned an unsupported token type.`, REDO);
   }
@@ -34,7 +48,7 @@ function toTokenSet(tokens: TokenResponse, previousRefresh?: string): TokenSet {
     access_token: tokens.access_token,
     // Refresh-token rotation is undocumented at Cloudflare: keep the new one when sent, else the old one.
     refresh_token: tokens.refresh_token ?? previousRefresh,
-    expires_at: tokens.expires_in ? Date.now() + tokens.expires_in * 1000 : undefined,
+    expires_at: tokens.expires_in ? Date.now() + Math.min(tokens.expires_in, MAX_TOKEN_LIFETIME_S) * 1000 : undefined,
     token_type: 'bearer',
   };
 }

@@ -1,5 +1,6 @@
 import { AccessError } from '../auth/errors.js';
 import type { Logger, LogLevel } from '../auth/logger.js';
+import { redactSecrets } from '../auth/redact.js';
 import { EXIT } from './exit-codes.js';
 
 /** Error codes that mean "the login did not complete" (exit 3) rather than a failure (exit 1). */
@@ -11,7 +12,7 @@ const RANK: Record<LogLevel, number> = { debug: 0, info: 1, notice: 2, warning: 
 export function cliLogger(verbose: boolean): Logger {
   const threshold = verbose ? RANK.debug : RANK.warning;
   return (level, message) => {
-    if (RANK[level] >= threshold) process.stderr.write(`${level}: ${message}\n`);
+    if (RANK[level] >= threshold) process.stderr.write(`${level}: ${redactSecrets(message)}\n`);
   };
 }
 
@@ -28,14 +29,14 @@ export function forPeople(text: string): string {
 /** Prints an error for a person (what happened, then the next step) and returns the exit code. */
 export function reportError(error: unknown): number {
   if (error instanceof AccessError) {
-    process.stderr.write(`error: ${forPeople(error.message)}\nnext step: ${forPeople(error.nextStep)}\n`);
+    process.stderr.write(redactSecrets(`error: ${forPeople(error.message)}\nnext step: ${forPeople(error.nextStep)}\n`));
     if (error.code === 'invalid_url') return EXIT.usage;
     return LOGIN_INCOMPLETE.has(error.code) ? EXIT.loginIncomplete : EXIT.failure;
   }
-  process.stderr.write(`error: ${(error as Error)?.message ?? String(error)}\n`);
+  process.stderr.write(`error: ${redactSecrets((error as Error)?.message ?? String(error))}\n`);
   return EXIT.failure;
 }
 
 export function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  process.stdout.write(`${redactSecrets(JSON.stringify(value, null, 2))}\n`);
 }

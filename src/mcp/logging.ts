@@ -1,5 +1,6 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { Logger, LogLevel } from '../auth/logger.js';
+import { redactSecrets } from '../auth/redact.js';
 
 const RANK: Record<LogLevel, number> = { debug: 0, info: 1, notice: 2, warning: 3, error: 4 };
 
@@ -10,7 +11,8 @@ const RANK: Record<LogLevel, number> = { debug: 0, info: 1, notice: 2, warning: 
 export function createLogger(options: { stderrLevel?: LogLevel } = {}): { log: Logger; attach: (server: McpServer) => void } {
   let server: McpServer | undefined;
   const threshold = RANK[options.stderrLevel ?? 'info'];
-  const log: Logger = (level, message) => {
+  const log: Logger = (level, raw) => {
+    const message = redactSecrets(raw);
     if (RANK[level] >= threshold) process.stderr.write(`[cf-access-mcp] ${level}: ${message}\n`);
     if (server?.isConnected()) {
       server.server.sendLoggingMessage({ level, logger: 'cf-access-mcp', data: message }).catch(() => {});

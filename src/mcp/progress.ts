@@ -1,6 +1,7 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
+import { redactSecrets } from '../auth/redact.js';
 import type { LoginHooks } from '../service/access-service.js';
 import { elicitLogin } from './elicitation.js';
 
@@ -24,7 +25,7 @@ export function loginHooks(extra: ToolExtra, server?: McpServer): LoginHooks {
     if (token === undefined || progress <= last) return;
     last = progress;
     extra
-      .sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress, total, message } })
+      .sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress, total, message: redactSecrets(message) } })
       .catch(() => {});
   };
 

@@ -139,17 +139,18 @@ async function buildResult(
   const warnings = [...svc.takeStoreWarnings(), ...content.notes];
   const page = paginate(redact(svc, content.text, finalUrl), params.start_index ?? 0, params.max_length ?? DEFAULT_MAX_LENGTH);
   const selected: Record<string, string> = {};
+  // A site may echo our credential anywhere it controls, not only in the body.
   for (const name of SELECTED_HEADERS) {
     const value = headerValue(response.headers, name);
-    if (value !== undefined) selected[name] = value;
+    if (value !== undefined) selected[name] = redact(svc, value, finalUrl);
   }
   return {
     url: requested.href,
-    final_url: finalUrl.href,
+    final_url: redact(svc, finalUrl.href, finalUrl),
     status: response.status,
     content_type: content.contentType,
     auth,
-    title: content.title,
+    title: content.title === undefined ? undefined : redact(svc, content.title, finalUrl),
     text: page.text,
     image: content.image,
     total_length: page.total_length,

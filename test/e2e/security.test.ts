@@ -1,0 +1,409 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
+import { join } from 'node:path';
+import { after, afterEach, before, describe, it } from 'node:test';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { startEmulator, type Emulator } from '../../src/emulator/index.js';
+import { cleanupHomes, eventually, SERVER_ENTRY, tempHome, TestServer, textOf, type ServerOptions } from '../helpers/harness.js';
+import { allOutputs, assertNoSecretsLeaked } from '../helpers/leaks.js';
+
+/**
+ * Adversarial review: a hostile site and authorization server (a real HTTP server on
+ * loopback that answers the way an attacker would), and a careless user. Each case:
+ * a clear error with a next step, the server still answers, the store keeps what it
+ * held, and no token, code, verifier or secret shows up anywhere.
+ */
+
+type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void | Promise<void>;
+
+/** A hostile origin that plays both the protected app and its authorization server. */
+class Hostile {
+  readonly secrets: string[] = [];
+  readonly requests: Array<{ method: string; path: string; headers: IncomingMessage['headers'] }> = [];
+  /** Per-path overrides; the defaults below make a working managed-OAuth login. */
+  routes = new Map<string, Handler>();
+  tokenLifetime = 900;
+  issued = new Set<string>();
+  private server!: Server;
+  origin = '';
+
+  static async start(): Promise<Hostile> {
+    const hostile = new Hostile();
+    hostile.server = createServer((req, res) => {
+      let body = '';
+      req.setEncoding('utf8').on('data', (c: string) => (body += c));
+      req.on('end', () => void hostile.handle(req, res, body));
+    });
+    await new Promise<void>((resolve) => hostile.server.listen(0, '127.0.0.1', resolve));
+    hostile.origin = `http://127.0.0.1:${(hostile.server.address() as AddressInfo).port}`;
+    return hostile;
+  }
+
+  get url(): string {
+    return `${this.origin}/`;
+  }
+
+  reset(): void {
+    this.routes.clear();
+    this.requests.length = 0;
+    this.tokenLifetime = 900;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse, body: string): Promise<void> {
+    const url = new URL(req.url ?? '/', this.origin);
+    this.requests.push({ method: req.method ?? 'GET', path: url.pathname, headers: req.headers });
+    const override = this.routes.get(url.pathname);
+    if (override) return override(req, res, body);
+    const json = (status: number, value: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(value));
+    };
+    switch (url.pathname) {
+      case '/.well-known/cloudflare-access-protected-resource/':
+        return json(200, { resource: this.origin, authorization_servers: [this.origin], authentication_methods: ['oauth'] });
+      case '/.well-known/oauth-authorization-server':
+        return json(200, {
+          issuer: this.origin,
+          authorization_endpoint: `${this.origin}/authorize`,
+          token_endpoint: `${this.origin}/token`,
+          registration_endpoint: `${this.origin}/register`,
+          revocation_endpoint: `${this.origin}/revoke`,
+          code_challenge_methods_supported: ['S256'],
+          token_endpoint_auth_methods_supported: ['none'],
+        });
+      case '/register':
+        return json(201, { client_id: 'hostile-client' });
+      case '/authorize': {
+        const code = `code-${randomish()}`;
+        this.secrets.push(code);
+        const back = new URL(url.searchParams.get('redirect_uri')!);
+        back.searchParams.set('code', code);
+        back.searchParams.set('state', url.searchParams.get('state')!);
+        res.writeHead(302, { location: back.href });
+        return void res.end();
+      }
+      case '/token': {
+        const form = new URLSearchParams(body);
+        for (const name of ['code', 'code_verifier', 'refresh_token']) if (form.get(name)) this.secrets.push(form.get(name)!);
+        const access = `oauth:access-${randomish()}`;
+        const refresh = `oauth:refresh-${randomish()}`;
+        this.secrets.push(access, refresh);
+        this.issued.add(access);
+        return json(200, { access_token: access, token_type: 'bearer', expires_in: this.tokenLifetime, refresh_token: refresh });
+      }
+      case '/revoke':
+        return json(200, {});
+      default: {
+        const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+        if (bearer && this.issued.has(bearer)) {
+          res.writeHead(200, { 'content-type': 'text/plain' });
+          return void res.end('hello from the hostile app');
+        }
+        res.writeHead(401, {
+          'www-authenticate': `Bearer realm="OAuth", resource_metadata="${this.origin}/.well-known/cloudflare-access-protected-resource/"`,
+          'content-type': 'application/json',
+        });
+        return void res.end('{"error":"invalid_token"}');
+      }
+    }
+  }
+
+  close(): Promise<void> {
+    this.server.closeAllConnections();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+function randomish(): string {
+  return Math.random().toString(36).slice(2) + Math.random().toString(36).slice(2);
+}
+
+let emulator: Emulator;
+/** Shared by cases that log in; discovery cases each get a fresh origin (discovery is cached per origin). */
+let hostile: Hostile;
+let home: string;
+let server: TestServer;
+const servers: TestServer[] = [];
+const extraSecrets: string[] = [];
+const others: Hostile[] = [];
+
+async function freshHostile(): Promise<Hostile> {
+  const site = await Hostile.start();
+  others.push(site);
+  return site;
+}
+
+async function startServer(options: ServerOptions = {}): Promise<TestServer> {
+  const started = await TestServer.start({ home, ...options });
+  servers.push(started);
+  await started.client.setLoggingLevel('debug');
+  return started;
+}
+
+function call(target: TestServer, name: string, args: Record<string, unknown>): Promise<CallToolResult> {
+  return target.call(name, args, { onprogress: () => {} });
+}
+
+function assertError(result: CallToolResult, message?: RegExp): string {
+  const text = textOf(result);
+  assert.equal(result.isError, true, `expected an error, got: ${text.slice(0, 400)}`);
+  assert.match(text, /Next step: \S/, `no next step in: ${text}`);
+  if (message) assert.match(text, message);
+  return text;
+}
+
+function assertOk(result: CallToolResult): string {
+  assert.notEqual(result.isError, true, `unexpected error: ${textOf(result).slice(0, 500)}`);
+  return textOf(result);
+}
+
+type Sessions = Record<string, Record<string, unknown>>;
+function storedSessions(dir = home): Sessions {
+  return (JSON.parse(readFileSync(join(dir, 'store.json'), 'utf8')) as { sessions: Sessions }).sessions;
+}
+
+/** The server answers, the emulator session logged in before() is still stored, and nothing was moved aside. */
+async function assertIntact(target = server): Promise<void> {
+  assertOk(await target.call('access_status', {}));
+  assert.ok(storedSessions()[emulator.appUrl], 'the emulator session survived');
+  assert.deepEqual(
+    readdirSync(home).filter((f) => f.includes('corrupt')),
+    [],
+    'the store was not moved aside',
+  );
+}
+
+before(async () => {
+  emulator = await startEmulator();
+  hostile = await Hostile.start();
+  home = tempHome();
+  server = await startServer();
+  assertOk(await call(server, 'access_fetch', { url: `${emulator.appUrl}/` }));
+});
+
+afterEach(async () => {
+  hostile.reset();
+  const sessions = storedSessions();
+  if (sessions[hostile.origin]) assertOk(await server.call('access_logout', { url: hostile.url }));
+});
+
+after(async () => {
+  await Promise.all(servers.map((s) => s.close()));
+  assertNoSecretsLeaked([...emulator.secrets(), ...hostile.secrets, ...others.flatMap((o) => o.secrets), ...extraSecrets]);
+  await Promise.all([hostile, ...others].map((o) => o.close()));
+  await emulator.close();
+  cleanupHomes();
+});
+
+describe('a hostile authorization server', () => {
+  it('an error_description that echoes the code and verifier never reaches the agent', async () => {
+    hostile.routes.set('/token', (_req, res, body) => {
+      const form = new URLSearchParams(body);
+      const echoed = ['code', 'code_verifier', 'client_id'].map((n) => `${n}=${form.get(n)}`).join(' ');
+      for (const n of ['code', 'code_verifier']) hostile.secrets.push(form.get(n)!);
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: 'invalid_grant', error_description: `rejected ${echoed}` }));
+    });
+    const text = assertError(await call(server, 'access_fetch', { url: hostile.url }), /code exchange .* failed \(invalid_grant: rejected/);
+    assert.match(text, /\[redacted\]/);
+    assert.equal(storedSessions()[hostile.origin], undefined);
+    await assertIntact();
+  });
+
+  it('a refresh error that echoes the refresh and access tokens stays out of the logs', async () => {
+    hostile.tokenLifetime = 20; // below the refresh skew: the next use refreshes
+    assertOk(await call(server, 'access_fetch', { url: hostile.url }));
+    hostile.routes.set('/token', (_req, res, body) => {
+      const form = new URLSearchParams(body);
+      const access = [...hostile.issued].pop();
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: 'temporarily_unavailable', error_description: `refresh ${form.get('refresh_token')} access ${access}` }));
+    });
+    const before = server.logMessages.length;
+    assertOk(await call(server, 'access_fetch', { url: hostile.url }));
+    const logged = server.logMessages.slice(before).join('\n');
+    assert.match(logged, /Refreshing the session .* failed .*\[redacted\]/);
+    await assertIntact();
+  });
+
+  for (const tokenType of ['mac', 'DPoP', 'N_A']) {
+    it(`a token response with token_type "${tokenType}" is refused and nothing is stored`, async () => {
+      hostile.routes.set('/token', (_req, res) => {
+        const access = `oauth:typed-${randomish()}`;
+        hostile.secrets.push(access);
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ access_token: access, token_type: tokenType, expires_in: 900 }));
+      });
+      assertError(await call(server, 'access_fetch', { url: hostile.url }), /unsupported token type/);
+      assert.equal(storedSessions()[hostile.origin], undefined);
+      await assertIntact();
+    });
+  }
+
+  for (const expiresIn of [1e308, 1e15, '1e400']) {
+    it(`expires_in ${expiresIn} neither breaks access_status nor the store`, async () => {
+      hostile.routes.set('/token', (_req, res) => {
+        const access = `oauth:forever-${randomish()}`;
+        hostile.secrets.push(access);
+        hostile.issued.add(access);
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(`{"access_token":"${access}","token_type":"bearer","expires_in":${typeof expiresIn === 'string' ? `"${expiresIn}"` : expiresIn}}`);
+      });
+      const fetched = await call(server, 'access_fetch', { url: hostile.url });
+      if (!fetched.isError) assert.match(textOf(fetched), /hello from the hostile app/);
+      const status = await server.call('access_status', {});
+      assertOk(status);
+      await assertIntact();
+      // A server started afresh reads the same store without moving it aside.
+      const fresh = await startServer();
+      assertOk(await fresh.call('access_status', {}));
+      await fresh.close();
+      await assertIntact();
+    });
+  }
+
+  it('an access token with a line break is refused at login, not sent as a header later', async () => {
+    hostile.routes.set('/token', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ access_token: 'oauth:abc\r\nX-Injected: 1', token_type: 'bearer', expires_in: 900 }));
+    });
+    assertError(await call(server, 'access_fetch', { url: hostile.url }), /malformed/);
+    assert.equal(storedSessions()[hostile.origin], undefined);
+    await assertIntact();
+  });
+});
+
+describe('hostile discovery', () => {
+  it('resource_metadata on another port of the same host is refused before anything is requested there', async () => {
+    const site = await freshHostile();
+    const other = await freshHostile();
+    site.routes.set('/', (_req, res) => {
+      res.writeHead(401, { 'www-authenticate': `Bearer resource_metadata="${other.origin}/.well-known/cloudflare-access-protected-resource/"` });
+      res.end();
+    });
+    assertError(await call(server, 'access_fetch', { url: site.url }), /another origin/);
+    assert.equal(other.requests.length, 0, 'nothing was requested from the other port');
+    await assertIntact();
+  });
+
+  for (const as of ['javascript:alert(1)', 'file:///etc/passwd', 'data:text/html,<script>x</script>', 'http://auth.evil.example', 'https://trusted.example@127.0.0.1/']) {
+    it(`authorization_servers ["${as}"] is refused with a clear error, before any request there`, async () => {
+      const site = await freshHostile();
+      site.routes.set('/.well-known/cloudflare-access-protected-resource/', (_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ resource: site.origin, authorization_servers: [as] }));
+      });
+      const text = assertError(await call(server, 'access_fetch', { url: site.url }), /authorization server listed by 127\.0\.0\.1:\d+ \(?\S/i);
+      assert.doesNotMatch(text, /server {2}is|\(\)/, 'the message names what was refused');
+      assert.deepEqual(
+        site.requests.map((r) => r.path),
+        ['/', '/.well-known/cloudflare-access-protected-resource/'],
+        'no request went further than the resource metadata',
+      );
+      await assertIntact();
+    });
+  }
+
+  it('endpoints with a user name in their URL are refused (a login URL that reads like another host)', async () => {
+    const site = await freshHostile();
+    site.routes.set('/.well-known/oauth-authorization-server', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          issuer: site.origin,
+          authorization_endpoint: `http://login.cloudflareaccess.com@${site.origin.slice('http://'.length)}/authorize`,
+          token_endpoint: `${site.origin}/token`,
+          registration_endpoint: `${site.origin}/register`,
+          code_challenge_methods_supported: ['S256'],
+          token_endpoint_auth_methods_supported: ['none'],
+        }),
+      );
+    });
+    assertError(await call(server, 'access_fetch', { url: site.url }), /authorization_endpoint .* user name or password/);
+    assert.ok(!site.requests.some((r) => r.path === '/register'), 'no registration happened');
+    await assertIntact();
+  });
+
+  it('resource metadata larger than 1 MB, and deeply nested JSON, give clear errors', async () => {
+    const big = await freshHostile();
+    big.routes.set('/.well-known/cloudflare-access-protected-resource/', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(`{"resource":"${big.origin}","pad":"${'x'.repeat(2 * 1024 * 1024)}"}`);
+    });
+    assertError(await call(server, 'access_fetch', { url: big.url }), /Resource metadata/);
+    const deep = await freshHostile();
+    deep.routes.set('/.well-known/cloudflare-access-protected-resource/', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(`{"resource":"${deep.origin}","authorization_servers":${'['.repeat(400_000)}${']'.repeat(400_000)}}`);
+    });
+    assertError(await call(server, 'access_fetch', { url: deep.url }), /Resource metadata/);
+    await assertIntact();
+  });
+
+  it('a WWW-Authenticate header of 1 MB is refused with a clear error', async () => {
+    const site = await freshHostile();
+    site.routes.set('/', (_req, res) => {
+      res.writeHead(401, { 'www-authenticate': `Bearer realm="${'x'.repeat(1024 * 1024)}"` });
+      res.end();
+    });
+    assertError(await call(server, 'access_fetch', { url: site.url }), /larger than 64 KB/);
+    await assertIntact();
+  });
+});
+
+describe('hostile redirects', () => {
+  it('a 302 loop between two origins stops after 10 redirects', async () => {
+    const other = await freshHostile();
+    {
+      hostile.routes.set('/loop', (_req, res) => {
+        res.writeHead(302, { location: `${other.origin}/loop` });
+        res.end();
+      });
+      other.routes.set('/loop', (_req, res) => {
+        res.writeHead(302, { location: `${hostile.origin}/loop` });
+        res.end();
+      });
+      assertError(await call(server, 'access_fetch', { url: `${hostile.origin}/loop` }), /Too many redirects/);
+      const sent = hostile.requests.length + other.requests.length;
+      assert.ok(sent <= 11, `${sent} requests`);
+      await assertIntact();
+    }
+  });
+
+  it('a Location header with CR/LF in it is refused, and the server stays up', async () => {
+    const raw: TcpServer = createTcpServer((socket) => {
+      socket.once('data', () => {
+        socket.end('HTTP/1.1 302 Found\r\nLocation: /next\rSet-Cookie: injected=1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      });
+    });
+    await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (raw.address() as AddressInfo).port;
+      assertError(await call(server, 'access_fetch', { url: `http://127.0.0.1:${port}/` }));
+      await assertIntact();
+    } finally {
+      raw.close();
+    }
+  });
+
+  it('a page that echoes our bearer token shows it nowhere: body, title, headers or final URL', async () => {
+    assertOk(await call(server, 'access_fetch', { url: hostile.url }));
+    hostile.routes.set('/echo', (req, res) => {
+      const token = (req.headers.authorization ?? '').replace(/^Bearer /, '');
+      if (!hostile.issued.has(token)) {
+        res.writeHead(401, { 'www-authenticate': `Bearer resource_metadata="${hostile.origin}/.well-known/cloudflare-access-protected-resource/"` });
+        return void res.end();
+      }
+      res.writeHead(200, { 'content-type': 'text/html', etag: `"${token}"`, 'content-disposition': `attachment; filename="${token}.html"` });
+      res.end(`<html><head><title>Token ${token}</title></head><body><article><h1>Echo</h1><p>Your token is ${token}, thanks for sharing it with us today.</p></article></body></html>`);
+    });
+    const result = await call(server, 'access_fetch', { url: `${hostile.origin}/echo` });
+    const text = assertOk(result);
+    const token = [...hostile.issued].pop()!;
+    assert.ok(!JSON.stringify(result).includes(token), 'the token appears nowhere in the result');
+    assert.match(text, /\[redacted\]/);
+  });
+});
