@@ -55,7 +55,12 @@ function settleOpener(child: ChildProcess, what: string): Promise<BrowserResult>
  * whitespace, URL appended, run without a shell; `none` opens nothing.
  * Default: the `open` package, unless no browser can be shown here.
  */
-export async function openBrowser(url: string, command: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<BrowserResult> {
+export async function openBrowser(
+  url: string,
+  command: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+  platform: NodeJS.Platform = process.platform,
+): Promise<BrowserResult> {
   const configured = command?.trim();
   if (configured?.toLowerCase() === 'none') return { opened: false, reason: 'CF_ACCESS_MCP_BROWSER is set to "none"' };
   if (configured) {
@@ -68,8 +73,16 @@ export async function openBrowser(url: string, command: string | undefined, env:
     }
     return settleOpener(child, 'the browser command (CF_ACCESS_MCP_BROWSER)');
   }
-  const headless = headlessReason(env);
+  const headless = headlessReason(env, platform);
   if (headless) return { opened: false, reason: headless };
+  if (platform === 'darwin') {
+    // The open package lets macOS's `open` inherit our stdio, and our stdout is the MCP stream.
+    try {
+      return await settleOpener(spawn('open', [url], { stdio: 'ignore', detached: true, shell: false }), 'the system browser opener');
+    } catch (error) {
+      return { opened: false, reason: `the system browser could not be opened (${(error as Error).message})` };
+    }
+  }
   try {
     const { default: open } = await import('open');
     const child = await open(url, { wait: false });

@@ -20,6 +20,7 @@ import type { ResourceMetadata, ServerMetadata } from './schemas.js';
 import { sessionState } from './sessions.js';
 import { POLL_MS, ready, SharedLogins, sleep } from './shared-login.js';
 import { registrationKey, type SessionStore, type StoredSession } from './store.js';
+import { isTrustedLoginHost } from './url-policy.js';
 import { exchangeCode } from './token.js';
 
 export interface OAuthLoginConfig {
@@ -280,7 +281,12 @@ export class OAuthLogin {
     // Settles before anyone listens when the browser is quick; the caller attaches its handlers next.
     result.catch(() => {});
     await this.shared.publish({ origin, state: 'pending', authorization_url: authorizationUrl, started_at: startedAt, expires_at: expiresAt });
-    const browser = await openBrowser(authorizationUrl, this.config.browserCommand);
+    const browser: BrowserResult = isTrustedLoginHost(discovery.authorizationServer, target)
+      ? await openBrowser(authorizationUrl, this.config.browserCommand)
+      : {
+          opened: false,
+          reason: `the sign-in page is on ${discovery.authorizationServer.host}, not on a Cloudflare Access team domain (*.cloudflareaccess.com), so it was not opened automatically; open it only if you trust that host`,
+        };
     if (!browser.opened) this.log('notice', `Could not open a browser for the login to ${origin}: ${browser.reason}.`);
     return { authorizationUrl, startedAt, expiresAt, browser, registration, result };
   }

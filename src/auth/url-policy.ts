@@ -9,6 +9,19 @@ export function isLoopbackHost(hostname: string): boolean {
   return v4 !== null && v4.slice(1).every((part) => Number(part) <= 255);
 }
 
+/**
+ * May a login page on this authorization server be opened in the user's
+ * browser without asking? Cloudflare Access signs people in on its team
+ * domains (`<team>.cloudflareaccess.com`); a loopback server is on this
+ * machine (the emulator). Any other site can claim to be behind Access and
+ * name itself as the server: its page is shown as a link, never popped up.
+ */
+export function isTrustedLoginHost(authorizationServer: URL, target: URL): boolean {
+  const host = authorizationServer.hostname.toLowerCase().replace(/\.$/, '');
+  if (host.endsWith('.cloudflareaccess.com')) return true;
+  return isLoopbackHost(host) && isLoopbackHost(target.hostname);
+}
+
 /** Only https, or http to a loopback host, may carry credentials or be fetched. */
 export function isAllowedScheme(url: URL): boolean {
   return url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname));

@@ -1,13 +1,13 @@
 import type { Dispatcher } from 'undici';
 import { AccessError } from '../auth/errors.js';
 import { accessLoginRedirect } from '../auth/detect.js';
-import { isAllowedScheme } from '../auth/url-policy.js';
+import { isAllowedScheme, isLoopbackHost, truncate } from '../auth/url-policy.js';
 import { discard, headerValue, send, type RawResponse } from './client.js';
 
 export const MAX_REDIRECTS = 10;
 
 /** Headers that must never cross to another origin, whoever set them. */
-const ORIGIN_BOUND = /^(authorization|cookie|proxy-authorization|cf-access-token|cf-access-client-id|cf-access-client-secret)$/i;
+const ORIGIN_BOUND = /^(authorization|cookie|proxy-authorization|cf-access-token|cf-access-jwt-assertion|cf-access-client-id|cf-access-client-secret)$/i;
 
 export interface OutgoingRequest {
   url: URL;
@@ -15,6 +15,36 @@ export interface OutgoingRequest {
   headers: Record<string, string>;
   body?: string;
   signal?: AbortSignal;
+}
+
+/**
+ * This machine, however the address is spelled: loopback names and addresses,
+ * a trailing dot, 0.0.0.0 and :: (which reach local services too), and
+ * IPv4-mapped loopback.
+ */
+export function isLocalHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '').replace(/\.$/, '').toLowerCase();
+  return isLoopbackHost(host) || host === '0.0.0.0' || host === '::' || /^::ffff:(7f[0-9a-f]{2}:[0-9a-f]{1,4}|127\.)/.test(host);
+}
+
+/** Why a redirect from `from` to `to` is not followed, or undefined when it may be. */
+export function refusedRedirect(from: URL, to: URL): AccessError | undefined {
+  if (!isAllowedScheme(to)) {
+    return new AccessError(
+      'network_error',
+      `${from.host} redirected to ${truncate(`${to.protocol}//${to.host}`, 120)}, which is not https; not following it.`,
+      `Fetch ${truncate(to.href, 300)} directly if you trust it (plain http is only allowed for loopback hosts).`,
+    );
+  }
+  // A remote site must not steer us into services on this machine (our own login callback among them).
+  if (isLocalHost(to.hostname) && !isLocalHost(from.hostname)) {
+    return new AccessError(
+      'network_error',
+      `${from.host} redirected to ${truncate(to.host, 120)}, an address on this machine; a redirect from a remote site to a local address is not followed.`,
+      `If you expected this, fetch ${truncate(to.href, 300)} directly.`,
+    );
+  }
+  return undefined;
 }
 
 /** Credentials for one origin, looked up afresh for every hop. */
@@ -53,7 +83,7 @@ export async function sendFollowingRedirects(dispatcher: Dispatcher, request: Ou
     }
     discard(response.body);
     if (hop >= MAX_REDIRECTS) {
-      throw new AccessError('network_error', `Too many redirects (more than ${MAX_REDIRECTS}) starting at ${request.url.href}.`, 'Check the URL; the site may be stuck in a redirect loop.');
+      throw new AccessError('network_error', `Too many redirects (more than ${MAX_REDIRECTS}) starting at ${truncate(request.url.href, 300)}.`, 'Check the URL; the site may be stuck in a redirect loop.');
     }
     let next: URL;
     try {
@@ -61,13 +91,8 @@ export async function sendFollowingRedirects(dispatcher: Dispatcher, request: Ou
     } catch {
       throw new AccessError('network_error', `${url.host} redirected to an invalid URL.`, 'Check the URL or contact the site owner.');
     }
-    if (!isAllowedScheme(next)) {
-      throw new AccessError(
-        'network_error',
-        `${url.host} redirected to ${next.protocol}//${next.host}, which is not https; not following it.`,
-        `Fetch ${next.href} directly if you trust it (plain http is only allowed for loopback hosts).`,
-      );
-    }
+    const refused = refusedRedirect(url, next);
+    if (refused) throw refused;
     if (next.origin !== request.url.origin) {
       userHeaders = Object.fromEntries(Object.entries(userHeaders).filter(([name]) => !ORIGIN_BOUND.test(name)));
     }

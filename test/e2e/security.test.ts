@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
-import { cleanupHomes, eventually, SERVER_ENTRY, tempHome, TestServer, textOf, type ServerOptions } from '../helpers/harness.js';
-import { allOutputs, assertNoSecretsLeaked } from '../helpers/leaks.js';
+import { cleanupHomes, SERVER_ENTRY, tempHome, TestServer, textOf, type ServerOptions } from '../helpers/harness.js';
+import { assertNoSecretsLeaked } from '../helpers/leaks.js';
 
 /**
  * Adversarial review: a hostile site and authorization server (a real HTTP server on
@@ -405,5 +405,83 @@ describe('hostile redirects', () => {
     const token = [...hostile.issued].pop()!;
     assert.ok(!JSON.stringify(result).includes(token), 'the token appears nowhere in the result');
     assert.match(text, /\[redacted\]/);
+  });
+});
+
+/** Follows an authorization URL like a browser, stopping before the loopback callback: returns the callback address. */
+async function callbackAddress(authorizationUrl: string): Promise<string> {
+  let url = new URL(authorizationUrl);
+  for (let hop = 0; hop < 10; hop++) {
+    const response = await fetch(url, { redirect: 'manual', headers: { accept: 'text/html' } });
+    await response.arrayBuffer();
+    const location = response.headers.get('location');
+    assert.ok(location, `no redirect from ${url.pathname} (HTTP ${response.status})`);
+    const next = new URL(location, url);
+    if (next.pathname === '/callback') return next.href;
+    url = next;
+  }
+  assert.fail('no callback address');
+}
+
+function structured(result: CallToolResult): Record<string, unknown> {
+  return (result.structuredContent ?? {}) as Record<string, unknown>;
+}
+
+describe('a careless user, and two logins at once', () => {
+  it('a callback meant for one origin cannot complete another; pasted codes are never echoed; the files stay private', async () => {
+    const site = await freshHostile();
+    const dir = tempHome();
+    const waiting = await startServer({ home: dir, browser: 'ignore' });
+    try {
+      const a = await call(waiting, 'access_login', { url: site.url, wait_seconds: 0 });
+      const b = await call(waiting, 'access_login', { url: `${emulator.app2Url}/`, wait_seconds: 0 });
+      assert.equal(structured(a).status, 'pending');
+      assert.equal(structured(b).status, 'pending');
+
+      // While both logins wait: store and lock files are private.
+      assert.equal(statSync(dir).mode & 0o777, 0o700);
+      assert.equal(statSync(join(dir, 'store.json')).mode & 0o777, 0o600);
+      const locks = join(dir, 'locks');
+      assert.equal(statSync(locks).mode & 0o777, 0o700);
+      const held = readdirSync(locks);
+      assert.ok(held.length >= 2, held.join(', '));
+      for (const entry of held) assert.equal(statSync(join(locks, entry)).mode & 0o777, 0o700, entry);
+
+      const forA = await callbackAddress(String(structured(a).login_url));
+      const refused = await call(waiting, 'access_login', { url: `${emulator.app2Url}/`, callback_url: forA });
+      assertError(refused, /does not belong to the pending login/);
+
+      const fakeCode = `pasted-code-${randomish()}`;
+      extraSecrets.push(fakeCode);
+      const wrongState = new URL(forA);
+      wrongState.searchParams.set('code', fakeCode);
+      wrongState.searchParams.set('state', 'not-the-state');
+      assertError(await call(waiting, 'access_login', { url: site.url, callback_url: wrongState.href }), /state does not match/);
+      assertError(await call(waiting, 'access_login', { url: site.url, callback_url: `code=${fakeCode} is what the page said` }), /not a URL/);
+      assertError(await call(waiting, 'access_login', { url: `${emulator.appUrl}/`, callback_url: forA }));
+
+      // The callback belongs to A, and completes A.
+      const done = await call(waiting, 'access_login', { url: site.url, callback_url: forA, wait_seconds: 30 });
+      assert.equal(structured(done).status, 'authenticated', textOf(done));
+      const status = await call(waiting, 'access_status', {});
+      const byHost = new Map((structured(status).sessions as Array<{ host: string; state: string }>).map((s) => [s.host, s.state]));
+      assert.equal(byHost.get(new URL(emulator.app2Url).host), 'pending', 'the other origin is still waiting for its own callback');
+      // Replaying the used callback completes nothing.
+      assertError(await call(waiting, 'access_login', { url: `${emulator.app2Url}/`, callback_url: forA }));
+    } finally {
+      await waiting.close();
+    }
+  });
+});
+
+describe('cf-access-mcp demo', () => {
+  it('prints the flow without a token, code or verifier', () => {
+    const run = spawnSync(process.execPath, [SERVER_ENTRY, 'demo'], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, CF_ACCESS_MCP_HOME: tempHome() } });
+    assert.equal(run.status, 0, run.stderr);
+    const output = run.stdout + run.stderr;
+    assert.match(output, /authenticated request with the Bearer token/);
+    assert.doesNotMatch(output, /oauth:[A-Za-z0-9_-]{8,}/, 'no access or refresh token');
+    assert.doesNotMatch(output, /[?&](code|code_verifier|refresh_token|access_token)=/, 'no code or verifier in a traced URL');
+    assert.doesNotMatch(output, /Bearer [A-Za-z0-9_:.-]{16,}/, 'no Authorization header value');
   });
 });

@@ -1,0 +1,256 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { isTrustedLoginHost } from '../../src/auth/url-policy.js';
+import { jwtExpiresAt } from '../../src/auth/cloudflared.js';
+import { OriginLocks } from '../../src/auth/login-lock.js';
+import { REDACTED, redactDeep, redactSecrets, rememberSecret } from '../../src/auth/redact.js';
+import { SessionStore, STORE_FILE } from '../../src/auth/store.js';
+import { MAX_TOKEN_LIFETIME_S } from '../../src/auth/token.js';
+import { createDispatcher } from '../../src/http/client.js';
+import { isLocalHost, refusedRedirect, sendFollowingRedirects } from '../../src/http/redirects.js';
+import { cleanupHomes, ROOT, tempHome } from '../helpers/harness.js';
+
+/** Unit side of the adversarial review: redaction, redirect policy, private files, child stdio. */
+
+after(cleanupHomes);
+
+const mode = (path: string) => statSync(path).mode & 0o777;
+
+describe('secret redaction', () => {
+  it('replaces every remembered secret, and a prefixed token without its prefix too', () => {
+    rememberSecret('oauth:unit-access-token-0123456789', 'code-unit-0123456789', undefined, 'short');
+    const text = 'a oauth:unit-access-token-0123456789 b unit-access-token-0123456789 c code-unit-0123456789 d short';
+    assert.equal(redactSecrets(text), `a ${REDACTED} b ${REDACTED} c ${REDACTED} d short`);
+  });
+
+  it('scrubs extra secrets given with the call, longest first', () => {
+    assert.equal(redactSecrets('x=abcdefgh-and-more y=abcdefgh', ['abcdefgh', 'abcdefgh-and-more']), `x=${REDACTED} y=${REDACTED}`);
+  });
+
+  it('scrubs strings anywhere inside structured content', () => {
+    rememberSecret('structured-secret-value');
+    const out = redactDeep({ a: 'structured-secret-value', b: [{ c: 'pre structured-secret-value post' }], n: 3, t: true, u: undefined });
+    assert.deepEqual(out, { a: REDACTED, b: [{ c: `pre ${REDACTED} post` }], n: 3, t: true, u: undefined });
+  });
+});
+
+describe('redirect policy', () => {
+  const from = new URL('https://app.example.com/start');
+  const refused = (to: string, origin = from) => refusedRedirect(origin, new URL(to));
+
+  it('refuses a downgrade to http for a remote host, even on the same host', () => {
+    assert.match(refused('http://app.example.com/start')?.message ?? '', /not https/);
+  });
+
+  for (const local of ['http://127.0.0.1:8400/callback', 'http://localhost/', 'https://localhost./', 'https://0.0.0.0:8443/', 'https://[::1]/', 'https://[::ffff:127.0.0.1]/', 'http://2130706433/', 'https://LOCALHOST/']) {
+    it(`refuses a remote site's redirect to this machine: ${local}`, () => {
+      const error = refused(local);
+      assert.ok(error, 'refused');
+      assert.match(error.message, /(address on this machine|not https)/);
+      assert.match(error.nextStep, /directly/);
+    });
+  }
+
+  it('follows loopback to loopback (the emulator) and remote to remote', () => {
+    assert.equal(refused('http://127.0.0.1:2/', new URL('http://127.0.0.1:1/')), undefined);
+    assert.equal(refused('https://other.example.net/'), undefined);
+    assert.equal(refused('https://app.example.com.evil.net/'), undefined);
+  });
+
+  it('does not quote an enormous Location in full', () => {
+    const error = refused(`http://evil.example/${'a'.repeat(100_000)}`)!;
+    assert.ok(error.message.length + error.nextStep.length < 1_000);
+  });
+
+  it('treats every spelling of this machine as local, and only those', () => {
+    for (const host of ['127.0.0.1', 'localhost', 'localhost.', '[::1]', '0.0.0.0', '[::]', '[::ffff:7f00:1]', 'a.localhost']) assert.ok(isLocalHost(host), host);
+    for (const host of ['example.com', '10.0.0.1', '128.0.0.1', 'localhost.example.com', '[::ffff:a00:1]']) assert.ok(!isLocalHost(host), host);
+  });
+});
+
+describe('credentials across real redirects', () => {
+  let first: Server;
+  let second: Server;
+  let firstOrigin = '';
+  let secondOrigin = '';
+  const seen: Array<{ origin: string; headers: IncomingHttpHeaders }> = [];
+
+  async function listen(handler: (path: string, reply: (status: number, headers?: Record<string, string>) => void) => void): Promise<{ server: Server; origin: string }> {
+    const server = createServer((req, res) => {
+      const origin = `http://${req.headers.host}`;
+      seen.push({ origin, headers: req.headers });
+      handler(req.url ?? '/', (status, headers = {}) => {
+        res.writeHead(status, headers);
+        res.end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return { server, origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+  }
+
+  before(async () => {
+    ({ server: second, origin: secondOrigin } = await listen((_path, reply) => reply(200)));
+    ({ server: first, origin: firstOrigin } = await listen((path, reply) => {
+      if (path === '/same') return reply(302, { location: '/end' });
+      if (path === '/port') return reply(302, { location: `${secondOrigin}/end` });
+      // "http://127.0.0.1:<first>@127.0.0.1:<second>/" names the second server: the first part is a user name.
+      if (path === '/at') return reply(302, { location: `http://${firstOrigin.slice(7)}@${secondOrigin.slice(7)}/end` });
+      reply(200);
+    }));
+  });
+
+  after(() => {
+    first.close();
+    second.close();
+  });
+
+  const userHeaders = { authorization: 'Bearer user-set', cookie: 'CF_Authorization=user-set', 'cf-access-jwt-assertion': 'user-set', 'x-other': 'kept' };
+
+  async function follow(path: string): Promise<{ lookedUp: string[]; hops: string[] }> {
+    seen.length = 0;
+    const dispatcher = createDispatcher();
+    const lookedUp: string[] = [];
+    try {
+      const followed = await sendFollowingRedirects(
+        dispatcher,
+        { url: new URL(`${firstOrigin}${path}`), method: 'GET', headers: { ...userHeaders } },
+        async (url): Promise<Record<string, string>> => {
+          lookedUp.push(url.origin);
+          return url.origin === firstOrigin ? { 'cf-access-token': 'for-the-first-origin-only' } : {};
+        },
+      );
+      followed.response.body.resume();
+      return { lookedUp, hops: followed.hops.map((u) => u.origin) };
+    } finally {
+      await dispatcher.close();
+    }
+  }
+
+  it('keeps credentials on a same-origin redirect', async () => {
+    const { lookedUp } = await follow('/same');
+    assert.deepEqual(lookedUp, [firstOrigin, firstOrigin]);
+    assert.equal(seen[1]!.headers['cf-access-token'], 'for-the-first-origin-only');
+    assert.equal(seen[1]!.headers.authorization, 'Bearer user-set');
+  });
+
+  for (const path of ['/port', '/at']) {
+    it(`drops every credential when the redirect changes origin (${path === '/port' ? 'another port' : 'a user name before @'})`, async () => {
+      const { lookedUp, hops } = await follow(path);
+      assert.deepEqual(hops, [firstOrigin, secondOrigin]);
+      assert.deepEqual(lookedUp, [firstOrigin, secondOrigin], 'credentials are looked up for each hop’s own origin');
+      const last = seen[1]!;
+      assert.equal(last.origin, secondOrigin);
+      for (const name of ['authorization', 'cookie', 'cf-access-jwt-assertion', 'cf-access-token']) assert.equal(last.headers[name], undefined, name);
+      assert.equal(last.headers['x-other'], 'kept');
+    });
+  }
+});
+
+describe('files under the store are private', () => {
+  it('a corrupt store file moved aside is 0600 even when it was world-readable', () => {
+    const dir = tempHome();
+    writeFileSync(join(dir, STORE_FILE), '{"sessions": oauth:secret-in-a-broken-file', { mode: 0o644 });
+    chmodSync(join(dir, STORE_FILE), 0o644);
+    const store = new SessionStore(dir);
+    store.read();
+    const aside = readdirSync(dir).filter((f) => f.startsWith(`${STORE_FILE}.corrupt-`));
+    assert.equal(aside.length, 1);
+    assert.equal(mode(join(dir, aside[0]!)), 0o600);
+  });
+
+  it('an existing world-readable store file is made 0600 when the store opens', () => {
+    const dir = tempHome();
+    writeFileSync(join(dir, STORE_FILE), JSON.stringify({ version: 1, sessions: {}, registrations: {}, logins: {} }), { mode: 0o644 });
+    chmodSync(join(dir, STORE_FILE), 0o644);
+    new SessionStore(dir);
+    assert.equal(mode(join(dir, STORE_FILE)), 0o600);
+  });
+
+  it('the store lock and the per-origin lock directories are 0700', async () => {
+    const dir = tempHome();
+    const store = new SessionStore(dir);
+    let storeLockMode = -1;
+    await store.update(() => {
+      storeLockMode = mode(join(dir, `${STORE_FILE}.lock`));
+    });
+    assert.equal(storeLockMode, 0o700);
+    const locks = new OriginLocks(store);
+    const held = await locks.tryAcquire('https://app.example.com', 'login');
+    assert.notEqual(held, 'busy');
+    const lockDir = join(dir, 'locks');
+    assert.equal(mode(lockDir), 0o700);
+    const entries = readdirSync(lockDir);
+    assert.equal(entries.length, 1);
+    assert.equal(mode(join(lockDir, entries[0]!)), 0o700);
+    if (held !== 'busy') await held.release();
+  });
+});
+
+describe('child processes never write on our stdout (the MCP stream)', () => {
+  function runOpenBrowser(command: string | undefined, platform: string, pathPrefix: string): string {
+    const code = `
+      import { openBrowser } from ${JSON.stringify(join(ROOT, 'src', 'auth', 'browser.ts'))};
+      const result = await openBrowser('https://example.com/login?state=x', ${JSON.stringify(command)}, { DISPLAY: ':0' }, ${JSON.stringify(platform)});
+      process.stderr.write(JSON.stringify(result));
+    `;
+    const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+      cwd: ROOT,
+      env: { ...process.env, PATH: `${pathPrefix}:${process.env.PATH}` },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    assert.equal(run.status, 0, run.stderr);
+    return run.stdout;
+  }
+
+  function fakeOpener(name: string): { dir: string; mark: string } {
+    const dir = tempHome('cfam-opener-');
+    const mark = join(dir, 'ran');
+    writeFileSync(join(dir, name), `#!/bin/sh\necho "LEAKED-TO-STDOUT $*"\necho "$*" > "${mark}"\n`, { mode: 0o755 });
+    return { dir, mark };
+  }
+
+  it('the configured browser command (CF_ACCESS_MCP_BROWSER)', () => {
+    const { dir, mark } = fakeOpener('my-browser');
+    const stdout = runOpenBrowser('my-browser --new-tab', 'linux', dir);
+    assert.equal(stdout, '');
+    assert.match(readFileSync(mark, 'utf8'), /--new-tab https:\/\/example\.com\/login/);
+  });
+
+  it("macOS's open (the open package would let it inherit stdout)", () => {
+    const { dir, mark } = fakeOpener('open');
+    const stdout = runOpenBrowser(undefined, 'darwin', dir);
+    assert.equal(stdout, '');
+    assert.ok(existsSync(mark), 'the opener ran');
+  });
+});
+
+describe('hostile lifetimes and login hosts', () => {
+  const jwt = (claims: object) => `eyJhbGciOiJSUzI1NiJ9.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.c2ln`;
+
+  it("a cloudflared JWT's far-future exp is clamped to a finite, valid date", () => {
+    for (const exp of [1e306, 1e20]) {
+      const at = jwtExpiresAt(jwt({ exp }))!;
+      assert.ok(Number.isFinite(at) && at <= Date.now() + MAX_TOKEN_LIFETIME_S * 1000 + 1000, String(at));
+      assert.doesNotThrow(() => new Date(at).toISOString());
+    }
+    const soon = Math.floor(Date.now() / 1000) + 60;
+    assert.equal(jwtExpiresAt(jwt({ exp: soon })), soon * 1000);
+  });
+
+  it('opens the browser by itself only for a Cloudflare Access team domain, or loopback for a loopback app', () => {
+    const app = new URL('https://app.example.com/');
+    assert.ok(isTrustedLoginHost(new URL('https://team.cloudflareaccess.com'), app));
+    assert.ok(isTrustedLoginHost(new URL('https://Team.CloudflareAccess.com./'), app));
+    assert.ok(isTrustedLoginHost(new URL('http://127.0.0.1:9000'), new URL('http://127.0.0.1:9001/')));
+    for (const as of ['https://app.example.com', 'https://cloudflareaccess.com.evil.net', 'https://evilcloudflareaccess.com', 'http://127.0.0.1:9000']) {
+      assert.ok(!isTrustedLoginHost(new URL(as), app), as);
+    }
+  });
+});
+
