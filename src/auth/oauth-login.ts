@@ -95,8 +95,10 @@ export class OAuthLogin {
     this.shared = new SharedLogins(store, log);
   }
 
+  /** The login under way in this process for the origin; one past its timeout no longer counts. */
   pendingFor(origin: string): PendingLogin | undefined {
-    return this.pending.get(origin);
+    const login = this.pending.get(origin);
+    return login && login.expiresAt > Date.now() ? login : undefined;
   }
 
   /** Origins with a login pending here or in another live process (for status). */
@@ -144,7 +146,9 @@ export class OAuthLogin {
   begin(target: URL, challenge: AccessChallenge): Promise<PendingLogin> {
     const origin = target.origin;
     const existing = this.pending.get(origin);
-    if (existing) return Promise.resolve(existing);
+    if (existing && existing.expiresAt > Date.now()) return Promise.resolve(existing);
+    // Timed out but still winding down (failure published, lock released): start anew once it has.
+    if (existing) return existing.done.then(() => this.begin(target, challenge), () => this.begin(target, challenge));
     let starting = this.starting.get(origin);
     if (!starting) {
       starting = this.open(target, challenge)
