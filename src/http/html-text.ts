@@ -59,7 +59,8 @@ function layout(marked: string): string {
   for (const block of marked.split(PARAGRAPH)) {
     for (const raw of block.split(BREAK)) {
       const verbatim = raw.startsWith(VERBATIM);
-      const line = verbatim ? raw.slice(1) : raw.replace(/ *\t */g, '\t').replace(/^ +| +$/g, '');
+      // Runs of spaces are collapsed first (as a browser shows them): on a long run, ` *\t *` and ` +$` backtrack quadratically.
+      const line = verbatim ? raw.slice(1) : raw.replace(/ {2,}/g, ' ').replace(/ ?\t ?/g, '\t').replace(/^ | $/g, '');
       if (line === '' && !verbatim) continue;
       if (pendingBlank && lines.length > 0) lines.push('');
       pendingBlank = false;

@@ -14,6 +14,68 @@ export interface ReadableHtml {
 const CHROME_SELECTOR = 'script, style, noscript, template, nav, header, footer, aside, form, iframe';
 
 type LinkedomDocument = ReturnType<(typeof import('linkedom'))['parseHTML']>['document'];
+
+/**
+ * Readability's and turndown's work grows with the sum of every element's
+ * depth, and both run on the event loop that also serves the other tool calls
+ * and the login callback: 11 KB of nested <div>s kept Readability busy for 10 s,
+ * 55 KB for 5 minutes. Past the first budget the page skips Readability (the
+ * body minus navigation is used); past the second it is returned as served.
+ * Real pages stay far below both (a long article: some tens of thousands).
+ */
+const READABILITY_DEPTH_BUDGET = 300_000;
+const CONVERSION_DEPTH_BUDGET = 5_000_000;
+const MAX_DEPTH = 1_000;
+
+export class PageTooComplexError extends Error {
+  override readonly name = 'PageTooComplexError';
+}
+
+/** Elements whose end tag is implied or absent: they never nest by themselves. */
+const NOT_NESTING = new Set([
+  'area', 'base', 'br', 'col', 'embed', 'hr', 'img', 'input', 'link', 'meta', 'source', 'track', 'wbr',
+  'p', 'li', 'dt', 'dd', 'tr', 'td', 'th', 'option', 'optgroup', 'thead', 'tbody', 'tfoot', 'colgroup', 'rb', 'rt', 'rp', 'html', 'head', 'body',
+]);
+const TAG = /<!--[\s\S]*?-->|<(script|style|textarea|template)\b[\s\S]*?<\/\1\s*>|<(\/?)([a-zA-Z][\w:-]*)[^>]*?(\/?)>/g;
+
+/**
+ * An upper bound of how deep the markup nests, from the tags alone, so that a
+ * page nested far too deep is refused before the DOM parser (linkedom took
+ * 11 s on 100,000 nested <div>s) rather than after.
+ */
+export function nestsDeeperThan(html: string, limit: number): boolean {
+  let depth = 0;
+  for (const match of html.matchAll(TAG)) {
+    const name = match[3]?.toLowerCase();
+    if (!name || match[4] || NOT_NESTING.has(name)) continue;
+    if (match[2]) depth = Math.max(0, depth - 1);
+    else if (++depth > limit) return true;
+  }
+  return false;
+}
+
+/** Sum and maximum of the elements' depths, walked without recursion (a hostile page may nest 100,000 deep). */
+export function nestingOf(root: Element | null | undefined): { depthSum: number; maxDepth: number } {
+  let depthSum = 0;
+  let maxDepth = 0;
+  let depth = 1;
+  let node: Element | null = root?.firstElementChild ?? null;
+  while (node) {
+    depthSum += depth;
+    if (depth > maxDepth) maxDepth = depth;
+    if (node.firstElementChild) {
+      node = node.firstElementChild;
+      depth++;
+      continue;
+    }
+    while (node && node !== root && !node.nextElementSibling) {
+      node = node.parentElement;
+      depth--;
+    }
+    node = node && node !== root ? node.nextElementSibling : null;
+  }
+  return { depthSum, maxDepth };
+}
 type Turndown = import('turndown');
 
 // A dynamic import costs about a millisecond even when cached by Node: load once, keep the promise.
@@ -28,27 +90,52 @@ function loadMarkdownWriter(): Promise<Turndown> {
     const service = new TurndownService({ headingStyle: 'atx', codeBlockStyle: 'fenced', bulletListMarker: '-', emDelimiter: '_' });
     service.use(gfm);
     service.remove(['script', 'style', 'noscript', 'template']);
+    // Checked before every other rule and never matching: it only prepares a <table> for the GFM rules.
+    service.addRule('snapshotTableRows', { filter: (node) => (node.nodeName === 'TABLE' && snapshotRows(node), false), replacement: () => '' });
     return service;
   });
   return markdownWriter;
 }
 
+/**
+ * The GFM table rules read `table.rows` once per row for the table and once
+ * per row per column for its alignment, and turndown's DOM computes `rows`
+ * afresh on every read: a 100 x 50 table took 18 s, a server-freezing cost
+ * for any large table. The rows are fixed while turndown runs: read them once.
+ */
+export function snapshotRows(table: HTMLElement): void {
+  const rows = (table as HTMLTableElement).rows;
+  if (!rows || Object.prototype.hasOwnProperty.call(table, 'rows')) return;
+  try {
+    Object.defineProperty(table, 'rows', { value: Array.from(rows), configurable: true });
+  } catch {
+    // a DOM that refuses: the table converts as before, only slower
+  }
+}
+
 export async function htmlToReadable(html: string, format: 'markdown' | 'text', pageUrl?: URL): Promise<ReadableHtml> {
   const [{ parseHTML }, { Readability }] = await loadDomLibraries();
+  if (nestsDeeperThan(html, MAX_DEPTH)) throw new PageTooComplexError(`elements nested more than ${MAX_DEPTH} deep`);
   let { document } = parseHTML(html);
   // linkedom builds no <html>/<body> for markup-free text ("OK", a truncated JSON body sent as
   // text/html) or for a bare fragment ("<p>…</p>"): give such input a document to live in.
   if (document.documentElement?.tagName?.toUpperCase() !== 'HTML' || !document.body) ({ document } = parseHTML(`<!doctype html><html><body>${html}</body></html>`));
   const documentTitle = document.querySelector('title')?.textContent?.replace(/\s+/g, ' ').trim() || undefined;
+  const nesting = nestingOf(document.documentElement as unknown as Element);
+  if (nesting.maxDepth > MAX_DEPTH || nesting.depthSum > CONVERSION_DEPTH_BUDGET) {
+    throw new PageTooComplexError(`elements nested ${nesting.maxDepth} deep`);
+  }
 
   let article: { title?: string | null; content?: string | null } | null = null;
-  try {
-    // Readability changes the DOM it reads: give it a copy, keep the original for the fallback.
-    const copy = document.cloneNode(true) as LinkedomDocument;
-    if (pageUrl) setBaseUri(copy, pageUrl);
-    article = new Readability(copy as unknown as Document).parse();
-  } catch {
-    article = null;
+  if (nesting.depthSum <= READABILITY_DEPTH_BUDGET) {
+    try {
+      // Readability changes the DOM it reads: give it a copy, keep the original for the fallback.
+      const copy = document.cloneNode(true) as LinkedomDocument;
+      if (pageUrl) setBaseUri(copy, pageUrl);
+      article = new Readability(copy as unknown as Document).parse();
+    } catch {
+      article = null;
+    }
   }
   const title = article?.title?.replace(/\s+/g, ' ').trim() || documentTitle;
   const contentHtml = article?.content?.trim() ? article.content : fallbackContent(document, pageUrl);
