@@ -1,3 +1,5 @@
+import { realpath } from 'node:fs/promises';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import { detectAccess } from '../auth/detect.js';
 import { AccessError } from '../auth/errors.js';
 import { serviceTokenRefusedError, serviceTokenSecrets } from '../auth/service-tokens.js';
@@ -48,6 +50,10 @@ function prepareRequest(params: FetchParams): PreparedRequest {
     if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) || /[\r\n\0]/.test(String(value))) {
       throw new AccessError('invalid_url', `The request header "${truncate(name, 60)}" has an invalid name or value.`, 'Use header names made of letters, digits and "-", and values without line breaks; then call again.');
     }
+    // Our credentials for the URL's origin must not be steered to another virtual host on the same server (or proxy).
+    if (name.toLowerCase() === 'host') {
+      throw new AccessError('invalid_url', 'The Host header cannot be set: it always names the URL\'s own host.', 'Remove the host header and put the host you want in the URL; then call again.');
+    }
     headers[name.toLowerCase()] = String(value);
   }
   let body: string | undefined;
@@ -69,6 +75,10 @@ function prepareRequest(params: FetchParams): PreparedRequest {
 export async function fetchThroughAccess(svc: AccessService, params: FetchParams, hooks: LoginHooks = {}): Promise<FetchResult> {
   const { target, method, headers, body } = prepareRequest(params);
   const savePath = params.save_to !== undefined ? await resolveSavePath(params.save_to, target) : undefined;
+  if (savePath !== undefined && (await isInside(savePath, svc.store.dir))) {
+    // A downloaded body must never replace the session store (planted sessions, or a login record showing a phishing URL).
+    throw new AccessError('save_failed', `save_to points into the session store directory (${svc.store.dir}); refusing to write there.`, 'Choose a path outside that directory, e.g. in the project directory, and call again.');
+  }
 
   const refreshed = new Set<string>();
   const loggedIn = new Set<string>();
@@ -174,6 +184,24 @@ function redact(svc: AccessService, text: string, finalUrl: URL): string {
     if (secret.length >= 8 && out.includes(secret)) out = out.split(secret).join('[redacted]');
   }
   return out;
+}
+
+/** Is `path` (which may not exist yet) inside `dir` once symlinks are resolved? */
+async function isInside(path: string, dir: string): Promise<boolean> {
+  const real = async (p: string): Promise<string> => {
+    const rest: string[] = [];
+    for (let current = p; ; current = dirname(current)) {
+      try {
+        return join(await realpath(current), ...rest.reverse());
+      } catch {
+        if (dirname(current) === current) return p;
+        rest.push(basename(current));
+      }
+    }
+  };
+  const fold = (p: string) => (process.platform === 'win32' || process.platform === 'darwin' ? p.toLowerCase() : p);
+  const [file, root] = [fold(await real(resolve(path))), fold(await real(resolve(dir)))];
+  return file === root || file.startsWith(root.endsWith(sep) ? root : root + sep);
 }
 
 function authOf(credentialHeaders: string[]): AuthMethod {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
 import { join } from 'node:path';
@@ -483,5 +483,25 @@ describe('cf-access-mcp demo', () => {
     assert.doesNotMatch(output, /oauth:[A-Za-z0-9_-]{8,}/, 'no access or refresh token');
     assert.doesNotMatch(output, /[?&](code|code_verifier|refresh_token|access_token)=/, 'no code or verifier in a traced URL');
     assert.doesNotMatch(output, /Bearer [A-Za-z0-9_:.-]{16,}/, 'no Authorization header value');
+  });
+});
+
+describe('a careless or misled agent', () => {
+  it('cannot steer our credentials to another virtual host with a Host header', async () => {
+    const before = emulator.requests().length;
+    assertError(await call(server, 'access_fetch', { url: `${emulator.appUrl}/`, headers: { Host: 'evil.example' } }), /Host header cannot be set/);
+    assert.equal(emulator.requests().length, before, 'nothing was sent');
+  });
+
+  it('cannot save a download over the session store, not even through a symlink', async () => {
+    const storeBefore = readFileSync(join(home, 'store.json'), 'utf8');
+    const link = join(tempHome(), 'innocent');
+    symlinkSync(home, link);
+    for (const target of [join(home, 'store.json'), join(home, 'locks', 'new', 'file'), join(link, 'store.json')]) {
+      const result = await call(server, 'access_fetch', { url: `${emulator.appUrl}/api/data.json`, save_to: target });
+      assertError(result, /session store directory/);
+    }
+    assert.equal(readFileSync(join(home, 'store.json'), 'utf8'), storeBefore, 'the store is untouched');
+    await assertIntact();
   });
 });
