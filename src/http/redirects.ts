@@ -5,6 +5,7 @@ import { isAllowedScheme, isLoopbackHost, truncate } from '../auth/url-policy.js
 import { discard, headerValue, send, type RawResponse } from './client.js';
 
 export const MAX_REDIRECTS = 10;
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** Headers that must never cross to another origin, whoever set them. */
 const ORIGIN_BOUND = /^(authorization|cookie|proxy-authorization|cf-access-token|cf-access-jwt-assertion|cf-access-client-id|cf-access-client-secret)$/i;
@@ -56,6 +57,8 @@ export interface Followed {
   hops: URL[];
   /** The credential header names sent on the last hop (values never kept). */
   credentialHeaders: string[];
+  /** Why the redirect in `response` was not followed, when it was not (shown to the agent). */
+  unfollowed?: string;
 }
 
 /**
@@ -81,22 +84,30 @@ export async function sendFollowingRedirects(dispatcher: Dispatcher, request: Ou
     if (!isRedirect || accessLoginRedirect(location, url)) {
       return { response, hops, credentialHeaders: Object.keys(credentials) };
     }
-    discard(response.body);
-    if (hop >= MAX_REDIRECTS) {
-      throw new AccessError('network_error', `Too many redirects (more than ${MAX_REDIRECTS}) starting at ${truncate(request.url.href, 300)}.`, 'Check the URL; the site may be stuck in a redirect loop.');
-    }
     let next: URL;
     try {
       next = new URL(location!, url);
     } catch {
+      discard(response.body);
       throw new AccessError('network_error', `${url.host} redirected to an invalid URL.`, 'Check the URL or contact the site owner.');
+    }
+    const becomesGet = response.status === 303 || ((response.status === 301 || response.status === 302) && method === 'POST');
+    if (!becomesGet && !SAFE_METHODS.has(method) && next.origin !== url.origin) {
+      // Another origin would get the same POST/PUT/DELETE, with its own credentials attached: a site
+      // could make us change data elsewhere. The redirect is returned for the agent to decide.
+      const unfollowed = `${url.host} answered the ${method} with HTTP ${response.status} to ${truncate(next.origin, 120)}; a request that may change data is not re-sent to another origin automatically. Send it to ${truncate(next.href, 300)} directly if that is intended.`;
+      return { response, hops, credentialHeaders: Object.keys(credentials), unfollowed };
+    }
+    discard(response.body);
+    if (hop >= MAX_REDIRECTS) {
+      throw new AccessError('network_error', `Too many redirects (more than ${MAX_REDIRECTS}) starting at ${truncate(request.url.href, 300)}.`, 'Check the URL; the site may be stuck in a redirect loop.');
     }
     const refused = refusedRedirect(url, next);
     if (refused) throw refused;
     if (next.origin !== request.url.origin) {
       userHeaders = Object.fromEntries(Object.entries(userHeaders).filter(([name]) => !ORIGIN_BOUND.test(name)));
     }
-    if (response.status === 303 || ((response.status === 301 || response.status === 302) && method === 'POST')) {
+    if (becomesGet) {
       method = method === 'HEAD' ? 'HEAD' : 'GET';
       body = undefined;
       userHeaders = Object.fromEntries(Object.entries(userHeaders).filter(([name]) => !/^content-(type|length|encoding)$/i.test(name)));

@@ -96,7 +96,7 @@ export async function fetchThroughAccess(svc: AccessService, params: FetchParams
     const challenge = await detectAccess(response, finalUrl);
     if (!challenge) {
       const auth = sentServiceToken ? 'service_token' : authOf(followed.credentialHeaders);
-      return buildResult(svc, params, target, finalUrl, response, auth, savePath);
+      return buildResult(svc, params, target, finalUrl, response, auth, savePath, followed.unfollowed ? [followed.unfollowed] : []);
     }
     discard(response.body);
     const origin = finalUrl.origin;
@@ -139,6 +139,7 @@ async function buildResult(
   response: RawResponse,
   auth: AuthMethod,
   savePath?: string,
+  redirectNotes: string[] = [],
 ): Promise<FetchResult> {
   const content = await readResponseContent(response, finalUrl, {
     format: params.format ?? 'markdown',
@@ -146,7 +147,7 @@ async function buildResult(
     maxImageBytes: svc.config.maxImageBytes,
     saveTo: savePath,
   });
-  const warnings = [...svc.takeStoreWarnings(), ...content.notes];
+  const warnings = [...svc.takeStoreWarnings(), ...redirectNotes, ...content.notes];
   const page = paginate(redact(svc, content.text, finalUrl), params.start_index ?? 0, params.max_length ?? DEFAULT_MAX_LENGTH);
   const selected: Record<string, string> = {};
   // A site may echo our credential anywhere it controls, not only in the body.

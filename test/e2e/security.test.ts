@@ -373,6 +373,20 @@ describe('hostile redirects', () => {
     }
   });
 
+  it('a POST redirected (307) to an app we hold a session for is not re-sent there', async () => {
+    const site = await freshHostile();
+    site.routes.set('/form', (_req, res) => {
+      res.writeHead(307, { location: `${emulator.appUrl}/api/echo` });
+      res.end();
+    });
+    const before = emulator.requests({ origin: 'app' }).length;
+    const result = await call(server, 'access_fetch', { url: `${site.origin}/form`, method: 'POST', body: { transfer: 'everything' } });
+    const text = assertOk(result);
+    assert.equal(structured(result).status, 307);
+    assert.match(text, /not re-sent to another origin/);
+    assert.equal(emulator.requests({ origin: 'app' }).length, before, 'the app got nothing');
+  });
+
   it('a Location header with CR/LF in it is refused, and the server stays up', async () => {
     const raw: TcpServer = createTcpServer((socket) => {
       socket.once('data', () => {

@@ -103,6 +103,9 @@ describe('credentials across real redirects', () => {
       if (path === '/port') return reply(302, { location: `${secondOrigin}/end` });
       // "http://127.0.0.1:<first>@127.0.0.1:<second>/" names the second server: the first part is a user name.
       if (path === '/at') return reply(302, { location: `http://${firstOrigin.slice(7)}@${secondOrigin.slice(7)}/end` });
+      if (path === '/307-away') return reply(307, { location: `${secondOrigin}/end` });
+      if (path === '/307-here') return reply(307, { location: '/end' });
+      if (path === '/303-away') return reply(303, { location: `${secondOrigin}/end` });
       reply(200);
     }));
   });
@@ -114,21 +117,21 @@ describe('credentials across real redirects', () => {
 
   const userHeaders = { authorization: 'Bearer user-set', cookie: 'CF_Authorization=user-set', 'cf-access-jwt-assertion': 'user-set', 'x-other': 'kept' };
 
-  async function follow(path: string): Promise<{ lookedUp: string[]; hops: string[] }> {
+  async function follow(path: string, method = 'GET'): Promise<{ lookedUp: string[]; hops: string[]; status: number; unfollowed?: string }> {
     seen.length = 0;
     const dispatcher = createDispatcher();
     const lookedUp: string[] = [];
     try {
       const followed = await sendFollowingRedirects(
         dispatcher,
-        { url: new URL(`${firstOrigin}${path}`), method: 'GET', headers: { ...userHeaders } },
+        { url: new URL(`${firstOrigin}${path}`), method, headers: { ...userHeaders }, body: method === 'GET' ? undefined : '{"delete":"everything"}' },
         async (url): Promise<Record<string, string>> => {
           lookedUp.push(url.origin);
           return url.origin === firstOrigin ? { 'cf-access-token': 'for-the-first-origin-only' } : {};
         },
       );
       followed.response.body.resume();
-      return { lookedUp, hops: followed.hops.map((u) => u.origin) };
+      return { lookedUp, hops: followed.hops.map((u) => u.origin), status: followed.response.status, unfollowed: followed.unfollowed };
     } finally {
       await dispatcher.close();
     }
@@ -152,6 +155,27 @@ describe('credentials across real redirects', () => {
       assert.equal(last.headers['x-other'], 'kept');
     });
   }
+
+  for (const method of ['POST', 'PUT', 'DELETE', 'PATCH']) {
+    it(`does not re-send a ${method} to another origin on a 307 (with that origin's credentials), and says why`, async () => {
+      const { hops, status, unfollowed, lookedUp } = await follow('/307-away', method);
+      assert.equal(status, 307, 'the redirect itself is the answer');
+      assert.deepEqual(hops, [firstOrigin]);
+      assert.deepEqual(lookedUp, [firstOrigin], 'no credentials were even looked up for the other origin');
+      assert.ok(seen.every((r) => r.origin === firstOrigin), 'the other origin got nothing');
+      assert.match(unfollowed ?? '', new RegExp(`${method} .* not re-sent to another origin`));
+    });
+  }
+
+  it('still follows a 307 within the origin, and a 303 (which becomes a GET) to another origin', async () => {
+    const here = await follow('/307-here', 'POST');
+    assert.equal(here.status, 200);
+    assert.deepEqual(here.hops, [firstOrigin, firstOrigin]);
+    assert.equal(here.unfollowed, undefined);
+    const away = await follow('/303-away', 'POST');
+    assert.equal(away.status, 200);
+    assert.deepEqual(away.hops, [firstOrigin, secondOrigin]);
+  });
 });
 
 describe('files under the store are private', () => {
