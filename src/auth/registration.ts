@@ -30,7 +30,8 @@ export async function registerClient(
   });
   if (response.status < 200 || response.status >= 300) {
     const err = OAuthErrorSchema.safeParse(response.json);
-    const detail = err.success ? `${err.data.error}${err.data.error_description ? `: ${err.data.error_description}` : ''}` : `HTTP ${response.status}`;
+    // Bounded: a hostile server's text goes into the agent's context.
+    const detail = err.success ? `${err.data.error.slice(0, 100)}${err.data.error_description ? `: ${err.data.error_description.slice(0, 300)}` : ''}` : `HTTP ${response.status}`;
     const redirectRefused = err.success && err.data.error === 'invalid_client_metadata';
     throw new AccessError(
       'registration_failed',

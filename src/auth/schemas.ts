@@ -1,10 +1,17 @@
 import { z } from 'zod';
 
+/**
+ * A URL or identifier from a server that ends up in the authorization URL the
+ * user is shown (and repeated in every progress notice): a hostile server must
+ * not make that megabytes long.
+ */
+const Url = z.string().min(1).max(2_048);
+
 /** RFC 9728 protected resource metadata as Cloudflare serves it (both documented shapes). */
 export const ResourceMetadataSchema = z
   .object({
-    resource: z.string().min(1),
-    authorization_servers: z.array(z.string().min(1)).optional(),
+    resource: Url,
+    authorization_servers: z.array(Url).optional(),
     protected: z.boolean().optional(),
     team_domain: z.string().optional(),
     authentication_method: z.string().optional(),
@@ -18,11 +25,11 @@ export type ResourceMetadata = z.infer<typeof ResourceMetadataSchema>;
 /** RFC 8414 authorization server metadata; `issuer` may lack a scheme on Cloudflare. */
 export const ServerMetadataSchema = z
   .object({
-    issuer: z.string().min(1),
-    authorization_endpoint: z.string().min(1),
-    token_endpoint: z.string().min(1),
-    registration_endpoint: z.string().min(1).optional(),
-    revocation_endpoint: z.string().min(1).optional(),
+    issuer: Url,
+    authorization_endpoint: Url,
+    token_endpoint: Url,
+    registration_endpoint: Url.optional(),
+    revocation_endpoint: Url.optional(),
     response_types_supported: z.array(z.string()).optional(),
     grant_types_supported: z.array(z.string()).optional(),
     token_endpoint_auth_methods_supported: z.array(z.string()).optional(),
@@ -34,7 +41,7 @@ export type ServerMetadata = z.infer<typeof ServerMetadataSchema>;
 /** RFC 7591 registration response: only client_id is essential. */
 export const RegistrationResponseSchema = z
   .object({
-    client_id: z.string().min(1),
+    client_id: Url,
     redirect_uris: z.array(z.string()).optional(),
     token_endpoint_auth_method: z.string().optional(),
   })

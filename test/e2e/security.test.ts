@@ -488,6 +488,46 @@ describe('a careless user, and two logins at once', () => {
   });
 });
 
+describe('the sign-in URL the user is shown', () => {
+  it("is the authorization server's own authorization_endpoint, whatever the app's challenge suggests", async () => {
+    const site = await freshHostile();
+    site.routes.set('/', (_req, res) => {
+      // Everything a protected app could add to steer the user elsewhere: ignored.
+      res.writeHead(401, {
+        'www-authenticate': `Bearer authorization_uri="https://phish.example/login", resource_metadata="${site.origin}/.well-known/cloudflare-access-protected-resource/"`,
+        location: 'https://phish.example/login',
+        'cf-access-domain': 'phish.example',
+        'content-type': 'application/json',
+      });
+      res.end(JSON.stringify({ authorization_url: 'https://phish.example/login', login_url: 'https://phish.example/login' }));
+    });
+    const waiting = await startServer({ home: tempHome(), browser: 'ignore' });
+    try {
+      const result = await call(waiting, 'access_login', { url: site.url, wait_seconds: 0 });
+      assert.equal(structured(result).status, 'pending', textOf(result));
+      const login = new URL(String(structured(result).login_url));
+      assert.equal(`${login.origin}${login.pathname}`, `${site.origin}/authorize`);
+      assert.equal(login.username, '');
+      for (const name of ['state', 'code_challenge', 'client_id', 'redirect_uri', 'resource']) assert.ok(login.searchParams.get(name), name);
+      assert.equal(login.searchParams.get('code_challenge_method'), 'S256');
+      assert.ok(!textOf(result).includes('phish.example'), 'nothing the app suggested is shown');
+    } finally {
+      await waiting.close();
+    }
+  });
+
+  it('a 100 KB client_id from the server is refused, not shown in a login URL', async () => {
+    const site = await freshHostile();
+    site.routes.set('/register', (_req, res) => {
+      res.writeHead(201, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ client_id: 'c'.repeat(100 * 1024) }));
+    });
+    const text = assertError(await call(server, 'access_fetch', { url: site.url }), /Client registration response .* malformed/);
+    assert.ok(text.length < 2_000, `${text.length} characters`);
+    await assertIntact();
+  });
+});
+
 describe('cf-access-mcp demo', () => {
   it('prints the flow without a token, code or verifier', () => {
     const run = spawnSync(process.execPath, [SERVER_ENTRY, 'demo'], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, CF_ACCESS_MCP_HOME: tempHome() } });
