@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
-import { cleanupHomes, SERVER_ENTRY, tempHome, TestServer, textOf, type ServerOptions } from '../helpers/harness.js';
-import { assertNoSecretsLeaked } from '../helpers/leaks.js';
+import { BROWSER_SCRIPT, cleanupHomes, SERVER_ENTRY, tempHome, TestServer, textOf, type ServerOptions } from '../helpers/harness.js';
+import { assertNoSecretsLeaked, recordOutput } from '../helpers/leaks.js';
 
 /**
  * Adversarial review: a hostile site and authorization server (a real HTTP server on
@@ -557,5 +557,74 @@ describe('a careless or misled agent', () => {
     }
     assert.equal(readFileSync(join(home, 'store.json'), 'utf8'), storeBefore, 'the store is untouched');
     await assertIntact();
+  });
+});
+
+/** The built binary as a person runs it; every output goes to the leak collector. */
+function runCli(args: string[], options: { home: string; browser?: 'approve' | 'none'; input?: string }): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const env = {
+    ...process.env,
+    CF_ACCESS_MCP_HOME: options.home,
+    CF_ACCESS_MCP_CALLBACK_PORT: '0',
+    CF_ACCESS_MCP_BROWSER: options.browser === 'approve' ? `${process.execPath} ${BROWSER_SCRIPT}` : 'none',
+    TEST_BROWSER_ACTION: 'approve',
+    TEST_BROWSER_LOG: join(tempHome('cfam-cli-browser-'), 'browser.log'),
+  };
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [SERVER_ENTRY, ...args], { env, stdio: 'pipe' });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString('utf8');
+      // Paste-back: answer the prompt once the URL is shown.
+      if (options.input !== undefined && /paste it here/.test(stderr) && !child.stdin.writableEnded) child.stdin.end(options.input);
+    });
+    child.once('error', reject);
+    child.once('close', (code) => {
+      recordOutput('cli stdout', stdout);
+      recordOutput('cli stderr', stderr);
+      resolve({ code, stdout, stderr });
+    });
+    if (options.input === undefined) child.stdin.end();
+  });
+}
+
+describe('the CLI, against a hostile server', () => {
+  it('a token error echoing the code and verifier, with --verbose, prints neither', async () => {
+    const site = await freshHostile();
+    site.routes.set('/token', (_req, res, body) => {
+      const form = new URLSearchParams(body);
+      for (const n of ['code', 'code_verifier']) site.secrets.push(form.get(n)!);
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: 'invalid_grant', error_description: `bad ${form.get('code')} / ${form.get('code_verifier')}` }));
+    });
+    const run = await runCli(['fetch', site.url, '--verbose', '--wait', '20'], { home: tempHome(), browser: 'approve' });
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(run.stderr, /code exchange .* failed \(invalid_grant: bad \[redacted\] \/ \[redacted\]\)/);
+  });
+
+  it('a page echoing the token is printed redacted; a pasted address with the wrong state is refused without echoing its code', async () => {
+    const site = await freshHostile();
+    const dir = tempHome();
+    const login = await runCli(['login', site.url, '--wait', '20'], { home: dir, browser: 'approve' });
+    assert.equal(login.code, 0, login.stderr);
+    site.routes.set('/echo', (req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end(`you sent ${req.headers.authorization}`);
+    });
+    const echoed = await runCli(['fetch', `${site.origin}/echo`], { home: dir });
+    assert.equal(echoed.code, 0, echoed.stderr);
+    assert.match(echoed.stdout, /you sent Bearer \[redacted\]/);
+
+    const other = await freshHostile();
+    const fakeCode = `pasted-cli-code-${randomish()}`;
+    extraSecrets.push(fakeCode);
+    const pasted = await runCli(['login', other.url, '--paste', '--wait', '3'], {
+      home: tempHome(),
+      input: `http://localhost:1/callback?code=${fakeCode}&state=forged\n`,
+    });
+    assert.equal(pasted.code, 3, pasted.stderr);
+    assert.match(pasted.stderr, /does not belong to the pending login/);
   });
 });
