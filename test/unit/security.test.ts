@@ -5,6 +5,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { hostMatches, parseHostPattern } from '../../src/auth/host-match.js';
 import { isTrustedLoginHost } from '../../src/auth/url-policy.js';
 import { jwtExpiresAt } from '../../src/auth/cloudflared.js';
 import { OriginLocks } from '../../src/auth/login-lock.js';
@@ -73,6 +74,32 @@ describe('redirect policy', () => {
   it('treats every spelling of this machine as local, and only those', () => {
     for (const host of ['127.0.0.1', 'localhost', 'localhost.', '[::1]', '0.0.0.0', '[::]', '[::ffff:7f00:1]', 'a.localhost']) assert.ok(isLocalHost(host), host);
     for (const host of ['example.com', '10.0.0.1', '128.0.0.1', 'localhost.example.com', '[::ffff:a00:1]']) assert.ok(!isLocalHost(host), host);
+  });
+});
+
+describe('service-token hosts against URL tricks', () => {
+  const pattern = parseHostPattern('app.example.com');
+  const wildcard = parseHostPattern('*.example.com');
+  const matches = (url: string) => hostMatches(pattern, new URL(url)) || hostMatches(wildcard, new URL(url));
+
+  it('match the listed host however it is spelled', () => {
+    for (const url of ['https://APP.Example.COM/', 'https://app.example.com./', 'https://app%2Eexample.com/']) assert.ok(hostMatches(pattern, new URL(url)), url);
+  });
+
+  it('never match a look-alike or a host hidden behind @', () => {
+    for (const url of [
+      'https://app.example.com@evil.net/',
+      'https://evil.net/app.example.com',
+      'https://app.example.com.evil.net/',
+      'https://app.example.com%2eevil.net/',
+      'https://\u0430pp.example.com.evil.net/', // Cyrillic a, then a suffix trick
+      'https://example.com.evil.net/',
+      'https://evilexample.com/',
+    ]) {
+      assert.ok(!matches(url), url);
+    }
+    // A Cyrillic look-alike of a covered subdomain is still a subdomain of example.com: only the exact pattern decides.
+    assert.ok(!hostMatches(pattern, new URL('https://\u0430pp.example.com/')));
   });
 });
 
