@@ -88,7 +88,15 @@ export class CallbackListener {
   }
 
   private makeServer(): Server {
-    const server = createServer((req, res) => this.handle(req, res));
+    const server = createServer((req, res) => {
+      // Whatever arrives here (any local process, any web page the browser loads) must not take the server down.
+      try {
+        this.handle(req, res);
+      } catch {
+        if (!res.headersSent) res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
+        res.end('Bad request');
+      }
+    });
     server.keepAliveTimeout = 1_000;
     return server;
   }
@@ -170,7 +178,19 @@ export class CallbackListener {
       send(400, errorPage('Unexpected host', 'This login callback only answers on localhost.', 'Start the login again from your agent.'));
       return;
     }
-    const url = new URL(req.url ?? '/', `http://${host}`);
+    // Path and query only, appended to our own origin: resolved against a base, "//[" (which any web page can
+    // make the browser request) would be read as a host and throw, and an absolute-form target names another host.
+    const target = req.url ?? '/';
+    let url: URL | undefined;
+    try {
+      url = target.startsWith('/') ? new URL(`http://${host}${target}`) : undefined;
+    } catch {
+      url = undefined;
+    }
+    if (!url) {
+      send(400, errorPage('Bad request', 'This local address only receives Cloudflare Access login callbacks.', 'You can ignore this page.'));
+      return;
+    }
     if (req.method !== 'GET' || url.pathname !== '/callback') {
       send(404, errorPage('Not found', 'This local address only receives Cloudflare Access login callbacks.', 'You can ignore this page.'));
       return;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
+import { connect as connectTcp, createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
@@ -482,6 +482,42 @@ describe('a careless user, and two logins at once', () => {
       assert.equal(byHost.get(new URL(emulator.app2Url).host), 'pending', 'the other origin is still waiting for its own callback');
       // Replaying the used callback completes nothing.
       assertError(await call(waiting, 'access_login', { url: `${emulator.app2Url}/`, callback_url: forA }));
+    } finally {
+      await waiting.close();
+    }
+  });
+});
+
+/** One raw HTTP/1.1 request (a request target no fetch() would send); resolves to the status line. */
+function rawRequest(port: number, target: string, host = `localhost:${port}`): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connectTcp(port, '127.0.0.1', () => socket.write(`GET ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`));
+    let data = '';
+    socket.on('data', (chunk) => (data += chunk.toString('latin1')));
+    socket.on('close', () => resolve(data.split('\r\n')[0] ?? ''));
+    socket.on('error', (error) => resolve(`error ${error.message}`));
+  });
+}
+
+describe('the loopback callback under attack', () => {
+  it('malformed requests (a web page can make the browser ask for "//[") never take the server down', async () => {
+    const site = await freshHostile();
+    const waiting = await startServer({ home: tempHome(), browser: 'ignore' });
+    try {
+      const pending = await call(waiting, 'access_login', { url: site.url, wait_seconds: 0 });
+      const loginUrl = String(structured(pending).login_url);
+      const port = Number(new URL(new URL(loginUrl).searchParams.get('redirect_uri')!).port);
+      for (const target of ['//[', 'http://[', '/callback?state=%', '*', 'http://evil.example/callback', `//evil.example/callback?state=x`]) {
+        assert.match(await rawRequest(port, target), /^HTTP\/1\.1 (400|404) /, target);
+      }
+      assert.match(await rawRequest(port, '/callback?state=x', `evil.example:${port}`), /^HTTP\/1\.1 400 /, 'DNS rebinding');
+      assertOk(await waiting.call('access_status', {}));
+      // The login is still pending and completes with the real callback.
+      const callback = await callbackAddress(loginUrl);
+      const page = await fetch(callback);
+      assert.equal(page.status, 200);
+      const done = await call(waiting, 'access_login', { url: site.url, wait_seconds: 30 });
+      assert.equal(structured(done).status, 'authenticated', textOf(done));
     } finally {
       await waiting.close();
     }
