@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { AccessError } from './errors.js';
 import { expandUserPath } from './user-path.js';
 import { hostMatches, parseHostList, parseHostPattern, specificity, type HostPattern } from './host-match.js';
-import { rememberSecret } from './redact.js';
+import { pinSecret } from './redact.js';
 
 /**
  * Service tokens from the environment. They are sent only to hosts the user
@@ -163,7 +163,7 @@ export function loadServiceTokens(env: NodeJS.ProcessEnv = process.env): Service
   const header = headerFrom(env, config);
   if (header) config.header = header;
   // Even a secret that ends up in a message by mistake (a variable set to the wrong value) is scrubbed from it.
-  rememberSecret(env.CF_ACCESS_CLIENT_SECRET?.trim(), ...config.tokens.map((t) => t.clientSecret));
+  pinSecret(env.CF_ACCESS_CLIENT_SECRET?.trim(), ...config.tokens.map((t) => t.clientSecret));
   return config;
 }
 

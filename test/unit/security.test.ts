@@ -9,7 +9,7 @@ import { hostMatches, parseHostPattern } from '../../src/auth/host-match.js';
 import { isTrustedLoginHost } from '../../src/auth/url-policy.js';
 import { jwtExpiresAt } from '../../src/auth/cloudflared.js';
 import { OriginLocks } from '../../src/auth/login-lock.js';
-import { REDACTED, redactDeep, redactSecrets, rememberSecret } from '../../src/auth/redact.js';
+import { pinSecret, REDACTED, redactDeep, redactSecrets, rememberSecret } from '../../src/auth/redact.js';
 import { SessionStore, STORE_FILE } from '../../src/auth/store.js';
 import { MAX_TOKEN_LIFETIME_S } from '../../src/auth/token.js';
 import { createDispatcher } from '../../src/http/client.js';
@@ -29,11 +29,24 @@ describe('secret redaction', () => {
   it('replaces every remembered secret, and a prefixed token without its prefix too', () => {
     rememberSecret('oauth:unit-access-token-0123456789', 'code-unit-0123456789', undefined, 'short');
     const text = 'a oauth:unit-access-token-0123456789 b unit-access-token-0123456789 c code-unit-0123456789 d short';
-    assert.equal(redactSecrets(text), `a ${REDACTED} b ${REDACTED} c ${REDACTED} d short`);
+    assert.equal(redactSecrets(text), `a oauth:${REDACTED} b ${REDACTED} c ${REDACTED} d short`);
   });
 
   it('scrubs extra secrets given with the call, longest first', () => {
     assert.equal(redactSecrets('x=abcdefgh-and-more y=abcdefgh', ['abcdefgh', 'abcdefgh-and-more']), `x=${REDACTED} y=${REDACTED}`);
+  });
+
+  it('forgets the least recently seen tokens first, but never a configured secret', () => {
+    pinSecret('pinned-service-secret-0123456789');
+    rememberSecret('live-token-seen-early-0123456789');
+    for (let i = 0; i < 500; i++) {
+      rememberSecret(`old-token-${i}-0123456789abcdef`);
+      if (i % 100 === 0) rememberSecret('live-token-seen-early-0123456789'); // seen again (the store changed)
+    }
+    assert.equal(redactSecrets('pinned-service-secret-0123456789'), REDACTED);
+    assert.equal(redactSecrets('live-token-seen-early-0123456789'), REDACTED);
+    assert.equal(redactSecrets('x old-token-499-0123456789abcdef'), `x ${REDACTED}`);
+    assert.equal(redactSecrets('old-token-0-0123456789abcdef'), 'old-token-0-0123456789abcdef', 'the oldest was forgotten');
   });
 
   it('scrubs strings anywhere inside structured content', () => {
