@@ -53,6 +53,13 @@ export interface PendingLogin {
   browser: BrowserResult;
   /** Settles when the user finished (session stored) or the login failed. */
   done: Promise<StoredSession>;
+  /** The login this one replaces because it expired: its link no longer works and the user may still hold it. */
+  replaced?: ExpiredLogin;
+}
+
+export interface ExpiredLogin {
+  authorizationUrl: string;
+  expiredAt: number;
 }
 
 /** One authorization request: a fresh state and verifier, its URL shown in the browser. */
@@ -69,6 +76,8 @@ interface Attempt {
 const CLIENT_REJECTED = new Set(['invalid_client', 'unauthorized_client']);
 /** How long to wait for the process holding the login lock to publish its URL. */
 const PUBLISH_WAIT_MS = 10_000;
+/** How long after a login expired the next one still says that the earlier link is dead. */
+const EXPIRED_NOTICE_MS = 24 * 60 * 60_000;
 
 /**
  * The managed-OAuth login (steps 2–7 of the protocol): discovery, registration
@@ -83,6 +92,8 @@ export class OAuthLogin {
   private readonly starting = new Map<string, Promise<PendingLogin>>();
   private readonly discoveries = new Map<string, Discovery>();
   private readonly failures = new Map<string, { message: string; at: number }>();
+  /** Logins of this process that ran out of time, told once to the login that replaces them. */
+  private readonly expired = new Map<string, ExpiredLogin>();
   private readonly shared: SharedLogins;
 
   constructor(
@@ -110,6 +121,13 @@ export class OAuthLogin {
   /** A login another live process is running for the origin (from the store), for status. */
   pendingElsewhere(origin: string): { authorizationUrl: string; expiresAt: number } | undefined {
     return this.shared.pendingElsewhere(origin);
+  }
+
+  /** The expired login a new one replaces, if it expired recently enough that the user may still hold its link. */
+  private takeExpired(origin: string): ExpiredLogin | undefined {
+    const expired = this.expired.get(origin);
+    this.expired.delete(origin);
+    return expired && Date.now() - expired.expiredAt < EXPIRED_NOTICE_MS ? expired : undefined;
   }
 
   /** The last failed login for an origin, reported once. */
@@ -234,7 +252,7 @@ export class OAuthLogin {
       await lock.release();
       throw error;
     }
-    const login: PendingLogin = { origin, source: 'this-process', ...pick(first), done: first.result };
+    const login: PendingLogin = { origin, source: 'this-process', ...pick(first), done: first.result, replaced: this.takeExpired(origin) };
     login.done = first.result
       .catch(async (error: unknown) => {
         // A registration the server no longer knows is replaced once, and the login restarts with it.
@@ -251,6 +269,7 @@ export class OAuthLogin {
           return session;
         },
         async (error: unknown) => {
+          if (error instanceof AccessError && error.code === 'login_timeout') this.expired.set(origin, { authorizationUrl: login.authorizationUrl, expiredAt: login.expiresAt });
           this.forgetDiscovery(origin);
           this.failures.set(origin, { message: (error as Error).message, at: Date.now() });
           await this.shared.publishFailure(origin, error);

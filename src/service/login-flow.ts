@@ -1,7 +1,7 @@
-import { cloudflaredPendingError, cloudflaredPendingText, type PendingCloudflared } from '../auth/cloudflared.js';
+import type { PendingCloudflared } from '../auth/cloudflared.js';
 import { detectAccess, type AccessChallenge } from '../auth/detect.js';
 import { offersOAuth } from '../auth/discovery.js';
-import { AccessError, LoginPendingError } from '../auth/errors.js';
+import { AccessError } from '../auth/errors.js';
 import type { PendingLogin } from '../auth/oauth-login.js';
 import { serviceAuthOnlyError, serviceTokenMissingError, serviceTokenRefusedError } from '../auth/service-tokens.js';
 import type { StoredSession } from '../auth/store.js';
@@ -9,6 +9,7 @@ import { parseTargetUrl } from '../auth/url-policy.js';
 import { discard } from '../http/client.js';
 import { sendFollowingRedirects } from '../http/redirects.js';
 import type { AccessService, LoginHooks } from './access-service.js';
+import { describePending, LoginPendingError, type PendingLoginResult } from './pending.js';
 import type { LoginResult, ProbeInfo } from './results.js';
 import { waitAtMost } from './wait.js';
 
@@ -17,8 +18,6 @@ export type LoginMethod = 'auto' | 'oauth' | 'cloudflared' | 'service_token';
 
 type BrowserMethod = Exclude<LoginMethod, 'service_token'>;
 type BegunLogin = { kind: 'oauth'; login: PendingLogin } | { kind: 'cloudflared'; login: PendingCloudflared };
-
-const CANCELLED = 'The call was cancelled; the login keeps waiting. ';
 
 /** Starts (or joins) the login for an origin and waits a bounded time for it; throws a pending error when the user has not finished. */
 export async function loginFor(
@@ -30,22 +29,25 @@ export async function loginFor(
   options: { method?: BrowserMethod; skipCache?: boolean } = {},
 ): Promise<{ session: StoredSession; fromCache: boolean }> {
   const begun = await beginLogin(svc, target, challenge, options);
-  if (begun.kind === 'cloudflared') {
-    const waited = await waitAtMost(begun.login.done, Math.max(0, waitSeconds), hooks);
-    if (waited.done) return { session: waited.value, fromCache: begun.login.fromCache === true };
-    throw cloudflaredPendingError(begun.login, waited.reason === 'cancelled' ? ` ${CANCELLED.trim()}` : '');
-  }
-  const pending = begun.login;
-  if (pending.source !== 'store') hooks.onLoginUrl?.(pending);
-  const outcome = await waitAtMost(pending.done, Math.max(0, waitSeconds), hooks);
-  if (outcome.done) return { session: outcome.value, fromCache: false };
-  const note = outcome.reason === 'cancelled' ? ` ${CANCELLED.trim()}` : '';
-  throw new LoginPendingError(
-    target.origin,
-    pending.authorizationUrl,
-    pending.expiresAt,
-    pending.browser.opened,
-    (pending.browser.reason ? ` Why: ${pending.browser.reason}.` : '') + note + pasteBackHint(svc, pending),
+  if (begun.kind === 'oauth' && begun.login.source !== 'store') hooks.onLoginUrl?.(begun.login);
+  const waited = await waitAtMost<StoredSession>(begun.login.done, Math.max(0, waitSeconds), hooks);
+  if (waited.done) return { session: waited.value, fromCache: begun.kind === 'cloudflared' && begun.login.fromCache === true };
+  throw new LoginPendingError(pendingOf(svc, begun, waited.reason === 'cancelled'));
+}
+
+/** The one pending shape, from whichever method is waiting. */
+function pendingOf(svc: AccessService, begun: BegunLogin, cancelled: boolean): PendingLoginResult {
+  const login = begun.login;
+  return describePending(
+    {
+      origin: login.origin,
+      method: begun.kind,
+      authorizationUrl: login.authorizationUrl,
+      expiresAt: login.expiresAt,
+      browser: login.browser,
+      replaced: begun.kind === 'oauth' ? begun.login.replaced : undefined,
+    },
+    { cancelled, callbackUri: svc.callback.redirectUri ?? 'http://localhost:<port>/callback' },
   );
 }
 
@@ -129,13 +131,6 @@ async function checkServiceToken(svc: AccessService, target: URL, signal?: Abort
   };
 }
 
-/** For a user whose browser cannot reach our loopback listener (SSH, another machine): how to paste the redirect back. */
-function pasteBackHint(svc: AccessService, pending: PendingLogin): string {
-  if (pending.browser.opened) return '';
-  const callback = svc.callback.redirectUri ?? 'http://localhost:<port>/callback';
-  return ` If the browser runs on another machine, it ends on an address starting with ${callback} that cannot load: copy that whole address and pass it to access_login as callback_url (with the same url).`;
-}
-
 /** access_login: starts or continues a login and reports authenticated or pending. */
 export async function login(
   svc: AccessService,
@@ -162,36 +157,10 @@ export async function login(
     }
     begun = await beginLogin(svc, target, challenge, { method, skipCache: params.force });
   }
-  if (begun.kind === 'cloudflared') {
-    const waited = await waitAtMost(begun.login.done, Math.max(0, waitSeconds), hooks);
-    if (waited.done) return authenticatedResult(target, waited.value, 'Login completed.');
-    const text = cloudflaredPendingText(begun.login);
-    return {
-      status: 'pending',
-      host: target.host,
-      method: 'cloudflared',
-      login_url: begun.login.authorizationUrl || undefined,
-      message: `${waited.reason === 'cancelled' ? CANCELLED : ''}${text.message} ${text.nextStep}`,
-    };
-  }
-  const pending = begun.login;
-  if (pending.source !== 'store') hooks.onLoginUrl?.(pending);
-  const outcome = await waitAtMost(pending.done, Math.max(0, waitSeconds), hooks);
-  if (outcome.done) return authenticatedResult(target, outcome.value, 'Login completed.');
-  return pendingResult(svc, target, pending, outcome.reason === 'cancelled' ? CANCELLED : '');
-}
-
-function pendingResult(svc: AccessService, target: URL, pending: PendingLogin, prefix = ''): LoginResult {
-  return {
-    status: 'pending',
-    host: target.host,
-    method: 'oauth',
-    login_url: pending.authorizationUrl,
-    message:
-      `${prefix}Login pending: ${pending.browser.opened ? 'a browser window was opened' : `no browser could be opened${pending.browser.reason ? ` (${pending.browser.reason})` : ''}`}. ` +
-      `Ask the user to open ${pending.authorizationUrl} and sign in, then call access_login or access_fetch again. The login keeps waiting until ${new Date(pending.expiresAt).toISOString()}.` +
-      pasteBackHint(svc, pending),
-  };
+  if (begun.kind === 'oauth' && begun.login.source !== 'store') hooks.onLoginUrl?.(begun.login);
+  const waited = await waitAtMost<StoredSession>(begun.login.done, Math.max(0, waitSeconds), hooks);
+  if (waited.done) return authenticatedResult(target, waited.value, 'Login completed.');
+  return pendingOf(svc, begun, waited.reason === 'cancelled');
 }
 
 /**
@@ -241,7 +210,7 @@ export async function completeFromCallbackUrl(
   svc.log('info', `Login callback for ${target.origin} received by paste-back.`);
   const outcome = await waitAtMost(pending.done, Math.max(0, params.wait_seconds ?? svc.config.defaultWaitSeconds), hooks);
   if (outcome.done) return authenticatedResult(target, outcome.value, 'Login completed.');
-  return pendingResult(svc, target, pending, outcome.reason === 'cancelled' ? CANCELLED : '');
+  return pendingOf(svc, { kind: 'oauth', login: pending }, outcome.reason === 'cancelled');
 }
 
 function authenticatedResult(target: URL, session: StoredSession, message: string): LoginResult {

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { SessionMethod } from '../auth/store.js';
 
 export type AuthMethod = SessionMethod | 'service_token' | 'none';
@@ -51,11 +52,18 @@ export interface ServiceTokenSummary {
   problems: string[];
 }
 
-export interface LoginResult {
-  status: 'authenticated' | 'pending' | 'not_protected';
-  host: string;
-  method: AuthMethod;
-  expires_at?: string;
-  login_url?: string;
-  message: string;
-}
+/**
+ * What a login call returns. A pending login has exactly the fields a fetch
+ * that ran into it reports (see pending.ts); the other states add none.
+ */
+export const LoginResultSchema = z.object({
+  status: z.enum(['authenticated', 'pending', 'not_protected']),
+  host: z.string(),
+  method: z.enum(['oauth', 'cloudflared', 'service_token', 'none']),
+  expires_at: z.string().optional(),
+  login_url: z.string().optional(),
+  browser_opened: z.boolean().optional(),
+  message: z.string(),
+  next_step: z.string().optional(),
+});
+export type LoginResult = z.infer<typeof LoginResultSchema>;

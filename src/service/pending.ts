@@ -1,0 +1,99 @@
+import { z } from 'zod';
+import type { BrowserResult } from '../auth/browser.js';
+import { AccessError } from '../auth/errors.js';
+
+/**
+ * A login that waits for the user in the browser. Every tool and the CLI
+ * report it from this one shape, so a pending login reads the same whether
+ * a fetch or a login call ran into it.
+ */
+export const PendingLoginSchema = z.object({
+  status: z.literal('pending'),
+  host: z.string(),
+  method: z.enum(['oauth', 'cloudflared']),
+  /** The sign-in page; absent only while cloudflared has not printed its URL yet. */
+  login_url: z.string().optional(),
+  expires_at: z.string(),
+  browser_opened: z.boolean(),
+  message: z.string(),
+  next_step: z.string(),
+});
+export type PendingLoginResult = z.infer<typeof PendingLoginSchema>;
+
+/** What a login method knows about its pending login, whichever method it is. */
+export interface PendingFacts {
+  origin: string;
+  method: 'oauth' | 'cloudflared';
+  authorizationUrl: string;
+  expiresAt: number;
+  browser: BrowserResult;
+  /** An earlier login for the same site that expired; its link no longer works. */
+  replaced?: { authorizationUrl: string; expiredAt: number };
+}
+
+export interface PendingContext {
+  /** The caller stopped waiting (cancelled); the login itself goes on. */
+  cancelled?: boolean;
+  /** The loopback callback address, named when the browser may be on another machine. */
+  callbackUri?: string;
+}
+
+function minutesUntil(at: number): string {
+  const minutes = Math.max(1, Math.round((at - Date.now()) / 60_000));
+  return minutes === 1 ? 'about a minute' : `about ${minutes} minutes`;
+}
+
+/** The sentences of a pending login: what happened, then what to do. */
+export function describePending(facts: PendingFacts, context: PendingContext = {}): PendingLoginResult {
+  const host = new URL(facts.origin).host;
+  const url = facts.authorizationUrl || undefined;
+  const until = new Date(facts.expiresAt).toISOString();
+  const via = facts.method === 'cloudflared' ? ' through cloudflared' : '';
+  const sentences: string[] = [];
+  if (facts.replaced) {
+    sentences.push(`The earlier sign-in link for ${host} expired at ${new Date(facts.replaced.expiredAt).toISOString()} and no longer works; a new login was started and its link is below.`);
+  }
+  if (context.cancelled) sentences.push('The call was cancelled; the login keeps waiting in the background.');
+  sentences.push(`Login pending: ${host} needs the user to sign in${via} before it can be reached.`);
+  if (facts.browser.opened) {
+    sentences.push(url ? `A browser window was opened at the sign-in page.` : 'A browser window is being opened at the sign-in page.');
+  } else {
+    sentences.push(`No browser was opened${facts.browser.reason ? ` because ${facts.browser.reason}` : ''}.`);
+  }
+  let nextStep: string;
+  if (facts.browser.opened) {
+    nextStep = url
+      ? `Ask the user to finish signing in in that window; if no window appeared, ask them to open ${url} themselves.`
+      : 'Ask the user to finish signing in in that window.';
+  } else {
+    nextStep = `Show the user this link and ask them to open it and sign in: ${url}`;
+  }
+  nextStep +=
+    ` Once they say they are done, repeat the same call: the login waits until ${until} (${minutesUntil(facts.expiresAt)}) and the call then completes without a new sign-in.` +
+    ' A page saying the account has no access means the policy refused the account, not that the login failed. Do not retry in a loop.';
+  if (!facts.browser.opened && context.callbackUri && facts.method === 'oauth') {
+    nextStep += ` If the browser runs on another machine, it ends on an address starting with ${context.callbackUri} that does not load: ask the user to copy that whole address and pass it as callback_url to a login call with the same url.`;
+  }
+  return {
+    status: 'pending',
+    host,
+    method: facts.method,
+    login_url: url,
+    expires_at: until,
+    browser_opened: facts.browser.opened,
+    message: sentences.join(' '),
+    next_step: nextStep,
+  };
+}
+
+/** Thrown by a fetch that needs a login the user has not finished; carries the same shape a login call returns. */
+export class LoginPendingError extends AccessError {
+  override readonly name = 'LoginPendingError';
+  constructor(readonly pending: PendingLoginResult) {
+    super('login_pending', pending.message, pending.next_step);
+  }
+}
+
+export function isLoginPending(error: unknown): error is LoginPendingError {
+  return error instanceof LoginPendingError;
+}
