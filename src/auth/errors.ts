@@ -4,6 +4,7 @@
  */
 export type AccessErrorCode =
   | 'invalid_url'
+  | 'invalid_arguments'
   | 'discovery_failed'
   | 'invalid_metadata'
   | 'unsupported_server'

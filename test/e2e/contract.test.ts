@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import { REPORT_SENTENCE, startEmulator, type Emulator } from '../../src/emulator/index.js';
 import { loadConfig } from '../../src/service/config.js';
-import { BROWSER_SCRIPT, cleanupHomes, ROOT, SERVER_ENTRY, tempHome, TestServer, textOf } from '../helpers/harness.js';
+import { BROWSER_SCRIPT, cleanupHomes, ROOT, SERVER_ENTRY, tempHome, TestServer, textOf, resultData } from '../helpers/harness.js';
 import { assertNoSecretsLeaked } from '../helpers/leaks.js';
 
 /**
@@ -44,8 +44,7 @@ async function startServer(options: Parameters<typeof TestServer.start>[0] = {})
 
 function structured(result: CallToolResult): Record<string, unknown> {
   assert.notEqual(result.isError, true, `unexpected error result: ${textOf(result)}`);
-  assert.ok(result.structuredContent, `no structuredContent in ${textOf(result)}`);
-  return result.structuredContent as Record<string, unknown>;
+  return resultData(result);
 }
 
 /** A failure an agent can act on: an isError result with a message and a next step, not a protocol error. */
@@ -183,7 +182,9 @@ describe('tool surface as a client lists it', () => {
       assert.deepEqual(Object.keys(tool.inputSchema.properties ?? {}).sort(), [...PARAMS[tool.name]!].sort(), tool.name);
       assert.deepEqual(tool.inputSchema.required ?? [], tool.name === 'access_status' || tool.name === 'access_logout' ? [] : ['url'], tool.name);
       assert.ok(tool.title && tool.title.length > 5, `${tool.name} title`);
-      assert.equal(tool.outputSchema?.type, 'object', `${tool.name} output schema`);
+      // access_fetch's page is its value: an output schema would make Claude Code, VS Code and Codex hide it from the model.
+      if (tool.name === 'access_fetch') assert.equal(tool.outputSchema, undefined, 'access_fetch declares no output schema');
+      else assert.equal(tool.outputSchema?.type, 'object', `${tool.name} output schema`);
     }
   });
 
@@ -216,7 +217,6 @@ describe('bad input is an isError result, never a protocol error', () => {
     ['access_fetch', { url: 'https://app.example.com/', start_index: -1 }],
     ['access_fetch', { url: 'https://app.example.com/', start_index: 1.5 }],
     ['access_fetch', { url: 'https://app.example.com/', wait_seconds: -1 }],
-    ['access_fetch', { url: 'https://app.example.com/', wait_seconds: '10' }],
     ['access_fetch', { url: 'https://app.example.com/', headers: ['x'] }],
     ['access_fetch', { url: 'https://app.example.com/', headers: { a: 1 } }],
     ['access_fetch', { url: 'https://app.example.com/', method: 5 }],
@@ -247,6 +247,30 @@ describe('bad input is an isError result, never a protocol error', () => {
     }
     // The server is still up and well after all of it.
     assert.ok(Array.isArray(structured(await server.call('access_status')).sessions));
+  });
+
+  it('in our own words with valid values and a corrected call, never the SDK\'s -32602 text', async () => {
+    const server = await startServer({ browser: 'none' });
+    const html = textOf(await server.call('access_fetch', { url: 'https://app.example.com/', format: 'html' }));
+    assert.match(html, /format must be one of "markdown", "text", "raw" \(got "html"\)/);
+    assert.match(html, /Next step: Call access_fetch again with corrected arguments, for example \{"url":"https:\/\/app\.example\.com\/","format":"markdown"\}/);
+    const missing = textOf(await server.call('access_login', {}));
+    assert.match(missing, /url is required/);
+    assert.match(missing, /"url":"https:\/\//, 'the corrected call shows where the url goes');
+    for (const [name, args] of cases) assert.doesNotMatch(textOf(await server.call(name, args)), /MCP error|-32602|Input validation error/, `${name} ${JSON.stringify(args)}`);
+  });
+
+  it('numbers and booleans sent as strings are taken; unknown arguments are reported as warnings', async () => {
+    const server = await startServer();
+    const page = await server.call('access_fetch', { url: `${emulator.appUrl}/api/data.json`, max_length: '100', wait_seconds: '30', colour: 'blue' });
+    assert.notEqual(page.isError, true, textOf(page));
+    const data = structured(page);
+    assert.equal(data.next_start_index, 100, 'max_length "100" was read as 100');
+    assert.match(textOf(page), /Warning: Unknown argument "colour" was ignored; access_fetch takes url, method/);
+    const forced = structured(await server.call('access_login', { url: `${emulator.appUrl}/`, force: 'true', wait_seconds: '30' }));
+    assert.equal(forced.status, 'authenticated');
+    const status = structured(await server.call('access_status', { url: null, verbose: 1 }));
+    assert.deepEqual(status.warnings, ['Unknown argument "verbose" was ignored; access_status takes url.']);
   });
 
   it('save_to where no directory can be made is a prompt error (Node 20 spins on mkdir -p under /proc)', { skip: !existsSync('/proc/self') }, async () => {
@@ -309,7 +333,7 @@ describe('a raw stdio client', () => {
     ]);
     for (const id of [10, 11, 13, 17]) assert.equal(byId.get(id)!.result!.isError, true, `call ${id} is an error result`);
     for (const id of [12, 14, 15, 16]) assert.notEqual(byId.get(id)!.result!.isError, true, `call ${id}: ${JSON.stringify(byId.get(id)!.result).slice(0, 300)}`);
-    assert.equal(byId.get(12)!.result!.structuredContent!.auth, 'none');
+    assert.equal(resultData(byId.get(12)!.result!).auth, 'none');
 
     // No configuration at all: the store is in the OS config directory under the temp HOME (env-paths).
     const store = join(home, '.config', 'cf-access-mcp');
@@ -324,8 +348,8 @@ describe('a raw stdio client', () => {
       ['access_fetch', { url: `${emulator.app2Url}/`, wait_seconds: 0 }],
       ['access_status', {}],
     ]);
-    assert.equal(byId.get(10)!.result!.structuredContent!.status, 'pending');
-    assert.equal(byId.get(11)!.result!.isError, true);
+    assert.equal(resultData(byId.get(10)!.result!).status, 'pending');
+    assert.equal(resultData(byId.get(11)!.result!).status, 'pending', 'access_fetch reports the same pending login');
     assert.equal(byId.get(12)!.result!.structuredContent!.store, join(home, 'store'), 'CF_ACCESS_MCP_HOME=~/store is under HOME');
   });
 });
@@ -390,12 +414,13 @@ describe('structured results match the output schemas on every path', () => {
 });
 
 describe('the pending login an agent sees (CF_ACCESS_MCP_BROWSER=none)', () => {
-  it('is an actionable error with the URL and "call again"; opening that URL then calling again succeeds', async () => {
+  it('is a result (not an error) with the URL and "repeat the same call", the same as access_login gives; opening that URL then calling again succeeds', async () => {
     const server = await startServer({ browser: 'none' });
     const pending = await server.call('access_fetch', { url: `${emulator.appUrl}/`, wait_seconds: 0 });
-    const text = assertToolError(pending, 'pending fetch');
-    assert.match(text, /pending/i);
-    assert.match(text, /call (the same tool )?again/i);
+    assert.notEqual(pending.isError, true, 'a pending login is an expected step, not a failure');
+    const text = textOf(pending);
+    assert.match(text, /^Login pending/);
+    assert.match(text, /repeat the same call/i);
     const url = /https?:\/\/\S+\/cdn-cgi\/access\/oauth\/authorization\?\S+/.exec(text)?.[0];
     assert.ok(url, `no authorization URL in: ${text}`);
     assert.match(text, /CF_ACCESS_MCP_BROWSER is set to "none"/);
@@ -405,6 +430,8 @@ describe('the pending login an agent sees (CF_ACCESS_MCP_BROWSER=none)', () => {
     const login = structured(await server.call('access_login', { url: `${emulator.appUrl}/`, wait_seconds: 0 }));
     assert.equal(login.status, 'pending');
     assert.equal(login.login_url, url);
+    assert.equal(`${login.message}\nNext step: ${login.next_step}`, text, 'one pending shape from both tools');
+    assert.deepEqual(structured(pending), login, 'the fetch keeps the same fields for programs');
     const status = structured(await server.call('access_status'));
     assert.deepEqual((status.sessions as Array<{ state: string; login_url?: string }>).map((s) => [s.state, s.login_url]), [['pending', url]]);
 
@@ -421,13 +448,17 @@ describe('the pending login an agent sees (CF_ACCESS_MCP_BROWSER=none)', () => {
     const before = Date.now();
     const login = structured(await server.call('access_login', { url: `${emulator.app2Url}/`, wait_seconds: 0 }));
     assert.equal(login.status, 'pending');
-    const listensUntil = /until (\S+?Z)/.exec(String(login.message))?.[1];
-    assert.ok(listensUntil, String(login.message));
+    const listensUntil = String(login.expires_at);
+    assert.ok(String(login.next_step).includes(`waits until ${listensUntil}`), String(login.next_step));
     assert.ok(Date.parse(listensUntil) - before < 60_000, `a 1 s login timeout still listens until ${listensUntil}`);
     const port = Number(new URL(new URL(String(login.login_url)).searchParams.get('redirect_uri')!).port);
     await until(() => canConnect(port).then((open) => !open), 'the callback listener to close after the login timeout');
     const after = structured(await server.call('access_login', { url: `${emulator.app2Url}/`, wait_seconds: 0 }));
     assert.notEqual(after.login_url, login.login_url, 'an expired login is started anew');
+    assert.match(String(after.message), /The earlier sign-in link for .* expired at .* and no longer works; a new login was started/);
+    const again = structured(await server.call('access_fetch', { url: `${emulator.app2Url}/`, wait_seconds: 0 }));
+    assert.equal(again.login_url, after.login_url, 'the same pending login, so no second notice');
+    assert.doesNotMatch(String(again.message), /earlier sign-in link/);
   });
 });
 

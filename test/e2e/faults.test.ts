@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { startEmulator, type Emulator, type FaultEndpoint, type FaultKind } from '../../src/emulator/index.js';
-import { cleanupHomes, eventually, tempHome, TestServer, textOf, type ServerOptions } from '../helpers/harness.js';
+import { cleanupHomes, eventually, tempHome, TestServer, textOf, type ServerOptions, resultData } from '../helpers/harness.js';
 import { assertNoSecretsLeaked } from '../helpers/leaks.js';
 
 /**
@@ -152,12 +152,12 @@ describe('faults on the login path (access_fetch of a protected page, no session
         assert.deepEqual(storedSessions(), before, 'the store changed');
       } else if ('status' in c.expect) {
         assertOk(result);
-        assert.equal((result.structuredContent as { status: number }).status, c.expect.status);
+        assert.equal((resultData(result) as { status: number }).status, c.expect.status);
         assert.match(textOf(result), new RegExp(`^HTTP ${c.expect.status}`));
         assert.deepEqual(storedSessions(), before, 'the store changed');
       } else {
         assertOk(result);
-        assert.equal((result.structuredContent as { auth: string }).auth, 'oauth');
+        assert.equal((resultData(result) as { auth: string }).auth, 'oauth');
         restartNeeded = true; // discovery is cached now
       }
       await assertStillAnswers();
@@ -209,9 +209,9 @@ describe('faults after the login (session stored)', () => {
       if ('error' in c.expect) assertError(result, c.expect.error);
       else if ('status' in c.expect) {
         assertOk(result);
-        assert.equal((result.structuredContent as { status: number }).status, c.expect.status);
+        assert.equal((resultData(result) as { status: number }).status, c.expect.status);
       }
-      if (c.kind === 'huge_body') assert.ok((result.structuredContent as { warnings: string[] }).warnings.length > 0, 'no warning that the body was cut');
+      if (c.kind === 'huge_body') assert.ok((resultData(result) as { warnings: string[] }).warnings.length > 0, 'no warning that the body was cut');
       await assertStillAnswers(warm);
       assert.deepEqual(storedSessions(), before, 'a failed request must not drop the session');
       // And the session still works.

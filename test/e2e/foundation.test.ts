@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
-import { cleanupHomes, eventually, tempHome, TestServer, textOf } from '../helpers/harness.js';
+import { cleanupHomes, eventually, tempHome, TestServer, textOf, resultData } from '../helpers/harness.js';
 import { assertNoSecretsLeaked } from '../helpers/leaks.js';
 
 /**
@@ -32,8 +32,7 @@ function endpoints(): string[] {
 }
 
 function structured(result: CallToolResult): Record<string, unknown> {
-  assert.ok(result.structuredContent, `no structuredContent in ${textOf(result)}`);
-  return result.structuredContent as Record<string, unknown>;
+  return resultData(result);
 }
 
 function assertOk(result: CallToolResult): void {

@@ -8,7 +8,7 @@ import {
   type ElicitRequestURLParams,
 } from '@modelcontextprotocol/sdk/types.js';
 import { REPORT_SENTENCE, startEmulator, type Emulator } from '../../src/emulator/index.js';
-import { BROWSER_SCRIPT, cleanupHomes, eventually, TestServer, textOf } from '../helpers/harness.js';
+import { BROWSER_SCRIPT, cleanupHomes, eventually, TestServer, textOf, resultData } from '../helpers/harness.js';
 import { assertNoSecretsLeaked } from '../helpers/leaks.js';
 
 /**
@@ -29,8 +29,7 @@ async function startServer(options: Parameters<typeof TestServer.start>[0] = {})
 }
 
 function structured(result: CallToolResult): Record<string, unknown> {
-  assert.ok(result.structuredContent, `no structuredContent in ${textOf(result)}`);
-  return result.structuredContent as Record<string, unknown>;
+  return resultData(result);
 }
 
 function assertFetched(result: CallToolResult): void {

@@ -4,7 +4,7 @@ import { connect, type AddressInfo, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { startEmulator, type Emulator, type LogEntry } from '../../src/emulator/index.js';
-import { cleanupHomes, TestServer, textOf } from '../helpers/harness.js';
+import { cleanupHomes, TestServer, textOf, resultData } from '../helpers/harness.js';
 import { assertNoSecretsLeaked } from '../helpers/leaks.js';
 
 /**
@@ -143,7 +143,7 @@ describe('proxies from the environment', () => {
     proxy.records.length = 0;
     const result = await server.call('access_fetch', { url: `${emulator.appUrl}/api/data.json`, wait_seconds: 30 });
     assertOk(result);
-    assert.equal((result.structuredContent as { status: number }).status, 200);
+    assert.equal((resultData(result) as { status: number }).status, 200);
 
     const appHost = new URL(emulator.appUrl).host;
     const teamHost = new URL(emulator.teamUrl).host;

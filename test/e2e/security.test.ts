@@ -438,7 +438,7 @@ async function callbackAddress(authorizationUrl: string): Promise<string> {
 }
 
 function structured(result: CallToolResult): Record<string, unknown> {
-  return (result.structuredContent ?? {}) as Record<string, unknown>;
+  return (result.structuredContent ?? result._meta?.['cf-access-mcp/result'] ?? {}) as Record<string, unknown>;
 }
 
 describe('a careless user, and two logins at once', () => {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { REPORT_SENTENCE, startEmulator, type Emulator, type LogEntry } from '../../src/emulator/index.js';
-import { cleanupHomes, tempHome, TestServer, textOf } from '../helpers/harness.js';
+import { cleanupHomes, tempHome, TestServer, textOf, resultData } from '../helpers/harness.js';
 import { assertNoSecretsLeaked } from '../helpers/leaks.js';
 
 /**
@@ -36,8 +36,7 @@ function tokenEnv(secret = SECRET, hosts = hostOf(emulator.appUrl)): Record<stri
 }
 
 function structured(result: CallToolResult): Record<string, unknown> {
-  assert.ok(result.structuredContent, `no structuredContent in ${textOf(result)}`);
-  return result.structuredContent as Record<string, unknown>;
+  return resultData(result);
 }
 
 function assertOk(result: CallToolResult): void {

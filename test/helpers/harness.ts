@@ -149,3 +149,15 @@ export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 10_
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/**
+ * The fields of a result: structuredContent for the tools that have one; for
+ * access_fetch (whose page must reach the model, so it has none) the fields it
+ * keeps in `_meta` for programs.
+ */
+export function resultData(result: CallToolResult): Record<string, unknown> {
+  const meta = result._meta?.['cf-access-mcp/result'] as Record<string, unknown> | undefined;
+  const data = result.structuredContent ?? meta;
+  if (!data) throw new Error(`no structuredContent or result fields in ${textOf(result)}`);
+  return data as Record<string, unknown>;
+}

@@ -1,45 +1,35 @@
 import { STATUS_CODES } from 'node:http';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { ServiceProvider } from '../server.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
+import { isLoginPending } from '../../service/pending.js';
 import type { FetchResult } from '../../service/results.js';
+import { toolInput } from '../arguments.js';
 import { loginHooks } from '../progress.js';
-import { fail, ok } from '../tool-result.js';
+import type { ServiceProvider } from '../server.js';
+import { contentResult, fail, messageText } from '../tool-result.js';
 
-const inputSchema = {
-  url: z.string().describe('Absolute https:// URL to fetch (http:// only for localhost).'),
-  method: z.string().optional().describe('HTTP method, default GET.'),
-  headers: z.record(z.string(), z.string()).optional().describe('Extra request headers.'),
-  body: z.union([z.string(), z.record(z.string(), z.unknown()), z.array(z.unknown())]).optional().describe('Request body: a string, or JSON (sent as application/json).'),
-  format: z
-    .enum(['markdown', 'text', 'raw'])
-    .optional()
-    .describe('How to return HTML: markdown (default: the main content, without navigation), text (plain text of the main content), or raw (as served). JSON is pretty-printed unless raw.'),
-  max_length: z.number().int().positive().max(1_000_000).optional().describe('Maximum characters to return (default 20000).'),
-  start_index: z.number().int().min(0).optional().describe('Character offset to start from, for continuing a truncated result.'),
-  wait_seconds: z.number().int().min(0).max(3600).optional().describe('How long to wait for a browser login if one is needed (default 45).'),
-  save_to: z
-    .string()
-    .optional()
-    .describe('A file path: stream the whole body (any size) to this file instead of returning it; the result gives path, size and type. Parent directories are created, an existing file is replaced; relative paths resolve against the server\'s working directory.'),
-};
-
-const outputSchema = {
-  url: z.string(),
-  final_url: z.string(),
-  status: z.number(),
-  content_type: z.string(),
-  auth: z.enum(['oauth', 'cloudflared', 'service_token', 'none']),
-  title: z.string().optional(),
-  total_length: z.number(),
-  start_index: z.number(),
-  truncated: z.boolean(),
-  next_start_index: z.number().optional(),
-  headers: z.record(z.string(), z.string()),
-  saved_to: z.string().optional(),
-  bytes: z.number().optional(),
-  warnings: z.array(z.string()),
-};
+const input = toolInput(
+  'access_fetch',
+  {
+    url: z.string().describe('Absolute https:// URL to fetch (http:// only for localhost).'),
+    method: z.string().optional().describe('HTTP method, default GET.'),
+    headers: z.record(z.string(), z.string()).optional().describe('Extra request headers.'),
+    body: z.union([z.string(), z.record(z.string(), z.unknown()), z.array(z.unknown())]).optional().describe('Request body: a string, or JSON (sent as application/json).'),
+    format: z
+      .enum(['markdown', 'text', 'raw'])
+      .optional()
+      .describe('How to return HTML: markdown (default: the main content, without navigation), text (plain text of the main content), or raw (as served). JSON is pretty-printed unless raw.'),
+    max_length: z.number().int().positive().max(1_000_000).optional().describe('Maximum characters to return (default 20000).'),
+    start_index: z.number().int().min(0).optional().describe('Character offset to start from, for continuing a truncated result.'),
+    wait_seconds: z.number().int().min(0).max(3600).optional().describe('How long to wait for a browser login if one is needed (default 45).'),
+    save_to: z
+      .string()
+      .optional()
+      .describe('A file path: stream the whole body (any size) to this file instead of returning it; the result gives path, size and type. Parent directories are created, an existing file is replaced; relative paths resolve against the server\'s working directory.'),
+  },
+  { url: 'https://app.example.com/page' },
+);
 
 const AUTH_LABEL: Record<FetchResult['auth'], string> = {
   oauth: 'managed OAuth session',
@@ -55,35 +45,55 @@ export function registerAccessFetch(server: McpServer, getService: ServiceProvid
       title: 'Fetch a URL behind Cloudflare Access',
       description:
         'Fetches a web page or API behind Cloudflare Access and returns it as Markdown (HTML), pretty JSON, text, or an image. ' +
-        'If the site needs a login, a browser login is started and awaited (wait_seconds); if the user has not finished, the result says the login is pending with the URL to open — then call again. ' +
+        'If the site needs a login, a browser login is started and awaited (wait_seconds); if the user has not finished, the result says "Login pending" with the sign-in URL to show the user — once they are done, repeat the same call. ' +
         'Long content is paged: use start_index from the note at the end. Files and binaries: pass save_to to stream the body to disk. ' +
         'An HTTP error status from the site is returned as data, not as a failure. POST, PUT, PATCH and DELETE change data on the site: confirm with the user first. ' +
         'Credentials are never shown and never follow a redirect to another origin.',
-      inputSchema,
-      outputSchema,
+      // No outputSchema: the page is the value, and clients that see structuredContent hide the content from the model.
+      inputSchema: input.advertised,
       // Not read-only and possibly destructive: with method POST/PUT/DELETE it changes whatever the URL points at.
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
     },
-    async (args, extra) => {
+    async (raw, extra): Promise<CallToolResult> => {
+      let warnings: string[] = [];
       try {
+        const parsed = input.parse(raw);
+        const args = parsed.args;
+        warnings = parsed.warnings;
         const service = await getService();
         const result = await service.fetch(args, loginHooks(extra, server));
-        const { text, image, ...structured } = result;
-        const rendered = [...describeResponse(result), '', text].join('\n');
-        return ok(structured, rendered, image ? [{ type: 'image', data: image.data, mimeType: image.mimeType }] : []);
+        result.warnings.unshift(...warnings);
+        const rendered = [...describeResponse(result, args.format === 'raw'), '', result.text].join('\n');
+        const { text, image, ...data } = result;
+        return contentResult(rendered, image ? [{ type: 'image', data: image.data, mimeType: image.mimeType }] : [], data);
       } catch (error) {
+        // A pending login is an expected step, not a failure: the same result access_login gives.
+        if (isLoginPending(error)) return contentResult(messageText(error.pending, warnings), [], error.pending);
         return fail(error);
       }
     },
   );
 }
 
-/** The lines above the content: status, type, auth, final URL, selected headers, warnings. */
-function describeResponse(result: FetchResult): string[] {
+/** Headers worth their tokens: those the agent can act on. With format raw, all that were kept. */
+function usefulHeaders(result: FetchResult, raw: boolean): [string, string][] {
+  return Object.entries(result.headers).filter(([name]) => {
+    if (name === 'content-type') return false;
+    if (raw) return true;
+    if (name === 'location' || name === 'retry-after' || name === 'content-disposition') return true;
+    if (name === 'www-authenticate') return result.status >= 400;
+    return false;
+  });
+}
+
+/** The lines above the content: status, type, auth and final URL on one line, then what the agent may need to act on. */
+function describeResponse(result: FetchResult, raw: boolean): string[] {
   const status = `HTTP ${result.status}${STATUS_CODES[result.status] ? ` ${STATUS_CODES[result.status]}` : ''}`;
   const lines = [`${status} · ${result.content_type || 'unknown type'} · ${AUTH_LABEL[result.auth]} · ${result.final_url}`];
   if (result.final_url !== result.url) lines.push(`Redirected from ${result.url}`);
-  const headers = Object.entries(result.headers).filter(([name]) => name !== 'content-type');
+  if (result.title && !result.text.trimStart().startsWith(`# ${result.title}`)) lines.push(`Title: ${result.title}`);
+  if (result.saved_to) lines.push(`Saved ${result.bytes ?? 0} bytes to ${result.saved_to}`);
+  const headers = usefulHeaders(result, raw);
   if (headers.length > 0) lines.push(`Headers: ${headers.map(([name, value]) => `${name}: ${value}`).join(' | ')}`);
   for (const warning of result.warnings) lines.push(`Warning: ${warning}`);
   return lines;

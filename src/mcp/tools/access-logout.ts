@@ -1,7 +1,17 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { ServiceProvider } from '../server.js';
 import { z } from 'zod';
-import { fail, ok } from '../tool-result.js';
+import { toolInput } from '../arguments.js';
+import { fail, structuredResult } from '../tool-result.js';
+
+const input = toolInput(
+  'access_logout',
+  {
+    url: z.string().optional().describe('Any URL on the site to log out of.'),
+    all: z.boolean().optional().describe('Log out of every stored site.'),
+  },
+  { all: true },
+);
 
 export function registerAccessLogout(server: McpServer, getService: ServiceProvider): void {
   server.registerTool(
@@ -9,21 +19,22 @@ export function registerAccessLogout(server: McpServer, getService: ServiceProvi
     {
       title: 'Log out of Cloudflare Access sites',
       description: 'Revokes (when the server supports it) and deletes the stored session for one site (url), or for every site (all: true).',
-      inputSchema: {
-        url: z.string().optional().describe('Any URL on the site to log out of.'),
-        all: z.boolean().optional().describe('Log out of every stored site.'),
-      },
+      inputSchema: input.advertised,
       outputSchema: {
         logged_out: z.array(z.object({ host: z.string(), revoked: z.boolean(), detail: z.string() })),
+        message: z.string().describe('Everything above as sentences: the text of this result.'),
+        warnings: z.array(z.string()).optional(),
       },
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
     },
-    async (args) => {
+    async (raw) => {
       try {
+        const { args, warnings } = input.parse(raw);
         const service = await getService();
         const result = await service.logout(args);
-        const text = result.logged_out.length ? result.logged_out.map((r) => `${r.host}: ${r.detail}`).join('\n') : 'No stored sessions to log out of.';
-        return ok({ ...result }, text);
+        const lines = result.logged_out.length ? result.logged_out.map((r) => `${r.host}: ${r.detail}`) : ['No stored sessions to log out of.'];
+        const message = [...lines, ...warnings.map((w) => `Warning: ${w}`)].join('\n');
+        return structuredResult({ ...result, message, ...(warnings.length ? { warnings } : {}) }, message);
       } catch (error) {
         return fail(error);
       }

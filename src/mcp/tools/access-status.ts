@@ -2,7 +2,8 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { ServiceProvider } from '../server.js';
 import { z } from 'zod';
 import type { ServiceTokenSummary, SessionInfo } from '../../service/results.js';
-import { fail, ok } from '../tool-result.js';
+import { toolInput } from '../arguments.js';
+import { fail, structuredResult } from '../tool-result.js';
 
 const sessionSchema = z.object({
   host: z.string(),
@@ -35,6 +36,8 @@ function describeServiceTokens(summary: ServiceTokenSummary | undefined): string
   return lines;
 }
 
+const input = toolInput('access_status', { url: z.string().optional().describe('A URL to check; omit to list every stored host.') }, {});
+
 export function registerAccessStatus(server: McpServer, getService: ServiceProvider): void {
   server.registerTool(
     'access_status',
@@ -42,7 +45,7 @@ export function registerAccessStatus(server: McpServer, getService: ServiceProvi
       title: 'Cloudflare Access session status',
       description:
         'Lists stored sessions (authenticated, expired, pending) with method and expiry. With a url, also checks whether Cloudflare Access guards it and which login methods it offers. Never shows tokens.',
-      inputSchema: { url: z.string().optional().describe('A URL to check; omit to list every stored host.') },
+      inputSchema: input.advertised,
       outputSchema: {
         sessions: z.array(sessionSchema),
         probe: z
@@ -56,16 +59,19 @@ export function registerAccessStatus(server: McpServer, getService: ServiceProvi
           .optional(),
         warnings: z.array(z.string()),
         store: z.string(),
+        message: z.string().describe('Everything above as sentences: the text of this result.'),
         service_tokens: z
           .object({ hosts: z.array(z.string()), header: z.string().optional(), unused: z.array(z.string()), problems: z.array(z.string()) })
           .optional(),
       },
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
     },
-    async (args, extra) => {
+    async (raw, extra) => {
       try {
+        const { args, warnings } = input.parse(raw);
         const service = await getService();
         const result = await service.status(args, extra.signal);
+        result.warnings.unshift(...warnings);
         const lines = result.sessions.length ? result.sessions.map(describeSession) : ['No stored sessions.'];
         if (result.probe) {
           const via = result.probe.method && result.probe.method !== 'none' ? ` access_fetch would use: ${result.probe.method}.` : '';
@@ -73,7 +79,8 @@ export function registerAccessStatus(server: McpServer, getService: ServiceProvi
         }
         lines.push(...describeServiceTokens(result.service_tokens));
         for (const w of result.warnings) lines.push(`Warning: ${w}`);
-        return ok({ ...result }, lines.join('\n'));
+        const message = lines.join('\n');
+        return structuredResult({ ...result, message }, message);
       } catch (error) {
         return fail(error);
       }
