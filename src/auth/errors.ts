@@ -20,6 +20,7 @@ export type AccessErrorCode =
   | 'service_token_missing'
   | 'cloudflared_missing'
   | 'cloudflared_failed'
+  | 'app_not_verified'
   | 'not_protected'
   | 'save_failed';
 
