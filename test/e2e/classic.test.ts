@@ -151,7 +151,7 @@ describe('classic Access through cloudflared', () => {
   it('logs in exactly once more when the JWT has expired', async () => {
     const stand = standIn();
     const server = await startServer(stand);
-    classic.options.jwtLifetimeSeconds = 2;
+    classic.options.jwtLifetimeSeconds = 8; // long enough to outlast a login on a loaded machine, short enough to wait for
     let first: string;
     try {
       assertContent(await server.call('access_fetch', { url: `${classic.appUrl}/` }));
@@ -160,7 +160,7 @@ describe('classic Access through cloudflared', () => {
       classic.options.jwtLifetimeSeconds = 3600;
     }
     assert.equal(stand.logins(), 1);
-    await eventually(() => !classic.isTokenActive(first), 10_000, 'the short JWT to expire');
+    await eventually(() => !classic.isTokenActive(first), 30_000, 'the short JWT to expire');
 
     classic.clearLog();
     const result = await server.call('access_fetch', { url: `${classic.appUrl}/` });
