@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { z } from 'zod';
+import { jwtAudiences, type VerifiedApp } from './app-metadata.js';
 import type { BrowserResult } from './browser.js';
-import { AccessError, LoginPendingError } from './errors.js';
+import { AccessError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { SessionStore, StoredSession } from './store.js';
 import { MAX_TOKEN_LIFETIME_S } from './token.js';
@@ -12,6 +13,9 @@ import { MAX_TOKEN_LIFETIME_S } from './token.js';
  * `cloudflared access login <url>` (which opens the browser). The JWT it
  * prints is stored as a 'cloudflared' session and sent as `cf-access-token`.
  * stdout carries the token: it is parsed, never logged or shown.
+ * cloudflared runs only for an application proven by its signed metadata
+ * (app-metadata.ts): a cloudflared older than 2026.8 trusts whatever the page
+ * says, so its token is kept only when its `aud` names the proven application.
  */
 export interface CloudflaredConfig {
   /** CF_ACCESS_MCP_CLOUDFLARED, or "cloudflared" looked up on PATH. */
@@ -59,6 +63,50 @@ export function jwtExpiresAt(jwt: string): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Does this JWT belong to the proven application? Its `aud` must contain the
+ * verified AUD, and an `iss` (when present) must be the team that signed the metadata.
+ */
+export function tokenMatchesApp(jwt: string, app: Pick<VerifiedApp, 'aud' | 'team'>): boolean {
+  if (!jwtAudiences(jwt).includes(app.aud)) return false;
+  const iss = jwtIssuer(jwt);
+  if (iss === undefined) return true;
+  try {
+    return new URL(iss).host.toLowerCase() === app.team.toLowerCase();
+  } catch {
+    return false;
+  }
+}
+
+function jwtIssuer(jwt: string): string | undefined {
+  try {
+    const claims = z.object({ iss: z.string() }).loose().safeParse(JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString('utf8')));
+    return claims.success ? claims.data.iss : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * May a stored cloudflared session be sent? Only one recorded with the
+ * application proven when it was obtained, and whose token belongs to it
+ * (sessions stored before the check existed are not trusted: they may have
+ * been obtained for a page that imitated Access).
+ */
+export function cloudflaredSessionVerified(session: StoredSession): boolean {
+  if (session.method !== 'cloudflared') return true;
+  if (!session.app_aud || !session.team) return false;
+  return tokenMatchesApp(session.access_token, { aud: session.app_aud, team: session.team });
+}
+
+function wrongApplication(target: URL, app: VerifiedApp): AccessError {
+  return new AccessError(
+    'app_not_verified',
+    `cloudflared returned a token that is not for the Access application ${target.host} proved to be (AUD ${app.aud.slice(0, 12)}… on ${app.team}); it was not sent or stored.`,
+    'Update cloudflared to 2026.8 or later (older versions pick the application from what a page claims), then call access_login with force: true; or use a service token for this host.',
+  );
 }
 
 /** Hides anything token-shaped in text taken from cloudflared's stderr. */
@@ -159,7 +207,7 @@ export class CloudflaredLogin {
   }
 
   /** `cloudflared access token -app=<url>`: a cached, unexpired JWT, or undefined (empty output with exit 0 means none). */
-  async cachedToken(target: URL): Promise<string | undefined> {
+  async cachedToken(target: URL, app: VerifiedApp): Promise<string | undefined> {
     const run = this.run(['access', 'token', `-app=${target.href}`], this.config.tokenTimeoutMs ?? 20_000);
     await run.started;
     const result = await run.finished;
@@ -170,11 +218,25 @@ export class CloudflaredLogin {
     const jwt = extractJwt(result.stdout);
     if (!jwt) return undefined;
     const expiresAt = jwtExpiresAt(jwt);
-    return expiresAt !== undefined && expiresAt <= Date.now() ? undefined : jwt;
+    if (expiresAt !== undefined && expiresAt <= Date.now()) return undefined;
+    if (!tokenMatchesApp(jwt, app)) {
+      this.log('warning', `cloudflared access token returned a token for another application than ${target.host}; it is ignored and a login runs instead.`);
+      return undefined;
+    }
+    return jwt;
   }
 
-  private async save(origin: string, jwt: string): Promise<StoredSession> {
-    const session: StoredSession = { origin, method: 'cloudflared', access_token: jwt, expires_at: jwtExpiresAt(jwt), obtained_at: Date.now() };
+  private async save(origin: string, jwt: string, app: VerifiedApp): Promise<StoredSession> {
+    const session: StoredSession = {
+      origin,
+      method: 'cloudflared',
+      access_token: jwt,
+      expires_at: jwtExpiresAt(jwt),
+      obtained_at: Date.now(),
+      app_aud: app.aud,
+      app_hostname: app.appHostname,
+      team: app.team,
+    };
     await this.store.putSession(session);
     return session;
   }
@@ -183,26 +245,27 @@ export class CloudflaredLogin {
    * Gets a token for the origin: a cached one unless `skipCache` (the app just
    * refused it), otherwise a `cloudflared access login` shared by every caller
    * for that origin. The returned `done` settles when cloudflared finishes.
+   * `app` is the application the URL proved to be (verifyAppMetadata); only its tokens are kept.
    */
-  begin(target: URL, options: { skipCache?: boolean } = {}): Promise<PendingCloudflared> {
+  begin(target: URL, app: VerifiedApp, options: { skipCache?: boolean } = {}): Promise<PendingCloudflared> {
     const origin = target.origin;
     const existing = this.pending.get(origin);
     if (existing) return Promise.resolve(existing);
     let starting = this.starting.get(origin);
     if (!starting) {
-      starting = this.start(target, options.skipCache ?? false).finally(() => this.starting.delete(origin));
+      starting = this.start(target, app, options.skipCache ?? false).finally(() => this.starting.delete(origin));
       this.starting.set(origin, starting);
     }
     return starting;
   }
 
-  private async start(target: URL, skipCache: boolean): Promise<PendingCloudflared> {
+  private async start(target: URL, app: VerifiedApp, skipCache: boolean): Promise<PendingCloudflared> {
     const origin = target.origin;
     const startedAt = Date.now();
     if (!skipCache) {
-      const cached = await this.cachedToken(target);
+      const cached = await this.cachedToken(target, app);
       if (cached) {
-        const session = await this.save(origin, cached);
+        const session = await this.save(origin, cached, app);
         this.log('info', `Using the token cached by cloudflared for ${origin}.`);
         return { origin, method: 'cloudflared', authorizationUrl: '', startedAt, expiresAt: startedAt, browser: { opened: false }, fromCache: true, done: Promise.resolve(session) };
       }
@@ -243,7 +306,8 @@ export class CloudflaredLogin {
       if (expiresAt !== undefined && expiresAt <= Date.now()) {
         throw new AccessError('cloudflared_failed', `cloudflared returned an already expired token for ${target.host}.`, 'Check the system clock, then call access_login with method "cloudflared" again.');
       }
-      const session = await this.save(origin, jwt);
+      if (!tokenMatchesApp(jwt, app)) throw wrongApplication(target, app);
+      const session = await this.save(origin, jwt, app);
       this.log('info', `Logged in to ${origin} (cloudflared).`);
       return session;
     });
@@ -262,26 +326,4 @@ export class CloudflaredLogin {
     this.children.clear();
     this.pending.clear();
   }
-}
-
-/** What to tell the user while a cloudflared login waits for the browser. */
-export function cloudflaredPendingText(pending: PendingCloudflared): { message: string; nextStep: string } {
-  const host = new URL(pending.origin).host;
-  const until = new Date(pending.expiresAt).toISOString();
-  const where = pending.authorizationUrl
-    ? `cloudflared opened a browser window at ${pending.authorizationUrl} (if none appeared, open that URL).`
-    : 'cloudflared is opening a browser window for it.';
-  return {
-    message: `Login to ${host} via cloudflared is pending: ${where}`,
-    nextStep: `Ask the user to finish signing in there, then call the same tool again (cloudflared keeps waiting until ${until}).`,
-  };
-}
-
-/** The pending result of a fetch that needs a cloudflared login the user has not finished yet. */
-export function cloudflaredPendingError(pending: PendingCloudflared, note = ''): AccessError {
-  if (pending.authorizationUrl) {
-    return new LoginPendingError(pending.origin, pending.authorizationUrl, pending.expiresAt, true, ` The login runs through cloudflared.${note}`);
-  }
-  const text = cloudflaredPendingText(pending);
-  return new AccessError('login_pending', text.message + note, text.nextStep);
 }

@@ -25,7 +25,12 @@ function header(head: ResponseHead, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** Is this a redirect to an Access login page (`/cdn-cgi/access/login` on a team domain)? */
+/**
+ * Is this a redirect to an Access login page (`/cdn-cgi/access/login` on a
+ * team domain)? A loopback login page (the emulator) counts only when the
+ * requested URL is loopback too: a remote page has no business sending us to
+ * this machine. Either way this is the page's own word, an unverified hint.
+ */
 export function accessLoginRedirect(location: string | undefined, base: URL): URL | undefined {
   if (!location) return undefined;
   let target: URL;
@@ -36,7 +41,8 @@ export function accessLoginRedirect(location: string | undefined, base: URL): UR
   }
   if (!target.pathname.startsWith('/cdn-cgi/access/login')) return undefined;
   const host = target.hostname.toLowerCase();
-  return host.endsWith('.cloudflareaccess.com') || isLoopbackHost(host) ? target : undefined;
+  if (host.replace(/\.$/, '').endsWith('.cloudflareaccess.com')) return target;
+  return isLoopbackHost(host) && isLoopbackHost(base.hostname) ? target : undefined;
 }
 
 /**
@@ -44,6 +50,11 @@ export function accessLoginRedirect(location: string | undefined, base: URL): UR
  * (see access-facts.md): 401 + Bearer challenge, 302 to the login page with a
  * `Cloudflare-Access` challenge, a 403 with `cf-access-aud`. Returns undefined
  * when the response is not an Access challenge.
+ *
+ * Every signal here is written by the responding page and can be imitated. They
+ * may lead to managed OAuth discovery (whose login page opens only for trusted
+ * servers), but never straight to a credential: cloudflared runs only after the
+ * signed application metadata check (app-metadata.ts).
  */
 export async function detectAccess(head: ResponseHead, requestUrl: URL): Promise<AccessChallenge | undefined> {
   const challenges = await parseChallenges(head.headers['www-authenticate']);

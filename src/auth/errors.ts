@@ -21,6 +21,7 @@ export type AccessErrorCode =
   | 'service_token_missing'
   | 'cloudflared_missing'
   | 'cloudflared_failed'
+  | 'app_not_verified'
   | 'not_protected'
   | 'save_failed';
 
@@ -38,26 +39,6 @@ export class AccessError extends Error {
   /** One readable paragraph: what happened, then what to do next. */
   describe(): string {
     return `${this.message}\nNext step: ${this.nextStep}`;
-  }
-}
-
-/** The login was started but the user has not finished it in the browser yet. */
-export class LoginPendingError extends AccessError {
-  override readonly name = 'LoginPendingError';
-  constructor(
-    readonly origin: string,
-    readonly authorizationUrl: string,
-    readonly expiresAt: number,
-    readonly browserOpened: boolean,
-    extra = '',
-  ) {
-    super(
-      'login_pending',
-      `Login to ${origin} is pending: the user has not completed it in the browser yet.` +
-        (browserOpened ? ' A browser window was opened for it.' : ' No browser could be opened automatically.') +
-        extra,
-      `Ask the user to open this URL and sign in: ${authorizationUrl} — then call the same tool again (the login keeps waiting until ${new Date(expiresAt).toISOString()}).`,
-    );
   }
 }
 

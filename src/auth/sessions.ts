@@ -1,4 +1,5 @@
 import type { Dispatcher } from 'undici';
+import { cloudflaredSessionVerified } from './cloudflared.js';
 import { AccessError, OAuthProtocolError } from './errors.js';
 import type { Logger } from './logger.js';
 import { OriginLocks } from './login-lock.js';
@@ -47,6 +48,8 @@ export class Sessions {
   async usable(origin: string): Promise<StoredSession | undefined> {
     const session = this.store.getSession(origin);
     if (!session) return undefined;
+    // A cloudflared token not proven to belong to this origin's application is never sent (a new login proves it).
+    if (!cloudflaredSessionVerified(session)) return undefined;
     if (session.expires_at === undefined || session.expires_at - Date.now() > this.refreshSkewMs) return session;
     if (session.method !== 'oauth' || !session.refresh_token) {
       return session.expires_at > Date.now() ? session : undefined;

@@ -24,6 +24,10 @@ export const StoredSessionSchema = z
     redirect_uri: z.string().optional(),
     obtained_at: z.number(),
     refreshed_at: z.number().optional(),
+    /** cloudflared sessions: the Access application proven by its signed metadata when the token was obtained. */
+    app_aud: z.string().optional(),
+    app_hostname: z.string().optional(),
+    team: z.string().optional(),
   })
   .loose();
 export type StoredSession = z.infer<typeof StoredSessionSchema>;

@@ -1,8 +1,8 @@
 import { bearerChallenge, loginRedirect, serviceAuthForbidden, strictServiceTokenError, wantsHtml } from './challenge.js';
-import { verifyClassicJwt } from './classic.js';
+import { issueAppMetadata, verifyClassicJwt } from './classic.js';
 import { serveContent } from './content.js';
 import { enterEndpoint } from './endpoint.js';
-import { header, parseCookies, sendJson, type RequestContext } from './http-util.js';
+import { header, parseCookies, send, sendJson, type RequestContext } from './http-util.js';
 import {
   RESOURCE_METADATA_PATH,
   resourceMetadata,
@@ -61,8 +61,18 @@ async function handleWellKnown(ctx: RequestContext, app: ProtectedApp): Promise<
   sendJson(ctx, 404, { error: 'not_found' });
 }
 
+/** `cf-access-metadata-request: true` (HEAD or GET, any path): the signed application metadata, no content. */
+function isMetadataRequest(ctx: RequestContext): boolean {
+  return (ctx.req.method === 'HEAD' || ctx.req.method === 'GET') && header(ctx.req, 'cf-access-metadata-request')?.trim().toLowerCase() === 'true';
+}
+
 /** A protected application origin: metadata is public, everything else needs credentials. */
 export async function handleApp(ctx: RequestContext, app: ProtectedApp): Promise<void> {
+  if (isMetadataRequest(ctx)) {
+    ctx.entry.endpoint = 'app_metadata';
+    send(ctx, 200, { 'cf-access-metadata': issueAppMetadata(ctx.rt, app), 'cache-control': 'no-store' });
+    return;
+  }
   if (ctx.url.pathname.startsWith('/.well-known/')) return handleWellKnown(ctx, app);
 
   const outcome = authenticate(ctx, app);

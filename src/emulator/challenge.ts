@@ -34,6 +34,8 @@ export function loginRedirect(ctx: RequestContext, app: ProtectedApp): void {
     `${rt.teamUrl}/cdn-cgi/access/login/${app.host}?kid=${app.aud}` +
     `&redirect_url=${encodeURIComponent(url.pathname + url.search)}&meta=${randomToken(48)}`;
   redirect(ctx, location, {
+    // What cloudflared before 2026.8 reads as the application domain (unverified, as any header).
+    'cf-access-domain': app.host,
     'set-cookie': `CF_AppSession=${randomBytes(16).toString('hex')}; Path=/; HttpOnly`,
     'www-authenticate': `Cloudflare-Access resource_metadata="${resourceMetadataUrl(app, url.pathname)}"`,
   });

@@ -52,6 +52,24 @@ export function issueClassicJwt(rt: Runtime, app: ProtectedApp, lifetimeSeconds:
   return jwt;
 }
 
+/**
+ * The signed application metadata the edge returns for `cf-access-metadata-request: true`
+ * (cloudflared 2026.8, access-facts.md). On loopback every host carries its port.
+ */
+export function issueAppMetadata(rt: Runtime, app: ProtectedApp, now = Date.now()): string {
+  const head = b64json({ alg: JWT_HEADER_ALG, kid: rt.keys.kid, typ: 'JWT' });
+  const claims = b64json({
+    type: 'match',
+    hostname: app.host,
+    app_hostname: app.host,
+    auth_domain: rt.teamHost,
+    aud: app.aud,
+    iat: Math.floor(now / 1000),
+  });
+  const signature = sign('sha256', Buffer.from(`${head}.${claims}`), rt.keys.privateKey).toString('base64url');
+  return `${head}.${claims}.${signature}`;
+}
+
 /** True when `jwt` is a current Access JWT signed by this emulator for `app`. */
 export function verifyClassicJwt(rt: Runtime, jwt: string, app: ProtectedApp): boolean {
   const parts = jwt.split('.');

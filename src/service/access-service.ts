@@ -1,4 +1,5 @@
 import type { Dispatcher } from 'undici';
+import { AppMetadataVerifier } from '../auth/app-metadata.js';
 import { CallbackListener } from '../auth/callback-server.js';
 import { CloudflaredLogin } from '../auth/cloudflared.js';
 import { detectAccess, type AccessChallenge } from '../auth/detect.js';
@@ -39,6 +40,8 @@ export class AccessService {
   readonly callback: CallbackListener;
   readonly dispatcher: Dispatcher;
   readonly cloudflared: CloudflaredLogin;
+  /** Proves which Access application a URL is before cloudflared runs for it. */
+  readonly appMetadata: AppMetadataVerifier;
   readonly serviceTokens: ServiceTokenConfig;
   /** How many store warnings results have shown (a store can also degrade later, e.g. a disk that turns read-only). */
   private storeWarningsShown = 0;
@@ -59,6 +62,7 @@ export class AccessService {
       log,
     );
     this.cloudflared = new CloudflaredLogin(this.store, { command: config.cloudflaredCommand ?? 'cloudflared', loginTimeoutMs: config.loginTimeoutMs }, log);
+    this.appMetadata = new AppMetadataVerifier(this.dispatcher);
     this.serviceTokens = config.serviceTokens ?? EMPTY_SERVICE_TOKENS;
     for (const message of [...this.serviceTokens.problems, ...this.serviceTokens.unused]) log('warning', message);
   }

@@ -28,7 +28,7 @@ export async function loginFor(
   hooks: LoginHooks,
   options: { method?: BrowserMethod; skipCache?: boolean } = {},
 ): Promise<{ session: StoredSession; fromCache: boolean }> {
-  const begun = await beginLogin(svc, target, challenge, options);
+  const begun = await beginLogin(svc, target, challenge, { ...options, signal: hooks.signal });
   if (begun.kind === 'oauth' && begun.login.source !== 'store') hooks.onLoginUrl?.(begun.login);
   const waited = await waitAtMost<StoredSession>(begun.login.done, Math.max(0, waitSeconds), hooks);
   if (waited.done) return { session: waited.value, fromCache: begun.kind === 'cloudflared' && begun.login.fromCache === true };
@@ -60,7 +60,12 @@ function pendingLogin(svc: AccessService, origin: string, method: LoginMethod): 
 }
 
 /** Starts (or joins) a browser login: the one `method` names, or for `auto` managed OAuth when offered, else cloudflared. */
-async function beginLogin(svc: AccessService, target: URL, challenge: AccessChallenge, options: { method?: BrowserMethod; skipCache?: boolean }): Promise<BegunLogin> {
+async function beginLogin(
+  svc: AccessService,
+  target: URL,
+  challenge: AccessChallenge,
+  options: { method?: BrowserMethod; skipCache?: boolean; signal?: AbortSignal },
+): Promise<BegunLogin> {
   const method = options.method ?? 'auto';
   const existing = pendingLogin(svc, target.origin, method);
   if (existing) return existing;
@@ -71,7 +76,11 @@ async function beginLogin(svc: AccessService, target: URL, challenge: AccessChal
     if (offer === 'unknown') throw error;
     chosen = offer === 'managed_oauth' ? 'oauth' : 'cloudflared';
   }
-  if (chosen === 'cloudflared') return { kind: 'cloudflared', login: await svc.cloudflared.begin(target, { skipCache: options.skipCache }) };
+  if (chosen === 'cloudflared') {
+    // The challenge that led here is the page's own word; cloudflared runs only for an application its signed metadata proves.
+    const app = await svc.appMetadata.verify(target, options.signal);
+    return { kind: 'cloudflared', login: await svc.cloudflared.begin(target, app, { skipCache: options.skipCache }) };
+  }
   return { kind: 'oauth', login: await svc.oauth.begin(target, challenge) };
 }
 
@@ -155,7 +164,7 @@ export async function login(
     if (!challenge) {
       return { status: 'not_protected', host: target.host, method: 'none', message: `${target.host} did not answer with a Cloudflare Access challenge; no login is needed. Use access_fetch directly.` };
     }
-    begun = await beginLogin(svc, target, challenge, { method, skipCache: params.force });
+    begun = await beginLogin(svc, target, challenge, { method, skipCache: params.force, signal: hooks.signal });
   }
   if (begun.kind === 'oauth' && begun.login.source !== 'store') hooks.onLoginUrl?.(begun.login);
   const waited = await waitAtMost<StoredSession>(begun.login.done, Math.max(0, waitSeconds), hooks);

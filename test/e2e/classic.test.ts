@@ -130,15 +130,18 @@ describe('classic Access through cloudflared', () => {
   it('drops a token the app refuses (302 to the login page) and logs in exactly once more', async () => {
     const stand = standIn();
     mkdirSync(stand.dir, { recursive: true, mode: 0o700 });
-    // A well-formed, unexpired JWT for the other app: cloudflared hands it out, the app refuses it.
-    const wrong = classic.issueClassicJwt({ app: 'app2', lifetimeSeconds: 3600 });
-    jwts.push(wrong);
+    // A well-formed, unexpired JWT naming this app whose signature the app rejects: cloudflared hands it out, the app refuses it.
+    // (A token for another application is never sent at all: see cloudflared-spoof.test.ts.)
+    const valid = classic.issueClassicJwt({ lifetimeSeconds: 3600 });
+    const wrong = `${valid.slice(0, valid.lastIndexOf('.') + 1)}${Buffer.from('not the signature').toString('base64url')}`;
+    jwts.push(valid, wrong);
     writeFileSync(join(stand.dir, `${new URL(classic.appUrl).host.replace(/[^a-zA-Z0-9.-]/g, '_')}-token`), wrong, { mode: 0o600 });
     const server = await startServer(stand);
     classic.clearLog();
     const result = await server.call('access_fetch', { url: `${classic.appUrl}/` });
     assertContent(result);
     assert.notEqual(lastJwtSent(classic), wrong);
+    assert.ok(classic.requests({ origin: 'app' }).some((e) => e.headers['cf-access-token'] === wrong), 'the cached token was tried and refused');
     assert.equal(stand.logins(), 1);
     assert.equal(stand.lines().filter((l) => /^token https?:/.test(l)).length, 1, `the refused cached token is not asked for again: ${stand.lines().join(" | ")}`);
     collectJwts(stand);
@@ -147,7 +150,7 @@ describe('classic Access through cloudflared', () => {
   it('logs in exactly once more when the JWT has expired', async () => {
     const stand = standIn();
     const server = await startServer(stand);
-    classic.options.jwtLifetimeSeconds = 2;
+    classic.options.jwtLifetimeSeconds = 8; // long enough to outlast a login on a loaded machine, short enough to wait for
     let first: string;
     try {
       assertContent(await server.call('access_fetch', { url: `${classic.appUrl}/` }));
@@ -156,7 +159,7 @@ describe('classic Access through cloudflared', () => {
       classic.options.jwtLifetimeSeconds = 3600;
     }
     assert.equal(stand.logins(), 1);
-    await eventually(() => !classic.isTokenActive(first), 10_000, 'the short JWT to expire');
+    await eventually(() => !classic.isTokenActive(first), 30_000, 'the short JWT to expire');
 
     classic.clearLog();
     const result = await server.call('access_fetch', { url: `${classic.appUrl}/` });

@@ -291,14 +291,14 @@ describe('child processes never write on our stdout (the MCP stream)', () => {
 
   it('cloudflared: its stdout (which carries the token) is read by us, never passed through', () => {
     const dir = tempHome('cfam-cloudflared-');
-    const jwt = `eyJhbGciOiJSUzI1NiJ9.${Buffer.from(JSON.stringify({ exp: Math.floor(Date.now() / 1000) + 600 })).toString('base64url')}.c2lnbmF0dXJl`;
+    const jwt = `eyJhbGciOiJSUzI1NiJ9.${Buffer.from(JSON.stringify({ aud: ['aud-1'], exp: Math.floor(Date.now() / 1000) + 600 })).toString('base64url')}.c2lnbmF0dXJl`;
     const fake = join(dir, 'cloudflared');
     writeFileSync(fake, `#!/bin/sh\necho "${jwt}"\necho "progress on stderr" >&2\n`, { mode: 0o755 });
     const code = `
       import { CloudflaredLogin } from ${JSON.stringify(join(ROOT, 'src', 'auth', 'cloudflared.ts'))};
       import { SessionStore } from ${JSON.stringify(join(ROOT, 'src', 'auth', 'store.ts'))};
       const login = new CloudflaredLogin(new SessionStore(${JSON.stringify(dir)}), { command: ${JSON.stringify(fake)}, loginTimeoutMs: 20000 }, () => {});
-      const token = await login.cachedToken(new URL('https://app.example.com/'));
+      const token = await login.cachedToken(new URL('https://app.example.com/'), { aud: 'aud-1', team: 'team.cloudflareaccess.com', appHostname: 'app.example.com', hostname: 'app.example.com' });
       process.stderr.write(token === ${JSON.stringify(jwt)} ? 'GOT-TOKEN' : 'NO-TOKEN');
     `;
     const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
