@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { OriginLocks } from '../../src/auth/login-lock.js';
 import { SessionStore, STORE_FILE, type StoredSession } from '../../src/auth/store.js';
 import { cleanupHomes, tempHome } from '../helpers/harness.js';
 
@@ -162,5 +164,57 @@ describe('links in the store', () => {
     assert.equal(mode(outside), 0o644);
     assert.equal(store.persistent, false);
     assert.match(warnings.join('\n'), /is a symbolic link/);
+  });
+
+  it('does not put locks where a symlinked locks directory points', async () => {
+    const dir = tempHome();
+    const outside = join(tempHome(), 'elsewhere');
+    mkdirSync(outside);
+    const warnings: string[] = [];
+    const store = new SessionStore(dir);
+    symlinkSync(outside, join(dir, 'locks'));
+    const locks = new OriginLocks(store, (_level, message) => warnings.push(message));
+    const lock = await locks.tryAcquire('https://a.example.com', 'login');
+    assert.notEqual(lock, 'busy');
+    assert.deepEqual(readdirSync(outside), []);
+    assert.match(warnings.join('\n'), /locks is a symbolic link/);
+  });
+});
+
+describe('planted locks', () => {
+  const future = () => new Date(Date.now() + 3600_000);
+
+  it('takes over a login lock whose mtime lies in the future', async () => {
+    const dir = tempHome();
+    const store = new SessionStore(dir);
+    const name = createHash('sha256').update('https://a.example.com').digest('hex').slice(0, 32);
+    const planted = join(dir, 'locks', `${name}.login.lock`);
+    mkdirSync(planted, { recursive: true });
+    utimesSync(planted, future(), future());
+    const lock = await new OriginLocks(store).tryAcquire('https://a.example.com', 'login');
+    assert.notEqual(lock, 'busy', 'a lock from the future is stale');
+    await (lock as { release(): Promise<void> }).release();
+  });
+
+  it('takes over a store lock whose mtime lies in the future', async () => {
+    const dir = tempHome();
+    const { store } = newStore(dir);
+    const planted = join(dir, `${STORE_FILE}.lock`);
+    mkdirSync(planted);
+    utimesSync(planted, future(), future());
+    await store.putSession(session('https://a.example.com'));
+    assert.equal(newStore(dir).store.getSession('https://a.example.com')?.access_token, 'oauth:test-token');
+  });
+
+  it('removes a link planted as a lock without touching what it points to', async () => {
+    const dir = tempHome();
+    const outside = join(tempHome(), 'elsewhere');
+    mkdirSync(outside);
+    writeFileSync(join(outside, 'keep'), 'x');
+    const { store } = newStore(dir);
+    symlinkSync(outside, join(dir, `${STORE_FILE}.lock`));
+    await store.putSession(session('https://a.example.com'));
+    assert.deepEqual(readdirSync(outside), ['keep']);
+    assert.ok(existsSync(join(dir, STORE_FILE)));
   });
 });
