@@ -1,4 +1,4 @@
-import { closeSync, constants as fsConstants, fchmodSync, fstatSync, lstatSync, mkdirSync, openSync, type Stats } from 'node:fs';
+import { chmodSync, closeSync, constants as fsConstants, fchmodSync, fstatSync, lstatSync, mkdirSync, openSync, type Stats } from 'node:fs';
 
 /** Why a path may not hold secrets, and what the user can do about it. */
 export interface Unsafe {
@@ -32,17 +32,19 @@ export function securePrivateDir(dir: string): Unsafe | undefined {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ELOOP') return { problem: `${dir} is a symbolic link`, fix: `Point CF_ACCESS_MCP_HOME at a real directory, or ${OWN_DIR_FIX}.` };
     if (code === 'ENOTDIR') return { problem: `${dir} is not a directory`, fix: `Remove it, or ${OWN_DIR_FIX}.` };
+    // Our own directory without read permission: checked by path (lstat above showed no link).
+    if (code === 'EACCES') return checkOwnedPrivate(dir, () => lstatSync(dir), (mode) => chmodSync(dir, mode));
     throw error;
   }
   try {
-    return checkOwnedPrivate(dir, fd);
+    return checkOwnedPrivate(dir, () => fstatSync(fd), (mode) => fchmodSync(fd, mode));
   } finally {
     closeSync(fd);
   }
 }
 
-function checkOwnedPrivate(dir: string, fd: number): Unsafe | undefined {
-  const stat = fstatSync(fd);
+function checkOwnedPrivate(dir: string, statNow: () => Stats, chmod: (mode: number) => void): Unsafe | undefined {
+  const stat = statNow();
   if (!stat.isDirectory()) return { problem: `${dir} is not a directory`, fix: `Remove it, or ${OWN_DIR_FIX}.` };
   const uid = process.getuid!();
   if (stat.uid !== uid) {
@@ -50,11 +52,11 @@ function checkOwnedPrivate(dir: string, fd: number): Unsafe | undefined {
   }
   if ((stat.mode & 0o077) === 0) return undefined;
   try {
-    fchmodSync(fd, 0o700);
+    chmod(0o700);
   } catch {
     /* verified below */
   }
-  if ((fstatSync(fd).mode & 0o077) !== 0) {
+  if ((statNow().mode & 0o077) !== 0) {
     return { problem: `${dir} is open to other users (mode ${(stat.mode & 0o777).toString(8)}) and could not be made private`, fix: `Run chmod 700 ${dir}, or ${OWN_DIR_FIX}.` };
   }
   return undefined;
@@ -78,20 +80,18 @@ export function unsafeEntry(path: string, kind: 'file' | 'directory'): Unsafe | 
 
 /** chmod that never acts through a symbolic link (a link is left alone). */
 export function chmodNoFollow(path: string, mode: number): void {
-  if (!POSIX || !O_NOFOLLOW) {
-    if (!lstatSync(path).isSymbolicLink()) fchmodByPath(path, mode);
+  let fd: number | undefined;
+  try {
+    if (POSIX && O_NOFOLLOW) fd = openSync(path, fsConstants.O_RDONLY | O_NOFOLLOW);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ELOOP') return;
+    if ((error as NodeJS.ErrnoException).code !== 'EACCES') throw error;
+  }
+  if (fd === undefined) {
+    // No O_NOFOLLOW here, or a file we may not read: by path, after making sure it is no link.
+    if (!lstatSync(path).isSymbolicLink()) chmodSync(path, mode);
     return;
   }
-  const fd = openSync(path, fsConstants.O_RDONLY | O_NOFOLLOW);
-  try {
-    fchmodSync(fd, mode);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function fchmodByPath(path: string, mode: number): void {
-  const fd = openSync(path, 'r');
   try {
     fchmodSync(fd, mode);
   } finally {
