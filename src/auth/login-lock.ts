@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { PRIVATE_LOCK_FS } from './lock-fs.js';
+import { unsafeEntry } from './private-dir.js';
 import type { SessionStore } from './store.js';
 
 /** What a per-origin lock guards: the browser login (held for minutes) or one refresh (held for one request). */
@@ -47,7 +48,11 @@ export class OriginLocks {
     if (!this.store.persistent) return NO_LOCK;
     const file = this.fileFor(origin, purpose);
     try {
-      mkdirSync(join(this.store.dir, 'locks'), { recursive: true, mode: 0o700 });
+      const locksDir = join(this.store.dir, 'locks');
+      // A planted link would put our locks (and their removal) wherever it points.
+      const unsafe = unsafeEntry(locksDir, 'directory');
+      if (unsafe) throw new Error(`${unsafe.problem}. ${unsafe.fix}`);
+      mkdirSync(locksDir, { recursive: true, mode: 0o700 });
       const release = await lockfile.lock(file, {
         realpath: false,
         fs: PRIVATE_LOCK_FS,

@@ -1,9 +1,10 @@
-import { chmodSync, mkdirSync, renameSync, accessSync, constants as fsConstants, existsSync, statSync } from 'node:fs';
+import { renameSync, accessSync, constants as fsConstants, existsSync, lstatSync } from 'node:fs';
 import { join } from 'node:path';
 import Conf from 'conf';
 import lockfile from 'proper-lockfile';
 import { z } from 'zod';
 import { PRIVATE_LOCK_FS } from './lock-fs.js';
+import { chmodNoFollow, securePrivateDir, unsafeEntry, type Unsafe } from './private-dir.js';
 import { rememberSecret } from './redact.js';
 import type { Registration } from './registration.js';
 
@@ -94,14 +95,14 @@ export class SessionStore {
   ) {
     this.file = join(dir, STORE_FILE);
     try {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
-      try {
-        chmodSync(dir, 0o700);
-        // A store file copied in or restored from a backup may be readable by others until the next write.
-        if (existsSync(this.file)) chmodSync(this.file, 0o600);
-      } catch {
-        /* not ours to change: the write check below decides */
+      // Another user's directory, a link, or a planted store file could feed us sign-in links and sessions.
+      const unsafe = securePrivateDir(dir) ?? unsafeEntry(this.file, 'file');
+      if (unsafe) {
+        this.refuse(unsafe);
+        return;
       }
+      // A store file copied in or restored from a backup may be readable by others until the next write.
+      if (existsSync(this.file)) chmodNoFollow(this.file, 0o600);
       accessSync(dir, fsConstants.W_OK);
       this.conf = this.openConf();
     } catch (error) {
@@ -138,6 +139,26 @@ export class SessionStore {
     this.warn(`The store directory ${this.dir} is not writable (${reason}); sessions are kept in memory only and will be lost when the server stops. Fix the directory permissions or set CF_ACCESS_MCP_HOME.`);
   }
 
+  /** Keeps secrets out of (and away from) a store that is not ours alone. */
+  private refuse(unsafe: Unsafe): void {
+    this.conf = undefined;
+    this.cache = undefined;
+    this.memory ??= emptyData();
+    this.warn(`The store at ${this.dir} is not used for secrets: ${unsafe.problem}. Sessions are kept in memory only and will be lost when the server stops. ${unsafe.fix}`);
+  }
+
+  /** The store file is about to be read or written: refuse it if it turned into a link or someone else's file. */
+  private fileIsSafe(): boolean {
+    let unsafe: Unsafe | undefined;
+    try {
+      unsafe = unsafeEntry(this.file, 'file');
+    } catch (error) {
+      unsafe = { problem: `${this.file} cannot be checked (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, fix: 'Fix the directory permissions or set CF_ACCESS_MCP_HOME.' };
+    }
+    if (unsafe) this.refuse(unsafe);
+    return unsafe === undefined;
+  }
+
   private warn(message: string): void {
     if (!this.warnings.includes(message)) this.warnings.push(message);
     this.log('warning', message);
@@ -150,7 +171,7 @@ export class SessionStore {
       renameSync(this.file, aside);
       // It may hold live tokens: as private as the store, whatever mode the broken file had.
       try {
-        chmodSync(aside, 0o600);
+        chmodNoFollow(aside, 0o600);
       } catch {
         /* the directory is 0700 anyway */
       }
@@ -163,6 +184,7 @@ export class SessionStore {
   /** Current contents, read from disk. */
   read(): StoreData {
     if (this.memory) return this.memory;
+    if (!this.fileIsSafe()) return this.memory!;
     // Every fetch reads the store; re-parse only when the file changed (each atomic write is a new inode).
     const key = this.fileKey();
     if (key !== undefined && this.cache?.key === key) return this.cache.data;
@@ -173,7 +195,7 @@ export class SessionStore {
 
   private fileKey(): string | undefined {
     try {
-      const stat = statSync(this.file, { bigint: true });
+      const stat = lstatSync(this.file, { bigint: true });
       return `${stat.ino}:${stat.size}:${stat.mtimeNs}`;
     } catch {
       return undefined;
@@ -229,6 +251,11 @@ export class SessionStore {
         const data = structuredClone(this.read());
         if (this.memory) return mutate(this.memory);
         const result = mutate(data);
+        // conf writes through a symlink (it resolves the path first): never let it.
+        if (!this.fileIsSafe()) {
+          Object.assign(this.memory!, data);
+          return result;
+        }
         try {
           this.conf!.store = data;
         } catch (error) {

@@ -1,3 +1,4 @@
+import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import { AccessError } from './errors.js';
 
 /** 127.0.0.0/8, ::1 and localhost: the only hosts where plain http is acceptable. */
@@ -7,6 +8,37 @@ export function isLoopbackHost(hostname: string): boolean {
   if (host === '::1' || host === '0:0:0:0:0:0:0:1') return true;
   const v4 = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host);
   return v4 !== null && v4.slice(1).every((part) => Number(part) <= 255);
+}
+
+/**
+ * Addresses that reach a listener on this machine. BlockList matches an
+ * IPv4-mapped IPv6 address (::ffff:a.b.c.d, hex or dotted) against the IPv4
+ * rules, so every spelling of 127/8 and 0/8 (connecting to 0.0.0.0 reaches
+ * local listeners) is caught. ::/104 covers :: and ::1; the IPv4-compatible
+ * and -translated forms of loopback are listed too, should a stack route them.
+ */
+const LOCAL_ADDRESSES = (() => {
+  const list = new BlockList();
+  list.addSubnet('127.0.0.0', 8, 'ipv4');
+  list.addSubnet('0.0.0.0', 8, 'ipv4');
+  list.addSubnet('::', 104, 'ipv6');
+  list.addSubnet('::7f00:0', 104, 'ipv6');
+  list.addSubnet('::ffff:0:0:0', 104, 'ipv6');
+  list.addSubnet('::ffff:0:7f00:0', 104, 'ipv6');
+  return list;
+})();
+
+/**
+ * This machine, however the address is spelled: localhost and *.localhost,
+ * a trailing dot, 127/8, 0/8, :: and ::1, and their IPv4-mapped forms. For
+ * the remote→local redirect rule; plain http stays limited to isLoopbackHost.
+ */
+export function isLocalHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '').replace(/\.$/, '').toLowerCase();
+  if (host === 'localhost' || host.endsWith('.localhost')) return true;
+  if (isIPv4(host)) return LOCAL_ADDRESSES.check(host, 'ipv4');
+  if (isIPv6(host)) return LOCAL_ADDRESSES.check(host.replace(/%.*$/, ''), 'ipv6');
+  return false;
 }
 
 /**

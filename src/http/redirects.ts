@@ -1,7 +1,7 @@
 import type { Dispatcher } from 'undici';
 import { AccessError } from '../auth/errors.js';
 import { accessLoginRedirect } from '../auth/detect.js';
-import { isAllowedScheme, isLoopbackHost, truncate } from '../auth/url-policy.js';
+import { isAllowedScheme, isLocalHost, truncate } from '../auth/url-policy.js';
 import { discard, headerValue, send, type RawResponse } from './client.js';
 
 export const MAX_REDIRECTS = 10;
@@ -18,15 +18,7 @@ export interface OutgoingRequest {
   signal?: AbortSignal;
 }
 
-/**
- * This machine, however the address is spelled: loopback names and addresses,
- * a trailing dot, 0.0.0.0 and :: (which reach local services too), and
- * IPv4-mapped loopback.
- */
-export function isLocalHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, '').replace(/\.$/, '').toLowerCase();
-  return isLoopbackHost(host) || host === '0.0.0.0' || host === '::' || /^::ffff:(7f[0-9a-f]{2}:[0-9a-f]{1,4}|127\.)/.test(host);
-}
+export { isLocalHost };
 
 /** Why a redirect from `from` to `to` is not followed, or undefined when it may be. */
 export function refusedRedirect(from: URL, to: URL): AccessError | undefined {
