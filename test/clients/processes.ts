@@ -85,9 +85,12 @@ export async function runBounded(
       stderr += `\n${error.message}`;
       resolve([null, null]);
     });
-    child.once('close', (c, s) => resolve([c, s]));
+    child.once('exit', (c, s) => resolve([c, s]));
   });
   clearTimeout(timer);
+  // A grandchild (a server the client left running) may still hold the pipes open: give
+  // the output a moment to drain, then end the whole group.
+  if (child.stdout && !child.stdout.readableEnded) await Promise.race([new Promise((r) => child.once('close', r)), new Promise((r) => setTimeout(r, 2000).unref())]);
   await stopChild(child, 0);
   return { code, signal, stdout, stderr, timedOut, ms: Date.now() - started };
 }

@@ -1,6 +1,11 @@
 // `npm run test:clients`: real, pinned MCP clients call access_fetch through the built
 // server against the emulator, and each case checks what reached the (scripted) model.
 // Not part of `npm test`: the clients take about 1 GB in the cache on first use.
+//   npm run test:clients [-- claude-code opencode gemini-cli inspector]   (default: all)
+//   CF_ACCESS_MCP_CLIENTS_CACHE   where the pinned clients go (default ~/.cache/cf-access-mcp/clients)
+//   CF_ACCESS_MCP_CLIENT_TIMEOUT  seconds for one client run (default 180; OpenCode alone needs 40-120 s on a loaded 2-core machine)
+//   CF_ACCESS_MCP_CLIENTS_KEEP=1  keep the per-case workspaces (HOME, config, server store) for debugging
+// Writes the table to test/clients/results.md and the failing cases' client output to test/clients/last-run.log.
 import { appendFileSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CASES, type ClientCase, type Target } from './cases.js';
@@ -20,7 +25,7 @@ const ALL_CLIENTS: ClientDriver[] = [claudeCode, openCode, geminiCli, inspector]
 const RESULTS_MD = join(ROOT, 'test', 'clients', 'results.md');
 const LOG_FILE = join(ROOT, 'test', 'clients', 'last-run.log');
 /** CF_ACCESS_MCP_CLIENT_TIMEOUT: seconds for one client run (one case). */
-const STEP_TIMEOUT_MS = Number(process.env.CF_ACCESS_MCP_CLIENT_TIMEOUT || 120) * 1000;
+const STEP_TIMEOUT_MS = Number(process.env.CF_ACCESS_MCP_CLIENT_TIMEOUT || 180) * 1000;
 const KEEP = process.env.CF_ACCESS_MCP_CLIENTS_KEEP === '1';
 
 const started = Date.now();
