@@ -9,6 +9,7 @@ import { describeRun, missingToolNote, type ClientDriver } from './driver.js';
 const PKG = 'opencode-ai';
 const VERSION = '1.18.33';
 const TOOL = 'srv_access_fetch';
+const NO_REGISTRY = 'http://127.0.0.1:9/';
 
 let binary = '';
 
@@ -60,6 +61,11 @@ export const openCode: ClientDriver = {
         OPENCODE_DISABLE_LSP_DOWNLOAD: '1',
         OPENCODE_DISABLE_SHARE: '1',
         OPENCODE_DISABLE_CLAUDE_CODE: '1',
+        // OpenCode asks registry.npmjs.org for packages at run time (seen with strace) though it needs none here:
+        // a closed loopback port keeps the run on 127.0.0.1.
+        NPM_CONFIG_REGISTRY: NO_REGISTRY,
+        npm_config_registry: NO_REGISTRY,
+        BUN_CONFIG_REGISTRY: NO_REGISTRY,
       });
       const run = await runBounded(binary, ['run', '--model', 'scripted/m', '--format', 'json', `Fetch ${String(args.url)} with access_fetch.`], {
         cwd: ws.project,
