@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { FetchResult } from '../../service/results.js';
 import { loginHooks } from '../progress.js';
 import { fail, ok } from '../tool-result.js';
+import { SaveRoots } from '../save-roots.js';
 
 const inputSchema = {
   url: z.string().describe('Absolute https:// URL to fetch (http:// only for localhost).'),
@@ -21,7 +22,11 @@ const inputSchema = {
   save_to: z
     .string()
     .optional()
-    .describe('A file path: stream the whole body (any size) to this file instead of returning it; the result gives path, size and type. Parent directories are created, an existing file is replaced; relative paths resolve against the server\'s working directory.'),
+    .describe(
+      'A file path: stream the whole body to this file instead of returning it; the result gives path, size and type. ' +
+        'Only under the client\'s roots (else the server\'s working directory, which relative paths resolve against); no hidden files or directories (names starting with "."); missing parent directories are created.',
+    ),
+  overwrite: z.boolean().optional().describe('With save_to: replace the file if it already exists (default false: an existing file is refused).'),
 };
 
 const outputSchema = {
@@ -49,6 +54,7 @@ const AUTH_LABEL: Record<FetchResult['auth'], string> = {
 };
 
 export function registerAccessFetch(server: McpServer, getService: ServiceProvider): void {
+  const saveRoots = new SaveRoots(server);
   server.registerTool(
     'access_fetch',
     {
@@ -67,7 +73,9 @@ export function registerAccessFetch(server: McpServer, getService: ServiceProvid
     async (args, extra) => {
       try {
         const service = await getService();
-        const result = await service.fetch(args, loginHooks(extra, server));
+        // Where save_to may write is decided here, never by the agent's arguments.
+        const roots = args.save_to !== undefined ? await saveRoots.current() : undefined;
+        const result = await service.fetch({ ...args, saveRoots: roots, typedByUser: false }, loginHooks(extra, server));
         const { text, image, ...structured } = result;
         const rendered = [...describeResponse(result), '', text].join('\n');
         return ok(structured, rendered, image ? [{ type: 'image', data: image.data, mimeType: image.mimeType }] : []);
