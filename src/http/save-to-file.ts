@@ -13,7 +13,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, type Stats } from 'node:fs';
-import { lstat, mkdir, realpath, rename, rm, stat } from 'node:fs/promises';
+import { lstat, mkdir, open, realpath, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { AccessError } from '../auth/errors.js';
@@ -64,13 +64,20 @@ async function saveAsTyped(body: BodyStream, path: string, url: URL): Promise<Sa
 
 /** O_EXCL: never follows a symlink, never replaces what appeared meanwhile; the partial file goes on failure. */
 async function writeNewFile(body: BodyStream, path: string, url: URL, maxBytes: number): Promise<SavedFile> {
-  let created = false;
-  const out = createWriteStream(path, { flags: 'wx', mode: 0o600 }).on('open', () => (created = true));
+  let file: FileHandle;
   try {
-    const bytes = await streamTo(body, out, maxBytes, path);
+    // Opened before streaming, so a failure always knows whether it created the file (and removes only its own).
+    file = await open(path, 'wx', 0o600);
+  } catch (error) {
+    body.on('error', () => {}).destroy();
+    throw saveError(error, path, url);
+  }
+  try {
+    const bytes = await streamTo(body, file.createWriteStream(), maxBytes, path);
     return { path, bytes };
   } catch (error) {
-    if (created) await rm(path, { force: true }).catch(() => {});
+    await file.close().catch(() => {});
+    await rm(path, { force: true }).catch(() => {});
     throw saveError(error, path, url);
   }
 }
@@ -88,13 +95,15 @@ async function writeInPlace(body: BodyStream, path: string, url: URL): Promise<S
 async function writeAsideThenRename(body: BodyStream, path: string, url: URL, options: { mode?: number; maxBytes?: number; stillRegular?: boolean }): Promise<SavedFile> {
   const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(4).toString('hex')}.part`);
   try {
-    const bytes = await streamTo(body, createWriteStream(temporary, { flags: 'wx', mode: options.mode }), options.maxBytes ?? Infinity, path);
+    const file = await open(temporary, 'wx', options.mode ?? 0o666);
+    const bytes = await streamTo(body, file.createWriteStream(), options.maxBytes ?? Infinity, path);
     if (options.stillRegular && !(await lstat(path).catch(() => undefined))?.isFile()) {
       throw new AccessError('save_failed', `save_to ${path} changed while downloading (it is no longer a regular file); it was left unchanged.`, 'Call again to see why it is refused now.');
     }
     await rename(temporary, path);
     return { path, bytes };
   } catch (error) {
+    body.on('error', () => {}).destroy();
     await rm(temporary, { force: true }).catch(() => {});
     throw saveError(error, path, url);
   }
