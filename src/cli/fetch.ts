@@ -73,6 +73,8 @@ export async function runFetch(args: string[]): Promise<number> {
       wait_seconds: waitOption ?? Math.round(session.service.config.loginTimeoutMs / 1000),
       // A raw download is streamed to the file byte for byte; a converted page is written below.
       save_to: values.output !== undefined && format === 'raw' ? values.output : undefined,
+      // The user typed -o: written wherever they can, like curl (a device stays a device).
+      typedByUser: true,
     };
     const result = await session.service.fetch(request, display.hooks);
     display.stop();

@@ -59,6 +59,44 @@ export async function send(dispatcher: Dispatcher, url: URL, options: SendOption
   }
 }
 
+export interface Deadline {
+  /** Aborts when the deadline passes (reason: a network_error naming CF_ACCESS_MCP_DEADLINE_MS) or when `outer` aborts. */
+  signal?: AbortSignal;
+  /** Stops the timer; call once the request and its body are done with. */
+  dispose(): void;
+}
+
+/**
+ * A total time limit for one request: connect, headers, every redirect and
+ * the whole body. The per-step timeouts of the dispatcher alone never end a
+ * body that keeps trickling in a byte at a time. `ms` of 0 means no deadline.
+ */
+export function startDeadline(ms: number, url: URL, outer?: AbortSignal): Deadline {
+  if (!(ms > 0)) return { signal: outer, dispose: () => {} };
+  const controller = new AbortController();
+  const onOuterAbort = () => controller.abort(outer!.reason);
+  if (outer?.aborted) onOuterAbort();
+  outer?.addEventListener('abort', onOuterAbort, { once: true });
+  const timer = setTimeout(() => controller.abort(deadlineError(ms, url)), ms);
+  timer.unref();
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      clearTimeout(timer);
+      outer?.removeEventListener('abort', onOuterAbort);
+    },
+  };
+}
+
+function deadlineError(ms: number, url: URL): AccessError {
+  const seconds = Math.round(ms / 100) / 10;
+  return new AccessError(
+    'network_error',
+    `The request to ${url.host} did not finish within ${seconds} s (the total deadline, CF_ACCESS_MCP_DEADLINE_MS); it was stopped.`,
+    `Try again later; if ${url.host} is just slow or the download is large, raise CF_ACCESS_MCP_DEADLINE_MS in the server's environment.`,
+  );
+}
+
 export function networkError(error: unknown, url: URL): AccessError {
   if (error instanceof AccessError) return error;
   const where = url.host;

@@ -7,7 +7,7 @@
 import { discard, headerValue, measureCapped, readCapped, type RawResponse } from './client.js';
 import { bodyKindOf, convertBody, describeBinary, type Format } from './convert.js';
 import { contentTypeOf } from './json.js';
-import { saveBodyToFile, type SavedFile } from './save-to-file.js';
+import { saveBodyToFile, type SavedFile, type SaveOptions } from './save-to-file.js';
 
 export interface ContentOptions {
   format: Format;
@@ -15,6 +15,8 @@ export interface ContentOptions {
   maxImageBytes: number;
   /** An already resolved save_to path (see resolveSavePath). */
   saveTo?: string;
+  /** How save_to writes (confined for an agent, as typed for the CLI). */
+  save?: SaveOptions;
 }
 
 export interface ResponseContent {
@@ -35,7 +37,7 @@ export async function readResponseContent(response: RawResponse, url: URL, optio
 
   if (options.saveTo) {
     if (response.status >= 200 && response.status < 300) {
-      const saved = await saveBodyToFile(response.body, options.saveTo, url);
+      const saved = await saveBodyToFile(response.body, options.saveTo, url, options.save);
       const text = `Saved ${saved.bytes} bytes (${contentType || 'unknown type'}) to ${saved.path}.`;
       return { kind: 'saved', contentType, text, saved, notes };
     }

@@ -1,72 +1,141 @@
 /**
- * save_to: streams a whole response body to a file, with no byte cap and
- * without holding it in memory. The body goes to a temporary file next to the
- * target and is renamed into place only when complete, so a failed download
- * never leaves a half-written file or destroys an earlier one.
+ * save_to: streams a whole response body to a file without holding it in
+ * memory. Two callers, two sets of rules:
  *
- * Path rules: `~/` means the home directory; a relative path is resolved
- * against the server's working directory (the one the MCP client started it
- * in); missing parent directories are created; an existing file is replaced;
- * a directory is refused.
+ * - an agent's save_to (`confined`): the path was already checked by
+ *   confineSavePath; a new file is created exclusively (O_EXCL, mode 0600,
+ *   new directories 0700) and removed again if the download fails or passes
+ *   the byte cap; an existing regular file is replaced (overwrite: true) by
+ *   writing aside and renaming, so a failed download keeps the old one.
+ * - a path a person typed (CLI `fetch -o`, as curl does): anything the user
+ *   can write; a device or pipe (`-o /dev/null`) is written in place and stays
+ *   what it is; a symlink is written through.
  */
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
-import { homedir } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
+import { createWriteStream, type Stats } from 'node:fs';
+import { lstat, mkdir, open, realpath, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { AccessError } from '../auth/errors.js';
 import { networkError, type BodyStream } from './client.js';
+
+export { resolveSavePath } from './save-path.js';
 
 export interface SavedFile {
   path: string;
   bytes: number;
 }
 
-/** Checks and resolves a save_to path before anything is requested. */
-export async function resolveSavePath(input: string, url: URL): Promise<string> {
-  const raw = input.trim();
-  const suggestion = suggestedName(url);
-  if (raw === '') {
-    throw new AccessError('save_failed', 'save_to is empty.', `Pass a file path, e.g. save_to: "./downloads/${suggestion}".`);
-  }
-  const expanded = raw === '~' ? homedir() : raw.startsWith('~/') ? join(homedir(), raw.slice(2)) : raw;
-  const path = resolve(expanded);
-  if (/[\\/]$/.test(raw) || (await isDirectory(path))) {
-    throw new AccessError('save_failed', `save_to names a directory (${path}), not a file.`, `Give a file path inside it, e.g. save_to: "${join(path, suggestion)}".`);
-  }
-  return path;
+export interface SaveOptions {
+  /** An agent's save_to (see the module comment); absent for a path the user typed. */
+  confined?: { overwrite: boolean; maxBytes: number };
 }
 
 /** Writes the whole body to `path` (see the module comment for the rules). */
-export async function saveBodyToFile(body: BodyStream, path: string, url: URL): Promise<SavedFile> {
-  const directory = dirname(path);
+export async function saveBodyToFile(body: BodyStream, path: string, url: URL, options: SaveOptions = {}): Promise<SavedFile> {
+  const confined = options.confined;
   try {
-    await makeDirectories(directory);
+    await makeDirectories(dirname(path), confined ? 0o700 : undefined);
   } catch (error) {
     body.on('error', () => {}).destroy();
     throw fileError(error, path, 'create its directory');
   }
-  const temporary = join(directory, `.${basename(path)}.${randomBytes(4).toString('hex')}.part`);
-  let bytes = 0;
-  try {
-    await pipeline(
-      body,
-      async function* count(source: AsyncIterable<Buffer>) {
-        for await (const chunk of source) {
-          bytes += chunk.length;
-          yield chunk;
-        }
-      },
-      createWriteStream(temporary, { flags: 'wx' }),
-    );
-    await rename(temporary, path);
-  } catch (error) {
-    await rm(temporary, { force: true }).catch(() => {});
-    if (isFileSystemError(error)) throw fileError(error, path, 'write it');
-    throw networkError(error, url);
+  if (confined) return saveConfined(body, path, url, confined);
+  return saveAsTyped(body, path, url);
+}
+
+async function saveConfined(body: BodyStream, path: string, url: URL, confined: { overwrite: boolean; maxBytes: number }): Promise<SavedFile> {
+  const existing = await lstat(path).catch(() => undefined);
+  if (!existing) return writeNewFile(body, path, url, confined.maxBytes);
+  // Checked before the request too; checked again because the file system may have changed meanwhile.
+  if (!existing.isFile() || !confined.overwrite) {
+    body.on('error', () => {}).destroy();
+    throw new AccessError('save_failed', `save_to ${path} appeared or changed while downloading; it was left unchanged.`, 'Call again to see why it is refused now.');
   }
-  return { path, bytes };
+  return writeAsideThenRename(body, path, url, { mode: 0o600, maxBytes: confined.maxBytes, stillRegular: true });
+}
+
+async function saveAsTyped(body: BodyStream, path: string, url: URL): Promise<SavedFile> {
+  const target = await realpath(path).catch(() => path);
+  const existing = await stat(target).catch(() => undefined);
+  if (existing && isSpecial(existing)) return writeInPlace(body, target, url);
+  return writeAsideThenRename(body, target, url, {});
+}
+
+/** O_EXCL: never follows a symlink, never replaces what appeared meanwhile; the partial file goes on failure. */
+async function writeNewFile(body: BodyStream, path: string, url: URL, maxBytes: number): Promise<SavedFile> {
+  let file: FileHandle;
+  try {
+    // Opened before streaming, so a failure always knows whether it created the file (and removes only its own).
+    file = await open(path, 'wx', 0o600);
+  } catch (error) {
+    body.on('error', () => {}).destroy();
+    throw saveError(error, path, url);
+  }
+  try {
+    const bytes = await streamTo(body, file.createWriteStream(), maxBytes, path);
+    return { path, bytes };
+  } catch (error) {
+    await file.close().catch(() => {});
+    await rm(path, { force: true }).catch(() => {});
+    throw saveError(error, path, url);
+  }
+}
+
+/** A device or pipe the user named: written in place, as curl does (renaming over it would replace the device). */
+async function writeInPlace(body: BodyStream, path: string, url: URL): Promise<SavedFile> {
+  try {
+    const bytes = await streamTo(body, createWriteStream(path, { flags: 'w' }), Infinity, path);
+    return { path, bytes };
+  } catch (error) {
+    throw saveError(error, path, url);
+  }
+}
+
+async function writeAsideThenRename(body: BodyStream, path: string, url: URL, options: { mode?: number; maxBytes?: number; stillRegular?: boolean }): Promise<SavedFile> {
+  const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(4).toString('hex')}.part`);
+  try {
+    const file = await open(temporary, 'wx', options.mode ?? 0o666);
+    const bytes = await streamTo(body, file.createWriteStream(), options.maxBytes ?? Infinity, path);
+    if (options.stillRegular && !(await lstat(path).catch(() => undefined))?.isFile()) {
+      throw new AccessError('save_failed', `save_to ${path} changed while downloading (it is no longer a regular file); it was left unchanged.`, 'Call again to see why it is refused now.');
+    }
+    await rename(temporary, path);
+    return { path, bytes };
+  } catch (error) {
+    body.on('error', () => {}).destroy();
+    await rm(temporary, { force: true }).catch(() => {});
+    throw saveError(error, path, url);
+  }
+}
+
+/** Pipes the body into `out`, stopping (and failing) once more than `maxBytes` arrived. */
+async function streamTo(body: BodyStream, out: NodeJS.WritableStream, maxBytes: number, path: string): Promise<number> {
+  let bytes = 0;
+  await pipeline(
+    body,
+    async function* count(source: AsyncIterable<Buffer>) {
+      for await (const chunk of source) {
+        bytes += chunk.length;
+        if (bytes > maxBytes) throw tooLarge(maxBytes, path);
+        yield chunk;
+      }
+    },
+    out,
+  );
+  return bytes;
+}
+
+function tooLarge(maxBytes: number, path: string): AccessError {
+  return new AccessError(
+    'save_failed',
+    `The body is larger than the save_to limit of ${maxBytes} bytes; the download was stopped and the partial file ${path} removed.`,
+    'If a file this large is expected, raise CF_ACCESS_MCP_MAX_SAVE_BYTES in the server\'s environment (the MCP client configuration) and call again.',
+  );
+}
+
+function isSpecial(stats: Stats): boolean {
+  return stats.isCharacterDevice() || stats.isBlockDevice() || stats.isFIFO() || stats.isSocket();
 }
 
 /**
@@ -74,14 +143,14 @@ export async function saveBodyToFile(body: BodyStream, path: string, url: URL): 
  * spins forever when the file system answers ENOENT for a parent that exists
  * (/proc, /sys), which would hang the tool call.
  */
-async function makeDirectories(directory: string): Promise<void> {
+async function makeDirectories(directory: string, mode?: number): Promise<void> {
   const missing: string[] = [];
   for (let dir = directory; !(await exists(dir)); dir = dirname(dir)) {
     missing.push(dir);
     if (dirname(dir) === dir) break;
   }
   for (const dir of missing.reverse()) {
-    await mkdir(dir).catch((error: NodeJS.ErrnoException) => {
+    await mkdir(dir, { mode }).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== 'EEXIST') throw error;
     });
   }
@@ -96,17 +165,19 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-async function isDirectory(path: string): Promise<boolean> {
-  try {
-    return (await stat(path)).isDirectory();
-  } catch {
-    return false;
+function saveError(error: unknown, path: string, url: URL): AccessError {
+  if (error instanceof AccessError) return error;
+  const code = (error as NodeJS.ErrnoException)?.code;
+  if (code === 'EEXIST') {
+    return new AccessError('save_failed', `save_to ${path} appeared while downloading; it was left unchanged.`, 'Call again to see why it is refused now.', { cause: error });
   }
+  if (isFileSystemError(error)) return fileError(error, path, 'write it');
+  return networkError(error, url);
 }
 
 function isFileSystemError(error: unknown): boolean {
   const code = (error as NodeJS.ErrnoException)?.code ?? '';
-  return ['EACCES', 'EPERM', 'ENOSPC', 'EROFS', 'EISDIR', 'ENOTDIR', 'EEXIST', 'EDQUOT', 'EMFILE', 'ENAMETOOLONG', 'ENOENT'].includes(code);
+  return ['EACCES', 'EPERM', 'ENOSPC', 'EROFS', 'EISDIR', 'ENOTDIR', 'EEXIST', 'EDQUOT', 'EMFILE', 'ENAMETOOLONG', 'ENOENT', 'ELOOP'].includes(code);
 }
 
 function fileError(error: unknown, path: string, action: string): AccessError {
@@ -124,17 +195,4 @@ function fileError(error: unknown, path: string, action: string): AccessError {
   return new AccessError('save_failed', `Could not save to ${path}: failed to ${action} (${reason}).`, 'Choose a writable file path for save_to (for example inside the project directory) and call again.', {
     cause: error,
   });
-}
-
-/** A file name taken from the URL's last path segment, for hints. */
-function suggestedName(url: URL): string {
-  const segment = url.pathname.split('/').filter(Boolean).pop() ?? '';
-  let last = segment;
-  try {
-    last = decodeURIComponent(segment);
-  } catch {
-    // keep it encoded
-  }
-  last = last.replace(/[\\/:*?"<>|\0]/g, '_');
-  return last && last !== '.' && last !== '..' ? last : 'download.bin';
 }

@@ -64,7 +64,7 @@ export class AccessService {
     this.cloudflared = new CloudflaredLogin(this.store, { command: config.cloudflaredCommand ?? 'cloudflared', loginTimeoutMs: config.loginTimeoutMs }, log);
     this.appMetadata = new AppMetadataVerifier(this.dispatcher);
     this.serviceTokens = config.serviceTokens ?? EMPTY_SERVICE_TOKENS;
-    for (const message of [...this.serviceTokens.problems, ...this.serviceTokens.unused]) log('warning', message);
+    for (const message of [...(config.warnings ?? []), ...this.serviceTokens.problems, ...this.serviceTokens.unused]) log('warning', message);
   }
 
   fetch(params: FetchParams, hooks: LoginHooks = {}): Promise<FetchResult> {

@@ -17,6 +17,12 @@ export interface Config {
   connectTimeoutMs: number;
   /** CF_ACCESS_MCP_TIMEOUT_MS: how long to wait for response headers, and between body chunks. */
   responseTimeoutMs: number;
+  /** CF_ACCESS_MCP_MAX_SAVE_BYTES: the most an agent's save_to may write (default 1 GiB). */
+  maxSaveBytes: number;
+  /** CF_ACCESS_MCP_DEADLINE_MS: total time for one tool call's request, body and redirects included (default 120 s). */
+  deadlineMs: number;
+  /** Problems with the variables above (a value that was not used), for the log. */
+  warnings?: string[];
   /** CF_ACCESS_MCP_CLOUDFLARED, default "cloudflared" on PATH. */
   cloudflaredCommand?: string;
   /** Service tokens and the hosts they may go to (CF_ACCESS_CLIENT_*, CF_ACCESS_SERVICE_TOKEN*). */
@@ -27,6 +33,15 @@ function intFrom(value: string | undefined, fallback: number, min = 0): number {
   if (value === undefined || value.trim() === '') return fallback;
   const n = Number(value);
   return Number.isFinite(n) && n >= min ? Math.floor(n) : fallback;
+}
+
+/** A positive integer from the environment; anything else is reported and the default used. */
+function positiveIntFrom(env: NodeJS.ProcessEnv, name: string, fallback: number, warnings: string[]): number {
+  const value = env[name]?.trim();
+  if (value === undefined || value === '') return fallback;
+  if (/^\d+$/.test(value) && Number(value) > 0 && Number.isSafeInteger(Number(value))) return Number(value);
+  warnings.push(`${name}="${value.slice(0, 40)}" is not a positive whole number; using the default ${fallback}.`);
+  return fallback;
 }
 
 /** The default store directory: the OS config directory, as conf would choose it. */
@@ -40,6 +55,7 @@ export function defaultHome(): string {
 
 /** Reads the documented CF_ACCESS_MCP_* variables (see README). */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const warnings: string[] = [];
   return {
     home: env.CF_ACCESS_MCP_HOME?.trim() ? expandUserPath(env.CF_ACCESS_MCP_HOME.trim()) : defaultHome(),
     browserCommand: env.CF_ACCESS_MCP_BROWSER?.trim() || undefined,
@@ -51,6 +67,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxImageBytes: intFrom(env.CF_ACCESS_MCP_MAX_IMAGE_BYTES, 1024 * 1024, 1024),
     connectTimeoutMs: intFrom(env.CF_ACCESS_MCP_CONNECT_TIMEOUT_MS, 10_000, 1),
     responseTimeoutMs: intFrom(env.CF_ACCESS_MCP_TIMEOUT_MS, 30_000, 1),
+    maxSaveBytes: positiveIntFrom(env, 'CF_ACCESS_MCP_MAX_SAVE_BYTES', 1024 ** 3, warnings),
+    deadlineMs: positiveIntFrom(env, 'CF_ACCESS_MCP_DEADLINE_MS', 120_000, warnings),
+    warnings,
     cloudflaredCommand: env.CF_ACCESS_MCP_CLOUDFLARED?.trim() ? expandHome(env.CF_ACCESS_MCP_CLOUDFLARED.trim()) : 'cloudflared',
     serviceTokens: loadServiceTokens(env),
   };

@@ -1,15 +1,16 @@
 import { realpath } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
-import { detectAccess } from '../auth/detect.js';
+import { detectAccess, type AccessChallenge } from '../auth/detect.js';
 import { AccessError } from '../auth/errors.js';
 import { serviceTokenRefusedError, serviceTokenSecrets } from '../auth/service-tokens.js';
 import { parseTargetUrl, truncate } from '../auth/url-policy.js';
-import { discard, headerValue, type RawResponse } from '../http/client.js';
+import { discard, headerValue, startDeadline, type RawResponse } from '../http/client.js';
 import type { Format } from '../http/convert.js';
 import { DEFAULT_MAX_LENGTH, paginate } from '../http/paging.js';
-import { sendFollowingRedirects } from '../http/redirects.js';
+import { sendFollowingRedirects, type Followed } from '../http/redirects.js';
 import { readResponseContent } from '../http/response-content.js';
-import { resolveSavePath } from '../http/save-to-file.js';
+import { confineSavePath, relativeBase, resolveSavePath } from '../http/save-path.js';
+import type { SaveOptions } from '../http/save-to-file.js';
 import type { AccessService, LoginHooks } from './access-service.js';
 import { loginFor } from './login-flow.js';
 import type { AuthMethod, FetchResult } from './results.js';
@@ -25,6 +26,25 @@ export interface FetchParams {
   wait_seconds?: number;
   /** A file path: the whole body is streamed there instead of being returned. */
   save_to?: string;
+  /** Replace an existing file at save_to (refused otherwise). */
+  overwrite?: boolean;
+  /**
+   * Set by the caller, never taken from an agent. The directories save_to may
+   * write under (the MCP client's roots); default: the working directory.
+   */
+  saveRoots?: string[];
+  /**
+   * Set by the CLI: a person typed this request and can interrupt it, as with
+   * curl: save_to writes wherever they can (no roots, no byte cap) and no
+   * total deadline applies.
+   */
+  typedByUser?: boolean;
+}
+
+/** Where and how the body is saved, checked before anything is requested. */
+interface SavePlan {
+  path: string;
+  options: SaveOptions;
 }
 
 const SELECTED_HEADERS = ['content-type', 'content-length', 'content-disposition', 'last-modified', 'etag', 'cache-control', 'location', 'retry-after', 'www-authenticate'];
@@ -74,30 +94,37 @@ function prepareRequest(params: FetchParams): PreparedRequest {
  */
 export async function fetchThroughAccess(svc: AccessService, params: FetchParams, hooks: LoginHooks = {}): Promise<FetchResult> {
   const { target, method, headers, body } = prepareRequest(params);
-  const savePath = params.save_to !== undefined ? await resolveSavePath(params.save_to, target) : undefined;
-  if (savePath !== undefined && (await isInside(savePath, svc.store.dir))) {
-    // A downloaded body must never replace the session store (planted sessions, or a login record showing a phishing URL).
-    throw new AccessError('save_failed', `save_to points into the session store directory (${svc.store.dir}); refusing to write there.`, 'Choose a path outside that directory, e.g. in the project directory, and call again.');
-  }
+  const save = params.save_to !== undefined ? await planSave(svc, params, params.save_to, target) : undefined;
+  const deadlineMs = params.typedByUser ? 0 : svc.config.deadlineMs;
 
   const refreshed = new Set<string>();
   const loggedIn = new Set<string>();
   const tokenRefused = new Set<string>();
   const tokenDropped = new Set<string>();
   for (let round = 0; round < MAX_AUTH_ROUNDS; round++) {
-    const followed = await sendFollowingRedirects(
-      svc.dispatcher,
-      { url: target, method, headers, body, signal: hooks.signal },
-      (url) => svc.credentialsFor(url, tokenRefused),
-    );
+    // Each attempt (redirects and body included) gets the whole deadline; a login in between does not count.
+    const deadline = startDeadline(deadlineMs, target, hooks.signal);
+    let followed: Followed;
+    let challenge: AccessChallenge | undefined;
+    try {
+      followed = await sendFollowingRedirects(
+        svc.dispatcher,
+        { url: target, method, headers, body, signal: deadline.signal },
+        (url) => svc.credentialsFor(url, tokenRefused),
+      );
+      const finalUrl = followed.hops[followed.hops.length - 1]!;
+      challenge = await detectAccess(followed.response, finalUrl);
+      if (!challenge) {
+        const sentToken = followed.credentialHeaders.length > 0 && !tokenRefused.has(finalUrl.origin) && svc.serviceTokenFor(finalUrl) !== undefined;
+        const auth = sentToken ? 'service_token' : authOf(followed.credentialHeaders);
+        return await buildResult(svc, params, target, finalUrl, followed.response, auth, save, followed.unfollowed ? [followed.unfollowed] : []);
+      }
+    } finally {
+      deadline.dispose();
+    }
     const { response, hops } = followed;
     const finalUrl = hops[hops.length - 1]!;
     const sentServiceToken = followed.credentialHeaders.length > 0 && !tokenRefused.has(finalUrl.origin) && svc.serviceTokenFor(finalUrl) !== undefined;
-    const challenge = await detectAccess(response, finalUrl);
-    if (!challenge) {
-      const auth = sentServiceToken ? 'service_token' : authOf(followed.credentialHeaders);
-      return buildResult(svc, params, target, finalUrl, response, auth, savePath, followed.unfollowed ? [followed.unfollowed] : []);
-    }
     discard(response.body);
     const origin = finalUrl.origin;
     if (sentServiceToken) {
@@ -124,7 +151,7 @@ export async function fetchThroughAccess(svc: AccessService, params: FetchParams
         'Your account may not be allowed by the Access policy of this application; ask its administrator, or try access_login with force: true.',
       );
     }
-    const { fromCache } = await loginFor(svc, finalUrl, challenge, params.wait_seconds ?? svc.config.defaultWaitSeconds, hooks, { skipCache: tokenDropped.has(origin) });
+    const { fromCache } = await loginFor(svc, finalUrl, challenge!, params.wait_seconds ?? svc.config.defaultWaitSeconds, hooks, { skipCache: tokenDropped.has(origin) });
     // A token cloudflared only had cached is no login yet: if the app refuses it, one real login follows.
     if (!fromCache) loggedIn.add(origin);
   }
@@ -138,14 +165,15 @@ async function buildResult(
   finalUrl: URL,
   response: RawResponse,
   auth: AuthMethod,
-  savePath?: string,
+  save?: SavePlan,
   redirectNotes: string[] = [],
 ): Promise<FetchResult> {
   const content = await readResponseContent(response, finalUrl, {
     format: params.format ?? 'markdown',
     maxBodyBytes: svc.config.maxBodyBytes,
     maxImageBytes: svc.config.maxImageBytes,
-    saveTo: savePath,
+    saveTo: save?.path,
+    save: save?.options,
   });
   const warnings = [...svc.takeStoreWarnings(), ...redirectNotes, ...content.notes];
   const page = paginate(redact(svc, content.text, finalUrl), params.start_index ?? 0, params.max_length ?? DEFAULT_MAX_LENGTH);
@@ -185,6 +213,22 @@ function redact(svc: AccessService, text: string, finalUrl: URL): string {
     if (secret.length >= 8 && out.includes(secret)) out = out.split(secret).join('[redacted]');
   }
   return out;
+}
+
+/**
+ * Resolves save_to and refuses what it must never replace: the session store
+ * (planted sessions, or a login record showing a phishing URL) always, and for
+ * an agent anything outside the allowed roots (see confineSavePath).
+ */
+async function planSave(svc: AccessService, params: FetchParams, input: string, target: URL): Promise<SavePlan> {
+  const roots = params.saveRoots ?? [process.cwd()];
+  const path = await resolveSavePath(input, target, params.typedByUser ? process.cwd() : relativeBase(roots));
+  if (await isInside(path, svc.store.dir)) {
+    throw new AccessError('save_failed', `save_to points into the session store directory (${svc.store.dir}); refusing to write there.`, 'Choose a path outside that directory, e.g. in the project directory, and call again.');
+  }
+  if (params.typedByUser) return { path, options: {} };
+  const confined = await confineSavePath(path, target, { roots, overwrite: params.overwrite === true });
+  return { path: confined, options: { confined: { overwrite: params.overwrite === true, maxBytes: svc.config.maxSaveBytes } } };
 }
 
 /** Is `path` (which may not exist yet) inside `dir` once symlinks are resolved? */

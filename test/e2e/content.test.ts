@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
@@ -160,7 +160,7 @@ describe('access_fetch content', () => {
   });
 
   it('save_to writes the file byte for byte, creating parent directories, and returns path, size and type', async () => {
-    const dir = tempHome('cfam-save-');
+    const dir = join(server.cwd, 'save-bytes');
     const target = join(dir, 'nested', 'deeper', 'blob.bin');
     const result = await fetchTool({ url: `${emulator.appUrl}/files/blob.bin`, save_to: target });
     assertOk(result);
@@ -173,13 +173,14 @@ describe('access_fetch content', () => {
     assert.ok(textOf(result).length < 2_000, 'the body itself is not in the result');
     assert.deepEqual(readdirSync(join(dir, 'nested', 'deeper')), ['blob.bin'], 'no temporary file is left behind');
 
-    // Saving again replaces the file.
-    assertOk(await fetchTool({ url: `${emulator.appUrl}/images/pixel.png`, save_to: target }));
+    // Saving again replaces the file when asked to (issue 11: refused otherwise).
+    assertOk(await fetchTool({ url: `${emulator.appUrl}/images/pixel.png`, save_to: target, overwrite: true }));
     assert.ok(readFileSync(target).equals(PIXEL_PNG));
   });
 
   it('save_to refuses a directory, and saves nothing for an HTTP error', async () => {
-    const dir = tempHome('cfam-save-');
+    const dir = join(server.cwd, 'save-errors');
+    mkdirSync(dir);
     emulator.clearLog();
     const refused = await fetchTool({ url: `${emulator.appUrl}/files/blob.bin`, save_to: dir });
     assert.equal(refused.isError, true);

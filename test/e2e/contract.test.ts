@@ -24,7 +24,7 @@ const CLOUDFLARED = join(ROOT, 'test', 'fixtures', 'cloudflared.mjs');
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
 const PARAMS: Record<string, string[]> = {
-  access_fetch: ['url', 'method', 'headers', 'body', 'max_length', 'start_index', 'wait_seconds', 'format', 'save_to'],
+  access_fetch: ['url', 'method', 'headers', 'body', 'max_length', 'start_index', 'wait_seconds', 'format', 'save_to', 'overwrite'],
   access_login: ['url', 'force', 'wait_seconds', 'method', 'callback_url'],
   access_status: ['url'],
   access_logout: ['url', 'all'],
@@ -274,8 +274,9 @@ describe('bad input is an isError result, never a protocol error', () => {
   });
 
   it('save_to where no directory can be made is a prompt error (Node 20 spins on mkdir -p under /proc)', { skip: !existsSync('/proc/self') }, async () => {
-    const server = await startServer({ browser: 'none' });
-    const result = await server.call('access_fetch', { url: `${emulator.plainUrl}/`, save_to: '/proc/cf-access-mcp-none/out.html' }, { timeoutMs: 20_000 });
+    // Started in /proc, so the path is inside the allowed directory and the save really tries to create it.
+    const server = await startServer({ browser: 'none', cwd: '/proc' });
+    const result = await server.call('access_fetch', { url: `${emulator.plainUrl}/`, save_to: 'cf-access-mcp-none/out.html' }, { timeoutMs: 20_000 });
     assert.match(assertToolError(result, 'save_to under /proc'), /Could not save to/);
   });
 });
@@ -380,7 +381,7 @@ describe('structured results match the output schemas on every path', () => {
     const rest = structured(await server.call('access_fetch', { url: `${emulator.appUrl}/long`, start_index: page.total_length as number }));
     assert.equal(rest.truncated, false);
 
-    const file = join(tempHome(), 'saved', 'blob.bin');
+    const file = join(server.cwd, 'saved', 'blob.bin');
     const saved = structured(await server.call('access_fetch', { url: `${emulator.appUrl}/files/blob.bin`, save_to: file }));
     assert.equal(saved.saved_to, file);
     assert.equal(saved.bytes, statSync(file).size);

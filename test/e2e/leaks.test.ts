@@ -94,7 +94,7 @@ describe('managed OAuth: every tool, success paths', () => {
     ok(await call(server, 'access_fetch', { url: `${managed.appUrl}/echo`, method: 'POST', body: { hello: 'world' }, format: 'raw' }));
     ok(await call(server, 'access_fetch', { url: `${managed.appUrl}/long`, format: 'text', max_length: 500 }));
     ok(await call(server, 'access_fetch', { url: `${managed.appUrl}/api/data.json` }));
-    ok(await call(server, 'access_fetch', { url: `${managed.appUrl}/files/blob.bin`, save_to: join(tempHome(), 'blob.bin') }));
+    ok(await call(server, 'access_fetch', { url: `${managed.appUrl}/files/blob.bin`, save_to: join(server.cwd, 'blob.bin') }));
     ok(await call(server, 'access_fetch', { url: `${managed.appUrl}/redirect/app2` }));
     ok(await call(server, 'access_fetch', { url: `${managed.appUrl}/redirect/plain` }));
   });

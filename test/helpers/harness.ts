@@ -30,6 +30,10 @@ export interface ServerOptions {
   browser?: 'approve' | 'deny' | 'ignore' | 'wrong-state' | 'none';
   env?: Record<string, string>;
   capabilities?: ClientCapabilities;
+  /** The server's working directory (where an agent's save_to may write); a fresh one by default. */
+  cwd?: string;
+  /** A client set up before it connects (e.g. with a roots/list handler); a plain one by default. */
+  client?: Client;
 }
 
 /**
@@ -56,6 +60,7 @@ export class TestServer {
     readonly transport: StdioClientTransport,
     readonly home: string,
     browserLog: string,
+    readonly cwd: string,
   ) {
     this.browserLog = browserLog;
   }
@@ -72,9 +77,10 @@ export class TestServer {
       TEST_BROWSER_ACTION: options.browser && options.browser !== 'none' ? options.browser : 'approve',
       ...options.env,
     };
-    const transport = new StdioClientTransport({ command: process.execPath, args: [SERVER_ENTRY], env, stderr: 'pipe' });
-    const client = new Client({ name: 'cf-access-mcp-tests', version: '1.0.0' }, { capabilities: options.capabilities ?? {} });
-    const server = new TestServer(client, transport, home, browserLog);
+    const cwd = options.cwd ?? tempHome('cfam-cwd-');
+    const transport = new StdioClientTransport({ command: process.execPath, args: [SERVER_ENTRY], env, stderr: 'pipe', cwd });
+    const client = options.client ?? new Client({ name: 'cf-access-mcp-tests', version: '1.0.0' }, { capabilities: options.capabilities ?? {} });
+    const server = new TestServer(client, transport, home, browserLog, cwd);
     transport.stderr?.on('data', (chunk: Buffer) => {
       const text = chunk.toString('utf8');
       server.stderr.push(text);

@@ -7,6 +7,7 @@ import type { FetchResult } from '../../service/results.js';
 import { toolInput } from '../arguments.js';
 import { loginHooks } from '../progress.js';
 import type { ServiceProvider } from '../server.js';
+import { SaveRoots } from '../save-roots.js';
 import { contentResult, fail, messageText } from '../tool-result.js';
 
 const input = toolInput(
@@ -26,7 +27,11 @@ const input = toolInput(
     save_to: z
       .string()
       .optional()
-      .describe('A file path: stream the whole body (any size) to this file instead of returning it; the result gives path, size and type. Parent directories are created, an existing file is replaced; relative paths resolve against the server\'s working directory.'),
+      .describe(
+        'A file path: stream the whole body to this file instead of returning it; the result gives path, size and type. ' +
+          'Only under the client\'s roots (else the server\'s working directory, which relative paths resolve against); no hidden files or directories (names starting with "."); missing parent directories are created.',
+      ),
+    overwrite: z.boolean().optional().describe('With save_to: replace the file if it already exists (default false: an existing file is refused).'),
   },
   { url: 'https://app.example.com/page' },
 );
@@ -39,6 +44,7 @@ const AUTH_LABEL: Record<FetchResult['auth'], string> = {
 };
 
 export function registerAccessFetch(server: McpServer, getService: ServiceProvider): void {
+  const saveRoots = new SaveRoots(server);
   server.registerTool(
     'access_fetch',
     {
@@ -61,7 +67,9 @@ export function registerAccessFetch(server: McpServer, getService: ServiceProvid
         const args = parsed.args;
         warnings = parsed.warnings;
         const service = await getService();
-        const result = await service.fetch(args, loginHooks(extra, server));
+        // Where save_to may write is decided here, never by the agent's arguments.
+        const roots = args.save_to !== undefined ? await saveRoots.current() : undefined;
+        const result = await service.fetch({ ...args, saveRoots: roots, typedByUser: false }, loginHooks(extra, server));
         result.warnings.unshift(...warnings);
         const rendered = [...describeResponse(result, args.format === 'raw'), '', result.text].join('\n');
         const { text, image, ...data } = result;
