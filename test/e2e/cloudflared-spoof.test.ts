@@ -132,7 +132,7 @@ function assertRefused(result: CallToolResult, why: RegExp): void {
 }
 
 function structured(result: CallToolResult): Record<string, unknown> {
-  return (result.structuredContent ?? {}) as Record<string, unknown>;
+  return (result.structuredContent ?? result._meta?.['cf-access-mcp/result'] ?? {}) as Record<string, unknown>;
 }
 
 before(async () => {

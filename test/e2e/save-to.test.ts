@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { ListRootsRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
-import { cleanupHomes, SERVER_ENTRY, tempHome, TestServer, textOf, type ServerOptions } from '../helpers/harness.js';
+import { cleanupHomes, SERVER_ENTRY, tempHome, TestServer, textOf, type ServerOptions, resultData } from '../helpers/harness.js';
 import { assertNoSecretsLeaked, recordOutput } from '../helpers/leaks.js';
 
 /**
@@ -41,7 +41,7 @@ function assertRefused(result: CallToolResult, pattern: RegExp, what: string): s
 
 function assertOk(result: CallToolResult): Record<string, unknown> {
   assert.notEqual(result.isError, true, `unexpected error: ${textOf(result)}`);
-  return result.structuredContent as Record<string, unknown>;
+  return resultData(result);
 }
 
 /** A page the agent is told to save, from the plain (unprotected) emulator origin. */

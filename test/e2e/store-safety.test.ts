@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
-import { cleanupHomes, tempHome, TestServer, textOf } from '../helpers/harness.js';
+import { cleanupHomes, tempHome, TestServer, textOf, resultData } from '../helpers/harness.js';
 import { assertNoSecretsLeaked } from '../helpers/leaks.js';
 
 /**
@@ -39,7 +39,7 @@ async function start(home: string): Promise<{ e: Emulator; server: TestServer }>
   return { e, server };
 }
 
-const warningsOf = (result: CallToolResult) => (result.structuredContent as { warnings: string[] }).warnings;
+const warningsOf = (result: CallToolResult) => (resultData(result) as { warnings: string[] }).warnings;
 
 function assertContent(result: CallToolResult): void {
   assert.notEqual(result.isError, true, `unexpected error: ${textOf(result)}`);
