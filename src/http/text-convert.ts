@@ -1,0 +1,88 @@
+/**
+ * A text body made readable: decoded, scrubbed of every secret we hold (as
+ * served, before any converter can escape it), converted (HTML → Markdown or
+ * text, JSON pretty-printed) and scrubbed again. Runs in the conversion worker
+ * (see convert-pool.ts); small non-HTML bodies run here on the main thread.
+ */
+import { redactWith } from '../auth/redact.js';
+
+export type Format = 'markdown' | 'text' | 'raw';
+
+export interface TextJob {
+  bytes: Uint8Array;
+  contentType: string;
+  format: Format;
+  /** The body is HTML (declared, or untyped and looking like it). */
+  html: boolean;
+  /** False when reading stopped at the byte cap. */
+  bodyComplete: boolean;
+  charset?: string;
+  /** The page's URL, for making links absolute. */
+  url?: string;
+  /** Every secret to scrub, longest first (currentSecrets() of the main thread). */
+  secrets: readonly string[];
+}
+
+export interface TextResult {
+  text: string;
+  title?: string;
+  notes: string[];
+}
+
+/**
+ * Decodes text in its declared charset (UTF-8 when none or unknown). A body cut
+ * at the byte cap may end inside a character: that partial character is dropped.
+ */
+export function decodeText(buffer: Uint8Array, charset: string | undefined, complete: boolean): string {
+  let decoder: TextDecoder;
+  try {
+    decoder = new TextDecoder(charset?.trim() || 'utf-8');
+  } catch {
+    decoder = new TextDecoder('utf-8');
+  }
+  return decoder.decode(buffer, { stream: !complete });
+}
+
+/** The charset an HTML page declares in a <meta> near its start, when the header gives none. */
+export function metaCharset(buffer: Uint8Array): string | undefined {
+  const head = Buffer.from(buffer.buffer, buffer.byteOffset, Math.min(buffer.length, 2048)).toString('latin1');
+  return /<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)/i.exec(head)?.[1];
+}
+
+/** The body as served, decoded and scrubbed: what is shown when conversion is skipped or fails. */
+export function servedText(job: TextJob): string {
+  const text = decodeText(job.bytes, job.charset ?? (job.html ? metaCharset(job.bytes) : undefined), job.bodyComplete);
+  return redactWith(text, job.secrets);
+}
+
+/** The HTML converter (and its libraries) loads on the first page that needs it, once. */
+let htmlConverter: Promise<typeof import('./html.js')> | undefined;
+const loadHtmlConverter = () => (htmlConverter ??= import('./html.js'));
+
+/** `onServed` gets the scrubbed body before conversion starts (the fallback if conversion runs out of time). */
+export async function convertText(job: TextJob, onServed?: (served: string) => void): Promise<TextResult> {
+  const served = servedText(job);
+  onServed?.(served);
+  if (job.format === 'raw') return { text: served, notes: [] };
+  if (job.html) return convertHtml(served, job);
+  if (/[/+]json$/.test(job.contentType) && job.bodyComplete) {
+    try {
+      return { text: redactWith(JSON.stringify(JSON.parse(served), null, 2), job.secrets), notes: [] };
+    } catch {
+      return { text: served, notes: [] };
+    }
+  }
+  return { text: served, notes: [] };
+}
+
+async function convertHtml(served: string, job: TextJob): Promise<TextResult> {
+  const { htmlToReadable, PageTooComplexError } = await loadHtmlConverter();
+  try {
+    const { text, title } = await htmlToReadable(served, job.format as 'markdown' | 'text', job.url ? new URL(job.url) : undefined);
+    return { text: redactWith(text, job.secrets), title: title === undefined ? undefined : redactWith(title, job.secrets), notes: [] };
+  } catch (error) {
+    // A page the converter cannot handle is still worth reading as served.
+    if (!(error instanceof PageTooComplexError)) return { text: served, notes: [] };
+    return { text: served, notes: [`The page was not converted to ${job.format} (${error.message}); it is shown as served (HTML).`] };
+  }
+}
