@@ -80,15 +80,15 @@ export function redactSecrets(text: string, extra: Iterable<string | undefined> 
  * each decoded character came from, and replacing the original span. Linear in
  * the text; text without `\`, `&` or `%` is searched as written only.
  */
-export function redactWith(text: string, secrets: readonly string[]): string {
+export function redactWith(text: string, secrets: readonly string[], replacement = REDACTED): string {
   if (!text || !secrets.length || text.length < MIN_LENGTH) return text;
   const shortest = secrets[secrets.length - 1]!.length;
   if (text.length < shortest) return text;
   let out = text;
   for (const secret of secrets) {
-    if (out.includes(secret)) out = out.split(secret).join(REDACTED);
+    if (out.includes(secret)) out = out.split(secret).join(replacement);
   }
-  return redactEscaped(out, secrets, shortest);
+  return redactEscaped(out, secrets, shortest, replacement);
 }
 
 /** How many layers of escaping are undone (one per encoder a text went through). */
@@ -96,7 +96,7 @@ const MAX_LAYERS = 3;
 /** A secret whose longest alphanumeric run is shorter is looked for escaped whenever the text has an escape. */
 const MIN_ANCHOR = 8;
 
-function redactEscaped(text: string, secrets: readonly string[], shortest: number): string {
+function redactEscaped(text: string, secrets: readonly string[], shortest: number, replacement: string): string {
   if (!hasEscape(text)) return text;
   const wanted = secrets.filter((secret) => mayOccurEscaped(text, secret));
   if (!wanted.length) return text;
@@ -112,7 +112,7 @@ function redactEscaped(text: string, secrets: readonly string[], shortest: numbe
     const spans = findSpans(decoded, origin, wanted);
     if (spans.length) {
       // The text changed: start again from it (rare: a secret was found escaped).
-      return redactEscaped(replaceSpans(text, spans), secrets, shortest);
+      return redactEscaped(replaceSpans(text, spans, replacement), secrets, shortest, replacement);
     }
   }
   return text;
@@ -153,13 +153,13 @@ function findSpans(decoded: string, origin: Int32Array, secrets: readonly string
   return spans;
 }
 
-function replaceSpans(text: string, spans: Array<[number, number]>): string {
+function replaceSpans(text: string, spans: Array<[number, number]>, replacement: string): string {
   spans.sort((a, b) => a[0] - b[0] || b[1] - a[1]);
   const parts: string[] = [];
   let done = 0;
   for (const [start, end] of spans) {
     if (end <= done) continue;
-    if (start >= done) parts.push(text.slice(done, start), REDACTED);
+    if (start >= done) parts.push(text.slice(done, start), replacement);
     done = end;
   }
   parts.push(text.slice(done));

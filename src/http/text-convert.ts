@@ -4,7 +4,7 @@
  * text, JSON pretty-printed) and scrubbed again. Runs in the conversion worker
  * (see convert-pool.ts); small non-HTML bodies run here on the main thread.
  */
-import { redactWith } from '../auth/redact.js';
+import { REDACTED, redactWith } from '../auth/redact.js';
 
 export type Format = 'markdown' | 'text' | 'raw';
 
@@ -49,11 +49,26 @@ export function metaCharset(buffer: Uint8Array): string | undefined {
   return /<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)/i.exec(head)?.[1];
 }
 
+/**
+ * Secrets in the body are replaced before conversion by a word no converter
+ * escapes (turndown would show "[redacted]" as "\\[redacted\\]"), and the word
+ * by [redacted] at the end.
+ */
+const MARK = 'cfaccessmcpredactedsecret';
+const unmark = (text: string) => (text.includes(MARK) ? text.split(MARK).join(REDACTED) : text);
+
+function markedText(job: TextJob): string {
+  const text = decodeText(job.bytes, job.charset ?? (job.html ? metaCharset(job.bytes) : undefined), job.bodyComplete);
+  return redactWith(text, job.secrets, MARK);
+}
+
 /** The body as served, decoded and scrubbed: what is shown when conversion is skipped or fails. */
 export function servedText(job: TextJob): string {
-  const text = decodeText(job.bytes, job.charset ?? (job.html ? metaCharset(job.bytes) : undefined), job.bodyComplete);
-  return redactWith(text, job.secrets);
+  return unmark(markedText(job));
 }
+
+/** Converted text, scrubbed again for every spelling the converter may have given a secret. */
+const scrub = (text: string, job: TextJob) => unmark(redactWith(text, job.secrets));
 
 /** The HTML converter (and its libraries) loads on the first page that needs it, once. */
 let htmlConverter: Promise<typeof import('./html.js')> | undefined;
@@ -61,13 +76,14 @@ const loadHtmlConverter = () => (htmlConverter ??= import('./html.js'));
 
 /** `onServed` gets the scrubbed body before conversion starts (the fallback if conversion runs out of time). */
 export async function convertText(job: TextJob, onServed?: (served: string) => void): Promise<TextResult> {
-  const served = servedText(job);
+  const marked = markedText(job);
+  const served = unmark(marked);
   onServed?.(served);
   if (job.format === 'raw') return { text: served, notes: [] };
-  if (job.html) return convertHtml(served, job);
+  if (job.html) return convertHtml(marked, served, job);
   if (/[/+]json$/.test(job.contentType) && job.bodyComplete) {
     try {
-      return { text: redactWith(JSON.stringify(JSON.parse(served), null, 2), job.secrets), notes: [] };
+      return { text: scrub(JSON.stringify(JSON.parse(marked), null, 2), job), notes: [] };
     } catch {
       return { text: served, notes: [] };
     }
@@ -75,11 +91,11 @@ export async function convertText(job: TextJob, onServed?: (served: string) => v
   return { text: served, notes: [] };
 }
 
-async function convertHtml(served: string, job: TextJob): Promise<TextResult> {
+async function convertHtml(marked: string, served: string, job: TextJob): Promise<TextResult> {
   const { htmlToReadable, PageTooComplexError } = await loadHtmlConverter();
   try {
-    const { text, title } = await htmlToReadable(served, job.format as 'markdown' | 'text', job.url ? new URL(job.url) : undefined);
-    return { text: redactWith(text, job.secrets), title: title === undefined ? undefined : redactWith(title, job.secrets), notes: [] };
+    const { text, title } = await htmlToReadable(marked, job.format as 'markdown' | 'text', job.url ? new URL(job.url) : undefined);
+    return { text: scrub(text, job), title: title === undefined ? undefined : scrub(title, job), notes: [] };
   } catch (error) {
     // A page the converter cannot handle is still worth reading as served.
     if (!(error instanceof PageTooComplexError)) return { text: served, notes: [] };
