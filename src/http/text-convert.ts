@@ -55,7 +55,20 @@ export function metaCharset(buffer: Uint8Array): string | undefined {
  * by [redacted] at the end.
  */
 const MARK = 'cfaccessmcpredactedsecret';
-const unmark = (text: string) => (text.includes(MARK) ? text.split(MARK).join(REDACTED) : text);
+function unmark(text: string): string {
+  if (!text.includes(MARK)) return text;
+  const parts = text.split(MARK);
+  for (let i = 0; i < parts.length - 1; i++) parts[i] = withoutTokenPrefix(parts[i]!);
+  return parts.join(REDACTED);
+}
+
+/** A prefixed token ("oauth:<random>") is remembered by its random part: its prefix goes with it. */
+function withoutTokenPrefix(part: string): string {
+  if (!part.endsWith(':')) return part;
+  let start = part.length - 1;
+  while (start > 0 && part.length - start <= 32 && /[A-Za-z0-9_-]/.test(part[start - 1]!)) start--;
+  return start < part.length - 1 ? part.slice(0, start) : part;
+}
 
 function markedText(job: TextJob): string {
   const text = decodeText(job.bytes, job.charset ?? (job.html ? metaCharset(job.bytes) : undefined), job.bodyComplete);
@@ -68,7 +81,7 @@ export function servedText(job: TextJob): string {
 }
 
 /** Converted text, scrubbed again for every spelling the converter may have given a secret. */
-const scrub = (text: string, job: TextJob) => unmark(redactWith(text, job.secrets));
+const scrub = (text: string, job: TextJob) => unmark(redactWith(text, job.secrets, MARK));
 
 /** The HTML converter (and its libraries) loads on the first page that needs it, once. */
 let htmlConverter: Promise<typeof import('./html.js')> | undefined;
