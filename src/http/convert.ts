@@ -1,15 +1,23 @@
 /**
- * Turns a response body into something an agent can read. The HTML converter
- * (./html.js: Readability on linkedom, then turndown with GFM tables) is
- * imported only when a page needs it, so start-up stays fast.
+ * Turns a response body into something an agent can read. Text is converted
+ * (and scrubbed of secrets) in a worker thread that starts with the first page
+ * needing it (see convert-pool.ts), so neither start-up nor the event loop
+ * pays for the HTML converter (./html.js: Readability on linkedom, then
+ * turndown with GFM tables).
  */
-export type Format = 'markdown' | 'text' | 'raw';
+import { currentSecrets } from '../auth/redact.js';
+import { convertInWorker } from './convert-pool.js';
+import { convertText, type Format } from './text-convert.js';
+
+export { decodeText, metaCharset, type Format } from './text-convert.js';
 
 export interface Converted {
   kind: 'text' | 'image' | 'binary';
   text: string;
   title?: string;
   image?: { data: string; mimeType: string };
+  /** How the body was shown when not as asked (conversion skipped or failed). */
+  notes?: string[];
 }
 
 export interface ConvertOptions {
@@ -22,7 +30,14 @@ export interface ConvertOptions {
   charset?: string;
   /** The page's URL: relative links in HTML are made absolute against it. */
   url?: URL;
+  /** Secrets to scrub besides those this process remembers. */
+  secrets?: Iterable<string | undefined>;
+  /** Milliseconds the worker may spend on this body (default: CF_ACCESS_MCP_CONVERT_BUDGET_MS). */
+  budgetMs?: number;
 }
+
+/** Non-HTML text up to this size is decoded and scrubbed right here: less than a millisecond or two. */
+const INLINE_BYTES = 128 * 1024;
 
 export type BodyKind = 'text' | 'image' | 'binary';
 
@@ -67,30 +82,6 @@ function sniffImageType(buffer: Buffer): string | undefined {
   return Object.entries(IMAGE_SIGNATURES).find(([, signature]) => signature(buffer))?.[0];
 }
 
-/**
- * Decodes text in its declared charset (UTF-8 when none or unknown). A body cut
- * at the byte cap may end inside a character: that partial character is dropped.
- */
-export function decodeText(buffer: Buffer, charset: string | undefined, complete: boolean): string {
-  let decoder: TextDecoder;
-  try {
-    decoder = new TextDecoder(charset?.trim() || 'utf-8');
-  } catch {
-    decoder = new TextDecoder('utf-8');
-  }
-  return decoder.decode(buffer, { stream: !complete });
-}
-
-/** The HTML converter (and its libraries) loads on the first page that needs it, once. */
-let htmlConverter: Promise<typeof import('./html.js')> | undefined;
-const loadHtmlConverter = () => (htmlConverter ??= import('./html.js'));
-
-/** The charset an HTML page declares in a <meta> near its start, when the header gives none. */
-export function metaCharset(buffer: Buffer): string | undefined {
-  const head = buffer.subarray(0, 2048).toString('latin1');
-  return /<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)/i.exec(head)?.[1];
-}
-
 export function describeBinary(contentType: string, size: string): string {
   return `Binary content (${contentType || 'unknown type'}, ${size}); not shown. Use save_to to write it to a file.`;
 }
@@ -119,24 +110,17 @@ export async function convertBody(buffer: Buffer, contentType: string, format: F
   if (kind === 'binary') return { kind: 'binary', text: describeBinary(contentType, describeSize(buffer, options)) };
 
   const html = isHtml(contentType) || (contentType === '' && /^\s*<(!doctype html|html)[\s>]/i.test(buffer.subarray(0, 512).toString('latin1')));
-  const text = decodeText(buffer, options.charset ?? (html ? metaCharset(buffer) : undefined), options.bodyComplete);
-  if (format === 'raw') return { kind: 'text', text };
-  if (html) {
-    const { htmlToReadable } = await loadHtmlConverter();
-    try {
-      return { kind: 'text', ...(await htmlToReadable(text, format, options.url)) };
-    } catch {
-      // A page the converter cannot handle is still worth reading as served.
-      return { kind: 'text', text };
-    }
-  }
-  if (/[/+]json$/.test(contentType) && options.bodyComplete) {
-    try {
-      return { kind: 'text', text: JSON.stringify(JSON.parse(text), null, 2) };
-    } catch {
-      return { kind: 'text', text };
-    }
-  }
-  return { kind: 'text', text };
+  const job = {
+    bytes: buffer,
+    contentType,
+    format,
+    html,
+    bodyComplete: options.bodyComplete,
+    charset: options.charset,
+    url: options.url?.href,
+    secrets: currentSecrets(options.secrets),
+  };
+  const inline = buffer.length <= INLINE_BYTES && (!html || format === 'raw');
+  const result = inline ? await convertText(job) : await convertInWorker(job, options.budgetMs);
+  return { kind: 'text', text: result.text, ...(result.title !== undefined ? { title: result.title } : {}), ...(result.notes.length ? { notes: result.notes } : {}) };
 }
-

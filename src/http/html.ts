@@ -36,19 +36,47 @@ const NOT_NESTING = new Set([
   'area', 'base', 'br', 'col', 'embed', 'hr', 'img', 'input', 'link', 'meta', 'source', 'track', 'wbr',
   'p', 'li', 'dt', 'dd', 'tr', 'td', 'th', 'option', 'optgroup', 'thead', 'tbody', 'tfoot', 'colgroup', 'rb', 'rt', 'rp', 'html', 'head', 'body',
 ]);
-const TAG = /<!--[\s\S]*?-->|<(script|style|textarea|template)\b[\s\S]*?<\/\1\s*>|<(\/?)([a-zA-Z][\w:-]*)[^>]*?(\/?)>/g;
+/** Elements whose content is text up to their end tag (tags inside do not count). */
+const RAW_TEXT = new Set(['script', 'style', 'textarea', 'template']);
+const TAG_NAME = /[a-zA-Z][\w:-]*/y;
 
 /**
  * An upper bound of how deep the markup nests, from the tags alone, so that a
  * page nested far too deep is refused before the DOM parser (linkedom took
- * 11 s on 100,000 nested <div>s) rather than after.
+ * 11 s on 100,000 nested <div>s) rather than after. One pass: every search
+ * moves forward, and one that finds no end (an unterminated `<!--`, `<a`
+ * without `>`) ends the scan, since the rest is a comment or a broken tag to
+ * the parser too. (A regex that rescanned the rest for each took 27 s on 600 KB of `<!--`.)
  */
 export function nestsDeeperThan(html: string, limit: number): boolean {
+  let lower: string | undefined;
   let depth = 0;
-  for (const match of html.matchAll(TAG)) {
-    const name = match[3]?.toLowerCase();
-    if (!name || match[4] || NOT_NESTING.has(name)) continue;
-    if (match[2]) depth = Math.max(0, depth - 1);
+  for (let at = html.indexOf('<'); at !== -1; at = html.indexOf('<', at)) {
+    if (html.startsWith('<!--', at)) {
+      const end = html.indexOf('-->', at + 4);
+      if (end === -1) return false;
+      at = end + 3;
+      continue;
+    }
+    const closing = html.charCodeAt(at + 1) === 0x2f; /* / */
+    TAG_NAME.lastIndex = at + (closing ? 2 : 1);
+    const name = TAG_NAME.exec(html)?.[0].toLowerCase();
+    if (!name) {
+      at++;
+      continue;
+    }
+    const end = html.indexOf('>', TAG_NAME.lastIndex);
+    if (end === -1) return false;
+    at = end + 1;
+    if (!closing && RAW_TEXT.has(name)) {
+      lower ??= html.toLowerCase();
+      const close = lower.indexOf(`</${name}`, at);
+      if (close === -1) return false;
+      at = close;
+      continue;
+    }
+    if (html.charCodeAt(end - 1) === 0x2f /* self-closed */ || NOT_NESTING.has(name)) continue;
+    if (closing) depth = Math.max(0, depth - 1);
     else if (++depth > limit) return true;
   }
   return false;
@@ -210,9 +238,23 @@ function normalize(text: string): string {
 
 async function toMarkdown(html: string): Promise<string> {
   const service = await loadMarkdownWriter();
-  return service
-    .turndown(html)
-    .replace(/[ \t]+\n/g, '\n')
+  return trimLineEnds(service.turndown(html))
     .replace(/\n{3,}/g, '\n\n')
     .trim();
+}
+
+/**
+ * Each line without its trailing spaces and tabs. Not `/[ \t]+\n/g`: on a long
+ * run of spaces that no newline ends, it retries from every space (200 KB of
+ * spaces in a <pre>: 40 s).
+ */
+export function trimLineEnds(text: string): string {
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    let end = line.length;
+    while (end > 0 && (line.charCodeAt(end - 1) === 0x20 || line.charCodeAt(end - 1) === 0x09)) end--;
+    if (end < line.length) lines[i] = line.slice(0, end);
+  }
+  return lines.join('\n');
 }

@@ -66,13 +66,15 @@ export async function readResponseContent(response: RawResponse, url: URL, optio
     charset: charsetOf(response),
     url,
   });
+  notes.push(...(converted.notes ?? []));
   if (truncated && converted.kind === 'text') {
     notes.push(
       `The body is larger than ${cap} bytes; reading stopped there, so the text below covers only its first ${cap} bytes. ` +
         'Use save_to to get the whole body, or raise CF_ACCESS_MCP_MAX_BODY_BYTES.',
     );
   }
-  return { ...converted, contentType, notes };
+  const { notes: _shown, ...content } = converted;
+  return { ...content, contentType, notes };
 }
 
 function contentLengthOf(response: RawResponse): number | undefined {

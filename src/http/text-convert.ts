@@ -1,0 +1,117 @@
+/**
+ * A text body made readable: decoded, scrubbed of every secret we hold (as
+ * served, before any converter can escape it), converted (HTML → Markdown or
+ * text, JSON pretty-printed) and scrubbed again. Runs in the conversion worker
+ * (see convert-pool.ts); small non-HTML bodies run here on the main thread.
+ */
+import { REDACTED, redactWith } from '../auth/redact.js';
+
+export type Format = 'markdown' | 'text' | 'raw';
+
+export interface TextJob {
+  bytes: Uint8Array;
+  contentType: string;
+  format: Format;
+  /** The body is HTML (declared, or untyped and looking like it). */
+  html: boolean;
+  /** False when reading stopped at the byte cap. */
+  bodyComplete: boolean;
+  charset?: string;
+  /** The page's URL, for making links absolute. */
+  url?: string;
+  /** Every secret to scrub, longest first (currentSecrets() of the main thread). */
+  secrets: readonly string[];
+}
+
+export interface TextResult {
+  text: string;
+  title?: string;
+  notes: string[];
+}
+
+/**
+ * Decodes text in its declared charset (UTF-8 when none or unknown). A body cut
+ * at the byte cap may end inside a character: that partial character is dropped.
+ */
+export function decodeText(buffer: Uint8Array, charset: string | undefined, complete: boolean): string {
+  let decoder: TextDecoder;
+  try {
+    decoder = new TextDecoder(charset?.trim() || 'utf-8');
+  } catch {
+    decoder = new TextDecoder('utf-8');
+  }
+  return decoder.decode(buffer, { stream: !complete });
+}
+
+/** The charset an HTML page declares in a <meta> near its start, when the header gives none. */
+export function metaCharset(buffer: Uint8Array): string | undefined {
+  const head = Buffer.from(buffer.buffer, buffer.byteOffset, Math.min(buffer.length, 2048)).toString('latin1');
+  return /<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)/i.exec(head)?.[1];
+}
+
+/**
+ * Secrets in the body are replaced before conversion by a word no converter
+ * escapes (turndown would show "[redacted]" as "\\[redacted\\]"), and the word
+ * by [redacted] at the end.
+ */
+const MARK = 'cfaccessmcpredactedsecret';
+function unmark(text: string): string {
+  if (!text.includes(MARK)) return text;
+  const parts = text.split(MARK);
+  for (let i = 0; i < parts.length - 1; i++) parts[i] = withoutTokenPrefix(parts[i]!);
+  return parts.join(REDACTED);
+}
+
+/** A prefixed token ("oauth:<random>") is remembered by its random part: its prefix goes with it. */
+function withoutTokenPrefix(part: string): string {
+  if (!part.endsWith(':')) return part;
+  let start = part.length - 1;
+  while (start > 0 && part.length - start <= 32 && /[A-Za-z0-9_-]/.test(part[start - 1]!)) start--;
+  return start < part.length - 1 ? part.slice(0, start) : part;
+}
+
+function markedText(job: TextJob): string {
+  const text = decodeText(job.bytes, job.charset ?? (job.html ? metaCharset(job.bytes) : undefined), job.bodyComplete);
+  return redactWith(text, job.secrets, MARK);
+}
+
+/** The body as served, decoded and scrubbed: what is shown when conversion is skipped or fails. */
+export function servedText(job: TextJob): string {
+  return unmark(markedText(job));
+}
+
+/** Converted text, scrubbed again for every spelling the converter may have given a secret. */
+const scrub = (text: string, job: TextJob) => unmark(redactWith(text, job.secrets, MARK));
+
+/** The HTML converter (and its libraries) loads on the first page that needs it, once. */
+let htmlConverter: Promise<typeof import('./html.js')> | undefined;
+const loadHtmlConverter = () => (htmlConverter ??= import('./html.js'));
+
+/** `onServed` gets the scrubbed body before conversion starts (the fallback if conversion runs out of time). */
+export async function convertText(job: TextJob, onServed?: (served: string) => void): Promise<TextResult> {
+  const marked = markedText(job);
+  const served = unmark(marked);
+  onServed?.(served);
+  if (job.format === 'raw') return { text: served, notes: [] };
+  if (job.html) return convertHtml(marked, served, job);
+  if (/[/+]json$/.test(job.contentType) && job.bodyComplete) {
+    try {
+      return { text: scrub(JSON.stringify(JSON.parse(marked), null, 2), job), notes: [] };
+    } catch {
+      return { text: served, notes: [] };
+    }
+  }
+  return { text: served, notes: [] };
+}
+
+async function convertHtml(marked: string, served: string, job: TextJob): Promise<TextResult> {
+  const { htmlToReadable, PageTooComplexError } = await loadHtmlConverter();
+  try {
+    const { text, title } = await htmlToReadable(marked, job.format as 'markdown' | 'text', job.url ? new URL(job.url) : undefined);
+    return { text: scrub(text, job), title: title === undefined ? undefined : scrub(title, job), notes: [] };
+  } catch (error) {
+    // A page the converter cannot handle is still worth reading as served.
+    if (!(error instanceof PageTooComplexError)) return { text: served, notes: [] };
+    return { text: served, notes: [`The page was not converted to ${job.format} (${error.message}); it is shown as served (HTML).`] };
+  }
+}
