@@ -132,8 +132,9 @@ describe('while a login is pending', () => {
     assert.equal(elicited, 0, 'no elicitation for a client that cannot show a URL');
 
     const fetched = await server.call('access_fetch', { url: `${emulator.appUrl}/`, wait_seconds: 0 });
-    assert.equal(fetched.isError, true);
+    assert.notEqual(fetched.isError, true, 'a pending login is not an error');
     assert.ok(textOf(fetched).includes(loginUrl!), 'a pending access_fetch names the URL too');
+    assert.equal(textOf(fetched), textOf(result), 'the same sentences as access_login');
     assert.match(textOf(fetched), /Next step:/);
   });
 
@@ -202,7 +203,7 @@ describe('headless and remote', () => {
     const result = await server.call('access_login', { url: `${emulator.appUrl}/`, wait_seconds: 0 });
     const text = textOf(result);
     assert.equal(structured(result).status, 'pending');
-    assert.match(text, /no browser could be opened \(this is an SSH session/);
+    assert.match(text, /No browser was opened because this is an SSH session/);
     assert.ok(text.includes(structured(result).login_url as string));
     assert.match(text, /callback_url/);
   });
@@ -210,7 +211,7 @@ describe('headless and remote', () => {
   it('reports an opener that fails to start or exits with an error', async () => {
     const missing = await startServer({ env: { CF_ACCESS_MCP_BROWSER: '/nonexistent/cf-access-mcp-browser' } });
     const first = await missing.call('access_login', { url: `${emulator.appUrl}/`, wait_seconds: 0 });
-    assert.match(textOf(first), /no browser could be opened \(the browser command \(CF_ACCESS_MCP_BROWSER\) failed to start \(ENOENT\)\)/);
+    assert.match(textOf(first), /No browser was opened because the browser command \(CF_ACCESS_MCP_BROWSER\) failed to start \(ENOENT\)/);
 
     const failing = await startServer({ env: { CF_ACCESS_MCP_BROWSER: `${process.execPath} -e process.exit(3)` } });
     const second = await failing.call('access_login', { url: `${emulator.appUrl}/`, wait_seconds: 0 });
@@ -225,7 +226,8 @@ describe('tool metadata and logging', () => {
     const byName = new Map(tools.map((t) => [t.name, t]));
     for (const tool of tools) {
       assert.ok(tool.title, `${tool.name} has a title`);
-      assert.ok(tool.outputSchema, `${tool.name} has an output schema`);
+      // access_fetch's page is its value: with an output schema Claude Code would show its model only the metadata.
+      assert.equal(Boolean(tool.outputSchema), tool.name !== 'access_fetch', `${tool.name}: output schema`);
     }
     assert.equal(byName.get('access_status')!.annotations?.readOnlyHint, true);
     assert.equal(byName.get('access_fetch')!.annotations?.readOnlyHint, false);

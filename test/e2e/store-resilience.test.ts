@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
-import { cleanupHomes, tempHome, TestServer, textOf } from '../helpers/harness.js';
+import { cleanupHomes, tempHome, TestServer, textOf, resultData } from '../helpers/harness.js';
 import { assertNoSecretsLeaked } from '../helpers/leaks.js';
 
 /**
@@ -40,7 +40,7 @@ function assertContent(result: CallToolResult): void {
 }
 
 function warningsOf(result: CallToolResult): string[] {
-  return (result.structuredContent as { warnings: string[] }).warnings;
+  return (resultData(result) as { warnings: string[] }).warnings;
 }
 
 describe('a store that survives', () => {
