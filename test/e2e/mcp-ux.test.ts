@@ -7,8 +7,8 @@ import {
   type CallToolResult,
   type ElicitRequestURLParams,
 } from '@modelcontextprotocol/sdk/types.js';
-import { REPORT_SENTENCE, startEmulator, type Emulator } from '../../src/emulator/index.js';
-import { BROWSER_SCRIPT, cleanupHomes, eventually, TestServer, textOf } from '../helpers/harness.js';
+import { REPORT_SENTENCE, type Emulator } from '../../src/emulator/index.js';
+import { BROWSER_SCRIPT, cleanupHomes, eventually, startEmulator, TestServer, textOf } from '../helpers/harness.js';
 import { assertNoSecretsLeaked } from '../helpers/leaks.js';
 
 /**

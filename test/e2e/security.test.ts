@@ -6,8 +6,8 @@ import { connect as connectTcp, createServer as createTcpServer, type AddressInf
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { startEmulator, type Emulator } from '../../src/emulator/index.js';
-import { BROWSER_SCRIPT, cleanupHomes, SERVER_ENTRY, tempHome, TestServer, textOf, type ServerOptions } from '../helpers/harness.js';
+import type { Emulator } from '../../src/emulator/index.js';
+import { BROWSER_SCRIPT, cleanupHomes, SERVER_ENTRY, type ServerOptions, startEmulator, tempHome, TestServer, textOf, trustedTeamsEnv } from '../helpers/harness.js';
 import { assertNoSecretsLeaked, recordOutput } from '../helpers/leaks.js';
 
 /**
@@ -605,6 +605,7 @@ function runCli(args: string[], options: { home: string; browser?: 'approve' | '
     CF_ACCESS_MCP_BROWSER: options.browser === 'approve' ? `${process.execPath} ${BROWSER_SCRIPT}` : 'none',
     TEST_BROWSER_ACTION: 'approve',
     TEST_BROWSER_LOG: join(tempHome('cfam-cli-browser-'), 'browser.log'),
+    ...trustedTeamsEnv(),
   };
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [SERVER_ENTRY, ...args], { env, stdio: 'pipe' });
