@@ -42,8 +42,8 @@ export function cleanupHomes(): void {
 export interface ServerOptions {
   /** Store directory; a fresh one by default. */
   home?: string;
-  /** approve (default), deny, ignore, wrong-state: what the scripted browser does; 'none' sets CF_ACCESS_MCP_BROWSER=none. */
-  browser?: 'approve' | 'deny' | 'ignore' | 'wrong-state' | 'none';
+  /** approve (default), deny, ignore, unopened, wrong-state: what the scripted browser does; 'none' sets CF_ACCESS_MCP_BROWSER=none. */
+  browser?: 'approve' | 'deny' | 'ignore' | 'unopened' | 'wrong-state' | 'none';
   env?: Record<string, string>;
   capabilities?: ClientCapabilities;
   /** Leave CF_ACCESS_MCP_TEAMS unset: no team is trusted until the user confirms or signs in. */
