@@ -39,6 +39,8 @@ export interface CallbackListenerOptions {
  * on 127.0.0.1 and ::1 only. It routes each callback by `state` to the login
  * that expects it; an unknown state is refused and completes nothing. Each
  * state is accepted once. It closes itself when no login is waiting.
+ * It also serves the one-time `/start/<random>` addresses handed to the
+ * browser opener (see `issueStart`).
  */
 export class CallbackListener {
   private servers: Server[] = [];

@@ -38,10 +38,14 @@ function assertFetched(result: CallToolResult): void {
   assert.ok(textOf(result).includes(REPORT_SENTENCE), `article missing from: ${textOf(result).slice(0, 400)}`);
 }
 
-/** The user's browser, played by the scripted browser: open the URL, approve, land on the callback. */
-function browse(url: string, action: 'approve' | 'deny' = 'approve'): Promise<number | null> {
+/**
+ * The user's browser, played by the scripted browser: open the URL, approve, land on the callback.
+ * It is the browser the server opened (same cookies): the callback requires the cookie of the start address.
+ */
+function browse(server: TestServer, url: string, action: 'approve' | 'deny' = 'approve'): Promise<number | null> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BROWSER_SCRIPT, url], { stdio: 'ignore', env: { ...process.env, TEST_BROWSER_ACTION: action, TEST_BROWSER_LOG: '' } });
+    const env = { ...process.env, TEST_BROWSER_ACTION: action, TEST_BROWSER_LOG: '', TEST_BROWSER_JAR: server.browserJar };
+    const child = spawn(process.execPath, [BROWSER_SCRIPT, url], { stdio: 'ignore', env });
     child.once('error', reject);
     child.once('exit', resolve);
   });
@@ -99,7 +103,7 @@ describe('while a login is pending', () => {
       const params = request.params as ElicitRequestURLParams;
       elicitations.push(params);
       // The user accepts and the client opens the page; the answer does not wait for the sign-in.
-      void browse(params.url);
+      void browse(server, params.url);
       return { action: 'accept' };
     });
     server.client.setNotificationHandler(ElicitationCompleteNotificationSchema, (notification) => {
@@ -154,7 +158,7 @@ describe('while a login is pending', () => {
       'the login is still pending after the cancellation',
     );
 
-    assert.equal(await browse(loginUrl!), 0, 'the user finishes in the browser after the call was cancelled');
+    assert.equal(await browse(server, loginUrl!), 0, 'the user finishes in the browser after the call was cancelled');
     const result = await server.call('access_fetch', { url: `${emulator.appUrl}/`, wait_seconds: 30 });
     assertFetched(result);
     assert.equal(server.browserOpens().length, 1, 'no second browser login');

@@ -1,6 +1,6 @@
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { LoggingMessageNotificationSchema, type CallToolResult, type ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
@@ -87,6 +87,7 @@ export class TestServer {
       CF_ACCESS_MCP_CALLBACK_PORT: '0',
       CF_ACCESS_MCP_BROWSER: options.browser === 'none' ? 'none' : `${process.execPath} ${BROWSER_SCRIPT}`,
       TEST_BROWSER_LOG: browserLog,
+      TEST_BROWSER_JAR: join(dirname(browserLog), 'cookies.json'),
       TEST_BROWSER_ACTION: options.browser && options.browser !== 'none' ? options.browser : 'approve',
       ...(options.untrustedTeams ? {} : trustedTeamsEnv()),
       ...options.env,
@@ -130,6 +131,11 @@ export class TestServer {
     }
     recordOutput(`tool ${name}`, JSON.stringify(result));
     return result;
+  }
+
+  /** The scripted browser's cookie file (its "profile"): pass it to another run to be the same browser. */
+  get browserJar(): string {
+    return join(dirname(this.browserLog), 'cookies.json');
   }
 
   /** The command lines the scripted browser was started with (each its arguments). */
