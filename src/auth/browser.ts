@@ -84,7 +84,7 @@ export async function openBrowser(
     const [file, ...args] = configured.split(/\s+/);
     let child: ChildProcess;
     try {
-      child = spawn(file!, [...args, url], { stdio: 'ignore', detached: process.platform !== 'win32', shell: false, env: childEnv(env) });
+      child = spawn(file!, [...args, url], { stdio: 'ignore', detached: process.platform !== 'win32', shell: false, env: childEnv() });
     } catch (error) {
       return { opened: false, reason: `the browser command failed to start (${(error as Error).message})` };
     }
@@ -95,7 +95,7 @@ export async function openBrowser(
   if (platform === 'darwin') {
     // The open package lets macOS's `open` inherit our stdio, and our stdout is the MCP stream.
     try {
-      return await settleOpener(spawn('open', [url], { stdio: 'ignore', detached: true, shell: false, env: childEnv(env) }), 'the system browser opener');
+      return await settleOpener(spawn('open', [url], { stdio: 'ignore', detached: true, shell: false, env: childEnv() }), 'the system browser opener');
     } catch (error) {
       return { opened: false, reason: `the system browser could not be opened (${(error as Error).message})` };
     }
@@ -103,7 +103,7 @@ export async function openBrowser(
   const script = openerScript();
   if (!script) return { opened: false, reason: 'the browser opener helper (open-url.js) is missing from this installation' };
   try {
-    const child = spawn(process.execPath, [...process.execArgv, script, url], { stdio: 'ignore', detached: platform !== 'win32', shell: false, env: childEnv(env), windowsHide: true });
+    const child = spawn(process.execPath, [...process.execArgv, script, url], { stdio: 'ignore', detached: platform !== 'win32', shell: false, env: childEnv(), windowsHide: true });
     return await settleOpener(child, 'the system browser opener');
   } catch (error) {
     return { opened: false, reason: `the system browser could not be opened (${(error as Error).message})` };

@@ -130,7 +130,8 @@ describe('while a login is pending', () => {
     });
     const result = await server.call('access_login', { url: `${emulator.appUrl}/`, wait_seconds: 0 });
     const content = structured(result);
-    const [loginUrl] = server.browserOpens();
+    // The scripted browser loads the one-time start address on its own time.
+    const loginUrl = await eventually(() => server.browserOpens()[0], 15_000, 'the browser to load the start address');
     assert.equal(content.status, 'pending');
     assert.equal(content.login_url, loginUrl);
     assert.ok(textOf(result).includes(loginUrl!), 'the text names the URL to open');

@@ -136,8 +136,14 @@ async function freshHostile(): Promise<Hostile> {
   return site;
 }
 
+/** The emulator's team and every hostile site started so far: each plays an Access team the user already chose. */
+function hostileTeams(): string {
+  return [trustedTeamsEnv().CF_ACCESS_MCP_TEAMS, ...[hostile, ...others].map((site) => new URL(site.origin).host)].filter(Boolean).join(',');
+}
+
 async function startServer(options: ServerOptions = {}): Promise<TestServer> {
-  const started = await TestServer.start({ home, ...options });
+  // The hostile server plays an Access team the user already chose, so its sign-in page opens as before.
+  const started = await TestServer.start({ home, ...options, env: { CF_ACCESS_MCP_TEAMS: hostileTeams(), ...options.env } });
   servers.push(started);
   await started.client.setLoggingLevel('debug');
   return started;
@@ -605,7 +611,7 @@ function runCli(args: string[], options: { home: string; browser?: 'approve' | '
     CF_ACCESS_MCP_BROWSER: options.browser === 'approve' ? `${process.execPath} ${BROWSER_SCRIPT}` : 'none',
     TEST_BROWSER_ACTION: 'approve',
     TEST_BROWSER_LOG: join(tempHome('cfam-cli-browser-'), 'browser.log'),
-    ...trustedTeamsEnv(),
+    CF_ACCESS_MCP_TEAMS: hostileTeams(),
   };
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [SERVER_ENTRY, ...args], { env, stdio: 'pipe' });
