@@ -151,10 +151,14 @@ describe('while a login is pending', () => {
     controller.abort();
     await assert.rejects(call, /abort/i);
 
-    const status = structured(await server.call('access_status', { url: `${emulator.appUrl}/` }));
-    const sessions = status.sessions as Array<{ host: string; state: string; login_url?: string }>;
+    // The browser loads the start address while the server may still be watching the opener start: poll briefly.
+    type Row = { host: string; state: string; login_url?: string };
+    const sessions = await eventually(async () => {
+      const rows = structured(await server.call('access_status', { url: `${emulator.appUrl}/` })).sessions as Row[];
+      return rows.some((row) => row.state !== 'none') ? rows : undefined;
+    }, 10_000, 'the pending login in access_status');
     assert.deepEqual(
-      sessions.map((s) => [s.state, s.login_url]),
+      sessions!.map((s) => [s.state, s.login_url]),
       [['pending', loginUrl]],
       'the login is still pending after the cancellation',
     );
