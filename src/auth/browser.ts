@@ -1,9 +1,16 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { childEnv } from './child-env.js';
 
 export interface BrowserResult {
   opened: boolean;
   /** Why no browser was opened (for the user, never contains secrets). */
   reason?: string;
+  /** The Access team (authorization server host) whose sign-in page this is. */
+  team?: string;
+  /** Set when we chose not to open it: the team is not trusted yet, or the page is not on an Access team domain. */
+  refused?: 'untrusted_team' | 'not_access_domain';
 }
 
 /** How long an opener may take to fail before we trust that it showed the page. */
@@ -50,10 +57,20 @@ function settleOpener(child: ChildProcess, what: string): Promise<BrowserResult>
   });
 }
 
+/** The helper that runs the `open` package in its own process (`.ts` when running from source). */
+function openerScript(): string | undefined {
+  const self = fileURLToPath(import.meta.url);
+  const script = self.replace(/browser\.(js|ts)$/, 'open-url.$1');
+  return script !== self && existsSync(script) ? script : undefined;
+}
+
 /**
- * Opens the authorization URL. `command` is CF_ACCESS_MCP_BROWSER: split on
- * whitespace, URL appended, run without a shell; `none` opens nothing.
- * Default: the `open` package, unless no browser can be shown here.
+ * Opens a URL in the user's browser (we pass our one-time loopback start
+ * address, never the authorization URL itself: a command line is readable by
+ * every local user). `command` is CF_ACCESS_MCP_BROWSER: split on whitespace,
+ * URL appended, run without a shell; `none` opens nothing. Default: the `open`
+ * package, unless no browser can be shown here. Every opener gets `childEnv`:
+ * no CF_ACCESS_* variables or service-token credentials.
  */
 export async function openBrowser(
   url: string,
@@ -67,7 +84,7 @@ export async function openBrowser(
     const [file, ...args] = configured.split(/\s+/);
     let child: ChildProcess;
     try {
-      child = spawn(file!, [...args, url], { stdio: 'ignore', detached: process.platform !== 'win32', shell: false });
+      child = spawn(file!, [...args, url], { stdio: 'ignore', detached: process.platform !== 'win32', shell: false, env: childEnv() });
     } catch (error) {
       return { opened: false, reason: `the browser command failed to start (${(error as Error).message})` };
     }
@@ -78,14 +95,15 @@ export async function openBrowser(
   if (platform === 'darwin') {
     // The open package lets macOS's `open` inherit our stdio, and our stdout is the MCP stream.
     try {
-      return await settleOpener(spawn('open', [url], { stdio: 'ignore', detached: true, shell: false }), 'the system browser opener');
+      return await settleOpener(spawn('open', [url], { stdio: 'ignore', detached: true, shell: false, env: childEnv() }), 'the system browser opener');
     } catch (error) {
       return { opened: false, reason: `the system browser could not be opened (${(error as Error).message})` };
     }
   }
+  const script = openerScript();
+  if (!script) return { opened: false, reason: 'the browser opener helper (open-url.js) is missing from this installation' };
   try {
-    const { default: open } = await import('open');
-    const child = await open(url, { wait: false });
+    const child = spawn(process.execPath, [...process.execArgv, script, url], { stdio: 'ignore', detached: platform !== 'win32', shell: false, env: childEnv(), windowsHide: true });
     return await settleOpener(child, 'the system browser opener');
   } catch (error) {
     return { opened: false, reason: `the system browser could not be opened (${(error as Error).message})` };

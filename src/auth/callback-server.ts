@@ -1,3 +1,4 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AccessError } from './errors.js';
@@ -15,7 +16,18 @@ interface Waiter {
   resolve: (params: CallbackParams) => void;
   reject: (error: Error) => void;
   timer: NodeJS.Timeout;
+  expiresAt: number;
+  /** Set once we handed the browser a start address: the callback must then carry this cookie. */
+  cookie?: { name: string; value: string };
 }
+
+/** A one-time start address: redirects to the authorization URL and sets the login's cookie. */
+interface Start {
+  state: string;
+  authorizationUrl: string;
+}
+
+const START_PATH = '/start/';
 
 export interface CallbackListenerOptions {
   preferredPort: number;
@@ -27,12 +39,15 @@ export interface CallbackListenerOptions {
  * on 127.0.0.1 and ::1 only. It routes each callback by `state` to the login
  * that expects it; an unknown state is refused and completes nothing. Each
  * state is accepted once. It closes itself when no login is waiting.
+ * It also serves the one-time `/start/<random>` addresses handed to the
+ * browser opener (see `issueStart`).
  */
 export class CallbackListener {
   private servers: Server[] = [];
   private port: number | undefined;
   private starting: Promise<string> | undefined;
   private readonly waiters = new Map<string, Waiter>();
+  private readonly starts = new Map<string, Start>();
 
   constructor(private readonly options: CallbackListenerOptions) {}
 
@@ -106,6 +121,7 @@ export class CallbackListener {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters.delete(state);
+        this.dropStarts(state);
         this.closeIfIdle();
         reject(
           new AccessError(
@@ -116,8 +132,36 @@ export class CallbackListener {
         );
       }, timeoutMs);
       timer.unref();
-      this.waiters.set(state, { host, resolve, reject, timer });
+      this.waiters.set(state, { host, resolve, reject, timer, expiresAt: Date.now() + timeoutMs });
     });
+  }
+
+  /**
+   * A one-time `http://localhost:<port>/start/<random>` address for the login
+   * waiting on `state`, to hand to the browser opener instead of the
+   * authorization URL (whose state and PKCE challenge any local user could
+   * read on the opener's command line). Loading it redirects to the
+   * authorization URL once and sets a cookie; from then on this login's
+   * callback is accepted only from a browser carrying that cookie.
+   */
+  issueStart(state: string, authorizationUrl: string): string {
+    const waiter = this.waiters.get(state);
+    if (!waiter || this.port === undefined) throw new Error('no login is waiting for this state');
+    const id = randomBytes(24).toString('base64url');
+    waiter.cookie = { name: `cfam_${randomBytes(6).toString('hex')}`, value: randomBytes(32).toString('base64url') };
+    this.starts.set(id, { state, authorizationUrl });
+    return `http://localhost:${this.port}${START_PATH}${id}`;
+  }
+
+  /** The opener failed: nobody can load the start address, so the login takes a cookie-less callback again. */
+  withdrawStart(state: string): void {
+    this.dropStarts(state);
+    const waiter = this.waiters.get(state);
+    if (waiter) delete waiter.cookie;
+  }
+
+  private dropStarts(state: string): void {
+    for (const [id, start] of this.starts) if (start.state === state) this.starts.delete(id);
   }
 
   /** Abandons a waiting login (its promise rejects with `reason`). */
@@ -125,6 +169,7 @@ export class CallbackListener {
     const waiter = this.waiters.get(state);
     if (!waiter) return;
     this.waiters.delete(state);
+    this.dropStarts(state);
     clearTimeout(waiter.timer);
     waiter.reject(reason);
     this.closeIfIdle();
@@ -142,10 +187,11 @@ export class CallbackListener {
       return { ok: false, message: 'The pasted text is not a URL.' };
     }
     if (url.pathname !== '/callback') return { ok: false, message: 'The pasted URL is not a login callback URL (its path is not /callback).' };
+    // Pasted by the user through their agent or terminal: the caller checked state, no browser cookie applies.
     return this.route(url.searchParams);
   }
 
-  private route(query: URLSearchParams): { ok: boolean; message: string; host?: string; params?: CallbackParams } {
+  private route(query: URLSearchParams, cookieHeader?: string | null): Routed {
     // Even a refused callback's code stays out of every message and log.
     rememberSecret(query.get('code') ?? undefined);
     const state = query.get('state');
@@ -153,7 +199,12 @@ export class CallbackListener {
     if (!state || !waiter) {
       return { ok: false, message: 'This callback does not belong to a login in progress (missing, stale or wrong state); it was ignored.' };
     }
+    // Checked for denials too: otherwise anyone who saw the state could cancel the user's login.
+    if (cookieHeader !== undefined && waiter.cookie && !hasCookie(cookieHeader, waiter.cookie)) {
+      return { ok: false, foreign: true, message: 'This sign-in was started in another browser (or by someone else), so this browser cannot complete it; the login is still waiting.' };
+    }
     this.waiters.delete(state);
+    this.dropStarts(state);
     clearTimeout(waiter.timer);
     const params: CallbackParams = {
       code: query.get('code') ?? undefined,
@@ -191,12 +242,27 @@ export class CallbackListener {
       send(400, errorPage('Bad request', 'This local address only receives Cloudflare Access login callbacks.', 'You can ignore this page.'));
       return;
     }
+    if (req.method === 'GET' && url.pathname.startsWith(START_PATH)) {
+      this.handleStart(url.pathname.slice(START_PATH.length), res, send);
+      return;
+    }
     if (req.method !== 'GET' || url.pathname !== '/callback') {
       send(404, errorPage('Not found', 'This local address only receives Cloudflare Access login callbacks.', 'You can ignore this page.'));
       return;
     }
-    const routed = this.route(url.searchParams);
+    const routed = this.route(url.searchParams, req.headers.cookie ?? null);
     if (!routed.ok) {
+      if (routed.foreign) {
+        send(
+          403,
+          errorPage(
+            'This browser did not start this sign-in',
+            routed.message,
+            'Finish the sign-in in the browser tab your agent opened. If you closed it, ask your agent to start the login again (access_login with force: true).',
+          ),
+        );
+        return;
+      }
       send(400, errorPage('This login link is not valid', routed.message, 'Start the login again from your agent (access_login).'));
       return;
     }
@@ -214,6 +280,33 @@ export class CallbackListener {
       return;
     }
     send(200, successPage(routed.host ?? 'the site'));
+  }
+
+  /** `/start/<id>`: once, redirect to the authorization URL and set the login's cookie; then it is gone. */
+  private handleStart(id: string, res: ServerResponse, send: (status: number, html: string) => void): void {
+    const start = this.starts.get(id);
+    const waiter = start ? this.waiters.get(start.state) : undefined;
+    if (!start || !waiter?.cookie) {
+      send(
+        410,
+        errorPage(
+          'This sign-in link was already used',
+          'A sign-in start link works once, in the browser it was opened in.',
+          'Switch to the tab it opened. If you closed it, ask your agent to start the login again (access_login with force: true).',
+        ),
+      );
+      return;
+    }
+    this.starts.delete(id);
+    const maxAge = Math.max(1, Math.ceil((waiter.expiresAt - Date.now()) / 1000));
+    res.writeHead(302, {
+      location: start.authorizationUrl,
+      'set-cookie': `${waiter.cookie.name}=${waiter.cookie.value}; HttpOnly; SameSite=Lax; Path=/callback; Max-Age=${maxAge}`,
+      'cache-control': 'no-store',
+      'referrer-policy': 'no-referrer',
+      connection: 'close',
+    });
+    res.end();
   }
 
   private closeIfIdle(): void {
@@ -235,6 +328,21 @@ export class CallbackListener {
     for (const state of [...this.waiters.keys()]) this.cancel(state, reason);
     this.close();
   }
+}
+
+type Routed = { ok: boolean; message: string; foreign?: boolean; host?: string; params?: CallbackParams };
+
+/** Whether the Cookie header carries exactly this name=value (compared in constant time). */
+function hasCookie(header: string | null, cookie: { name: string; value: string }): boolean {
+  if (!header) return false;
+  const expected = Buffer.from(cookie.value);
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq < 0 || part.slice(0, eq).trim() !== cookie.name) continue;
+    const got = Buffer.from(part.slice(eq + 1).trim());
+    if (got.length === expected.length && timingSafeEqual(got, expected)) return true;
+  }
+  return false;
 }
 
 function listenOn(server: Server, port: number, host: string): Promise<void> {

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { childEnv } from './child-env.js';
 import { z } from 'zod';
 import { jwtAudiences, type VerifiedApp } from './app-metadata.js';
 import type { BrowserResult } from './browser.js';
@@ -160,7 +161,7 @@ export class CloudflaredLogin {
 
   /** Spawns cloudflared without a shell; output is kept in memory only. */
   private run(args: string[], timeoutMs: number, onStderr?: (text: string) => void): Run {
-    const child = spawn(this.config.command, args, { shell: false, stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
+    const child = spawn(this.config.command, args, { shell: false, stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true, env: childEnv() });
     this.children.add(child);
     let stdout = '';
     let stderr = '';

@@ -21,12 +21,15 @@ import { sessionState } from './sessions.js';
 import { POLL_MS, ready, SharedLogins, sleep } from './shared-login.js';
 import { registrationKey, type SessionStore, type StoredSession } from './store.js';
 import { isTrustedLoginHost } from './url-policy.js';
+import { isTrustedTeam, TEAM_TRUSTED_FIELD, teamHost, untrustedTeamReason } from './trusted-teams.js';
 import { exchangeCode } from './token.js';
 
 export interface OAuthLoginConfig {
   browserCommand?: string;
   loginTimeoutMs: number;
   discoveryTtlMs?: number;
+  /** CF_ACCESS_MCP_TEAMS: team hosts whose sign-in page may be opened without asking. */
+  trustedTeams?: readonly string[];
 }
 
 /** What discovery learned about a protected origin. */
@@ -51,6 +54,13 @@ export interface PendingLogin {
   startedAt: number;
   expiresAt: number;
   browser: BrowserResult;
+  /**
+   * Present while the page was not opened because the team is not trusted yet
+   * (`browser.refused === 'untrusted_team'`): the user confirmed it (e.g.
+   * through elicitation), so remember the team as trusted and open the page.
+   * Updates `browser`.
+   */
+  confirmTeam?: () => Promise<BrowserResult>;
   /** Settles when the user finished (session stored) or the login failed. */
   done: Promise<StoredSession>;
   /** The login this one replaces because it expired: its link no longer works and the user may still hold it. */
@@ -68,6 +78,7 @@ interface Attempt {
   startedAt: number;
   expiresAt: number;
   browser: BrowserResult;
+  confirmTeam?: () => Promise<BrowserResult>;
   registration: Registration;
   /** The session, once the callback came back and the code was exchanged. */
   result: Promise<StoredSession>;
@@ -253,6 +264,20 @@ export class OAuthLogin {
       throw error;
     }
     const login: PendingLogin = { origin, source: 'this-process', ...pick(first), done: first.result, replaced: this.takeExpired(origin) };
+    // A confirmation updates what the login reports, unless a retry replaced the attempt meanwhile.
+    const bind = (attempt: Attempt) => {
+      if (!attempt.confirmTeam) return;
+      const confirm = attempt.confirmTeam;
+      login.confirmTeam = async () => {
+        const browser = await confirm();
+        if (login.authorizationUrl === attempt.authorizationUrl) {
+          login.browser = browser;
+          delete login.confirmTeam;
+        }
+        return browser;
+      };
+    };
+    bind(first);
     login.done = first.result
       .catch(async (error: unknown) => {
         // A registration the server no longer knows is replaced once, and the login restarts with it.
@@ -260,7 +285,9 @@ export class OAuthLogin {
         await this.dropRegistration(discovery, first.registration);
         this.log('notice', `The client registration for ${discovery.authorizationServer.host} was rejected; registering again.`);
         const retry = await this.attempt(target, discovery);
+        delete login.confirmTeam;
         Object.assign(login, pick(retry));
+        bind(retry);
         return retry.result;
       })
       .then(
@@ -284,8 +311,12 @@ export class OAuthLogin {
   /** One authorization request: registration, PKCE, published URL, browser; `result` settles with the callback. */
   private async attempt(target: URL, discovery: Discovery): Promise<Attempt> {
     const origin = target.origin;
+    const team = teamHost(discovery.authorizationServer);
+    const onTeamDomain = isTrustedLoginHost(discovery.authorizationServer, target);
+    // Decided before registering: the registration made below must not make the team look trusted.
+    const trusted = onTeamDomain && isTrustedTeam(discovery.authorizationServer, this.store, this.config.trustedTeams ?? []);
     const redirectUri = await this.callback.start();
-    const registration = await this.ensureRegistration(discovery, redirectUri);
+    const registration = await this.ensureRegistration(discovery, redirectUri, trusted);
     const { verifier, challenge: codeChallenge } = createPkce();
     const state = createState();
     const authorizationUrl = buildAuthorizationUrl({
@@ -304,14 +335,54 @@ export class OAuthLogin {
     // Settles before anyone listens when the browser is quick; the caller attaches its handlers next.
     result.catch(() => {});
     await this.shared.publish({ origin, state: 'pending', authorization_url: authorizationUrl, started_at: startedAt, expires_at: expiresAt });
-    const browser: BrowserResult = isTrustedLoginHost(discovery.authorizationServer, target)
-      ? await openBrowser(authorizationUrl, this.config.browserCommand)
-      : {
-          opened: false,
-          reason: `the sign-in page is on ${discovery.authorizationServer.host}, not on a Cloudflare Access team domain (*.cloudflareaccess.com), so it was not opened automatically; open it only if you trust that host`,
-        };
-    if (!browser.opened) this.log('notice', `Could not open a browser for the login to ${origin}: ${browser.reason}.`);
-    return { authorizationUrl, startedAt, expiresAt, browser, registration, result };
+    let browser: BrowserResult;
+    let confirmTeam: (() => Promise<BrowserResult>) | undefined;
+    if (trusted) {
+      browser = await this.openThroughStart(state, authorizationUrl, team);
+    } else if (onTeamDomain) {
+      browser = { opened: false, team, refused: 'untrusted_team', reason: untrustedTeamReason(team, target.host) };
+      confirmTeam = async () => {
+        await this.trustTeam(discovery, redirectUri);
+        this.log('info', `${team} is now a trusted team (confirmed by the user).`);
+        return this.openThroughStart(state, authorizationUrl, team);
+      };
+    } else {
+      browser = {
+        opened: false,
+        team,
+        refused: 'not_access_domain',
+        reason: `the sign-in page is on ${discovery.authorizationServer.host}, not on a Cloudflare Access team domain (*.cloudflareaccess.com), so it was not opened automatically; open it only if you trust that host`,
+      };
+    }
+    if (!browser.opened) this.log('notice', `No browser was opened for the login to ${origin}: ${browser.reason}.`);
+    return { authorizationUrl, startedAt, expiresAt, browser, confirmTeam, registration, result };
+  }
+
+  /**
+   * Opens the browser on a one-time loopback start address (never the
+   * authorization URL: command lines are public to local users); the callback
+   * then requires the cookie it sets. If no browser opened, the login takes
+   * the plain authorization URL and a cookie-less callback, as before.
+   */
+  private async openThroughStart(state: string, authorizationUrl: string, team: string): Promise<BrowserResult> {
+    let start: string;
+    try {
+      start = this.callback.issueStart(state, authorizationUrl);
+    } catch {
+      return { opened: false, team, reason: 'the login is no longer waiting for a sign-in' };
+    }
+    const browser = await openBrowser(start, this.config.browserCommand);
+    if (!browser.opened) this.callback.withdrawStart(state);
+    return { ...browser, team };
+  }
+
+  /** Marks the team's registration as one the user chose (a completed sign-in or a confirmation). */
+  private async trustTeam(discovery: Discovery, redirectUri: string): Promise<void> {
+    const key = registrationKey(discovery.authorizationServer.origin, redirectUri);
+    const registration = this.store.getRegistration(key) as (Registration & Record<string, unknown>) | undefined;
+    if (registration?.[TEAM_TRUSTED_FIELD] !== false) return;
+    const trusted: Registration & Record<string, unknown> = { ...registration, [TEAM_TRUSTED_FIELD]: true };
+    await this.store.putRegistration(key, trusted);
   }
 
   /** Steps 6–7: check the callback, exchange the code (with the verifier), store the session. */
@@ -367,17 +438,20 @@ export class OAuthLogin {
       obtained_at: Date.now(),
     };
     await this.store.putSession(session);
+    await this.trustTeam(discovery, redirectUri);
     this.log('info', `Logged in to ${target.origin} (managed OAuth).`);
     return session;
   }
 
-  private async ensureRegistration(discovery: Discovery, redirectUri: string): Promise<Registration> {
+  private async ensureRegistration(discovery: Discovery, redirectUri: string, teamTrusted: boolean): Promise<Registration> {
     const key = registrationKey(discovery.authorizationServer.origin, redirectUri);
     const cached = this.store.getRegistration(key);
     if (cached && cached.registration_endpoint === discovery.server.registration_endpoint) return cached;
     try {
       const registration = await registerClient(this.dispatcher, discovery.server.registration_endpoint!, redirectUri, discovery.resource);
-      await this.store.putRegistration(key, registration);
+      // Flagged until the user completes or confirms a sign-in with this team: registering alone earns no trust.
+      const entry: Registration & { [TEAM_TRUSTED_FIELD]: boolean } = { ...registration, [TEAM_TRUSTED_FIELD]: teamTrusted };
+      await this.store.putRegistration(key, entry);
       return registration;
     } catch (error) {
       this.forgetDiscovery(discovery.origin);
@@ -408,6 +482,7 @@ export class OAuthLogin {
   }
 }
 
+/** What a login shows of its current attempt (confirmTeam is bound separately, to update the login). */
 function pick(attempt: Attempt): Pick<PendingLogin, 'authorizationUrl' | 'startedAt' | 'expiresAt' | 'browser'> {
   return { authorizationUrl: attempt.authorizationUrl, startedAt: attempt.startedAt, expiresAt: attempt.expiresAt, browser: attempt.browser };
 }

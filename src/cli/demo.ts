@@ -50,6 +50,8 @@ export async function runDemo(): Promise<number> {
         CF_ACCESS_MCP_HOME: home,
         CF_ACCESS_MCP_BROWSER: `${process.execPath} ${join(here, 'follow-browser.js')}`,
         CF_ACCESS_MCP_CALLBACK_PORT: '0',
+        // The emulated team is one the demo user chose: its sign-in page may open without asking.
+        CF_ACCESS_MCP_TEAMS: new URL(emulator.teamUrl).host,
         // The emulator is on loopback: a proxy set for the user's network could not reach it.
         ...loopbackBypassesProxy(),
       },

@@ -58,13 +58,13 @@ export class AccessService {
       this.dispatcher,
       this.store,
       this.callback,
-      { browserCommand: config.browserCommand, loginTimeoutMs: config.loginTimeoutMs },
+      { browserCommand: config.browserCommand, loginTimeoutMs: config.loginTimeoutMs, trustedTeams: config.trustedTeams },
       log,
     );
     this.cloudflared = new CloudflaredLogin(this.store, { command: config.cloudflaredCommand ?? 'cloudflared', loginTimeoutMs: config.loginTimeoutMs }, log);
     this.appMetadata = new AppMetadataVerifier(this.dispatcher);
     this.serviceTokens = config.serviceTokens ?? EMPTY_SERVICE_TOKENS;
-    for (const message of [...(config.warnings ?? []), ...this.serviceTokens.problems, ...this.serviceTokens.unused]) log('warning', message);
+    for (const message of [...(config.warnings ?? []), ...this.serviceTokens.problems, ...this.serviceTokens.unused, ...(config.teamProblems ?? [])]) log('warning', message);
   }
 
   fetch(params: FetchParams, hooks: LoginHooks = {}): Promise<FetchResult> {

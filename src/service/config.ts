@@ -2,6 +2,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import envPaths from 'env-paths';
 import { loadServiceTokens, type ServiceTokenConfig } from '../auth/service-tokens.js';
+import { parseTeamList } from '../auth/trusted-teams.js';
 import { expandHome, expandUserPath } from '../auth/user-path.js';
 
 export interface Config {
@@ -27,6 +28,10 @@ export interface Config {
   cloudflaredCommand?: string;
   /** Service tokens and the hosts they may go to (CF_ACCESS_CLIENT_*, CF_ACCESS_SERVICE_TOKEN*). */
   serviceTokens?: ServiceTokenConfig;
+  /** CF_ACCESS_MCP_TEAMS: Access team hosts whose sign-in page opens without asking (besides teams already used). */
+  trustedTeams?: string[];
+  /** Entries of CF_ACCESS_MCP_TEAMS that are not hosts (reported, not used). */
+  teamProblems?: string[];
 }
 
 function intFrom(value: string | undefined, fallback: number, min = 0): number {
@@ -72,5 +77,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     warnings,
     cloudflaredCommand: env.CF_ACCESS_MCP_CLOUDFLARED?.trim() ? expandHome(env.CF_ACCESS_MCP_CLOUDFLARED.trim()) : 'cloudflared',
     serviceTokens: loadServiceTokens(env),
+    ...teamsFrom(env),
   };
+}
+
+function teamsFrom(env: NodeJS.ProcessEnv): Pick<Config, 'trustedTeams' | 'teamProblems'> {
+  const { teams, problems } = parseTeamList(env.CF_ACCESS_MCP_TEAMS);
+  return { trustedTeams: teams, teamProblems: problems };
 }

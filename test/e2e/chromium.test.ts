@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { REPORT_SENTENCE, startEmulator, type Emulator } from '../../src/emulator/index.js';
-import { cleanupHomes, ROOT, tempHome, TestServer, textOf } from '../helpers/harness.js';
+import { REPORT_SENTENCE, type Emulator } from '../../src/emulator/index.js';
+import { cleanupHomes, ROOT, startEmulator, tempHome, TestServer, textOf } from '../helpers/harness.js';
 import { assertNoSecretsLeaked } from '../helpers/leaks.js';
 
 /**

@@ -3,8 +3,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { REPORT_SENTENCE, startEmulator, type Emulator } from '../../src/emulator/index.js';
-import { cleanupHomes, eventually, ROOT, tempHome, TestServer, textOf, resultData } from '../helpers/harness.js';
+import { REPORT_SENTENCE, type Emulator } from '../../src/emulator/index.js';
+import { cleanupHomes, eventually, ROOT, startEmulator, tempHome, TestServer, textOf, resultData } from '../helpers/harness.js';
 import { assertNoSecretsLeaked } from '../helpers/leaks.js';
 
 /**

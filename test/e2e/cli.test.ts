@@ -3,8 +3,8 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { REPORT_SENTENCE, startEmulator, type Emulator } from '../../src/emulator/index.js';
-import { BROWSER_SCRIPT, cleanupHomes, eventually, ROOT, SERVER_ENTRY, tempHome } from '../helpers/harness.js';
+import { REPORT_SENTENCE, type Emulator } from '../../src/emulator/index.js';
+import { BROWSER_SCRIPT, cleanupHomes, eventually, ROOT, SERVER_ENTRY, startEmulator, tempHome, trustedTeamsEnv } from '../helpers/harness.js';
 import { assertNoSecretsLeaked, recordOutput } from '../helpers/leaks.js';
 
 /**
@@ -30,6 +30,7 @@ function cliEnv(home: string, browser: 'approve' | 'ignore' | 'none', browserLog
     CF_ACCESS_MCP_BROWSER: browser === 'none' ? 'none' : `${process.execPath} ${BROWSER_SCRIPT}`,
     TEST_BROWSER_ACTION: browser === 'none' ? 'approve' : browser,
     TEST_BROWSER_LOG: browserLog,
+    ...trustedTeamsEnv(),
   };
 }
 

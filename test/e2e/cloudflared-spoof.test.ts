@@ -5,8 +5,8 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { REPORT_SENTENCE, startEmulator, type Emulator } from '../../src/emulator/index.js';
-import { cleanupHomes, ROOT, tempHome, TestServer, textOf } from '../helpers/harness.js';
+import { REPORT_SENTENCE, type Emulator } from '../../src/emulator/index.js';
+import { cleanupHomes, ROOT, tempHome, TestServer, textOf, startEmulator } from '../helpers/harness.js';
 import { assertNoSecretsLeaked } from '../helpers/leaks.js';
 
 /**

@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { startEmulator, type Emulator, type EmulatorOptions } from '../../src/emulator/index.js';
-import { cleanupHomes, eventually, tempHome, TestServer, textOf } from '../helpers/harness.js';
+import type { Emulator, EmulatorOptions } from '../../src/emulator/index.js';
+import { cleanupHomes, eventually, startEmulator, tempHome, TestServer, textOf } from '../helpers/harness.js';
 import { assertNoSecretsLeaked } from '../helpers/leaks.js';
 
 /**

@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { BLOB_BYTES, blobBytes, PIXEL_PNG } from '../../src/emulator/binary.js';
-import { startEmulator, type Emulator, type LogEntry } from '../../src/emulator/index.js';
+import type { Emulator, LogEntry } from '../../src/emulator/index.js';
 import { DATA_JSON } from '../../src/emulator/pages.js';
-import { cleanupHomes, eventually, tempHome, TestServer, textOf, resultData } from '../helpers/harness.js';
+import { cleanupHomes, eventually, startEmulator, tempHome, TestServer, textOf, resultData } from '../helpers/harness.js';
 import { assertNoSecretsLeaked } from '../helpers/leaks.js';
 
 /**

@@ -5,9 +5,9 @@ import { connect, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
-import { REPORT_SENTENCE, startEmulator, type Emulator } from '../../src/emulator/index.js';
+import { REPORT_SENTENCE, type Emulator } from '../../src/emulator/index.js';
 import { loadConfig } from '../../src/service/config.js';
-import { BROWSER_SCRIPT, cleanupHomes, ROOT, SERVER_ENTRY, tempHome, TestServer, textOf, resultData } from '../helpers/harness.js';
+import { BROWSER_SCRIPT, cleanupHomes, ROOT, SERVER_ENTRY, startEmulator, tempHome, TestServer, textOf, trustedTeamsEnv, resultData } from '../helpers/harness.js';
 import { assertNoSecretsLeaked } from '../helpers/leaks.js';
 
 /**
@@ -613,7 +613,7 @@ describe('the CLI a person runs', () => {
     assert.equal(login.code, 3, login.stderr);
     assert.match(login.stderr, /cdn-cgi\/access\/oauth\/authorization\?/);
 
-    const withBrowser = { ...e, CF_ACCESS_MCP_BROWSER: `${process.execPath} ${BROWSER_SCRIPT}`, TEST_BROWSER_LOG: join(tempHome(), 'b.log') };
+    const withBrowser = { ...e, ...trustedTeamsEnv(), CF_ACCESS_MCP_BROWSER: `${process.execPath} ${BROWSER_SCRIPT}`, TEST_BROWSER_LOG: join(tempHome(), 'b.log') };
     const fetched = await runCli(['fetch', `${emulator.appUrl}/api/data.json`], withBrowser);
     assert.equal(fetched.code, 0, fetched.stderr);
     assert.doesNotThrow(() => JSON.parse(fetched.stdout));

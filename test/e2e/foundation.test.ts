@@ -4,8 +4,8 @@ import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { startEmulator, type Emulator } from '../../src/emulator/index.js';
-import { cleanupHomes, eventually, tempHome, TestServer, textOf, resultData } from '../helpers/harness.js';
+import type { Emulator } from '../../src/emulator/index.js';
+import { cleanupHomes, eventually, startEmulator, tempHome, TestServer, textOf, resultData } from '../helpers/harness.js';
 import { assertNoSecretsLeaked } from '../helpers/leaks.js';
 
 /**

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { startEmulator, type Emulator } from '../../src/emulator/index.js';
-import { cleanupHomes, ROOT, tempHome, TestServer, textOf, type ServerOptions } from '../helpers/harness.js';
+import type { Emulator } from '../../src/emulator/index.js';
+import { cleanupHomes, ROOT, type ServerOptions, startEmulator, tempHome, TestServer, textOf } from '../helpers/harness.js';
 import { allOutputs, assertNoSecretsLeaked } from '../helpers/leaks.js';
 
 /**

@@ -7,8 +7,8 @@ import {
   type CallToolResult,
   type ElicitRequestURLParams,
 } from '@modelcontextprotocol/sdk/types.js';
-import { REPORT_SENTENCE, startEmulator, type Emulator } from '../../src/emulator/index.js';
-import { BROWSER_SCRIPT, cleanupHomes, eventually, TestServer, textOf, resultData } from '../helpers/harness.js';
+import { REPORT_SENTENCE, type Emulator } from '../../src/emulator/index.js';
+import { BROWSER_SCRIPT, cleanupHomes, eventually, startEmulator, TestServer, textOf, resultData } from '../helpers/harness.js';
 import { assertNoSecretsLeaked } from '../helpers/leaks.js';
 
 /**
@@ -37,10 +37,14 @@ function assertFetched(result: CallToolResult): void {
   assert.ok(textOf(result).includes(REPORT_SENTENCE), `article missing from: ${textOf(result).slice(0, 400)}`);
 }
 
-/** The user's browser, played by the scripted browser: open the URL, approve, land on the callback. */
-function browse(url: string, action: 'approve' | 'deny' = 'approve'): Promise<number | null> {
+/**
+ * The user's browser, played by the scripted browser: open the URL, approve, land on the callback.
+ * It is the browser the server opened (same cookies): the callback requires the cookie of the start address.
+ */
+function browse(server: TestServer, url: string, action: 'approve' | 'deny' = 'approve'): Promise<number | null> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BROWSER_SCRIPT, url], { stdio: 'ignore', env: { ...process.env, TEST_BROWSER_ACTION: action, TEST_BROWSER_LOG: '' } });
+    const env = { ...process.env, TEST_BROWSER_ACTION: action, TEST_BROWSER_LOG: '', TEST_BROWSER_JAR: server.browserJar };
+    const child = spawn(process.execPath, [BROWSER_SCRIPT, url], { stdio: 'ignore', env });
     child.once('error', reject);
     child.once('exit', resolve);
   });
@@ -98,7 +102,7 @@ describe('while a login is pending', () => {
       const params = request.params as ElicitRequestURLParams;
       elicitations.push(params);
       // The user accepts and the client opens the page; the answer does not wait for the sign-in.
-      void browse(params.url);
+      void browse(server, params.url);
       return { action: 'accept' };
     });
     server.client.setNotificationHandler(ElicitationCompleteNotificationSchema, (notification) => {
@@ -125,7 +129,8 @@ describe('while a login is pending', () => {
     });
     const result = await server.call('access_login', { url: `${emulator.appUrl}/`, wait_seconds: 0 });
     const content = structured(result);
-    const [loginUrl] = server.browserOpens();
+    // The scripted browser loads the one-time start address on its own time.
+    const loginUrl = await eventually(() => server.browserOpens()[0], 15_000, 'the browser to load the start address');
     assert.equal(content.status, 'pending');
     assert.equal(content.login_url, loginUrl);
     assert.ok(textOf(result).includes(loginUrl!), 'the text names the URL to open');
@@ -146,15 +151,19 @@ describe('while a login is pending', () => {
     controller.abort();
     await assert.rejects(call, /abort/i);
 
-    const status = structured(await server.call('access_status', { url: `${emulator.appUrl}/` }));
-    const sessions = status.sessions as Array<{ host: string; state: string; login_url?: string }>;
+    // The browser loads the start address while the server may still be watching the opener start: poll briefly.
+    type Row = { host: string; state: string; login_url?: string };
+    const sessions = await eventually(async () => {
+      const rows = structured(await server.call('access_status', { url: `${emulator.appUrl}/` })).sessions as Row[];
+      return rows.some((row) => row.state !== 'none') ? rows : undefined;
+    }, 10_000, 'the pending login in access_status');
     assert.deepEqual(
-      sessions.map((s) => [s.state, s.login_url]),
+      sessions!.map((s) => [s.state, s.login_url]),
       [['pending', loginUrl]],
       'the login is still pending after the cancellation',
     );
 
-    assert.equal(await browse(loginUrl!), 0, 'the user finishes in the browser after the call was cancelled');
+    assert.equal(await browse(server, loginUrl!), 0, 'the user finishes in the browser after the call was cancelled');
     const result = await server.call('access_fetch', { url: `${emulator.appUrl}/`, wait_seconds: 30 });
     assertFetched(result);
     assert.equal(server.browserOpens().length, 1, 'no second browser login');

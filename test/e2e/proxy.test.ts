@@ -3,8 +3,8 @@ import { createServer, request as httpRequest, type Server } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { startEmulator, type Emulator, type LogEntry } from '../../src/emulator/index.js';
-import { cleanupHomes, TestServer, textOf, resultData } from '../helpers/harness.js';
+import type { Emulator, LogEntry } from '../../src/emulator/index.js';
+import { cleanupHomes, startEmulator, TestServer, textOf, resultData } from '../helpers/harness.js';
 import { assertNoSecretsLeaked } from '../helpers/leaks.js';
 
 /**

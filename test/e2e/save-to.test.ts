@@ -8,8 +8,8 @@ import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { ListRootsRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { startEmulator, type Emulator } from '../../src/emulator/index.js';
-import { cleanupHomes, SERVER_ENTRY, tempHome, TestServer, textOf, type ServerOptions, resultData } from '../helpers/harness.js';
+import type { Emulator } from '../../src/emulator/index.js';
+import { cleanupHomes, SERVER_ENTRY, tempHome, TestServer, textOf, type ServerOptions, resultData, startEmulator } from '../helpers/harness.js';
 import { assertNoSecretsLeaked, recordOutput } from '../helpers/leaks.js';
 
 /**

@@ -6,8 +6,8 @@ import { connect as connectTcp, createServer as createTcpServer, type AddressInf
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { startEmulator, type Emulator } from '../../src/emulator/index.js';
-import { BROWSER_SCRIPT, cleanupHomes, SERVER_ENTRY, tempHome, TestServer, textOf, type ServerOptions } from '../helpers/harness.js';
+import type { Emulator } from '../../src/emulator/index.js';
+import { BROWSER_SCRIPT, cleanupHomes, SERVER_ENTRY, type ServerOptions, startEmulator, tempHome, TestServer, textOf, trustedTeamsEnv } from '../helpers/harness.js';
 import { assertNoSecretsLeaked, recordOutput } from '../helpers/leaks.js';
 
 /**
@@ -136,8 +136,14 @@ async function freshHostile(): Promise<Hostile> {
   return site;
 }
 
+/** The emulator's team and every hostile site started so far: each plays an Access team the user already chose. */
+function hostileTeams(): string {
+  return [trustedTeamsEnv().CF_ACCESS_MCP_TEAMS, ...[hostile, ...others].map((site) => new URL(site.origin).host)].filter(Boolean).join(',');
+}
+
 async function startServer(options: ServerOptions = {}): Promise<TestServer> {
-  const started = await TestServer.start({ home, ...options });
+  // The hostile server plays an Access team the user already chose, so its sign-in page opens as before.
+  const started = await TestServer.start({ home, ...options, env: { CF_ACCESS_MCP_TEAMS: hostileTeams(), ...options.env } });
   servers.push(started);
   await started.client.setLoggingLevel('debug');
   return started;
@@ -605,6 +611,7 @@ function runCli(args: string[], options: { home: string; browser?: 'approve' | '
     CF_ACCESS_MCP_BROWSER: options.browser === 'approve' ? `${process.execPath} ${BROWSER_SCRIPT}` : 'none',
     TEST_BROWSER_ACTION: 'approve',
     TEST_BROWSER_LOG: join(tempHome('cfam-cli-browser-'), 'browser.log'),
+    CF_ACCESS_MCP_TEAMS: hostileTeams(),
   };
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [SERVER_ENTRY, ...args], { env, stdio: 'pipe' });

@@ -3,8 +3,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { REPORT_SENTENCE, startEmulator, type Emulator, type LogEntry } from '../../src/emulator/index.js';
-import { cleanupHomes, tempHome, TestServer, textOf, resultData } from '../helpers/harness.js';
+import { REPORT_SENTENCE, type Emulator, type LogEntry } from '../../src/emulator/index.js';
+import { cleanupHomes, startEmulator, tempHome, TestServer, textOf, resultData } from '../helpers/harness.js';
 import { assertNoSecretsLeaked } from '../helpers/leaks.js';
 
 /**

@@ -3,8 +3,8 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { startEmulator, type Emulator } from '../../src/emulator/index.js';
-import { cleanupHomes, tempHome, TestServer, textOf, resultData } from '../helpers/harness.js';
+import type { Emulator } from '../../src/emulator/index.js';
+import { cleanupHomes, startEmulator, tempHome, TestServer, textOf, resultData } from '../helpers/harness.js';
 import { assertNoSecretsLeaked } from '../helpers/leaks.js';
 
 /**

@@ -1,9 +1,10 @@
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { LoggingMessageNotificationSchema, type CallToolResult, type ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
+import { startEmulator as startRealEmulator, type Emulator, type EmulatorOptions } from '../../src/emulator/index.js';
 import { recordOutput } from './leaks.js';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -11,6 +12,21 @@ export const SERVER_ENTRY = join(ROOT, 'dist', 'index.js');
 export const BROWSER_SCRIPT = join(ROOT, 'test', 'fixtures', 'browser.mjs');
 
 const homes: string[] = [];
+
+/** The teams of the emulators this test file started: the user "trusts" them (CF_ACCESS_MCP_TEAMS). */
+const emulatorTeams = new Set<string>();
+
+/** Starts an emulator whose team the servers started here trust, so the scripted browser runs for it. */
+export async function startEmulator(options?: EmulatorOptions): Promise<Emulator> {
+  const emulator = await startRealEmulator(options);
+  emulatorTeams.add(new URL(emulator.teamUrl).host);
+  return emulator;
+}
+
+/** CF_ACCESS_MCP_TEAMS naming every emulator team started so far (for a server or CLI spawned by hand). */
+export function trustedTeamsEnv(): Record<string, string> {
+  return { CF_ACCESS_MCP_TEAMS: [...emulatorTeams].join(',') };
+}
 
 /** A fresh store directory (removed by cleanupHomes). */
 export function tempHome(prefix = 'cfam-test-'): string {
@@ -26,14 +42,16 @@ export function cleanupHomes(): void {
 export interface ServerOptions {
   /** Store directory; a fresh one by default. */
   home?: string;
-  /** approve (default), deny, ignore, wrong-state: what the scripted browser does; 'none' sets CF_ACCESS_MCP_BROWSER=none. */
-  browser?: 'approve' | 'deny' | 'ignore' | 'wrong-state' | 'none';
+  /** approve (default), deny, ignore, unopened, wrong-state: what the scripted browser does; 'none' sets CF_ACCESS_MCP_BROWSER=none. */
+  browser?: 'approve' | 'deny' | 'ignore' | 'unopened' | 'wrong-state' | 'none';
   env?: Record<string, string>;
   capabilities?: ClientCapabilities;
   /** The server's working directory (where an agent's save_to may write); a fresh one by default. */
   cwd?: string;
   /** A client set up before it connects (e.g. with a roots/list handler); a plain one by default. */
   client?: Client;
+  /** Leave CF_ACCESS_MCP_TEAMS unset: no team is trusted until the user confirms or signs in. */
+  untrustedTeams?: boolean;
 }
 
 /**
@@ -74,7 +92,9 @@ export class TestServer {
       CF_ACCESS_MCP_CALLBACK_PORT: '0',
       CF_ACCESS_MCP_BROWSER: options.browser === 'none' ? 'none' : `${process.execPath} ${BROWSER_SCRIPT}`,
       TEST_BROWSER_LOG: browserLog,
+      TEST_BROWSER_JAR: join(dirname(browserLog), 'cookies.json'),
       TEST_BROWSER_ACTION: options.browser && options.browser !== 'none' ? options.browser : 'approve',
+      ...(options.untrustedTeams ? {} : trustedTeamsEnv()),
       ...options.env,
     };
     const cwd = options.cwd ?? tempHome('cfam-cwd-');
@@ -119,7 +139,17 @@ export class TestServer {
     return result;
   }
 
-  /** URLs the scripted browser was asked to open. */
+  /** The scripted browser's cookie file (its "profile"): pass it to another run to be the same browser. */
+  get browserJar(): string {
+    return join(dirname(this.browserLog), 'cookies.json');
+  }
+
+  /** The command lines the scripted browser was started with (each its arguments). */
+  browserArgv(): string[][] {
+    return this.browserLines().filter((l) => l.startsWith('argv ')).map((l) => JSON.parse(l.slice(5)) as string[]);
+  }
+
+  /** Pages the scripted browser opened: the authorization URL its one-time start address led to. */
   browserOpens(): string[] {
     return this.browserLines().filter((l) => l.startsWith('open ')).map((l) => l.slice(5));
   }

@@ -54,7 +54,7 @@ describe('what the model sees, in both kinds of client', () => {
   async function connect(env: Record<string, string> = {}): Promise<Client> {
     const home = mkdtempSync(join(tmpdir(), 'cfam-view-'));
     homes.push(home);
-    const config = loadConfig({ CF_ACCESS_MCP_HOME: home, CF_ACCESS_MCP_CALLBACK_PORT: '0', CF_ACCESS_MCP_BROWSER: `${process.execPath} ${join(import.meta.dirname, '..', 'fixtures', 'browser.mjs')}`, ...env });
+    const config = loadConfig({ CF_ACCESS_MCP_HOME: home, CF_ACCESS_MCP_CALLBACK_PORT: '0', CF_ACCESS_MCP_BROWSER: `${process.execPath} ${join(import.meta.dirname, '..', 'fixtures', 'browser.mjs')}`, CF_ACCESS_MCP_TEAMS: new URL(emulator.teamUrl).host, ...env });
     const service = new AccessService(config, () => {});
     const server = createMcpServer(async () => service);
     const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
