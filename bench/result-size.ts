@@ -28,7 +28,7 @@ function textOf(result: CallToolResult): string {
 async function main(): Promise<void> {
   const emulator = await startEmulator();
   const home = mkdtempSync(join(tmpdir(), 'cfam-size-'));
-  const env = { ...(process.env as Record<string, string>), CF_ACCESS_MCP_HOME: home, CF_ACCESS_MCP_CALLBACK_PORT: '0', CF_ACCESS_MCP_BROWSER: `${process.execPath} ${join(ROOT, 'test', 'fixtures', 'browser.mjs')}`, TEST_BROWSER_ACTION: 'approve' };
+  const env = { ...(process.env as Record<string, string>), CF_ACCESS_MCP_HOME: home, CF_ACCESS_MCP_CALLBACK_PORT: '0', CF_ACCESS_MCP_BROWSER: `${process.execPath} ${join(ROOT, 'test', 'fixtures', 'browser.mjs')}`, TEST_BROWSER_ACTION: 'approve', CF_ACCESS_MCP_TEAMS: new URL(emulator.teamUrl).host };
   const transport = new StdioClientTransport({ command: process.execPath, args: [entry], env, stderr: 'ignore' });
   const client = new Client({ name: 'result-size', version: '1' });
   await client.connect(transport);

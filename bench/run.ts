@@ -38,6 +38,8 @@ async function measure(name: string, run: () => Promise<FigureResult>): Promise<
 async function main(): Promise<void> {
   const started = performance.now();
   const emulator = await startEmulator({ approval: 'auto' });
+  // Every server spawned below inherits this: the emulator's team is one the user trusts, so its sign-in page opens.
+  process.env.CF_ACCESS_MCP_TEAMS = new URL(emulator.teamUrl).host;
   const figures: FigureResult[] = [];
   let warm: Spawned | undefined;
   try {

@@ -66,7 +66,7 @@ function describeView(view: ModelView | undefined): string {
 
 async function runCase(client: ClientDriver, testCase: ClientCase, target: Target, runDir: string): Promise<CaseResult> {
   const t0 = Date.now();
-  const ws = createWorkspace(runDir, `${client.id}-${testCase.id}`, testCase.browser);
+  const ws = createWorkspace(runDir, `${client.id}-${testCase.id}`, testCase.browser, new URL(target.teamUrl).host);
   try {
     const outcome = await client.callAccessFetch(ws, testCase.args(target), STEP_TIMEOUT_MS);
     const verdict = outcome.view ? testCase.check(outcome.view, target) : { pass: false, note: outcome.note ?? 'no result reached the model' };

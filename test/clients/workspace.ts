@@ -25,13 +25,15 @@ const quote = (value: string): string => `'${value.replace(/'/g, `'\\''`)}'`;
  * command itself. The wrapper records its PID (exec keeps it) so that a server a client
  * leaves behind can be killed.
  */
-function serverWrapper(ws: Omit<Workspace, 'serverCommand'>, browser: 'approve' | 'none'): string {
+function serverWrapper(ws: Omit<Workspace, 'serverCommand'>, browser: 'approve' | 'none', trustedTeam: string): string {
   const env: Record<string, string> = {
     CF_ACCESS_MCP_HOME: join(ws.dir, 'store'),
     CF_ACCESS_MCP_CALLBACK_PORT: '0',
     CF_ACCESS_MCP_BROWSER: browser === 'none' ? 'none' : `${process.execPath} ${BROWSER_SCRIPT}`,
     TEST_BROWSER_LOG: ws.browserLog,
     TEST_BROWSER_ACTION: 'approve',
+    // The emulator's team is one the user trusts, as a real user's own team would be.
+    CF_ACCESS_MCP_TEAMS: trustedTeam,
     NO_PROXY: '127.0.0.1,localhost',
     no_proxy: '127.0.0.1,localhost',
   };
@@ -45,12 +47,12 @@ function serverWrapper(ws: Omit<Workspace, 'serverCommand'>, browser: 'approve' 
   ].join('\n');
 }
 
-export function createWorkspace(runDir: string, name: string, browser: 'approve' | 'none'): Workspace {
+export function createWorkspace(runDir: string, name: string, browser: 'approve' | 'none', trustedTeam: string): Workspace {
   const dir = mkdtempSync(join(runDir, `${name}-`));
   const base = { dir, home: join(dir, 'home'), project: join(dir, 'project'), pidFile: join(dir, 'server.pids'), browserLog: join(dir, 'browser.log') };
   for (const sub of [base.home, base.project, join(dir, 'store'), join(dir, 'tmp')]) mkdirSync(sub, { recursive: true });
   const serverCommand = join(dir, 'server.sh');
-  writeFileSync(serverCommand, serverWrapper(base, browser));
+  writeFileSync(serverCommand, serverWrapper(base, browser, trustedTeam));
   chmodSync(serverCommand, 0o755);
   return { ...base, serverCommand };
 }

@@ -135,7 +135,8 @@ function assertOk(result: CallToolResult): string {
 
 describe('a protected page that echoes the token it received', () => {
   it('shows it in no form: table cell, JSON in <pre>, JSON body; markdown, text and raw', async () => {
-    const server = await startServer();
+    // The site is its own authorization server; the user trusts it, so the scripted browser signs in.
+    const server = await startServer({ env: { CF_ACCESS_MCP_TEAMS: new URL(site.origin).host } });
     for (const [path, format] of [['/whoami', 'markdown'], ['/whoami', 'text'], ['/whoami', 'raw'], ['/whoami.json', 'markdown'], ['/whoami.json', 'raw']] as const) {
       const result = await server.call('access_fetch', { url: `${site.origin}${path}`, format });
       const text = assertOk(result);

@@ -508,7 +508,8 @@ function rawRequest(port: number, target: string, host = `localhost:${port}`): P
 describe('the loopback callback under attack', () => {
   it('malformed requests (a web page can make the browser ask for "//[") never take the server down', async () => {
     const site = await freshHostile();
-    const waiting = await startServer({ home: tempHome(), browser: 'ignore' });
+    // No browser opened, so the user's own browser (this test's fetch) needs no start cookie.
+    const waiting = await startServer({ home: tempHome(), browser: 'none' });
     try {
       const pending = await call(waiting, 'access_login', { url: site.url, wait_seconds: 0 });
       const loginUrl = String(structured(pending).login_url);
