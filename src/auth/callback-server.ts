@@ -17,7 +17,9 @@ interface Waiter {
   reject: (error: Error) => void;
   timer: NodeJS.Timeout;
   expiresAt: number;
-  /** Set once we handed the browser a start address: the callback must then carry this cookie. */
+  /** The cookie the start address will set (we handed the browser one); not required until it is loaded. */
+  startCookie?: { name: string; value: string };
+  /** Set once a browser loaded the start address: from then on the callback must carry this cookie. */
   cookie?: { name: string; value: string };
 }
 
@@ -142,13 +144,16 @@ export class CallbackListener {
    * authorization URL (whose state and PKCE challenge any local user could
    * read on the opener's command line). Loading it redirects to the
    * authorization URL once and sets a cookie; from then on this login's
-   * callback is accepted only from a browser carrying that cookie.
+   * callback is accepted only from a browser carrying that cookie. Until
+   * some browser loads it, the plain authorization URL still works: an opener
+   * that reported success may have shown nothing, and the user then opens the
+   * link from the pending result in whatever browser they have.
    */
   issueStart(state: string, authorizationUrl: string): string {
     const waiter = this.waiters.get(state);
     if (!waiter || this.port === undefined) throw new Error('no login is waiting for this state');
     const id = randomBytes(24).toString('base64url');
-    waiter.cookie = { name: `cfam_${randomBytes(6).toString('hex')}`, value: randomBytes(32).toString('base64url') };
+    waiter.startCookie = { name: `cfam_${randomBytes(6).toString('hex')}`, value: randomBytes(32).toString('base64url') };
     this.starts.set(id, { state, authorizationUrl });
     return `http://localhost:${this.port}${START_PATH}${id}`;
   }
@@ -157,7 +162,10 @@ export class CallbackListener {
   withdrawStart(state: string): void {
     this.dropStarts(state);
     const waiter = this.waiters.get(state);
-    if (waiter) delete waiter.cookie;
+    if (waiter) {
+      delete waiter.startCookie;
+      delete waiter.cookie;
+    }
   }
 
   private dropStarts(state: string): void {
@@ -192,10 +200,11 @@ export class CallbackListener {
   }
 
   private route(query: URLSearchParams, cookieHeader?: string | null): Routed {
-    // Even a refused callback's code stays out of every message and log.
-    rememberSecret(query.get('code') ?? undefined);
     const state = query.get('state');
     const waiter = state ? this.waiters.get(state) : undefined;
+    // Only a code for a login in progress is remembered as a secret: remembering every code anyone sends
+    // would let a flood of fake callbacks push live tokens out of the bounded list redaction relies on.
+    if (waiter) rememberSecret(query.get('code') ?? undefined);
     if (!state || !waiter) {
       return { ok: false, message: 'This callback does not belong to a login in progress (missing, stale or wrong state); it was ignored.' };
     }
@@ -286,7 +295,7 @@ export class CallbackListener {
   private handleStart(id: string, res: ServerResponse, send: (status: number, html: string) => void): void {
     const start = this.starts.get(id);
     const waiter = start ? this.waiters.get(start.state) : undefined;
-    if (!start || !waiter?.cookie) {
+    if (!start || !waiter?.startCookie) {
       send(
         410,
         errorPage(
@@ -298,10 +307,11 @@ export class CallbackListener {
       return;
     }
     this.starts.delete(id);
+    waiter.cookie = waiter.startCookie;
     const maxAge = Math.max(1, Math.ceil((waiter.expiresAt - Date.now()) / 1000));
     res.writeHead(302, {
       location: start.authorizationUrl,
-      'set-cookie': `${waiter.cookie.name}=${waiter.cookie.value}; HttpOnly; SameSite=Lax; Path=/callback; Max-Age=${maxAge}`,
+      'set-cookie': `${waiter.startCookie.name}=${waiter.startCookie.value}; HttpOnly; SameSite=Lax; Path=/callback; Max-Age=${maxAge}`,
       'cache-control': 'no-store',
       'referrer-policy': 'no-referrer',
       connection: 'close',

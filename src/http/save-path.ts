@@ -106,7 +106,7 @@ function hiddenPart(path: string, root: string): string | undefined {
 
 export function isWithin(path: string, root: string): boolean {
   const rel = relative(fold(root), fold(path));
-  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+  return rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
 }
 
 function fold(p: string): string {

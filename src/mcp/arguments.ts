@@ -69,14 +69,17 @@ function article(type: string): string {
 
 /** One sentence per problem, naming the argument, what it takes and what came. */
 function problemOf(issue: z.core.$ZodIssue, field: Field | undefined, given: unknown): string {
-  const name = issue.path.length ? issue.path.join('.') : 'the arguments';
+  const name = issue.path.length ? truncate(issue.path.map(String).join('.'), 60) : 'the arguments';
+  // The value at the issue's path, for nested problems (a header value, not the whole headers object).
+  if (issue.path.length > 1) given = issue.path.slice(1).reduce<unknown>((value, key) => (value && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[key as PropertyKey] : undefined), given);
   if (field?.json.enum && issue.path.length === 1) {
     return `${name} must be one of ${field.json.enum.map((v) => JSON.stringify(v)).join(', ')} (got ${shown(given)}).`;
   }
   switch (issue.code) {
     case 'invalid_type':
       if (given === undefined && issue.path.length === 1) return `${name} is required.`;
-      return `${name} must be ${article(issue.expected)} (got ${shown(issue.path.length === 1 ? given : undefined)}).`;
+      if (issue.expected === 'number' && typeof given === 'string' && NUMBER.test(given.trim())) return `${name} must be a finite number (got ${shown(given)}).`;
+      return `${name} must be ${article(issue.expected)} (got ${shown(given)}).`;
     case 'too_small':
       return `${name} must be at least ${issue.inclusive === false ? `more than ${issue.minimum}` : issue.minimum} (got ${shown(given)}).`;
     case 'too_big':
@@ -88,19 +91,30 @@ function problemOf(issue: z.core.$ZodIssue, field: Field | undefined, given: unk
   }
 }
 
-/** The arguments as they were, with each refused one replaced by a valid value or dropped. */
-function correctedCall(fields: Map<string, Field>, args: Record<string, unknown>, bad: Set<string>, example: Record<string, unknown>): Record<string, unknown> {
+/**
+ * The arguments as they were, with each refused one replaced by a valid value
+ * or dropped. Long values (a body, many headers) are left out and named
+ * instead: a placeholder in their place would be sent as is.
+ */
+function correctedCall(fields: Map<string, Field>, args: Record<string, unknown>, bad: Set<string>, example: Record<string, unknown>): { call: Record<string, unknown>; unchanged: string[] } {
   const call: Record<string, unknown> = {};
+  const unchanged: string[] = [];
   for (const [name, field] of fields) {
     if (!bad.has(name)) {
-      // Long values (a body, many headers) are abbreviated: the point is the shape of the call.
-      if (args[name] !== undefined) call[name] = (JSON.stringify(args[name])?.length ?? 0) > 200 ? '<as before>' : args[name];
+      if (args[name] === undefined) continue;
+      if ((JSON.stringify(args[name])?.length ?? 0) > 200) unchanged.push(name);
+      else call[name] = args[name];
       continue;
     }
     if (field.json.enum?.length) call[name] = field.json.default ?? field.json.enum[0];
     else if (field.required) call[name] = example[name];
   }
-  return call;
+  return { call, unchanged };
+}
+
+/** At most a few lines of a list, then how many more: a hostile call must not make the reply huge. */
+function capped(lines: string[], max = 5): string[] {
+  return lines.length <= max ? lines : [...lines.slice(0, max), `(and ${lines.length - max} more)`];
 }
 
 export function toolInput<S extends z.ZodRawShape>(tool: string, shape: S, example: Record<string, unknown>): ToolInput<S> {
@@ -121,17 +135,18 @@ export function toolInput<S extends z.ZodRawShape>(tool: string, shape: S, examp
     advertised: z.looseObject(advertised).meta({ required }),
     parse(raw) {
       const given = raw && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
-      const warnings: string[] = [];
+      const unknown: string[] = [];
       const args: Record<string, unknown> = {};
       for (const [name, value] of Object.entries(given)) {
         const field = fields.get(name);
         if (!field) {
-          warnings.push(`Unknown argument "${truncate(name, 40)}" was ignored; ${tool} takes ${names.join(', ')}.`);
+          unknown.push(name);
           continue;
         }
         if (value === null && !field.required) continue;
         args[name] = coerce(field, value);
       }
+      const warnings = capped(unknown.map((name) => `Unknown argument "${truncate(name, 40)}" was ignored; ${tool} takes ${names.join(', ')}.`), 3);
       const parsed = strict.safeParse(args);
       if (parsed.success) return { args: parsed.data, warnings };
       const bad = new Set<string>();
@@ -140,11 +155,12 @@ export function toolInput<S extends z.ZodRawShape>(tool: string, shape: S, examp
         bad.add(name);
         return problemOf(issue, fields.get(name), given[name]);
       });
-      const call = correctedCall(fields, args, bad, example);
+      const { call, unchanged } = correctedCall(fields, args, bad, example);
+      const keep = unchanged.length ? ` (plus ${unchanged.join(' and ')} as you sent ${unchanged.length > 1 ? 'them' : 'it'})` : '';
       throw new AccessError(
         'invalid_arguments',
-        `${tool} was called with invalid arguments: ${[...new Set(problems)].join(' ')}`,
-        `Call ${tool} again with corrected arguments, for example ${JSON.stringify(call)}.`,
+        `${tool} was called with invalid arguments: ${capped([...new Set(problems)]).join(' ')}`,
+        `Call ${tool} again with corrected arguments, for example ${JSON.stringify(call)}${keep}.`,
       );
     },
   };

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ElicitRequestSchema, type CallToolResult, type ElicitRequestFormParams } from '@modelcontextprotocol/sdk/types.js';
 import type { Emulator } from '../../src/emulator/index.js';
-import { cleanupHomes, eventually, ROOT, startEmulator, tempHome, TestServer, textOf, type ServerOptions } from '../helpers/harness.js';
+import { cleanupHomes, eventually, ROOT, startEmulator, tempHome, TestServer, textOf, resultData, type ServerOptions } from '../helpers/harness.js';
 import { assertNoSecretsLeaked } from '../helpers/leaks.js';
 
 /**
@@ -26,8 +26,7 @@ async function startServer(options: ServerOptions = {}): Promise<TestServer> {
 }
 
 function structured(result: CallToolResult): Record<string, unknown> {
-  assert.ok(result.structuredContent, `no structuredContent in ${textOf(result)}`);
-  return result.structuredContent as Record<string, unknown>;
+  return resultData(result);
 }
 
 const team = () => new URL(emulator.teamUrl).host;
@@ -154,25 +153,12 @@ describe('the sign-in URL stays private (issue 11 item 7)', () => {
     assert.ok(server.browserOpens()[0]!.startsWith(`${emulator.teamUrl}/cdn-cgi/access/oauth/authorization?`), 'the start address led to the sign-in page');
   });
 
-  it('refuses a callback (code or access_denied) without the start cookie; the login completes with it; the start address works once', async () => {
+  it('once the browser loaded the start address, refuses a callback (code or access_denied) without its cookie; the login completes with it; the start address works once', async () => {
     const server = await startServer({ browser: 'unopened' });
     const pending = structured(await server.call('access_login', { url: `${emulator.appUrl}/`, wait_seconds: 0 }));
     assert.equal(pending.status, 'pending');
     const [argv] = await eventually(() => server.browserArgv(), 10_000, 'the opener');
     const start = argv![0]!;
-
-    // Another local user who learned the authorization URL (state included) tries to complete or deny the login.
-    const forged = await browseToCallback(String(pending.login_url));
-    assert.equal(forged.status, 403);
-    assert.match(heading(forged.body), /did not start this sign-in/);
-    const authorizationUrl = new URL(String(pending.login_url));
-    const denial = new URL(authorizationUrl.searchParams.get('redirect_uri')!);
-    denial.searchParams.set('state', authorizationUrl.searchParams.get('state')!);
-    denial.searchParams.set('error', 'access_denied');
-    const denied = await fetch(denial, { redirect: 'manual' });
-    assert.equal(denied.status, 403);
-    await denied.text();
-    assert.equal(structured(await server.call('access_login', { url: `${emulator.appUrl}/`, wait_seconds: 0 })).status, 'pending', 'still pending');
 
     // The user's browser loads the start address: one redirect to the sign-in page and a cookie for /callback.
     const first = await fetch(start, { redirect: 'manual' });
@@ -187,10 +173,36 @@ describe('the sign-in URL stays private (issue 11 item 7)', () => {
     await second.text();
     assert.equal(second.status, 410, 'a start address works once');
 
+    // Another local user who learned the authorization URL (state included) tries to complete or deny the login.
+    const forged = await browseToCallback(String(pending.login_url));
+    assert.equal(forged.status, 403);
+    assert.match(heading(forged.body), /did not start this sign-in/);
+    const authorizationUrl = new URL(String(pending.login_url));
+    const denial = new URL(authorizationUrl.searchParams.get('redirect_uri')!);
+    denial.searchParams.set('state', authorizationUrl.searchParams.get('state')!);
+    denial.searchParams.set('error', 'access_denied');
+    const denied = await fetch(denial, { redirect: 'manual' });
+    assert.equal(denied.status, 403);
+    await denied.text();
+    assert.equal(structured(await server.call('access_login', { url: `${emulator.appUrl}/`, wait_seconds: 0 })).status, 'pending', 'still pending');
+
     const done = await browseToCallback(first.headers.get('location')!, setCookie.split(';')[0]);
     assert.equal(done.status, 200, heading(done.body));
     const after = await server.call('access_login', { url: `${emulator.appUrl}/`, wait_seconds: 10 });
     assert.equal(structured(after).status, 'authenticated', textOf(after));
+  });
+
+  it('an opener that reported success but showed nothing: the link in the pending result still signs the user in', async () => {
+    const server = await startServer({ browser: 'unopened' });
+    const pending = structured(await server.call('access_fetch', { url: `${emulator.appUrl}/`, wait_seconds: 0 }));
+    assert.equal(pending.browser_opened, true);
+    assert.match(String(pending.next_step), /if no window appeared, ask them to open http/);
+    // Nobody loaded the start address: the user opens the link from the result in another browser.
+    const done = await browseToCallback(String(pending.login_url));
+    assert.equal(done.status, 200, heading(done.body));
+    const after = await server.call('access_fetch', { url: `${emulator.appUrl}/`, wait_seconds: 10 });
+    assert.notEqual(after.isError, true, textOf(after));
+    assert.match(textOf(after), /^HTTP 200/);
   });
 });
 
