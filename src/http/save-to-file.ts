@@ -45,6 +45,7 @@ export async function saveBodyToFile(body: BodyStream, path: string, url: URL, o
 }
 
 async function saveConfined(body: BodyStream, path: string, url: URL, confined: { overwrite: boolean; maxBytes: number }): Promise<SavedFile> {
+  await assertParentUnmoved(body, path);
   const existing = await lstat(path).catch(() => undefined);
   if (!existing) return writeNewFile(body, path, url, confined.maxBytes);
   // Checked before the request too; checked again because the file system may have changed meanwhile.
@@ -62,6 +63,26 @@ async function saveAsTyped(body: BodyStream, path: string, url: URL): Promise<Sa
   return writeAsideThenRename(body, target, url, {});
 }
 
+/**
+ * `path` was checked with every symlink resolved; O_EXCL protects the last
+ * component only. A directory above it that was swapped for a symlink during
+ * the request would carry the file out of the roots, so the parent must still
+ * resolve to itself.
+ */
+async function assertParentUnmoved(body: BodyStream, path: string): Promise<void> {
+  if (!(await parentMoved(path))) return;
+  body.on('error', () => {}).destroy();
+  throw parentMovedError(path);
+}
+
+async function parentMoved(path: string): Promise<boolean> {
+  return (await realpath(dirname(path)).catch(() => undefined)) !== dirname(path);
+}
+
+function parentMovedError(path: string): AccessError {
+  return new AccessError('save_failed', `save_to ${path}: a directory on the way changed while downloading (it now leads elsewhere); nothing was kept.`, 'Call again to see whether the path is allowed now.');
+}
+
 /** O_EXCL: never follows a symlink, never replaces what appeared meanwhile; the partial file goes on failure. */
 async function writeNewFile(body: BodyStream, path: string, url: URL, maxBytes: number): Promise<SavedFile> {
   let file: FileHandle;
@@ -71,6 +92,13 @@ async function writeNewFile(body: BodyStream, path: string, url: URL, maxBytes: 
   } catch (error) {
     body.on('error', () => {}).destroy();
     throw saveError(error, path, url);
+  }
+  // Between the check above and the open, the parent may still have been swapped: then the file is not where it was meant to be.
+  if (await parentMoved(path)) {
+    await file.close().catch(() => {});
+    await rm(path, { force: true }).catch(() => {});
+    body.on('error', () => {}).destroy();
+    throw parentMovedError(path);
   }
   try {
     const bytes = await streamTo(body, file.createWriteStream(), maxBytes, path);

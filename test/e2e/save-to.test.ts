@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -140,6 +140,26 @@ describe('save_to from an agent writes only where the user meant', () => {
     assertRefused(await server.call('access_fetch', { url: page(), save_to: 'dangling.txt', overwrite: true }), /outside the directories|not a regular file/, 'dangling.txt');
     assert.deepEqual(readdirSync(outside).sort(), ['victim.txt']);
     assert.equal(readFileSync(join(outside, 'victim.txt'), 'utf8'), 'victim');
+  });
+
+  it('a directory swapped for a symlink while the response is on its way: nothing lands outside', async () => {
+    const outside = tempHome('cfam-outside-');
+    mkdirSync(join(project, 'sub'));
+    // Usually the swap comes after the path check and before the body: the late check refuses. Under load it may
+    // come first: then the path check refuses. Either way nothing may land outside.
+    const late = createServer((_req, res) => void setTimeout(() => res.writeHead(200, { 'content-type': 'text/plain' }).end('report\n'), 3000));
+    await new Promise<void>((r) => late.listen(0, '127.0.0.1', r));
+    try {
+      const slow = server.call('access_fetch', { url: `http://127.0.0.1:${(late.address() as AddressInfo).port}/report`, save_to: 'sub/report.txt' });
+      await new Promise((r) => setTimeout(r, 1200));
+      renameSync(join(project, 'sub'), join(project, 'sub-moved'));
+      symlinkSync(outside, join(project, 'sub'));
+      assertRefused(await slow, /changed while downloading|outside the directories/, 'sub/report.txt');
+      assert.deepEqual(readdirSync(outside), [], 'nothing was written through the swapped directory');
+    } finally {
+      late.closeAllConnections();
+      await new Promise((r) => late.close(r));
+    }
   });
 
   it('refuses what is not a regular file (a named pipe, a directory), even with overwrite', async () => {
