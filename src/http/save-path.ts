@@ -84,7 +84,7 @@ async function realRoots(roots: string[]): Promise<string[]> {
  * exist yet. A dangling symlink counts as existing (lstat), so it is then
  * refused as "not a regular file" instead of being followed.
  */
-async function realTarget(path: string): Promise<string> {
+export async function realTarget(path: string): Promise<string> {
   const rest: string[] = [];
   for (let current = path; ; current = dirname(current)) {
     try {

@@ -1,5 +1,4 @@
-import { realpath } from 'node:fs/promises';
-import { basename, dirname, join, resolve, sep } from 'node:path';
+import { resolve } from 'node:path';
 import { detectAccess, type AccessChallenge } from '../auth/detect.js';
 import { AccessError } from '../auth/errors.js';
 import { serviceTokenRefusedError, serviceTokenSecrets } from '../auth/service-tokens.js';
@@ -9,7 +8,7 @@ import type { Format } from '../http/convert.js';
 import { DEFAULT_MAX_LENGTH, paginate } from '../http/paging.js';
 import { sendFollowingRedirects, type Followed } from '../http/redirects.js';
 import { readResponseContent } from '../http/response-content.js';
-import { confineSavePath, relativeBase, resolveSavePath } from '../http/save-path.js';
+import { confineSavePath, isWithin, realTarget, relativeBase, resolveSavePath } from '../http/save-path.js';
 import type { SaveOptions } from '../http/save-to-file.js';
 import type { AccessService, LoginHooks } from './access-service.js';
 import { loginFor } from './login-flow.js';
@@ -233,20 +232,7 @@ async function planSave(svc: AccessService, params: FetchParams, input: string, 
 
 /** Is `path` (which may not exist yet) inside `dir` once symlinks are resolved? */
 async function isInside(path: string, dir: string): Promise<boolean> {
-  const real = async (p: string): Promise<string> => {
-    const rest: string[] = [];
-    for (let current = p; ; current = dirname(current)) {
-      try {
-        return join(await realpath(current), ...rest.reverse());
-      } catch {
-        if (dirname(current) === current) return p;
-        rest.push(basename(current));
-      }
-    }
-  };
-  const fold = (p: string) => (process.platform === 'win32' || process.platform === 'darwin' ? p.toLowerCase() : p);
-  const [file, root] = [fold(await real(resolve(path))), fold(await real(resolve(dir)))];
-  return file === root || file.startsWith(root.endsWith(sep) ? root : root + sep);
+  return isWithin(await realTarget(resolve(path)), await realTarget(resolve(dir)));
 }
 
 function authOf(credentialHeaders: string[]): AuthMethod {
