@@ -1,3 +1,4 @@
+import { cloudflaredSessionVerified } from '../auth/cloudflared.js';
 import { sessionState } from '../auth/sessions.js';
 import { parseTargetUrl } from '../auth/url-policy.js';
 import type { AccessService } from './access-service.js';
@@ -23,7 +24,8 @@ export function sessionInfo(svc: AccessService, origin: string): SessionInfo {
     if (cloudflared) return { host, origin, state: 'pending', method: 'cloudflared', login_url: cloudflared.authorizationUrl || undefined };
     return { host, origin, state: 'none', method: svc.serviceTokenFor(new URL(origin)) ? 'service_token' : 'unknown' };
   }
-  const state = sessionState(session);
+  // A cloudflared session stored before its application was verified is never sent again: for the user it has ended.
+  const state = session.method === 'cloudflared' && !cloudflaredSessionVerified(session) ? 'expired' : sessionState(session);
   return {
     host,
     origin,

@@ -189,6 +189,8 @@ describe('a page imitating Access gets no cloudflared token', () => {
     const session = { origin: page.origin, method: 'cloudflared', access_token: token, expires_at: Date.now() + 3_600_000, obtained_at: Date.now() };
     writeFileSync(join(home, 'store.json'), JSON.stringify({ version: 1, sessions: { [page.origin]: session }, registrations: {}, logins: {} }), { mode: 0o600 });
     const server = await startServer(stand, home);
+    const status = await server.call('access_status', {});
+    assert.equal((status.structuredContent as { sessions: Array<{ state: string }> }).sessions[0]?.state, 'expired', 'status does not call an unusable session authenticated');
     assertRefused(await server.call('access_fetch', { url: page.url }), /sent no signed application metadata/);
     assertNothingSent(page);
     assert.deepEqual(stand.lines(), []);
