@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { cleanupHomes, TestServer, textOf } from '../helpers/harness.js';
 import { escapedForms, stringsIn } from '../helpers/escapes.js';
+import { Hostile } from '../helpers/hostile-site.js';
 import { assertNoSecretsLeaked } from '../helpers/leaks.js';
 
 /**
@@ -16,103 +16,46 @@ import { assertNoSecretsLeaked } from '../helpers/leaks.js';
 
 const MIB = 1024 * 1024;
 
-/** A managed-OAuth origin on loopback whose tokens hold every character a converter escapes. */
-class WhoamiSite {
-  readonly issued = new Set<string>();
-  readonly secrets: string[] = [];
-  private server!: Server;
-  origin = '';
+/**
+ * A managed-OAuth origin on loopback whose tokens hold every character a
+ * converter escapes, with a public page, a hostile page at the body cap, and
+ * protected pages that echo the request headers back (whoami).
+ */
+async function startWhoamiSite(): Promise<Hostile> {
+  const site = await Hostile.start();
+  site.newAccessToken = () => `tok_${random()}*[${random()}]\\${random()}\`end_${random()}`;
+  site.routes.set('/hello', (_req, res) => void res.writeHead(200, { 'content-type': 'text/html' }).end('<p>Hello from a public page.</p>'));
+  // Public, at the body cap: each unterminated <!-- once made the nesting check rescan the rest.
+  site.routes.set('/hostile', (_req, res) => void res.writeHead(200, { 'content-type': 'text/html' }).end(`<html><body>${'<!--'.repeat((5 * MIB) / 4 - 4)}`));
+  for (const path of ['/whoami', '/whoami.json']) site.routes.set(path, (req, res) => whoami(site, req, res, path.endsWith('.json')));
+  return site;
+}
 
-  static async start(): Promise<WhoamiSite> {
-    const site = new WhoamiSite();
-    site.server = createServer((req, res) => {
-      let body = '';
-      req.setEncoding('utf8').on('data', (c: string) => (body += c));
-      req.on('end', () => site.handle(req, res, body));
-    });
-    await new Promise<void>((resolve) => site.server.listen(0, '127.0.0.1', resolve));
-    site.origin = `http://127.0.0.1:${(site.server.address() as AddressInfo).port}`;
-    return site;
+function whoami(site: Hostile, req: IncomingMessage, res: ServerResponse, asJson: boolean): void {
+  const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+  if (!bearer || !site.issued.has(bearer)) {
+    res.writeHead(401, { 'www-authenticate': `Bearer resource_metadata="${site.origin}/.well-known/cloudflare-access-protected-resource/"` });
+    return void res.end();
   }
-
-  private handle(req: IncomingMessage, res: ServerResponse, body: string): void {
-    const url = new URL(req.url ?? '/', this.origin);
-    const json = (status: number, value: unknown) => {
-      res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(value));
-    };
-    switch (url.pathname) {
-      case '/.well-known/cloudflare-access-protected-resource/':
-        return json(200, { resource: this.origin, authorization_servers: [this.origin], authentication_methods: ['oauth'] });
-      case '/.well-known/oauth-authorization-server':
-        return json(200, {
-          issuer: this.origin,
-          authorization_endpoint: `${this.origin}/authorize`,
-          token_endpoint: `${this.origin}/token`,
-          registration_endpoint: `${this.origin}/register`,
-          code_challenge_methods_supported: ['S256'],
-          token_endpoint_auth_methods_supported: ['none'],
-        });
-      case '/register':
-        return json(201, { client_id: 'whoami-client' });
-      case '/authorize': {
-        const code = `code-${random()}`;
-        this.secrets.push(code);
-        const back = new URL(url.searchParams.get('redirect_uri')!);
-        back.searchParams.set('code', code);
-        back.searchParams.set('state', url.searchParams.get('state')!);
-        res.writeHead(302, { location: back.href });
-        return void res.end();
-      }
-      case '/token': {
-        const form = new URLSearchParams(body);
-        for (const name of ['code', 'code_verifier', 'refresh_token']) if (form.get(name)) this.secrets.push(form.get(name)!);
-        // Every character turndown escapes, between random alphanumeric runs.
-        const access = `tok_${random()}*[${random()}]\\${random()}\`end_${random()}`;
-        const refresh = `ref_${random()}`;
-        this.secrets.push(access, refresh);
-        this.issued.add(access);
-        return json(200, { access_token: access, token_type: 'bearer', expires_in: 900, refresh_token: refresh });
-      }
-      case '/hello':
-        res.writeHead(200, { 'content-type': 'text/html' });
-        return void res.end('<p>Hello from a public page.</p>');
-      case '/hostile': {
-        // Public, at the body cap: each unterminated <!-- once made the nesting check rescan the rest.
-        res.writeHead(200, { 'content-type': 'text/html' });
-        return void res.end(`<html><body>${'<!--'.repeat((5 * MIB) / 4 - 4)}`);
-      }
-    }
-    const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
-    if (!bearer || !this.issued.has(bearer)) {
-      res.writeHead(401, { 'www-authenticate': `Bearer resource_metadata="${this.origin}/.well-known/cloudflare-access-protected-resource/"` });
-      return void res.end();
-    }
-    const headers = { authorization: req.headers.authorization, 'cf-access-token': req.headers['cf-access-token'] ?? bearer };
-    if (url.pathname === '/whoami.json') return json(200, { headers });
-    const cell = (s = '') => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-    res.end(`<!doctype html><html><head><title>whoami</title></head><body><main><h1>Request headers</h1>
+  const headers = { authorization: req.headers.authorization, 'cf-access-token': req.headers['cf-access-token'] ?? bearer };
+  if (asJson) return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ headers }));
+  const cell = (s = '') => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+  res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+  res.end(`<!doctype html><html><head><title>whoami</title></head><body><main><h1>Request headers</h1>
 <p>${'The headers this request carried, as the application saw them. '.repeat(5)}</p>
 <table><tr><th>Name</th><th>Value</th></tr>${Object.entries(headers).map(([k, v]) => `<tr><td>${k}</td><td>${cell(String(v ?? ""))}</td></tr>`).join('')}</table>
 <pre>${cell(JSON.stringify({ headers }, null, 2))}</pre></main></body></html>`);
-  }
-
-  close(): Promise<void> {
-    this.server.closeAllConnections();
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
 }
 
 function random(): string {
   return Math.random().toString(36).slice(2, 12) + Math.random().toString(36).slice(2, 12);
 }
 
-let site: WhoamiSite;
+let site: Hostile;
 const servers: TestServer[] = [];
 
 before(async () => {
-  site = await WhoamiSite.start();
+  site = await startWhoamiSite();
 });
 
 after(async () => {

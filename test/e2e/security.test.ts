@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect as connectTcp, createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Emulator } from '../../src/emulator/index.js';
 import { BROWSER_SCRIPT, cleanupHomes, SERVER_ENTRY, type ServerOptions, startEmulator, tempHome, TestServer, textOf, trustedTeamsEnv } from '../helpers/harness.js';
+import { Hostile, randomish } from '../helpers/hostile-site.js';
 import { assertNoSecretsLeaked, recordOutput } from '../helpers/leaks.js';
 
 /**
@@ -16,110 +16,6 @@ import { assertNoSecretsLeaked, recordOutput } from '../helpers/leaks.js';
  * a clear error with a next step, the server still answers, the store keeps what it
  * held, and no token, code, verifier or secret shows up anywhere.
  */
-
-type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void | Promise<void>;
-
-/** A hostile origin that plays both the protected app and its authorization server. */
-class Hostile {
-  readonly secrets: string[] = [];
-  readonly requests: Array<{ method: string; path: string; headers: IncomingMessage['headers'] }> = [];
-  /** Per-path overrides; the defaults below make a working managed-OAuth login. */
-  routes = new Map<string, Handler>();
-  tokenLifetime = 900;
-  issued = new Set<string>();
-  private server!: Server;
-  origin = '';
-
-  static async start(): Promise<Hostile> {
-    const hostile = new Hostile();
-    hostile.server = createServer((req, res) => {
-      let body = '';
-      req.setEncoding('utf8').on('data', (c: string) => (body += c));
-      req.on('end', () => void hostile.handle(req, res, body));
-    });
-    await new Promise<void>((resolve) => hostile.server.listen(0, '127.0.0.1', resolve));
-    hostile.origin = `http://127.0.0.1:${(hostile.server.address() as AddressInfo).port}`;
-    return hostile;
-  }
-
-  get url(): string {
-    return `${this.origin}/`;
-  }
-
-  reset(): void {
-    this.routes.clear();
-    this.requests.length = 0;
-    this.tokenLifetime = 900;
-  }
-
-  private async handle(req: IncomingMessage, res: ServerResponse, body: string): Promise<void> {
-    const url = new URL(req.url ?? '/', this.origin);
-    this.requests.push({ method: req.method ?? 'GET', path: url.pathname, headers: req.headers });
-    const override = this.routes.get(url.pathname);
-    if (override) return override(req, res, body);
-    const json = (status: number, value: unknown) => {
-      res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(value));
-    };
-    switch (url.pathname) {
-      case '/.well-known/cloudflare-access-protected-resource/':
-        return json(200, { resource: this.origin, authorization_servers: [this.origin], authentication_methods: ['oauth'] });
-      case '/.well-known/oauth-authorization-server':
-        return json(200, {
-          issuer: this.origin,
-          authorization_endpoint: `${this.origin}/authorize`,
-          token_endpoint: `${this.origin}/token`,
-          registration_endpoint: `${this.origin}/register`,
-          revocation_endpoint: `${this.origin}/revoke`,
-          code_challenge_methods_supported: ['S256'],
-          token_endpoint_auth_methods_supported: ['none'],
-        });
-      case '/register':
-        return json(201, { client_id: 'hostile-client' });
-      case '/authorize': {
-        const code = `code-${randomish()}`;
-        this.secrets.push(code);
-        const back = new URL(url.searchParams.get('redirect_uri')!);
-        back.searchParams.set('code', code);
-        back.searchParams.set('state', url.searchParams.get('state')!);
-        res.writeHead(302, { location: back.href });
-        return void res.end();
-      }
-      case '/token': {
-        const form = new URLSearchParams(body);
-        for (const name of ['code', 'code_verifier', 'refresh_token']) if (form.get(name)) this.secrets.push(form.get(name)!);
-        const access = `oauth:access-${randomish()}`;
-        const refresh = `oauth:refresh-${randomish()}`;
-        this.secrets.push(access, refresh);
-        this.issued.add(access);
-        return json(200, { access_token: access, token_type: 'bearer', expires_in: this.tokenLifetime, refresh_token: refresh });
-      }
-      case '/revoke':
-        return json(200, {});
-      default: {
-        const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
-        if (bearer && this.issued.has(bearer)) {
-          res.writeHead(200, { 'content-type': 'text/plain' });
-          return void res.end('hello from the hostile app');
-        }
-        res.writeHead(401, {
-          'www-authenticate': `Bearer realm="OAuth", resource_metadata="${this.origin}/.well-known/cloudflare-access-protected-resource/"`,
-          'content-type': 'application/json',
-        });
-        return void res.end('{"error":"invalid_token"}');
-      }
-    }
-  }
-
-  close(): Promise<void> {
-    this.server.closeAllConnections();
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
-}
-
-function randomish(): string {
-  return Math.random().toString(36).slice(2) + Math.random().toString(36).slice(2);
-}
 
 let emulator: Emulator;
 /** Shared by cases that log in; discovery cases each get a fresh origin (discovery is cached per origin). */
