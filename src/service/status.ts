@@ -2,6 +2,7 @@ import { sessionState } from '../auth/sessions.js';
 import { parseTargetUrl } from '../auth/url-policy.js';
 import type { AccessService } from './access-service.js';
 import { offerFor } from './login-flow.js';
+import { refreshNote } from './refresh-note.js';
 import type { AuthMethod, ProbeInfo, ServiceTokenSummary, SessionInfo } from './results.js';
 
 export interface StatusResult {
@@ -24,6 +25,7 @@ export function sessionInfo(svc: AccessService, origin: string): SessionInfo {
     return { host, origin, state: 'none', method: svc.serviceTokenFor(new URL(origin)) ? 'service_token' : 'unknown' };
   }
   const state = sessionState(session);
+  const note = refreshNote(session);
   return {
     host,
     origin,
@@ -32,6 +34,7 @@ export function sessionInfo(svc: AccessService, origin: string): SessionInfo {
     expires_at: session.expires_at ? new Date(session.expires_at).toISOString() : undefined,
     expires_in_seconds: session.expires_at ? Math.max(0, Math.round((session.expires_at - Date.now()) / 1000)) : undefined,
     refreshable: Boolean(session.refresh_token),
+    ...(note ? { refresh_note: note } : {}),
   };
 }
 
