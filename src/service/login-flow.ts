@@ -211,7 +211,7 @@ export async function completeFromCallbackUrl(
   }
   const expectedState = new URL(pending.authorizationUrl).searchParams.get('state');
   const pastedState = pasted?.searchParams.get('state');
-  const redirectUri = svc.callback.redirectUri;
+  const redirectUri = pending.redirectUri ?? svc.callback.redirectUri;
   if (!pasted || !pastedState || pastedState !== expectedState) {
     throw new AccessError(
       'callback_failed',
