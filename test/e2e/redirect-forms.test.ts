@@ -90,6 +90,18 @@ for (const only of ['127.0.0.1', 'localhost'] as const) {
   });
 }
 
+describe('the pending text with only 127.0.0.1 allowed', () => {
+  it('names the 127.0.0.1 callback address the browser will end on', async () => {
+    const e = await emulatorWith({ redirectHosts: '127.0.0.1' });
+    const server = await TestServer.start({ home: tempHome(), browser: 'none' });
+    running.push(server);
+    const pending = await fetchPage(server, e.appUrl, 0);
+    assert.equal(resultData(pending).status, 'pending', textOf(pending));
+    assert.match(textOf(pending), /starting with http:\/\/127\.0\.0\.1:\d+\/callback/);
+    assert.match(String(resultData(pending).login_url), /redirect_uri=http%3A%2F%2F127\.0\.0\.1/);
+  });
+});
+
 describe('CF_ACCESS_MCP_CALLBACK_HOST', () => {
   it('127.0.0.1 registers that form first', async () => {
     const e = await emulatorWith({});
