@@ -1,6 +1,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { callbackUri, type CallbackHost } from './callback-host.js';
 import { AccessError } from './errors.js';
 import { errorPage, successPage } from './callback-pages.js';
 import { rememberSecret } from './redact.js';
@@ -37,7 +38,8 @@ export interface CallbackListenerOptions {
 }
 
 /**
- * The loopback redirect target (`http://localhost:<port>/callback`), listening
+ * The loopback redirect target (`http://localhost:<port>/callback` or
+ * `http://127.0.0.1:<port>/callback`, whichever the team accepts), listening
  * on 127.0.0.1 and ::1 only. It routes each callback by `state` to the login
  * that expects it; an unknown state is refused and completes nothing. Each
  * state is accepted once. It closes itself when no login is waiting.
@@ -54,7 +56,12 @@ export class CallbackListener {
   constructor(private readonly options: CallbackListenerOptions) {}
 
   get redirectUri(): string | undefined {
-    return this.port === undefined ? undefined : `http://localhost:${this.port}/callback`;
+    return this.redirectUriFor('localhost');
+  }
+
+  /** The redirect URI in one of its two loopback forms (the listener answers both). */
+  redirectUriFor(host: CallbackHost): string | undefined {
+    return this.port === undefined ? undefined : callbackUri(host, this.port);
   }
 
   /** Starts listening (preferred port, else any free one); resolves to the redirect URI. */
@@ -149,13 +156,14 @@ export class CallbackListener {
    * that reported success may have shown nothing, and the user then opens the
    * link from the pending result in whatever browser they have.
    */
-  issueStart(state: string, authorizationUrl: string): string {
+  issueStart(state: string, authorizationUrl: string, host: CallbackHost = 'localhost'): string {
     const waiter = this.waiters.get(state);
     if (!waiter || this.port === undefined) throw new Error('no login is waiting for this state');
     const id = randomBytes(24).toString('base64url');
     waiter.startCookie = { name: `cfam_${randomBytes(6).toString('hex')}`, value: randomBytes(32).toString('base64url') };
     this.starts.set(id, { state, authorizationUrl });
-    return `http://localhost:${this.port}${START_PATH}${id}`;
+    // Same host form as the redirect URI: the cookie set here must come back with the callback.
+    return `http://${host}:${this.port}${START_PATH}${id}`;
   }
 
   /** The opener failed: nobody can load the start address, so the login takes a cookie-less callback again. */

@@ -15,7 +15,8 @@ import type { Logger } from './logger.js';
 import { redactSecrets } from './redact.js';
 import type { HeldLock } from './login-lock.js';
 import { createPkce, createState } from './pkce.js';
-import { registerClient, type Registration } from './registration.js';
+import { callbackHostOrder, type CallbackHost } from './callback-host.js';
+import { registerClient, RegistrationRefusedError, type Registration } from './registration.js';
 import type { ResourceMetadata, ServerMetadata } from './schemas.js';
 import { sessionState } from './sessions.js';
 import { POLL_MS, ready, SharedLogins, sleep } from './shared-login.js';
@@ -30,6 +31,8 @@ export interface OAuthLoginConfig {
   discoveryTtlMs?: number;
   /** CF_ACCESS_MCP_TEAMS: team hosts whose sign-in page may be opened without asking. */
   trustedTeams?: readonly string[];
+  /** CF_ACCESS_MCP_CALLBACK_HOST: register only this redirect URI form. */
+  callbackHost?: CallbackHost;
 }
 
 /** What discovery learned about a protected origin. */
@@ -54,6 +57,8 @@ export interface PendingLogin {
   startedAt: number;
   expiresAt: number;
   browser: BrowserResult;
+  /** The redirect URI this process's login registered (absent for a login run by another process). */
+  redirectUri?: string;
   /**
    * Present while the page was not opened because the team is not trusted yet
    * (`browser.refused === 'untrusted_team'`): the user confirmed it (e.g.
@@ -80,6 +85,7 @@ interface Attempt {
   browser: BrowserResult;
   confirmTeam?: () => Promise<BrowserResult>;
   registration: Registration;
+  redirectUri: string;
   /** The session, once the callback came back and the code was exchanged. */
   result: Promise<StoredSession>;
 }
@@ -315,8 +321,8 @@ export class OAuthLogin {
     const onTeamDomain = isTrustedLoginHost(discovery.authorizationServer, target);
     // Decided before registering: the registration made below must not make the team look trusted.
     const trusted = onTeamDomain && isTrustedTeam(discovery.authorizationServer, this.store, this.config.trustedTeams ?? []);
-    const redirectUri = await this.callback.start();
-    const registration = await this.ensureRegistration(discovery, redirectUri, trusted);
+    await this.callback.start();
+    const { registration, redirectUri, host } = await this.ensureRegistration(discovery, trusted);
     const { verifier, challenge: codeChallenge } = createPkce();
     const state = createState();
     const authorizationUrl = buildAuthorizationUrl({
@@ -338,13 +344,13 @@ export class OAuthLogin {
     let browser: BrowserResult;
     let confirmTeam: (() => Promise<BrowserResult>) | undefined;
     if (trusted) {
-      browser = await this.openThroughStart(state, authorizationUrl, team);
+      browser = await this.openThroughStart(state, authorizationUrl, team, host);
     } else if (onTeamDomain) {
       browser = { opened: false, team, refused: 'untrusted_team', reason: untrustedTeamReason(team, target.host) };
       confirmTeam = async () => {
         await this.trustTeam(discovery, redirectUri);
         this.log('info', `${team} is now a trusted team (confirmed by the user).`);
-        return this.openThroughStart(state, authorizationUrl, team);
+        return this.openThroughStart(state, authorizationUrl, team, host);
       };
     } else {
       browser = {
@@ -355,7 +361,7 @@ export class OAuthLogin {
       };
     }
     if (!browser.opened) this.log('notice', `No browser was opened for the login to ${origin}: ${browser.reason}.`);
-    return { authorizationUrl, startedAt, expiresAt, browser, confirmTeam, registration, result };
+    return { authorizationUrl, startedAt, expiresAt, browser, confirmTeam, registration, redirectUri, result };
   }
 
   /**
@@ -364,10 +370,10 @@ export class OAuthLogin {
    * then requires the cookie it sets. If no browser opened, the login takes
    * the plain authorization URL and a cookie-less callback, as before.
    */
-  private async openThroughStart(state: string, authorizationUrl: string, team: string): Promise<BrowserResult> {
+  private async openThroughStart(state: string, authorizationUrl: string, team: string, host: CallbackHost): Promise<BrowserResult> {
     let start: string;
     try {
-      start = this.callback.issueStart(state, authorizationUrl);
+      start = this.callback.issueStart(state, authorizationUrl, host);
     } catch {
       return { opened: false, team, reason: 'the login is no longer waiting for a sign-in' };
     }
@@ -436,6 +442,7 @@ export class OAuthLogin {
       client_id: registration.client_id,
       redirect_uri: redirectUri,
       obtained_at: Date.now(),
+      ...grantFacts(registration, tokens.refresh_token),
     };
     await this.store.putSession(session);
     await this.trustTeam(discovery, redirectUri);
@@ -443,20 +450,62 @@ export class OAuthLogin {
     return session;
   }
 
-  private async ensureRegistration(discovery: Discovery, redirectUri: string, teamTrusted: boolean): Promise<Registration> {
-    const key = registrationKey(discovery.authorizationServer.origin, redirectUri);
-    const cached = this.store.getRegistration(key);
-    if (cached && cached.registration_endpoint === discovery.server.registration_endpoint) return cached;
+  /**
+   * A registration for one of our two redirect URI forms: the one that worked
+   * for this team before (or CF_ACCESS_MCP_CALLBACK_HOST) first; when the
+   * server refuses that form, the other one, and the team remembers the winner.
+   */
+  private async ensureRegistration(
+    discovery: Discovery,
+    teamTrusted: boolean,
+  ): Promise<{ registration: Registration; redirectUri: string; host: CallbackHost }> {
+    const team = discovery.authorizationServer.origin;
+    const remembered = this.store.getCallbackHost(team);
+    let refused: unknown;
     try {
-      const registration = await registerClient(this.dispatcher, discovery.server.registration_endpoint!, redirectUri, discovery.resource);
-      // Flagged until the user completes or confirms a sign-in with this team: registering alone earns no trust.
-      const entry: Registration & { [TEAM_TRUSTED_FIELD]: boolean } = { ...registration, [TEAM_TRUSTED_FIELD]: teamTrusted };
-      await this.store.putRegistration(key, entry);
-      return registration;
+      for (const host of callbackHostOrder(this.config.callbackHost, remembered)) {
+        const redirectUri = this.callback.redirectUriFor(host);
+        if (!redirectUri) throw new AccessError('callback_failed', 'The login callback listener stopped before registration.', 'Call access_login again.');
+        try {
+          const registration = await this.registrationFor(discovery, redirectUri, teamTrusted);
+          if (remembered !== host) await this.store.putCallbackHost(team, host);
+          return { registration, redirectUri, host };
+        } catch (error) {
+          if (!(error instanceof RegistrationRefusedError && error.reason === 'redirect_uri')) throw error;
+          refused = error;
+          this.log('notice', `${discovery.authorizationServer.host} does not allow the redirect URI ${redirectUri}.`);
+        }
+      }
+      throw refused;
     } catch (error) {
       this.forgetDiscovery(discovery.origin);
       throw error;
     }
+  }
+
+  /**
+   * The stored registration for this redirect URI, else a new one asking for
+   * both grants, else (the server refused the refresh grant) for the code grant
+   * alone, recorded so that status can say refresh may not work.
+   */
+  private async registrationFor(discovery: Discovery, redirectUri: string, teamTrusted: boolean): Promise<Registration> {
+    const key = registrationKey(discovery.authorizationServer.origin, redirectUri);
+    const cached = this.store.getRegistration(key);
+    // One stored before we registered grants (code only) is replaced: a server that enforces grants would refuse its refresh.
+    if (cached && cached.registration_endpoint === discovery.server.registration_endpoint && cached.grant_types) return cached;
+    const endpoint = discovery.server.registration_endpoint!;
+    let registration: Registration;
+    try {
+      registration = await registerClient(this.dispatcher, endpoint, redirectUri, discovery.resource);
+    } catch (error) {
+      if (!(error instanceof RegistrationRefusedError && error.reason === 'grants')) throw error;
+      this.log('notice', `${discovery.authorizationServer.host} refused the refresh_token grant at registration; registering authorization_code alone (refresh may not work).`);
+      registration = await registerClient(this.dispatcher, endpoint, redirectUri, discovery.resource, ['authorization_code']);
+    }
+    // Flagged until the user completes or confirms a sign-in with this team: registering alone earns no trust.
+    const entry: Registration & { [TEAM_TRUSTED_FIELD]: boolean } = { ...registration, [TEAM_TRUSTED_FIELD]: teamTrusted };
+    await this.store.putRegistration(key, entry);
+    return registration;
   }
 
   private async dropRegistration(discovery: Discovery, registration: Registration): Promise<void> {
@@ -483,8 +532,16 @@ export class OAuthLogin {
 }
 
 /** What a login shows of its current attempt (confirmTeam is bound separately, to update the login). */
-function pick(attempt: Attempt): Pick<PendingLogin, 'authorizationUrl' | 'startedAt' | 'expiresAt' | 'browser'> {
-  return { authorizationUrl: attempt.authorizationUrl, startedAt: attempt.startedAt, expiresAt: attempt.expiresAt, browser: attempt.browser };
+function pick(attempt: Attempt): Pick<PendingLogin, 'authorizationUrl' | 'startedAt' | 'expiresAt' | 'browser' | 'redirectUri'> {
+  return { authorizationUrl: attempt.authorizationUrl, startedAt: attempt.startedAt, expiresAt: attempt.expiresAt, browser: attempt.browser, redirectUri: attempt.redirectUri };
+}
+
+/** What the session records about renewal: whether we could register the refresh grant, whether a refresh token came. */
+function grantFacts(registration: Registration, refreshToken: string | undefined): Pick<StoredSession, 'refresh_grant_registered' | 'refresh_token_issued'> {
+  return {
+    ...(registration.grant_types && !registration.grant_types.includes('refresh_token') ? { refresh_grant_registered: false } : {}),
+    ...(refreshToken ? {} : { refresh_token_issued: false }),
+  };
 }
 
 class ClientRejectedError extends OAuthProtocolError {

@@ -29,12 +29,22 @@ export const StoredSessionSchema = z
     app_aud: z.string().optional(),
     app_hostname: z.string().optional(),
     team: z.string().optional(),
+    /** oauth: false when the server refused the refresh_token grant at registration (refresh may not work). */
+    refresh_grant_registered: z.boolean().optional(),
+    /** oauth: false when the token response carried no refresh token (grant session duration 0). */
+    refresh_token_issued: z.boolean().optional(),
   })
   .loose();
 export type StoredSession = z.infer<typeof StoredSessionSchema>;
 
 const RegistrationSchema = z
-  .object({ client_id: z.string(), redirect_uri: z.string(), registration_endpoint: z.string(), registered_at: z.number() })
+  .object({
+    client_id: z.string(),
+    redirect_uri: z.string(),
+    registration_endpoint: z.string(),
+    registered_at: z.number(),
+    grant_types: z.array(z.string()).optional(),
+  })
   .loose();
 
 /**
@@ -64,10 +74,12 @@ const StoreDataSchema = z.object({
   sessions: z.record(z.string(), StoredSessionSchema),
   registrations: z.record(z.string(), RegistrationSchema),
   logins: z.record(z.string(), LoginRecordSchema).default({}),
+  /** Per authorization server: the loopback redirect URI host form its registration accepted (see callback-host.ts). */
+  callback_hosts: z.record(z.string(), z.string()).default({}),
 });
 export type StoreData = z.infer<typeof StoreDataSchema>;
 
-const emptyData = (): StoreData => ({ version: 1, sessions: {}, registrations: {}, logins: {} });
+const emptyData = (): StoreData => ({ version: 1, sessions: {}, registrations: {}, logins: {}, callback_hosts: {} });
 
 /** The cross-process lock on the store file: short-lived, so a dead holder is taken over after a few seconds. */
 const STORE_LOCK = { stale: 10_000, update: 2_000 };
@@ -311,6 +323,17 @@ export class SessionStore {
   deleteRegistration(key: string, clientId: string): Promise<void> {
     return this.update((data) => {
       if (data.registrations[key]?.client_id === clientId) delete data.registrations[key];
+    });
+  }
+
+  /** The redirect URI host form that worked for this authorization server (unchecked: see callback-host.ts). */
+  getCallbackHost(authorizationServer: string): string | undefined {
+    return this.read().callback_hosts[authorizationServer];
+  }
+
+  putCallbackHost(authorizationServer: string, host: string): Promise<void> {
+    return this.update((data) => {
+      data.callback_hosts[authorizationServer] = host;
     });
   }
 

@@ -9,6 +9,7 @@ function describe(s: SessionInfo): string {
   const parts = [`${s.host}  ${s.state}`];
   if (s.method !== 'unknown') parts.push(s.method);
   if (s.expires_at) parts.push(`${s.state === 'expired' ? 'expired' : 'expires'} ${s.expires_at}${s.refreshable ? ' (refreshable)' : ''}`);
+  if (s.refresh_note) parts.push(`(${s.refresh_note})`);
   return parts.join('  ');
 }
 

@@ -86,7 +86,7 @@ export function waitDisplay(options: WaitDisplayOptions): WaitDisplay {
       say(`No browser could be opened here${pending.browser.reason ? ` (${pending.browser.reason})` : ''}.\nOpen this address in a browser to sign in to ${host}:\n  ${pending.authorizationUrl}`);
     }
     if (pasteMode) {
-      const callback = options.service.callback.redirectUri ?? 'http://localhost:<port>/callback';
+      const callback = pending.redirectUri ?? options.service.callback.redirectUri ?? 'http://localhost:<port>/callback';
       say(
         `After you sign in, the browser goes to ${callback}?… — if that page does not load (the browser is on another machine),\n` +
           'copy the whole address from its address bar, paste it here and press Enter.',

@@ -1,6 +1,7 @@
 import { enterEndpoint } from './endpoint.js';
 import { escapeHtml, htmlPage, readForm, redirect, sendHtml, type RequestContext } from './http-util.js';
 import { OAUTH_PATHS } from './metadata.js';
+import { redirectHostAllowed } from './redirect-hosts.js';
 import { appByResource } from './runtime.js';
 import type { PendingAuthorization } from './state.js';
 
@@ -68,6 +69,10 @@ export async function handleAuthorize(ctx: RequestContext): Promise<void> {
   const redirectUri = q.get('redirect_uri');
   if (!redirectUri || !client.redirect_uris.includes(redirectUri)) {
     return errorPage(ctx, 'invalid_request', 'redirect_uri does not match any registered redirect URI');
+  }
+  // The switches apply at authorize too: a form allowed when the client registered may have been switched off since.
+  if (!redirectHostAllowed(rt.options, new URL(redirectUri).hostname)) {
+    return errorPage(ctx, 'invalid_request', 'redirect_uri is not allowed');
   }
   const state = q.get('state');
   const fail = (error: string, description: string): void =>

@@ -1,6 +1,7 @@
 import { enterEndpoint } from './endpoint.js';
 import { readBody, sendJson, type RequestContext } from './http-util.js';
 import { OAUTH_PATHS } from './metadata.js';
+import { redirectHostAllowed } from './redirect-hosts.js';
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
@@ -44,12 +45,19 @@ export async function handleRegistration(ctx: RequestContext): Promise<void> {
         'redirect_uri is not allowed by the account configuration',
       );
     }
+    if (!redirectHostAllowed(ctx.rt.options, url.hostname)) {
+      return registrationError(ctx, 'invalid_redirect_uri', `${url.hostname} redirect URIs are not allowed by the account configuration`);
+    }
+  }
+  const grantTypes = metadata.grant_types ?? ['authorization_code', 'refresh_token'];
+  if (!Array.isArray(grantTypes) || !grantTypes.every((grant) => ctx.rt.options.registrableGrants.includes(grant))) {
+    return registrationError(ctx, 'invalid_client_metadata', 'grant_types contains a grant this application does not allow');
   }
   const clientName = typeof metadata.client_name === 'string' ? metadata.client_name : undefined;
   const registration: Record<string, unknown> = {
     ...metadata,
     redirect_uris: redirectUris,
-    grant_types: metadata.grant_types ?? ['authorization_code', 'refresh_token'],
+    grant_types: grantTypes,
     response_types: metadata.response_types ?? ['code'],
     token_endpoint_auth_method: 'none',
   };

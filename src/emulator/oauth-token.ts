@@ -71,12 +71,16 @@ function authorizationCodeGrant(ctx: RequestContext, form: URLSearchParams, clie
   const grantId = randomToken(12);
   tokenResponse(ctx, code, {
     access: state.issueAccessToken(clientId, code.resource, grantId, options.tokenLifetimeSeconds),
-    refresh: state.issueRefreshToken(clientId, code.resource, grantId),
+    refresh: options.issueRefreshTokens ? state.issueRefreshToken(clientId, code.resource, grantId) : undefined,
   });
 }
 
 function refreshTokenGrant(ctx: RequestContext, form: URLSearchParams, clientId: string): void {
   const { state, options } = ctx.rt;
+  const grants = state.clients.get(clientId)?.registration.grant_types;
+  if (options.strictGrants && !(Array.isArray(grants) && grants.includes('refresh_token'))) {
+    return tokenError(ctx, 400, 'unauthorized_client', 'The client did not register the refresh_token grant');
+  }
   const record = state.activeToken(form.get('refresh_token') ?? '', 'refresh');
   if (!record || record.clientId !== clientId) {
     return tokenError(ctx, 400, 'invalid_grant', 'The refresh token is invalid, expired or revoked');

@@ -13,6 +13,10 @@ export function resolveOptions(options: EmulatorOptions = {}): EmulatorLiveOptio
     jwtLifetimeSeconds: options.jwtLifetimeSeconds ?? 86400,
     serviceTokens: options.serviceTokens ?? [],
     strictServiceTokens: options.strictServiceTokens ?? false,
+    redirectHosts: options.redirectHosts ?? 'both',
+    registrableGrants: options.registrableGrants ?? ['authorization_code', 'refresh_token'],
+    strictGrants: options.strictGrants ?? false,
+    issueRefreshTokens: options.issueRefreshTokens ?? true,
     host: options.host ?? '127.0.0.1',
     appPort: options.appPort ?? 0,
     app2Port: options.app2Port ?? 0,
@@ -38,6 +42,10 @@ const adjustableOptions = z
     serviceTokens: z.array(z.object({ clientId: z.string(), clientSecret: z.string() })),
     serviceTokenHeader: z.string().nullable(),
     strictServiceTokens: z.boolean(),
+    redirectHosts: z.enum(['both', 'localhost', '127.0.0.1']),
+    registrableGrants: z.array(z.enum(['authorization_code', 'refresh_token'])),
+    strictGrants: z.boolean(),
+    issueRefreshTokens: z.boolean(),
   })
   .partial()
   .strict();

@@ -30,6 +30,14 @@ export interface EmulatorOptions {
   serviceTokenHeader?: string;
   /** Wrong service token credentials get 401 (bad secret) / 403 (unknown id) instead of the mode's challenge. */
   strictServiceTokens?: boolean;
+  /** Which loopback redirect URI form the "account" allows (Access has one switch for each); default both. */
+  redirectHosts?: 'both' | 'localhost' | '127.0.0.1';
+  /** Grants a client may register; registering one outside this list is refused (invalid_client_metadata). */
+  registrableGrants?: Array<'authorization_code' | 'refresh_token'>;
+  /** Refresh is refused (unauthorized_client) for a client that did not register the refresh_token grant. */
+  strictGrants?: boolean;
+  /** False: the application's grant session duration is 0, so no refresh token is issued. */
+  issueRefreshTokens?: boolean;
   host?: string;
   appPort?: number;
   app2Port?: number;

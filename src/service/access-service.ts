@@ -58,7 +58,7 @@ export class AccessService {
       this.dispatcher,
       this.store,
       this.callback,
-      { browserCommand: config.browserCommand, loginTimeoutMs: config.loginTimeoutMs, trustedTeams: config.trustedTeams },
+      { browserCommand: config.browserCommand, loginTimeoutMs: config.loginTimeoutMs, trustedTeams: config.trustedTeams, callbackHost: config.callbackHost },
       log,
     );
     this.cloudflared = new CloudflaredLogin(this.store, { command: config.cloudflaredCommand ?? 'cloudflared', loginTimeoutMs: config.loginTimeoutMs }, log);

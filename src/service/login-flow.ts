@@ -5,10 +5,12 @@ import { AccessError } from '../auth/errors.js';
 import type { PendingLogin } from '../auth/oauth-login.js';
 import { serviceAuthOnlyError, serviceTokenMissingError, serviceTokenRefusedError } from '../auth/service-tokens.js';
 import type { StoredSession } from '../auth/store.js';
+import { sessionState } from '../auth/sessions.js';
 import { parseTargetUrl } from '../auth/url-policy.js';
 import { discard } from '../http/client.js';
 import { sendFollowingRedirects } from '../http/redirects.js';
 import type { AccessService, LoginHooks } from './access-service.js';
+import { refreshNote } from './refresh-note.js';
 import { describePending, LoginPendingError, type PendingLoginResult } from './pending.js';
 import type { LoginResult, ProbeInfo } from './results.js';
 import { waitAtMost } from './wait.js';
@@ -46,9 +48,16 @@ function pendingOf(svc: AccessService, begun: BegunLogin, cancelled: boolean): P
       expiresAt: login.expiresAt,
       browser: login.browser,
       replaced: begun.kind === 'oauth' ? begun.login.replaced : undefined,
+      refreshNote: begun.kind === 'oauth' ? expiredRefreshNote(svc, login.origin) : undefined,
     },
-    { cancelled, callbackUri: svc.callback.redirectUri ?? 'http://localhost:<port>/callback' },
+    { cancelled, callbackUri: (begun.kind === 'oauth' ? begun.login.redirectUri : undefined) ?? svc.callback.redirectUri ?? 'http://localhost:<port>/callback' },
   );
+}
+
+/** Why the stored session, now expired, was not renewed (no refresh token, refresh grant refused). */
+function expiredRefreshNote(svc: AccessService, origin: string): string | undefined {
+  const session = svc.store.getSession(origin);
+  return session && sessionState(session) === 'expired' ? refreshNote(session) : undefined;
 }
 
 /** A login already under way for the origin that `method` may join. */
@@ -202,7 +211,7 @@ export async function completeFromCallbackUrl(
   }
   const expectedState = new URL(pending.authorizationUrl).searchParams.get('state');
   const pastedState = pasted?.searchParams.get('state');
-  const redirectUri = svc.callback.redirectUri;
+  const redirectUri = pending.redirectUri ?? svc.callback.redirectUri;
   if (!pasted || !pastedState || pastedState !== expectedState) {
     throw new AccessError(
       'callback_failed',

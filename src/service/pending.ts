@@ -29,6 +29,8 @@ export interface PendingFacts {
   browser: BrowserResult;
   /** An earlier login for the same site that expired; its link no longer works. */
   replaced?: { authorizationUrl: string; expiredAt: number };
+  /** Why the previous session could not be renewed (see refresh-note.ts), told when a new sign-in is needed. */
+  refreshNote?: string;
 }
 
 export interface PendingContext {
@@ -53,6 +55,7 @@ export function describePending(facts: PendingFacts, context: PendingContext = {
   if (facts.replaced) {
     sentences.push(`The earlier sign-in link for ${host} expired at ${new Date(facts.replaced.expiredAt).toISOString()} and no longer works; a new login was started and its link is below.`);
   }
+  if (facts.refreshNote) sentences.push(`The session for ${host} expired and was not renewed: ${facts.refreshNote}.`);
   if (context.cancelled) sentences.push('The call was cancelled; the login keeps waiting in the background.');
   sentences.push(`Login pending: ${host} needs the user to sign in${via} before it can be reached.`);
   if (facts.browser.opened) {

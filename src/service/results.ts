@@ -30,6 +30,8 @@ export interface SessionInfo {
   expires_at?: string;
   expires_in_seconds?: number;
   refreshable?: boolean;
+  /** Why the session cannot be renewed without signing in again (no refresh token issued, refresh grant refused). */
+  refresh_note?: string;
   login_url?: string;
 }
 

@@ -3,6 +3,7 @@ import { sessionState } from '../auth/sessions.js';
 import { parseTargetUrl } from '../auth/url-policy.js';
 import type { AccessService } from './access-service.js';
 import { offerFor } from './login-flow.js';
+import { refreshNote } from './refresh-note.js';
 import type { AuthMethod, ProbeInfo, ServiceTokenSummary, SessionInfo } from './results.js';
 
 export interface StatusResult {
@@ -26,6 +27,7 @@ export function sessionInfo(svc: AccessService, origin: string): SessionInfo {
   }
   // A cloudflared session stored before its application was verified is never sent again: for the user it has ended.
   const state = session.method === 'cloudflared' && !cloudflaredSessionVerified(session) ? 'expired' : sessionState(session);
+  const note = refreshNote(session);
   return {
     host,
     origin,
@@ -34,6 +36,7 @@ export function sessionInfo(svc: AccessService, origin: string): SessionInfo {
     expires_at: session.expires_at ? new Date(session.expires_at).toISOString() : undefined,
     expires_in_seconds: session.expires_at ? Math.max(0, Math.round((session.expires_at - Date.now()) / 1000)) : undefined,
     refreshable: Boolean(session.refresh_token),
+    ...(note ? { refresh_note: note } : {}),
   };
 }
 

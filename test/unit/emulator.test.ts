@@ -910,3 +910,70 @@ describe('emulator: admin API', () => {
     });
   });
 });
+
+describe('emulator: redirect-URI switches and grants (issue 13)', () => {
+  const LOCALHOST_URI = 'http://localhost:8400/callback';
+
+  it('allows both loopback forms by default, one when set; a refused form gets 400 invalid_redirect_uri', async () => {
+    await withEmulator({}, async (e) => {
+      assert.equal((await register(e, [LOCALHOST_URI])).status, 201);
+      assert.equal((await register(e, [REDIRECT_URI])).status, 201);
+    });
+    await withEmulator({ redirectHosts: 'localhost' }, async (e) => {
+      const refused = await register(e, [REDIRECT_URI]);
+      assert.equal(refused.status, 400);
+      assert.equal(await errorOf(refused), 'invalid_redirect_uri');
+      assert.equal((await register(e, [LOCALHOST_URI])).status, 201);
+    });
+    await withEmulator({ redirectHosts: '127.0.0.1' }, async (e) => {
+      assert.equal(await errorOf(await register(e, [LOCALHOST_URI])), 'invalid_redirect_uri');
+      assert.equal((await register(e, [REDIRECT_URI])).status, 201);
+    });
+  });
+
+  it('authorize refuses a form switched off after registration (shown, not redirected)', async () => {
+    await withEmulator({}, async (e) => {
+      const clientId = await registerClient(e);
+      e.options.redirectHosts = 'localhost';
+      const res = await authorize(e, { clientId, challenge: pkce().challenge });
+      assert.equal(res.status, 400);
+      assert.match(await res.text(), /redirect_uri is not allowed/);
+    });
+  });
+
+  it('registration with refresh_token is refused when only authorization_code is allowed', async () => {
+    await withEmulator({ registrableGrants: ['authorization_code'] }, async (e) => {
+      const refused = await register(e);
+      assert.equal(refused.status, 400);
+      assert.equal(await errorOf(refused), 'invalid_client_metadata');
+    });
+  });
+
+  it('strict grants: refresh is refused (unauthorized_client) for a client that registered authorization_code only', async () => {
+    await withEmulator({ strictGrants: true }, async (e) => {
+      const res = await fetch(`${e.teamUrl}/cdn-cgi/access/oauth/registration`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: 'none', grant_types: ['authorization_code'] }),
+      });
+      const clientId = ((await res.json()) as { client_id: string }).client_id;
+      const { verifier, challenge } = pkce();
+      const code = callbackParams(await authorize(e, { clientId, challenge })).get('code')!;
+      const tokens = (await (await exchangeCode(e, clientId, code, verifier)).json()) as Tokens;
+      const refused = await refresh(e, clientId, tokens.refresh_token!);
+      assert.equal(refused.status, 400);
+      assert.equal(await errorOf(refused), 'unauthorized_client');
+      // A client that registered both grants refreshes.
+      const both = await login(e);
+      assert.equal((await refresh(e, both.clientId, both.tokens.refresh_token!)).status, 200);
+    });
+  });
+
+  it('grant session duration 0: no refresh token', async () => {
+    await withEmulator({ issueRefreshTokens: false }, async (e) => {
+      const { tokens } = await login(e);
+      assert.equal(tokens.refresh_token, undefined);
+      assert.ok(tokens.access_token);
+    });
+  });
+});

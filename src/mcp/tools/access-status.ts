@@ -13,6 +13,7 @@ const sessionSchema = z.object({
   expires_at: z.string().optional(),
   expires_in_seconds: z.number().optional(),
   refreshable: z.boolean().optional(),
+  refresh_note: z.string().optional(),
   login_url: z.string().optional(),
 });
 
@@ -21,6 +22,7 @@ function describeSession(s: SessionInfo): string {
   if (s.method !== 'unknown') parts.push(`method ${s.method}`);
   if (s.expires_at) parts.push(`${s.state === 'expired' ? 'expired at' : 'expires'} ${s.expires_at}${s.refreshable ? ' (refreshable)' : ''}`);
   if (s.login_url) parts.push(`login URL ${s.login_url}`);
+  if (s.refresh_note) parts.push(`note: ${s.refresh_note}`);
   return parts.join(', ');
 }
 
