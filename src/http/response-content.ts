@@ -17,6 +17,8 @@ export interface ContentOptions {
   saveTo?: string;
   /** How save_to writes (confined for an agent, as typed for the CLI). */
   save?: SaveOptions;
+  /** The credentials this request carried: scrubbed in every spelling, whatever else is remembered. */
+  secrets?: string[];
 }
 
 export interface ResponseContent {
@@ -65,6 +67,7 @@ export async function readResponseContent(response: RawResponse, url: URL, optio
     totalBytes: declaredBytes,
     charset: charsetOf(response),
     url,
+    secrets: options.secrets,
   });
   notes.push(...(converted.notes ?? []));
   if (truncated && converted.kind === 'text') {

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { detectAccess, type AccessChallenge } from '../auth/detect.js';
 import { AccessError } from '../auth/errors.js';
+import { redactSecrets } from '../auth/redact.js';
 import { serviceTokenRefusedError, serviceTokenSecrets } from '../auth/service-tokens.js';
 import { parseTargetUrl, truncate } from '../auth/url-policy.js';
 import { discard, headerValue, startDeadline, type RawResponse } from '../http/client.js';
@@ -167,28 +168,31 @@ async function buildResult(
   save?: SavePlan,
   redirectNotes: string[] = [],
 ): Promise<FetchResult> {
+  const secrets = credentialSecrets(svc, finalUrl);
+  const scrub = (text: string) => redactSecrets(text, secrets);
   const content = await readResponseContent(response, finalUrl, {
     format: params.format ?? 'markdown',
     maxBodyBytes: svc.config.maxBodyBytes,
     maxImageBytes: svc.config.maxImageBytes,
     saveTo: save?.path,
     save: save?.options,
+    secrets,
   });
   const warnings = [...svc.takeStoreWarnings(), ...redirectNotes, ...content.notes];
-  const page = paginate(redact(svc, content.text, finalUrl), params.start_index ?? 0, params.max_length ?? DEFAULT_MAX_LENGTH);
+  const page = paginate(content.text, params.start_index ?? 0, params.max_length ?? DEFAULT_MAX_LENGTH);
   const selected: Record<string, string> = {};
   // A site may echo our credential anywhere it controls, not only in the body.
   for (const name of SELECTED_HEADERS) {
     const value = headerValue(response.headers, name);
-    if (value !== undefined) selected[name] = redact(svc, value, finalUrl);
+    if (value !== undefined) selected[name] = scrub(value);
   }
   return {
     url: requested.href,
-    final_url: redact(svc, finalUrl.href, finalUrl),
+    final_url: scrub(finalUrl.href),
     status: response.status,
     content_type: content.contentType,
     auth,
-    title: content.title === undefined ? undefined : redact(svc, content.title, finalUrl),
+    title: content.title === undefined ? undefined : scrub(content.title),
     text: page.text,
     image: content.image,
     total_length: page.total_length,
@@ -202,16 +206,12 @@ async function buildResult(
   };
 }
 
-/** Response text never shows a credential we hold, even when a site echoes request headers back. */
-function redact(svc: AccessService, text: string, finalUrl: URL): string {
+/** The credentials we hold for this origin: a site may echo them back anywhere it controls. */
+function credentialSecrets(svc: AccessService, finalUrl: URL): string[] {
   const secrets = serviceTokenSecrets(svc.serviceTokens);
   const session = svc.store.getSession(finalUrl.origin);
   if (session) secrets.push(session.access_token);
-  let out = text;
-  for (const secret of secrets) {
-    if (secret.length >= 8 && out.includes(secret)) out = out.split(secret).join('[redacted]');
-  }
-  return out;
+  return secrets;
 }
 
 /**
