@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { redactSecrets } from './auth/redact.js';
+import { redactSecrets } from './core/redact.js';
 import { EXIT, UsageError } from './cli/exit-codes.js';
 import { MAIN_USAGE } from './cli/usage.js';
 import { VERSION } from './version.js';

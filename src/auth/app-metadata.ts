@@ -3,8 +3,8 @@ import type { Dispatcher } from 'undici';
 import { z } from 'zod';
 import { discard, headerValue, send } from '../http/client.js';
 import { requestJson } from '../http/json.js';
-import { AccessError } from './errors.js';
-import { isLoopbackHost, truncate } from './url-policy.js';
+import { AccessError } from '../core/errors.js';
+import { isLoopbackHost, truncate } from '../core/url-policy.js';
 
 /**
  * Proves which Access application a URL belongs to before any cloudflared

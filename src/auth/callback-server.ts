@@ -2,9 +2,9 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { callbackUri, type CallbackHost } from './callback-host.js';
-import { AccessError } from './errors.js';
+import { AccessError } from '../core/errors.js';
 import { errorPage, successPage } from './callback-pages.js';
-import { rememberSecret } from './redact.js';
+import { rememberSecret } from '../core/redact.js';
 
 export interface CallbackParams {
   code?: string;

@@ -3,8 +3,8 @@ import { childEnv } from './child-env.js';
 import { z } from 'zod';
 import { jwtAudiences, type VerifiedApp } from './app-metadata.js';
 import type { BrowserResult } from './browser.js';
-import { AccessError } from './errors.js';
-import type { Logger } from './logger.js';
+import { AccessError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
 import type { SessionStore, StoredSession } from './store.js';
 import { MAX_TOKEN_LIFETIME_S } from './token.js';
 

@@ -1,5 +1,5 @@
 import { parseChallenges, resourceMetadataFrom } from './challenge.js';
-import { isLoopbackHost } from './url-policy.js';
+import { isLoopbackHost } from '../core/url-policy.js';
 
 /** What a response tells us about Cloudflare Access guarding the URL. */
 export interface AccessChallenge {

@@ -1,8 +1,8 @@
 import type { Dispatcher } from 'undici';
 import { requestJson, parseWith } from '../http/json.js';
-import { AccessError } from './errors.js';
+import { AccessError } from '../core/errors.js';
 import { ResourceMetadataSchema, ServerMetadataSchema, type ResourceMetadata, type ServerMetadata } from './schemas.js';
-import { isAllowedScheme, truncate } from './url-policy.js';
+import { isAllowedScheme, truncate } from '../core/url-policy.js';
 
 const FALLBACK = 'The site may not offer managed OAuth: use a service token (CF_ACCESS_CLIENT_ID/SECRET) or the cloudflared fallback, or ask the Access administrator to enable managed OAuth.';
 

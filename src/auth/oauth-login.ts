@@ -10,9 +10,9 @@ import {
   fetchServerMetadata,
   offersOAuth,
 } from './discovery.js';
-import { AccessError, OAuthProtocolError } from './errors.js';
-import type { Logger } from './logger.js';
-import { redactSecrets } from './redact.js';
+import { AccessError, OAuthProtocolError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { redactSecrets } from '../core/redact.js';
 import type { HeldLock } from './login-lock.js';
 import { createPkce, createState } from './pkce.js';
 import { callbackHostOrder, type CallbackHost } from './callback-host.js';
@@ -21,7 +21,7 @@ import type { ResourceMetadata, ServerMetadata } from './schemas.js';
 import { sessionState } from './sessions.js';
 import { POLL_MS, ready, SharedLogins, sleep } from './shared-login.js';
 import { registrationKey, type SessionStore, type StoredSession } from './store.js';
-import { isTrustedLoginHost } from './url-policy.js';
+import { isTrustedLoginHost } from '../core/url-policy.js';
 import { isTrustedTeam, TEAM_TRUSTED_FIELD, teamHost, untrustedTeamReason } from './trusted-teams.js';
 import { exchangeCode } from './token.js';
 

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { rememberSecret } from './redact.js';
+import { rememberSecret } from '../core/redact.js';
 
 export interface Pkce {
   verifier: string;

@@ -1,6 +1,6 @@
 import type { Dispatcher } from 'undici';
 import { requestJson, parseWith } from '../http/json.js';
-import { AccessError } from './errors.js';
+import { AccessError } from '../core/errors.js';
 import { OAuthErrorSchema, RegistrationResponseSchema } from './schemas.js';
 
 export type GrantType = 'authorization_code' | 'refresh_token';

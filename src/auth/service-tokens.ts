@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { AccessError } from './errors.js';
+import { AccessError } from '../core/errors.js';
 import { expandUserPath } from './user-path.js';
 import { hostMatches, parseHostList, parseHostPattern, specificity, type HostPattern } from './host-match.js';
-import { pinSecret } from './redact.js';
+import { pinSecret } from '../core/redact.js';
 
 /**
  * Service tokens from the environment. They are sent only to hosts the user

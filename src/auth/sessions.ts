@@ -1,7 +1,7 @@
 import type { Dispatcher } from 'undici';
 import { cloudflaredSessionVerified } from './cloudflared.js';
-import { AccessError, OAuthProtocolError } from './errors.js';
-import type { Logger } from './logger.js';
+import { AccessError, OAuthProtocolError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
 import { OriginLocks } from './login-lock.js';
 import { registrationKey, type SessionStore, type StoredSession } from './store.js';
 import { refreshTokens } from './token.js';

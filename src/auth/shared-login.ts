@@ -1,5 +1,5 @@
-import { AccessError } from './errors.js';
-import type { Logger } from './logger.js';
+import { AccessError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
 import { currentOwner, ownerIsGone, OriginLocks, type HeldLock } from './login-lock.js';
 import type { PendingLogin } from './oauth-login.js';
 import { sessionState } from './sessions.js';

@@ -5,7 +5,7 @@ import lockfile from 'proper-lockfile';
 import { z } from 'zod';
 import { PRIVATE_LOCK_FS } from './lock-fs.js';
 import { chmodNoFollow, securePrivateDir, unsafeEntry, type Unsafe } from './private-dir.js';
-import { rememberSecret } from './redact.js';
+import { rememberSecret } from '../core/redact.js';
 import type { Registration } from './registration.js';
 
 export type SessionMethod = 'oauth' | 'cloudflared';

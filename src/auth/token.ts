@@ -1,7 +1,7 @@
 import type { Dispatcher } from 'undici';
 import { requestJson, parseWith } from '../http/json.js';
-import { AccessError, OAuthProtocolError } from './errors.js';
-import { redactSecrets, rememberSecret } from './redact.js';
+import { AccessError, OAuthProtocolError } from '../core/errors.js';
+import { redactSecrets, rememberSecret } from '../core/redact.js';
 import { OAuthErrorSchema, TokenResponseSchema, type TokenResponse } from './schemas.js';
 
 export interface TokenSet {

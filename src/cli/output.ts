@@ -1,6 +1,6 @@
-import { AccessError } from '../auth/errors.js';
-import type { Logger, LogLevel } from '../auth/logger.js';
-import { redactSecrets } from '../auth/redact.js';
+import { AccessError } from '../core/errors.js';
+import type { Logger, LogLevel } from '../core/logger.js';
+import { redactSecrets } from '../core/redact.js';
 import { EXIT } from './exit-codes.js';
 
 /** Error codes that mean "the login did not complete" (exit 3) rather than a failure (exit 1). */

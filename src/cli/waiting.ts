@@ -1,5 +1,5 @@
 import { createInterface, type Interface } from 'node:readline';
-import { AccessError } from '../auth/errors.js';
+import { AccessError } from '../core/errors.js';
 import type { PendingLogin } from '../auth/oauth-login.js';
 import type { AccessService, LoginHooks } from '../service/access-service.js';
 import { forPeople } from './output.js';

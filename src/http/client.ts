@@ -1,5 +1,5 @@
 import { EnvHttpProxyAgent, errors as undiciErrors, request, type Dispatcher } from 'undici';
-import { AccessError } from '../auth/errors.js';
+import { AccessError } from '../core/errors.js';
 
 export type HeaderMap = Record<string, string | string[] | undefined>;
 export type BodyStream = Dispatcher.ResponseData['body'];

@@ -5,7 +5,7 @@
  * pays for the HTML converter (./html.js: Readability on linkedom, then
  * turndown with GFM tables).
  */
-import { currentSecrets } from '../auth/redact.js';
+import { currentSecrets } from '../core/redact.js';
 import { convertInWorker } from './convert-pool.js';
 import { convertText, type Format } from './text-convert.js';
 

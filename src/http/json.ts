@@ -1,6 +1,6 @@
 import type { Dispatcher } from 'undici';
 import type { z } from 'zod';
-import { AccessError } from '../auth/errors.js';
+import { AccessError } from '../core/errors.js';
 import { summarizeIssues } from '../auth/schemas.js';
 import { headerValue, readCapped, send, type HeaderMap } from './client.js';
 

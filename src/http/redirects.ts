@@ -1,7 +1,7 @@
 import type { Dispatcher } from 'undici';
-import { AccessError } from '../auth/errors.js';
+import { AccessError } from '../core/errors.js';
 import { accessLoginRedirect } from '../auth/detect.js';
-import { isAllowedScheme, isLocalHost, truncate } from '../auth/url-policy.js';
+import { isAllowedScheme, isLocalHost, truncate } from '../core/url-policy.js';
 import { discard, headerValue, send, type RawResponse } from './client.js';
 
 export const MAX_REDIRECTS = 10;

@@ -9,7 +9,7 @@ import { lstat, realpath, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, dirname, join, relative, resolve, sep, isAbsolute } from 'node:path';
 import type { Stats } from 'node:fs';
-import { AccessError } from '../auth/errors.js';
+import { AccessError } from '../core/errors.js';
 
 export interface Confinement {
   /** Directories the file may be written under. */

@@ -16,7 +16,7 @@ import { createWriteStream, type Stats } from 'node:fs';
 import { lstat, mkdir, open, realpath, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { AccessError } from '../auth/errors.js';
+import { AccessError } from '../core/errors.js';
 import { networkError, type BodyStream } from './client.js';
 
 export { resolveSavePath } from './save-path.js';

@@ -4,7 +4,7 @@
  * text, JSON pretty-printed) and scrubbed again. Runs in the conversion worker
  * (see convert-pool.ts); small non-HTML bodies run here on the main thread.
  */
-import { REDACTED, redactWith } from '../auth/redact.js';
+import { REDACTED, redactWith } from '../core/redact.js';
 
 export type Format = 'markdown' | 'text' | 'raw';
 

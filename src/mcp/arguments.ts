@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { AccessError } from '../auth/errors.js';
-import { truncate } from '../auth/url-policy.js';
+import { AccessError } from '../core/errors.js';
+import { truncate } from '../core/url-policy.js';
 
 /**
  * Tool arguments as models actually send them. The SDK would refuse

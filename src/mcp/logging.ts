@@ -1,6 +1,6 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { Logger, LogLevel } from '../auth/logger.js';
-import { redactSecrets } from '../auth/redact.js';
+import type { Logger, LogLevel } from '../core/logger.js';
+import { redactSecrets } from '../core/redact.js';
 
 const RANK: Record<LogLevel, number> = { debug: 0, info: 1, notice: 2, warning: 3, error: 4 };
 

@@ -1,7 +1,7 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
-import { redactSecrets } from '../auth/redact.js';
+import { redactSecrets } from '../core/redact.js';
 import type { LoginHooks } from '../service/access-service.js';
 import { elicitLogin } from './elicitation.js';
 

@@ -1,6 +1,6 @@
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { describeError } from '../auth/errors.js';
-import { redactDeep, redactSecrets } from '../auth/redact.js';
+import { describeError } from '../core/errors.js';
+import { redactDeep, redactSecrets } from '../core/redact.js';
 
 /*
  * What the model sees depends on the client: Claude Code, VS Code, Codex and

@@ -1,9 +1,9 @@
 import { resolve } from 'node:path';
 import { detectAccess, type AccessChallenge } from '../auth/detect.js';
-import { AccessError } from '../auth/errors.js';
-import { redactSecrets } from '../auth/redact.js';
+import { AccessError } from '../core/errors.js';
+import { redactSecrets } from '../core/redact.js';
 import { serviceTokenRefusedError, serviceTokenSecrets } from '../auth/service-tokens.js';
-import { parseTargetUrl, truncate } from '../auth/url-policy.js';
+import { parseTargetUrl, truncate } from '../core/url-policy.js';
 import { discard, headerValue, startDeadline, type RawResponse } from '../http/client.js';
 import type { Format } from '../http/convert.js';
 import { DEFAULT_MAX_LENGTH, paginate } from '../http/paging.js';

@@ -1,12 +1,12 @@
 import type { PendingCloudflared } from '../auth/cloudflared.js';
 import { detectAccess, type AccessChallenge } from '../auth/detect.js';
 import { offersOAuth } from '../auth/discovery.js';
-import { AccessError } from '../auth/errors.js';
+import { AccessError } from '../core/errors.js';
 import type { PendingLogin } from '../auth/oauth-login.js';
 import { serviceAuthOnlyError, serviceTokenMissingError, serviceTokenRefusedError } from '../auth/service-tokens.js';
 import type { StoredSession } from '../auth/store.js';
 import { sessionState } from '../auth/sessions.js';
-import { parseTargetUrl } from '../auth/url-policy.js';
+import { parseTargetUrl } from '../core/url-policy.js';
 import { discard } from '../http/client.js';
 import { sendFollowingRedirects } from '../http/redirects.js';
 import type { AccessService, LoginHooks } from './access-service.js';

@@ -1,7 +1,7 @@
-import { AccessError } from '../auth/errors.js';
+import { AccessError } from '../core/errors.js';
 import type { StoredSession } from '../auth/store.js';
 import { revokeToken } from '../auth/token.js';
-import { parseTargetUrl } from '../auth/url-policy.js';
+import { parseTargetUrl } from '../core/url-policy.js';
 import type { AccessService } from './access-service.js';
 
 export interface LogoutResult {

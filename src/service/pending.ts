@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { BrowserResult } from '../auth/browser.js';
-import { AccessError } from '../auth/errors.js';
+import { AccessError } from '../core/errors.js';
 
 /**
  * A login that waits for the user in the browser. Every tool and the CLI

@@ -1,6 +1,6 @@
 import { cloudflaredSessionVerified } from '../auth/cloudflared.js';
 import { sessionState } from '../auth/sessions.js';
-import { parseTargetUrl } from '../auth/url-policy.js';
+import { parseTargetUrl } from '../core/url-policy.js';
 import type { AccessService } from './access-service.js';
 import { offerFor } from './login-flow.js';
 import { refreshNote } from './refresh-note.js';

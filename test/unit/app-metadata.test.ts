@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { allowedTeam, AppMetadataVerifier, TeamKeys, verifyMetadataJwt } from '../../src/auth/app-metadata.js';
 import { cloudflaredSessionVerified, tokenMatchesApp } from '../../src/auth/cloudflared.js';
 import { accessLoginRedirect } from '../../src/auth/detect.js';
-import { AccessError } from '../../src/auth/errors.js';
+import { AccessError } from '../../src/core/errors.js';
 import { createDispatcher } from '../../src/http/client.js';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
 

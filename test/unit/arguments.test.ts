@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { z } from 'zod';
-import { AccessError } from '../../src/auth/errors.js';
+import { AccessError } from '../../src/core/errors.js';
 import { toolInput } from '../../src/mcp/arguments.js';
 
 const input = toolInput(

@@ -3,7 +3,7 @@ import { request } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { CallbackListener, type CallbackParams } from '../../src/auth/callback-server.js';
-import { AccessError } from '../../src/auth/errors.js';
+import { AccessError } from '../../src/core/errors.js';
 
 interface Reply {
   status: number;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { REDACTED, redactWith } from '../../src/auth/redact.js';
+import { REDACTED, redactWith } from '../../src/core/redact.js';
 import { convertBody, type ConvertOptions, type Format } from '../../src/http/convert.js';
 import { nestsDeeperThan, trimLineEnds } from '../../src/http/html.js';
 import { escapedForms } from '../helpers/escapes.js';

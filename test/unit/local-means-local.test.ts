@@ -3,8 +3,8 @@ import { createServer as createHttpServer, type Server as HttpServer } from 'nod
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { after, before, describe, it } from 'node:test';
-import { AccessError } from '../../src/auth/errors.js';
-import { isLocalHost, isLoopbackHost } from '../../src/auth/url-policy.js';
+import { AccessError } from '../../src/core/errors.js';
+import { isLocalHost, isLoopbackHost } from '../../src/core/url-policy.js';
 import { createDispatcher } from '../../src/http/client.js';
 import { refusedRedirect, sendFollowingRedirects } from '../../src/http/redirects.js';
 

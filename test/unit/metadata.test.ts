@@ -10,7 +10,7 @@ import {
   fetchServerMetadata,
   offersOAuth,
 } from '../../src/auth/discovery.js';
-import { AccessError, type AccessErrorCode } from '../../src/auth/errors.js';
+import { AccessError, type AccessErrorCode } from '../../src/core/errors.js';
 import { createDispatcher, discard, send } from '../../src/http/client.js';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
 

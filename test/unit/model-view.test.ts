@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { AccessError, type AccessErrorCode } from '../../src/auth/errors.js';
+import { AccessError, type AccessErrorCode } from '../../src/core/errors.js';
 import { REPORT_SENTENCE, startEmulator, type Emulator } from '../../src/emulator/index.js';
 import { createMcpServer } from '../../src/mcp/server.js';
 import { fail } from '../../src/mcp/tool-result.js';

@@ -4,7 +4,7 @@ import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, describe, it } from 'node:test';
-import { AccessError } from '../../src/auth/errors.js';
+import { AccessError } from '../../src/core/errors.js';
 import type { BodyStream } from '../../src/http/client.js';
 import { confineSavePath, relativeBase } from '../../src/http/save-path.js';
 import { resolveSavePath, saveBodyToFile } from '../../src/http/save-to-file.js';

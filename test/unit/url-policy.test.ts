@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AccessError } from '../../src/auth/errors.js';
-import { isAllowedScheme, isLoopbackHost, parseTargetUrl } from '../../src/auth/url-policy.js';
+import { AccessError } from '../../src/core/errors.js';
+import { isAllowedScheme, isLoopbackHost, parseTargetUrl } from '../../src/core/url-policy.js';
 
 function refused(input: unknown, messagePattern: RegExp): AccessError {
   let caught: unknown;
