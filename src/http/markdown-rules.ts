@@ -132,6 +132,9 @@ function addDefinitionListRules(service: Turndown): void {
 }
 
 type TableNode = DomNode & { rows?: ArrayLike<DomNode> };
+/** Spanned columns are filled up to this width, and with at most this many cells per table (a hostile colspan="1000" on every cell). */
+const MAX_COLUMNS = 256;
+const MAX_FILLER_CELLS = 20_000;
 const TABLE_SECTIONS = new Set(['THEAD', 'TBODY', 'TFOOT']);
 
 /** The table's own rows (not those of a table nested in a cell), in order. */
@@ -154,12 +157,18 @@ function ownRows(table: DomNode): DomNode[] {
 export function prepareTable(table: DomNode): void {
   if (Object.prototype.hasOwnProperty.call(table, 'rows')) return;
   const rows = Array.from((table as TableNode).rows ?? ownRows(table));
+  let fillers = MAX_FILLER_CELLS;
   for (const row of rows) {
-    for (const cell of elementChildren(row)) {
-      const span = Math.min(Number.parseInt(cell.getAttribute('colspan') ?? '1', 10) || 1, 1000);
+    const cells = elementChildren(row);
+    let width = cells.length;
+    for (const cell of cells) {
+      const span = Number.parseInt(cell.getAttribute('colspan') ?? '1', 10) || 1;
       if (span <= 1 || !cell.ownerDocument) continue;
       cell.removeAttribute('colspan');
-      for (let i = 1; i < span; i++) row.insertBefore(cell.ownerDocument.createElement(cell.nodeName.toLowerCase()), cell.nextSibling);
+      const added = Math.max(0, Math.min(span - 1, MAX_COLUMNS - width, fillers));
+      for (let i = 0; i < added; i++) row.insertBefore(cell.ownerDocument.createElement(cell.nodeName.toLowerCase()), cell.nextSibling);
+      width += added;
+      fillers -= added;
     }
   }
   const first = rows[0];
@@ -192,7 +201,8 @@ function addTableRules(service: Turndown): void {
       const skipped = rows.length === 0 || (rows.length === 1 && rows[0]!.childNodes.length <= 1) || containsTable(node);
       if (skipped) return content;
       const lines = content.replace(/\n+/g, '\n').trim();
-      const columns = Math.max(...Array.from(rows, (row) => elementChildren(row).length));
+      let columns = 0;
+      for (let i = 0; i < rows.length; i++) columns = Math.max(columns, elementChildren(rows[i]!).length);
       const hasDivider = /^\|[ :]*-{3}/m.test(lines.split('\n')[1] ?? '');
       const emptyHeader = hasDivider ? '' : `|${'     |'.repeat(columns)}\n|${' --- |'.repeat(columns)}\n`;
       const caption = elementChildren(node).find((child) => child.nodeName === 'CAPTION')?.textContent?.replace(/\s+/g, ' ').trim();
