@@ -85,6 +85,14 @@ describe('tables', () => {
     assert.match(bare[2]!, /^\| x +\| y +\|$/);
   });
 
+  it('a hostile colspan fills a row up to 256 columns, not to its word', async () => {
+    const md = await markdownOf(`<table>${'<tr><td colspan="100000">a</td><td colspan="100000">b</td></tr>'.repeat(3)}</table>`);
+    const rows = rowsOf(md);
+    assert.equal(rows.length, 5);
+    assert.ok(rows.every((row) => row.split(/(?<!\\)\|/).length - 2 <= 257), `${rows[2]!.split('|').length - 2} cells`);
+    assert.match(rows[2]!, /^\| a +\|/);
+  });
+
   it('a table holding lists or code stays a GFM table (not raw HTML), its blocks joined with <br>', async () => {
     const md = await markdownOf('<table><thead><tr><th>Option</th><th>Values</th></tr></thead><tbody><tr><td><code>mode</code></td><td><ul><li>fast</li><li>safe</li></ul></td></tr><tr><td>example</td><td><pre>a = 1\nb = 2</pre></td></tr></tbody></table>');
     assert.doesNotMatch(md, /<table|<ul/);
