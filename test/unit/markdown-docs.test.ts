@@ -64,6 +64,11 @@ describe('API signatures and definition lists', () => {
     assert.match(md, /^`public static <T extends Comparable<T>> Range<T> between\(T fromInclusive, T toInclusive\)`$/m);
     assert.match(md, /^- \*\*Parameters:\*\*\n\n {2}`fromInclusive` - the first value\n\n- \*\*Returns:\*\*\n\n {2}the range object$/m);
   });
+
+  it('a link inside inline code goes outside it, or is dropped when the code says more than the link', async () => {
+    const md = await markdownOf('<p>Implements <code><a href="https://docs.example/api/java/io/Serializable.html">Serializable</a></code>; see <code><a href="#between(T,T)">between</a>(T&nbsp;from, T&nbsp;to)</code>.</p>');
+    assert.match(md, /Implements \[`Serializable`\]\(https:\/\/docs\.example\/api\/java\/io\/Serializable\.html\); see `between\(T from, T to\)`\./);
+  });
 });
 
 describe('tables', () => {
