@@ -105,6 +105,8 @@ function addCodeRules(service: Turndown): void {
       return href && !/\s/.test(href) ? `[${codeSpan(text)}](${href.replace(/[()]/g, (c) => `\\${c}`)})` : codeSpan(text);
     },
   });
+  // A script link (rustdoc's "collapse all docs" toggle) leads nowhere an agent can follow: its text only.
+  service.addRule('scriptLink', { filter: (node) => node.nodeName === 'A' && /^\s*javascript:/i.test(node.getAttribute('href') ?? ''), replacement: (content) => content });
   service.addRule('permalink', {
     filter: (node) => node.nodeName === 'A' && hasClass(node, PERMALINK_CLASSES) && (node.getAttribute('href') ?? '').startsWith('#'),
     replacement: () => '',
