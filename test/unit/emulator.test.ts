@@ -994,7 +994,7 @@ describe('emulator: several applications on one host, and policy denials', () =>
       assert.equal(challenge.status, 401);
       const metadataUrl = /resource_metadata="([^"]+)"/.exec(challenge.headers.get('www-authenticate') ?? '')?.[1];
       assert.ok(metadataUrl?.endsWith('/admin/users'));
-      assert.equal(((await (await get(metadataUrl)).json()) as { resource: string }).resource, `${e.appUrl}/admin`);
+      assert.equal(((await (await get(metadataUrl!)).json()) as { resource: string }).resource, `${e.appUrl}/admin`);
       assert.equal(((await (await get(`${e.appUrl}/.well-known/cloudflare-access-protected-resource/`)).json()) as { resource: string }).resource, e.appUrl);
       assert.equal((await metadataOf(`${e.appUrl}/admin/x`)).aud, admin.aud);
       assert.equal((await metadataOf(`${e.appUrl}/`)).aud, e.aud.app);
