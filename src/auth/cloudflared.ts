@@ -308,7 +308,7 @@ export class CloudflaredLogin {
       }
       const expiresAt = jwtExpiresAt(jwt);
       if (expiresAt !== undefined && expiresAt <= Date.now()) {
-        throw new AccessError('cloudflared_failed', `cloudflared returned an already expired token for ${target.host}.`, 'Check the system clock, then call access_login with method "cloudflared" again.');
+        throw new AccessError('cloudflared_failed', `cloudflared returned an already expired token for ${target.host}.`, `Check the system clock, then ${step('login', { url: target.href, method: 'cloudflared' })} again.`);
       }
       if (!tokenMatchesApp(jwt, app)) throw wrongApplication(target, app);
       const session = await this.save(origin, jwt, app);

@@ -604,6 +604,6 @@ function grantFacts(registration: Registration, refreshToken: string | undefined
 
 class ClientRejectedError extends OAuthProtocolError {
   constructor(oauthError: string) {
-    super('authorization_failed', oauthError, `The authorization server no longer knows this client (${oauthError}).`, 'Call access_login with force: true to register again.');
+    super('authorization_failed', oauthError, `The authorization server no longer knows this client (${oauthError}).`, `To register again, ${step('login', { url: '<url>', force: true })}.`);
   }
 }

@@ -13,7 +13,7 @@ export interface TokenSet {
   token_type: string;
 }
 
-const REDO = `Log in again (${step('login', { force: true })}); codes are single-use and short-lived.`;
+const REDO = `Log in again (${step('login', { url: '<url>', force: true })}); codes are single-use and short-lived.`;
 
 /** Form fields that carry a secret: a server's error text may echo them back. */
 const SECRET_FIELDS = ['code', 'code_verifier', 'refresh_token', 'token'];
