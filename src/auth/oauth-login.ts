@@ -21,6 +21,7 @@ import type { ResourceMetadata, ServerMetadata } from './schemas.js';
 import { sessionState } from './sessions.js';
 import { POLL_MS, ready, SharedLogins, sleep } from './shared-login.js';
 import { registrationKey, type SessionStore, type StoredSession } from './store.js';
+import { DiscoveryCache } from './discovery-cache.js';
 import { isTrustedLoginHost } from '../core/url-policy.js';
 import { isTrustedTeam, TEAM_TRUSTED_FIELD, teamHost, untrustedTeamReason } from './trusted-teams.js';
 import { exchangeCode } from './token.js';
@@ -107,7 +108,7 @@ const EXPIRED_NOTICE_MS = 24 * 60 * 60_000;
 export class OAuthLogin {
   private readonly pending = new Map<string, PendingLogin>();
   private readonly starting = new Map<string, Promise<PendingLogin>>();
-  private readonly discoveries = new Map<string, Discovery>();
+  private readonly discoveries: DiscoveryCache;
   private readonly failures = new Map<string, { message: string; at: number }>();
   /** Logins of this process that ran out of time, told once to the login that replaces them. */
   private readonly expired = new Map<string, ExpiredLogin>();
@@ -121,6 +122,7 @@ export class OAuthLogin {
     private readonly log: Logger,
   ) {
     this.shared = new SharedLogins(store, log);
+    this.discoveries = new DiscoveryCache(store, config.discoveryTtlMs);
   }
 
   /** The login under way in this process for the origin; one past its timeout no longer counts. */
@@ -154,27 +156,18 @@ export class OAuthLogin {
     return failure?.message;
   }
 
-  /** Discovery for an origin, cached for a while (dropped whenever a later step fails). */
-  async discover(target: URL, resourceMetadataUrl: string): Promise<Discovery> {
-    const cached = this.discoveries.get(target.origin);
-    if (cached && Date.now() - cached.at < (this.config.discoveryTtlMs ?? 10 * 60_000)) return cached;
-    const resourceMetadata = await fetchResourceMetadata(this.dispatcher, resourceMetadataUrl, target);
-    const authorizationServer = authorizationServerOf(resourceMetadata, target);
-    const server = await fetchServerMetadata(this.dispatcher, authorizationServer);
-    const discovery: Discovery = {
-      origin: target.origin,
-      resource: resourceMetadata.resource,
-      resourceMetadata,
-      authorizationServer,
-      server,
-      at: Date.now(),
-    };
-    this.discoveries.set(target.origin, discovery);
-    return discovery;
+  /** Discovery for an origin: one request pair shared by concurrent callers, kept a while (in the store too), dropped whenever a later step fails. */
+  discover(target: URL, resourceMetadataUrl: string): Promise<Discovery> {
+    return this.discoveries.get(target, async () => {
+      const resourceMetadata = await fetchResourceMetadata(this.dispatcher, resourceMetadataUrl, target);
+      const authorizationServer = authorizationServerOf(resourceMetadata, target);
+      const server = await fetchServerMetadata(this.dispatcher, authorizationServer);
+      return { origin: target.origin, resource: resourceMetadata.resource, resourceMetadata, authorizationServer, server, at: Date.now() };
+    });
   }
 
   forgetDiscovery(origin: string): void {
-    this.discoveries.delete(origin);
+    this.discoveries.forget(origin);
   }
 
   /** Starts a login for the origin, or returns the one already under way (here or in another process). */

@@ -2,6 +2,7 @@ import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import type { AccessService } from '../service/access-service.js';
 import { createLogger } from './logging.js';
 import { createMcpServer } from './server.js';
+import { reportStalls } from './stall-report.js';
 
 /** Runs the MCP server on stdio until the client closes stdin or a signal arrives. */
 export async function runStdioServer(): Promise<void> {
@@ -34,5 +35,14 @@ export async function runStdioServer(): Promise<void> {
   process.on('SIGTERM', shutdown);
 
   await server.connect(transport);
-  setTimeout(() => void getService().catch((error: unknown) => log('error', `Could not start: ${(error as Error).message}`)), 300).unref();
+  // Idle warm-up: the service, then the converter (worker and libraries), so the first fetch costs what later ones do.
+  setTimeout(
+    () =>
+      void getService()
+        .then(() => import('../http/convert-pool.js'))
+        .then(({ warmConverter }) => warmConverter())
+        .catch((error: unknown) => log('error', `Could not start: ${(error as Error).message}`)),
+    300,
+  ).unref();
+  reportStalls();
 }

@@ -3,6 +3,7 @@ import type { StoredSession } from '../auth/store.js';
 import { revokeToken } from '../auth/token.js';
 import { parseTargetUrl } from '../core/url-policy.js';
 import type { AccessService } from './access-service.js';
+import { forgetPages } from './fetch-cache.js';
 
 export interface LogoutResult {
   logged_out: Array<{ host: string; revoked: boolean; detail: string }>;
@@ -30,9 +31,12 @@ async function revokeSession(svc: AccessService, session: StoredSession): Promis
 /** access_logout: one host (url) or every host (all). */
 export async function logout(svc: AccessService, params: { url?: string; all?: boolean }): Promise<LogoutResult> {
   let sessions: StoredSession[];
-  if (params.all) sessions = svc.store.listSessions();
-  else if (params.url) {
+  if (params.all) {
+    sessions = svc.store.listSessions();
+    forgetPages(svc);
+  } else if (params.url) {
     const target = parseTargetUrl(params.url);
+    forgetPages(svc, target.origin);
     const session = svc.store.getSession(target.origin);
     if (!session) return { logged_out: [{ host: target.host, revoked: false, detail: 'No session was stored for this host.' }] };
     sessions = [session];
