@@ -89,29 +89,7 @@ function ensureWorker(): Worker {
   return started;
 }
 
-/**
- * Starts the worker and has it load and exercise the converter, at idle just
- * after start-up, so that the first page costs what later ones do. Does not
- * keep the process alive; a no-op when the worker is already up.
- */
-export function warmConverter(): Promise<void> {
-  if (worker) return Promise.resolve();
-  const target = ensureWorker();
-  return new Promise((resolve) => {
-    const done = (reply: WorkerReply) => {
-      if (reply.kind !== 'warm') return;
-      target.off('message', done);
-      resolve();
-    };
-    target.on('message', done);
-    target.once('exit', () => resolve());
-    target.postMessage({ warm: true });
-    if (!current) target.unref();
-  });
-}
-
 function onReply(reply: WorkerReply): void {
-  if (reply.kind === 'warm') return;
   const pending = current;
   if (!pending || reply.id !== pending.id) return;
   if (reply.kind === 'served') {

@@ -35,12 +35,11 @@ export async function runStdioServer(): Promise<void> {
   process.on('SIGTERM', shutdown);
 
   await server.connect(transport);
-  // Idle warm-up: the service, then the converter (worker and libraries), so the first fetch costs what later ones do.
+  // Idle warm-up: the service, then what its first fetch would pay for once (see warm-up.ts).
   setTimeout(
     () =>
       void getService()
-        .then(() => import('../http/convert-pool.js'))
-        .then(({ warmConverter }) => warmConverter())
+        .then(async (svc) => (await import('../service/warm-up.js')).warmUp(svc))
         .catch((error: unknown) => log('error', `Could not start: ${(error as Error).message}`)),
     300,
   ).unref();
