@@ -12,6 +12,7 @@ import { readResponseContent } from '../http/response-content.js';
 import { confineSavePath, isWithin, realTarget, relativeBase, resolveSavePath } from '../http/save-path.js';
 import type { SaveOptions } from '../http/save-to-file.js';
 import type { AccessService, LoginHooks } from './access-service.js';
+import { cachedPage, rememberPage } from './fetch-cache.js';
 import { loginFor } from './login-flow.js';
 import { appLabel, type AppKey } from '../auth/app-key.js';
 import { RefreshRefusedError } from '../auth/sessions.js';
@@ -98,7 +99,10 @@ function prepareRequest(params: FetchParams): PreparedRequest {
  * for that origin, then sends again. Bounded: never a loop.
  */
 export async function fetchThroughAccess(svc: AccessService, params: FetchParams, hooks: LoginHooks = {}): Promise<FetchResult> {
-  const { target, method, headers, body } = prepareRequest(params);
+  const prepared = prepareRequest(params);
+  const { target, method, headers, body } = prepared;
+  const cached = cachedPage(svc, params, prepared);
+  if (cached) return cached;
   const save = params.save_to !== undefined ? await planSave(svc, params, params.save_to, target) : undefined;
   const deadlineMs = params.typedByUser ? 0 : svc.config.deadlineMs;
 
@@ -126,7 +130,7 @@ export async function fetchThroughAccess(svc: AccessService, params: FetchParams
       if (!challenge) {
         const sentToken = followed.credentialHeaders.length > 0 && !tokenRefused.has(finalUrl.origin) && svc.serviceTokenFor(finalUrl) !== undefined;
         const auth = sentToken ? 'service_token' : svc.methodOfHeaders(followed.credentialHeaders);
-        return await buildResult(svc, params, target, finalUrl, followed.response, auth, save, followed.unfollowed ? [followed.unfollowed] : []);
+        return await buildResult(svc, params, prepared, finalUrl, followed.response, auth, save, followed.unfollowed ? [followed.unfollowed] : []);
       }
     } finally {
       deadline.dispose();
@@ -226,7 +230,7 @@ function capitalised(text: string): string {
 async function buildResult(
   svc: AccessService,
   params: FetchParams,
-  requested: URL,
+  request: PreparedRequest,
   finalUrl: URL,
   response: RawResponse,
   auth: AuthMethod,
@@ -243,7 +247,9 @@ async function buildResult(
     save: save?.options,
     secrets,
   });
-  const warnings = [...svc.takeStoreWarnings(), ...redirectNotes, ...content.notes];
+  const requested = request.target;
+  const pageWarnings = [...redirectNotes, ...content.notes];
+  const warnings = [...svc.takeStoreWarnings(), ...pageWarnings];
   const page = paginate(content.text, params.start_index ?? 0, params.max_length ?? DEFAULT_MAX_LENGTH);
   const selected: Record<string, string> = {};
   // A site may echo our credential anywhere it controls, not only in the body.
@@ -251,7 +257,7 @@ async function buildResult(
     const value = headerValue(response.headers, name);
     if (value !== undefined) selected[name] = scrub(value);
   }
-  return {
+  const result: FetchResult = {
     url: requested.href,
     final_url: scrub(finalUrl.href),
     status: response.status,
@@ -269,6 +275,8 @@ async function buildResult(
     bytes: content.saved?.bytes,
     warnings,
   };
+  rememberPage(svc, params, request, { ...result, warnings: pageWarnings }, content.text);
+  return result;
 }
 
 /** The credentials we hold for this origin: a site may echo them back anywhere it controls. */
