@@ -15,7 +15,7 @@ Usage:
 Run "cf-access-mcp <command> --help" for a command's options.
 
 Exit codes: 0 ok, 1 failure, 2 usage error (unknown command or option, missing or malformed URL),
-3 login not completed (still pending, timed out, denied or interrupted).
+3 login not completed (still pending, timed out or denied) or interrupted with Ctrl-C.
 `;
 
 export const LOGIN_USAGE = `Usage: cf-access-mcp login <url> [options]
@@ -59,15 +59,19 @@ Options:
 export const FETCH_USAGE = `Usage: cf-access-mcp fetch <url> [options]
 
 Fetches <url> with the stored session (or a service token), signing in first when
-needed, and writes the body to stdout or to a file. The status line goes to stderr.
+needed. Like curl: into a pipe or a file the body goes byte for byte as served
+(any type, any size); on a terminal HTML is shown as Markdown and binaries are
+described. The status line goes to stderr.
 
 Options:
   -X, --request <method>      HTTP method (default GET, or POST with -d)
   -H, --header 'Name: value'  add a request header (repeatable)
   -d, --data <body>           request body
-  -o, --output <file>         write the body to <file> instead of stdout
-  --format <f>                raw (default: the body as served), markdown or text (readable HTML)
-  -f, --fail                  exit 1 when the server answers with HTTP 400 or above
+  -o, --output <file>         write the body to <file> (- for stdout, /dev/null to discard)
+  --format <f>                markdown or text: convert HTML to readable text; raw: as served
+                              (default: raw into a pipe or file, markdown on a terminal)
+  -f, --fail                  exit 1 when the server answers with HTTP 400 or above (no body written)
+  --json                      print the result (status, headers, body as text) as JSON
   --wait <seconds>            how long to wait for a browser login (default 300)
   --verbose                   log what happens to stderr
   -h, --help                  show this help

@@ -10,7 +10,7 @@ import { DEFAULT_MAX_LENGTH, paginate } from '../http/paging.js';
 import { sendFollowingRedirects, type Followed } from '../http/redirects.js';
 import { readResponseContent } from '../http/response-content.js';
 import { confineSavePath, isWithin, realTarget, relativeBase, resolveSavePath } from '../http/save-path.js';
-import type { SaveOptions } from '../http/save-to-file.js';
+import type { BodySink, SaveOptions } from '../http/save-to-file.js';
 import type { AccessService, LoginHooks } from './access-service.js';
 import { loginFor } from './login-flow.js';
 import type { AuthMethod, FetchResult } from './results.js';
@@ -39,6 +39,8 @@ export interface FetchParams {
    * total deadline applies.
    */
   typedByUser?: boolean;
+  /** Set by the CLI only: stream the body as served into this (stdout) instead of converting it. */
+  sink?: BodySink;
 }
 
 /** Where and how the body is saved, checked before anything is requested. */
@@ -177,6 +179,7 @@ async function buildResult(
     saveTo: save?.path,
     save: save?.options,
     secrets,
+    sink: params.sink,
   });
   const warnings = [...svc.takeStoreWarnings(), ...redirectNotes, ...content.notes];
   const page = paginate(content.text, params.start_index ?? 0, params.max_length ?? DEFAULT_MAX_LENGTH);
@@ -201,7 +204,7 @@ async function buildResult(
     next_start_index: page.next_start_index,
     headers: selected,
     saved_to: content.saved?.path,
-    bytes: content.saved?.bytes,
+    bytes: content.saved?.bytes ?? content.streamedBytes,
     warnings,
   };
 }
