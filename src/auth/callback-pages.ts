@@ -42,8 +42,8 @@ export function successPage(host: string): string {
   return page(
     'Signed in',
     'You are signed in',
-    `<p>The login to <strong>${escape(host)}</strong> is complete: your agent or terminal can use it now. Nothing else is needed here.</p>
-<p class="close">You can close this tab.</p>`,
+    `<p>The login to <strong>${escape(host)}</strong> is complete. Nothing else is needed here.</p>
+<p class="close">You can close this tab and return to the application that started the sign-in.</p>`,
     true,
   );
 }
