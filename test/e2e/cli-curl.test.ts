@@ -114,6 +114,15 @@ describe('--json gives every command a machine-readable result', () => {
   });
 });
 
+describe('settings', () => {
+  it('an invalid environment value is warned about at start, with the value used instead', async () => {
+    const run = await runCli(['status'], cliEnv(tempHome(), 'none', { CF_ACCESS_MCP_LOGIN_TIMEOUT: 'abc', CF_ACCESS_MCP_CALLBACK_PORT: '99999' }));
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stderr, /warning: CF_ACCESS_MCP_LOGIN_TIMEOUT="abc" .*; using 300 instead\./);
+    assert.match(run.stderr, /warning: CF_ACCESS_MCP_CALLBACK_PORT="99999" .*; using 8400 instead\./);
+  });
+});
+
 describe('Ctrl-C', () => {
   for (const command of ['login', 'fetch'] as const) {
     it(`during a pending ${command}: exit 3, and the login lock is released`, async () => {
