@@ -8,6 +8,8 @@ Usage:
   cf-access-mcp status [url]          list stored sessions; with a url, also check what it offers
   cf-access-mcp logout <url> | --all  revoke and delete the stored session(s)
   cf-access-mcp fetch <url>           fetch a URL through Access (like curl), logging in if needed
+  cf-access-mcp install <client>      add this server to an MCP client's configuration
+  cf-access-mcp doctor <url>          check and explain why signing in to <url> fails
   cf-access-mcp demo                  run the whole login flow against the built-in emulator, traced
   cf-access-mcp emulator              run the emulator (interactive approval) to try with a real agent
   cf-access-mcp --help | --version
@@ -101,4 +103,25 @@ Nothing is written outside a temporary directory. Takes no options.
 
 Options:
   -h, --help    show this help
+`;
+
+export const INSTALL_USAGE = `Usage: cf-access-mcp install <client> [options]
+
+Adds this server (entry "cf-access") to the configuration file of an MCP client,
+keeping every other entry and comment, and prints the change as a diff.
+Clients: claude-code, opencode, cursor, vscode, windsurf, codex, gemini, claude-desktop.
+
+The entry starts this installation by absolute path (this Node, this package's
+dist/index.js); with --npx it says "npx -y cf-access-mcp" (once published).
+
+Options:
+  --scope <s>     user (default: every project), project (a file in the current
+                  directory; claude-code, opencode, cursor, vscode, gemini) or
+                  local (claude-code: this project, in ~/.claude.json)
+  --dry-run       print the diff, write nothing
+  --force         replace a different entry of the same name
+  --name <n>      the entry's name (default cf-access)
+  --npx           start the server with "npx -y cf-access-mcp"
+  --json          print the result as JSON
+  -h, --help      show this help
 `;
