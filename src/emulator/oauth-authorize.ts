@@ -85,6 +85,7 @@ export async function handleAuthorize(ctx: RequestContext): Promise<void> {
     return fail('invalid_request', PKCE_ERROR);
   }
   const resourceParam = q.get('resource');
+  if (resourceParam && ctx.fault?.kind === 'resource_refused') return fail('invalid_target', 'The resource parameter is not supported');
   const app = resourceParam ? appByResource(rt, resourceParam) : undefined;
   if (!app) {
     return fail('invalid_target', resourceParam ? 'resource is not an application of this team' : 'resource is required');

@@ -17,6 +17,7 @@ export function resolveOptions(options: EmulatorOptions = {}): EmulatorLiveOptio
     registrableGrants: options.registrableGrants ?? ['authorization_code', 'refresh_token'],
     strictGrants: options.strictGrants ?? false,
     issueRefreshTokens: options.issueRefreshTokens ?? true,
+    clockSkewSeconds: options.clockSkewSeconds ?? 0,
     host: options.host ?? '127.0.0.1',
     appPort: options.appPort ?? 0,
     app2Port: options.app2Port ?? 0,
@@ -46,6 +47,7 @@ const adjustableOptions = z
     registrableGrants: z.array(z.enum(['authorization_code', 'refresh_token'])),
     strictGrants: z.boolean(),
     issueRefreshTokens: z.boolean(),
+    clockSkewSeconds: z.number(),
   })
   .partial()
   .strict();
