@@ -125,3 +125,20 @@ Options:
   --json          print the result as JSON
   -h, --help      show this help
 `;
+
+export const DOCTOR_USAGE = `Usage: cf-access-mcp doctor <url> [options]
+
+Checks everything a sign-in to <url> depends on and explains each finding with
+its fix: DNS and TLS (and the CAs trusted), proxy variables, what Access offers
+(challenge, resource metadata, server metadata, registration for each loopback
+redirect form, the resource parameter), clock skew against the server,
+cloudflared, a configured service token, and the store. Prints no secret.
+It registers an OAuth client at the team (as a login would) to test registration.
+
+Exit code 1 when a finding stops a sign-in (FAIL), else 0.
+
+Options:
+  --json        print the findings as JSON
+  --verbose     log what happens to stderr
+  -h, --help    show this help
+`;
