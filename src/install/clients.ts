@@ -104,7 +104,11 @@ export const CLIENTS: Record<ClientId, ClientSpec> = {
   },
   codex: {
     label: 'Codex CLI',
-    scopes: { user: (w) => ({ file: join(w.codexHome, 'config.toml'), format: 'toml', container: ['mcp_servers'] }) },
+    scopes: {
+      user: (w) => ({ file: join(w.codexHome, 'config.toml'), format: 'toml', container: ['mcp_servers'] }),
+      // Read only in a project Codex trusts.
+      project: (w) => ({ file: join(w.cwd, '.codex', 'config.toml'), format: 'toml', container: ['mcp_servers'] }),
+    },
     defaultScope: 'user',
     // Codex gives a server 10 s to start by default: too short for a cold npx, and tight on a busy machine.
     entry: (l) => ({ command: l.command, args: l.args, startup_timeout_sec: 60 }),

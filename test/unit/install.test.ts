@@ -65,6 +65,7 @@ const CASES: Array<[ClientId, Scope]> = [
   ['gemini', 'user'],
   ['gemini', 'project'],
   ['claude-desktop', 'user'],
+  ['codex', 'project'],
 ];
 
 describe('install <client> round-trips each client config', () => {
