@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import type { Format } from '../http/convert.js';
 import type { FetchParams } from '../service/access-service.js';
+import { assertOutsideStore } from '../service/fetch-flow.js';
 import type { FetchResult } from '../service/results.js';
 import { parseCommandArgs, secondsOption } from './args.js';
 import { EXIT, UsageError } from './exit-codes.js';
@@ -78,6 +79,8 @@ export async function runFetch(args: string[]): Promise<number> {
       typedByUser: true,
       ...(output.rawToStdout ? { sink: { out: process.stdout, ...(values.fail ? { skipStatusAtLeast: 400 } : {}) } } : {}),
     };
+    // A converted page is written here, not by save_to: the same refusal applies.
+    if (output.file !== undefined && request.save_to === undefined) await assertOutsideStore(session.service, output.file);
     const result = await session.service.fetch(request, display.hooks);
     display.stop();
     const code = values.fail && result.status >= 400 ? EXIT.failure : EXIT.ok;

@@ -225,12 +225,17 @@ function credentialSecrets(svc: AccessService, finalUrl: URL): string[] {
 async function planSave(svc: AccessService, params: FetchParams, input: string, target: URL): Promise<SavePlan> {
   const roots = params.saveRoots ?? [process.cwd()];
   const path = await resolveSavePath(input, target, params.typedByUser ? process.cwd() : relativeBase(roots));
-  if (await isInside(path, svc.store.dir)) {
-    throw new AccessError('save_failed', `save_to points into the session store directory (${svc.store.dir}); refusing to write there.`, 'Choose a path outside that directory, e.g. in the project directory, and call again.');
-  }
+  await assertOutsideStore(svc, path);
   if (params.typedByUser) return { path, options: {} };
   const confined = await confineSavePath(path, target, { roots, overwrite: params.overwrite === true });
   return { path: confined, options: { confined: { overwrite: params.overwrite === true, maxBytes: svc.config.maxSaveBytes } } };
+}
+
+/** Nothing is ever written into the session store (planted sessions, or a login record showing a phishing URL). */
+export async function assertOutsideStore(svc: AccessService, path: string): Promise<void> {
+  if (await isInside(path, svc.store.dir)) {
+    throw new AccessError('save_failed', `save_to points into the session store directory (${svc.store.dir}); refusing to write there.`, 'Choose a path outside that directory, e.g. in the project directory, and call again.');
+  }
 }
 
 /** Is `path` (which may not exist yet) inside `dir` once symlinks are resolved? */

@@ -75,6 +75,16 @@ describe('fetch into a pipe writes the bytes as served, like curl', () => {
     assert.ok(readFileSync(file).equals(PIXEL_PNG));
   });
 
+  it('-o into the session store is refused, converted or not', async () => {
+    for (const format of [[], ['--format', 'markdown']]) {
+      const run = await runCli(['fetch', `${emulator.appUrl}/`, '-o', join(home, 'store.json'), ...format], env);
+      assert.equal(run.code, 1, run.stderr);
+      assert.match(run.stderr, /session store directory/);
+    }
+    const status = await runCli(['status', '--json'], env);
+    assert.equal((JSON.parse(status.stdout.toString('utf8')) as { sessions: unknown[] }).sessions.length, 1, 'the store is intact');
+  });
+
   it('converts only when asked: --format markdown gives readable text', async () => {
     const raw = await runCli(['fetch', `${emulator.appUrl}/`], env);
     assert.match(raw.stdout.toString('utf8'), /^<!doctype html>/i, 'HTML as served into a pipe');
