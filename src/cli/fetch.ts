@@ -5,7 +5,7 @@ import { assertOutsideStore } from '../service/fetch-flow.js';
 import type { FetchResult } from '../service/results.js';
 import { parseCommandArgs, secondsOption } from './args.js';
 import { EXIT, UsageError } from './exit-codes.js';
-import { printJson, reportError } from './output.js';
+import { forPeople, printJson, reportError } from './output.js';
 import { openSession } from './session.js';
 import { FETCH_USAGE } from './usage.js';
 import { waitDisplay } from './waiting.js';
@@ -90,7 +90,7 @@ export async function runFetch(args: string[]): Promise<number> {
       return code;
     }
     process.stderr.write(`${statusLine(result)}\n`);
-    for (const warning of result.warnings) process.stderr.write(`warning: ${warning}\n`);
+    for (const warning of result.warnings) process.stderr.write(`warning: ${forPeople(warning)}\n`);
     if (!output.rawToStdout) await writeBody(result, output.file);
     return code;
   } catch (error) {
