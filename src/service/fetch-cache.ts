@@ -45,7 +45,7 @@ interface Request {
 }
 
 function keyOf(svc: AccessService, params: FetchParams, request: Request): { key: string; application: string } | undefined {
-  if (request.method !== 'GET' || params.save_to !== undefined) return undefined;
+  if (request.method !== 'GET' || params.save_to !== undefined || params.sink !== undefined) return undefined;
   const application = applicationKey(svc, request.target);
   const headers = Object.entries(request.headers).sort(([a], [b]) => (a < b ? -1 : 1));
   return { key: JSON.stringify([application, params.format ?? 'markdown', request.target.href, headers]), application };
