@@ -25,6 +25,7 @@ export function resolveOptions(options: EmulatorOptions = {}): EmulatorLiveOptio
   };
   if (options.serviceTokenHeader !== undefined) live.serviceTokenHeader = options.serviceTokenHeader;
   if (options.trace !== undefined) live.trace = options.trace;
+  if (options.gitRoot !== undefined) live.gitRoot = options.gitRoot;
   return live;
 }
 
