@@ -42,6 +42,7 @@ export function sendRefusal(req: IncomingMessage, res: ServerResponse, refusal: 
 
 /** The same refusal on a raw socket (a WebSocket upgrade that cannot go through). */
 export function refuseSocket(socket: Socket, refusal: Refusal): void {
+  socket.on('error', () => socket.destroy());
   const body = `${JSON.stringify({ error: refusal.error, message: redactSecrets(refusal.message), next_step: redactSecrets(refusal.next_step), login_url: refusal.login_url })}\n`;
   socket.end(`HTTP/1.1 ${refusal.status} Refused\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
 }

@@ -18,8 +18,9 @@ Host 127.0.0.1:<port> or localhost:<port>.
 
 Options:
   --port N      listen on this port (default: a free one)
-  --wait s      seconds a request waits for a sign-in before it gets a 503 with the sign-in link
-                (default 45; the sign-in at start waits CF_ACCESS_MCP_LOGIN_TIMEOUT)
+  --wait s      seconds to wait for a sign-in, at start and per request (default: at start
+                CF_ACCESS_MCP_LOGIN_TIMEOUT, per request 45); a request still waiting
+                then gets a 503 with the sign-in link, and the sign-in goes on
   --verbose     log more on stderr
   -h, --help    this help
 `;
@@ -45,7 +46,8 @@ export async function runProxy(args: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'proxy needs the URL of the application.' : 'proxy takes exactly one URL.', PROXY_USAGE);
   const url = positionals[0]!;
   const port = portOption(values.port);
-  const loginWaitSeconds = secondsOption(values.wait, '--wait', PROXY_USAGE) ?? 45;
+  const waitOption = secondsOption(values.wait, '--wait', PROXY_USAGE);
+  const loginWaitSeconds = waitOption ?? 45;
 
   const session = openSession(Boolean(values.verbose));
   let proxy: AccessProxy | undefined;
@@ -54,7 +56,7 @@ export async function runProxy(args: string[]): Promise<number> {
     // Sign in before announcing the address, so the first request already carries the credential.
     const display = waitDisplay({ service: session.service, url, paste: false, signal: session.signal });
     try {
-      const waitSeconds = Math.round(session.service.config.loginTimeoutMs / 1000);
+      const waitSeconds = waitOption ?? Math.round(session.service.config.loginTimeoutMs / 1000);
       await credentialHeadersFor(session.service, new URL(url), { waitSeconds, hooks: display.hooks });
     } catch (error) {
       display.stop();
