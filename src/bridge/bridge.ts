@@ -16,6 +16,9 @@ export interface BridgeOptions {
 }
 
 /** Statuses after which the SDK's guidance is to try the older HTTP+SSE transport. */
+/** See toLocal. */
+const RESPONSE_AFTER_NOTIFICATION_MS = 5;
+
 const FALLBACK_STATUSES = new Set([400, 404, 405]);
 
 /**
@@ -28,6 +31,8 @@ const FALLBACK_STATUSES = new Set([400, 404, 405]);
 export class McpBridge {
   private remote: Transport | undefined;
   private connecting: Promise<Transport> | undefined;
+  private output: Promise<unknown> = Promise.resolve();
+  private lastWasNotification = false;
   private readonly initializeIds = new Set<string | number>();
   private readonly fetch;
 
@@ -104,10 +109,26 @@ export class McpBridge {
         const version = (message.result as { protocolVersion?: unknown }).protocolVersion;
         if (typeof version === 'string') transport.setProtocolVersion?.(version);
       }
-      void this.local.send(message).catch((error: Error) => this.options.say(`stdio: ${error.message}`));
+      this.toLocal(message);
     };
     transport.onerror = (error) => this.options.say(`remote: ${redactSecrets(error.message)}`);
     return transport;
+  }
+
+  /**
+   * Writes to the client in order. A response right after notifications waits
+   * a moment: the SDK's client handles notifications a microtask late but
+   * responses at once, so a result read in the same chunk as the progress
+   * before it would retire the progress handler first and the progress be lost.
+   */
+  private toLocal(message: JSONRPCMessage): void {
+    const isResponse = 'id' in message && !('method' in message);
+    const afterNotification = this.lastWasNotification;
+    this.lastWasNotification = !('id' in message);
+    this.output = this.output
+      .then(() => (isResponse && afterNotification ? new Promise((resolve) => setTimeout(resolve, RESPONSE_AFTER_NOTIFICATION_MS)) : undefined))
+      .then(() => this.local.send(message))
+      .catch((error: Error) => this.options.say(`stdio: ${error.message}`));
   }
 
   /** A request that could not reach the remote gets a JSON-RPC error (the client is not left waiting); anything else is logged. */
@@ -115,7 +136,7 @@ export class McpBridge {
     const text = redactSecrets(describeError(error));
     this.options.say(`Could not forward ${'method' in message ? message.method : 'a response'} to ${this.target.href}: ${text}`);
     if (isJSONRPCRequest(message)) {
-      void this.local.send({ jsonrpc: '2.0', id: message.id, error: { code: -32603, message: text } }).catch(() => {});
+      this.toLocal({ jsonrpc: '2.0', id: message.id, error: { code: -32603, message: text } });
     }
   }
 }
