@@ -8,6 +8,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { startEmulator } from '../src/emulator/index.js';
+import { bridgeRows } from './bridges.js';
 import { bigFigure } from './figures/big.js';
 import { concurrentFigure } from './figures/concurrent.js';
 import { countsFigure } from './figures/counts.js';
@@ -56,6 +57,7 @@ async function main(): Promise<void> {
     warm = undefined;
 
     figures.push(await measure('200 MB body', () => bigFigure(emulator)));
+    figures.push(await measure('bridges', async () => ({ name: 'bridges', rows: await bridgeRows(emulator), data: {} })));
   } finally {
     await warm?.close();
     await emulator.close();

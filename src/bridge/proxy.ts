@@ -162,7 +162,6 @@ export class AccessProxy {
   private async respond(res: ServerResponse, url: URL, response: Dispatcher.ResponseData): Promise<void> {
     const secrets = credentialSecretsFor(this.svc, url).sort((a, b) => b.length - a.length);
     res.writeHead(response.statusCode, rewriteResponseHeaders(response.headers, url, this.baseUrl, secrets));
-    res.flushHeaders();
     await pipeline(response.body, new SecretScrubber(secrets), res);
   }
 

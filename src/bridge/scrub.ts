@@ -29,12 +29,28 @@ export class SecretScrubber extends Transform {
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
     if (this.needles.length === 0) return done(null, chunk);
-    const data = this.tail.length ? Buffer.concat([this.tail, chunk]) : chunk;
-    this.mask(data);
-    // Hold back what could be the start of a secret split across chunks.
-    const cut = Math.max(0, data.length - this.keep);
-    this.tail = Buffer.from(data.subarray(cut));
-    done(null, cut > 0 ? data.subarray(0, cut) : undefined);
+    if (chunk.length <= this.keep) {
+      this.tail = Buffer.concat([this.tail, chunk]);
+      this.mask(this.tail);
+      if (this.tail.length > this.keep) {
+        const out = this.tail.subarray(0, this.tail.length - this.keep);
+        this.tail = Buffer.from(this.tail.subarray(this.tail.length - this.keep));
+        return done(null, out);
+      }
+      return done();
+    }
+    // A secret split across the boundary: look in the held-back tail plus the start of this chunk, masking both in place.
+    if (this.tail.length) {
+      const window = Buffer.concat([this.tail, chunk.subarray(0, this.keep)]);
+      this.mask(window);
+      window.copy(this.tail, 0, 0, this.tail.length);
+      window.copy(chunk, 0, this.tail.length);
+      this.push(this.tail);
+    }
+    this.mask(chunk);
+    // Hold back what could be the start of a secret that the next chunk completes.
+    this.tail = Buffer.from(chunk.subarray(chunk.length - this.keep));
+    done(null, chunk.subarray(0, chunk.length - this.keep));
   }
 
   override _flush(done: TransformCallback): void {
