@@ -69,3 +69,22 @@ describe('proxy header rewriting (issue 14)', () => {
     assert.deepEqual(out, { 'accept-encoding': 'identity', authorization: 'Basic abc' });
   });
 });
+
+describe('mcp.json.example bridge entries (issue 14)', () => {
+  it('each client has a bridge entry that starts "npx -y cf-access-mcp bridge <https url>"', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const example = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'mcp.json.example'), 'utf8')) as Record<string, unknown>;
+    const bridge = example._bridge as Record<string, { config: Record<string, Record<string, Record<string, unknown>>> }>;
+    const clients = Object.keys(example).filter((k) => !k.startsWith('_'));
+    assert.deepEqual(Object.keys(bridge).filter((k) => !k.startsWith('_')).sort(), clients.sort());
+    for (const client of clients) {
+      const servers = Object.values(Object.values(bridge[client]!.config).find((v) => typeof v === 'object')!);
+      assert.equal(servers.length, 1, client);
+      const server = servers[0] as { command: string | string[]; args?: string[] };
+      const argv = Array.isArray(server.command) ? server.command : [server.command, ...(server.args ?? [])];
+      assert.deepEqual(argv.slice(0, 4), ['npx', '-y', 'cf-access-mcp', 'bridge'], client);
+      assert.match(argv[4]!, /^https:\/\//, client);
+    }
+  });
+});
