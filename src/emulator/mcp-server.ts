@@ -8,7 +8,7 @@ import { sendJson, type RequestContext } from './http-util.js';
 import type { Runtime } from './runtime.js';
 
 /** A small MCP server: echo, a tool that reports progress, one that asks the user (elicitation), one that lists the client's roots. */
-function remoteMcpServer(): McpServer {
+function remoteMcpServer(rt: Runtime): McpServer {
   const server = new McpServer({ name: 'emulator-remote-mcp', version: '1.0.0' }, { capabilities: { logging: {} }, instructions: 'The emulator\'s remote MCP server.' });
   server.registerTool('echo', { description: 'Echoes the text back.', inputSchema: { text: z.string() } }, async ({ text }) => ({ content: [{ type: 'text', text }] }));
   server.registerTool(
@@ -30,6 +30,17 @@ function remoteMcpServer(): McpServer {
     });
     const text = answer.action === 'accept' ? `answer: ${String(answer.content?.answer)}` : `the user chose ${answer.action}`;
     return { content: [{ type: 'text', text }] };
+  });
+  server.registerTool('sleep', { description: 'Waits until cancelled (or `ms` pass); a cancellation is logged as endpoint "mcp_cancelled".', inputSchema: { ms: z.number().int().min(0).max(600_000) } }, async ({ ms }, extra) => {
+    const cancelled = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), ms);
+      extra.signal.addEventListener('abort', () => {
+        clearTimeout(timer);
+        resolve(true);
+      }, { once: true });
+    });
+    if (cancelled) rt.log.push({ time: Date.now(), origin: 'app', endpoint: 'mcp_cancelled', method: 'MCP', path: '/mcp', status: 0, headers: {} });
+    return { content: [{ type: 'text', text: cancelled ? 'cancelled' : `slept ${ms} ms` }] };
   });
   server.registerTool('roots', { description: 'Lists the client\'s roots.', inputSchema: {} }, async () => {
     const { roots } = await server.server.listRoots();
@@ -60,7 +71,7 @@ export async function serveMcp(ctx: RequestContext): Promise<void> {
   transport.onclose = () => {
     if (transport.sessionId) map.delete(transport.sessionId);
   };
-  await remoteMcpServer().connect(transport);
+  await remoteMcpServer(ctx.rt).connect(transport);
   await transport.handleRequest(ctx.req, ctx.res);
 }
 
@@ -71,7 +82,7 @@ export async function serveMcpSse(ctx: RequestContext): Promise<void> {
     const transport = new SSEServerTransport('/sse/messages', ctx.res);
     map.set(transport.sessionId, transport);
     transport.onclose = () => void map.delete(transport.sessionId);
-    await remoteMcpServer().connect(transport);
+    await remoteMcpServer(ctx.rt).connect(transport);
     return;
   }
   const transport = map.get(ctx.url.searchParams.get('sessionId') ?? '');

@@ -5,7 +5,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { ElicitRequestSchema, ListRootsRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Emulator } from '../../src/emulator/index.js';
 import { browserOpens, bridgeEnv, run } from '../helpers/bridges.js';
-import { cleanupHomes, SERVER_ENTRY, startEmulator, TestServer, textOf } from '../helpers/harness.js';
+import { cleanupHomes, eventually, SERVER_ENTRY, startEmulator, TestServer, textOf } from '../helpers/harness.js';
 import { assertNoSecretsLeaked, recordOutput } from '../helpers/leaks.js';
 
 /**
@@ -63,7 +63,7 @@ describe('cf-access-mcp bridge (issue 14)', () => {
     assert.equal(bridged.client.getInstructions(), "The emulator's remote MCP server.");
     assert.ok(bridged.client.getServerCapabilities()?.logging);
     const { tools } = await bridged.client.listTools();
-    assert.deepEqual(tools.map((t) => t.name).sort(), ['ask', 'count', 'echo', 'roots']);
+    assert.deepEqual(tools.map((t) => t.name).sort(), ['ask', 'count', 'echo', 'roots', 'sleep']);
     assert.equal(browserOpens(bridged.env).length, 1);
     assert.match(bridged.stderr.join(''), /Checking Cloudflare Access/);
   });
@@ -75,6 +75,17 @@ describe('cf-access-mcp bridge (issue 14)', () => {
     assert.deepEqual(progress.map((p) => (p as { progress: number }).progress), [1, 2, 3]);
     assert.equal(await call(bridged.client, 'ask', { question: 'Deploy?' }), 'answer: yes to "Deploy?"');
     assert.equal(await call(bridged.client, 'roots', {}), 'file:///work/project');
+  });
+
+  it('passes a cancellation on to the remote', async () => {
+    const posts = () => emulator.requests({ endpoint: 'resource' }).filter((e) => e.path === '/mcp' && e.method === 'POST').length;
+    const before = posts();
+    const controller = new AbortController();
+    const pending = bridged.client.callTool({ name: 'sleep', arguments: { ms: 600_000 } }, undefined, { signal: controller.signal, timeout: 60_000 });
+    await eventually(() => posts() > before, 10_000, 'the call reached the remote');
+    setTimeout(() => controller.abort('test cancels'), 200);
+    await assert.rejects(pending);
+    await eventually(() => emulator.log.some((e) => e.endpoint === 'mcp_cancelled'), 20_000, 'the remote saw the cancellation');
   });
 
   it('keeps working across an access-token expiry: refreshed, request repeated, no second browser', async () => {
