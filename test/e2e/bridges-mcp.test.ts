@@ -157,3 +157,33 @@ describe('access_proxy tool (issue 14)', () => {
     assert.equal(refused.stdout, '000');
   });
 });
+
+describe('access_proxy before the sign-in is done (issue 14)', () => {
+  let emulator: Emulator;
+  let server: TestServer;
+
+  before(async () => {
+    emulator = await startEmulator();
+    server = await TestServer.start({ browser: 'none' });
+  });
+
+  after(async () => {
+    await server?.close();
+    assertNoSecretsLeaked(emulator.secrets());
+    await emulator.close();
+    cleanupHomes();
+  });
+
+  it('starts the proxy anyway and says how to sign in; requests get 503 with the same link', async () => {
+    const result = await server.call('access_proxy', { url: emulator.appUrl, wait_seconds: 0 });
+    assert.ok(!result.isError, textOf(result));
+    const data = result.structuredContent as { base_url: string; signed_in: boolean; login_url: string; next_step: string };
+    assert.equal(data.signed_in, false);
+    assert.match(data.login_url, /^http:\/\/127\.0\.0\.1:\d+\//);
+    assert.match(data.next_step, /503/);
+    const answer = await run('curl', ['-s', `${data.base_url}/api/data.json`]);
+    const body = JSON.parse(answer.stdout) as { error: string; login_url: string };
+    assert.equal(body.error, 'login_pending');
+    assert.equal(body.login_url, data.login_url);
+  });
+});

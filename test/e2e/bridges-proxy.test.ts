@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -225,6 +225,34 @@ describe('cf-access-mcp proxy while the sign-in is not done (issue 14)', () => {
     const html = await run('curl', ['-s', '-H', 'Accept: text/html', `${proxy.base}/`]);
     assert.match(html.stdout, /<a href="http:\/\/127\.0\.0\.1:\d+\/[^"]*">Sign in to Cloudflare Access<\/a>/);
     assert.equal(browserOpens(env).length, 1);
-    mkdirSync(tempHome(), { recursive: true });
+  });
+});
+
+describe('cf-access-mcp proxy with a service token (issue 14)', () => {
+  const token = { clientId: 'proxy-test.access', clientSecret: 'proxy-test-secret-0123456789abcdef' };
+  let emulator: Emulator;
+  let proxy: ProxyChild;
+
+  before(async () => {
+    emulator = await startEmulator({ serviceTokens: [token] });
+    const env = bridgeEnv({ env: { CF_ACCESS_CLIENT_ID: token.clientId, CF_ACCESS_CLIENT_SECRET: token.clientSecret, CF_ACCESS_SERVICE_TOKEN_HOSTS: new URL(emulator.appUrl).host } });
+    proxy = await startProxyCli(emulator.appUrl, env);
+  });
+
+  after(async () => {
+    await proxy?.stop();
+    assertNoSecretsLeaked([...emulator.secrets(), token.clientSecret]);
+    await emulator.close();
+    cleanupHomes();
+  });
+
+  it("sends the token in its own headers and leaves the client's Authorization intact", async () => {
+    const result = await run('curl', ['-s', '-H', 'Authorization: Bearer my-own-api-key', `${proxy.base}/echo`]);
+    const echoed = JSON.parse(result.stdout) as { headers: Record<string, string> };
+    assert.equal(echoed.headers.authorization, 'Bearer my-own-api-key');
+    assert.equal(echoed.headers['cf-access-client-id'], token.clientId);
+    assert.match(echoed.headers['cf-access-client-secret']!, /^\[redacted\]\*+$/);
+    const origin = emulator.requests({ endpoint: 'resource' }).filter((e) => e.path === '/echo').at(-1)!;
+    assert.equal(origin.headers['cf-access-client-secret'], token.clientSecret);
   });
 });
