@@ -113,10 +113,12 @@ export class AccessProxy {
     } catch (error) {
       throw new Refused(refusalFor(error));
     }
-    for (const name of Object.keys(headers)) {
+    // Header names as Node gives the client's (lower case), so a conflict is seen and never sent twice.
+    const lowered = Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]));
+    for (const name of Object.keys(lowered)) {
       if (req.headers[name] !== undefined) throw new Refused(headerConflict(name, this.origin));
     }
-    return headers;
+    return lowered;
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -140,7 +142,7 @@ export class AccessProxy {
         if (hasBody) throw new Refused(replayImpossible(this.origin));
         response = await this.send(req, url, { ...forwarded, ...credentials }, false, aborter.signal);
       }
-      await this.respond(res, url, response);
+      await this.respond(res, url, response, credentials);
     } catch (error) {
       if (aborter.signal.aborted) return;
       sendRefusal(req, res, error instanceof Refused ? error.refusal : refusalFor(error));
@@ -159,8 +161,10 @@ export class AccessProxy {
     });
   }
 
-  private async respond(res: ServerResponse, url: URL, response: Dispatcher.ResponseData): Promise<void> {
-    const secrets = credentialSecretsFor(this.svc, url).sort((a, b) => b.length - a.length);
+  private async respond(res: ServerResponse, url: URL, response: Dispatcher.ResponseData, sent: Record<string, string>): Promise<void> {
+    // What we hold for the origin now, and what this request carried (a refresh may have happened in between).
+    const carried = [sent.authorization?.replace(/^Bearer\s+/i, ''), sent['cf-access-token']].filter((v): v is string => v !== undefined);
+    const secrets = [...new Set([...credentialSecretsFor(this.svc, url), ...carried])].filter((s) => s.length >= 8).sort((a, b) => b.length - a.length);
     res.writeHead(response.statusCode, rewriteResponseHeaders(response.headers, url, this.baseUrl, secrets));
     await pipeline(response.body, new SecretScrubber(secrets), res);
   }
