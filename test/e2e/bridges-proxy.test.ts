@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -254,5 +254,42 @@ describe('cf-access-mcp proxy with a service token (issue 14)', () => {
     assert.match(echoed.headers['cf-access-client-secret']!, /^\[redacted\]\*+$/);
     const origin = emulator.requests({ endpoint: 'resource' }).filter((e) => e.path === '/echo').at(-1)!;
     assert.equal(origin.headers['cf-access-client-secret'], token.clientSecret);
+  });
+});
+
+describe('cf-access-mcp proxy for a classic application, through cloudflared (issue 14)', () => {
+  let emulator: Emulator;
+  let proxy: ProxyChild;
+  let cacheDir: string;
+
+  before(async () => {
+    emulator = await startEmulator({ mode: 'classic' });
+    const base = tempHome('cfam-cloudflared-');
+    cacheDir = join(base, 'cache');
+    const env = bridgeEnv({
+      env: {
+        CF_ACCESS_MCP_CLOUDFLARED: join(import.meta.dirname, '..', 'fixtures', 'cloudflared.mjs'),
+        TEST_CLOUDFLARED_LOG: join(base, 'cloudflared.log'),
+        TEST_CLOUDFLARED_DIR: cacheDir,
+      },
+    });
+    proxy = await startProxyCli(emulator.appUrl, env);
+  });
+
+  after(async () => {
+    await proxy?.stop();
+    const jwts = existsSync(cacheDir) ? readdirSync(cacheDir).map((name) => readFileSync(join(cacheDir, name), 'utf8').trim()) : [];
+    assertNoSecretsLeaked([...emulator.secrets(), ...jwts]);
+    await emulator.close();
+    cleanupHomes();
+  });
+
+  it('sends the cloudflared JWT as cf-access-token and never hands it back', async () => {
+    const result = await run('curl', ['-s', `${proxy.base}/echo`]);
+    const echoed = JSON.parse(result.stdout) as { headers: Record<string, string> };
+    assert.match(echoed.headers['cf-access-token']!, /^\[redacted\]\*+$/);
+    assert.equal(echoed.headers.authorization, undefined);
+    const origin = emulator.requests({ endpoint: 'resource' }).filter((e) => e.path === '/echo').at(-1)!;
+    assert.ok(origin.headers['cf-access-token']!.length > 20);
   });
 });
