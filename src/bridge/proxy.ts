@@ -183,8 +183,9 @@ export class AccessProxy {
       let upgraded: Dispatcher.UpgradeData;
       try {
         upgraded = await open(credentials);
-      } catch {
-        // undici reports any non-101 answer the same way: renew the credential once and try again.
+      } catch (error) {
+        // undici reports any non-101 answer alike: renew the credential only if Access is what refused it.
+        if (!(await this.accessRefuses(url, credentials))) throw error;
         credentials = await this.credentials(req, url, credentials);
         upgraded = await open(credentials);
       }
@@ -192,6 +193,14 @@ export class AccessProxy {
     } catch (error) {
       refuseSocket(socket, error instanceof Refused ? error.refusal : refusalFor(error));
     }
+  }
+
+  /** Does Access ask for a new credential at this URL (a plain GET with the same credential)? */
+  private async accessRefuses(url: URL, credentials: Record<string, string>): Promise<boolean> {
+    const response = await request(url, { dispatcher: this.svc.dispatcher, headers: { ...credentials, accept: '*/*' } });
+    discard(response.body);
+    const challenge = await accessChallengeOf(response.statusCode, response.headers, url);
+    return challenge !== undefined && challenge !== 'own_oauth';
   }
 
   private splice(socket: Socket, head: Buffer, upgraded: Dispatcher.UpgradeData, url: URL): void {

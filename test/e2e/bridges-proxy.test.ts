@@ -145,6 +145,12 @@ describe('cf-access-mcp proxy (issue 14)', () => {
     ws.close();
     assert.equal(echoed, 'hello through Access');
     assert.ok(emulator.log.some((e) => e.endpoint === 'websocket' && e.status === 101));
+    // An upgrade the origin refuses for its own reasons (404) costs no refresh and no login.
+    const tokenCalls = emulator.requests({ endpoint: 'token' }).length;
+    const refused = new WebSocket(`${proxy.base.replace('http', 'ws')}/no-such-socket`);
+    await new Promise<void>((resolve) => refused.addEventListener('error', () => resolve()));
+    assert.equal(emulator.requests({ endpoint: 'token' }).length, tokenCalls);
+    assert.equal(browserOpens(env).length, 1);
   });
 
   it('git clones and pushes over smart HTTP through the proxy', async () => {
