@@ -14,7 +14,6 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { Agent, request } from 'undici';
-import type { Emulator } from '../src/emulator/index.js';
 
 export interface BridgeRow {
   figure: string;
@@ -94,7 +93,7 @@ async function upload(agent: Agent, url: string, headers: Record<string, string>
   return bytes / ((performance.now() - start) / 1000);
 }
 
-async function proxyRows(emulator: Emulator, env: Record<string, string>, home: string): Promise<BridgeRow[]> {
+async function proxyRows(emulator: EmulatorUrls, env: Record<string, string>, home: string): Promise<BridgeRow[]> {
   const { base, child } = await startProxy(emulator.appUrl, env);
   const direct = new Agent({ keepAliveTimeout: 30_000 });
   const viaProxy = new Agent({ keepAliveTimeout: 30_000 });
@@ -138,7 +137,7 @@ async function proxyRows(emulator: Emulator, env: Record<string, string>, home: 
   }
 }
 
-async function bridgeRowsOf(emulator: Emulator, env: Record<string, string>, home: string): Promise<BridgeRow[]> {
+async function bridgeRowsOf(emulator: EmulatorUrls, env: Record<string, string>, home: string): Promise<BridgeRow[]> {
   const bridged = new Client({ name: 'bench-bridge', version: '1' });
   await bridged.connect(new StdioClientTransport({ command: process.execPath, args: [ENTRY, 'bridge', `${emulator.appUrl}/mcp`], env, stderr: 'ignore' }));
   const headers = { authorization: `Bearer ${storedToken(home, emulator.appUrl)}` };
@@ -170,8 +169,13 @@ async function bridgeRowsOf(emulator: Emulator, env: Record<string, string>, hom
   }
 }
 
+/** An emulator in this process or its own: only its app URL is used. */
+interface EmulatorUrls {
+  appUrl: string;
+}
+
 /** The bridge figures against a running emulator whose team the environment trusts (CF_ACCESS_MCP_TEAMS). */
-export async function bridgeRows(emulator: Emulator): Promise<BridgeRow[]> {
+export async function bridgeRows(emulator: EmulatorUrls): Promise<BridgeRow[]> {
   const dir = mkdtempSync(join(tmpdir(), 'cfam-bench-bridges-'));
   const home = join(dir, 'home');
   const env = childEnv(home, dir);

@@ -15,6 +15,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   fetch: async () => (await import('./cli/fetch.js')).runFetch,
   proxy: async () => (await import('./cli/proxy.js')).runProxy,
   bridge: async () => (await import('./cli/bridge.js')).runBridge,
+  install: async () => (await import('./cli/install.js')).runInstall,
+  doctor: async () => (await import('./cli/doctor.js')).runDoctor,
   demo: async () => {
     const { runDemo } = await import('./cli/demo.js');
     return async (args) => {

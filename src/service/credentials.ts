@@ -19,17 +19,18 @@ export interface CredentialOptions {
  * AccessErrors otherwise. Logins are single-flight per origin, shared with the tools.
  */
 export async function credentialHeadersFor(svc: AccessService, url: URL, options: CredentialOptions): Promise<Record<string, string>> {
-  const origin = url.origin;
+  // The application serving the URL (sessions are kept per Access application).
+  const key = svc.store.appKeyFor(url);
   if (options.refused) {
     const current = await svc.credentialsFor(url);
     if (Object.keys(current).length > 0 && JSON.stringify(current) !== JSON.stringify(options.refused)) return current;
     if (svc.serviceTokenFor(url)) throw serviceTokenRefusedError(url, 401);
-    const session = svc.store.getSession(origin);
-    if (session?.refresh_token && (await svc.sessions.refresh(origin, session).catch(() => undefined))) {
+    const session = svc.store.getSession(key);
+    if (session?.refresh_token && (await svc.sessions.refresh(key, session).catch(() => undefined))) {
       const renewed = await svc.credentialsFor(url);
       if (Object.keys(renewed).length > 0) return renewed;
     } else if (session) {
-      await svc.sessions.drop(origin, session);
+      await svc.sessions.drop(key, session);
     }
   } else {
     const headers = await svc.credentialsFor(url);
@@ -46,7 +47,7 @@ export function credentialSecretsFor(svc: AccessService, url: URL): string[] {
   const secrets: string[] = [];
   const token = svc.serviceTokenFor(url);
   if (token) secrets.push(token.clientSecret);
-  const session = svc.store.getSession(url.origin);
+  const session = svc.store.getSession(svc.store.appKeyFor(url));
   if (session) secrets.push(session.access_token);
   return secrets;
 }
