@@ -16,7 +16,7 @@ export interface CredentialOptions {
  * login method behind it can change without them. Returns {} when the URL is
  * not behind Access. Throws LoginPendingError when the user has not finished
  * signing in within `waitSeconds` (the login keeps waiting), and the usual
- * AccessErrors otherwise. Logins are single-flight per origin, shared with the tools.
+ * AccessErrors otherwise. Logins are single-flight per application, shared with the tools.
  */
 export async function credentialHeadersFor(svc: AccessService, url: URL, options: CredentialOptions): Promise<Record<string, string>> {
   // The application serving the URL (sessions are kept per Access application).
