@@ -1,4 +1,5 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { step } from '../core/next-step.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { callbackUri, type CallbackHost } from './callback-host.js';
@@ -136,7 +137,7 @@ export class CallbackListener {
           new AccessError(
             'login_timeout',
             `The login to ${host} was not completed within ${Math.round(timeoutMs / 1000)} s.`,
-            'Call access_login again to start a new login, and finish it in the browser.',
+            `To start a new login, ${step('login', { url: '<url>' })}, and finish it in the browser.`,
           ),
         );
       }, timeoutMs);

@@ -1,11 +1,13 @@
 /**
- * Discovery results (resource and authorization server metadata) per protected
- * origin: one request pair however many callers ask at once (they share the
- * request in flight), kept in memory and in the store for a while so that a
- * new process re-logs in without discovering again. An entry is dropped when
- * a later step fails with it, and never outlives its TTL.
+ * Discovery results (resource and authorization server metadata) per resource
+ * metadata URL (one per Access application): one request pair however many
+ * callers ask at once (they share the request in flight), kept in memory and
+ * in the store for a while so that a new process re-logs in without
+ * discovering again. An entry is dropped when a later step fails with it, and
+ * never outlives its TTL.
  */
 import { z } from 'zod';
+import { appKeyOf } from './app-key.js';
 import { authorizationServerOf } from './discovery.js';
 import type { Discovery } from './oauth-login.js';
 import { ResourceMetadataSchema, ServerMetadataSchema } from './schemas.js';
@@ -31,31 +33,30 @@ export class DiscoveryCache {
     private readonly ttlMs: number = DEFAULT_DISCOVERY_TTL_MS,
   ) {}
 
-  /** The fresh discovery for `target`'s origin: from memory, the store, the request in flight, or `load`. */
-  get(target: URL, load: () => Promise<Discovery>): Promise<Discovery> {
-    const origin = target.origin;
-    const known = this.memory.get(origin) ?? this.fromStore(target);
+  /** The fresh discovery at `metadataUrl` (absolute, on `target`'s origin): from memory, the store, the request in flight, or `load`. */
+  get(target: URL, metadataUrl: string, load: () => Promise<Discovery>): Promise<Discovery> {
+    const known = this.memory.get(metadataUrl) ?? this.fromStore(target, metadataUrl);
     if (known && this.fresh(known)) {
-      this.memory.set(origin, known);
+      this.memory.set(metadataUrl, known);
       return Promise.resolve(known);
     }
-    let running = this.inFlight.get(origin);
+    let running = this.inFlight.get(metadataUrl);
     if (!running) {
       running = load()
         .then(async (discovery) => {
-          this.memory.set(origin, discovery);
-          await this.store.putDiscovery(origin, persisted(discovery)).catch(() => {});
+          this.memory.set(metadataUrl, discovery);
+          await this.store.putDiscovery(metadataUrl, persisted(discovery)).catch(() => {});
           return discovery;
         })
-        .finally(() => this.inFlight.delete(origin));
-      this.inFlight.set(origin, running);
+        .finally(() => this.inFlight.delete(metadataUrl));
+      this.inFlight.set(metadataUrl, running);
     }
     return running;
   }
 
-  forget(origin: string): void {
-    this.memory.delete(origin);
-    if (this.store.getDiscovery(origin) !== undefined) void this.store.deleteDiscovery(origin).catch(() => {});
+  forget(metadataUrl: string): void {
+    this.memory.delete(metadataUrl);
+    if (this.store.getDiscovery(metadataUrl) !== undefined) void this.store.deleteDiscovery(metadataUrl).catch(() => {});
   }
 
   private fresh(discovery: Discovery): boolean {
@@ -64,15 +65,18 @@ export class DiscoveryCache {
   }
 
   /** A stored entry, checked as when it was fetched (its authorization server must still be the one its metadata names). */
-  private fromStore(target: URL): Discovery | undefined {
-    const parsed = PersistedDiscoverySchema.safeParse(this.store.getDiscovery(target.origin));
+  private fromStore(target: URL, metadataUrl: string): Discovery | undefined {
+    const parsed = PersistedDiscoverySchema.safeParse(this.store.getDiscovery(metadataUrl));
     if (!parsed.success) return undefined;
     const entry = parsed.data;
     try {
       const authorizationServer = authorizationServerOf(entry.resource_metadata, target);
-      if (authorizationServer.href !== entry.authorization_server || new URL(entry.resource_metadata.resource).origin !== target.origin) return undefined;
+      if (authorizationServer.href !== entry.authorization_server || new URL(metadataUrl).origin !== target.origin) return undefined;
+      if (new URL(entry.resource_metadata.resource).origin !== target.origin) return undefined;
       return {
         origin: target.origin,
+        app: appKeyOf(entry.resource_metadata.resource, target),
+        metadataUrl,
         resource: entry.resource,
         resourceMetadata: entry.resource_metadata,
         authorizationServer,

@@ -7,13 +7,18 @@ import { PRIVATE_LOCK_FS } from './lock-fs.js';
 import { chmodNoFollow, securePrivateDir, unsafeEntry, unsafeStat, type Unsafe } from './private-dir.js';
 import { rememberSecret } from '../core/redact.js';
 import type { Registration } from './registration.js';
+import { longestKeyFor, type AppKey } from './app-key.js';
+import { SessionMethodSchema } from './methods.js';
 
-export type SessionMethod = 'oauth' | 'cloudflared';
+export type { SessionMethod } from './methods.js';
 
 export const StoredSessionSchema = z
   .object({
+    /** The origin the credentials go to. */
     origin: z.string(),
-    method: z.enum(['oauth', 'cloudflared']),
+    /** The application (see app-key.ts) when it lives under a path; absent = the whole origin (and in stores from before). */
+    app: z.string().optional(),
+    method: SessionMethodSchema,
     access_token: z.string(),
     refresh_token: z.string().optional(),
     expires_at: z.number().optional(),
@@ -69,6 +74,10 @@ export const LoginRecordSchema = z
   .loose();
 export type LoginRecord = z.infer<typeof LoginRecordSchema>;
 
+/** An application that refused the user (policy, a denied or failed login): no browser login for it until `until` or a forced login. */
+const RefusalSchema = z.object({ at: z.number(), until: z.number(), message: z.string() }).loose();
+export type Refusal = z.infer<typeof RefusalSchema>;
+
 const StoreDataSchema = z.object({
   version: z.literal(1),
   sessions: z.record(z.string(), StoredSessionSchema),
@@ -76,12 +85,14 @@ const StoreDataSchema = z.object({
   logins: z.record(z.string(), LoginRecordSchema).default({}),
   /** Per authorization server: the loopback redirect URI host form its registration accepted (see callback-host.ts). */
   callback_hosts: z.record(z.string(), z.string()).default({}),
-  /** Per protected origin: its discovery documents and when they were fetched (see discovery-cache.ts). */
+  /** Per application key: the last refusal, which holds back new browser logins for a while. */
+  refusals: z.record(z.string(), RefusalSchema).default({}),
+  /** Per resource metadata URL (one per application): its discovery documents and when they were fetched (see discovery-cache.ts). */
   discoveries: z.record(z.string(), z.unknown()).default({}),
 });
 export type StoreData = z.infer<typeof StoreDataSchema>;
 
-const emptyData = (): StoreData => ({ version: 1, sessions: {}, registrations: {}, logins: {}, callback_hosts: {}, discoveries: {} });
+const emptyData = (): StoreData => ({ version: 1, sessions: {}, registrations: {}, logins: {}, callback_hosts: {}, refusals: {}, discoveries: {} });
 
 /** The cross-process lock on the store file: short-lived, so a dead holder is taken over after a few seconds. */
 const STORE_LOCK = { stale: 10_000, update: 2_000 };
@@ -303,8 +314,14 @@ export class SessionStore {
     return next;
   }
 
-  getSession(origin: string): StoredSession | undefined {
-    return this.read().sessions[origin];
+  /** The session of one application (its key: see app-key.ts). */
+  getSession(key: AppKey): StoredSession | undefined {
+    return this.read().sessions[key];
+  }
+
+  /** The key of the application whose session serves `url`: the most specific stored one, else the URL's origin. */
+  appKeyFor(url: URL): AppKey {
+    return longestKeyFor(Object.keys(this.read().sessions), url) ?? url.origin;
   }
 
   listSessions(): StoredSession[] {
@@ -314,17 +331,43 @@ export class SessionStore {
   putSession(session: StoredSession): Promise<void> {
     rememberSecret(session.access_token, session.refresh_token);
     return this.update((data) => {
-      data.sessions[session.origin] = session;
+      data.sessions[sessionKey(session)] = session;
     });
   }
 
   /** Deletes a session only if it is still the one we looked at (another process may have replaced it). */
-  deleteSession(origin: string, ifAccessToken?: string): Promise<StoredSession | undefined> {
+  deleteSession(key: AppKey, ifAccessToken?: string): Promise<StoredSession | undefined> {
     return this.update((data) => {
-      const current = data.sessions[origin];
+      const current = data.sessions[key];
       if (!current || (ifAccessToken !== undefined && current.access_token !== ifAccessToken)) return undefined;
-      delete data.sessions[origin];
+      delete data.sessions[key];
       return current;
+    });
+  }
+
+  /** A refusal of this application that still holds back browser logins, if any. */
+  getRefusal(key: AppKey, now = Date.now()): Refusal | undefined {
+    const refusal = this.read().refusals[key];
+    return refusal && refusal.until > now ? refusal : undefined;
+  }
+
+  /** Applications held back by a refusal now. */
+  refusedKeys(now = Date.now()): AppKey[] {
+    return Object.entries(this.read().refusals)
+      .filter(([, refusal]) => refusal.until > now)
+      .map(([key]) => key);
+  }
+
+  putRefusal(key: AppKey, message: string, coolDownMs: number): Promise<void> {
+    const now = Date.now();
+    return this.update((data) => {
+      data.refusals[key] = { at: now, until: now + coolDownMs, message };
+    });
+  }
+
+  deleteRefusal(key: AppKey): Promise<void> {
+    return this.update((data) => {
+      delete data.refusals[key];
     });
   }
 
@@ -357,19 +400,19 @@ export class SessionStore {
   }
 
   /** Unchecked: discovery-cache.ts validates what it reads. */
-  getDiscovery(origin: string): unknown {
-    return this.read().discoveries[origin];
+  getDiscovery(metadataUrl: string): unknown {
+    return this.read().discoveries[metadataUrl];
   }
 
-  putDiscovery(origin: string, discovery: unknown): Promise<void> {
+  putDiscovery(metadataUrl: string, discovery: unknown): Promise<void> {
     return this.update((data) => {
-      data.discoveries[origin] = discovery;
+      data.discoveries[metadataUrl] = discovery;
     });
   }
 
-  deleteDiscovery(origin: string): Promise<void> {
+  deleteDiscovery(metadataUrl: string): Promise<void> {
     return this.update((data) => {
-      delete data.discoveries[origin];
+      delete data.discoveries[metadataUrl];
     });
   }
 
@@ -394,6 +437,16 @@ export class SessionStore {
   }
 }
 
-export function registrationKey(authorizationServer: string, redirectUri: string): string {
-  return `${authorizationServer} ${redirectUri}`;
+/**
+ * Registrations are kept per team, application and redirect URI. Without an
+ * application (or for a host-wide one, when stored before applications were
+ * told apart) the key has two parts: `<team> <redirect URI>`.
+ */
+export function registrationKey(authorizationServer: string, redirectUri: string, app?: AppKey): string {
+  return app === undefined ? `${authorizationServer} ${redirectUri}` : `${authorizationServer} ${app} ${redirectUri}`;
+}
+
+/** Where a session is kept: its application, else (stores from before, cloudflared) its origin. */
+export function sessionKey(session: Pick<StoredSession, 'origin' | 'app'>): AppKey {
+  return session.app ?? session.origin;
 }

@@ -4,7 +4,7 @@ import type { FetchParams } from '../service/access-service.js';
 import type { FetchResult } from '../service/results.js';
 import { parseCommandArgs, secondsOption } from './args.js';
 import { EXIT, UsageError } from './exit-codes.js';
-import { reportError } from './output.js';
+import { forPeople, reportError } from './output.js';
 import { openSession } from './session.js';
 import { FETCH_USAGE } from './usage.js';
 import { waitDisplay } from './waiting.js';
@@ -79,7 +79,7 @@ export async function runFetch(args: string[]): Promise<number> {
     const result = await session.service.fetch(request, display.hooks);
     display.stop();
     process.stderr.write(`${statusLine(result)}\n`);
-    for (const warning of result.warnings) process.stderr.write(`warning: ${warning}\n`);
+    for (const warning of result.warnings) process.stderr.write(`warning: ${forPeople(warning)}\n`);
     await writeBody(result, values.output);
     return values.fail && result.status >= 400 ? EXIT.failure : EXIT.ok;
   } catch (error) {

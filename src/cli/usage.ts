@@ -25,6 +25,7 @@ stores the session for the MCP server (and the other commands) to use.
 
 Options:
   --force            discard the stored session and sign in again
+  --method M         auto (default), oauth, cloudflared or service_token
   --paste            also read the address your browser ends on from stdin (for a
                      browser on another machine); automatic when no browser can open here
   --wait <seconds>   how long to wait for you to sign in (default: the login timeout, 300)

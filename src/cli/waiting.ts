@@ -1,6 +1,6 @@
 import { createInterface, type Interface } from 'node:readline';
 import { AccessError } from '../core/errors.js';
-import type { PendingLogin } from '../auth/oauth-login.js';
+import type { LoginInProgress as PendingLogin } from '../auth/login-method.js';
 import type { AccessService, LoginHooks } from '../service/access-service.js';
 import { forPeople } from './output.js';
 

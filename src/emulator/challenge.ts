@@ -63,6 +63,32 @@ export function serviceAuthForbidden(ctx: RequestContext, app: ProtectedApp): vo
   sendHtml(ctx, 403, htmlPage('Access denied', body), headers);
 }
 
+export const POLICY_DENIED_SENTENCE = 'That account does not have access.';
+
+/**
+ * Access's "Identity denied" block page: signed in, but the application's policy refuses the
+ * user. With a custom deny URL, a 302 there instead. Both carry the application's headers.
+ */
+export function policyRefusal(ctx: RequestContext, app: ProtectedApp): void {
+  const headers = { 'cf-access-aud': app.aud, 'cf-access-domain': ctx.rt.teamHost, 'cf-ray': `${rayId()}-EMU` };
+  if (ctx.rt.options.denyUrl) {
+    redirect(ctx, ctx.rt.options.denyUrl, headers);
+    return;
+  }
+  blockPage(ctx, 403, headers);
+}
+
+/** The block page itself (also shown at the authorization endpoint to a refused user). */
+export function blockPage(ctx: RequestContext, status: number, headers: Record<string, string> = {}): void {
+  const ray = headers['cf-ray']?.replace(/-EMU$/, '') ?? rayId();
+  if (accepts(ctx, 'application/json')) {
+    sendJson(ctx, status, { message: `Identity denied. ${POLICY_DENIED_SENTENCE}`, status_code: status, ray_id: ray }, headers);
+    return;
+  }
+  const body = `<h1>Identity denied</h1>\n<p id="denied">${POLICY_DENIED_SENTENCE}</p>\n<p>Ray ID: ${ray}</p>`;
+  sendHtml(ctx, status, htmlPage('Access denied', body), headers);
+}
+
 /** Strict service token authentication: a wrong secret is 401, an unknown client id 403. */
 export function strictServiceTokenError(ctx: RequestContext, app: ProtectedApp, status: 401 | 403): void {
   sendJson(

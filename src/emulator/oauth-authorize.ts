@@ -2,7 +2,8 @@ import { enterEndpoint } from './endpoint.js';
 import { escapeHtml, htmlPage, readForm, redirect, sendHtml, type RequestContext } from './http-util.js';
 import { OAUTH_PATHS } from './metadata.js';
 import { redirectHostAllowed } from './redirect-hosts.js';
-import { appByResource } from './runtime.js';
+import { blockPage } from './challenge.js';
+import { appByResource, policyDenies } from './runtime.js';
 import type { PendingAuthorization } from './state.js';
 
 const PKCE_ERROR = 'code_challenge_method must be S256 for public clients';
@@ -89,10 +90,20 @@ export async function handleAuthorize(ctx: RequestContext): Promise<void> {
   if (!app) {
     return fail('invalid_target', resourceParam ? 'resource is not an application of this team' : 'resource is required');
   }
-  const grant = { clientId: client.client_id, redirectUri, challenge, resource: app.url, state };
+  const grant = { clientId: client.client_id, redirectUri, challenge, resource: app.resource, state };
   if (rt.options.approval === 'interactive') {
     const requestId = rt.state.addPending(grant);
-    return consentPage(ctx, requestId, app.url, client.client_name ?? client.client_id, redirectUri);
+    return consentPage(ctx, requestId, app.resource, client.client_name ?? client.client_id, redirectUri);
+  }
+  approveUnlessDenied(ctx, grant);
+}
+
+/** The user signed in; a policy that refuses them gets Access's block page, and the callback never comes. */
+function approveUnlessDenied(ctx: RequestContext, grant: PendingAuthorization | Omit<PendingAuthorization, 'expiresAt'>): void {
+  const app = appByResource(ctx.rt, grant.resource);
+  if (app && policyDenies(ctx.rt, app)) {
+    ctx.entry.endpoint = 'authorize_denied';
+    return blockPage(ctx, 403, { 'cf-access-aud': app.aud, 'cf-access-domain': ctx.rt.teamHost });
   }
   approve(ctx, grant);
 }
@@ -106,7 +117,7 @@ export async function handleDecision(ctx: RequestContext): Promise<void> {
   if (!ctx.rt.state.clients.has(pending.clientId)) {
     return errorPage(ctx, 'invalid_client', 'The client_id is not registered with this team');
   }
-  if (form.get('decision') === 'approve') return approve(ctx, pending);
+  if (form.get('decision') === 'approve') return approveUnlessDenied(ctx, pending);
   redirect(
     ctx,
     callbackUrl(pending.redirectUri, {

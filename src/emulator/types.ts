@@ -38,6 +38,15 @@ export interface EmulatorOptions {
   strictGrants?: boolean;
   /** False: the application's grant session duration is 0, so no refresh token is issued. */
   issueRefreshTokens?: boolean;
+  /**
+   * Further Access applications on the app host, each with its own path, AUD, policy and
+   * `resource` (e.g. ['/admin']): the most specific path wins, a token works for its own only.
+   */
+  pathApps?: string[];
+  /** Applications whose policy refuses the user: 'app', 'app2' or a path of pathApps ('/admin'). */
+  deny?: string[];
+  /** custom_deny_url: a refused authenticated request is redirected (302) here instead of the 403 block page. */
+  denyUrl?: string;
   host?: string;
   appPort?: number;
   app2Port?: number;
@@ -48,8 +57,9 @@ export interface EmulatorOptions {
 
 /** The live options object: every field resolved; tests may mutate it between requests. */
 export interface EmulatorLiveOptions
-  extends Required<Omit<EmulatorOptions, 'trace' | 'serviceTokenHeader'>> {
+  extends Required<Omit<EmulatorOptions, 'trace' | 'serviceTokenHeader' | 'denyUrl'>> {
   serviceTokenHeader?: string;
+  denyUrl?: string;
   trace?: (entry: LogEntry) => void;
 }
 
@@ -108,6 +118,8 @@ export interface Emulator {
   teamUrl: string;
   /** Access "AUD tags" of the two protected apps (used in classic JWTs and login redirects). */
   aud: { app: string; app2: string };
+  /** Every application: name ('app', 'app2', '/admin'), its `resource` and AUD. */
+  applications: Array<{ name: string; resource: string; aud: string }>;
   options: EmulatorLiveOptions;
   log: LogEntry[];
   clearLog(): void;
@@ -123,6 +135,6 @@ export interface Emulator {
   /** Every secret issued, received or configured (tokens, codes, verifiers, classic JWTs, service-token secrets), for leak checks. */
   secrets(): string[];
   /** Signs a classic Access JWT for the app (or app2) as if `cloudflared access login` had completed. */
-  issueClassicJwt(opts?: { lifetimeSeconds?: number; app?: 'app' | 'app2' }): string;
+  issueClassicJwt(opts?: { lifetimeSeconds?: number; app?: string }): string;
   close(): Promise<void>;
 }

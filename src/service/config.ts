@@ -25,6 +25,8 @@ export interface Config {
   maxSaveBytes: number;
   /** CF_ACCESS_MCP_DEADLINE_MS: total time for one tool call's request, body and redirects included (default 120 s). */
   deadlineMs: number;
+  /** CF_ACCESS_MCP_DENY_COOLDOWN (seconds): after an application refused the user, no new browser login for it for this long (default 600), unless forced. */
+  denyCoolDownMs: number;
   /** Problems with the variables above (a value that was not used), for the log. */
   warnings?: string[];
   /** CF_ACCESS_MCP_CLOUDFLARED, default "cloudflared" on PATH. */
@@ -80,6 +82,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     responseTimeoutMs: intFrom(env.CF_ACCESS_MCP_TIMEOUT_MS, 30_000, 1),
     maxSaveBytes: positiveIntFrom(env, 'CF_ACCESS_MCP_MAX_SAVE_BYTES', 1024 ** 3, warnings),
     deadlineMs: positiveIntFrom(env, 'CF_ACCESS_MCP_DEADLINE_MS', 120_000, warnings),
+    denyCoolDownMs: positiveIntFrom(env, 'CF_ACCESS_MCP_DENY_COOLDOWN', 600, warnings) * 1000,
     warnings,
     cloudflaredCommand: env.CF_ACCESS_MCP_CLOUDFLARED?.trim() ? expandHome(env.CF_ACCESS_MCP_CLOUDFLARED.trim()) : 'cloudflared',
     serviceTokens: loadServiceTokens(env),

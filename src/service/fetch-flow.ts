@@ -14,6 +14,11 @@ import type { SaveOptions } from '../http/save-to-file.js';
 import type { AccessService, LoginHooks } from './access-service.js';
 import { cachedPage, rememberPage } from './fetch-cache.js';
 import { loginFor } from './login-flow.js';
+import { appLabel, type AppKey } from '../auth/app-key.js';
+import { RefreshRefusedError } from '../auth/sessions.js';
+import type { StoredSession } from '../auth/store.js';
+import { step } from '../core/next-step.js';
+import { policyDenied, recordRefusal } from './refusals.js';
 import type { AuthMethod, FetchResult } from './results.js';
 
 export interface FetchParams {
@@ -105,22 +110,26 @@ export async function fetchThroughAccess(svc: AccessService, params: FetchParams
   const loggedIn = new Set<string>();
   const tokenRefused = new Set<string>();
   const tokenDropped = new Set<string>();
+  let loginsThisCall = 0;
+  const credentials = async (url: URL) => withoutConflict(url, headers, await svc.credentialsFor(url, tokenRefused));
   for (let round = 0; round < MAX_AUTH_ROUNDS; round++) {
     // Each attempt (redirects and body included) gets the whole deadline; a login in between does not count.
     const deadline = startDeadline(deadlineMs, target, hooks.signal);
     let followed: Followed;
     let challenge: AccessChallenge | undefined;
     try {
-      followed = await sendFollowingRedirects(
-        svc.dispatcher,
-        { url: target, method, headers, body, signal: deadline.signal },
-        (url) => svc.credentialsFor(url, tokenRefused),
+      followed = await sendFollowingRedirects(svc.dispatcher, { url: target, method, headers, body, signal: deadline.signal }, credentials).catch(
+        async (error: unknown) => {
+          // The session was due for renewal and Access refused to renew it: the policy no longer admits the user.
+          if (error instanceof RefreshRefusedError) throw await refused(svc, error.key, undefined, { status: 400, refresh: true });
+          throw error;
+        },
       );
       const finalUrl = followed.hops[followed.hops.length - 1]!;
       challenge = await detectAccess(followed.response, finalUrl);
       if (!challenge) {
         const sentToken = followed.credentialHeaders.length > 0 && !tokenRefused.has(finalUrl.origin) && svc.serviceTokenFor(finalUrl) !== undefined;
-        const auth = sentToken ? 'service_token' : authOf(followed.credentialHeaders);
+        const auth = sentToken ? 'service_token' : svc.methodOfHeaders(followed.credentialHeaders);
         return await buildResult(svc, params, prepared, finalUrl, followed.response, auth, save, followed.unfollowed ? [followed.unfollowed] : []);
       }
     } finally {
@@ -132,34 +141,90 @@ export async function fetchThroughAccess(svc: AccessService, params: FetchParams
     discard(response.body);
     const origin = finalUrl.origin;
     if (sentServiceToken) {
-      // Never a browser login here: only a user session from an explicit access_login may still get in.
+      // Never a browser login here: only a user session from an explicit login may still get in.
       tokenRefused.add(origin);
-      if (await svc.sessions.usable(origin)) continue;
+      if (await svc.sessions.usable(svc.store.appKeyFor(finalUrl))) continue;
       throw serviceTokenRefusedError(finalUrl, response.status);
     }
-    if (followed.credentialHeaders.length > 0) {
-      const session = svc.store.getSession(origin);
-      if (session && !refreshed.has(origin) && session.refresh_token) {
-        refreshed.add(origin);
-        if (await svc.sessions.refresh(origin, session).catch(() => undefined)) continue;
+    // The application whose session we sent, and the one that answered: a path under another application needs its own login.
+    const sentKey = followed.credentialHeaders.length > 0 ? svc.store.appKeyFor(finalUrl) : undefined;
+    const session = sentKey === undefined ? undefined : svc.store.getSession(sentKey);
+    if (sentKey !== undefined && challenge!.style === 'forbidden') {
+      // Signed in, and Access still says no (its block page, or the deny URL): the policy refuses this account.
+      throw await refused(svc, sentKey, session, { status: response.status, challenge: challenge! });
+    }
+    const challengedKey = await svc.appOfChallenge(finalUrl, challenge!).catch(() => sentKey ?? origin);
+    if (sentKey !== undefined && challengedKey === sentKey) {
+      if (loggedIn.has(sentKey)) throw await refused(svc, sentKey, session, { status: response.status, challenge: challenge! });
+      if (session && !refreshed.has(sentKey) && session.refresh_token) {
+        refreshed.add(sentKey);
+        try {
+          if (await svc.sessions.refresh(sentKey, session)) continue;
+        } catch (error) {
+          if (error instanceof RefreshRefusedError) throw await refused(svc, sentKey, session, { status: response.status, refresh: true, challenge: challenge! });
+        }
       } else if (session) {
-        await svc.sessions.drop(origin, session);
-        tokenDropped.add(origin);
+        await svc.sessions.drop(sentKey, session);
+        tokenDropped.add(sentKey);
       }
     }
     if (svc.serviceTokenFor(finalUrl)) throw serviceTokenRefusedError(finalUrl, response.status);
-    if (loggedIn.has(origin)) {
+    if (loggedIn.has(challengedKey)) throw await refused(svc, challengedKey, svc.store.getSession(challengedKey), { status: response.status, challenge: challenge! });
+    if (loginsThisCall > 0) {
+      // At most one browser login per call.
       throw new AccessError(
-        'authorization_failed',
-        `${finalUrl.host} still refuses access right after a successful login.`,
-        'Your account may not be allowed by the Access policy of this application; ask its administrator, or try access_login with force: true.',
+        'login_pending',
+        `${appLabel(challengedKey)} is a separate Access application and needs its own sign-in; this call already signed in once, so no second browser window was opened.`,
+        `Repeat the same call: it starts the sign-in to ${appLabel(challengedKey)}.`,
       );
     }
-    const { fromCache } = await loginFor(svc, finalUrl, challenge!, params.wait_seconds ?? svc.config.defaultWaitSeconds, hooks, { skipCache: tokenDropped.has(origin) });
+    refuseAgentCredentialForLogin(finalUrl, headers, challenge!);
+    loginsThisCall++;
+    const { fromCache } = await loginFor(svc, finalUrl, challenge!, params.wait_seconds ?? svc.config.defaultWaitSeconds, hooks, { skipCache: tokenDropped.has(challengedKey) });
     // A token cloudflared only had cached is no login yet: if the app refuses it, one real login follows.
-    if (!fromCache) loggedIn.add(origin);
+    if (!fromCache) loggedIn.add(challengedKey);
+    else loginsThisCall--;
   }
-  throw new AccessError('authorization_failed', `Could not get past Cloudflare Access for ${target.host}.`, 'Call access_status with this URL to see what the application offers.');
+  throw new AccessError('authorization_failed', `Could not get past Cloudflare Access for ${target.host}.`, `${capitalised(step('status', { url: target.href }))} to see what the application offers.`);
+}
+
+/** Records the refusal (no new browser for a while) and returns the error that says so. */
+async function refused(svc: AccessService, key: AppKey, session: StoredSession | undefined, detail: Parameters<typeof policyDenied>[2]): Promise<AccessError> {
+  const error = policyDenied(key, session, detail);
+  await recordRefusal(svc, key, error);
+  return error;
+}
+
+/**
+ * The agent's own credential headers are never silently replaced: when ours
+ * for this hop would go in a header the agent set (Authorization for managed
+ * OAuth, a service token in single-header mode), the request is refused with
+ * the way that works. cloudflared's token and the service-token pair travel
+ * in their own headers, so the agent's Authorization (and Cookie) pass intact.
+ */
+function withoutConflict(url: URL, agent: Record<string, string>, ours: Record<string, string>): Record<string, string> {
+  const clash = Object.keys(ours).find((name) => name in agent);
+  if (clash) throw headerConflict(url, clash);
+  return ours;
+}
+
+/** Before a browser login: the agent's Authorization would have to give way to a managed OAuth token. */
+function refuseAgentCredentialForLogin(url: URL, agent: Record<string, string>, challenge: AccessChallenge): void {
+  if ('authorization' in agent && challenge.resourceMetadataUrl && challenge.style !== 'forbidden') {
+    throw headerConflict(url, 'authorization');
+  }
+}
+
+function headerConflict(url: URL, header: string): AccessError {
+  return new AccessError(
+    'header_conflict',
+    `The request sets its own ${header} header for ${url.host}, and Access reads the managed OAuth session from that same header; the request was not sent, so that neither credential is silently replaced.`,
+    `Send the request without the ${header} header, or keep it and reach the application another way that leaves it alone: a service token (CF_ACCESS_CLIENT_ID/CF_ACCESS_CLIENT_SECRET with CF_ACCESS_SERVICE_TOKEN_HOSTS), or ${step('login', { url: url.href, method: 'cloudflared' })} and then repeat the request.`,
+  );
+}
+
+function capitalised(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 async function buildResult(
@@ -217,7 +282,7 @@ async function buildResult(
 /** The credentials we hold for this origin: a site may echo them back anywhere it controls. */
 function credentialSecrets(svc: AccessService, finalUrl: URL): string[] {
   const secrets = serviceTokenSecrets(svc.serviceTokens);
-  const session = svc.store.getSession(finalUrl.origin);
+  const session = svc.store.getSession(svc.store.appKeyFor(finalUrl));
   if (session) secrets.push(session.access_token);
   return secrets;
 }
@@ -241,11 +306,4 @@ async function planSave(svc: AccessService, params: FetchParams, input: string, 
 /** Is `path` (which may not exist yet) inside `dir` once symlinks are resolved? */
 async function isInside(path: string, dir: string): Promise<boolean> {
   return isWithin(await realTarget(resolve(path)), await realTarget(resolve(dir)));
-}
-
-function authOf(credentialHeaders: string[]): AuthMethod {
-  if (credentialHeaders.includes('authorization')) return 'oauth';
-  if (credentialHeaders.includes('cf-access-token')) return 'cloudflared';
-  if (credentialHeaders.some((h) => h.startsWith('cf-access-client'))) return 'service_token';
-  return 'none';
 }

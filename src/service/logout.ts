@@ -1,12 +1,14 @@
 import { AccessError } from '../core/errors.js';
-import type { StoredSession } from '../auth/store.js';
+import { step } from '../core/next-step.js';
+import { sessionKey, type StoredSession } from '../auth/store.js';
+import { appLabel } from '../auth/app-key.js';
 import { revokeToken } from '../auth/token.js';
 import { parseTargetUrl } from '../core/url-policy.js';
 import type { AccessService } from './access-service.js';
 import { forgetPages } from './fetch-cache.js';
 
 export interface LogoutResult {
-  logged_out: Array<{ host: string; revoked: boolean; detail: string }>;
+  logged_out: Array<{ host: string; application: string; revoked: boolean; detail: string }>;
 }
 
 /** Revokes a session's tokens at the server (RFC 7009) when it can; reports, never throws. */
@@ -36,18 +38,20 @@ export async function logout(svc: AccessService, params: { url?: string; all?: b
     forgetPages(svc);
   } else if (params.url) {
     const target = parseTargetUrl(params.url);
+    // Pages kept for any application on this host are dropped (more than needed, never less).
     forgetPages(svc, target.origin);
-    const session = svc.store.getSession(target.origin);
-    if (!session) return { logged_out: [{ host: target.host, revoked: false, detail: 'No session was stored for this host.' }] };
+    // The application serving this URL: its most specific session; other applications on the host keep theirs.
+    const session = svc.store.getSession(svc.store.appKeyFor(target));
+    if (!session) return { logged_out: [{ host: target.host, application: appLabel(target.origin + target.pathname.replace(/\/+$/, '')), revoked: false, detail: 'No session was stored for the application serving this URL.' }] };
     sessions = [session];
   } else {
-    throw new AccessError('invalid_url', 'access_logout needs a url or all: true.', 'Pass the URL of the site to log out of, or all: true.');
+    throw new AccessError('invalid_url', 'Logging out needs a URL or all.', `Name the application: ${step('logout', { url: '<url>' })}, or ${step('logout', { all: true })}.`);
   }
   const results = [];
   for (const session of sessions) {
     const outcome = await revokeSession(svc, session);
-    await svc.store.deleteSession(session.origin);
-    results.push({ host: new URL(session.origin).host, ...outcome });
+    await svc.store.deleteSession(sessionKey(session));
+    results.push({ host: new URL(session.origin).host, application: appLabel(sessionKey(session)), ...outcome });
   }
   return { logged_out: results };
 }

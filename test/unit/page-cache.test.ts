@@ -52,9 +52,13 @@ describe('PageCache', () => {
   });
 });
 
+const metadataUrlOf = (origin: string) => `${origin}/.well-known/cloudflare-access-protected-resource/`;
+
 function discoveryOf(origin: string, at = Date.now()): Discovery {
   return {
     origin,
+    app: origin,
+    metadataUrl: metadataUrlOf(origin),
     resource: origin,
     resourceMetadata: { resource: origin, authorization_servers: ['https://team.cloudflareaccess.com'] },
     authorizationServer: new URL('https://team.cloudflareaccess.com'),
@@ -78,26 +82,26 @@ describe('DiscoveryCache', () => {
       await nextTurn();
       return discoveryOf(target.origin);
     };
-    const all = await Promise.all(Array.from({ length: 20 }, () => cache.get(target, load)));
+    const all = await Promise.all(Array.from({ length: 20 }, () => cache.get(target, metadataUrlOf(target.origin), load)));
     assert.equal(loads, 1);
     assert.ok(all.every((d) => d === all[0]));
-    await cache.get(target, load);
+    await cache.get(target, metadataUrlOf(target.origin), load);
     assert.equal(loads, 1);
   });
 
   it('a new process (another cache on the same store) uses the stored discovery until its TTL', async () => {
     const home = tempHome();
     const first = new DiscoveryCache(new SessionStore(home));
-    await first.get(target, async () => discoveryOf(target.origin));
+    await first.get(target, metadataUrlOf(target.origin), async () => discoveryOf(target.origin));
     let loads = 0;
     const load = async () => (loads++, discoveryOf(target.origin));
     const second = new DiscoveryCache(new SessionStore(home));
-    const found = await second.get(target, load);
+    const found = await second.get(target, metadataUrlOf(target.origin), load);
     assert.equal(loads, 0);
     assert.equal(found.authorizationServer.href, 'https://team.cloudflareaccess.com/');
     assert.equal(found.server.token_endpoint, 'https://team.cloudflareaccess.com/cdn-cgi/access/oauth/token');
     const expired = new DiscoveryCache(new SessionStore(home), 0);
-    await expired.get(target, load);
+    await expired.get(target, metadataUrlOf(target.origin), load);
     assert.equal(loads, 1);
   });
 
@@ -105,16 +109,16 @@ describe('DiscoveryCache', () => {
     const home = tempHome();
     const store = new SessionStore(home);
     const cache = new DiscoveryCache(store);
-    await cache.get(target, async () => discoveryOf(target.origin));
+    await cache.get(target, metadataUrlOf(target.origin), async () => discoveryOf(target.origin));
     let loads = 0;
     const load = async () => (loads++, discoveryOf('https://other.example.com'));
-    await cache.get(new URL('https://other.example.com/'), load);
+    await cache.get(new URL('https://other.example.com/'), metadataUrlOf('https://other.example.com'), load);
     assert.equal(loads, 1);
-    cache.forget(target.origin);
+    cache.forget(metadataUrlOf(target.origin));
     await nextTurn();
     await store.update(() => undefined); // the deletion is queued behind this
-    assert.equal(store.getDiscovery(target.origin), undefined);
-    await new DiscoveryCache(new SessionStore(home)).get(target, load);
+    assert.equal(store.getDiscovery(metadataUrlOf(target.origin)), undefined);
+    await new DiscoveryCache(new SessionStore(home)).get(target, metadataUrlOf(target.origin), load);
     assert.equal(loads, 2);
   });
 });
