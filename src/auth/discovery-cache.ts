@@ -1,10 +1,9 @@
 /**
  * Discovery results (resource and authorization server metadata) per resource
- * metadata URL (one per Access application): one request pair however many
- * callers ask at once (they share the request in flight), kept in memory and
- * in the store for a while so that a new process re-logs in without
- * discovering again. An entry is dropped when a later step fails with it, and
- * never outlives its TTL.
+ * metadata URL, i.e. per Access application: one request pair however many callers ask at once (they share the
+ * request in flight), kept in memory and in the store for a while so that a
+ * new process re-logs in without discovering again. An entry is dropped when
+ * a later step fails with it, and never outlives its TTL.
  */
 import { z } from 'zod';
 import { appKeyOf } from './app-key.js';
@@ -33,9 +32,11 @@ export class DiscoveryCache {
     private readonly ttlMs: number = DEFAULT_DISCOVERY_TTL_MS,
   ) {}
 
-  /** The fresh discovery at `metadataUrl` (absolute, on `target`'s origin): from memory, the store, the request in flight, or `load`. */
-  get(target: URL, metadataUrl: string, load: () => Promise<Discovery>): Promise<Discovery> {
-    const known = this.memory.get(metadataUrl) ?? this.fromStore(target, metadataUrl);
+  /** The fresh discovery at `metadataUrl`: from memory, the store, the request in flight, or `load`. */
+  get(metadataUrl: string, target: URL, load: () => Promise<Discovery>): Promise<Discovery> {
+    // Metadata on another origin is never taken from the cache: loading it is refused with the reason.
+    if (!sameOrigin(metadataUrl, target)) return load();
+    const known = this.memory.get(metadataUrl) ?? this.fromStore(metadataUrl, target);
     if (known && this.fresh(known)) {
       this.memory.set(metadataUrl, known);
       return Promise.resolve(known);
@@ -65,17 +66,16 @@ export class DiscoveryCache {
   }
 
   /** A stored entry, checked as when it was fetched (its authorization server must still be the one its metadata names). */
-  private fromStore(target: URL, metadataUrl: string): Discovery | undefined {
+  private fromStore(metadataUrl: string, target: URL): Discovery | undefined {
     const parsed = PersistedDiscoverySchema.safeParse(this.store.getDiscovery(metadataUrl));
     if (!parsed.success) return undefined;
     const entry = parsed.data;
     try {
       const authorizationServer = authorizationServerOf(entry.resource_metadata, target);
-      if (authorizationServer.href !== entry.authorization_server || new URL(metadataUrl).origin !== target.origin) return undefined;
-      if (new URL(entry.resource_metadata.resource).origin !== target.origin) return undefined;
+      if (authorizationServer.href !== entry.authorization_server || new URL(entry.resource_metadata.resource).origin !== target.origin) return undefined;
       return {
         origin: target.origin,
-        app: appKeyOf(entry.resource_metadata.resource, target),
+        app: appKeyOf(entry.resource, target),
         metadataUrl,
         resource: entry.resource,
         resourceMetadata: entry.resource_metadata,
@@ -97,4 +97,12 @@ function persisted(discovery: Discovery): z.infer<typeof PersistedDiscoverySchem
     server_metadata: discovery.server,
     at: discovery.at,
   };
+}
+
+function sameOrigin(url: string, target: URL): boolean {
+  try {
+    return new URL(url).origin === target.origin;
+  } catch {
+    return false;
+  }
 }

@@ -22,11 +22,11 @@ import type { ResourceMetadata, ServerMetadata } from './schemas.js';
 import { sessionState } from './sessions.js';
 import { POLL_MS, ready, SharedLogins, sleep } from './shared-login.js';
 import { registrationKey, type SessionStore, type StoredSession } from './store.js';
+import { DiscoveryCache } from './discovery-cache.js';
 import { isTrustedLoginHost } from '../core/url-policy.js';
 import { isTrustedTeam, TEAM_TRUSTED_FIELD, teamHost, untrustedTeamReason } from './trusted-teams.js';
 import { exchangeCode } from './token.js';
 import { appKeyOf, longestKeyFor, type AppKey } from './app-key.js';
-import { DiscoveryCache } from './discovery-cache.js';
 import type { LoginInProgress } from './login-method.js';
 
 export interface OAuthLoginConfig {
@@ -173,13 +173,14 @@ export class OAuthLogin {
   }
 
   /**
-   * Discovery for the application a challenge names, cached for a while per
-   * resource metadata URL, in memory and in the store (dropped whenever a later
-   * step fails); concurrent callers share one request pair.
+   * Discovery for the application a challenge names, per resource metadata URL:
+   * one request pair shared by concurrent callers, kept a while (in the store
+   * too, so a new process re-logs in without it), dropped whenever a later step
+   * fails with it.
    */
   discover(target: URL, resourceMetadataUrl: string): Promise<Discovery> {
     const metadataUrl = absoluteUrl(resourceMetadataUrl, target);
-    return this.discoveries.get(target, metadataUrl, async () => {
+    return this.discoveries.get(metadataUrl, target, async () => {
       const resourceMetadata = await fetchResourceMetadata(this.dispatcher, resourceMetadataUrl, target);
       const app = appKeyOf(resourceMetadata.resource, target);
       const authorizationServer = authorizationServerOf(resourceMetadata, target);

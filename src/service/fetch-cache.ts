@@ -25,18 +25,17 @@ function cacheOf(svc: AccessService): PageCache<CachedFetch> {
 }
 
 /**
- * The one place that says which credential a cached page belongs to: the
- * Access application (its session key: origin or origin + path), the
- * credential method, and which session or service token it is. A new login,
- * another method or another token is another key.
+ * The one place that says which credential ("application") a cached page
+ * belongs to: the origin, the credential method, and which session or service
+ * token it is. A new login, another method or another token is another key.
  */
 export function applicationKey(svc: AccessService, url: URL): string {
   const token = svc.serviceTokenFor(url);
   if (token) return `${url.origin} service_token ${token.clientId}`;
-  const key = svc.store.appKeyFor(url);
-  const session = svc.store.getSession(key);
-  if (!session) return `${url.origin} none`;
-  return `${key} ${session.method} ${session.client_id ?? session.app_aud ?? ''} ${session.obtained_at}`;
+  const app = svc.store.appKeyFor(url);
+  const session = svc.store.getSession(app);
+  if (!session) return `${app} none`;
+  return `${app} ${session.method} ${session.client_id ?? session.app_aud ?? ''} ${session.obtained_at}`;
 }
 
 interface Request {

@@ -10,7 +10,7 @@ import { DEFAULT_MAX_LENGTH, paginate } from '../http/paging.js';
 import { sendFollowingRedirects, type Followed } from '../http/redirects.js';
 import { readResponseContent } from '../http/response-content.js';
 import { confineSavePath, isWithin, realTarget, relativeBase, resolveSavePath } from '../http/save-path.js';
-import type { SaveOptions } from '../http/save-to-file.js';
+import type { BodySink, SaveOptions } from '../http/save-to-file.js';
 import type { AccessService, LoginHooks } from './access-service.js';
 import { cachedPage, rememberPage } from './fetch-cache.js';
 import { loginFor } from './login-flow.js';
@@ -45,6 +45,8 @@ export interface FetchParams {
    * total deadline applies.
    */
   typedByUser?: boolean;
+  /** Set by the CLI only: stream the body as served into this (stdout) instead of converting it. */
+  sink?: BodySink;
 }
 
 /** Where and how the body is saved, checked before anything is requested. */
@@ -246,6 +248,7 @@ async function buildResult(
     saveTo: save?.path,
     save: save?.options,
     secrets,
+    sink: params.sink,
   });
   const requested = request.target;
   const pageWarnings = [...redirectNotes, ...content.notes];
@@ -272,7 +275,7 @@ async function buildResult(
     next_start_index: page.next_start_index,
     headers: selected,
     saved_to: content.saved?.path,
-    bytes: content.saved?.bytes,
+    bytes: content.saved?.bytes ?? content.streamedBytes,
     warnings,
   };
   rememberPage(svc, params, request, { ...result, warnings: pageWarnings }, content.text);
@@ -295,12 +298,17 @@ function credentialSecrets(svc: AccessService, finalUrl: URL): string[] {
 async function planSave(svc: AccessService, params: FetchParams, input: string, target: URL): Promise<SavePlan> {
   const roots = params.saveRoots ?? [process.cwd()];
   const path = await resolveSavePath(input, target, params.typedByUser ? process.cwd() : relativeBase(roots));
-  if (await isInside(path, svc.store.dir)) {
-    throw new AccessError('save_failed', `save_to points into the session store directory (${svc.store.dir}); refusing to write there.`, 'Choose a path outside that directory, e.g. in the project directory, and call again.');
-  }
+  await assertOutsideStore(svc, path);
   if (params.typedByUser) return { path, options: {} };
   const confined = await confineSavePath(path, target, { roots, overwrite: params.overwrite === true });
   return { path: confined, options: { confined: { overwrite: params.overwrite === true, maxBytes: svc.config.maxSaveBytes } } };
+}
+
+/** Nothing is ever written into the session store (planted sessions, or a login record showing a phishing URL). */
+export async function assertOutsideStore(svc: AccessService, path: string): Promise<void> {
+  if (await isInside(path, svc.store.dir)) {
+    throw new AccessError('save_failed', `save_to points into the session store directory (${svc.store.dir}); refusing to write there.`, 'Choose a path outside that directory, e.g. in the project directory, and call again.');
+  }
 }
 
 /** Is `path` (which may not exist yet) inside `dir` once symlinks are resolved? */

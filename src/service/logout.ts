@@ -38,7 +38,6 @@ export async function logout(svc: AccessService, params: { url?: string; all?: b
     forgetPages(svc);
   } else if (params.url) {
     const target = parseTargetUrl(params.url);
-    // Pages kept for any application on this host are dropped (more than needed, never less).
     forgetPages(svc, target.origin);
     // The application serving this URL: its most specific session; other applications on the host keep theirs.
     const session = svc.store.getSession(svc.store.appKeyFor(target));

@@ -52,13 +52,15 @@ describe('PageCache', () => {
   });
 });
 
-const metadataUrlOf = (origin: string) => `${origin}/.well-known/cloudflare-access-protected-resource/`;
+function metadataOf(origin: string): string {
+  return `${origin}/.well-known/oauth-protected-resource`;
+}
 
 function discoveryOf(origin: string, at = Date.now()): Discovery {
   return {
     origin,
     app: origin,
-    metadataUrl: metadataUrlOf(origin),
+    metadataUrl: metadataOf(origin),
     resource: origin,
     resourceMetadata: { resource: origin, authorization_servers: ['https://team.cloudflareaccess.com'] },
     authorizationServer: new URL('https://team.cloudflareaccess.com'),
@@ -82,26 +84,26 @@ describe('DiscoveryCache', () => {
       await nextTurn();
       return discoveryOf(target.origin);
     };
-    const all = await Promise.all(Array.from({ length: 20 }, () => cache.get(target, metadataUrlOf(target.origin), load)));
+    const all = await Promise.all(Array.from({ length: 20 }, () => cache.get(metadataOf(target.origin), target, load)));
     assert.equal(loads, 1);
     assert.ok(all.every((d) => d === all[0]));
-    await cache.get(target, metadataUrlOf(target.origin), load);
+    await cache.get(metadataOf(target.origin), target, load);
     assert.equal(loads, 1);
   });
 
   it('a new process (another cache on the same store) uses the stored discovery until its TTL', async () => {
     const home = tempHome();
     const first = new DiscoveryCache(new SessionStore(home));
-    await first.get(target, metadataUrlOf(target.origin), async () => discoveryOf(target.origin));
+    await first.get(metadataOf(target.origin), target, async () => discoveryOf(target.origin));
     let loads = 0;
     const load = async () => (loads++, discoveryOf(target.origin));
     const second = new DiscoveryCache(new SessionStore(home));
-    const found = await second.get(target, metadataUrlOf(target.origin), load);
+    const found = await second.get(metadataOf(target.origin), target, load);
     assert.equal(loads, 0);
     assert.equal(found.authorizationServer.href, 'https://team.cloudflareaccess.com/');
     assert.equal(found.server.token_endpoint, 'https://team.cloudflareaccess.com/cdn-cgi/access/oauth/token');
     const expired = new DiscoveryCache(new SessionStore(home), 0);
-    await expired.get(target, metadataUrlOf(target.origin), load);
+    await expired.get(metadataOf(target.origin), target, load);
     assert.equal(loads, 1);
   });
 
@@ -109,16 +111,16 @@ describe('DiscoveryCache', () => {
     const home = tempHome();
     const store = new SessionStore(home);
     const cache = new DiscoveryCache(store);
-    await cache.get(target, metadataUrlOf(target.origin), async () => discoveryOf(target.origin));
+    await cache.get(metadataOf(target.origin), target, async () => discoveryOf(target.origin));
     let loads = 0;
     const load = async () => (loads++, discoveryOf('https://other.example.com'));
-    await cache.get(new URL('https://other.example.com/'), metadataUrlOf('https://other.example.com'), load);
+    await cache.get(metadataOf('https://other.example.com'), new URL('https://other.example.com/'), load);
     assert.equal(loads, 1);
-    cache.forget(metadataUrlOf(target.origin));
+    cache.forget(metadataOf(target.origin));
     await nextTurn();
     await store.update(() => undefined); // the deletion is queued behind this
-    assert.equal(store.getDiscovery(metadataUrlOf(target.origin)), undefined);
-    await new DiscoveryCache(new SessionStore(home)).get(target, metadataUrlOf(target.origin), load);
+    assert.equal(store.getDiscovery(metadataOf(target.origin)), undefined);
+    await new DiscoveryCache(new SessionStore(home)).get(metadataOf(target.origin), target, load);
     assert.equal(loads, 2);
   });
 });
