@@ -34,6 +34,8 @@ export class DiscoveryCache {
 
   /** The fresh discovery at `metadataUrl`: from memory, the store, the request in flight, or `load`. */
   get(metadataUrl: string, target: URL, load: () => Promise<Discovery>): Promise<Discovery> {
+    // Metadata on another origin is never taken from the cache: loading it is refused with the reason.
+    if (!sameOrigin(metadataUrl, target)) return load();
     const known = this.memory.get(metadataUrl) ?? this.fromStore(metadataUrl, target);
     if (known && this.fresh(known)) {
       this.memory.set(metadataUrl, known);
@@ -95,4 +97,12 @@ function persisted(discovery: Discovery): z.infer<typeof PersistedDiscoverySchem
     server_metadata: discovery.server,
     at: discovery.at,
   };
+}
+
+function sameOrigin(url: string, target: URL): boolean {
+  try {
+    return new URL(url).origin === target.origin;
+  } catch {
+    return false;
+  }
 }

@@ -50,9 +50,16 @@ let worker: Worker | undefined;
 let current: Pending | undefined;
 const queue: Pending[] = [];
 let nextId = 1;
+let requested = 0;
+
+/** How many conversions callers have asked for so far (the idle warm-up stops once a real one comes). */
+export function conversionsRequested(): number {
+  return requested;
+}
 
 /** Converts `job` in the worker; never rejects (a failure gives the body as served, with a note). */
-export function convertInWorker(job: TextJob, budgetMs = conversionBudgetMs()): Promise<TextResult> {
+export function convertInWorker(job: TextJob, budgetMs = conversionBudgetMs(), options: { warmUp?: boolean } = {}): Promise<TextResult> {
+  if (!options.warmUp) requested++;
   return new Promise((resolve) => {
     queue.push({ id: nextId++, job, budgetMs, resolve });
     startNext();

@@ -34,6 +34,8 @@ export interface ConvertOptions {
   secrets?: Iterable<string | undefined>;
   /** Milliseconds the worker may spend on this body (default: CF_ACCESS_MCP_CONVERT_BUDGET_MS). */
   budgetMs?: number;
+  /** The idle warm-up's own page (not counted as a caller's conversion). */
+  warmUp?: boolean;
 }
 
 /** Non-HTML text up to this size is decoded and scrubbed right here: less than a millisecond or two. */
@@ -121,6 +123,6 @@ export async function convertBody(buffer: Buffer, contentType: string, format: F
     secrets: currentSecrets(options.secrets),
   };
   const inline = buffer.length <= INLINE_BYTES && (!html || format === 'raw');
-  const result = inline ? await convertText(job) : await convertInWorker(job, options.budgetMs);
+  const result = inline ? await convertText(job) : await convertInWorker(job, options.budgetMs, { warmUp: options.warmUp });
   return { kind: 'text', text: result.text, ...(result.title !== undefined ? { title: result.title } : {}), ...(result.notes.length ? { notes: result.notes } : {}) };
 }

@@ -11,6 +11,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Agent, request } from 'undici';
+import { conversionsRequested } from '../http/convert-pool.js';
 import { convertBody } from '../http/convert.js';
 import type { AccessService } from './access-service.js';
 
@@ -33,9 +34,11 @@ const SECTION = `<section><h2>Section</h2><p>A paragraph with <a href="/x">a lin
 const PAGE = Buffer.from(`<!doctype html><html><head><title>Warm-up</title></head><body><nav><a href="/">Home</a></nav><main><article><h1>Warm-up</h1>
 ${SECTION.repeat(30)}</article></main><footer>Footer</footer></body></html>`);
 
+/** A few rounds, each only while no caller has asked for a conversion: a real page never waits behind more than one warm-up page. */
 async function warmConverter(): Promise<void> {
-  for (const format of ['markdown', 'text', 'markdown', 'markdown', 'markdown'] as const) {
-    await convertBody(PAGE, 'text/html', format, { bodyComplete: true, maxImageBytes: 0, url: new URL('http://localhost/') });
+  for (const format of ['markdown', 'text', 'markdown'] as const) {
+    if (conversionsRequested() > 0) return;
+    await convertBody(PAGE, 'text/html', format, { bodyComplete: true, maxImageBytes: 0, url: new URL('http://localhost/'), warmUp: true });
   }
 }
 
