@@ -34,8 +34,15 @@ const START_PATH = '/start/';
 
 export interface CallbackListenerOptions {
   preferredPort: number;
+  /** Listen on `preferredPort` or fail (a login taken over from another process has its port in its redirect URI). */
+  fixedPort?: boolean;
+  /** CF_ACCESS_MCP_CALLBACK_BIND: one address to listen on instead of 127.0.0.1 and ::1 (e.g. 0.0.0.0 for a forwarded port). */
+  bind?: string;
   log?: (level: 'info' | 'warning', message: string) => void;
 }
+
+/** How long the callback page of a cancelled login still says "cancelled" instead of "not valid". */
+const CANCELLED_NOTICE_MS = 10 * 60_000;
 
 /**
  * The loopback redirect target (`http://localhost:<port>/callback` or
@@ -52,6 +59,8 @@ export class CallbackListener {
   private starting: Promise<string> | undefined;
   private readonly waiters = new Map<string, Waiter>();
   private readonly starts = new Map<string, Start>();
+  /** States of logins cancelled (e.g. by access_logout): their callback shows a "cancelled" page. */
+  private readonly cancelled = new Map<string, { host: string; at: number }>();
 
   constructor(private readonly options: CallbackListenerOptions) {}
 
@@ -73,13 +82,18 @@ export class CallbackListener {
     return this.starting;
   }
 
+  get listeningPort(): number | undefined {
+    return this.port;
+  }
+
   private async listen(): Promise<string> {
-    const candidates = [this.options.preferredPort, 0, 0, 0, 0];
+    const candidates = this.options.fixedPort ? [this.options.preferredPort] : [this.options.preferredPort, 0, 0, 0, 0];
+    const bind = this.options.bind;
     let lastError: unknown;
     for (const candidate of candidates) {
       const v4 = this.makeServer();
       try {
-        await listenOn(v4, candidate, '127.0.0.1');
+        await listenOn(v4, candidate, bind ?? '127.0.0.1');
       } catch (error) {
         lastError = error;
         if (candidate === this.options.preferredPort && candidate !== 0) {
@@ -88,6 +102,11 @@ export class CallbackListener {
         continue;
       }
       const port = (v4.address() as AddressInfo).port;
+      if (bind) {
+        this.servers = [v4];
+        this.port = port;
+        return this.redirectUri!;
+      }
       const v6 = this.makeServer();
       try {
         await listenOn(v6, port, '::1');
@@ -106,7 +125,7 @@ export class CallbackListener {
     }
     throw new AccessError(
       'callback_failed',
-      `Could not listen for the login callback on loopback: ${(lastError as Error)?.message ?? 'unknown error'}.`,
+      `Could not listen for the login callback on ${bind ?? 'loopback'}${this.options.fixedPort ? ` port ${this.options.preferredPort}` : ''}: ${(lastError as Error)?.message ?? 'unknown error'}.`,
       'Free a local port or set CF_ACCESS_MCP_CALLBACK_PORT to a free one, then try again.',
     );
   }
@@ -180,10 +199,15 @@ export class CallbackListener {
     for (const [id, start] of this.starts) if (start.state === state) this.starts.delete(id);
   }
 
-  /** Abandons a waiting login (its promise rejects with `reason`). */
-  cancel(state: string, reason: Error): void {
+  /**
+   * Abandons a waiting login (its promise rejects with `reason`). With
+   * `showCancelled` its callback link then shows a "cancelled" page (the
+   * user cancelled it, e.g. by logging out) instead of "not valid".
+   */
+  cancel(state: string, reason: Error, showCancelled = false): void {
     const waiter = this.waiters.get(state);
     if (!waiter) return;
+    if (showCancelled) this.cancelled.set(state, { host: waiter.host, at: Date.now() });
     this.waiters.delete(state);
     this.dropStarts(state);
     clearTimeout(waiter.timer);
@@ -214,6 +238,10 @@ export class CallbackListener {
     // would let a flood of fake callbacks push live tokens out of the bounded list redaction relies on.
     if (waiter) rememberSecret(query.get('code') ?? undefined);
     if (!state || !waiter) {
+      const cancelled = state ? this.cancelled.get(state) : undefined;
+      if (cancelled && Date.now() - cancelled.at < CANCELLED_NOTICE_MS) {
+        return { ok: false, cancelled: true, host: cancelled.host, message: `The login to ${cancelled.host} was cancelled (logged out) before this callback arrived; nothing was stored.` };
+      }
       return { ok: false, message: 'This callback does not belong to a login in progress (missing, stale or wrong state); it was ignored.' };
     }
     // Checked for denials too: otherwise anyone who saw the state could cancel the user's login.
@@ -269,6 +297,10 @@ export class CallbackListener {
     }
     const routed = this.route(url.searchParams, req.headers.cookie ?? null);
     if (!routed.ok) {
+      if (routed.cancelled) {
+        send(200, errorPage('Login cancelled', routed.message, 'Return to your agent; sign in again only if you still need this site.'));
+        return;
+      }
       if (routed.foreign) {
         send(
           403,
@@ -328,8 +360,19 @@ export class CallbackListener {
   }
 
   private closeIfIdle(): void {
-    if (this.waiters.size > 0 || this.servers.length === 0) return;
+    // A cancelled login's page stays answerable for a while; the listener closes with the process.
+    if (this.waiters.size > 0 || this.servers.length === 0 || this.recentlyCancelled()) return;
     this.close();
+  }
+
+  private recentlyCancelled(): boolean {
+    for (const [state, entry] of this.cancelled) if (Date.now() - entry.at >= CANCELLED_NOTICE_MS) this.cancelled.delete(state);
+    return this.cancelled.size > 0;
+  }
+
+  /** The states of the logins waiting here (for cancelling one origin's login). */
+  waitingStates(host: string): string[] {
+    return [...this.waiters].filter(([, waiter]) => waiter.host === host).map(([state]) => state);
   }
 
   close(): void {
@@ -348,7 +391,7 @@ export class CallbackListener {
   }
 }
 
-type Routed = { ok: boolean; message: string; foreign?: boolean; host?: string; params?: CallbackParams };
+type Routed = { ok: boolean; message: string; foreign?: boolean; cancelled?: boolean; host?: string; params?: CallbackParams };
 
 /** Whether the Cookie header carries exactly this name=value (compared in constant time). */
 function hasCookie(header: string | null, cookie: { name: string; value: string }): boolean {

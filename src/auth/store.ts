@@ -76,10 +76,12 @@ const StoreDataSchema = z.object({
   logins: z.record(z.string(), LoginRecordSchema).default({}),
   /** Per authorization server: the loopback redirect URI host form its registration accepted (see callback-host.ts). */
   callback_hosts: z.record(z.string(), z.string()).default({}),
+  /** Per origin: what another process needs to finish a login whose process ended (see pending-store.ts; validated there). */
+  pending_logins: z.record(z.string(), z.unknown()).default({}),
 });
 export type StoreData = z.infer<typeof StoreDataSchema>;
 
-const emptyData = (): StoreData => ({ version: 1, sessions: {}, registrations: {}, logins: {}, callback_hosts: {} });
+const emptyData = (): StoreData => ({ version: 1, sessions: {}, registrations: {}, logins: {}, callback_hosts: {}, pending_logins: {} });
 
 /** The cross-process lock on the store file: short-lived, so a dead holder is taken over after a few seconds. */
 const STORE_LOCK = { stale: 10_000, update: 2_000 };

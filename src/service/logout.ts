@@ -30,11 +30,15 @@ async function revokeSession(svc: AccessService, session: StoredSession): Promis
 /** access_logout: one host (url) or every host (all). */
 export async function logout(svc: AccessService, params: { url?: string; all?: boolean }): Promise<LogoutResult> {
   let sessions: StoredSession[];
+  const cancelled = await cancelPendingLogins(svc, params);
   if (params.all) sessions = svc.store.listSessions();
   else if (params.url) {
     const target = parseTargetUrl(params.url);
     const session = svc.store.getSession(target.origin);
-    if (!session) return { logged_out: [{ host: target.host, revoked: false, detail: 'No session was stored for this host.' }] };
+    if (!session) {
+      const detail = cancelled.length > 0 ? 'No session was stored for this host; the login pending for it was cancelled.' : 'No session was stored for this host.';
+      return { logged_out: [{ host: target.host, revoked: false, detail }] };
+    }
     sessions = [session];
   } else {
     throw new AccessError('invalid_url', 'access_logout needs a url or all: true.', 'Pass the URL of the site to log out of, or all: true.');
@@ -43,7 +47,29 @@ export async function logout(svc: AccessService, params: { url?: string; all?: b
   for (const session of sessions) {
     const outcome = await revokeSession(svc, session);
     await svc.store.deleteSession(session.origin);
-    results.push({ host: new URL(session.origin).host, ...outcome });
+    const detail = cancelled.includes(session.origin) ? `${outcome.detail} The login pending for it was cancelled.` : outcome.detail;
+    results.push({ host: new URL(session.origin).host, ...outcome, detail });
+  }
+  if (params.all) {
+    for (const origin of cancelled.filter((o) => !sessions.some((s) => s.origin === o))) {
+      results.push({ host: new URL(origin).host, revoked: false, detail: 'No session was stored; the login pending for it was cancelled.' });
+    }
   }
   return { logged_out: results };
+}
+
+/** Logging out also ends a login still waiting for that site (its callback page then says "cancelled"); returns their origins. */
+async function cancelPendingLogins(svc: AccessService, params: { url?: string; all?: boolean }): Promise<string[]> {
+  const origins = params.all
+    ? [...new Set([...svc.oauth.pendingOrigins(), ...svc.cloudflared.pendingOrigins(), ...svc.oauth.resumable.list().map((r) => r.origin)])]
+    : params.url
+      ? [parseTargetUrl(params.url).origin]
+      : [];
+  const cancelled: string[] = [];
+  for (const origin of origins) {
+    const oauth = await svc.oauth.cancel(origin);
+    const cloudflared = svc.cloudflared.cancel(origin);
+    if (oauth || cloudflared) cancelled.push(origin);
+  }
+  return cancelled;
 }
