@@ -7,6 +7,8 @@ import { EXIT, UsageError } from './exit-codes.js';
 import { reportError } from './output.js';
 import { openSession } from './session.js';
 import { FETCH_USAGE } from './usage.js';
+import { isLoginPending } from '../service/pending.js';
+import { stoppedWaitingText, stopWaiting } from './detach.js';
 import { waitDisplay } from './waiting.js';
 
 const FORMATS: Format[] = ['raw', 'markdown', 'text'];
@@ -42,6 +44,7 @@ export async function runFetch(args: string[]): Promise<number> {
       format: { type: 'string' },
       fail: { type: 'boolean', short: 'f' },
       wait: { type: 'string' },
+      detach: { type: 'boolean' },
       verbose: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -84,6 +87,13 @@ export async function runFetch(args: string[]): Promise<number> {
     return values.fail && result.status >= 400 ? EXIT.failure : EXIT.ok;
   } catch (error) {
     display.stop();
+    if (isLoginPending(error)) {
+      // The pending text is written for an agent whose server keeps waiting; this process is about to exit.
+      const detached = await stopWaiting(session.service, error.pending.host, Boolean(values.detach));
+      const text = stoppedWaitingText(error.pending, `cf-access-mcp fetch ${url}`, detached, session.signal.aborted);
+      process.stderr.write(`error: ${text.message}\nnext step: ${text.nextStep}\n`);
+      return EXIT.loginIncomplete;
+    }
     return reportError(error);
   } finally {
     await session.close();

@@ -87,7 +87,7 @@ async function loginLeftByKilledServer(e: Emulator, home: string): Promise<{ aut
   const first = await serverOn(home, 'ignore');
   const pending = await first.call('access_fetch', { url: `${e.appUrl}/`, wait_seconds: 0 });
   assert.equal(resultData(pending).status, 'pending', textOf(pending));
-  const authorizationUrl = await eventually(() => first.browserOpens()[0], 10_000, 'the browser to open');
+  const authorizationUrl = (await eventually(() => first.browserOpens()[0], 10_000, 'the browser to open'))!;
   const record = Object.values(readStore(home).pending_logins ?? {})[0];
   assert.ok(record, 'the pending login is recorded in the store');
   assert.ok(!textOf(pending).includes(record.verifier), 'the verifier is not in the result');
@@ -174,7 +174,7 @@ describe('access_logout during a pending login', () => {
     const server = await serverOn(home, 'ignore');
     const pending = await server.call('access_fetch', { url: `${e.appUrl}/`, wait_seconds: 0 });
     assert.equal(resultData(pending).status, 'pending');
-    const authorizationUrl = await eventually(() => server.browserOpens()[0], 10_000, 'the browser to open');
+    const authorizationUrl = (await eventually(() => server.browserOpens()[0], 10_000, 'the browser to open'))!;
     const out = await server.call('access_logout', { url: `${e.appUrl}/` });
     assert.match(textOf(out), /pending .*cancelled/);
     const callback = await callbackFromAuthorize(authorizationUrl);
