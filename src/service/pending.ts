@@ -76,6 +76,8 @@ export function describePending(facts: PendingFacts, context: PendingContext = {
     ' A page saying the account has no access means the policy refused the account, not that the login failed. Do not retry in a loop.';
   if (!facts.browser.opened && context.callbackUri && facts.method === 'oauth') {
     nextStep += ` If the browser runs on another machine, it ends on an address starting with ${context.callbackUri} that does not load: ask the user to copy that whole address and pass it as callback_url to a login call with the same url.`;
+    const forward = forwardingHint(context.callbackUri);
+    if (forward) nextStep += ` ${forward}`;
   }
   return {
     status: 'pending',
@@ -99,4 +101,16 @@ export class LoginPendingError extends AccessError {
 
 export function isLoginPending(error: unknown): error is LoginPendingError {
   return error instanceof LoginPendingError;
+}
+
+/** How to make the loopback callback reachable from a browser on another machine (SSH, devcontainer, Codespaces). */
+export function forwardingHint(callbackUri: string): string | undefined {
+  let port: string;
+  try {
+    port = new URL(callbackUri).port;
+  } catch {
+    return undefined;
+  }
+  if (!port) return undefined;
+  return `Alternatively, forward port ${port} from the user's machine before they sign in (ssh -L ${port}:localhost:${port} <this host>, or VS Code's port forwarding), so that address loads and the login completes by itself; in a container set CF_ACCESS_MCP_CALLBACK_BIND=0.0.0.0 for the forwarded port to reach the listener.`;
 }

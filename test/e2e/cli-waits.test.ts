@@ -109,7 +109,7 @@ describe('CLI waits', () => {
     await response.arrayBuffer();
     const callback = response.headers.get('location')!;
     assert.match(callback, /\/callback\?/);
-    const page = await eventually(
+    const page = (await eventually(
       async () => {
         try {
           const r = await fetch(callback, { headers: { accept: 'text/html' } });
@@ -121,7 +121,7 @@ describe('CLI waits', () => {
       },
       30_000,
       'the background process to answer the callback',
-    );
+    ))!;
     assert.doesNotMatch(page, /not valid|not load/i);
     await eventually(() => !alive(pid), 30_000, 'the background process to exit');
 
