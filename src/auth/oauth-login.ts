@@ -667,7 +667,9 @@ export class OAuthLogin {
     this.pending.clear();
     // End our logins now and let each release its login lock before the process exits: a lock
     // left behind holds up the next process's login for this origin until it goes stale.
-    this.callback.shutdown(new AccessError('login_timeout', 'The server is shutting down.', 'Start the login again after the server restarts.'));
+    const stopping = new AccessError('login_timeout', 'The server is shutting down.', 'Start the login again after the server restarts.');
+    this.callback.shutdown(stopping);
+    for (const listener of this.resumedListeners) listener.shutdown(stopping);
     await Promise.race([Promise.allSettled(ours.map((login) => login.done)), sleep(2_000)]);
   }
 }
