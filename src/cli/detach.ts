@@ -36,7 +36,7 @@ export function stoppedWaitingText(pending: Pick<PendingLoginResult, 'host' | 'e
   }
   return {
     message: `${stopped} The sign-in link works only while a cf-access-mcp process is listening for it, and this one has stopped: finishing the sign-in now leads to a page that does not load.`,
-    nextStep: `Run "${command}" again without --wait and finish signing in while it waits, or add --detach to leave a background process listening.`,
+    nextStep: `run "${command}" again without --wait and finish signing in while it waits, or add --detach to leave a background process listening.`,
   };
 }
 
