@@ -18,7 +18,7 @@ export function registerAccessLogout(server: McpServer, getService: ServiceProvi
     'access_logout',
     {
       title: 'Log out of Cloudflare Access sites',
-      description: 'Revokes (when the server supports it) and deletes the stored session for one site (url), or for every site (all: true).',
+      description: 'Revokes (when the server supports it) and deletes the stored session for one site (url), or for every site (all: true); a login still pending for it is cancelled.',
       inputSchema: input.advertised,
       outputSchema: {
         logged_out: z.array(z.object({ host: z.string(), revoked: z.boolean(), detail: z.string() })),
