@@ -59,6 +59,8 @@ export class CallbackListener {
   private starting: Promise<string> | undefined;
   private readonly waiters = new Map<string, Waiter>();
   private readonly starts = new Map<string, Start>();
+  /** Told when a browser loaded a login's start address: the cookie its callback must now carry (kept for a takeover). */
+  startLoaded?: (state: string, cookie: { name: string; value: string }) => void;
   /** States of logins cancelled (e.g. by access_logout): their callback shows a "cancelled" page. */
   private readonly cancelled = new Map<string, { host: string; at: number }>();
 
@@ -183,6 +185,12 @@ export class CallbackListener {
     this.starts.set(id, { state, authorizationUrl });
     // Same host form as the redirect URI: the cookie set here must come back with the callback.
     return `http://${host}:${this.port}${START_PATH}${id}`;
+  }
+
+  /** A login taken over from another process whose browser already loaded its start address: its callback must carry that cookie. */
+  requireCookie(state: string, cookie: { name: string; value: string }): void {
+    const waiter = this.waiters.get(state);
+    if (waiter) waiter.cookie = cookie;
   }
 
   /** The opener failed: nobody can load the start address, so the login takes a cookie-less callback again. */
@@ -348,6 +356,7 @@ export class CallbackListener {
     }
     this.starts.delete(id);
     waiter.cookie = waiter.startCookie;
+    this.startLoaded?.(start.state, waiter.cookie);
     const maxAge = Math.max(1, Math.ceil((waiter.expiresAt - Date.now()) / 1000));
     res.writeHead(302, {
       location: start.authorizationUrl,

@@ -135,6 +135,11 @@ export class OAuthLogin {
   ) {
     this.shared = new SharedLogins(store, log);
     this.resumable = new PendingLoginStore(store);
+    // The browser's start cookie goes with the resumable login, so a process taking it over still checks it.
+    callback.startLoaded = (state, cookie) => {
+      const origin = [...this.waiting].find(([, entry]) => entry.state === state)?.[0];
+      if (origin) void this.resumable.setCookie(origin, state, cookie).catch(() => {});
+    };
   }
 
   /** The login under way in this process for the origin; one past its timeout no longer counts. */

@@ -24,6 +24,8 @@ const ResumableFields = z.object({
   resource_metadata: ResourceMetadataSchema,
   started_at: z.number(),
   expires_at: z.number(),
+  /** Set once the browser loaded the start address: the callback must carry this cookie (a secret, like the verifier). */
+  cookie: z.object({ name: z.string(), value: z.string() }).optional(),
 });
 type NewResumableLogin = z.infer<typeof ResumableFields>;
 
@@ -39,7 +41,7 @@ export class PendingLoginStore {
     for (const raw of Object.values(this.store.read().pending_logins)) {
       const parsed = ResumableLoginSchema.safeParse(raw);
       if (!parsed.success) continue;
-      rememberSecret(parsed.data.verifier);
+      rememberSecret(parsed.data.verifier, parsed.data.cookie?.value);
       records.push(parsed.data);
     }
     return records;
@@ -65,6 +67,15 @@ export class PendingLoginStore {
       if (!current.success || current.data.state !== record.state) return false;
       data.pending_logins[record.origin] = { ...current.data, ...currentOwner() };
       return true;
+    });
+  }
+
+  /** Records the start cookie of this login (see CallbackListener.startLoaded). */
+  setCookie(origin: string, state: string, cookie: { name: string; value: string }): Promise<void> {
+    rememberSecret(cookie.value);
+    return this.store.update((data) => {
+      const current = data.pending_logins[origin] as { state?: unknown } | undefined;
+      if (current?.state === state) data.pending_logins[origin] = { ...current, cookie };
     });
   }
 

@@ -29,6 +29,7 @@ export async function resumeLogin(record: ResumableLogin, options: { bind?: stri
     .expect(record.state, target.host, Math.max(1, record.expires_at - Date.now()))
     .then((params) => options.finish(target, discoveryOf(record), registrationOf(record), record.redirect_uri, record.verifier, params));
   result.catch(() => {});
+  if (record.cookie) listener.requireCookie(record.state, record.cookie);
   try {
     await listener.start();
   } catch (error) {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Emulator } from '../../src/emulator/index.js';
 import { BROWSER_SCRIPT, cleanupHomes, eventually, SERVER_ENTRY, startEmulator, tempHome, trustedTeamsEnv } from '../helpers/harness.js';
@@ -41,6 +41,7 @@ function env(home: string, browserLog: string, action: 'approve' | 'ignore'): No
     CF_ACCESS_MCP_BROWSER: `${process.execPath} ${BROWSER_SCRIPT}`,
     TEST_BROWSER_ACTION: action,
     TEST_BROWSER_LOG: browserLog,
+    TEST_BROWSER_JAR: join(dirname(browserLog), 'cookies.json'),
     ...trustedTeamsEnv(),
   };
 }
@@ -110,10 +111,14 @@ describe('CLI waits', () => {
     await response.arrayBuffer();
     const callback = response.headers.get('location')!;
     assert.match(callback, /\/callback\?/);
+    // The browser the login opened holds the start address's cookie, which the callback must carry.
+    const jarFile = join(dirname(log), 'cookies.json');
+    const jar = (existsSync(jarFile) ? JSON.parse(readFileSync(jarFile, 'utf8')) : []) as Array<[string, Array<{ name: string; value: string }>]>;
+    const cookie = jar.flatMap(([, cookies]) => cookies).map((c) => `${c.name}=${c.value}`).join('; ');
     const page = (await eventually(
       async () => {
         try {
-          const r = await fetch(callback, { headers: { accept: 'text/html' } });
+          const r = await fetch(callback, { headers: { accept: 'text/html', cookie } });
           const html = await r.text();
           return r.status === 200 ? html : undefined;
         } catch {

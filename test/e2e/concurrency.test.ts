@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
@@ -48,13 +48,19 @@ interface StoreFile {
   logins?: Record<string, { state: string; authorization_url?: string; pid: number }>;
 }
 
-/** What the user's browser does after signing in: the authorization endpoint sends it to our callback, which it loads. */
-async function finishSignIn(authorizationUrl: string): Promise<void> {
+/**
+ * What the user's browser (the one the holder opened, with the cookies it keeps in `jarFile`) does after signing in:
+ * the authorization endpoint sends it to our callback, which it loads with the start cookie.
+ */
+async function finishSignIn(authorizationUrl: string, jarFile: string): Promise<void> {
   const response = await fetch(authorizationUrl, { redirect: 'manual' });
   await response.arrayBuffer();
   const callback = response.headers.get('location');
   assert.ok(callback && /\/callback\?/.test(callback), `redirected to the callback (got ${response.status})`);
-  await eventually(async () => (await fetch(callback).catch(() => undefined))?.status === 200, 20_000, 'a process to answer the callback');
+  // No jar when the holder died before its browser loaded the start address (then no cookie is required either).
+  const jar = (existsSync(jarFile) ? JSON.parse(readFileSync(jarFile, 'utf8')) : []) as Array<[string, Array<{ name: string; value: string }>]>;
+  const cookie = jar.flatMap(([, cookies]) => cookies).map((c) => `${c.name}=${c.value}`).join('; ');
+  await eventually(async () => (await fetch(callback, { headers: { cookie } }).catch(() => undefined))?.status === 200, 20_000, 'a process to answer the callback');
 }
 
 function readStore(home: string): StoreFile {
@@ -174,7 +180,7 @@ describe('a login run by another process', () => {
     // The waiting process notices the dead holder and takes its login over (issue 13): no second browser,
     // the user finishes the sign-in they already have open, and the waiting process answers the callback.
     await eventually(() => waiter.stderr.join('').includes('Took over the pending login'), 20_000, 'the waiting process to take the login over');
-    await finishSignIn(loginUrl);
+    await finishSignIn(loginUrl, holder.browserJar);
     await eventually(() => readStore(home).sessions[e.appUrl], 20_000, 'the session');
     assertContent(await fetchPage(waiter, e.appUrl));
     assert.equal(waiter.browserOpens().length, 0, 'no second browser');
@@ -195,7 +201,7 @@ describe('a login run by another process', () => {
     assert.match(textOf(pending), /^Login pending: /);
     assert.ok(textOf(pending).includes(loginUrl), 'the login taken over, with its link');
     assert.ok(next.stderr.join('').includes('is gone; taking over'), 'taken over because the pid is gone, not after the lock went stale');
-    await finishSignIn(loginUrl);
+    await finishSignIn(loginUrl, holder.browserJar);
     assertContent(await fetchPage(next, e.appUrl));
     assert.equal(next.browserOpens().length, 0, 'the sign-in already open is finished: no second browser');
     assert.deepEqual(readStore(home).logins ?? {}, {});

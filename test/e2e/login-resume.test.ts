@@ -45,13 +45,16 @@ function assertContent(result: CallToolResult): void {
 interface StoreFile {
   sessions: Record<string, { access_token: string; refresh_token?: string }>;
   callback_hosts: Record<string, string>;
-  pending_logins?: Record<string, { verifier: string; state: string; pid: number }>;
+  pending_logins?: Record<string, { verifier: string; state: string; pid: number; cookie?: { name: string; value: string } }>;
 }
 
 function readStore(home: string): StoreFile {
   const data = JSON.parse(readFileSync(join(home, 'store.json'), 'utf8')) as StoreFile;
   for (const session of Object.values(data.sessions)) for (const token of [session.access_token, session.refresh_token]) if (token) secrets.add(token);
-  for (const pending of Object.values(data.pending_logins ?? {})) secrets.add(pending.verifier);
+  for (const pending of Object.values(data.pending_logins ?? {})) {
+    secrets.add(pending.verifier);
+    if (pending.cookie) secrets.add(pending.cookie.value);
+  }
   return data;
 }
 
@@ -83,28 +86,34 @@ function killHard(server: TestServer): Promise<void> {
 }
 
 /** A server that began a login (browser opened on the sign-in page, nobody finished), then was SIGKILLed. */
-async function loginLeftByKilledServer(e: Emulator, home: string): Promise<{ authorizationUrl: string }> {
+async function loginLeftByKilledServer(e: Emulator, home: string): Promise<{ authorizationUrl: string; cookie: string }> {
   const first = await serverOn(home, 'ignore');
   const pending = await first.call('access_fetch', { url: `${e.appUrl}/`, wait_seconds: 0 });
   assert.equal(resultData(pending).status, 'pending', textOf(pending));
   const authorizationUrl = (await eventually(() => first.browserOpens()[0], 10_000, 'the browser to open'))!;
-  const record = Object.values(readStore(home).pending_logins ?? {})[0];
-  assert.ok(record, 'the pending login is recorded in the store');
+  // The browser loaded the one-time start address: its cookie is recorded with the login, for whoever finishes it.
+  const record = (await eventually(() => Object.values(readStore(home).pending_logins ?? {}).find((r) => r.cookie), 10_000, 'the start cookie to be recorded'))!;
   assert.ok(!textOf(pending).includes(record.verifier), 'the verifier is not in the result');
+  const jar = JSON.parse(readFileSync(first.browserJar, 'utf8')) as Array<[string, Array<{ name: string; value: string }>]>;
+  const cookie = jar.flatMap(([, cookies]) => cookies).find((c) => c.name === record.cookie!.name);
+  assert.ok(cookie, 'the browser holds the start cookie');
   await killHard(first);
-  return { authorizationUrl };
+  return { authorizationUrl, cookie: `${cookie.name}=${cookie.value}` };
 }
 
 describe('a login begun by a server that was killed', () => {
   it('the browser callback is answered by the next server on the same home: one browser, one code exchange', async () => {
     const e = await emulatorWith();
     const home = tempHome();
-    const { authorizationUrl } = await loginLeftByKilledServer(e, home);
+    const { authorizationUrl, cookie } = await loginLeftByKilledServer(e, home);
 
     const second = await serverOn(home, 'approve');
     await eventually(() => second.stderr.join('').includes('Took over the pending login'), 20_000, 'the takeover to be logged');
     const callback = await callbackFromAuthorize(authorizationUrl);
-    const page = await fetch(callback, { headers: { accept: 'text/html' } });
+    const foreign = await fetch(callback, { headers: { accept: 'text/html' } });
+    assert.equal(foreign.status, 403, 'a browser without the start cookie still cannot complete it after the takeover');
+    await foreign.arrayBuffer();
+    const page = await fetch(callback, { headers: { accept: 'text/html', cookie } });
     const html = await page.text();
     assert.equal(page.status, 200, html.slice(0, 300));
 
