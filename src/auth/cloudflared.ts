@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { cap, step } from '../core/next-step.js';
 import { childEnv } from './child-env.js';
 import { z } from 'zod';
 import { jwtAudiences, type VerifiedApp } from './app-metadata.js';
@@ -9,6 +10,7 @@ import { OriginLocks, type HeldLock } from './login-lock.js';
 import { POLL_MS, sleep } from './shared-login.js';
 import type { SessionStore, StoredSession } from './store.js';
 import { MAX_TOKEN_LIFETIME_S } from './token.js';
+import type { LoginInProgress } from './login-method.js';
 
 /**
  * The cloudflared fallback for Access apps without managed OAuth:
@@ -29,7 +31,7 @@ export interface CloudflaredConfig {
 }
 
 /** A cloudflared login under way; shaped like the OAuth PendingLogin so callers treat both alike. */
-export interface PendingCloudflared {
+export interface PendingCloudflared extends LoginInProgress {
   origin: string;
   method: 'cloudflared';
   /** The URL cloudflared printed for the browser ('' until it has printed one). */
@@ -108,7 +110,7 @@ function wrongApplication(target: URL, app: VerifiedApp): AccessError {
   return new AccessError(
     'app_not_verified',
     `cloudflared returned a token that is not for the Access application ${target.host} proved to be (AUD ${app.aud.slice(0, 12)}… on ${app.team}); it was not sent or stored.`,
-    'Update cloudflared to 2026.8 or later (older versions pick the application from what a page claims), then call access_login with force: true; or use a service token for this host.',
+    `Update cloudflared to 2026.8 or later (older versions pick the application from what a page claims), then ${step('login', { url: target.href, force: true })}; or use a service token for this host.`,
   );
 }
 
@@ -215,7 +217,7 @@ export class CloudflaredLogin {
             new AccessError(
               'login_timeout',
               `cloudflared did not finish within ${Math.round(timeoutMs / 1000)} s and was stopped.`,
-              'Call access_login again and finish the login in the browser window cloudflared opens.',
+              `${cap(step('login', { url: args[args.length - 1] ?? '<url>' }))} again and finish the login in the browser window cloudflared opens.`,
             ),
           );
         } else resolve({ code, signal, stdout, stderr });
@@ -286,7 +288,7 @@ export class CloudflaredLogin {
       if (cached) {
         const session = await this.save(origin, cached, app);
         this.log('info', `Using the token cached by cloudflared for ${origin}.`);
-        return { origin, method: 'cloudflared', authorizationUrl: '', startedAt, expiresAt: startedAt, browser: { opened: false }, fromCache: true, done: Promise.resolve(session) };
+        return { origin, key: origin, method: 'cloudflared', authorizationUrl: '', startedAt, expiresAt: startedAt, browser: { opened: false }, fromCache: true, done: Promise.resolve(session) };
       }
     }
     const lock = await this.locks.tryAcquire(origin, 'login');
@@ -307,7 +309,7 @@ export class CloudflaredLogin {
   private follow(target: URL, app: VerifiedApp, startedAt: number): PendingCloudflared {
     const origin = target.origin;
     this.log('info', `Another cf-access-mcp process is running the cloudflared login for ${origin}; waiting for it instead of opening a second browser.`);
-    const login: PendingCloudflared = { origin, method: 'cloudflared', authorizationUrl: '', startedAt, expiresAt: startedAt + this.config.loginTimeoutMs, browser: { opened: true }, done: Promise.resolve(undefined as never) };
+    const login: PendingCloudflared = { origin, key: origin, method: 'cloudflared', authorizationUrl: '', startedAt, expiresAt: startedAt + this.config.loginTimeoutMs, browser: { opened: true }, done: Promise.resolve(undefined as never) };
     login.done = (async (): Promise<StoredSession> => {
       for (;;) {
         await sleep(POLL_MS);
@@ -333,6 +335,7 @@ export class CloudflaredLogin {
     const origin = target.origin;
     const login: PendingCloudflared = {
       origin,
+      key: origin,
       method: 'cloudflared',
       authorizationUrl: '',
       startedAt,
@@ -361,7 +364,7 @@ export class CloudflaredLogin {
         throw new AccessError(
           'cloudflared_failed',
           `cloudflared access login for ${target.host} failed (exit ${result.code ?? result.signal})${detail ? `: ${detail}` : ''}.`,
-          'Call access_login with method "cloudflared" to try again; check that the URL is an Access application and that your account is allowed by its policy.',
+          `To try again, ${step('login', { url: target.href, method: 'cloudflared' })}; check that the URL is an Access application and that your account is allowed by its policy.`,
         );
       }
       const jwt = extractJwt(result.stdout);
@@ -374,7 +377,7 @@ export class CloudflaredLogin {
       }
       const expiresAt = jwtExpiresAt(jwt);
       if (expiresAt !== undefined && expiresAt <= Date.now()) {
-        throw new AccessError('cloudflared_failed', `cloudflared returned an already expired token for ${target.host}.`, 'Check the system clock, then call access_login with method "cloudflared" again.');
+        throw new AccessError('cloudflared_failed', `cloudflared returned an already expired token for ${target.host}.`, `Check the system clock, then ${step('login', { url: target.href, method: 'cloudflared' })} again.`);
       }
       if (!tokenMatchesApp(jwt, app)) throw wrongApplication(target, app);
       const session = await this.save(origin, jwt, app);

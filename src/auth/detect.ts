@@ -13,6 +13,10 @@ export interface AccessChallenge {
   teamDomain?: string;
   /** Application audience tag, when known. */
   aud?: string;
+  /** A redirect by Access to a configured deny URL (custom_deny_url): where it sends a refused user. */
+  denyUrl?: string;
+  /** Cloudflare's ray id of the response, when it carried one (for the administrator). */
+  rayId?: string;
 }
 
 export interface ResponseHead {
@@ -77,9 +81,14 @@ export async function detectAccess(head: ResponseHead, requestUrl: URL): Promise
       };
     }
   }
-  // 403 for an app with only Service Auth policies; 401/403 under strict service-token checks.
+  const rayId = header(head, 'cf-ray')?.replace(/-[A-Z]{3}$/, '');
+  // A refusal sent to the application's custom deny URL: a redirect Access itself marks with the AUD.
+  if (head.status >= 300 && head.status < 400 && aud && header(head, 'location')) {
+    return { style: 'forbidden', aud, teamDomain, resourceMetadataUrl, denyUrl: header(head, 'location'), rayId };
+  }
+  // 403 for an app with only Service Auth policies, or a signed-in user the policy refuses; 401/403 under strict service-token checks.
   if ((head.status === 403 || head.status === 401) && (aud || teamDomain)) {
-    return { style: 'forbidden', aud, teamDomain, resourceMetadataUrl };
+    return { style: 'forbidden', aud, teamDomain, resourceMetadataUrl, rayId };
   }
   if ((head.status === 401 || head.status === 403) && challenges.some((c) => c.scheme === 'cloudflare-access')) {
     return { style: head.status === 401 ? 'bearer' : 'forbidden', resourceMetadataUrl };

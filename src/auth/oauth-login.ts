@@ -1,4 +1,5 @@
 import type { Dispatcher } from 'undici';
+import { cap, step } from '../core/next-step.js';
 import { buildAuthorizationUrl } from './authorize-url.js';
 import { openBrowser, type BrowserResult } from './browser.js';
 import type { CallbackListener, CallbackParams } from './callback-server.js';
@@ -23,9 +24,12 @@ import type { ResourceMetadata, ServerMetadata } from './schemas.js';
 import { sessionState } from './sessions.js';
 import { POLL_MS, ready, SharedLogins, sleep } from './shared-login.js';
 import { registrationKey, type SessionStore, type StoredSession } from './store.js';
+import { DiscoveryCache } from './discovery-cache.js';
 import { isTrustedLoginHost } from '../core/url-policy.js';
 import { isTrustedTeam, TEAM_TRUSTED_FIELD, teamHost, untrustedTeamReason } from './trusted-teams.js';
 import { exchangeCode } from './token.js';
+import { appKeyOf, longestKeyFor, type AppKey } from './app-key.js';
+import type { LoginInProgress } from './login-method.js';
 
 export interface OAuthLoginConfig {
   browserCommand?: string;
@@ -39,9 +43,13 @@ export interface OAuthLoginConfig {
   callbackBind?: string;
 }
 
-/** What discovery learned about a protected origin. */
+/** What discovery learned about a protected application. */
 export interface Discovery {
   origin: string;
+  /** The application the metadata describes (its `resource`, normalised: see app-key.ts). */
+  app: AppKey;
+  /** Where the resource metadata was read (the cache key: the URL mirrors the request path). */
+  metadataUrl: string;
   resource: string;
   resourceMetadata: ResourceMetadata;
   authorizationServer: URL;
@@ -49,8 +57,11 @@ export interface Discovery {
   at: number;
 }
 
-export interface PendingLogin {
+export interface PendingLogin extends LoginInProgress {
+  method: 'oauth';
   origin: string;
+  /** The application being logged in to. */
+  key: AppKey;
   /**
    * Who runs the login: this process (it opened the browser), another server
    * process sharing the store (we show its URL and pick the tokens up from the
@@ -114,7 +125,7 @@ const EXPIRED_NOTICE_MS = 24 * 60 * 60_000;
 export class OAuthLogin {
   private readonly pending = new Map<string, PendingLogin>();
   private readonly starting = new Map<string, Promise<PendingLogin>>();
-  private readonly discoveries = new Map<string, Discovery>();
+  private readonly discoveries: DiscoveryCache;
   private readonly failures = new Map<string, { message: string; at: number }>();
   /** Logins of this process that ran out of time, told once to the login that replaces them. */
   private readonly expired = new Map<string, ExpiredLogin>();
@@ -140,12 +151,19 @@ export class OAuthLogin {
       const origin = [...this.waiting].find(([, entry]) => entry.state === state)?.[0];
       if (origin) void this.resumable.setCookie(origin, state, cookie).catch(() => {});
     };
+    this.discoveries = new DiscoveryCache(store, config.discoveryTtlMs);
   }
 
-  /** The login under way in this process for the origin; one past its timeout no longer counts. */
-  pendingFor(origin: string): PendingLogin | undefined {
-    const login = this.pending.get(origin);
+  /** The login under way in this process for the application; one past its timeout no longer counts. */
+  pendingFor(key: AppKey): PendingLogin | undefined {
+    const login = this.pending.get(key);
     return login && login.expiresAt > Date.now() ? login : undefined;
+  }
+
+  /** The login under way here for the most specific application serving `url`. */
+  pendingForUrl(url: URL): PendingLogin | undefined {
+    const key = longestKeyFor([...this.pending.keys()], url);
+    return key === undefined ? undefined : this.pendingFor(key);
   }
 
   /** Origins with a login pending here or in another live process (for status). */
@@ -173,65 +191,76 @@ export class OAuthLogin {
     return failure?.message;
   }
 
-  /** Discovery for an origin, cached for a while (dropped whenever a later step fails). */
-  async discover(target: URL, resourceMetadataUrl: string): Promise<Discovery> {
-    const cached = this.discoveries.get(target.origin);
-    if (cached && Date.now() - cached.at < (this.config.discoveryTtlMs ?? 10 * 60_000)) return cached;
-    const resourceMetadata = await fetchResourceMetadata(this.dispatcher, resourceMetadataUrl, target);
-    const authorizationServer = authorizationServerOf(resourceMetadata, target);
-    const server = await fetchServerMetadata(this.dispatcher, authorizationServer);
-    const discovery: Discovery = {
-      origin: target.origin,
-      resource: resourceMetadata.resource,
-      resourceMetadata,
-      authorizationServer,
-      server,
-      at: Date.now(),
-    };
-    this.discoveries.set(target.origin, discovery);
-    return discovery;
+  /**
+   * Discovery for the application a challenge names, per resource metadata URL:
+   * one request pair shared by concurrent callers, kept a while (in the store
+   * too, so a new process re-logs in without it), dropped whenever a later step
+   * fails with it.
+   */
+  discover(target: URL, resourceMetadataUrl: string): Promise<Discovery> {
+    const metadataUrl = absoluteUrl(resourceMetadataUrl, target);
+    return this.discoveries.get(metadataUrl, target, async () => {
+      const resourceMetadata = await fetchResourceMetadata(this.dispatcher, resourceMetadataUrl, target);
+      const app = appKeyOf(resourceMetadata.resource, target);
+      const authorizationServer = authorizationServerOf(resourceMetadata, target);
+      const server = await fetchServerMetadata(this.dispatcher, authorizationServer);
+      return { origin: target.origin, app, metadataUrl, resource: resourceMetadata.resource, resourceMetadata, authorizationServer, server, at: Date.now() };
+    });
   }
 
-  forgetDiscovery(origin: string): void {
-    this.discoveries.delete(origin);
+  /** The application a challenge for `target` belongs to (discovery, cached); the origin when the challenge names no metadata. */
+  async appOf(target: URL, challenge: AccessChallenge): Promise<AppKey> {
+    if (!challenge.resourceMetadataUrl) return target.origin;
+    return (await this.discover(target, challenge.resourceMetadataUrl)).app;
   }
 
-  /** Starts a login for the origin, or returns the one already under way (here or in another process). */
-  begin(target: URL, challenge: AccessChallenge): Promise<PendingLogin> {
-    const origin = target.origin;
-    const existing = this.pending.get(origin);
-    if (existing && existing.expiresAt > Date.now()) return Promise.resolve(existing);
+  forgetDiscovery(metadataUrl: string | undefined): void {
+    if (metadataUrl !== undefined) this.discoveries.forget(metadataUrl);
+  }
+
+  /**
+   * Starts a login for the application the challenge names, or returns the one
+   * already under way (here or in another process). `mayStart` runs before a
+   * new login starts (not before joining one): it may refuse, e.g. for an
+   * application that just refused the user.
+   */
+  async begin(target: URL, challenge: AccessChallenge, mayStart: (key: AppKey) => void = () => {}): Promise<PendingLogin> {
+    const discovery = await this.checkedDiscovery(target, challenge);
+    const key = discovery.app;
+    const existing = this.pending.get(key);
+    if (existing && existing.expiresAt > Date.now()) return existing;
     // Timed out but still winding down (failure published, lock released): start anew once it has.
-    if (existing) return existing.done.then(() => this.begin(target, challenge), () => this.begin(target, challenge));
-    let starting = this.starting.get(origin);
+    if (existing) return existing.done.then(() => this.begin(target, challenge, mayStart), () => this.begin(target, challenge, mayStart));
+    let starting = this.starting.get(key);
     if (!starting) {
-      starting = this.open(target, challenge)
+      mayStart(key);
+      starting = this.open(target, discovery)
         .then((login) => this.track(login))
-        .finally(() => this.starting.delete(origin));
-      this.starting.set(origin, starting);
+        .finally(() => this.starting.delete(key));
+      this.starting.set(key, starting);
     }
     return starting;
   }
 
   private track(login: PendingLogin): PendingLogin {
     if (login.source === 'store') return login;
-    this.pending.set(login.origin, login);
+    this.pending.set(login.key, login);
     const forget = () => {
-      if (this.pending.get(login.origin) === login) this.pending.delete(login.origin);
+      if (this.pending.get(login.key) === login) this.pending.delete(login.key);
     };
     login.done.then(forget, forget);
     return login;
   }
 
-  private async open(target: URL, challenge: AccessChallenge): Promise<PendingLogin> {
-    const discovery = await this.checkedDiscovery(target, challenge);
+  private async open(target: URL, discovery: Discovery): Promise<PendingLogin> {
+    const key = discovery.app;
     const since = Date.now();
     for (;;) {
-      const look = await this.shared.look(target.origin, since);
-      if (look.kind === 'session') return ready(target.origin, look.session);
+      const look = await this.shared.look(key, since);
+      if (look.kind === 'session') return ready(key, look.session);
       if (look.kind === 'failed') throw look.error;
       if (look.kind === 'lead') return this.lead(target, discovery, look.lock, since);
-      if (look.record) return this.shared.follow(target, look.record, since, (lock) => this.lead(target, discovery, lock, since));
+      if (look.record) return this.shared.follow(target, key, look.record, since, (lock) => this.lead(target, discovery, lock, since));
       // The lock holder has not published its URL yet (it is registering): give it a moment.
       if (Date.now() - since > PUBLISH_WAIT_MS) {
         throw new AccessError(
@@ -258,20 +287,20 @@ export class OAuthLogin {
         throw new AccessError(
           'unsupported_server',
           `${target.host} is behind Cloudflare Access, but its resource metadata does not list managed OAuth.`,
-          'Use a service token or the cloudflared method (access_login with method "cloudflared").',
+          `Use a service token, or ${step('login', { url: target.href, method: 'cloudflared' })}.`,
         );
       }
       assertSupportsPublicClient(discovery.server, discovery.authorizationServer.host);
       return discovery;
     } catch (error) {
-      this.forgetDiscovery(target.origin);
+      if (challenge.resourceMetadataUrl) this.forgetDiscovery(absoluteUrl(challenge.resourceMetadataUrl, target));
       throw error;
     }
   }
 
   /** We hold the login lock: run the login here, publish it, release the lock when it ends. */
   private async lead(target: URL, discovery: Discovery, lock: HeldLock, since: number): Promise<PendingLogin> {
-    const origin = target.origin;
+    const origin = discovery.app;
     let first: Attempt;
     try {
       const session = this.store.getSession(origin);
@@ -280,7 +309,7 @@ export class OAuthLogin {
         return ready(origin, session);
       }
       // The holder we waited for may have published a failure just before letting go of the lock.
-      const failure = this.shared.failureSince(target, since);
+      const failure = this.shared.failureSince(origin, since);
       if (failure) throw failure;
       // We hold the lock, so whoever began a login still recorded for this origin is gone: finish theirs, no second browser.
       const orphan = this.resumable.get(origin);
@@ -291,7 +320,7 @@ export class OAuthLogin {
       await lock.release();
       throw error;
     }
-    const login: PendingLogin = { origin, source: 'this-process', ...pick(first), done: first.result, replaced: this.takeExpired(origin) };
+    const login: PendingLogin = { method: 'oauth', origin: target.origin, key: origin, source: 'this-process', ...pick(first), done: first.result, replaced: this.takeExpired(origin) };
     // A confirmation updates what the login reports, unless a retry replaced the attempt meanwhile.
     const bind = (attempt: Attempt) => {
       if (!attempt.confirmTeam) return;
@@ -329,8 +358,8 @@ export class OAuthLogin {
         return retry.result;
       })
       .then(
-        (session) => this.ended(login, current.state, session),
-        (error: unknown) => this.ended(login, current.state, undefined, error),
+        (session) => this.ended(login, current.state, discovery.metadataUrl, session),
+        (error: unknown) => this.ended(login, current.state, discovery.metadataUrl, undefined, error),
       )
       .finally(() => lock.release());
     this.log('info', `Login to ${origin} started; waiting for the browser callback.`);
@@ -342,8 +371,8 @@ export class OAuthLogin {
    * record too, unless the process is only shutting down, so that the next
    * process finishes it), or publish why it failed.
    */
-  private async ended(login: PendingLogin, state: string, session: StoredSession | undefined, error?: unknown): Promise<StoredSession> {
-    const origin = login.origin;
+  private async ended(login: PendingLogin, state: string, metadataUrl: string | undefined, session: StoredSession | undefined, error?: unknown): Promise<StoredSession> {
+    const origin = login.key;
     if (this.waiting.get(origin)?.state === state) this.waiting.delete(origin);
     if (session) {
       await this.resumable.delete(origin, state).catch(() => false);
@@ -351,7 +380,7 @@ export class OAuthLogin {
       return session;
     }
     if (error instanceof AccessError && error.code === 'login_timeout') this.expired.set(origin, { authorizationUrl: login.authorizationUrl, expiredAt: login.expiresAt });
-    this.forgetDiscovery(origin);
+    if (metadataUrl) this.forgetDiscovery(metadataUrl);
     this.failures.set(origin, { message: (error as Error).message, at: Date.now() });
     if (!this.shared.closing) await this.resumable.delete(origin, state).catch(() => false);
     await this.shared.publishFailure(origin, error);
@@ -378,8 +407,8 @@ export class OAuthLogin {
     await this.shared.publish({ origin: record.origin, state: 'pending', authorization_url: record.authorization_url, started_at: record.started_at, expires_at: record.expires_at });
     login.done = login.done
       .then(
-        (session) => this.ended(login, record.state, session),
-        (error: unknown) => this.ended(login, record.state, undefined, error),
+        (session) => this.ended(login, record.state, undefined, session),
+        (error: unknown) => this.ended(login, record.state, undefined, undefined, error),
       )
       .finally(() => {
         listener.close();
@@ -433,7 +462,7 @@ export class OAuthLogin {
 
   /** One authorization request: registration, PKCE, published URL, browser; `result` settles with the callback. */
   private async attempt(target: URL, discovery: Discovery, refusedHost?: CallbackHost): Promise<Attempt> {
-    const origin = target.origin;
+    const origin = discovery.app;
     const team = teamHost(discovery.authorizationServer);
     const onTeamDomain = isTrustedLoginHost(discovery.authorizationServer, target);
     // Decided before registering: the registration made below must not make the team look trusted.
@@ -519,7 +548,7 @@ export class OAuthLogin {
 
   /** Marks the team's registration as one the user chose (a completed sign-in or a confirmation). */
   private async trustTeam(discovery: Discovery, redirectUri: string): Promise<void> {
-    const key = registrationKey(discovery.authorizationServer.origin, redirectUri);
+    const key = this.registrationKeyOf(discovery, redirectUri);
     const registration = this.store.getRegistration(key) as (Registration & Record<string, unknown>) | undefined;
     if (registration?.[TEAM_TRUSTED_FIELD] !== false) return;
     const trusted: Registration & Record<string, unknown> = { ...registration, [TEAM_TRUSTED_FIELD]: true };
@@ -547,12 +576,12 @@ export class OAuthLogin {
           ? `The login to ${target.host} was denied in the browser.`
           : `The authorization server refused the login to ${target.host} (${redactSecrets(params.error.slice(0, 100), [params.code, verifier])}${params.error_description ? `: ${redactSecrets(params.error_description, [params.code, verifier]).slice(0, 300)}` : ''}).`,
         denied
-          ? 'If that was a mistake, call access_login again and choose Approve; otherwise ask the Access administrator for access.'
-          : 'Call access_login with force: true to try again; if it repeats, check the Access application configuration.',
+          ? `If that was a mistake, ${step('login', { url: target.href, force: true })} and choose Approve; otherwise ask the Access administrator for access.`
+          : `To try again, ${step('login', { url: target.href, force: true })}; if it repeats, check the Access application configuration.`,
       );
     }
     if (!params.code) {
-      throw new AccessError('callback_failed', `The login callback for ${target.host} carried no authorization code.`, 'Call access_login with force: true to try again.');
+      throw new AccessError('callback_failed', `The login callback for ${target.host} carried no authorization code.`, `To try again, ${step('login', { url: target.href, force: true })}.`);
     }
     let tokens;
     try {
@@ -570,6 +599,7 @@ export class OAuthLogin {
     }
     const session: StoredSession = {
       origin: target.origin,
+      app: discovery.app,
       method: 'oauth',
       ...tokens,
       resource: discovery.resource,
@@ -584,7 +614,7 @@ export class OAuthLogin {
     await this.store.putSession(session);
     await this.trustTeam(discovery, redirectUri);
     await this.rememberCallbackHost(discovery, redirectUri);
-    this.log('info', `Logged in to ${target.origin} (managed OAuth).`);
+    this.log('info', `Logged in to ${discovery.app} (managed OAuth).`);
     return session;
   }
 
@@ -612,7 +642,7 @@ export class OAuthLogin {
     try {
       for (const host of callbackHostOrder(this.config.callbackHost, remembered).filter((form) => form !== refusedHost)) {
         const redirectUri = this.callback.redirectUriFor(host);
-        if (!redirectUri) throw new AccessError('callback_failed', 'The login callback listener stopped before registration.', 'Call access_login again.');
+        if (!redirectUri) throw new AccessError('callback_failed', 'The login callback listener stopped before registration.', `${cap(step('login', { url: discovery.app }))} again.`);
         try {
           const registration = await this.registrationFor(discovery, redirectUri, teamTrusted);
           return { registration, redirectUri, host };
@@ -624,7 +654,7 @@ export class OAuthLogin {
       }
       throw refused;
     } catch (error) {
-      this.forgetDiscovery(discovery.origin);
+      this.forgetDiscovery(discovery.metadataUrl);
       throw error;
     }
   }
@@ -635,7 +665,7 @@ export class OAuthLogin {
    * alone, recorded so that status can say refresh may not work.
    */
   private async registrationFor(discovery: Discovery, redirectUri: string, teamTrusted: boolean): Promise<Registration> {
-    const key = registrationKey(discovery.authorizationServer.origin, redirectUri);
+    const key = this.registrationKeyOf(discovery, redirectUri);
     const cached = this.store.getRegistration(key);
     // One stored before we registered grants (code only) is replaced: a server that enforces grants would refuse its refresh.
     if (cached && cached.registration_endpoint === discovery.server.registration_endpoint && cached.grant_types) return cached;
@@ -655,7 +685,20 @@ export class OAuthLogin {
   }
 
   private async dropRegistration(discovery: Discovery, registration: Registration): Promise<void> {
-    await this.store.deleteRegistration(registrationKey(discovery.authorizationServer.origin, registration.redirect_uri), registration.client_id);
+    await this.store.deleteRegistration(this.registrationKeyOf(discovery, registration.redirect_uri), registration.client_id);
+  }
+
+  /**
+   * Registrations are per team, application and redirect URI. A host-wide
+   * application still uses one stored before applications were told apart
+   * (team and redirect URI only), so no re-registration follows an upgrade.
+   */
+  private registrationKeyOf(discovery: Discovery, redirectUri: string): string {
+    const team = discovery.authorizationServer.origin;
+    const key = registrationKey(team, redirectUri, discovery.app);
+    const legacy = registrationKey(team, redirectUri);
+    if (discovery.app === discovery.origin && !this.store.getRegistration(key) && this.store.getRegistration(legacy)) return legacy;
+    return key;
   }
 
   /** Cancels every pending login (server shutting down). */
@@ -668,7 +711,7 @@ export class OAuthLogin {
   async shutdown(): Promise<void> {
     this.shared.closing = true;
     const ours = [...this.pending.values()].filter((login) => login.source === 'this-process');
-    await Promise.all(ours.map((login) => this.shared.unpublish(login.origin)));
+    await Promise.all(ours.map((login) => this.shared.unpublish(login.key)));
     this.pending.clear();
     // End our logins now and let each release its login lock before the process exits: a lock
     // left behind holds up the next process's login for this origin until it goes stale.
@@ -676,6 +719,14 @@ export class OAuthLogin {
     this.callback.shutdown(stopping);
     for (const listener of this.resumedListeners) listener.shutdown(stopping);
     await Promise.race([Promise.allSettled(ours.map((login) => login.done)), sleep(2_000)]);
+  }
+}
+
+function absoluteUrl(url: string, base: URL): string {
+  try {
+    return new URL(url, base).href;
+  } catch {
+    return url;
   }
 }
 
@@ -709,6 +760,6 @@ function forcedFormRefused(discovery: Discovery, host: CallbackHost): AccessErro
 
 class ClientRejectedError extends OAuthProtocolError {
   constructor(oauthError: string) {
-    super('authorization_failed', oauthError, `The authorization server no longer knows this client (${oauthError}).`, 'Call access_login with force: true to register again.');
+    super('authorization_failed', oauthError, `The authorization server no longer knows this client (${oauthError}).`, `To register again, ${step('login', { url: '<url>', force: true })}.`);
   }
 }

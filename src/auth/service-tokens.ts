@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { step } from '../core/next-step.js';
 import { z } from 'zod';
 import { AccessError } from '../core/errors.js';
 import { expandUserPath } from './user-path.js';
@@ -200,7 +201,7 @@ export function serviceTokenRefusedError(url: URL, status: number): AccessError 
     'service_token_refused',
     `${url.host} refused the service token: Access ${how} although the configured service token was sent. No browser login was started.`,
     `Check that the Access application for ${url.host} has a Service Auth policy that includes this service token, and that the client ID and secret are current (not rotated, revoked or expired). ` +
-      'To log in as a person instead, call access_login with method "oauth" or "cloudflared".',
+      `To log in as a person instead, ${step('login', { url: url.href, method: 'oauth' })} (or method cloudflared).`,
   );
 }
 
@@ -221,6 +222,6 @@ export function serviceTokenMissingError(url: URL, config: ServiceTokenConfig): 
   return new AccessError(
     'service_token_missing',
     `No service token is configured for ${url.host}.${listed}${unused}`,
-    `To use one, ${CONFIGURE}; otherwise call access_login with method "auto".`,
+    `To use one, ${CONFIGURE}; otherwise ${step('login', { url: url.href, method: 'auto' })}.`,
   );
 }

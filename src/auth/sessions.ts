@@ -1,9 +1,10 @@
 import type { Dispatcher } from 'undici';
+import { step } from '../core/next-step.js';
 import { cloudflaredSessionVerified } from './cloudflared.js';
 import { AccessError, OAuthProtocolError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { OriginLocks } from './login-lock.js';
-import { registrationKey, type SessionStore, type StoredSession } from './store.js';
+import { registrationKey, sessionKey, type SessionStore, type StoredSession } from './store.js';
 import { refreshTokens } from './token.js';
 
 /** Grants that mean the refresh token is dead: start a new login instead of retrying. */
@@ -58,7 +59,7 @@ export class Sessions {
       return await this.refresh(origin, session);
     } catch (error) {
       // A refresh that failed for a passing reason need not cost the token's remaining minutes.
-      if (session.expires_at > Date.now()) {
+      if (session.expires_at > Date.now() && !(error instanceof RefreshRefusedError)) {
         this.log('warning', `Refreshing the session for ${origin} failed (${(error as Error).message}); using the current token until it expires.`);
         return session;
       }
@@ -85,7 +86,7 @@ export class Sessions {
       throw new AccessError(
         'token_failed',
         `Another cf-access-mcp process has been refreshing the session for ${new URL(origin).host} for too long.`,
-        'Try again in a minute; if it keeps happening, call access_login with force: true.',
+        `Try again in a minute; if it keeps happening, ${step('login', { url: origin, force: true })}.`,
       );
     }
     try {
@@ -115,6 +116,12 @@ export class Sessions {
       this.log('info', `Refreshed the session for ${origin}.`);
       return next;
     } catch (error) {
+      if (error instanceof OAuthProtocolError && error.oauthError === 'access_denied') {
+        // Policy is evaluated again on refresh: the application no longer admits this user. A new login would meet the same refusal.
+        this.log('notice', `Refreshing the session for ${origin} was refused by the application's policy.`);
+        await this.store.deleteSession(origin, current.access_token);
+        throw new RefreshRefusedError(origin, error);
+      }
       if (error instanceof OAuthProtocolError && DEAD_SESSION.has(error.oauthError)) {
         this.log('notice', `The session for ${origin} can no longer be refreshed (${error.oauthError}); a new login is needed.`);
         await this.store.deleteSession(origin, current.access_token);
@@ -128,11 +135,24 @@ export class Sessions {
   /** The server no longer knows the client: the next login registers anew instead of meeting the same refusal. */
   private async forgetRegistrationOf(session: StoredSession): Promise<void> {
     if (!session.authorization_server || !session.redirect_uri || !session.client_id) return;
-    await this.store.deleteRegistration(registrationKey(new URL(session.authorization_server).origin, session.redirect_uri), session.client_id);
+    const team = new URL(session.authorization_server).origin;
+    // Stored per application, or (host-wide, from before applications were told apart) per team and redirect URI.
+    await this.store.deleteRegistration(registrationKey(team, session.redirect_uri, sessionKey(session)), session.client_id);
+    await this.store.deleteRegistration(registrationKey(team, session.redirect_uri), session.client_id);
   }
 
   /** Forget a session after the origin refused its token (and refreshing did not help). */
   async drop(origin: string, session: StoredSession): Promise<void> {
     await this.store.deleteSession(origin, session.access_token);
+  }
+}
+
+/** The token endpoint refused a refresh because the application's policy no longer admits the user. */
+export class RefreshRefusedError extends OAuthProtocolError {
+  constructor(
+    readonly key: string,
+    cause: OAuthProtocolError,
+  ) {
+    super('policy_denied', cause.oauthError, cause.message, cause.nextStep);
   }
 }

@@ -1,9 +1,11 @@
 import { AccessError } from '../core/errors.js';
+import { step } from '../core/next-step.js';
 import type { Logger } from '../core/logger.js';
 import { currentOwner, ownerIsGone, OriginLocks, type HeldLock } from './login-lock.js';
 import type { PendingLogin } from './oauth-login.js';
 import { sessionState } from './sessions.js';
 import type { LoginRecord, SessionStore, StoredSession } from './store.js';
+import { appLabel, type AppKey } from './app-key.js';
 
 /** What the store and the login lock say about an origin that needs a login. */
 export type Look =
@@ -43,10 +45,10 @@ export class SharedLogins {
    * a failure it published after `since`, the lock (we lead), or wait. A
    * login whose process died is cleared first so the lock can be taken now.
    */
-  async look(origin: string, since: number): Promise<Look> {
+  async look(origin: AppKey, since: number): Promise<Look> {
     const session = this.store.getSession(origin);
     if (session && sessionState(session) === 'authenticated') return { kind: 'session', session };
-    const failure = this.failureSince(new URL(origin), since);
+    const failure = this.failureSince(origin, since);
     if (failure) return { kind: 'failed', error: failure };
     let record = this.store.getLogin(origin);
     if (record?.state === 'pending' && ownerIsGone(record)) {
@@ -65,10 +67,10 @@ export class SharedLogins {
     return { kind: 'wait', record: record?.state === 'pending' && record.pid !== process.pid ? record : undefined };
   }
 
-  /** A failure another process published for `origin` after `since`, as our error. */
-  failureSince(target: URL, since: number): AccessError | undefined {
-    const record = this.store.getLogin(target.origin);
-    return record?.state === 'failed' && record.updated_at >= since ? failedElsewhere(target, record) : undefined;
+  /** A failure another process published for the application after `since`, as our error. */
+  failureSince(key: AppKey, since: number): AccessError | undefined {
+    const record = this.store.getLogin(key);
+    return record?.state === 'failed' && record.updated_at >= since ? failedElsewhere(key, record) : undefined;
   }
 
   /**
@@ -76,11 +78,13 @@ export class SharedLogins {
    * when its session appears in the store, it reports a failure, or it ends
    * without either — then `takeOver` runs the login here with the lock.
    */
-  follow(target: URL, record: LoginRecord, since: number, takeOver: (lock: HeldLock) => Promise<PendingLogin>): PendingLogin {
-    const origin = target.origin;
+  follow(target: URL, key: AppKey, record: LoginRecord, since: number, takeOver: (lock: HeldLock) => Promise<PendingLogin>): PendingLogin {
+    const origin = key;
     this.log('info', `Another cf-access-mcp process (pid ${record.pid}) is logging in to ${origin}; waiting for it instead of opening a second browser.`);
     const login: PendingLogin = {
-      origin,
+      method: 'oauth',
+      origin: target.origin,
+      key,
       source: 'other-process',
       authorizationUrl: record.authorization_url!,
       startedAt: record.started_at,
@@ -105,7 +109,7 @@ export class SharedLogins {
           login.expiresAt = look.record.expires_at;
         }
         if (Date.now() > login.expiresAt + 5_000) {
-          throw new AccessError('login_timeout', `The login to ${target.host} was not completed in time.`, 'Call access_login again to start a new login, and finish it in the browser.');
+          throw new AccessError('login_timeout', `The login to ${target.host} was not completed in time.`, `To start a new login, ${step('login', { url: target.href })}, and finish it in the browser.`);
         }
       }
     })();
@@ -141,16 +145,16 @@ export class SharedLogins {
   }
 }
 
-/** No login needed after all: a session for the origin appeared in the store. */
-export function ready(origin: string, session: StoredSession): PendingLogin {
+/** No login needed after all: a session for the application appeared in the store. */
+export function ready(key: AppKey, session: StoredSession): PendingLogin {
   const now = Date.now();
-  return { origin, source: 'store', authorizationUrl: '', startedAt: now, expiresAt: now, browser: { opened: false }, done: Promise.resolve(session) };
+  return { method: 'oauth', origin: session.origin, key, source: 'store', authorizationUrl: '', startedAt: now, expiresAt: now, browser: { opened: false }, done: Promise.resolve(session) };
 }
 
-function failedElsewhere(target: URL, record: LoginRecord): AccessError {
+function failedElsewhere(key: AppKey, record: LoginRecord): AccessError {
   return new AccessError(
     'authorization_failed',
-    `The login to ${target.host}, run by another cf-access-mcp process, failed: ${record.message ?? 'no reason was given'}`,
-    'Call access_login with this URL to start a new login.',
+    `The login to ${appLabel(key)}, run by another cf-access-mcp process, failed: ${record.message ?? 'no reason was given'}`,
+    `To start a new login, ${step('login', { url: key })}.`,
   );
 }

@@ -4,16 +4,21 @@ import Conf from 'conf';
 import lockfile from 'proper-lockfile';
 import { z } from 'zod';
 import { PRIVATE_LOCK_FS } from './lock-fs.js';
-import { chmodNoFollow, securePrivateDir, unsafeEntry, type Unsafe } from './private-dir.js';
+import { chmodNoFollow, securePrivateDir, unsafeEntry, unsafeStat, type Unsafe } from './private-dir.js';
 import { rememberSecret } from '../core/redact.js';
 import type { Registration } from './registration.js';
+import { longestKeyFor, type AppKey } from './app-key.js';
+import { SessionMethodSchema } from './methods.js';
 
-export type SessionMethod = 'oauth' | 'cloudflared';
+export type { SessionMethod } from './methods.js';
 
 export const StoredSessionSchema = z
   .object({
+    /** The origin the credentials go to. */
     origin: z.string(),
-    method: z.enum(['oauth', 'cloudflared']),
+    /** The application (see app-key.ts) when it lives under a path; absent = the whole origin (and in stores from before). */
+    app: z.string().optional(),
+    method: SessionMethodSchema,
     access_token: z.string(),
     refresh_token: z.string().optional(),
     expires_at: z.number().optional(),
@@ -69,6 +74,10 @@ export const LoginRecordSchema = z
   .loose();
 export type LoginRecord = z.infer<typeof LoginRecordSchema>;
 
+/** An application that refused the user (policy, a denied or failed login): no browser login for it until `until` or a forced login. */
+const RefusalSchema = z.object({ at: z.number(), until: z.number(), message: z.string() }).loose();
+export type Refusal = z.infer<typeof RefusalSchema>;
+
 const StoreDataSchema = z.object({
   version: z.literal(1),
   sessions: z.record(z.string(), StoredSessionSchema),
@@ -76,12 +85,16 @@ const StoreDataSchema = z.object({
   logins: z.record(z.string(), LoginRecordSchema).default({}),
   /** Per authorization server: the loopback redirect URI host form its registration accepted (see callback-host.ts). */
   callback_hosts: z.record(z.string(), z.string()).default({}),
+  /** Per application key: the last refusal, which holds back new browser logins for a while. */
+  refusals: z.record(z.string(), RefusalSchema).default({}),
+  /** Per resource metadata URL (one per application): its discovery documents and when they were fetched (see discovery-cache.ts). */
+  discoveries: z.record(z.string(), z.unknown()).default({}),
   /** Per origin: what another process needs to finish a login whose process ended (see pending-store.ts; validated there). */
   pending_logins: z.record(z.string(), z.unknown()).default({}),
 });
 export type StoreData = z.infer<typeof StoreDataSchema>;
 
-const emptyData = (): StoreData => ({ version: 1, sessions: {}, registrations: {}, logins: {}, callback_hosts: {}, pending_logins: {} });
+const emptyData = (): StoreData => ({ version: 1, sessions: {}, registrations: {}, logins: {}, callback_hosts: {}, refusals: {}, discoveries: {}, pending_logins: {} });
 
 /** The cross-process lock on the store file: short-lived, so a dead holder is taken over after a few seconds. */
 const STORE_LOCK = { stale: 10_000, update: 2_000 };
@@ -102,6 +115,8 @@ export class SessionStore {
   private memory: StoreData | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private cache: { key: string; data: StoreData } | undefined;
+  /** The file was checked (one lstat) in this turn of the event loop: reads until the next turn reuse that check. */
+  private checkedThisTurn = false;
 
   constructor(
     readonly dir: string,
@@ -195,25 +210,39 @@ export class SessionStore {
     }
   }
 
-  /** Current contents, read from disk. */
+  /**
+   * Current contents, read from disk. One lstat per turn of the event loop
+   * tells whether the file is still safe and whether it changed (each atomic
+   * write is a new inode); the parse is redone only when it changed.
+   */
   read(): StoreData {
     if (this.memory) return this.memory;
-    if (!this.fileIsSafe()) return this.memory!;
-    // Every fetch reads the store; re-parse only when the file changed (each atomic write is a new inode).
-    const key = this.fileKey();
-    if (key !== undefined && this.cache?.key === key) return this.cache.data;
-    const data = this.readFile();
-    this.cache = key === undefined || this.memory ? undefined : { key, data };
-    return data;
-  }
-
-  private fileKey(): string | undefined {
+    if (this.checkedThisTurn && this.cache) return this.cache.data;
+    let stat: import('node:fs').BigIntStats | undefined;
     try {
-      const stat = lstatSync(this.file, { bigint: true });
-      return `${stat.ino}:${stat.size}:${stat.mtimeNs}`;
-    } catch {
-      return undefined;
+      stat = lstatSync(this.file, { bigint: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+        this.refuse({ problem: `${this.file} cannot be checked (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, fix: 'Fix the directory permissions or set CF_ACCESS_MCP_HOME.' });
+        return this.memory!;
+      }
     }
+    const unsafe = stat && unsafeStat(this.file, stat, 'file');
+    if (unsafe) {
+      this.refuse(unsafe);
+      return this.memory!;
+    }
+    const key = stat ? `${stat.ino}:${stat.size}:${stat.mtimeNs}` : undefined;
+    if (key === undefined || this.cache?.key !== key) {
+      const data = this.readFile();
+      this.cache = key === undefined || this.memory ? undefined : { key, data };
+      if (!this.cache) return data;
+    }
+    if (!this.checkedThisTurn) {
+      this.checkedThisTurn = true;
+      setImmediate(() => (this.checkedThisTurn = false)).unref();
+    }
+    return this.cache.data;
   }
 
   private readFile(): StoreData {
@@ -271,6 +300,7 @@ export class SessionStore {
           return result;
         }
         try {
+          this.checkedThisTurn = false;
           this.conf!.store = data;
         } catch (error) {
           this.degradeToMemory(error);
@@ -286,8 +316,14 @@ export class SessionStore {
     return next;
   }
 
-  getSession(origin: string): StoredSession | undefined {
-    return this.read().sessions[origin];
+  /** The session of one application (its key: see app-key.ts). */
+  getSession(key: AppKey): StoredSession | undefined {
+    return this.read().sessions[key];
+  }
+
+  /** The key of the application whose session serves `url`: the most specific stored one, else the URL's origin. */
+  appKeyFor(url: URL): AppKey {
+    return longestKeyFor(Object.keys(this.read().sessions), url) ?? url.origin;
   }
 
   listSessions(): StoredSession[] {
@@ -297,17 +333,43 @@ export class SessionStore {
   putSession(session: StoredSession): Promise<void> {
     rememberSecret(session.access_token, session.refresh_token);
     return this.update((data) => {
-      data.sessions[session.origin] = session;
+      data.sessions[sessionKey(session)] = session;
     });
   }
 
   /** Deletes a session only if it is still the one we looked at (another process may have replaced it). */
-  deleteSession(origin: string, ifAccessToken?: string): Promise<StoredSession | undefined> {
+  deleteSession(key: AppKey, ifAccessToken?: string): Promise<StoredSession | undefined> {
     return this.update((data) => {
-      const current = data.sessions[origin];
+      const current = data.sessions[key];
       if (!current || (ifAccessToken !== undefined && current.access_token !== ifAccessToken)) return undefined;
-      delete data.sessions[origin];
+      delete data.sessions[key];
       return current;
+    });
+  }
+
+  /** A refusal of this application that still holds back browser logins, if any. */
+  getRefusal(key: AppKey, now = Date.now()): Refusal | undefined {
+    const refusal = this.read().refusals[key];
+    return refusal && refusal.until > now ? refusal : undefined;
+  }
+
+  /** Applications held back by a refusal now. */
+  refusedKeys(now = Date.now()): AppKey[] {
+    return Object.entries(this.read().refusals)
+      .filter(([, refusal]) => refusal.until > now)
+      .map(([key]) => key);
+  }
+
+  putRefusal(key: AppKey, message: string, coolDownMs: number): Promise<void> {
+    const now = Date.now();
+    return this.update((data) => {
+      data.refusals[key] = { at: now, until: now + coolDownMs, message };
+    });
+  }
+
+  deleteRefusal(key: AppKey): Promise<void> {
+    return this.update((data) => {
+      delete data.refusals[key];
     });
   }
 
@@ -339,6 +401,23 @@ export class SessionStore {
     });
   }
 
+  /** Unchecked: discovery-cache.ts validates what it reads. */
+  getDiscovery(metadataUrl: string): unknown {
+    return this.read().discoveries[metadataUrl];
+  }
+
+  putDiscovery(metadataUrl: string, discovery: unknown): Promise<void> {
+    return this.update((data) => {
+      data.discoveries[metadataUrl] = discovery;
+    });
+  }
+
+  deleteDiscovery(metadataUrl: string): Promise<void> {
+    return this.update((data) => {
+      delete data.discoveries[metadataUrl];
+    });
+  }
+
   getLogin(origin: string): LoginRecord | undefined {
     return this.read().logins[origin];
   }
@@ -360,6 +439,16 @@ export class SessionStore {
   }
 }
 
-export function registrationKey(authorizationServer: string, redirectUri: string): string {
-  return `${authorizationServer} ${redirectUri}`;
+/**
+ * Registrations are kept per team, application and redirect URI. Without an
+ * application (or for a host-wide one, when stored before applications were
+ * told apart) the key has two parts: `<team> <redirect URI>`.
+ */
+export function registrationKey(authorizationServer: string, redirectUri: string, app?: AppKey): string {
+  return app === undefined ? `${authorizationServer} ${redirectUri}` : `${authorizationServer} ${app} ${redirectUri}`;
+}
+
+/** Where a session is kept: its application, else (stores from before, cloudflared) its origin. */
+export function sessionKey(session: Pick<StoredSession, 'origin' | 'app'>): AppKey {
+  return session.app ?? session.origin;
 }

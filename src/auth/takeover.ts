@@ -1,6 +1,7 @@
 import type { CallbackListener, CallbackParams } from './callback-server.js';
 import { CallbackListener as Listener } from './callback-server.js';
 import type { Logger } from '../core/logger.js';
+import type { AppKey } from './app-key.js';
 import type { Discovery, PendingLogin } from './oauth-login.js';
 import type { ResumableLogin } from './pending-store.js';
 import type { Registration } from './registration.js';
@@ -36,7 +37,9 @@ export async function resumeLogin(record: ResumableLogin, options: { bind?: stri
     options.log('warning', `The login to ${record.origin} taken over from process ${record.pid} cannot receive its browser callback here (${(error as Error).message}); pasting the address the browser ends on still completes it.`);
   }
   const login: PendingLogin = {
-    origin: record.origin,
+    origin: target.origin,
+    key: record.origin as AppKey,
+    method: 'oauth',
     source: 'this-process',
     authorizationUrl: record.authorization_url,
     startedAt: record.started_at,
@@ -52,7 +55,10 @@ export async function resumeLogin(record: ResumableLogin, options: { bind?: stri
 
 function discoveryOf(record: ResumableLogin): Discovery {
   return {
-    origin: record.origin,
+    origin: new URL(record.origin).origin,
+    app: record.origin as AppKey,
+    // Not known here; only used to drop a cached discovery after a failure.
+    metadataUrl: '',
     resource: record.resource,
     resourceMetadata: record.resource_metadata,
     authorizationServer: new URL(record.authorization_server),

@@ -1,4 +1,5 @@
 import type { Dispatcher } from 'undici';
+import { step } from '../core/next-step.js';
 import { requestJson, parseWith } from '../http/json.js';
 import { AccessError, OAuthProtocolError } from '../core/errors.js';
 import { redactSecrets, rememberSecret } from '../core/redact.js';
@@ -12,7 +13,7 @@ export interface TokenSet {
   token_type: string;
 }
 
-const REDO = 'Log in again (call access_login with force: true); codes are single-use and short-lived.';
+const REDO = `Log in again (${step('login', { url: '<url>', force: true })}); codes are single-use and short-lived.`;
 
 /** Form fields that carry a secret: a server's error text may echo them back. */
 const SECRET_FIELDS = ['code', 'code_verifier', 'refresh_token', 'token'];

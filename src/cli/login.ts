@@ -2,7 +2,8 @@ import type { PendingLoginResult } from '../service/pending.js';
 import type { LoginResult } from '../service/results.js';
 import { parseCommandArgs, secondsOption } from './args.js';
 import { EXIT, UsageError } from './exit-codes.js';
-import { printJson, reportError } from './output.js';
+import { forPeople, printJson, reportError } from './output.js';
+import { LoginChoiceSchema } from '../auth/methods.js';
 import { openSession } from './session.js';
 import { LOGIN_USAGE } from './usage.js';
 import { stoppedPendingResult, stoppedWaitingText, stopWaiting } from './detach.js';
@@ -14,6 +15,7 @@ export async function runLogin(args: string[]): Promise<number> {
     args,
     {
       force: { type: 'boolean' },
+      method: { type: 'string' },
       paste: { type: 'boolean' },
       wait: { type: 'string' },
       detach: { type: 'boolean' },
@@ -30,18 +32,20 @@ export async function runLogin(args: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'login needs the URL of the site to sign in to.' : 'login takes exactly one URL.', LOGIN_USAGE);
   const url = positionals[0]!;
   const waitOption = secondsOption(values.wait, '--wait', LOGIN_USAGE);
+  const method = values.method === undefined ? undefined : LoginChoiceSchema.safeParse(values.method);
+  if (method && !method.success) throw new UsageError(`--method must be one of ${LoginChoiceSchema.options.join(', ')}.`, LOGIN_USAGE);
 
   const session = openSession(Boolean(values.verbose));
   const display = waitDisplay({ service: session.service, url, paste: Boolean(values.paste), signal: session.signal });
   try {
     const waitSeconds = waitOption ?? Math.round(session.service.config.loginTimeoutMs / 1000);
-    const result = await session.service.login({ url, force: Boolean(values.force), wait_seconds: waitSeconds }, display.hooks);
+    const result = await session.service.login({ url, force: Boolean(values.force), wait_seconds: waitSeconds, method: method?.data }, display.hooks);
     display.stop();
     const detached = result.status === 'pending' ? await stopWaiting(session.service, result.host, Boolean(values.detach)) : undefined;
     return report(result, url, Boolean(values.json), session.signal.aborted, detached);
   } catch (error) {
     display.stop();
-    return reportError(error);
+    return reportError(error, session.signal.aborted);
   } finally {
     await session.close();
   }
@@ -59,6 +63,6 @@ function report(result: LoginResult, url: string, json: boolean, interrupted: bo
     process.stderr.write(`${text.message}\nnext step: ${text.nextStep}\n`);
     return code;
   }
-  process.stdout.write(`${result.message}\n`);
+  process.stdout.write(`${forPeople(result.message)}\n`);
   return code;
 }

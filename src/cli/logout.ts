@@ -1,6 +1,6 @@
 import { parseCommandArgs } from './args.js';
 import { EXIT, UsageError } from './exit-codes.js';
-import { printJson, reportError } from './output.js';
+import { forPeople as forPeopleText, printJson, reportError } from './output.js';
 import { openSession } from './session.js';
 import { LOGOUT_USAGE } from './usage.js';
 
@@ -24,7 +24,7 @@ export async function runLogout(args: string[]): Promise<number> {
     const result = await session.service.logout(values.all ? { all: true } : { url: positionals[0] });
     if (values.json) printJson(result);
     else if (result.logged_out.length === 0) process.stdout.write('No stored sessions to log out of.\n');
-    else process.stdout.write(`${result.logged_out.map((r) => `${r.host}: ${r.detail}`).join('\n')}\n`);
+    else process.stdout.write(`${result.logged_out.map((r) => `${r.application}: ${forPeopleText(r.detail)}`).join('\n')}\n`);
     return EXIT.ok;
   } catch (error) {
     return reportError(error);

@@ -2,6 +2,7 @@ import { AccessError } from '../core/errors.js';
 import type { Logger, LogLevel } from '../core/logger.js';
 import { redactSecrets } from '../core/redact.js';
 import { EXIT } from './exit-codes.js';
+import { forTerminal, forTerminalDeep } from './next-step-words.js';
 
 /** Error codes that mean "the login did not complete" (exit 3) rather than a failure (exit 1). */
 const LOGIN_INCOMPLETE = new Set(['login_pending', 'login_timeout', 'authorization_denied']);
@@ -16,9 +17,9 @@ export function cliLogger(verbose: boolean): Logger {
   };
 }
 
-/** Next steps are written for agents (tool names); in a terminal the commands are what to run. */
+/** Next steps come as data (see core/next-step.ts): in a terminal they are the commands to run. Older texts that still name tools are translated too. */
 export function forPeople(text: string): string {
-  return text
+  return forTerminal(text)
     .replace(/access_login with force: true/g, 'cf-access-mcp login --force <url>')
     .replace(/\baccess_login\b/g, 'cf-access-mcp login')
     .replace(/\baccess_status\b/g, 'cf-access-mcp status')
@@ -26,8 +27,16 @@ export function forPeople(text: string): string {
     .replace(/\baccess_logout\b/g, 'cf-access-mcp logout');
 }
 
-/** Prints an error for a person (what happened, then the next step) and returns the exit code. */
-export function reportError(error: unknown): number {
+/**
+ * Prints an error for a person (what happened, then the next step) and returns
+ * the exit code. `interrupted`: the user pressed Ctrl-C, which is exit 3
+ * whatever the interrupted step then threw.
+ */
+export function reportError(error: unknown, interrupted = false): number {
+  if (interrupted) {
+    process.stderr.write('Interrupted (Ctrl-C); nothing was left running or locked.\n');
+    return EXIT.loginIncomplete;
+  }
   if (error instanceof AccessError) {
     process.stderr.write(redactSecrets(`error: ${forPeople(error.message)}\nnext step: ${forPeople(error.nextStep)}\n`));
     if (error.code === 'invalid_url') return EXIT.usage;
@@ -38,5 +47,5 @@ export function reportError(error: unknown): number {
 }
 
 export function printJson(value: unknown): void {
-  process.stdout.write(`${redactSecrets(JSON.stringify(value, null, 2))}\n`);
+  process.stdout.write(`${redactSecrets(JSON.stringify(forTerminalDeep(value), null, 2))}\n`);
 }

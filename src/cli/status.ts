@@ -1,15 +1,16 @@
 import type { SessionInfo } from '../service/results.js';
 import { parseCommandArgs } from './args.js';
 import { EXIT, UsageError } from './exit-codes.js';
-import { printJson, reportError } from './output.js';
+import { forPeople, printJson, reportError } from './output.js';
 import { openSession } from './session.js';
 import { STATUS_USAGE } from './usage.js';
 
 function describe(s: SessionInfo): string {
-  const parts = [`${s.host}  ${s.state}`];
+  const parts = [`${s.application}  ${s.state}`];
   if (s.method !== 'unknown') parts.push(s.method);
   if (s.expires_at) parts.push(`${s.state === 'expired' ? 'expired' : 'expires'} ${s.expires_at}${s.refreshable ? ' (refreshable)' : ''}`);
   if (s.refresh_note) parts.push(`(${s.refresh_note})`);
+  if (s.refused) parts.push(`(no new login for now: ${s.refused})`);
   return parts.join('  ');
 }
 
@@ -35,11 +36,11 @@ export async function runStatus(args: string[]): Promise<number> {
     const lines = result.sessions.length ? result.sessions.map(describe) : ['No stored sessions.'];
     if (result.probe) lines.push(`${result.probe.url}: ${result.probe.protected ? 'protected by Cloudflare Access' : 'not protected'} — ${result.probe.detail}`);
     lines.push(`Store: ${result.store}`);
-    process.stdout.write(`${lines.join('\n')}\n`);
-    for (const warning of result.warnings) process.stderr.write(`warning: ${warning}\n`);
+    process.stdout.write(`${forPeople(lines.join('\n'))}\n`);
+    for (const warning of result.warnings) process.stderr.write(`warning: ${forPeople(warning)}\n`);
     return EXIT.ok;
   } catch (error) {
-    return reportError(error);
+    return reportError(error, session.signal.aborted);
   } finally {
     await session.close();
   }

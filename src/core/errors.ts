@@ -24,7 +24,10 @@ export type AccessErrorCode =
   | 'cloudflared_failed'
   | 'app_not_verified'
   | 'not_protected'
-  | 'save_failed';
+  | 'save_failed'
+  | 'policy_denied'
+  | 'login_held_back'
+  | 'header_conflict';
 
 export class AccessError extends Error {
   override readonly name: string = 'AccessError';

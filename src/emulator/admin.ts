@@ -19,6 +19,8 @@ const faultSchema = z
       'no_access_token',
       'huge_header',
       'huge_body',
+      'registration_off',
+      'resource_refused',
     ]),
     delayMs: z.number().nonnegative().optional(),
     times: z.number().int().positive().optional(),
@@ -26,7 +28,7 @@ const faultSchema = z
   .nullable();
 
 const jwtRequestSchema = z
-  .object({ lifetimeSeconds: z.number().optional(), app: z.enum(['app', 'app2']).optional() })
+  .object({ lifetimeSeconds: z.number().optional(), app: z.string().optional() })
   .optional();
 
 async function jsonBody(ctx: RequestContext): Promise<unknown> {
@@ -41,6 +43,7 @@ export function emulatorInfo(emulator: Emulator): Record<string, unknown> {
     plainUrl: emulator.plainUrl,
     teamUrl: emulator.teamUrl,
     aud: emulator.aud,
+    applications: emulator.applications,
     options: publicOptions(emulator.options),
   };
 }

@@ -1,4 +1,4 @@
-import { bearerChallenge, loginRedirect, serviceAuthForbidden, strictServiceTokenError, wantsHtml } from './challenge.js';
+import { bearerChallenge, loginRedirect, policyRefusal, serviceAuthForbidden, strictServiceTokenError, wantsHtml } from './challenge.js';
 import { issueAppMetadata, verifyClassicJwt } from './classic.js';
 import { serveContent } from './content.js';
 import { enterEndpoint } from './endpoint.js';
@@ -9,10 +9,10 @@ import {
   SERVER_METADATA_PATH,
   serverMetadata,
 } from './metadata.js';
-import type { ProtectedApp } from './runtime.js';
+import { appForPath, policyDenies, type ProtectedApp } from './runtime.js';
 import { checkServiceToken } from './service-tokens.js';
 
-type AuthOutcome = { kind: 'ok' } | { kind: 'none' } | { kind: 'strict'; status: 401 | 403 };
+type AuthOutcome = { kind: 'ok' } | { kind: 'user' } | { kind: 'none' } | { kind: 'strict'; status: 401 | 403 };
 
 function bearerToken(ctx: RequestContext): string | undefined {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header(ctx.req, 'authorization') ?? '');
@@ -32,12 +32,13 @@ function authenticate(ctx: RequestContext, app: ProtectedApp): AuthOutcome {
   if (mode === 'managed') {
     const token = bearerToken(ctx);
     const record = token ? rt.state.activeToken(token, 'access') : undefined;
-    if (record && record.resource === app.url) return { kind: 'ok' };
+    // A token belongs to one application: the app at / does not admit a token of /admin, nor the reverse.
+    if (record && record.resource === app.resource) return { kind: 'user' };
   }
   // Access JWTs (cloudflared, CF_Authorization cookie) work on identity apps, never via Authorization.
   if (mode !== 'service-auth-only') {
     const jwt = accessJwt(ctx);
-    if (jwt && verifyClassicJwt(rt, jwt, app)) return { kind: 'ok' };
+    if (jwt && verifyClassicJwt(rt, jwt, app)) return { kind: 'user' };
   }
   if (rt.options.strictServiceTokens && service !== 'none') {
     return { kind: 'strict', status: service === 'wrong_secret' ? 401 : 403 };
@@ -45,10 +46,12 @@ function authenticate(ctx: RequestContext, app: ProtectedApp): AuthOutcome {
   return { kind: 'none' };
 }
 
-async function handleWellKnown(ctx: RequestContext, app: ProtectedApp): Promise<void> {
+async function handleWellKnown(ctx: RequestContext, origin: ProtectedApp): Promise<void> {
   const path = ctx.url.pathname;
   if (path === RESOURCE_METADATA_PATH || path.startsWith(RESOURCE_METADATA_PATH + '/')) {
     if (await enterEndpoint(ctx, 'resource_metadata')) return;
+    // RFC 9728: the document under /…/admin describes the application serving /admin.
+    const app = appForPath(ctx.rt, origin, path.slice(RESOURCE_METADATA_PATH.length) || '/');
     sendJson(ctx, 200, resourceMetadata(ctx.rt, app));
     return;
   }
@@ -67,16 +70,24 @@ function isMetadataRequest(ctx: RequestContext): boolean {
 }
 
 /** A protected application origin: metadata is public, everything else needs credentials. */
-export async function handleApp(ctx: RequestContext, app: ProtectedApp): Promise<void> {
+export async function handleApp(ctx: RequestContext, origin: ProtectedApp): Promise<void> {
+  const app = appForPath(ctx.rt, origin, ctx.url.pathname);
   if (isMetadataRequest(ctx)) {
     ctx.entry.endpoint = 'app_metadata';
     send(ctx, 200, { 'cf-access-metadata': issueAppMetadata(ctx.rt, app), 'cache-control': 'no-store' });
     return;
   }
-  if (ctx.url.pathname.startsWith('/.well-known/')) return handleWellKnown(ctx, app);
+  if (ctx.url.pathname.startsWith('/.well-known/')) return handleWellKnown(ctx, origin);
 
   const outcome = authenticate(ctx, app);
-  if (outcome.kind === 'ok') {
+  if (outcome.kind === 'user' && policyDenies(ctx.rt, app)) {
+    // Signed in, but the policy says no: Access's block page (or the configured deny URL), never content.
+    if (await enterEndpoint(ctx, 'probe')) return;
+    ctx.entry.endpoint = 'policy_denied';
+    policyRefusal(ctx, app);
+    return;
+  }
+  if (outcome.kind === 'ok' || outcome.kind === 'user') {
     if (await enterEndpoint(ctx, 'resource')) return;
     await serveContent(ctx, app);
     return;

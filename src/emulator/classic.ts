@@ -1,7 +1,8 @@
 import { generateKeyPair, randomUUID, sign, verify, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import { escapeHtml, header, htmlPage, sendHtml, sendJson, type RequestContext } from './http-util.js';
-import { appByHost, type ProtectedApp, type Runtime } from './runtime.js';
+import { blockPage } from './challenge.js';
+import { appByHost, policyDenies, type ProtectedApp, type Runtime } from './runtime.js';
 import { randomToken } from './state.js';
 
 export interface ClassicKeys {
@@ -117,9 +118,14 @@ export function certsDocument(keys: ClassicKeys): Record<string, unknown> {
  */
 export function handleLogin(ctx: RequestContext, appHost: string): void {
   const { rt } = ctx;
-  const app = appByHost(rt, appHost);
+  const app = appByHost(rt, appHost, ctx.url.searchParams.get('kid'));
   if (!app) {
     sendHtml(ctx, 404, htmlPage('Unknown application', `<p>No Access application for ${escapeHtml(appHost)}.</p>`));
+    return;
+  }
+  if (policyDenies(rt, app)) {
+    ctx.entry.endpoint = 'login_denied';
+    blockPage(ctx, 403, { 'cf-access-aud': app.aud, 'cf-access-domain': rt.teamHost });
     return;
   }
   const jwt = issueClassicJwt(rt, app, rt.options.jwtLifetimeSeconds);

@@ -7,7 +7,7 @@ import { classicKeys, issueClassicJwt, verifyClassicJwt } from './classic.js';
 import { FaultSwitch } from './faults.js';
 import { resolveOptions } from './options.js';
 import { handlePlain } from './plain-server.js';
-import type { ProtectedApp, Runtime } from './runtime.js';
+import { allApps, type ProtectedApp, type Runtime } from './runtime.js';
 import { closeServer, listen, originListener } from './server-host.js';
 import { AuthState } from './state.js';
 import { handleTeam } from './team-server.js';
@@ -63,18 +63,22 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   Object.assign(live, { appPort: ports.app, app2Port: ports.app2, plainPort: ports.plain, teamPort: ports.team });
 
   const hostOf = (port: number): string => `${hostInUrl}:${port}`;
-  const protectedApp = (name: 'app' | 'app2', port: number): ProtectedApp => ({
+  const protectedApp = (name: string, port: number, path = ''): ProtectedApp => ({
     name,
     url: `http://${hostOf(port)}`,
     host: hostOf(port),
+    path,
+    resource: `http://${hostOf(port)}${path}`,
     aud: newAud(),
   });
+  const paths = live.pathApps.map((p) => '/' + p.replace(/^\/+|\/+$/g, '')).filter((p) => p !== '/');
   const closing = new AbortController();
   // Every in-flight request listens for close(); a benchmark can have hundreds at once.
   setMaxListeners(0, closing.signal);
   const rt: Runtime = {
     options: live,
     apps: { app: protectedApp('app', ports.app), app2: protectedApp('app2', ports.app2) },
+    pathApps: paths.map((path) => protectedApp(path, ports.app, path)),
     plainUrl: `http://${hostOf(ports.plain)}`,
     teamUrl: `http://${hostOf(ports.team)}`,
     teamHost: hostOf(ports.team),
@@ -93,6 +97,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     plainUrl: rt.plainUrl,
     teamUrl: rt.teamUrl,
     aud: { app: rt.apps.app.aud, app2: rt.apps.app2.aud },
+    applications: allApps(rt).map((app) => ({ name: app.name, resource: app.resource, aud: app.aud })),
     options: live,
     log: rt.log,
     revocations: rt.revocations,
@@ -108,17 +113,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     expireAccessTokens: () => rt.state.expireAccessTokens(),
     revokeAllTokens: () => rt.state.revokeAll(),
     revokeRefreshTokens: () => rt.state.revokeAll('refresh'),
-    isTokenActive: (token) =>
-      rt.state.activeToken(token) !== undefined ||
-      verifyClassicJwt(rt, token, rt.apps.app) ||
-      verifyClassicJwt(rt, token, rt.apps.app2),
+    isTokenActive: (token) => rt.state.activeToken(token) !== undefined || allApps(rt).some((app) => verifyClassicJwt(rt, token, app)),
     forgetRegistrations: () => rt.state.forgetClients(),
     clients: () =>
       [...rt.state.clients.values()].map((c) => ({ client_id: c.client_id, redirect_uris: [...c.redirect_uris] })),
     setFault: (fault) => rt.faults.set(fault),
     secrets: () => [...rt.state.secrets(), ...live.serviceTokens.map((t) => t.clientSecret)],
     issueClassicJwt: (opts = {}) =>
-      issueClassicJwt(rt, rt.apps[opts.app ?? 'app'], opts.lifetimeSeconds ?? live.jwtLifetimeSeconds),
+      issueClassicJwt(rt, allApps(rt).find((app) => app.name === (opts.app ?? 'app')) ?? rt.apps.app, opts.lifetimeSeconds ?? live.jwtLifetimeSeconds),
     close: () => {
       closed ??= (async () => {
         closing.abort();

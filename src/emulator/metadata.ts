@@ -21,7 +21,7 @@ export function resourceMetadataUrl(app: ProtectedApp, pathname: string): string
 export function resourceMetadata(rt: Runtime, app: ProtectedApp): Record<string, unknown> {
   const cloudflared = {
     name: 'cloudflared',
-    description: `Log in with cloudflared (cloudflared access login ${app.url}) and send the token in the cf-access-token header.`,
+    description: `Log in with cloudflared (cloudflared access login ${app.resource}) and send the token in the cf-access-token header.`,
     documentation: CLOUDFLARED_DOCS,
   };
   const oauth = {
@@ -30,7 +30,7 @@ export function resourceMetadata(rt: Runtime, app: ProtectedApp): Record<string,
     authorization_servers: [rt.teamUrl],
   };
   return {
-    resource: app.url,
+    resource: app.resource,
     protected: true,
     team_domain: rt.teamHost,
     authorization_servers: [rt.teamUrl],

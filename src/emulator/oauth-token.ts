@@ -1,6 +1,6 @@
 import { enterEndpoint } from './endpoint.js';
 import { header, readForm, send, sendJson, type RequestContext } from './http-util.js';
-import { appByResource } from './runtime.js';
+import { appByResource, policyDenies } from './runtime.js';
 import { randomToken, s256, type TokenRecord } from './state.js';
 
 const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' };
@@ -27,7 +27,7 @@ function clientIdOf(ctx: RequestContext, form: URLSearchParams): string | undefi
 /** A `resource` sent to the token endpoint must name the resource the grant was made for. */
 function resourceMatches(ctx: RequestContext, form: URLSearchParams, grantResource: string): boolean {
   const sent = form.get('resource');
-  return sent === null || appByResource(ctx.rt, sent)?.url === grantResource;
+  return sent === null || appByResource(ctx.rt, sent)?.resource === grantResource;
 }
 
 function tokenResponse(ctx: RequestContext, record: Pick<TokenRecord, 'resource'>, tokens: { access: string; refresh?: string }): void {
@@ -87,6 +87,11 @@ function refreshTokenGrant(ctx: RequestContext, form: URLSearchParams, clientId:
   }
   if (!resourceMatches(ctx, form, record.resource)) {
     return tokenError(ctx, 400, 'invalid_target', 'resource does not match the refresh token');
+  }
+  // Policy is evaluated again on refresh: a user the application no longer admits gets no new token.
+  const app = appByResource(ctx.rt, record.resource);
+  if (app && policyDenies(ctx.rt, app)) {
+    return tokenError(ctx, 400, 'access_denied', "The application's policy does not admit this user (identity denied)");
   }
   const access = state.issueAccessToken(clientId, record.resource, record.grantId, options.tokenLifetimeSeconds);
   if (!options.rotateRefreshTokens) return tokenResponse(ctx, record, { access });

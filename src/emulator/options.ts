@@ -18,6 +18,9 @@ export function resolveOptions(options: EmulatorOptions = {}): EmulatorLiveOptio
     registrableGrants: options.registrableGrants ?? ['authorization_code', 'refresh_token'],
     strictGrants: options.strictGrants ?? false,
     issueRefreshTokens: options.issueRefreshTokens ?? true,
+    clockSkewSeconds: options.clockSkewSeconds ?? 0,
+    pathApps: options.pathApps ?? [],
+    deny: options.deny ?? [],
     host: options.host ?? '127.0.0.1',
     appPort: options.appPort ?? 0,
     app2Port: options.app2Port ?? 0,
@@ -26,6 +29,7 @@ export function resolveOptions(options: EmulatorOptions = {}): EmulatorLiveOptio
   };
   if (options.serviceTokenHeader !== undefined) live.serviceTokenHeader = options.serviceTokenHeader;
   if (options.trace !== undefined) live.trace = options.trace;
+  if (options.denyUrl !== undefined) live.denyUrl = options.denyUrl;
   return live;
 }
 
@@ -48,6 +52,9 @@ const adjustableOptions = z
     registrableGrants: z.array(z.enum(['authorization_code', 'refresh_token'])),
     strictGrants: z.boolean(),
     issueRefreshTokens: z.boolean(),
+    clockSkewSeconds: z.number(),
+    deny: z.array(z.string()),
+    denyUrl: z.string().url().nullable(),
   })
   .partial()
   .strict();
@@ -55,8 +62,10 @@ const adjustableOptions = z
 export function mergeOptions(live: EmulatorLiveOptions, patch: unknown): { ok: true } | { ok: false; error: string } {
   const parsed = adjustableOptions.safeParse(patch);
   if (!parsed.success) return { ok: false, error: parsed.error.message };
-  const { serviceTokenHeader, ...rest } = parsed.data;
+  const { serviceTokenHeader, denyUrl, ...rest } = parsed.data;
   Object.assign(live, rest);
+  if (denyUrl === null) delete live.denyUrl;
+  else if (denyUrl !== undefined) live.denyUrl = denyUrl;
   if (serviceTokenHeader === null) delete live.serviceTokenHeader;
   else if (serviceTokenHeader !== undefined) live.serviceTokenHeader = serviceTokenHeader;
   return { ok: true };

@@ -45,6 +45,17 @@ export interface EmulatorOptions {
   strictGrants?: boolean;
   /** False: the application's grant session duration is 0, so no refresh token is issued. */
   issueRefreshTokens?: boolean;
+  /** Seconds the emulator's clock is ahead (negative: behind) of this machine's: its Date headers show it. */
+  clockSkewSeconds?: number;
+  /**
+   * Further Access applications on the app host, each with its own path, AUD, policy and
+   * `resource` (e.g. ['/admin']): the most specific path wins, a token works for its own only.
+   */
+  pathApps?: string[];
+  /** Applications whose policy refuses the user: 'app', 'app2' or a path of pathApps ('/admin'). */
+  deny?: string[];
+  /** custom_deny_url: a refused authenticated request is redirected (302) here instead of the 403 block page. */
+  denyUrl?: string;
   host?: string;
   appPort?: number;
   app2Port?: number;
@@ -55,8 +66,9 @@ export interface EmulatorOptions {
 
 /** The live options object: every field resolved; tests may mutate it between requests. */
 export interface EmulatorLiveOptions
-  extends Required<Omit<EmulatorOptions, 'trace' | 'serviceTokenHeader'>> {
+  extends Required<Omit<EmulatorOptions, 'trace' | 'serviceTokenHeader' | 'denyUrl'>> {
   serviceTokenHeader?: string;
+  denyUrl?: string;
   trace?: (entry: LogEntry) => void;
 }
 
@@ -92,7 +104,11 @@ export type FaultKind =
   | 'authorization_server_other_host'
   | 'no_access_token'
   | 'huge_header'
-  | 'huge_body';
+  | 'huge_body'
+  /** server_metadata: managed OAuth without dynamic registration (no registration_endpoint). */
+  | 'registration_off'
+  /** authorize: the `resource` parameter is refused (invalid_target), as by a server that does not know RFC 8707. */
+  | 'resource_refused';
 
 export interface Fault {
   endpoint: FaultEndpoint;
@@ -115,6 +131,8 @@ export interface Emulator {
   teamUrl: string;
   /** Access "AUD tags" of the two protected apps (used in classic JWTs and login redirects). */
   aud: { app: string; app2: string };
+  /** Every application: name ('app', 'app2', '/admin'), its `resource` and AUD. */
+  applications: Array<{ name: string; resource: string; aud: string }>;
   options: EmulatorLiveOptions;
   log: LogEntry[];
   clearLog(): void;
@@ -130,6 +148,6 @@ export interface Emulator {
   /** Every secret issued, received or configured (tokens, codes, verifiers, classic JWTs, service-token secrets), for leak checks. */
   secrets(): string[];
   /** Signs a classic Access JWT for the app (or app2) as if `cloudflared access login` had completed. */
-  issueClassicJwt(opts?: { lifetimeSeconds?: number; app?: 'app' | 'app2' }): string;
+  issueClassicJwt(opts?: { lifetimeSeconds?: number; app?: string }): string;
   close(): Promise<void>;
 }

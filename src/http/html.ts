@@ -114,22 +114,23 @@ const loadDomLibraries = () => (domLibraries ??= Promise.all([import('linkedom')
 
 /** One turndown instance for the process: it keeps no state between conversions. */
 function loadMarkdownWriter(): Promise<Turndown> {
-  markdownWriter ??= Promise.all([import('turndown'), import('@joplin/turndown-plugin-gfm')]).then(([{ default: TurndownService }, { gfm }]) => {
-    const service = new TurndownService({ headingStyle: 'atx', codeBlockStyle: 'fenced', bulletListMarker: '-', emDelimiter: '_' });
-    service.use(gfm);
-    service.remove(['script', 'style', 'noscript', 'template']);
-    // Checked before every other rule and never matching: it only prepares a <table> for the GFM rules.
-    service.addRule('snapshotTableRows', { filter: (node) => (node.nodeName === 'TABLE' && snapshotRows(node), false), replacement: () => '' });
-    return service;
-  });
+  markdownWriter ??= Promise.all([import('turndown'), import('@joplin/turndown-plugin-gfm'), import('./markdown-rules.js')]).then(
+    ([{ default: TurndownService }, { gfm }, { addDocumentationRules }]) => {
+      const service = new TurndownService({ headingStyle: 'atx', codeBlockStyle: 'fenced', bulletListMarker: '-', emDelimiter: '_' });
+      service.use(gfm);
+      service.remove(['script', 'style', 'noscript', 'template']);
+      addDocumentationRules(service);
+      return service;
+    },
+  );
   return markdownWriter;
 }
 
 /**
  * The GFM table rules read `table.rows` once per row for the table and once
- * per row per column for its alignment, and turndown's DOM computes `rows`
- * afresh on every read: a 100 x 50 table took 18 s, a server-freezing cost
- * for any large table. The rows are fixed while turndown runs: read them once.
+ * per row per column for its alignment, and a DOM may compute `rows` afresh
+ * on every read (domino did: a 100 x 50 table took 18 s; linkedom has no
+ * `rows` at all): read them once, before the rules run.
  */
 export function snapshotRows(table: HTMLElement): void {
   const rows = (table as HTMLTableElement).rows;
@@ -141,41 +142,76 @@ export function snapshotRows(table: HTMLElement): void {
   }
 }
 
+type LinkedomElement = NonNullable<LinkedomDocument['body']>;
+
 export async function htmlToReadable(html: string, format: 'markdown' | 'text', pageUrl?: URL): Promise<ReadableHtml> {
   const [{ parseHTML }, { Readability }] = await loadDomLibraries();
   if (nestsDeeperThan(html, MAX_DEPTH)) throw new PageTooComplexError(`elements nested more than ${MAX_DEPTH} deep`);
-  let { document } = parseHTML(html);
-  // linkedom builds no <html>/<body> for markup-free text ("OK", a truncated JSON body sent as
-  // text/html) or for a bare fragment ("<p>…</p>"): give such input a document to live in.
-  if (document.documentElement?.tagName?.toUpperCase() !== 'HTML' || !document.body) ({ document } = parseHTML(`<!doctype html><html><body>${html}</body></html>`));
+  const parse = (): LinkedomDocument => {
+    let { document } = parseHTML(html);
+    // linkedom builds no <html>/<body> for markup-free text ("OK", a truncated JSON body sent as
+    // text/html) or for a bare fragment ("<p>…</p>"): give such input a document to live in.
+    if (document.documentElement?.tagName?.toUpperCase() !== 'HTML' || !document.body) ({ document } = parseHTML(`<!doctype html><html><body>${html}</body></html>`));
+    return document;
+  };
+  const document = parse();
   const documentTitle = document.querySelector('title')?.textContent?.replace(/\s+/g, ' ').trim() || undefined;
   const nesting = nestingOf(document.documentElement as unknown as Element);
   if (nesting.maxDepth > MAX_DEPTH || nesting.depthSum > CONVERSION_DEPTH_BUDGET) {
     throw new PageTooComplexError(`elements nested ${nesting.maxDepth} deep`);
   }
 
-  let article: { title?: string | null; content?: string | null } | null = null;
-  if (nesting.depthSum <= READABILITY_DEPTH_BUDGET) {
+  let title = documentTitle;
+  let content = markedMainContent(document);
+  if (content) absolutizeLinks(content, document, pageUrl);
+  else if (nesting.depthSum <= READABILITY_DEPTH_BUDGET) {
+    // Readability changes the DOM it reads; the untouched page is parsed again only if it finds no article.
     try {
-      // Readability changes the DOM it reads: give it a copy, keep the original for the fallback.
-      const copy = document.cloneNode(true) as LinkedomDocument;
-      if (pageUrl) setBaseUri(copy, pageUrl);
-      article = new Readability(copy as unknown as Document).parse();
+      if (pageUrl) setBaseUri(document, pageUrl);
+      const article = new Readability(document as unknown as Document, { serializer: (element) => element, keepClasses: true }).parse();
+      const element = article?.content as unknown as LinkedomElement | undefined;
+      if (element && hasContent(element)) {
+        content = element;
+        title = article?.title?.replace(/\s+/g, ' ').trim() || documentTitle;
+      }
     } catch {
-      article = null;
+      content = undefined;
     }
+    if (!content) content = fallbackContent(parse(), pageUrl);
+  } else {
+    content = fallbackContent(document, pageUrl);
   }
-  const title = article?.title?.replace(/\s+/g, ' ').trim() || documentTitle;
-  const contentHtml = article?.content?.trim() ? article.content : fallbackContent(document, pageUrl);
 
-  if (format === 'text') {
-    const { document: content } = parseHTML(`<!doctype html><html><body>${contentHtml}</body></html>`);
-    const body = domToText(content.body as unknown as Node);
-    return { text: withTitle(body, title, (t) => t), title };
-  }
-  const markdown = await toMarkdown(contentHtml);
+  if (format === 'text') return { text: withTitle(content ? domToText(content as unknown as Node) : '', title, (t) => t), title };
+  const markdown = content ? await toMarkdown(content) : '';
   return { text: withTitle(markdown, title, (t) => `# ${t}`), title };
 }
+
+/** Chrome a page may still have inside its main element. */
+const MAIN_CHROME_SELECTOR = 'script, style, noscript, template, nav, form, iframe, button, [hidden]';
+
+/**
+ * The page's own main element, when it marks exactly one (`<main>` or
+ * `role="main"`) and it holds a fair share of the page's text: documentation
+ * generators (Sphinx, rustdoc, Javadoc) mark it, and using it keeps what
+ * Readability would drop (rustdoc's signatures) at a fraction of the cost.
+ */
+function markedMainContent(document: LinkedomDocument): LinkedomElement | undefined {
+  const marked = document.querySelectorAll('main, [role="main"]');
+  if (marked.length !== 1 || !document.body) return undefined;
+  const main = marked[0] as LinkedomElement;
+  for (const element of Array.from(main.querySelectorAll(MAIN_CHROME_SELECTOR))) element.remove();
+  const mainText = textLength(main);
+  if (mainText === 0 || mainText < MAIN_SHARE_OF_TEXT * textLength(document.body)) return undefined;
+  return main;
+}
+
+/** Below this share of the body's text a marked main is an app shell's, not the content. */
+const MAIN_SHARE_OF_TEXT = 0.2;
+
+const textLength = (element: LinkedomElement) => (element.textContent ?? '').replace(/\s+/g, ' ').trim().length;
+
+const hasContent = (element: LinkedomElement) => (element.textContent ?? '').trim() !== '' || element.querySelector('img, table, pre') !== null;
 
 /**
  * Readability resolves links and image sources against document.baseURI, which
@@ -200,25 +236,29 @@ function baseOf(document: LinkedomDocument, pageUrl: URL): string {
   }
 }
 
-function fallbackContent(document: LinkedomDocument, pageUrl?: URL): string {
+function fallbackContent(document: LinkedomDocument, pageUrl?: URL): LinkedomElement | undefined {
   const body = document.body;
-  if (!body) return '';
+  if (!body) return undefined;
   for (const element of Array.from(body.querySelectorAll(CHROME_SELECTOR))) element.remove();
-  if (pageUrl) {
-    const base = baseOf(document, pageUrl);
-    for (const [selector, attribute] of [['a[href]', 'href'], ['img[src]', 'src']] as const) {
-      for (const element of Array.from(body.querySelectorAll(selector))) {
-        const value = element.getAttribute(attribute)!;
-        if (value.startsWith('#') || /^javascript:/i.test(value)) continue;
-        try {
-          element.setAttribute(attribute, new URL(value, base).href);
-        } catch {
-          // leave it as written
-        }
+  absolutizeLinks(body, document, pageUrl);
+  return body;
+}
+
+/** Links and image sources made absolute against the page's base (what Readability does on its path). */
+function absolutizeLinks(root: LinkedomElement, document: LinkedomDocument, pageUrl?: URL): void {
+  if (!pageUrl) return;
+  const base = baseOf(document, pageUrl);
+  for (const [selector, attribute] of [['a[href]', 'href'], ['img[src]', 'src']] as const) {
+    for (const element of Array.from(root.querySelectorAll(selector))) {
+      const value = element.getAttribute(attribute)!;
+      if (value.startsWith('#') || /^javascript:/i.test(value)) continue;
+      try {
+        element.setAttribute(attribute, new URL(value, base).href);
+      } catch {
+        // leave it as written
       }
     }
   }
-  return body.innerHTML;
 }
 
 /**
@@ -236,9 +276,12 @@ function normalize(text: string): string {
   return text.replace(/[\s*_`#]+/g, ' ').trim().toLowerCase();
 }
 
-async function toMarkdown(html: string): Promise<string> {
+async function toMarkdown(content: LinkedomElement): Promise<string> {
   const service = await loadMarkdownWriter();
-  return trimLineEnds(service.turndown(html))
+  // turndown copies a node it is given before collapsing its whitespace; this DOM is ours alone
+  // and read by no one after, so the copy (a third of the conversion's allocations) is skipped.
+  Object.defineProperty(content, 'cloneNode', { value: () => content, configurable: true });
+  return trimLineEnds(service.turndown(content as unknown as HTMLElement))
     .replace(/\n{3,}/g, '\n\n')
     .trim();
 }

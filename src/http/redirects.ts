@@ -73,7 +73,8 @@ export async function sendFollowingRedirects(dispatcher: Dispatcher, request: Ou
     const response = await send(dispatcher, url, { method, headers, body, signal: request.signal });
     const location = headerValue(response.headers, 'location');
     const isRedirect = [301, 302, 303, 307, 308].includes(response.status) && location;
-    if (!isRedirect || accessLoginRedirect(location, url)) {
+    // Access's own redirects (to its login page, or a refused user to the configured deny URL) are returned for detection.
+    if (!isRedirect || accessLoginRedirect(location, url) || headerValue(response.headers, 'cf-access-aud') !== undefined) {
       return { response, hops, credentialHeaders: Object.keys(credentials) };
     }
     let next: URL;

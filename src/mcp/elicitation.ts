@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { RequestId } from '@modelcontextprotocol/sdk/types.js';
-import type { PendingLogin } from '../auth/oauth-login.js';
+import type { LoginInProgress as PendingLogin } from '../auth/login-method.js';
 
 /** Pending logins already shown to the user through elicitation, per connected server. */
 const shown = new WeakMap<McpServer, Set<string>>();

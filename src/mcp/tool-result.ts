@@ -1,6 +1,7 @@
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { describeError } from '../core/errors.js';
 import { redactDeep, redactSecrets } from '../core/redact.js';
+import { forAgents, forAgentsDeep } from './next-step-words.js';
 
 /*
  * What the model sees depends on the client: Claude Code, VS Code, Codex and
@@ -20,14 +21,14 @@ export const RESULT_META_KEY = 'cf-access-mcp/result';
  */
 export function contentResult(text: string, extra: CallToolResult['content'] = [], data?: Record<string, unknown>): CallToolResult {
   // Last line of defence: nothing the process knows to be a secret leaves in a result.
-  const result: CallToolResult = { content: [{ type: 'text', text: redactSecrets(text) }, ...extra] };
-  if (data) result._meta = { [RESULT_META_KEY]: redactDeep(data) };
+  const result: CallToolResult = { content: [{ type: 'text', text: redactSecrets(forAgents(text)) }, ...extra] };
+  if (data) result._meta = { [RESULT_META_KEY]: redactDeep(forAgentsDeep(data)) };
   return result;
 }
 
 /** A structured result: `structured` must carry every sentence of `text` (see above). */
 export function structuredResult(structured: Record<string, unknown>, text: string): CallToolResult {
-  return { content: [{ type: 'text', text: redactSecrets(text) }], structuredContent: redactDeep(structured) };
+  return { content: [{ type: 'text', text: redactSecrets(forAgents(text)) }], structuredContent: redactDeep(forAgentsDeep(structured)) };
 }
 
 /** A message and its next step as text; for a pending login the same from every tool. */
@@ -40,5 +41,5 @@ export function messageText(result: { message: string; next_step?: string }, war
 
 /** A tool failure the agent can act on: what happened and the next step. Text only, so every client shows it. */
 export function fail(error: unknown): CallToolResult {
-  return { isError: true, content: [{ type: 'text', text: redactSecrets(describeError(error)) }] };
+  return { isError: true, content: [{ type: 'text', text: redactSecrets(forAgents(describeError(error))) }] };
 }

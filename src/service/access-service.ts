@@ -5,7 +5,11 @@ import { CloudflaredLogin } from '../auth/cloudflared.js';
 import { detectAccess, type AccessChallenge } from '../auth/detect.js';
 import { AccessError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import { OAuthLogin, type PendingLogin } from '../auth/oauth-login.js';
+import { OAuthLogin } from '../auth/oauth-login.js';
+import type { AppKey } from '../auth/app-key.js';
+import type { LoginInProgress } from '../auth/login-method.js';
+import type { AuthMethod, LoginChoice } from '../auth/methods.js';
+import { LoginMethods } from './login-methods.js';
 import { EMPTY_SERVICE_TOKENS, serviceTokenFor, serviceTokenHeaders, type ServiceToken, type ServiceTokenConfig } from '../auth/service-tokens.js';
 import { Sessions } from '../auth/sessions.js';
 import { SessionStore } from '../auth/store.js';
@@ -13,18 +17,18 @@ import { createDispatcher, discard } from '../http/client.js';
 import { sendFollowingRedirects } from '../http/redirects.js';
 import type { Config } from './config.js';
 import { fetchThroughAccess, type FetchParams } from './fetch-flow.js';
-import { completeFromCallbackUrl, login, type LoginMethod } from './login-flow.js';
+import { completeFromCallbackUrl, login } from './login-flow.js';
 import { logout, type LogoutResult } from './logout.js';
 import type { FetchResult, LoginResult, ServiceTokenSummary, SessionInfo } from './results.js';
 import { serviceTokenSummary, sessionInfo, status, type StatusResult } from './status.js';
 import type { WaitHooks } from './wait.js';
 
 export type { FetchParams } from './fetch-flow.js';
-export type { LoginMethod } from './login-flow.js';
+export type { LoginChoice as LoginMethod } from '../auth/methods.js';
 
 export interface LoginHooks extends WaitHooks {
   /** Told the authorization URL as soon as a login is pending (for elicitation or a CLI spinner). */
-  onLoginUrl?: (login: PendingLogin) => void;
+  onLoginUrl?: (login: LoginInProgress) => void;
 }
 
 /**
@@ -45,6 +49,8 @@ export class AccessService {
   readonly serviceTokens: ServiceTokenConfig;
   /** Logins of processes that are gone, taken over at start-up; every call waits for this first (see takeover.ts). */
   private takeovers: Promise<void>;
+  /** The login methods by name (see login-methods.ts): callers never branch on which one they hold. */
+  readonly methods: LoginMethods;
   /** How many store warnings results have shown (a store can also degrade later, e.g. a disk that turns read-only). */
   private storeWarningsShown = 0;
 
@@ -66,6 +72,7 @@ export class AccessService {
     this.cloudflared = new CloudflaredLogin(this.store, { command: config.cloudflaredCommand ?? 'cloudflared', loginTimeoutMs: config.loginTimeoutMs }, log);
     this.appMetadata = new AppMetadataVerifier(this.dispatcher);
     this.serviceTokens = config.serviceTokens ?? EMPTY_SERVICE_TOKENS;
+    this.methods = new LoginMethods(this.oauth, this.cloudflared, this.appMetadata);
     for (const message of [...(config.warnings ?? []), ...this.serviceTokens.problems, ...this.serviceTokens.unused, ...(config.teamProblems ?? [])]) log('warning', message);
     this.takeovers = this.takeOverLogins();
   }
@@ -83,7 +90,7 @@ export class AccessService {
     return fetchThroughAccess(this, params, hooks);
   }
 
-  async login(params: { url: string; force?: boolean; wait_seconds?: number; method?: LoginMethod }, hooks: LoginHooks = {}): Promise<LoginResult> {
+  async login(params: { url: string; force?: boolean; wait_seconds?: number; method?: LoginChoice }, hooks: LoginHooks = {}): Promise<LoginResult> {
     await this.takeOverLogins();
     return login(this, params, hooks);
   }
@@ -97,8 +104,8 @@ export class AccessService {
     return status(this, params, signal);
   }
 
-  sessionInfo(origin: string): SessionInfo {
-    return sessionInfo(this, origin);
+  sessionInfo(key: AppKey): SessionInfo {
+    return sessionInfo(this, key);
   }
 
   serviceTokenSummary(): ServiceTokenSummary {
@@ -122,16 +129,26 @@ export class AccessService {
   }
 
   /**
-   * Headers that authenticate us to `url`'s origin: the service token when the
-   * user listed the host (unless this call saw it refused), else a live session
-   * (refreshed when near expiry).
+   * Headers that authenticate us to `url`: the service token when the user
+   * listed the host (unless this call saw it refused), else a live session of
+   * the most specific application serving the URL (refreshed when near expiry).
    */
   async credentialsFor(url: URL, tokenRefused?: ReadonlySet<string>): Promise<Record<string, string>> {
     const token = tokenRefused?.has(url.origin) ? undefined : this.serviceTokenFor(url);
     if (token) return serviceTokenHeaders(token, this.serviceTokens.header);
-    const session = await this.sessions.usable(url.origin);
-    if (!session) return {};
-    return session.method === 'cloudflared' ? { 'cf-access-token': session.access_token } : { authorization: `Bearer ${session.access_token}` };
+    const session = await this.sessions.usable(this.store.appKeyFor(url));
+    return session ? this.methods.get(session.method).headers(session) : {};
+  }
+
+  /** Which of our methods the credential headers sent on a hop belong to (a result's credential line). */
+  methodOfHeaders(names: readonly string[]): AuthMethod {
+    // Service tokens were recognised by the caller (they may use any header name in single-header mode).
+    return this.methods.byHeaders(names)?.name ?? (names.length > 0 ? 'service_token' : 'none');
+  }
+
+  /** The application a challenge for `url` belongs to: its resource metadata's `resource`, else the origin. */
+  appOfChallenge(url: URL, challenge: AccessChallenge): Promise<AppKey> {
+    return this.oauth.appOf(url, challenge);
   }
 
   /** Sends one unauthenticated request and reads what Access says about the URL. */
@@ -147,9 +164,8 @@ export class AccessService {
   }
 
   async close(): Promise<void> {
-    await this.oauth.shutdown().catch(() => {});
+    await this.methods.shutdown();
     this.callback.shutdown(new AccessError('login_timeout', 'The server is shutting down.', 'Start the login again after the server restarts.'));
-    this.cloudflared.shutdown();
     await this.dispatcher.close().catch(() => {});
   }
 }

@@ -10,9 +10,15 @@ import { DEFAULT_MAX_LENGTH, paginate } from '../http/paging.js';
 import { sendFollowingRedirects, type Followed } from '../http/redirects.js';
 import { readResponseContent } from '../http/response-content.js';
 import { confineSavePath, isWithin, realTarget, relativeBase, resolveSavePath } from '../http/save-path.js';
-import type { SaveOptions } from '../http/save-to-file.js';
+import type { BodySink, SaveOptions } from '../http/save-to-file.js';
 import type { AccessService, LoginHooks } from './access-service.js';
+import { cachedPage, rememberPage } from './fetch-cache.js';
 import { loginFor } from './login-flow.js';
+import { appLabel, type AppKey } from '../auth/app-key.js';
+import { RefreshRefusedError } from '../auth/sessions.js';
+import type { StoredSession } from '../auth/store.js';
+import { step } from '../core/next-step.js';
+import { policyDenied, recordRefusal } from './refusals.js';
 import type { AuthMethod, FetchResult } from './results.js';
 
 export interface FetchParams {
@@ -39,6 +45,8 @@ export interface FetchParams {
    * total deadline applies.
    */
   typedByUser?: boolean;
+  /** Set by the CLI only: stream the body as served into this (stdout) instead of converting it. */
+  sink?: BodySink;
 }
 
 /** Where and how the body is saved, checked before anything is requested. */
@@ -93,7 +101,10 @@ function prepareRequest(params: FetchParams): PreparedRequest {
  * for that origin, then sends again. Bounded: never a loop.
  */
 export async function fetchThroughAccess(svc: AccessService, params: FetchParams, hooks: LoginHooks = {}): Promise<FetchResult> {
-  const { target, method, headers, body } = prepareRequest(params);
+  const prepared = prepareRequest(params);
+  const { target, method, headers, body } = prepared;
+  const cached = cachedPage(svc, params, prepared);
+  if (cached) return cached;
   const save = params.save_to !== undefined ? await planSave(svc, params, params.save_to, target) : undefined;
   const deadlineMs = params.typedByUser ? 0 : svc.config.deadlineMs;
 
@@ -101,23 +112,27 @@ export async function fetchThroughAccess(svc: AccessService, params: FetchParams
   const loggedIn = new Set<string>();
   const tokenRefused = new Set<string>();
   const tokenDropped = new Set<string>();
+  let loginsThisCall = 0;
+  const credentials = async (url: URL) => withoutConflict(url, headers, await svc.credentialsFor(url, tokenRefused));
   for (let round = 0; round < MAX_AUTH_ROUNDS; round++) {
     // Each attempt (redirects and body included) gets the whole deadline; a login in between does not count.
     const deadline = startDeadline(deadlineMs, target, hooks.signal);
     let followed: Followed;
     let challenge: AccessChallenge | undefined;
     try {
-      followed = await sendFollowingRedirects(
-        svc.dispatcher,
-        { url: target, method, headers, body, signal: deadline.signal },
-        (url) => svc.credentialsFor(url, tokenRefused),
+      followed = await sendFollowingRedirects(svc.dispatcher, { url: target, method, headers, body, signal: deadline.signal }, credentials).catch(
+        async (error: unknown) => {
+          // The session was due for renewal and Access refused to renew it: the policy no longer admits the user.
+          if (error instanceof RefreshRefusedError) throw await refused(svc, error.key, undefined, { status: 400, refresh: true });
+          throw error;
+        },
       );
       const finalUrl = followed.hops[followed.hops.length - 1]!;
       challenge = await detectAccess(followed.response, finalUrl);
       if (!challenge) {
         const sentToken = followed.credentialHeaders.length > 0 && !tokenRefused.has(finalUrl.origin) && svc.serviceTokenFor(finalUrl) !== undefined;
-        const auth = sentToken ? 'service_token' : authOf(followed.credentialHeaders);
-        return await buildResult(svc, params, target, finalUrl, followed.response, auth, save, followed.unfollowed ? [followed.unfollowed] : []);
+        const auth = sentToken ? 'service_token' : svc.methodOfHeaders(followed.credentialHeaders);
+        return await buildResult(svc, params, prepared, finalUrl, followed.response, auth, save, followed.unfollowed ? [followed.unfollowed] : []);
       }
     } finally {
       deadline.dispose();
@@ -128,40 +143,96 @@ export async function fetchThroughAccess(svc: AccessService, params: FetchParams
     discard(response.body);
     const origin = finalUrl.origin;
     if (sentServiceToken) {
-      // Never a browser login here: only a user session from an explicit access_login may still get in.
+      // Never a browser login here: only a user session from an explicit login may still get in.
       tokenRefused.add(origin);
-      if (await svc.sessions.usable(origin)) continue;
+      if (await svc.sessions.usable(svc.store.appKeyFor(finalUrl))) continue;
       throw serviceTokenRefusedError(finalUrl, response.status);
     }
-    if (followed.credentialHeaders.length > 0) {
-      const session = svc.store.getSession(origin);
-      if (session && !refreshed.has(origin) && session.refresh_token) {
-        refreshed.add(origin);
-        if (await svc.sessions.refresh(origin, session).catch(() => undefined)) continue;
+    // The application whose session we sent, and the one that answered: a path under another application needs its own login.
+    const sentKey = followed.credentialHeaders.length > 0 ? svc.store.appKeyFor(finalUrl) : undefined;
+    const session = sentKey === undefined ? undefined : svc.store.getSession(sentKey);
+    if (sentKey !== undefined && challenge!.style === 'forbidden') {
+      // Signed in, and Access still says no (its block page, or the deny URL): the policy refuses this account.
+      throw await refused(svc, sentKey, session, { status: response.status, challenge: challenge! });
+    }
+    const challengedKey = await svc.appOfChallenge(finalUrl, challenge!).catch(() => sentKey ?? origin);
+    if (sentKey !== undefined && challengedKey === sentKey) {
+      if (loggedIn.has(sentKey)) throw await refused(svc, sentKey, session, { status: response.status, challenge: challenge! });
+      if (session && !refreshed.has(sentKey) && session.refresh_token) {
+        refreshed.add(sentKey);
+        try {
+          if (await svc.sessions.refresh(sentKey, session)) continue;
+        } catch (error) {
+          if (error instanceof RefreshRefusedError) throw await refused(svc, sentKey, session, { status: response.status, refresh: true, challenge: challenge! });
+        }
       } else if (session) {
-        await svc.sessions.drop(origin, session);
-        tokenDropped.add(origin);
+        await svc.sessions.drop(sentKey, session);
+        tokenDropped.add(sentKey);
       }
     }
     if (svc.serviceTokenFor(finalUrl)) throw serviceTokenRefusedError(finalUrl, response.status);
-    if (loggedIn.has(origin)) {
+    if (loggedIn.has(challengedKey)) throw await refused(svc, challengedKey, svc.store.getSession(challengedKey), { status: response.status, challenge: challenge! });
+    if (loginsThisCall > 0) {
+      // At most one browser login per call.
       throw new AccessError(
-        'authorization_failed',
-        `${finalUrl.host} still refuses access right after a successful login.`,
-        'Your account may not be allowed by the Access policy of this application; ask its administrator, or try access_login with force: true.',
+        'login_pending',
+        `${appLabel(challengedKey)} is a separate Access application and needs its own sign-in; this call already signed in once, so no second browser window was opened.`,
+        `Repeat the same call: it starts the sign-in to ${appLabel(challengedKey)}.`,
       );
     }
-    const { fromCache } = await loginFor(svc, finalUrl, challenge!, params.wait_seconds ?? svc.config.defaultWaitSeconds, hooks, { skipCache: tokenDropped.has(origin) });
+    refuseAgentCredentialForLogin(finalUrl, headers, challenge!);
+    loginsThisCall++;
+    const { fromCache } = await loginFor(svc, finalUrl, challenge!, params.wait_seconds ?? svc.config.defaultWaitSeconds, hooks, { skipCache: tokenDropped.has(challengedKey) });
     // A token cloudflared only had cached is no login yet: if the app refuses it, one real login follows.
-    if (!fromCache) loggedIn.add(origin);
+    if (!fromCache) loggedIn.add(challengedKey);
+    else loginsThisCall--;
   }
-  throw new AccessError('authorization_failed', `Could not get past Cloudflare Access for ${target.host}.`, 'Call access_status with this URL to see what the application offers.');
+  throw new AccessError('authorization_failed', `Could not get past Cloudflare Access for ${target.host}.`, `${capitalised(step('status', { url: target.href }))} to see what the application offers.`);
+}
+
+/** Records the refusal (no new browser for a while) and returns the error that says so. */
+async function refused(svc: AccessService, key: AppKey, session: StoredSession | undefined, detail: Parameters<typeof policyDenied>[2]): Promise<AccessError> {
+  const error = policyDenied(key, session, detail);
+  await recordRefusal(svc, key, error);
+  return error;
+}
+
+/**
+ * The agent's own credential headers are never silently replaced: when ours
+ * for this hop would go in a header the agent set (Authorization for managed
+ * OAuth, a service token in single-header mode), the request is refused with
+ * the way that works. cloudflared's token and the service-token pair travel
+ * in their own headers, so the agent's Authorization (and Cookie) pass intact.
+ */
+function withoutConflict(url: URL, agent: Record<string, string>, ours: Record<string, string>): Record<string, string> {
+  const clash = Object.keys(ours).find((name) => name in agent);
+  if (clash) throw headerConflict(url, clash);
+  return ours;
+}
+
+/** Before a browser login: the agent's Authorization would have to give way to a managed OAuth token. */
+function refuseAgentCredentialForLogin(url: URL, agent: Record<string, string>, challenge: AccessChallenge): void {
+  if ('authorization' in agent && challenge.resourceMetadataUrl && challenge.style !== 'forbidden') {
+    throw headerConflict(url, 'authorization');
+  }
+}
+
+function headerConflict(url: URL, header: string): AccessError {
+  return new AccessError(
+    'header_conflict',
+    `The request sets its own ${header} header for ${url.host}, and Access reads the managed OAuth session from that same header; the request was not sent, so that neither credential is silently replaced.`,
+    `Send the request without the ${header} header, or keep it and reach the application another way that leaves it alone: a service token (CF_ACCESS_CLIENT_ID/CF_ACCESS_CLIENT_SECRET with CF_ACCESS_SERVICE_TOKEN_HOSTS), or ${step('login', { url: url.href, method: 'cloudflared' })} and then repeat the request.`,
+  );
+}
+
+function capitalised(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 async function buildResult(
   svc: AccessService,
   params: FetchParams,
-  requested: URL,
+  request: PreparedRequest,
   finalUrl: URL,
   response: RawResponse,
   auth: AuthMethod,
@@ -177,8 +248,11 @@ async function buildResult(
     saveTo: save?.path,
     save: save?.options,
     secrets,
+    sink: params.sink,
   });
-  const warnings = [...svc.takeStoreWarnings(), ...redirectNotes, ...content.notes];
+  const requested = request.target;
+  const pageWarnings = [...redirectNotes, ...content.notes];
+  const warnings = [...svc.takeStoreWarnings(), ...pageWarnings];
   const page = paginate(content.text, params.start_index ?? 0, params.max_length ?? DEFAULT_MAX_LENGTH);
   const selected: Record<string, string> = {};
   // A site may echo our credential anywhere it controls, not only in the body.
@@ -186,7 +260,7 @@ async function buildResult(
     const value = headerValue(response.headers, name);
     if (value !== undefined) selected[name] = scrub(value);
   }
-  return {
+  const result: FetchResult = {
     url: requested.href,
     final_url: scrub(finalUrl.href),
     status: response.status,
@@ -201,15 +275,17 @@ async function buildResult(
     next_start_index: page.next_start_index,
     headers: selected,
     saved_to: content.saved?.path,
-    bytes: content.saved?.bytes,
+    bytes: content.saved?.bytes ?? content.streamedBytes,
     warnings,
   };
+  rememberPage(svc, params, request, { ...result, warnings: pageWarnings }, content.text);
+  return result;
 }
 
 /** The credentials we hold for this origin: a site may echo them back anywhere it controls. */
 function credentialSecrets(svc: AccessService, finalUrl: URL): string[] {
   const secrets = serviceTokenSecrets(svc.serviceTokens);
-  const session = svc.store.getSession(finalUrl.origin);
+  const session = svc.store.getSession(svc.store.appKeyFor(finalUrl));
   if (session) secrets.push(session.access_token);
   return secrets;
 }
@@ -222,22 +298,20 @@ function credentialSecrets(svc: AccessService, finalUrl: URL): string[] {
 async function planSave(svc: AccessService, params: FetchParams, input: string, target: URL): Promise<SavePlan> {
   const roots = params.saveRoots ?? [process.cwd()];
   const path = await resolveSavePath(input, target, params.typedByUser ? process.cwd() : relativeBase(roots));
-  if (await isInside(path, svc.store.dir)) {
-    throw new AccessError('save_failed', `save_to points into the session store directory (${svc.store.dir}); refusing to write there.`, 'Choose a path outside that directory, e.g. in the project directory, and call again.');
-  }
+  await assertOutsideStore(svc, path);
   if (params.typedByUser) return { path, options: {} };
   const confined = await confineSavePath(path, target, { roots, overwrite: params.overwrite === true });
   return { path: confined, options: { confined: { overwrite: params.overwrite === true, maxBytes: svc.config.maxSaveBytes } } };
 }
 
+/** Nothing is ever written into the session store (planted sessions, or a login record showing a phishing URL). */
+export async function assertOutsideStore(svc: AccessService, path: string): Promise<void> {
+  if (await isInside(path, svc.store.dir)) {
+    throw new AccessError('save_failed', `save_to points into the session store directory (${svc.store.dir}); refusing to write there.`, 'Choose a path outside that directory, e.g. in the project directory, and call again.');
+  }
+}
+
 /** Is `path` (which may not exist yet) inside `dir` once symlinks are resolved? */
 async function isInside(path: string, dir: string): Promise<boolean> {
   return isWithin(await realTarget(resolve(path)), await realTarget(resolve(dir)));
-}
-
-function authOf(credentialHeaders: string[]): AuthMethod {
-  if (credentialHeaders.includes('authorization')) return 'oauth';
-  if (credentialHeaders.includes('cf-access-token')) return 'cloudflared';
-  if (credentialHeaders.some((h) => h.startsWith('cf-access-client'))) return 'service_token';
-  return 'none';
 }

@@ -1,10 +1,13 @@
-import type { PendingCloudflared } from '../auth/cloudflared.js';
 import { detectAccess, type AccessChallenge } from '../auth/detect.js';
 import { offersOAuth } from '../auth/discovery.js';
 import { AccessError } from '../core/errors.js';
-import type { PendingLogin } from '../auth/oauth-login.js';
+import { appLabel, type AppKey } from '../auth/app-key.js';
+import type { LoginInProgress, LoginMethod } from '../auth/login-method.js';
+import type { LoginChoice, SessionMethod } from '../auth/methods.js';
+import { step } from '../core/next-step.js';
+import { assertMayLogIn } from './refusals.js';
 import { serviceAuthOnlyError, serviceTokenMissingError, serviceTokenRefusedError } from '../auth/service-tokens.js';
-import type { StoredSession } from '../auth/store.js';
+import { sessionKey, type StoredSession } from '../auth/store.js';
 import { sessionState } from '../auth/sessions.js';
 import { parseTargetUrl } from '../core/url-policy.js';
 import { discard } from '../http/client.js';
@@ -15,82 +18,81 @@ import { describePending, LoginPendingError, type PendingLoginResult } from './p
 import type { LoginResult, ProbeInfo } from './results.js';
 import { waitAtMost } from './wait.js';
 
-/** How access_login gets in: `auto` = service token for a listed host, a live session, managed OAuth when offered, else cloudflared. */
-export type LoginMethod = 'auto' | 'oauth' | 'cloudflared' | 'service_token';
+type BrowserChoice = Exclude<LoginChoice, 'service_token'>;
 
-type BrowserMethod = Exclude<LoginMethod, 'service_token'>;
-type BegunLogin = { kind: 'oauth'; login: PendingLogin } | { kind: 'cloudflared'; login: PendingCloudflared };
-
-/** Starts (or joins) the login for an origin and waits a bounded time for it; throws a pending error when the user has not finished. */
+/** Starts (or joins) the login for the application serving `target` and waits a bounded time for it; throws a pending error when the user has not finished. */
 export async function loginFor(
   svc: AccessService,
   target: URL,
   challenge: AccessChallenge,
   waitSeconds: number,
   hooks: LoginHooks,
-  options: { method?: BrowserMethod; skipCache?: boolean } = {},
+  options: { method?: BrowserChoice; skipCache?: boolean; force?: boolean } = {},
 ): Promise<{ session: StoredSession; fromCache: boolean }> {
   const begun = await beginLogin(svc, target, challenge, { ...options, signal: hooks.signal });
-  if (begun.kind === 'oauth' && begun.login.source !== 'store') hooks.onLoginUrl?.(begun.login);
-  const waited = await waitAtMost<StoredSession>(begun.login.done, Math.max(0, waitSeconds), hooks);
-  if (waited.done) return { session: waited.value, fromCache: begun.kind === 'cloudflared' && begun.login.fromCache === true };
+  announce(begun, hooks);
+  const waited = await waitAtMost<StoredSession>(begun.done, Math.max(0, waitSeconds), hooks);
+  if (waited.done) return { session: waited.value, fromCache: begun.fromCache === true };
   throw new LoginPendingError(pendingOf(svc, begun, waited.reason === 'cancelled'));
 }
 
+/** Tells the caller the sign-in page as soon as there is one (elicitation, a CLI spinner). */
+function announce(begun: LoginInProgress, hooks: LoginHooks): void {
+  if (begun.authorizationUrl && begun.source !== 'store') hooks.onLoginUrl?.(begun);
+}
+
 /** The one pending shape, from whichever method is waiting. */
-function pendingOf(svc: AccessService, begun: BegunLogin, cancelled: boolean): PendingLoginResult {
-  const login = begun.login;
+function pendingOf(svc: AccessService, login: LoginInProgress, cancelled: boolean): PendingLoginResult {
   return describePending(
     {
-      origin: login.origin,
-      method: begun.kind,
+      origin: login.key,
+      method: login.method,
       authorizationUrl: login.authorizationUrl,
       expiresAt: login.expiresAt,
       browser: login.browser,
-      replaced: begun.kind === 'oauth' ? begun.login.replaced : undefined,
-      refreshNote: begun.kind === 'oauth' ? expiredRefreshNote(svc, login.origin) : undefined,
+      replaced: login.replaced,
+      refreshNote: expiredRefreshNote(svc, login.key),
     },
-    { cancelled, callbackUri: (begun.kind === 'oauth' ? begun.login.redirectUri : undefined) ?? svc.callback.redirectUri ?? 'http://localhost:<port>/callback' },
+    { cancelled, callbackUri: login.redirectUri ?? (login.source === undefined ? undefined : (svc.callback.redirectUri ?? 'http://localhost:<port>/callback')) },
   );
 }
 
 /** Why the stored session, now expired, was not renewed (no refresh token, refresh grant refused). */
-function expiredRefreshNote(svc: AccessService, origin: string): string | undefined {
-  const session = svc.store.getSession(origin);
+function expiredRefreshNote(svc: AccessService, key: AppKey): string | undefined {
+  const session = svc.store.getSession(key);
   return session && sessionState(session) === 'expired' ? refreshNote(session) : undefined;
 }
 
-/** A login already under way for the origin that `method` may join. */
-function pendingLogin(svc: AccessService, origin: string, method: LoginMethod): BegunLogin | undefined {
-  const oauth = method === 'auto' || method === 'oauth' ? svc.oauth.pendingFor(origin) : undefined;
-  if (oauth) return { kind: 'oauth', login: oauth };
-  const cloudflared = method === 'auto' || method === 'cloudflared' ? svc.cloudflared.pendingFor(origin) : undefined;
-  return cloudflared ? { kind: 'cloudflared', login: cloudflared } : undefined;
+/** The methods a login choice allows (auto: all of them). */
+function allowed(svc: AccessService, choice: LoginChoice): LoginMethod[] {
+  return choice === 'auto' || choice === 'service_token' ? svc.methods.all() : [svc.methods.get(choice)];
 }
 
-/** Starts (or joins) a browser login: the one `method` names, or for `auto` managed OAuth when offered, else cloudflared. */
+/**
+ * Starts (or joins) a browser login: the method `method` names, or for `auto`
+ * the one the application offers (managed OAuth when offered, else cloudflared).
+ * A new login for an application that just refused the user is held back (unless forced).
+ */
 async function beginLogin(
   svc: AccessService,
   target: URL,
   challenge: AccessChallenge,
-  options: { method?: BrowserMethod; skipCache?: boolean; signal?: AbortSignal },
-): Promise<BegunLogin> {
-  const method = options.method ?? 'auto';
-  const existing = pendingLogin(svc, target.origin, method);
+  options: { method?: BrowserChoice; skipCache?: boolean; force?: boolean; signal?: AbortSignal },
+): Promise<LoginInProgress> {
+  const choice = options.method ?? 'auto';
+  const existing = svc.methods.pendingFor(target, allowed(svc, choice));
   if (existing) return existing;
   if (challenge.style === 'forbidden') throw serviceAuthOnlyError(target, svc.serviceTokens);
-  let chosen = method;
-  if (chosen === 'auto') {
+  let name: SessionMethod;
+  if (choice === 'auto') {
     const { offer, error } = await offerFor(svc, target, challenge);
     if (offer === 'unknown') throw error;
-    chosen = offer === 'managed_oauth' ? 'oauth' : 'cloudflared';
-  }
-  if (chosen === 'cloudflared') {
-    // The challenge that led here is the page's own word; cloudflared runs only for an application its signed metadata proves.
-    const app = await svc.appMetadata.verify(target, options.signal);
-    return { kind: 'cloudflared', login: await svc.cloudflared.begin(target, app, { skipCache: options.skipCache }) };
-  }
-  return { kind: 'oauth', login: await svc.oauth.begin(target, challenge) };
+    name = offer === 'managed_oauth' ? 'oauth' : 'cloudflared';
+  } else name = choice;
+  const mayStart = (key: AppKey) => {
+    if (!options.force) assertMayLogIn(svc, key, target);
+  };
+  return svc.methods.get(name).begin(target, challenge, { skipCache: options.skipCache, signal: options.signal, mayStart });
 }
 
 /**
@@ -138,46 +140,52 @@ async function checkServiceToken(svc: AccessService, target: URL, signal?: Abort
     throw new AccessError(
       'authorization_failed',
       `${target.host} redirected to ${finalUrl.host}, which is behind Access and has no service token configured.`,
-      `Add ${finalUrl.host} to CF_ACCESS_SERVICE_TOKEN_HOSTS if the same token should go there, or call access_login for ${finalUrl.origin}.`,
+      `Add ${finalUrl.host} to CF_ACCESS_SERVICE_TOKEN_HOSTS if the same token should go there, or ${step('login', { url: finalUrl.origin })}.`,
     );
   }
   return {
     status: 'authenticated',
     host: target.host,
     method: 'service_token',
-    message: `The service token for ${target.host} is accepted (HTTP ${followed.response.status}). access_fetch sends it with every request to this host; no browser login is needed.`,
+    message: `The service token for ${target.host} is accepted (HTTP ${followed.response.status}). It is sent with every request to this host; no browser login is needed.`,
   };
 }
 
 /** access_login: starts or continues a login and reports authenticated or pending. */
 export async function login(
   svc: AccessService,
-  params: { url: string; force?: boolean; wait_seconds?: number; method?: LoginMethod },
+  params: { url: string; force?: boolean; wait_seconds?: number; method?: LoginChoice },
   hooks: LoginHooks = {},
 ): Promise<LoginResult> {
   const target = parseTargetUrl(params.url);
-  const origin = target.origin;
   const method = params.method ?? 'auto';
   // A listed host uses its service token and never a browser, unless the call names a browser method.
   if (method === 'service_token' || (method === 'auto' && svc.serviceTokenFor(target))) return checkServiceToken(svc, target, hooks.signal);
+  const key = svc.store.appKeyFor(target);
   if (params.force) {
-    if (svc.store.getSession(origin)) await svc.store.deleteSession(origin);
+    if (svc.store.getSession(key)) await svc.store.deleteSession(key);
   } else {
-    const session = await svc.sessions.usable(origin);
-    if (session && (method === 'auto' || method === session.method)) return authenticatedResult(target, session, 'Already logged in.');
+    const session = await svc.sessions.usable(key);
+    if (session && (method === 'auto' || method === session.method)) return authenticatedResult(svc, target, session, 'Already logged in.');
   }
   const waitSeconds = params.wait_seconds ?? svc.config.defaultWaitSeconds;
-  let begun = pendingLogin(svc, origin, method);
+  let begun = svc.methods.pendingFor(target, allowed(svc, method));
   if (!begun) {
     const { challenge } = await svc.probe(target, hooks.signal);
     if (!challenge) {
-      return { status: 'not_protected', host: target.host, method: 'none', message: `${target.host} did not answer with a Cloudflare Access challenge; no login is needed. Use access_fetch directly.` };
+      return { status: 'not_protected', host: target.host, method: 'none', message: `${target.host} did not answer with a Cloudflare Access challenge; no login is needed. ${capitalise(step('fetch', { url: target.href }))} directly.` };
     }
-    begun = await beginLogin(svc, target, challenge, { method, skipCache: params.force, signal: hooks.signal });
+    if (params.force) {
+      // The user asked: an earlier refusal no longer holds this application back.
+      const challenged = await svc.appOfChallenge(target, challenge).catch(() => key);
+      await svc.store.deleteRefusal(challenged).catch(() => {});
+      if (challenged !== key && svc.store.getSession(challenged)) await svc.store.deleteSession(challenged);
+    }
+    begun = await beginLogin(svc, target, challenge, { method, skipCache: params.force, force: params.force, signal: hooks.signal });
   }
-  if (begun.kind === 'oauth' && begun.login.source !== 'store') hooks.onLoginUrl?.(begun.login);
-  const waited = await waitAtMost<StoredSession>(begun.login.done, Math.max(0, waitSeconds), hooks);
-  if (waited.done) return authenticatedResult(target, waited.value, 'Login completed.');
+  announce(begun, hooks);
+  const waited = await waitAtMost<StoredSession>(begun.done, Math.max(0, waitSeconds), hooks);
+  if (waited.done) return authenticatedResult(svc, target, waited.value, 'Login completed.');
   return pendingOf(svc, begun, waited.reason === 'cancelled');
 }
 
@@ -193,14 +201,14 @@ export async function completeFromCallbackUrl(
   hooks: LoginHooks = {},
 ): Promise<LoginResult> {
   const target = parseTargetUrl(params.url);
-  const pending = svc.oauth.pendingFor(target.origin);
+  const pending = svc.oauth.pendingForUrl(target);
   if (!pending) {
-    const session = await svc.sessions.usable(target.origin);
-    if (session) return authenticatedResult(target, session, 'Already logged in; the pasted address was not needed.');
+    const session = await svc.sessions.usable(svc.store.appKeyFor(target));
+    if (session) return authenticatedResult(svc, target, session, 'Already logged in; the pasted address was not needed.');
     throw new AccessError(
       'callback_failed',
       `No login to ${target.host} is waiting for its callback (it finished, expired, or the server restarted since it began).`,
-      `Call access_login with this url and no callback_url to start a new login, sign in at the URL it gives, then paste the address the browser ends on.`,
+      `To start a new login, ${step('login', { url: target.href })}; sign in at the URL it gives, then paste the address the browser ends on.`,
     );
   }
   let pasted: URL | undefined;
@@ -227,17 +235,22 @@ export async function completeFromCallbackUrl(
   }
   svc.log('info', `Login callback for ${target.origin} received by paste-back.`);
   const outcome = await waitAtMost(pending.done, Math.max(0, params.wait_seconds ?? svc.config.defaultWaitSeconds), hooks);
-  if (outcome.done) return authenticatedResult(target, outcome.value, 'Login completed.');
-  return pendingOf(svc, { kind: 'oauth', login: pending }, outcome.reason === 'cancelled');
+  if (outcome.done) return authenticatedResult(svc, target, outcome.value, 'Login completed.');
+  return pendingOf(svc, pending, outcome.reason === 'cancelled');
 }
 
-function authenticatedResult(target: URL, session: StoredSession, message: string): LoginResult {
-  const until = session.expires_at ? ` until ${new Date(session.expires_at).toISOString()}${session.method === 'oauth' ? ' (refreshed automatically)' : ''}` : '';
+function authenticatedResult(svc: AccessService, target: URL, session: StoredSession, message: string): LoginResult {
+  const method = svc.methods.get(session.method);
+  const until = session.expires_at ? ` until ${new Date(session.expires_at).toISOString()}${method.refreshes ? ' (refreshed automatically)' : ''}` : '';
   return {
     status: 'authenticated',
     host: target.host,
     method: session.method,
     expires_at: session.expires_at ? new Date(session.expires_at).toISOString() : undefined,
-    message: `${message} Authenticated to ${target.host} via ${session.method === 'oauth' ? 'managed OAuth' : session.method}${until}.`,
+    message: `${message} Authenticated to ${appLabel(sessionKey(session))} via ${method.label}${until}.`,
   };
+}
+
+function capitalise(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }

@@ -1,11 +1,14 @@
 import { AccessError } from '../core/errors.js';
-import type { StoredSession } from '../auth/store.js';
+import { step } from '../core/next-step.js';
+import { sessionKey, type StoredSession } from '../auth/store.js';
+import { appLabel } from '../auth/app-key.js';
 import { revokeToken } from '../auth/token.js';
 import { parseTargetUrl } from '../core/url-policy.js';
 import type { AccessService } from './access-service.js';
+import { forgetPages } from './fetch-cache.js';
 
 export interface LogoutResult {
-  logged_out: Array<{ host: string; revoked: boolean; detail: string }>;
+  logged_out: Array<{ host: string; application: string; revoked: boolean; detail: string }>;
 }
 
 /** Revokes a session's tokens at the server (RFC 7009) when it can; reports, never throws. */
@@ -31,28 +34,32 @@ async function revokeSession(svc: AccessService, session: StoredSession): Promis
 export async function logout(svc: AccessService, params: { url?: string; all?: boolean }): Promise<LogoutResult> {
   let sessions: StoredSession[];
   const cancelled = await cancelPendingLogins(svc, params);
-  if (params.all) sessions = svc.store.listSessions();
-  else if (params.url) {
+  if (params.all) {
+    sessions = svc.store.listSessions();
+    forgetPages(svc);
+  } else if (params.url) {
     const target = parseTargetUrl(params.url);
-    const session = svc.store.getSession(target.origin);
+    forgetPages(svc, target.origin);
+    // The application serving this URL: its most specific session; other applications on the host keep theirs.
+    const session = svc.store.getSession(svc.store.appKeyFor(target));
     if (!session) {
-      const detail = cancelled.length > 0 ? 'No session was stored for this host; the login pending for it was cancelled.' : 'No session was stored for this host.';
-      return { logged_out: [{ host: target.host, revoked: false, detail }] };
+      const detail = cancelled.length > 0 ? 'No session was stored for the application serving this URL; the login pending for it was cancelled.' : 'No session was stored for the application serving this URL.';
+      return { logged_out: [{ host: target.host, application: appLabel(target.origin + target.pathname.replace(/\/+$/, '')), revoked: false, detail }] };
     }
     sessions = [session];
   } else {
-    throw new AccessError('invalid_url', 'access_logout needs a url or all: true.', 'Pass the URL of the site to log out of, or all: true.');
+    throw new AccessError('invalid_url', 'Logging out needs a URL or all.', `Name the application: ${step('logout', { url: '<url>' })}, or ${step('logout', { all: true })}.`);
   }
   const results = [];
   for (const session of sessions) {
     const outcome = await revokeSession(svc, session);
-    await svc.store.deleteSession(session.origin);
+    await svc.store.deleteSession(sessionKey(session));
     const detail = cancelled.includes(session.origin) ? `${outcome.detail} The login pending for it was cancelled.` : outcome.detail;
-    results.push({ host: new URL(session.origin).host, ...outcome, detail });
+    results.push({ host: new URL(session.origin).host, application: appLabel(sessionKey(session)), ...outcome, detail });
   }
   if (params.all) {
     for (const origin of cancelled.filter((o) => !sessions.some((s) => s.origin === o))) {
-      results.push({ host: new URL(origin).host, revoked: false, detail: 'No session was stored; the login pending for it was cancelled.' });
+      results.push({ host: new URL(origin).host, application: appLabel(origin), revoked: false, detail: 'No session was stored; the login pending for it was cancelled.' });
     }
   }
   return { logged_out: results };

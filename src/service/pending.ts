@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import type { BrowserResult } from '../auth/browser.js';
 import { AccessError } from '../core/errors.js';
+import { appLabel } from '../auth/app-key.js';
+import { SessionMethodSchema, type SessionMethod } from '../auth/methods.js';
+import { step } from '../core/next-step.js';
 
 /**
  * A login that waits for the user in the browser. Every tool and the CLI
@@ -10,7 +13,7 @@ import { AccessError } from '../core/errors.js';
 export const PendingLoginSchema = z.object({
   status: z.literal('pending'),
   host: z.string(),
-  method: z.enum(['oauth', 'cloudflared']),
+  method: SessionMethodSchema,
   /** The sign-in page; absent only while cloudflared has not printed its URL yet. */
   login_url: z.string().optional(),
   expires_at: z.string(),
@@ -22,8 +25,9 @@ export type PendingLoginResult = z.infer<typeof PendingLoginSchema>;
 
 /** What a login method knows about its pending login, whichever method it is. */
 export interface PendingFacts {
+  /** The application (see app-key.ts). */
   origin: string;
-  method: 'oauth' | 'cloudflared';
+  method: SessionMethod;
   authorizationUrl: string;
   expiresAt: number;
   browser: BrowserResult;
@@ -47,7 +51,7 @@ function minutesUntil(at: number): string {
 
 /** The sentences of a pending login: what happened, then what to do. */
 export function describePending(facts: PendingFacts, context: PendingContext = {}): PendingLoginResult {
-  const host = new URL(facts.origin).host;
+  const host = appLabel(facts.origin);
   const url = facts.authorizationUrl || undefined;
   const until = new Date(facts.expiresAt).toISOString();
   const via = facts.method === 'cloudflared' ? ' through cloudflared' : '';
@@ -73,10 +77,10 @@ export function describePending(facts: PendingFacts, context: PendingContext = {
   }
   nextStep +=
     ` Once they say they are done, repeat the same call: the login waits until ${until} (${minutesUntil(facts.expiresAt)}) and the call then completes without a new sign-in.` +
-    ' A page saying the account has no access means the policy refused the account, not that the login failed. Do not retry in a loop.';
-  if (!facts.browser.opened && context.callbackUri && facts.method === 'oauth') {
-    nextStep += ` If the browser runs on another machine, it ends on an address starting with ${context.callbackUri} that does not load: ask the user to copy that whole address and pass it as callback_url to a login call with the same url.`;
-    const forward = forwardingHint(context.callbackUri);
+    ' A page saying \u201cThat account does not have access\u201d means the application\'s policy refused the account, not that the login failed: then tell the user, and do not start another login. Do not retry in a loop.';
+  if (!facts.browser.opened && context.callbackUri) {
+    nextStep += ` If the browser runs on another machine, it ends on an address starting with ${context.callbackUri} that does not load: ask the user to copy that whole address, then ${step('login', { url: facts.origin, callback_url: '<that address>' })}.`;
+    const forward = facts.method === 'oauth' ? forwardingHint(context.callbackUri) : undefined;
     if (forward) nextStep += ` ${forward}`;
   }
   return {

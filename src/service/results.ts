@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import type { SessionMethod } from '../auth/store.js';
+import { AuthMethodSchema, type AuthMethod } from '../auth/methods.js';
 
-export type AuthMethod = SessionMethod | 'service_token' | 'none';
+export type { AuthMethod } from '../auth/methods.js';
 
 export interface FetchResult {
   url: string;
@@ -25,6 +25,10 @@ export interface FetchResult {
 export interface SessionInfo {
   host: string;
   origin: string;
+  /** The application, as people name it: host plus its path when it lives under one. */
+  application: string;
+  /** Its RFC 9728 resource (origin, or origin + path). */
+  resource: string;
   state: 'authenticated' | 'expired' | 'pending' | 'none';
   method: AuthMethod | 'unknown';
   expires_at?: string;
@@ -33,6 +37,8 @@ export interface SessionInfo {
   /** Why the session cannot be renewed without signing in again (no refresh token issued, refresh grant refused). */
   refresh_note?: string;
   login_url?: string;
+  /** Why no browser login starts for this application for now (it refused the user). */
+  refused?: string;
 }
 
 export interface ProbeInfo {
@@ -61,7 +67,7 @@ export interface ServiceTokenSummary {
 export const LoginResultSchema = z.object({
   status: z.enum(['authenticated', 'pending', 'not_protected']),
   host: z.string(),
-  method: z.enum(['oauth', 'cloudflared', 'service_token', 'none']),
+  method: AuthMethodSchema,
   expires_at: z.string().optional(),
   login_url: z.string().optional(),
   browser_opened: z.boolean().optional(),

@@ -1,5 +1,7 @@
 import { cloudflaredSessionVerified } from '../auth/cloudflared.js';
 import { sessionState } from '../auth/sessions.js';
+import { appLabel, type AppKey } from '../auth/app-key.js';
+import { sessionKey } from '../auth/store.js';
 import { parseTargetUrl } from '../core/url-policy.js';
 import type { AccessService } from './access-service.js';
 import { offerFor } from './login-flow.js';
@@ -14,29 +16,33 @@ export interface StatusResult {
   service_tokens: ServiceTokenSummary;
 }
 
-/** One origin's state: stored session, or a login pending here or in another process. Never a token. */
-export function sessionInfo(svc: AccessService, origin: string): SessionInfo {
-  const host = new URL(origin).host;
-  const pending = svc.oauth.pendingFor(origin) ?? svc.oauth.pendingElsewhere(origin);
-  const cloudflared = svc.cloudflared.pendingFor(origin);
-  const session = svc.store.getSession(origin);
+/** One application's state: stored session, or a login pending here or in another process. Never a token. */
+export function sessionInfo(svc: AccessService, key: AppKey): SessionInfo {
+  const url = new URL(key);
+  const host = url.host;
+  const origin = url.origin;
+  const pending = svc.methods.all().map((m) => (m.pendingKeys().includes(key) ? m : undefined)).find(Boolean);
+  const pendingUrl = pending ? (pending.pendingFor(url)?.authorizationUrl ?? svc.oauth.pendingElsewhere(key)?.authorizationUrl) : undefined;
+  const session = svc.store.getSession(key);
+  const app = { host, origin, application: appLabel(key), resource: key };
   if (!session) {
-    if (pending) return { host, origin, state: 'pending', method: 'oauth', login_url: pending.authorizationUrl };
-    if (cloudflared) return { host, origin, state: 'pending', method: 'cloudflared', login_url: cloudflared.authorizationUrl || undefined };
-    return { host, origin, state: 'none', method: svc.serviceTokenFor(new URL(origin)) ? 'service_token' : 'unknown' };
+    if (pending) return { ...app, state: 'pending', method: pending.name, login_url: pendingUrl || undefined };
+    const refusal = svc.store.getRefusal(key);
+    return { ...app, state: 'none', method: svc.serviceTokenFor(url) ? 'service_token' : 'unknown', ...(refusal ? { refused: refusal.message } : {}) };
   }
   // A cloudflared session stored before its application was verified is never sent again: for the user it has ended.
   const state = session.method === 'cloudflared' && !cloudflaredSessionVerified(session) ? 'expired' : sessionState(session);
   const note = refreshNote(session);
+  const refusal = svc.store.getRefusal(key);
   return {
-    host,
-    origin,
-    state: (pending || cloudflared) && state !== 'authenticated' ? 'pending' : state,
+    ...app,
+    state: pending && state !== 'authenticated' ? 'pending' : state,
     method: session.method,
     expires_at: session.expires_at ? new Date(session.expires_at).toISOString() : undefined,
     expires_in_seconds: session.expires_at ? Math.max(0, Math.round((session.expires_at - Date.now()) / 1000)) : undefined,
     refreshable: Boolean(session.refresh_token),
     ...(note ? { refresh_note: note } : {}),
+    ...(refusal ? { refused: refusal.message } : {}),
   };
 }
 
@@ -45,15 +51,11 @@ export async function status(svc: AccessService, params: { url?: string }, signa
   const warnings = [...svc.store.warnings];
   const service_tokens = serviceTokenSummary(svc);
   if (!params.url) {
-    const origins = new Set([
-      ...svc.store.listSessions().map((s) => s.origin),
-      ...svc.oauth.pendingOrigins(),
-      ...svc.cloudflared.pendingOrigins(),
-    ]);
-    return { sessions: [...origins].sort().map((o) => sessionInfo(svc, o)), warnings, store: svc.store.dir, service_tokens };
+    const keys = new Set([...svc.store.listSessions().map(sessionKey), ...svc.methods.all().flatMap((m) => m.pendingKeys()), ...svc.store.refusedKeys()]);
+    return { sessions: [...keys].sort().map((key) => sessionInfo(svc, key)), warnings, store: svc.store.dir, service_tokens };
   }
   const target = parseTargetUrl(params.url);
-  const info = sessionInfo(svc, target.origin);
+  const info = sessionInfo(svc, svc.store.appKeyFor(target));
   const probe = await describeOffer(svc, target, signal);
   return { sessions: [info], probe, warnings, store: svc.store.dir, service_tokens };
 }
@@ -72,7 +74,7 @@ export function serviceTokenSummary(svc: AccessService): ServiceTokenSummary {
 async function describeOffer(svc: AccessService, target: URL, signal?: AbortSignal): Promise<ProbeInfo> {
   const { challenge, status: httpStatus } = await svc.probe(target, signal);
   const token = svc.serviceTokenFor(target);
-  const stored = svc.store.getSession(target.origin);
+  const stored = svc.store.getSession(svc.store.appKeyFor(target));
   const session = sessionState(stored) === 'authenticated' ? stored : undefined;
   const tokenNote = token ? ` A service token is configured for this host (${token.pattern.source}) and is sent first.` : '';
   if (!challenge) {

@@ -295,7 +295,7 @@ describe('the browser side of a login', () => {
       assertPending(pending);
       const timedOut = await waiting.call('access_login', { url: appUrl(), wait_seconds: 10 });
       assertError(timedOut, /not completed within 2 s/);
-      assert.match(textOf(timedOut), /Next step: Call access_login again/);
+      assert.match(textOf(timedOut), /Next step: To start a new login, call access_login/);
       await assertStillAnswers(waiting);
       assert.deepEqual(storedSessions(), before);
     } finally {

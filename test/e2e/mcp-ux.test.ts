@@ -200,7 +200,7 @@ describe('paste-back', () => {
     const result = await server.call('access_login', { url: `${emulator.app2Url}/`, callback_url: 'http://localhost:1/callback?code=x&state=y' });
     assert.equal(result.isError, true);
     assert.match(textOf(result), /No login to .* is waiting/);
-    assert.match(textOf(result), /Next step: Call access_login with this url and no callback_url/);
+    assert.match(textOf(result), /Next step: To start a new login, call access_login with url: http\S+; sign in at the URL it gives/);
   });
 });
 

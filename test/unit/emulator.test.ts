@@ -977,3 +977,62 @@ describe('emulator: redirect-URI switches and grants (issue 13)', () => {
     });
   });
 });
+
+describe('emulator: several applications on one host, and policy denials', () => {
+  const metadataOf = async (url: string) => {
+    const res = await fetch(url, { method: 'HEAD', headers: { 'cf-access-metadata-request': 'true' } });
+    const jwt = res.headers.get('cf-access-metadata') ?? '';
+    return JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString('utf8')) as { aud: string; hostname: string };
+  };
+
+  it('gives /admin its own resource, AUD and signed metadata; a token serves only its own application', async () => {
+    await withEmulator({ pathApps: ['/admin'] }, async (e) => {
+      const admin = e.applications.find((a) => a.name === '/admin')!;
+      assert.equal(admin.resource, `${e.appUrl}/admin`);
+      assert.notEqual(admin.aud, e.aud.app);
+      const challenge = await get(`${e.appUrl}/admin/users`);
+      assert.equal(challenge.status, 401);
+      const metadataUrl = /resource_metadata="([^"]+)"/.exec(challenge.headers.get('www-authenticate') ?? '')?.[1];
+      assert.ok(metadataUrl?.endsWith('/admin/users'));
+      assert.equal(((await (await get(metadataUrl!)).json()) as { resource: string }).resource, `${e.appUrl}/admin`);
+      assert.equal(((await (await get(`${e.appUrl}/.well-known/cloudflare-access-protected-resource/`)).json()) as { resource: string }).resource, e.appUrl);
+      assert.equal((await metadataOf(`${e.appUrl}/admin/x`)).aud, admin.aud);
+      assert.equal((await metadataOf(`${e.appUrl}/`)).aud, e.aud.app);
+      // "/administrator" is not under "/admin": whole path segments only.
+      assert.equal((await metadataOf(`${e.appUrl}/administrator`)).aud, e.aud.app);
+
+      const root = await login(e, e.appUrl);
+      const adminLogin = await login(e, `${e.appUrl}/admin`);
+      assert.equal(adminLogin.tokens.resource, `${e.appUrl}/admin/`);
+      assert.equal((await get(`${e.appUrl}/`, bearer(root.tokens.access_token))).status, 200);
+      assert.equal((await get(`${e.appUrl}/admin`, bearer(root.tokens.access_token))).status, 401);
+      assert.equal((await get(`${e.appUrl}/admin/x`, bearer(adminLogin.tokens.access_token))).status, 404);
+      assert.equal((await get(`${e.appUrl}/`, bearer(adminLogin.tokens.access_token))).status, 401);
+    });
+  });
+
+  it('deny policy: block page at authorization, refresh refused, 403 block page with Access headers, custom deny URL', async () => {
+    await withEmulator({ pathApps: ['/admin'] }, async (e) => {
+      const { clientId, tokens } = await login(e, `${e.appUrl}/admin`);
+      e.options.deny = ['/admin'];
+      const { challenge } = pkce();
+      const blocked = await authorize(e, { clientId: await registerClient(e), challenge, resource: `${e.appUrl}/admin` });
+      assert.equal(blocked.status, 403);
+      assert.match(await blocked.text(), /That account does not have access/);
+      const refused = await refresh(e, clientId, tokens.refresh_token!);
+      assert.equal(refused.status, 400);
+      assert.equal(await errorOf(refused), 'access_denied');
+      const page = await get(`${e.appUrl}/admin/x`, bearer(tokens.access_token));
+      assert.equal(page.status, 403);
+      assert.equal(page.headers.get('cf-access-aud'), e.applications.find((a) => a.name === '/admin')!.aud);
+      assert.ok(page.headers.get('cf-ray'));
+      assert.match(await page.text(), /That account does not have access/);
+      e.options.denyUrl = 'https://deny.example.com/sorry';
+      const redirected = await get(`${e.appUrl}/admin/x`, bearer(tokens.access_token));
+      assert.equal(redirected.status, 302);
+      assert.equal(redirected.headers.get('location'), 'https://deny.example.com/sorry');
+      // The application at / is not affected.
+      assert.equal((await get(`${e.appUrl}/`, bearer((await login(e)).tokens.access_token))).status, 200);
+    });
+  });
+});

@@ -2,6 +2,7 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { LoginResultSchema } from '../../service/results.js';
+import { LoginChoiceSchema } from '../../auth/methods.js';
 import { toolInput } from '../arguments.js';
 import { loginHooks } from '../progress.js';
 import type { ServiceProvider } from '../server.js';
@@ -10,11 +11,10 @@ import { fail, messageText, structuredResult } from '../tool-result.js';
 const input = toolInput(
   'access_login',
   {
-    url: z.string().describe('Any URL on the protected site.'),
-    force: z.boolean().optional().describe('Discard the stored session and log in again.'),
+    url: z.string().describe('Any URL of the protected application (several applications may share a host under different paths).'),
+    force: z.boolean().optional().describe('Discard the stored session and log in again, also when the application refused the account a moment ago.'),
     wait_seconds: z.number().int().min(0).max(3600).optional().describe('How long to wait for the user to finish (default 45).'),
-    method: z
-      .enum(['auto', 'oauth', 'cloudflared', 'service_token'])
+    method: LoginChoiceSchema
       .optional()
       .describe('auto (default): a configured service token for the host, else a live session, else managed OAuth when the site offers it, else cloudflared. oauth/cloudflared force that browser login (also on a service-token host); service_token only checks the configured token.'),
     callback_url: z

@@ -7,7 +7,7 @@ import { fail, structuredResult } from '../tool-result.js';
 const input = toolInput(
   'access_logout',
   {
-    url: z.string().optional().describe('Any URL on the site to log out of.'),
+    url: z.string().optional().describe('Any URL of the application to log out of (other applications on the same host keep their sessions).'),
     all: z.boolean().optional().describe('Log out of every stored site.'),
   },
   { all: true },
@@ -18,10 +18,10 @@ export function registerAccessLogout(server: McpServer, getService: ServiceProvi
     'access_logout',
     {
       title: 'Log out of Cloudflare Access sites',
-      description: 'Revokes (when the server supports it) and deletes the stored session for one site (url), or for every site (all: true); a login still pending for it is cancelled.',
+      description: 'Revokes (when the server supports it) and deletes the stored session of the Access application serving url, or of every application (all: true); a login still pending for it is cancelled.',
       inputSchema: input.advertised,
       outputSchema: {
-        logged_out: z.array(z.object({ host: z.string(), revoked: z.boolean(), detail: z.string() })),
+        logged_out: z.array(z.object({ host: z.string(), application: z.string(), revoked: z.boolean(), detail: z.string() })),
         message: z.string().describe('Everything above as sentences: the text of this result.'),
         warnings: z.array(z.string()).optional(),
       },
@@ -32,7 +32,7 @@ export function registerAccessLogout(server: McpServer, getService: ServiceProvi
         const { args, warnings } = input.parse(raw);
         const service = await getService();
         const result = await service.logout(args);
-        const lines = result.logged_out.length ? result.logged_out.map((r) => `${r.host}: ${r.detail}`) : ['No stored sessions to log out of.'];
+        const lines = result.logged_out.length ? result.logged_out.map((r) => `${r.application}: ${r.detail}`) : ['No stored sessions to log out of.'];
         const message = [...lines, ...warnings.map((w) => `Warning: ${w}`)].join('\n');
         return structuredResult({ ...result, message, ...(warnings.length ? { warnings } : {}) }, message);
       } catch (error) {

@@ -3,11 +3,14 @@ import type { ServiceProvider } from '../server.js';
 import { z } from 'zod';
 import type { ServiceTokenSummary, SessionInfo } from '../../service/results.js';
 import { toolInput } from '../arguments.js';
+import { AuthMethodSchema } from '../../auth/methods.js';
 import { fail, structuredResult } from '../tool-result.js';
 
 const sessionSchema = z.object({
   host: z.string(),
   origin: z.string(),
+  application: z.string().describe('The Access application: host, plus its path when it lives under one (several may share a host).'),
+  resource: z.string(),
   state: z.enum(['authenticated', 'expired', 'pending', 'none']),
   method: z.string(),
   expires_at: z.string().optional(),
@@ -15,14 +18,16 @@ const sessionSchema = z.object({
   refreshable: z.boolean().optional(),
   refresh_note: z.string().optional(),
   login_url: z.string().optional(),
+  refused: z.string().optional(),
 });
 
 function describeSession(s: SessionInfo): string {
-  const parts = [`${s.host}: ${s.state}`];
+  const parts = [`${s.application}: ${s.state}`];
   if (s.method !== 'unknown') parts.push(`method ${s.method}`);
   if (s.expires_at) parts.push(`${s.state === 'expired' ? 'expired at' : 'expires'} ${s.expires_at}${s.refreshable ? ' (refreshable)' : ''}`);
   if (s.login_url) parts.push(`login URL ${s.login_url}`);
   if (s.refresh_note) parts.push(`note: ${s.refresh_note}`);
+  if (s.refused) parts.push(`no new login for now: ${s.refused}`);
   return parts.join(', ');
 }
 
@@ -46,7 +51,7 @@ export function registerAccessStatus(server: McpServer, getService: ServiceProvi
     {
       title: 'Cloudflare Access session status',
       description:
-        'Lists stored sessions (authenticated, expired, pending) with method and expiry. With a url, also checks whether Cloudflare Access guards it and which login methods it offers. Never shows tokens.',
+        'Lists the Access applications with a session (authenticated, expired, pending): application (host, plus path for an application under a path), method and expiry. With a url, also checks whether Cloudflare Access guards it and which login methods it offers. Never shows tokens.',
       inputSchema: input.advertised,
       outputSchema: {
         sessions: z.array(sessionSchema),
@@ -55,7 +60,7 @@ export function registerAccessStatus(server: McpServer, getService: ServiceProvi
             url: z.string(),
             protected: z.boolean(),
             offer: z.enum(['managed_oauth', 'classic', 'service_auth_only', 'none', 'unknown']),
-            method: z.enum(['oauth', 'cloudflared', 'service_token', 'none']).optional(),
+            method: AuthMethodSchema.optional(),
             detail: z.string(),
           })
           .optional(),

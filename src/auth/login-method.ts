@@ -1,0 +1,61 @@
+import type { AppKey } from './app-key.js';
+import type { BrowserResult } from './browser.js';
+import type { AccessChallenge } from './detect.js';
+import type { SessionMethod } from './methods.js';
+import type { StoredSession } from './store.js';
+
+/** A login under way, whichever method runs it. Methods may update its fields while it waits (a new link, a browser opened). */
+export interface LoginInProgress {
+  method: SessionMethod;
+  /** The application being logged in to. */
+  key: AppKey;
+  /** The origin its credentials go to. */
+  origin: string;
+  /** The sign-in page ('' while the method has not shown one yet). */
+  authorizationUrl: string;
+  expiresAt: number;
+  browser: BrowserResult;
+  /** Settles with the stored session when the user finished, or rejects when the login failed. */
+  done: Promise<StoredSession>;
+  /** Who runs it: this process, another one sharing the store, or nobody (a session had appeared). */
+  source?: 'this-process' | 'other-process' | 'store';
+  /** A token the method only had cached: no login ran, and a refusal of it is no refusal of a login. */
+  fromCache?: boolean;
+  /** The earlier login for the same application that expired; its link no longer works. */
+  replaced?: { authorizationUrl: string; expiredAt: number };
+  /** The loopback redirect URI when the login can be completed by pasting the address the browser ended on. */
+  redirectUri?: string;
+  /** Opens the page after the user confirmed a team not trusted yet (see oauth-login.ts). */
+  confirmTeam?: () => Promise<BrowserResult>;
+}
+
+export interface BeginOptions {
+  /** The application just refused a cached token: get a new one. */
+  skipCache?: boolean;
+  signal?: AbortSignal;
+  /** Runs before a new login starts (not before joining one); throws to hold it back. */
+  mayStart: (key: AppKey) => void;
+}
+
+/**
+ * One way of getting in with the user's identity. OAuth and cloudflared
+ * implement it; service tokens are a credential source of their own (no login,
+ * see service-tokens.ts). Callers never ask which method they hold.
+ */
+export interface LoginMethod {
+  readonly name: SessionMethod;
+  /** What people call it in a sentence ("managed OAuth"). */
+  readonly label: string;
+  /** Whether its sessions are renewed without the user. */
+  readonly refreshes: boolean;
+  /** Starts or joins the login for the application `challenge` belongs to. */
+  begin(target: URL, challenge: AccessChallenge, options: BeginOptions): Promise<LoginInProgress>;
+  /** The login pending in this process (or, where the method shares logins, another one) for the application serving `url`. */
+  pendingFor(url: URL): LoginInProgress | undefined;
+  /** Applications with a login pending, for status. */
+  pendingKeys(): AppKey[];
+  /** The headers that carry a session of this method, and only those names. */
+  headers(session: StoredSession): Record<string, string>;
+  readonly headerNames: readonly string[];
+  shutdown(): Promise<void>;
+}

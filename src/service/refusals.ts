@@ -1,0 +1,53 @@
+import { appLabel, type AppKey } from '../auth/app-key.js';
+import type { AccessChallenge } from '../auth/detect.js';
+import type { StoredSession } from '../auth/store.js';
+import { AccessError } from '../core/errors.js';
+import type { AccessService } from './access-service.js';
+import { step } from '../core/next-step.js';
+
+/**
+ * No login loops: an application that refused the user (its policy said no,
+ * a login was denied or failed, or it refused again right after a successful
+ * login) gets no new browser login until the cool-down passes or the user
+ * forces one. Refusals live in the store, so every process (and the CLI) obeys them.
+ */
+export async function recordRefusal(svc: AccessService, key: AppKey, error: AccessError): Promise<void> {
+  await svc.store.putRefusal(key, error.message, svc.config.denyCoolDownMs).catch(() => {});
+}
+
+/** Throws when a browser login for `key` is held back by a recent refusal (unless forced). */
+export function assertMayLogIn(svc: AccessService, key: AppKey, url: URL): void {
+  const refusal = svc.store.getRefusal(key);
+  if (!refusal) return;
+  throw new AccessError(
+    'login_held_back',
+    `No new browser login was started for ${appLabel(key)}: it refused the user at ${new Date(refusal.at).toISOString()} (${refusal.message.replace(/\s*Next step:.*$/s, '')}), and another login would end the same way.`,
+    `Ask the user whether their account should have access (the Access administrator decides). To try again before ${new Date(refusal.until).toISOString()}, ${step('login', { url: url.href, force: true })}.`,
+  );
+}
+
+/** Who the session signed in as, when the token says (a cloudflared JWT carries the email; managed OAuth tokens are opaque). */
+function signedInAs(session: StoredSession | undefined): string {
+  if (session?.method !== 'cloudflared') return '';
+  try {
+    const claims = JSON.parse(Buffer.from(session.access_token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { email?: unknown };
+    return typeof claims.email === 'string' ? ` as ${claims.email}` : '';
+  } catch {
+    return '';
+  }
+}
+
+/** Access refused an authenticated request (its block page, a 403 with its headers, or a redirect to the deny URL). */
+export function policyDenied(key: AppKey, session: StoredSession | undefined, detail: { status: number; challenge?: AccessChallenge; refresh?: boolean }): AccessError {
+  const how = detail.refresh
+    ? 'Access refused to renew the session (policy is checked again on every renewal)'
+    : detail.challenge?.denyUrl
+      ? `Access answered HTTP ${detail.status} to its deny page ${detail.challenge.denyUrl}`
+      : `Access answered HTTP ${detail.status}`;
+  const ray = detail.challenge?.rayId ? ` (ray id ${detail.challenge.rayId})` : '';
+  return new AccessError(
+    'policy_denied',
+    `Signed in${signedInAs(session)}, but the policy of the application ${appLabel(key)} does not admit this account: ${how}${ray}. This is not a failed login, and no new login was started.`,
+    `Tell the user their account is not allowed by this application's Access policy; the Access administrator can change that${ray ? ` (give them the ray id${ray})` : ''}. If the user signs in with another account, ${step('login', { url: key, force: true })}.`,
+  );
+}
