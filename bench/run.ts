@@ -10,6 +10,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { bridgeRows } from './bridges.js';
 import { bigFigure } from './figures/big.js';
 import { concurrentFigure } from './figures/concurrent.js';
 import { countsFigure } from './figures/counts.js';
@@ -71,6 +72,7 @@ async function main(): Promise<void> {
     figures.push(await measure('start-up', () => startupFigure()));
     figures.push(await measure('memory', () => memoryFigure(ctx)));
     figures.push(await measure('200 MB body', () => bigFigure(emulator)));
+    figures.push(await measure('bridges', async () => ({ name: 'bridges', rows: await bridgeRows(emulator), data: {} })));
   } finally {
     await emulator.close();
     removeTempDirs();

@@ -13,6 +13,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   status: async () => (await import('./cli/status.js')).runStatus,
   logout: async () => (await import('./cli/logout.js')).runLogout,
   fetch: async () => (await import('./cli/fetch.js')).runFetch,
+  proxy: async () => (await import('./cli/proxy.js')).runProxy,
+  bridge: async () => (await import('./cli/bridge.js')).runBridge,
   install: async () => (await import('./cli/install.js')).runInstall,
   doctor: async () => (await import('./cli/doctor.js')).runDoctor,
   demo: async () => {

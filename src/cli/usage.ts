@@ -8,6 +8,8 @@ Usage:
   cf-access-mcp status [url]          list stored sessions; with a url, also check what it offers
   cf-access-mcp logout <url> | --all  revoke and delete the stored session(s)
   cf-access-mcp fetch <url>           fetch a URL through Access (like curl), logging in if needed
+  cf-access-mcp proxy <url>           a local proxy on 127.0.0.1 that adds the Access credential (for curl, git…)
+  cf-access-mcp bridge <url>          a stdio MCP server forwarding to a remote MCP server behind Access
   cf-access-mcp install <client>      add this server to an MCP client's configuration
   cf-access-mcp doctor <url>          check and explain why signing in to <url> fails
   cf-access-mcp demo                  run the whole login flow against the built-in emulator, traced

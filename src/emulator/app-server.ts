@@ -9,7 +9,10 @@ import {
   SERVER_METADATA_PATH,
   serverMetadata,
 } from './metadata.js';
-import { appForPath, policyDenies, type ProtectedApp } from './runtime.js';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { appForPath, policyDenies, type ProtectedApp, type Runtime } from './runtime.js';
+import { webSocketEcho } from './ws-echo.js';
 import { checkServiceToken } from './service-tokens.js';
 
 type AuthOutcome = { kind: 'ok' } | { kind: 'user' } | { kind: 'none' } | { kind: 'strict'; status: 401 | 403 };
@@ -62,6 +65,18 @@ async function handleWellKnown(ctx: RequestContext, origin: ProtectedApp): Promi
   }
   await enterEndpoint(ctx, 'not_found');
   sendJson(ctx, 404, { error: 'not_found' });
+}
+
+/** A WebSocket upgrade on a protected app: /ws echoes once the request carries a credential Access accepts; anything else is refused. */
+export function handleAppUpgrade(rt: Runtime, origin: ProtectedApp, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  const path = (req.url ?? '').split('?')[0] ?? '/';
+  const app = appForPath(rt, origin, path);
+  const kind = authenticate({ rt, req } as RequestContext, app).kind;
+  const ok = kind === 'ok' || kind === 'user';
+  const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)]));
+  rt.log.push({ time: Date.now(), origin: origin.name === 'app2' ? 'app2' : 'app', endpoint: ok ? 'websocket' : 'probe', method: 'GET', path: req.url ?? '/', status: ok && path === '/ws' ? 101 : ok ? 404 : 401, headers });
+  if (ok && path === '/ws') return webSocketEcho(req, socket, head);
+  socket.end(`HTTP/1.1 ${ok ? '404 Not Found' : '401 Unauthorized'}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
 }
 
 /** `cf-access-metadata-request: true` (HEAD or GET, any path): the signed application metadata, no content. */

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { serveBridgeRoutes } from './bridge-routes.js';
 import { bigTextChunk, blobBytes, PIXEL_PNG } from './binary.js';
 import {
   readBody,
@@ -62,6 +63,7 @@ function redirectRoute(ctx: RequestContext, rest: string): boolean {
 export async function serveContent(ctx: RequestContext, _app: ProtectedApp): Promise<void> {
   const { url } = ctx;
   const path = url.pathname;
+  if (await serveBridgeRoutes(ctx)) return;
   switch (path) {
     case '/':
       return sendHtml(ctx, 200, homePage());

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import { handleAdmin } from './admin.js';
-import { handleApp } from './app-server.js';
+import { handleApp, handleAppUpgrade } from './app-server.js';
 import { classicKeys, issueClassicJwt, verifyClassicJwt } from './classic.js';
 import { FaultSwitch } from './faults.js';
 import { resolveOptions } from './options.js';
@@ -132,6 +132,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
 
   listeners.app = originListener(rt, 'app', rt.apps.app.url, (ctx) => handleApp(ctx, rt.apps.app));
   listeners.app2 = originListener(rt, 'app2', rt.apps.app2.url, (ctx) => handleApp(ctx, rt.apps.app2));
+  servers.app.on('upgrade', (req, socket, head) => handleAppUpgrade(rt, rt.apps.app, req, socket, head));
+  servers.app2.on('upgrade', (req, socket, head) => handleAppUpgrade(rt, rt.apps.app2, req, socket, head));
   listeners.plain = originListener(rt, 'plain', rt.plainUrl, handlePlain);
   listeners.team = originListener(rt, 'team', rt.teamUrl, (ctx) =>
     handleTeam(ctx, (adminCtx) => handleAdmin(adminCtx, emulator)),

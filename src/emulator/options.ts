@@ -29,6 +29,7 @@ export function resolveOptions(options: EmulatorOptions = {}): EmulatorLiveOptio
   };
   if (options.serviceTokenHeader !== undefined) live.serviceTokenHeader = options.serviceTokenHeader;
   if (options.trace !== undefined) live.trace = options.trace;
+  if (options.gitRoot !== undefined) live.gitRoot = options.gitRoot;
   if (options.denyUrl !== undefined) live.denyUrl = options.denyUrl;
   return live;
 }

@@ -61,13 +61,16 @@ export interface EmulatorOptions {
   app2Port?: number;
   plainPort?: number;
   teamPort?: number;
+  /** A directory of bare git repositories served read-write at /git/ on the protected apps (smart HTTP via `git http-backend`). */
+  gitRoot?: string;
   trace?: (entry: LogEntry) => void;
 }
 
 /** The live options object: every field resolved; tests may mutate it between requests. */
 export interface EmulatorLiveOptions
-  extends Required<Omit<EmulatorOptions, 'trace' | 'serviceTokenHeader' | 'denyUrl'>> {
+  extends Required<Omit<EmulatorOptions, 'trace' | 'serviceTokenHeader' | 'gitRoot' | 'denyUrl'>> {
   serviceTokenHeader?: string;
+  gitRoot?: string;
   denyUrl?: string;
   trace?: (entry: LogEntry) => void;
 }

@@ -95,6 +95,18 @@ function addCodeRules(service: Turndown): void {
       return blocks.map((block) => fenced(block.text, block.language)).join('');
     },
   });
+  // Javadoc and Sphinx link names inside <code>: `[name](url)` inside backticks shows neither; the link goes outside.
+  service.addRule('linkedInlineCode', {
+    filter: (node) => node.nodeName === 'CODE' && node.parentNode?.nodeName !== 'PRE' && node.querySelector('a[href]') !== null,
+    replacement: (_content, node) => {
+      const text = (node.textContent ?? '').replace(/\s+/g, ' ').trim();
+      const links = Array.from(node.querySelectorAll('a[href]'));
+      const href = links.length === 1 && links[0]!.textContent?.replace(/\s+/g, ' ').trim() === text ? links[0]!.getAttribute('href') : null;
+      return href && !/\s/.test(href) ? `[${codeSpan(text)}](${href.replace(/[()]/g, (c) => `\\${c}`)})` : codeSpan(text);
+    },
+  });
+  // A script link (rustdoc's "collapse all docs" toggle) leads nowhere an agent can follow: its text only.
+  service.addRule('scriptLink', { filter: (node) => node.nodeName === 'A' && /^\s*javascript:/i.test(node.getAttribute('href') ?? ''), replacement: (content) => content });
   service.addRule('permalink', {
     filter: (node) => node.nodeName === 'A' && hasClass(node, PERMALINK_CLASSES) && (node.getAttribute('href') ?? '').startsWith('#'),
     replacement: () => '',

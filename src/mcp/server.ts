@@ -7,9 +7,10 @@ import { VERSION } from '../version.js';
 import { registerAccessFetch } from './tools/access-fetch.js';
 import { registerAccessLogin } from './tools/access-login.js';
 import { registerAccessLogout } from './tools/access-logout.js';
+import { registerAccessProxy } from './tools/access-proxy.js';
 import { registerAccessStatus } from './tools/access-status.js';
 
-/** The MCP surface: four tools over the access service. */
+/** The MCP surface: five tools over the access service. */
 export function createMcpServer(service: ServiceProvider): McpServer {
   const server = new McpServer(
     { name: 'cf-access-mcp', title: 'Cloudflare Access for agents', version: VERSION },
@@ -17,6 +18,7 @@ export function createMcpServer(service: ServiceProvider): McpServer {
       capabilities: { logging: {} },
       instructions:
         'Use access_fetch to read URLs behind Cloudflare Access (it logs in when needed). If a result says a login is pending, show the user the URL, wait for them to sign in, then call again. ' +
+        'To use shell tools (curl, git, test runners) on such a site, call access_proxy and use its local base_url; never put tokens in commands. ' +
         'If the user signs in on another machine and the browser ends on a localhost /callback address that does not load, pass that address to access_login as callback_url.',
     },
   );
@@ -24,5 +26,6 @@ export function createMcpServer(service: ServiceProvider): McpServer {
   registerAccessLogin(server, service);
   registerAccessStatus(server, service);
   registerAccessLogout(server, service);
+  registerAccessProxy(server, service);
   return server;
 }

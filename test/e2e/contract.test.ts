@@ -28,6 +28,7 @@ const PARAMS: Record<string, string[]> = {
   access_login: ['url', 'force', 'wait_seconds', 'method', 'callback_url'],
   access_status: ['url'],
   access_logout: ['url', 'all'],
+  access_proxy: ['url', 'port', 'wait_seconds'],
 };
 
 let emulator: Emulator;
@@ -176,7 +177,7 @@ describe('tool surface as a client lists it', () => {
     assert.match(server.client.getInstructions() ?? '', /access_fetch/);
   });
 
-  it('exposes exactly the four tools with exactly the contract parameters', () => {
+  it('exposes exactly the five tools with exactly the contract parameters', () => {
     assert.deepEqual(tools.map((t) => t.name).sort(), Object.keys(PARAMS).sort());
     for (const tool of tools) {
       assert.deepEqual(Object.keys(tool.inputSchema.properties ?? {}).sort(), [...PARAMS[tool.name]!].sort(), tool.name);

@@ -40,9 +40,11 @@ describe('code blocks', () => {
 describe('API signatures and definition lists', () => {
   it('rustdoc: a method signature heading becomes a heading of code, its permalink dropped', async () => {
     const md = await markdownOf(
-      '<details open><summary><section id="method.with_capacity" class="method"><span class="rightside"><span class="since">1.0.0</span> · <a class="srclink" href="../src/x.rs">source</a></span>' +
+      '<a id="toggle-all-docs" href="javascript:void(0)" title="collapse all docs">[<span class="inner">&#x2212;</span>]</a>' +
+        '<details open><summary><section id="method.with_capacity" class="method"><span class="rightside"><span class="since">1.0.0</span> · <a class="srclink" href="../src/x.rs">source</a></span>' +
         '<a href="#method.with_capacity" class="anchor"></a><h4 class="code-header">pub fn <a href="#method.with_capacity" class="fnname">with_capacity</a>(capacity: <a class="primitive" href="../primitive.usize.html">usize</a>) -&gt; <a class="struct" href="struct.HashMap.html">HashMap</a>&lt;K, V, RandomState&gt;</h4></section></summary><div class="docblock"><p>Creates an empty map.</p></div></details>',
     );
+    assert.doesNotMatch(md, /javascript:/);
     assert.match(md, /^#### `pub fn with_capacity\(capacity: usize\) -> HashMap<K, V, RandomState>`$/m);
     assert.match(md, /Creates an empty map\./);
   });
@@ -63,6 +65,11 @@ describe('API signatures and definition lists', () => {
     );
     assert.match(md, /^`public static <T extends Comparable<T>> Range<T> between\(T fromInclusive, T toInclusive\)`$/m);
     assert.match(md, /^- \*\*Parameters:\*\*\n\n {2}`fromInclusive` - the first value\n\n- \*\*Returns:\*\*\n\n {2}the range object$/m);
+  });
+
+  it('a link inside inline code goes outside it, or is dropped when the code says more than the link', async () => {
+    const md = await markdownOf('<p>Implements <code><a href="https://docs.example/api/java/io/Serializable.html">Serializable</a></code>; see <code><a href="#between(T,T)">between</a>(T&nbsp;from, T&nbsp;to)</code>.</p>');
+    assert.match(md, /Implements \[`Serializable`\]\(https:\/\/docs\.example\/api\/java\/io\/Serializable\.html\); see `between\(T from, T to\)`\./);
   });
 });
 

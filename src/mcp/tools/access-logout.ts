@@ -1,6 +1,7 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { ServiceProvider } from '../server.js';
 import { z } from 'zod';
+import { proxiesOf } from '../../bridge/registry.js';
 import { toolInput } from '../arguments.js';
 import { fail, structuredResult } from '../tool-result.js';
 
@@ -22,6 +23,7 @@ export function registerAccessLogout(server: McpServer, getService: ServiceProvi
       inputSchema: input.advertised,
       outputSchema: {
         logged_out: z.array(z.object({ host: z.string(), application: z.string(), revoked: z.boolean(), detail: z.string() })),
+        stopped_proxies: z.array(z.string()).optional().describe('Origins whose local proxy (access_proxy) was stopped.'),
         message: z.string().describe('Everything above as sentences: the text of this result.'),
         warnings: z.array(z.string()).optional(),
       },
@@ -33,11 +35,22 @@ export function registerAccessLogout(server: McpServer, getService: ServiceProvi
         const service = await getService();
         const result = await service.logout(args);
         const lines = result.logged_out.length ? result.logged_out.map((r) => `${r.application}: ${r.detail}`) : ['No stored sessions to log out of.'];
+        const stopped = await stopProxies(service, args);
+        for (const origin of stopped) lines.push(`Stopped the local proxy for ${origin}.`);
         const message = [...lines, ...warnings.map((w) => `Warning: ${w}`)].join('\n');
-        return structuredResult({ ...result, message, ...(warnings.length ? { warnings } : {}) }, message);
+        return structuredResult({ ...result, ...(stopped.length ? { stopped_proxies: stopped } : {}), message, ...(warnings.length ? { warnings } : {}) }, message);
       } catch (error) {
         return fail(error);
       }
     },
   );
+}
+
+/** The local proxy of the application logged out of (or every one) stops too: it would only answer 503 now. */
+async function stopProxies(service: Parameters<typeof proxiesOf>[0], args: { url?: string; all?: boolean }): Promise<string[]> {
+  const registry = proxiesOf(service);
+  if (args.all) return registry.stopAll();
+  if (!args.url) return [];
+  const origin = new URL(args.url).origin;
+  return (await registry.stop(origin)) ? [origin] : [];
 }

@@ -2,6 +2,7 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { ServiceProvider } from '../server.js';
 import { z } from 'zod';
 import type { ServiceTokenSummary, SessionInfo } from '../../service/results.js';
+import { proxiesOf } from '../../bridge/registry.js';
 import { toolInput } from '../arguments.js';
 import { AuthMethodSchema } from '../../auth/methods.js';
 import { fail, structuredResult } from '../tool-result.js';
@@ -65,6 +66,7 @@ export function registerAccessStatus(server: McpServer, getService: ServiceProvi
           })
           .optional(),
         warnings: z.array(z.string()),
+        proxies: z.array(z.object({ origin: z.string(), base_url: z.string(), started_at: z.string(), requests: z.number() })).describe('Local proxies (access_proxy) this server runs.'),
         store: z.string(),
         message: z.string().describe('Everything above as sentences: the text of this result.'),
         service_tokens: z
@@ -85,9 +87,11 @@ export function registerAccessStatus(server: McpServer, getService: ServiceProvi
           lines.push(`${result.probe.url}: ${result.probe.protected ? `protected by Cloudflare Access (offer: ${result.probe.offer})` : 'not protected'} — ${result.probe.detail}${via}`);
         }
         lines.push(...describeServiceTokens(result.service_tokens));
+        const proxies = await proxiesOf(service).list();
+        for (const p of proxies) lines.push(`Proxy ${p.base_url} → ${p.origin} (running since ${p.started_at}, ${p.requests} requests).`);
         for (const w of result.warnings) lines.push(`Warning: ${w}`);
         const message = lines.join('\n');
-        return structuredResult({ ...result, message }, message);
+        return structuredResult({ ...result, proxies, message }, message);
       } catch (error) {
         return fail(error);
       }

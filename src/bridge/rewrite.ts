@@ -1,0 +1,80 @@
+import { redactWith } from '../core/redact.js';
+import type { HeaderMap } from '../http/client.js';
+
+/** Hop-by-hop headers (RFC 9110 §7.6.1) and what undici or the proxy sets itself. */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'expect']);
+
+/** Access's own session cookie holds a JWT: a credential, never handed to the local client. */
+const ACCESS_COOKIES = new Set(['cf_authorization']);
+
+function listed(headers: HeaderMap): Set<string> {
+  const connection = headers['connection'];
+  const names = (Array.isArray(connection) ? connection.join(',') : (connection ?? '')).split(',');
+  return new Set([...HOP_BY_HOP, ...names.map((n) => n.trim().toLowerCase()).filter(Boolean)]);
+}
+
+/** The client's headers that may travel on to the origin (hop-by-hop ones dropped, identity encoding so bodies can be scrubbed). */
+export function forwardRequestHeaders(headers: HeaderMap, keepUpgrade = false): Record<string, string | string[]> {
+  const drop = listed(headers);
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || drop.has(name)) continue;
+    if (keepUpgrade === false && name.startsWith('sec-websocket-')) continue;
+    out[name] = value;
+  }
+  out['accept-encoding'] = 'identity';
+  return out;
+}
+
+/** `value` resolved against the request URL: on the origin → the same path on the proxy; anything else unchanged. */
+export function rewriteLocation(value: string, requestUrl: URL, proxyBase: string): string {
+  let target: URL;
+  try {
+    target = new URL(value, requestUrl);
+  } catch {
+    return value;
+  }
+  if (target.origin !== requestUrl.origin) return value;
+  // A relative reference already stays on the proxy.
+  if (!/^[a-z][a-z0-9+.-]*:|^\/\//i.test(value.trim())) return value;
+  return `${proxyBase}${target.pathname}${target.search}${target.hash}`;
+}
+
+/**
+ * A Set-Cookie for the origin made to stick to the proxy: no Domain (a
+ * host-only cookie for 127.0.0.1), no Secure (the proxy speaks plain HTTP on
+ * loopback), no SameSite=None (which needs Secure). Access's own session
+ * cookie, or any cookie carrying one of our secrets, is dropped (undefined).
+ */
+export function rewriteSetCookie(value: string, secrets: readonly string[]): string | undefined {
+  const [pair = '', ...attributes] = value.split(';');
+  const name = pair.slice(0, Math.max(0, pair.indexOf('='))).trim().toLowerCase();
+  if (ACCESS_COOKIES.has(name) || secrets.some((s) => s && value.includes(s))) return undefined;
+  const kept = attributes.filter((attribute) => {
+    const key = attribute.split('=')[0]!.trim().toLowerCase();
+    if (key === 'domain' || key === 'secure') return false;
+    return !(key === 'samesite' && attribute.split('=')[1]?.trim().toLowerCase() === 'none');
+  });
+  return [pair, ...kept].join(';');
+}
+
+/** The origin's response headers as the local client gets them: hop-by-hop dropped, redirects and cookies kept on the proxy, our secrets masked. */
+export function rewriteResponseHeaders(headers: HeaderMap, requestUrl: URL, proxyBase: string, secrets: readonly string[]): Record<string, string | string[]> {
+  const drop = listed(headers);
+  const out: Record<string, string | string[]> = {};
+  const scrub = (v: string) => (secrets.length ? redactWith(v, secrets) : v);
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || drop.has(name)) continue;
+    if (name === 'set-cookie') {
+      const cookies = (Array.isArray(value) ? value : [value]).map((c) => rewriteSetCookie(c, secrets)).filter((c): c is string => c !== undefined);
+      if (cookies.length) out[name] = cookies;
+      continue;
+    }
+    if (name === 'location' || name === 'content-location') {
+      out[name] = scrub(rewriteLocation(Array.isArray(value) ? value[0]! : value, requestUrl, proxyBase));
+      continue;
+    }
+    out[name] = Array.isArray(value) ? value.map(scrub) : scrub(value);
+  }
+  return out;
+}

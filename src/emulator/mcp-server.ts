@@ -1,0 +1,91 @@
+import { randomUUID } from 'node:crypto';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { z } from 'zod';
+import { sendJson, type RequestContext } from './http-util.js';
+import type { Runtime } from './runtime.js';
+
+/** A small MCP server: echo, a tool that reports progress, one that asks the user (elicitation), one that lists the client's roots. */
+function remoteMcpServer(rt: Runtime): McpServer {
+  const server = new McpServer({ name: 'emulator-remote-mcp', version: '1.0.0' }, { capabilities: { logging: {} }, instructions: 'The emulator\'s remote MCP server.' });
+  server.registerTool('echo', { description: 'Echoes the text back.', inputSchema: { text: z.string() } }, async ({ text }) => ({ content: [{ type: 'text', text }] }));
+  server.registerTool(
+    'count',
+    { description: 'Counts to `steps`, sending a progress notification for each step.', inputSchema: { steps: z.number().int().min(1).max(100) } },
+    async ({ steps }, extra) => {
+      const token = extra._meta?.progressToken;
+      for (let i = 1; i <= steps; i++) {
+        if (token !== undefined) await extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress: i, total: steps, message: `step ${i}` } });
+      }
+      return { content: [{ type: 'text', text: `counted to ${steps}` }] };
+    },
+  );
+  server.registerTool('ask', { description: 'Asks the user a question (form elicitation) and returns the answer.', inputSchema: { question: z.string() } }, async ({ question }) => {
+    const answer = await server.server.elicitInput({
+      mode: 'form',
+      message: question,
+      requestedSchema: { type: 'object', properties: { answer: { type: 'string' } }, required: ['answer'] },
+    });
+    const text = answer.action === 'accept' ? `answer: ${String(answer.content?.answer)}` : `the user chose ${answer.action}`;
+    return { content: [{ type: 'text', text }] };
+  });
+  server.registerTool('sleep', { description: 'Waits until cancelled (or `ms` pass); a cancellation is logged as endpoint "mcp_cancelled".', inputSchema: { ms: z.number().int().min(0).max(600_000) } }, async ({ ms }, extra) => {
+    const cancelled = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), ms);
+      extra.signal.addEventListener('abort', () => {
+        clearTimeout(timer);
+        resolve(true);
+      }, { once: true });
+    });
+    if (cancelled) rt.log.push({ time: Date.now(), origin: 'app', endpoint: 'mcp_cancelled', method: 'MCP', path: '/mcp', status: 0, headers: {} });
+    return { content: [{ type: 'text', text: cancelled ? 'cancelled' : `slept ${ms} ms` }] };
+  });
+  server.registerTool('roots', { description: 'Lists the client\'s roots.', inputSchema: {} }, async () => {
+    const { roots } = await server.server.listRoots();
+    return { content: [{ type: 'text', text: roots.map((r) => r.uri).join('\n') || '(no roots)' }] };
+  });
+  return server;
+}
+
+const sessions = new WeakMap<Runtime, Map<string, Transport>>();
+
+function sessionsOf(rt: Runtime): Map<string, Transport> {
+  let map = sessions.get(rt);
+  if (!map) sessions.set(rt, (map = new Map()));
+  return map;
+}
+
+/** /mcp (Streamable HTTP) on a protected app, once authenticated. */
+export async function serveMcp(ctx: RequestContext): Promise<void> {
+  const map = sessionsOf(ctx.rt);
+  const id = ctx.req.headers['mcp-session-id'];
+  const existing = typeof id === 'string' ? map.get(id) : undefined;
+  if (existing instanceof StreamableHTTPServerTransport) return existing.handleRequest(ctx.req, ctx.res);
+  if (ctx.req.method !== 'POST' || id !== undefined) return sendJson(ctx, 404, { jsonrpc: '2.0', error: { code: -32001, message: 'Session not found' }, id: null });
+  const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+    sessionIdGenerator: () => randomUUID(),
+    onsessioninitialized: (sessionId) => void map.set(sessionId, transport),
+  });
+  transport.onclose = () => {
+    if (transport.sessionId) map.delete(transport.sessionId);
+  };
+  await remoteMcpServer(ctx.rt).connect(transport);
+  await transport.handleRequest(ctx.req, ctx.res);
+}
+
+/** /sse (GET, the event stream) and /sse/messages (POST) on a protected app: the older HTTP+SSE transport. */
+export async function serveMcpSse(ctx: RequestContext): Promise<void> {
+  const map = sessionsOf(ctx.rt);
+  if (ctx.req.method === 'GET' && ctx.url.pathname === '/sse') {
+    const transport = new SSEServerTransport('/sse/messages', ctx.res);
+    map.set(transport.sessionId, transport);
+    transport.onclose = () => void map.delete(transport.sessionId);
+    await remoteMcpServer(ctx.rt).connect(transport);
+    return;
+  }
+  const transport = map.get(ctx.url.searchParams.get('sessionId') ?? '');
+  if (ctx.req.method === 'POST' && transport instanceof SSEServerTransport) return transport.handlePostMessage(ctx.req, ctx.res);
+  sendJson(ctx, 404, { error: 'unknown_session' });
+}

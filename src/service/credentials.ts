@@ -1,0 +1,53 @@
+import { serviceTokenRefusedError } from '../auth/service-tokens.js';
+import type { AccessService, LoginHooks } from './access-service.js';
+import { loginFor } from './login-flow.js';
+
+export interface CredentialOptions {
+  /** Seconds to wait for a browser login before a LoginPendingError is thrown. */
+  waitSeconds: number;
+  /** The credential headers Access just refused (maybe {}): renew them (refresh, else a new login) unless another caller already did. */
+  refused?: Record<string, string>;
+  hooks?: LoginHooks;
+}
+
+/**
+ * The credential headers for a URL's Access application, logging in when
+ * needed: the one narrow entry the bridges (proxy, MCP bridge) use, so the
+ * login method behind it can change without them. Returns {} when the URL is
+ * not behind Access. Throws LoginPendingError when the user has not finished
+ * signing in within `waitSeconds` (the login keeps waiting), and the usual
+ * AccessErrors otherwise. Logins are single-flight per application, shared with the tools.
+ */
+export async function credentialHeadersFor(svc: AccessService, url: URL, options: CredentialOptions): Promise<Record<string, string>> {
+  // The application serving the URL (sessions are kept per Access application).
+  const key = svc.store.appKeyFor(url);
+  if (options.refused) {
+    const current = await svc.credentialsFor(url);
+    if (Object.keys(current).length > 0 && JSON.stringify(current) !== JSON.stringify(options.refused)) return current;
+    if (svc.serviceTokenFor(url)) throw serviceTokenRefusedError(url, 401);
+    const session = svc.store.getSession(key);
+    if (session?.refresh_token && (await svc.sessions.refresh(key, session).catch(() => undefined))) {
+      const renewed = await svc.credentialsFor(url);
+      if (Object.keys(renewed).length > 0) return renewed;
+    } else if (session) {
+      await svc.sessions.drop(key, session);
+    }
+  } else {
+    const headers = await svc.credentialsFor(url);
+    if (Object.keys(headers).length > 0) return headers;
+  }
+  const { challenge } = await svc.probe(url, options.hooks?.signal);
+  if (!challenge) return {};
+  await loginFor(svc, url, challenge, options.waitSeconds, options.hooks ?? {}, { skipCache: options.refused !== undefined });
+  return svc.credentialsFor(url);
+}
+
+/** Every secret value we may send to `url` (to scrub from what goes back to a local client). */
+export function credentialSecretsFor(svc: AccessService, url: URL): string[] {
+  const secrets: string[] = [];
+  const token = svc.serviceTokenFor(url);
+  if (token) secrets.push(token.clientSecret);
+  const session = svc.store.getSession(svc.store.appKeyFor(url));
+  if (session) secrets.push(session.access_token);
+  return secrets;
+}

@@ -1,0 +1,189 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { ElicitRequestSchema, ListRootsRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { Emulator } from '../../src/emulator/index.js';
+import { browserOpens, bridgeEnv, run } from '../helpers/bridges.js';
+import { cleanupHomes, eventually, SERVER_ENTRY, startEmulator, TestServer, textOf } from '../helpers/harness.js';
+import { assertNoSecretsLeaked, recordOutput } from '../helpers/leaks.js';
+
+/**
+ * Issue 14: `cf-access-mcp bridge <emulator>/mcp` as an MCP client sees it
+ * (the SDK client over stdio), and the access_proxy tool of the MCP server.
+ */
+
+interface Bridged {
+  client: Client;
+  env: Record<string, string>;
+  stderr: string[];
+}
+
+async function connectBridge(url: string, env: Record<string, string> = bridgeEnv()): Promise<Bridged> {
+  const transport = new StdioClientTransport({ command: process.execPath, args: [SERVER_ENTRY, 'bridge', url], env, stderr: 'pipe' });
+  const stderr: string[] = [];
+  transport.stderr?.on('data', (chunk: Buffer) => {
+    stderr.push(chunk.toString());
+    recordOutput('bridge stderr', chunk.toString());
+  });
+  const client = new Client({ name: 'bridge-test', version: '1.0.0' }, { capabilities: { elicitation: { form: {} }, roots: { listChanged: true } } });
+  client.setRequestHandler(ElicitRequestSchema, async (request) => {
+    recordOutput('elicitation', JSON.stringify(request.params));
+    return { action: 'accept', content: { answer: `yes to "${request.params.message}"` } };
+  });
+  client.setRequestHandler(ListRootsRequestSchema, async () => ({ roots: [{ uri: 'file:///work/project', name: 'project' }] }));
+  await client.connect(transport);
+  return { client, env, stderr };
+}
+
+async function call(client: Client, name: string, args: Record<string, unknown>, onprogress?: (p: unknown) => void): Promise<string> {
+  const result = (await client.callTool({ name, arguments: args }, undefined, { onprogress: onprogress as never, timeout: 60_000 })) as CallToolResult;
+  recordOutput(`bridged ${name}`, JSON.stringify(result));
+  return textOf(result);
+}
+
+describe('cf-access-mcp bridge (issue 14)', () => {
+  let emulator: Emulator;
+  let bridged: Bridged;
+
+  before(async () => {
+    emulator = await startEmulator();
+    bridged = await connectBridge(`${emulator.appUrl}/mcp`);
+  });
+
+  after(async () => {
+    await bridged?.client.close();
+    assertNoSecretsLeaked(emulator.secrets());
+    await emulator.close();
+    cleanupHomes();
+  });
+
+  it('passes the remote server, capabilities and tool list through unchanged', async () => {
+    assert.equal(bridged.client.getServerVersion()?.name, 'emulator-remote-mcp');
+    assert.equal(bridged.client.getInstructions(), "The emulator's remote MCP server.");
+    assert.ok(bridged.client.getServerCapabilities()?.logging);
+    const { tools } = await bridged.client.listTools();
+    assert.deepEqual(tools.map((t) => t.name).sort(), ['ask', 'count', 'echo', 'roots', 'sleep']);
+    assert.equal(browserOpens(bridged.env).length, 1);
+    assert.match(bridged.stderr.join(''), /Checking Cloudflare Access/);
+  });
+
+  it('calls remote tools; progress, elicitation and roots pass through', async () => {
+    assert.equal(await call(bridged.client, 'echo', { text: 'hello remote' }), 'hello remote');
+    const progress: unknown[] = [];
+    assert.equal(await call(bridged.client, 'count', { steps: 3 }, (p) => progress.push(p)), 'counted to 3');
+    assert.deepEqual(progress.map((p) => (p as { progress: number }).progress), [1, 2, 3]);
+    assert.equal(await call(bridged.client, 'ask', { question: 'Deploy?' }), 'answer: yes to "Deploy?"');
+    assert.equal(await call(bridged.client, 'roots', {}), 'file:///work/project');
+  });
+
+  it('passes a cancellation on to the remote', async () => {
+    const posts = () => emulator.requests({ endpoint: 'resource' }).filter((e) => e.path === '/mcp' && e.method === 'POST').length;
+    const before = posts();
+    const controller = new AbortController();
+    const pending = bridged.client.callTool({ name: 'sleep', arguments: { ms: 600_000 } }, undefined, { signal: controller.signal, timeout: 60_000 });
+    await eventually(() => posts() > before, 10_000, 'the call reached the remote');
+    setTimeout(() => controller.abort('test cancels'), 200);
+    await assert.rejects(pending);
+    await eventually(() => emulator.log.some((e) => e.endpoint === 'mcp_cancelled'), 20_000, 'the remote saw the cancellation');
+  });
+
+  it('keeps working across an access-token expiry: refreshed, request repeated, no second browser', async () => {
+    const refreshesBefore = emulator.requests({ endpoint: 'token' }).length;
+    emulator.expireAccessTokens();
+    assert.equal(await call(bridged.client, 'echo', { text: 'after expiry' }), 'after expiry');
+    const progress: unknown[] = [];
+    assert.equal(await call(bridged.client, 'count', { steps: 2 }, (p) => progress.push(p)), 'counted to 2');
+    assert.equal(progress.length, 2);
+    assert.ok(emulator.requests({ endpoint: 'token' }).length > refreshesBefore, 'a refresh happened');
+    assert.equal(browserOpens(bridged.env).length, 1);
+  });
+
+  it('falls back to the HTTP+SSE transport when the remote only speaks that', async () => {
+    const sse = await connectBridge(`${emulator.appUrl}/sse`);
+    try {
+      const { tools } = await sse.client.listTools();
+      assert.ok(tools.some((t) => t.name === 'echo'));
+      assert.equal(await call(sse.client, 'echo', { text: 'over sse' }), 'over sse');
+      assert.match(sse.stderr.join(''), /older HTTP\+SSE transport/);
+    } finally {
+      await sse.client.close();
+    }
+  });
+
+  it('reports clearly when the remote wants its own OAuth as well', async () => {
+    await assert.rejects(connectBridge(`${emulator.appUrl}/mcp-oauth`), /its own OAuth sign-in/);
+  });
+});
+
+describe('access_proxy tool (issue 14)', () => {
+  let emulator: Emulator;
+  let server: TestServer;
+
+  before(async () => {
+    emulator = await startEmulator();
+    server = await TestServer.start();
+  });
+
+  after(async () => {
+    await server?.close();
+    assertNoSecretsLeaked(emulator.secrets());
+    await emulator.close();
+    cleanupHomes();
+  });
+
+  it('returns a base URL and lifetime; access_status lists it; access_logout stops it', async () => {
+    const started = await server.call('access_proxy', { url: `${emulator.appUrl}/api/data.json` });
+    const data = started.structuredContent as { base_url: string; lifetime: string; signed_in: boolean; origin: string };
+    assert.equal(data.signed_in, true);
+    assert.equal(data.origin, emulator.appUrl);
+    assert.match(data.base_url, /^http:\/\/127\.0\.0\.1:\d+$/);
+    assert.match(data.lifetime, /until this MCP server exits/);
+    const fetched = await run('curl', ['-s', `${data.base_url}/api/data.json`]);
+    assert.equal(JSON.parse(fetched.stdout).items.length > 0, true);
+    const again = await server.call('access_proxy', { url: emulator.appUrl });
+    assert.equal((again.structuredContent as { reused: boolean; base_url: string }).base_url, data.base_url);
+
+    const status = await server.call('access_status', {});
+    assert.deepEqual(
+      (status.structuredContent as { proxies: Array<{ base_url: string }> }).proxies.map((p) => p.base_url),
+      [data.base_url],
+    );
+    assert.match(textOf(status), new RegExp(`Proxy ${data.base_url}`));
+
+    const logout = await server.call('access_logout', { url: emulator.appUrl });
+    assert.deepEqual((logout.structuredContent as { stopped_proxies: string[] }).stopped_proxies, [emulator.appUrl]);
+    const refused = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', `${data.base_url}/`]);
+    assert.equal(refused.stdout, '000');
+  });
+});
+
+describe('access_proxy before the sign-in is done (issue 14)', () => {
+  let emulator: Emulator;
+  let server: TestServer;
+
+  before(async () => {
+    emulator = await startEmulator();
+    server = await TestServer.start({ browser: 'none' });
+  });
+
+  after(async () => {
+    await server?.close();
+    assertNoSecretsLeaked(emulator.secrets());
+    await emulator.close();
+    cleanupHomes();
+  });
+
+  it('starts the proxy anyway and says how to sign in; requests get 503 with the same link', async () => {
+    const result = await server.call('access_proxy', { url: emulator.appUrl, wait_seconds: 0 });
+    assert.ok(!result.isError, textOf(result));
+    const data = result.structuredContent as { base_url: string; signed_in: boolean; login_url: string; next_step: string };
+    assert.equal(data.signed_in, false);
+    assert.match(data.login_url, /^http:\/\/127\.0\.0\.1:\d+\//);
+    assert.match(data.next_step, /503/);
+    const answer = await run('curl', ['-s', `${data.base_url}/api/data.json`]);
+    const body = JSON.parse(answer.stdout) as { error: string; login_url: string };
+    assert.equal(body.error, 'login_pending');
+    assert.equal(body.login_url, data.login_url);
+  });
+});

@@ -1,0 +1,301 @@
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { after, before, describe, it } from 'node:test';
+import { WebSocket } from 'undici';
+import type { Emulator } from '../../src/emulator/index.js';
+import { browserOpens, bridgeEnv, rssOf, run, startProxyCli, type ProxyChild } from '../helpers/bridges.js';
+import { cleanupHomes, startEmulator, tempHome } from '../helpers/harness.js';
+import { assertNoSecretsLeaked } from '../helpers/leaks.js';
+
+/**
+ * Issue 14, the local proxy: real curl and real git (smart HTTP through
+ * `git http-backend` on the emulator) reach protected paths through
+ * `cf-access-mcp proxy` with no token in their arguments, environment,
+ * requests or responses.
+ */
+
+/** 256 MiB each way proves the bodies are not buffered (they would grow RSS past the bound); bench/bridges.ts streams 1 GiB. */
+const STREAM_BYTES = 256 * 1024 * 1024;
+
+function containsSecret(text: string, secrets: string[]): boolean {
+  return secrets.some((s) => s.length >= 8 && text.includes(s));
+}
+
+/** A request to the proxy from Node, body generated on the fly (nothing held in memory). */
+function streamUpload(base: string, bytes: number): Promise<{ status: number; body: string }> {
+  const chunk = Buffer.alloc(1024 * 1024, 0x61);
+  let sent = 0;
+  const source = new Readable({
+    read() {
+      if (sent >= bytes) return void this.push(null);
+      const size = Math.min(chunk.length, bytes - sent);
+      sent += size;
+      this.push(size === chunk.length ? chunk : chunk.subarray(0, size));
+    },
+  });
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${base}/upload`, { method: 'POST', headers: { 'content-type': 'application/octet-stream', 'content-length': bytes } }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    pipeline(source, req).catch(reject);
+  });
+}
+
+function streamDownload(base: string, bytes: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    httpRequest(`${base}/big?size=${bytes}`, (res) => {
+      let received = 0;
+      res.on('data', (c: Buffer) => (received += c.length));
+      res.on('end', () => resolve(received));
+      res.on('error', reject);
+    })
+      .on('error', reject)
+      .end();
+  });
+}
+
+describe('cf-access-mcp proxy (issue 14)', () => {
+  let emulator: Emulator;
+  let proxy: ProxyChild;
+  let env: Record<string, string>;
+  let gitRoot: string;
+
+  before(async () => {
+    gitRoot = tempHome('cfam-git-');
+    emulator = await startEmulator({ gitRoot });
+    env = bridgeEnv();
+    proxy = await startProxyCli(`${emulator.appUrl}/`, env);
+  });
+
+  after(async () => {
+    await proxy?.stop();
+    assertNoSecretsLeaked(emulator.secrets());
+    await emulator.close();
+    cleanupHomes();
+  });
+
+  it('prints its base URL on 127.0.0.1 after one browser sign-in', () => {
+    assert.match(proxy.base, /^http:\/\/127\.0\.0\.1:\d+$/);
+    assert.equal(browserOpens(env).length, 1);
+  });
+
+  it('curl reaches a protected path; the credential reaches the origin, never curl', async () => {
+    const args = ['-s', '-i', `${proxy.base}/echo`];
+    const result = await run('curl', args, { env: { PATH: process.env.PATH } });
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^HTTP\/1\.1 200/);
+    const echoed = JSON.parse(result.stdout.slice(result.stdout.indexOf('\r\n\r\n') + 4)) as { headers: Record<string, string> };
+    // The origin got our bearer token; the echo of it came back masked, same length.
+    assert.match(echoed.headers.authorization!, /^Bearer \[redacted\]\*+$/);
+    const origin = emulator.requests({ endpoint: 'resource' }).filter((e) => e.path === '/echo').at(-1)!;
+    assert.match(origin.headers.authorization!, /^Bearer oauth:/);
+    assert.equal(origin.headers.host, new URL(emulator.appUrl).host);
+    const secrets = emulator.secrets();
+    assert.ok(!containsSecret(result.stdout + result.stderr + args.join(' ') + JSON.stringify(env), secrets));
+  });
+
+  it('keeps redirects and cookies on the proxy (Location, Domain, Secure rewritten)', async () => {
+    const head = await run('curl', ['-s', '-i', `${proxy.base}/cookie`]);
+    assert.match(head.stdout, new RegExp(`location: ${proxy.base}/echo\\?from=cookie`, 'i'));
+    const cookie = /set-cookie: (.*)/i.exec(head.stdout)![1]!;
+    assert.match(cookie, /^pref=dark/);
+    assert.doesNotMatch(cookie, /domain=|secure|samesite=none/i);
+    const jar = join(tempHome('cfam-jar-'), 'jar.txt');
+    const followed = await run('curl', ['-s', '-L', '-c', jar, '-b', jar, `${proxy.base}/cookie`]);
+    const echoed = JSON.parse(followed.stdout) as { path: string; headers: Record<string, string> };
+    assert.equal(echoed.path, '/echo?from=cookie');
+    assert.equal(echoed.headers.cookie, 'pref=dark');
+    const relative = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{redirect_url}', `${proxy.base}/redirect/same`]);
+    assert.equal(relative.stdout, `${proxy.base}/`);
+  });
+
+  it('refuses a foreign Host (DNS rebinding), an absolute-form target and CONNECT', async () => {
+    const port = new URL(proxy.base).port;
+    const foreign = await run('curl', ['-s', '-i', '-H', `Host: attacker.example:${port}`, `${proxy.base}/echo`]);
+    assert.match(foreign.stdout, /^HTTP\/1\.1 421/);
+    assert.match(foreign.stdout, /DNS rebinding/);
+    const absolute = await run('curl', ['-s', '-i', '--request-target', `${emulator.plainUrl}/echo`, `${proxy.base}/echo`]);
+    assert.match(absolute.stdout, /^HTTP\/1\.1 400/);
+    assert.match(absolute.stdout, /not_an_open_proxy/);
+    const tunnel = await run('curl', ['-s', '-i', '-p', '-x', proxy.base, 'http://example.invalid/']);
+    assert.notEqual(tunnel.code, 0);
+    assert.equal(emulator.requests({ origin: 'plain' }).length, 0);
+  });
+
+  it("never drops the client's Authorization silently: refused with a next step", async () => {
+    const result = await run('curl', ['-s', '-i', '-H', 'Authorization: Bearer my-own-api-key', `${proxy.base}/echo`]);
+    assert.match(result.stdout, /^HTTP\/1\.1 409/);
+    assert.match(result.stdout, /service token/);
+  });
+
+  it('passes a WebSocket upgrade through with the credential', async () => {
+    const ws = new WebSocket(`${proxy.base.replace('http', 'ws')}/ws`);
+    const echoed = await new Promise<string>((resolve, reject) => {
+      ws.addEventListener('open', () => ws.send('hello through Access'));
+      ws.addEventListener('message', (event) => resolve(String(event.data)));
+      ws.addEventListener('error', () => reject(new Error('websocket failed')));
+    });
+    ws.close();
+    assert.equal(echoed, 'hello through Access');
+    assert.ok(emulator.log.some((e) => e.endpoint === 'websocket' && e.status === 101));
+    // An upgrade the origin refuses for its own reasons (404) costs no refresh and no login.
+    const tokenCalls = emulator.requests({ endpoint: 'token' }).length;
+    const refused = new WebSocket(`${proxy.base.replace('http', 'ws')}/no-such-socket`);
+    await new Promise<void>((resolve) => refused.addEventListener('error', () => resolve()));
+    assert.equal(emulator.requests({ endpoint: 'token' }).length, tokenCalls);
+    assert.equal(browserOpens(env).length, 1);
+  });
+
+  it('git clones and pushes over smart HTTP through the proxy', async () => {
+    const gitEnv = { PATH: process.env.PATH, HOME: tempHome('cfam-githome-'), GIT_CONFIG_NOSYSTEM: '1', GIT_TERMINAL_PROMPT: '0' };
+    const bare = join(gitRoot, 'repo.git');
+    assert.equal((await run('git', ['init', '-q', '--bare', bare], { env: gitEnv })).code, 0);
+    assert.equal((await run('git', ['-C', bare, 'config', 'http.receivepack', 'true'], { env: gitEnv })).code, 0);
+    const work = tempHome('cfam-gitwork-');
+    const clone = join(work, 'clone');
+    const cloneArgs = ['clone', '-q', `${proxy.base}/git/repo.git`, clone];
+    const cloned = await run('git', cloneArgs, { env: gitEnv });
+    assert.equal(cloned.code, 0, cloned.stderr);
+    writeFileSync(join(clone, 'README'), 'through the proxy\n');
+    const author = ['-c', 'user.name=t', '-c', 'user.email=t@example.com'];
+    assert.equal((await run('git', ['-C', clone, 'add', 'README'], { env: gitEnv })).code, 0);
+    assert.equal((await run('git', ['-C', clone, ...author, 'commit', '-q', '-m', 'first'], { env: gitEnv })).code, 0);
+    const pushed = await run('git', ['-C', clone, 'push', '-q', 'origin', 'HEAD'], { env: gitEnv });
+    assert.equal(pushed.code, 0, pushed.stderr);
+    const again = join(work, 'again');
+    assert.equal((await run('git', ['clone', '-q', `${proxy.base}/git/repo.git`, again], { env: gitEnv })).code, 0);
+    assert.equal(readFileSync(join(again, 'README'), 'utf8'), 'through the proxy\n');
+    assert.ok(emulator.requests({ endpoint: 'resource' }).some((e) => e.path.startsWith('/git/repo.git/git-receive-pack')));
+    assert.ok(!containsSecret(JSON.stringify([cloneArgs, gitEnv, readFileSync(join(clone, '.git', 'config'), 'utf8')]), emulator.secrets()));
+  });
+
+  it('renews an expired access token by refresh and repeats the request, with no second browser', async () => {
+    emulator.expireAccessTokens();
+    const result = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', `${proxy.base}/api/data.json`]);
+    assert.equal(result.stdout, '200');
+    assert.equal(browserOpens(env).length, 1);
+    assert.ok(emulator.requests({ endpoint: 'token' }).length >= 2);
+  });
+
+  it('streams 256 MiB up and down with the proxy RSS growing by less than 60 MB', async () => {
+    const pid = proxy.child.pid!;
+    await streamDownload(proxy.base, 1024 * 1024);
+    const baseline = rssOf(pid);
+    let peak = baseline;
+    const sampler = setInterval(() => (peak = Math.max(peak, rssOf(pid))), 100);
+    try {
+      const up = await streamUpload(proxy.base, STREAM_BYTES);
+      assert.equal(up.status, 200);
+      assert.equal((JSON.parse(up.body) as { bytes: number }).bytes, STREAM_BYTES);
+      assert.equal(await streamDownload(proxy.base, STREAM_BYTES), STREAM_BYTES);
+    } finally {
+      clearInterval(sampler);
+    }
+    peak = Math.max(peak, rssOf(pid));
+    assert.ok(peak - baseline < 60 * 1024 * 1024, `RSS grew by ${Math.round((peak - baseline) / 1048576)} MB`);
+  });
+});
+
+describe('cf-access-mcp proxy while the sign-in is not done (issue 14)', () => {
+  let emulator: Emulator;
+  let proxy: ProxyChild;
+  let env: Record<string, string>;
+
+  before(async () => {
+    emulator = await startEmulator();
+    env = bridgeEnv({ browser: 'ignore' });
+    proxy = await startProxyCli(emulator.appUrl, env, ['--wait', '1']);
+  });
+
+  after(async () => {
+    await proxy?.stop();
+    assertNoSecretsLeaked(emulator.secrets());
+    await emulator.close();
+    cleanupHomes();
+  });
+
+  it('answers 503 with the sign-in URL (JSON for programs, a page for browsers), one browser for all', async () => {
+    const json = await run('curl', ['-s', '-i', `${proxy.base}/api/data.json`]);
+    assert.match(json.stdout, /^HTTP\/1\.1 503/);
+    assert.match(json.stdout, /retry-after: 5/i);
+    const body = JSON.parse(json.stdout.slice(json.stdout.indexOf('\r\n\r\n') + 4)) as { error: string; login_url: string; next_step: string };
+    assert.equal(body.error, 'login_pending');
+    assert.match(body.login_url, /^http:\/\/127\.0\.0\.1:\d+\//);
+    const html = await run('curl', ['-s', '-H', 'Accept: text/html', `${proxy.base}/`]);
+    assert.match(html.stdout, /<a href="http:\/\/127\.0\.0\.1:\d+\/[^"]*">Sign in to Cloudflare Access<\/a>/);
+    assert.equal(browserOpens(env).length, 1);
+  });
+});
+
+describe('cf-access-mcp proxy with a service token (issue 14)', () => {
+  const token = { clientId: 'proxy-test.access', clientSecret: 'proxy-test-secret-0123456789abcdef' };
+  let emulator: Emulator;
+  let proxy: ProxyChild;
+
+  before(async () => {
+    emulator = await startEmulator({ serviceTokens: [token] });
+    const env = bridgeEnv({ env: { CF_ACCESS_CLIENT_ID: token.clientId, CF_ACCESS_CLIENT_SECRET: token.clientSecret, CF_ACCESS_SERVICE_TOKEN_HOSTS: new URL(emulator.appUrl).host } });
+    proxy = await startProxyCli(emulator.appUrl, env);
+  });
+
+  after(async () => {
+    await proxy?.stop();
+    assertNoSecretsLeaked([...emulator.secrets(), token.clientSecret]);
+    await emulator.close();
+    cleanupHomes();
+  });
+
+  it("sends the token in its own headers and leaves the client's Authorization intact", async () => {
+    const result = await run('curl', ['-s', '-H', 'Authorization: Bearer my-own-api-key', `${proxy.base}/echo`]);
+    const echoed = JSON.parse(result.stdout) as { headers: Record<string, string> };
+    assert.equal(echoed.headers.authorization, 'Bearer my-own-api-key');
+    assert.equal(echoed.headers['cf-access-client-id'], token.clientId);
+    assert.match(echoed.headers['cf-access-client-secret']!, /^\[redacted\]\*+$/);
+    const origin = emulator.requests({ endpoint: 'resource' }).filter((e) => e.path === '/echo').at(-1)!;
+    assert.equal(origin.headers['cf-access-client-secret'], token.clientSecret);
+  });
+});
+
+describe('cf-access-mcp proxy for a classic application, through cloudflared (issue 14)', () => {
+  let emulator: Emulator;
+  let proxy: ProxyChild;
+  let cacheDir: string;
+
+  before(async () => {
+    emulator = await startEmulator({ mode: 'classic' });
+    const base = tempHome('cfam-cloudflared-');
+    cacheDir = join(base, 'cache');
+    const env = bridgeEnv({
+      env: {
+        CF_ACCESS_MCP_CLOUDFLARED: join(import.meta.dirname, '..', 'fixtures', 'cloudflared.mjs'),
+        TEST_CLOUDFLARED_LOG: join(base, 'cloudflared.log'),
+        TEST_CLOUDFLARED_DIR: cacheDir,
+      },
+    });
+    proxy = await startProxyCli(emulator.appUrl, env);
+  });
+
+  after(async () => {
+    await proxy?.stop();
+    const jwts = existsSync(cacheDir) ? readdirSync(cacheDir).map((name) => readFileSync(join(cacheDir, name), 'utf8').trim()) : [];
+    assertNoSecretsLeaked([...emulator.secrets(), ...jwts]);
+    await emulator.close();
+    cleanupHomes();
+  });
+
+  it('sends the cloudflared JWT as cf-access-token and never hands it back', async () => {
+    const result = await run('curl', ['-s', `${proxy.base}/echo`]);
+    const echoed = JSON.parse(result.stdout) as { headers: Record<string, string> };
+    assert.match(echoed.headers['cf-access-token']!, /^\[redacted\]\*+$/);
+    assert.equal(echoed.headers.authorization, undefined);
+    const origin = emulator.requests({ endpoint: 'resource' }).filter((e) => e.path === '/echo').at(-1)!;
+    assert.ok(origin.headers['cf-access-token']!.length > 20);
+  });
+});
