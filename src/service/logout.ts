@@ -1,7 +1,7 @@
 import { AccessError } from '../core/errors.js';
 import { step } from '../core/next-step.js';
 import { sessionKey, type StoredSession } from '../auth/store.js';
-import { appLabel } from '../auth/app-key.js';
+import { appLabel, longestKeyFor } from '../auth/app-key.js';
 import { revokeToken } from '../auth/token.js';
 import { parseTargetUrl } from '../core/url-policy.js';
 import type { AccessService } from './access-service.js';
@@ -54,29 +54,33 @@ export async function logout(svc: AccessService, params: { url?: string; all?: b
   for (const session of sessions) {
     const outcome = await revokeSession(svc, session);
     await svc.store.deleteSession(sessionKey(session));
-    const detail = cancelled.includes(session.origin) ? `${outcome.detail} The login pending for it was cancelled.` : outcome.detail;
+    const detail = cancelled.includes(sessionKey(session)) || cancelled.includes(session.origin) ? `${outcome.detail} The login pending for it was cancelled.` : outcome.detail;
     results.push({ host: new URL(session.origin).host, application: appLabel(sessionKey(session)), ...outcome, detail });
   }
   if (params.all) {
-    for (const origin of cancelled.filter((o) => !sessions.some((s) => s.origin === o))) {
-      results.push({ host: new URL(origin).host, application: appLabel(origin), revoked: false, detail: 'No session was stored; the login pending for it was cancelled.' });
+    for (const key of cancelled.filter((k) => !sessions.some((s) => sessionKey(s) === k || s.origin === k))) {
+      results.push({ host: new URL(key).host, application: appLabel(key), revoked: false, detail: 'No session was stored; the login pending for it was cancelled.' });
     }
   }
   return { logged_out: results };
 }
 
-/** Logging out also ends a login still waiting for that site (its callback page then says "cancelled"); returns their origins. */
+/** Logging out also ends a login still waiting for that application (its callback page then says "cancelled"); returns their application keys. */
 async function cancelPendingLogins(svc: AccessService, params: { url?: string; all?: boolean }): Promise<string[]> {
-  const origins = params.all
-    ? [...new Set([...svc.oauth.pendingOrigins(), ...svc.cloudflared.pendingOrigins(), ...svc.oauth.resumable.list().map((r) => r.origin)])]
-    : params.url
-      ? [parseTargetUrl(params.url).origin]
-      : [];
+  const pending = [...new Set([...svc.oauth.pendingOrigins(), ...svc.cloudflared.pendingOrigins(), ...svc.oauth.resumable.list().map((r) => r.origin)])];
+  let keys: string[] = [];
+  if (params.all) keys = pending;
+  else if (params.url) {
+    // The login pending for the application serving this URL: the most specific one, as for sessions.
+    const target = parseTargetUrl(params.url);
+    const key = longestKeyFor(pending, target);
+    keys = key ? [key] : [];
+  }
   const cancelled: string[] = [];
-  for (const origin of origins) {
-    const oauth = await svc.oauth.cancel(origin);
-    const cloudflared = svc.cloudflared.cancel(origin);
-    if (oauth || cloudflared) cancelled.push(origin);
+  for (const key of keys) {
+    const oauth = await svc.oauth.cancel(key);
+    const cloudflared = svc.cloudflared.cancel(key);
+    if (oauth || cloudflared) cancelled.push(key);
   }
   return cancelled;
 }
