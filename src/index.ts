@@ -29,6 +29,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
     };
   },
   emulator: async () => (await import('./cli/emulator.js')).runEmulator,
+  // Internal: the background process `login --detach` leaves to finish a login (see cli/detach.ts).
+  __finish_login: async () => (await import('./cli/detach.js')).runFinishLogin,
 };
 
 /** Returns the exit code, or -1 to keep running (the MCP server). */
@@ -54,7 +56,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(MAIN_USAGE);
     return EXIT.ok;
   }
-  const load = COMMANDS[first];
+  const load = COMMANDS[first === '__finish-login' ? '__finish_login' : first];
   if (!load) throw new UsageError(`Unknown command "${first}".`);
   return (await load())(rest);
 }

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 /**
  * The two loopback forms of our redirect URI. Access has a separate switch for
  * `localhost` and for loopback IPs, and real applications often allow only one,
@@ -29,4 +30,17 @@ export function callbackHostOrder(forced: CallbackHost | undefined, remembered: 
 
 export function callbackUri(host: CallbackHost, port: number): string {
   return `http://${host}:${port}/callback`;
+}
+
+/**
+ * CF_ACCESS_MCP_CALLBACK_BIND: an IP address for the callback listener (e.g.
+ * 0.0.0.0 in a container whose port is forwarded). Loopback by default; the
+ * listener still answers only requests addressed to localhost or 127.0.0.1.
+ */
+export function parseCallbackBind(value: string | undefined): { address?: string; problem?: string } {
+  const trimmed = value?.trim();
+  if (!trimmed) return {};
+  const address = trimmed.replace(/^\[(.*)\]$/, '$1');
+  if (isIP(address)) return { address };
+  return { problem: `CF_ACCESS_MCP_CALLBACK_BIND="${trimmed.slice(0, 40)}" is not an IP address (e.g. 0.0.0.0); the callback listens on loopback only.` };
 }

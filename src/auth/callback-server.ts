@@ -35,8 +35,15 @@ const START_PATH = '/start/';
 
 export interface CallbackListenerOptions {
   preferredPort: number;
+  /** Listen on `preferredPort` or fail (a login taken over from another process has its port in its redirect URI). */
+  fixedPort?: boolean;
+  /** CF_ACCESS_MCP_CALLBACK_BIND: one address to listen on instead of 127.0.0.1 and ::1 (e.g. 0.0.0.0 for a forwarded port). */
+  bind?: string;
   log?: (level: 'info' | 'warning', message: string) => void;
 }
+
+/** How long the callback page of a cancelled login still says "cancelled" instead of "not valid". */
+const CANCELLED_NOTICE_MS = 10 * 60_000;
 
 /**
  * The loopback redirect target (`http://localhost:<port>/callback` or
@@ -53,6 +60,10 @@ export class CallbackListener {
   private starting: Promise<string> | undefined;
   private readonly waiters = new Map<string, Waiter>();
   private readonly starts = new Map<string, Start>();
+  /** Told when a browser loaded a login's start address: the cookie its callback must now carry (kept for a takeover). */
+  startLoaded?: (state: string, cookie: { name: string; value: string }) => void;
+  /** States of logins cancelled (e.g. by access_logout): their callback shows a "cancelled" page. */
+  private readonly cancelled = new Map<string, { host: string; at: number }>();
 
   constructor(private readonly options: CallbackListenerOptions) {}
 
@@ -74,13 +85,18 @@ export class CallbackListener {
     return this.starting;
   }
 
+  get listeningPort(): number | undefined {
+    return this.port;
+  }
+
   private async listen(): Promise<string> {
-    const candidates = [this.options.preferredPort, 0, 0, 0, 0];
+    const candidates = this.options.fixedPort ? [this.options.preferredPort] : [this.options.preferredPort, 0, 0, 0, 0];
+    const bind = this.options.bind;
     let lastError: unknown;
     for (const candidate of candidates) {
       const v4 = this.makeServer();
       try {
-        await listenOn(v4, candidate, '127.0.0.1');
+        await listenOn(v4, candidate, bind ?? '127.0.0.1');
       } catch (error) {
         lastError = error;
         if (candidate === this.options.preferredPort && candidate !== 0) {
@@ -89,6 +105,11 @@ export class CallbackListener {
         continue;
       }
       const port = (v4.address() as AddressInfo).port;
+      if (bind) {
+        this.servers = [v4];
+        this.port = port;
+        return this.redirectUri!;
+      }
       const v6 = this.makeServer();
       try {
         await listenOn(v6, port, '::1');
@@ -107,7 +128,7 @@ export class CallbackListener {
     }
     throw new AccessError(
       'callback_failed',
-      `Could not listen for the login callback on loopback: ${(lastError as Error)?.message ?? 'unknown error'}.`,
+      `Could not listen for the login callback on ${bind ?? 'loopback'}${this.options.fixedPort ? ` port ${this.options.preferredPort}` : ''}: ${(lastError as Error)?.message ?? 'unknown error'}.`,
       'Free a local port or set CF_ACCESS_MCP_CALLBACK_PORT to a free one, then try again.',
     );
   }
@@ -167,6 +188,12 @@ export class CallbackListener {
     return `http://${host}:${this.port}${START_PATH}${id}`;
   }
 
+  /** A login taken over from another process whose browser already loaded its start address: its callback must carry that cookie. */
+  requireCookie(state: string, cookie: { name: string; value: string }): void {
+    const waiter = this.waiters.get(state);
+    if (waiter) waiter.cookie = cookie;
+  }
+
   /** The opener failed: nobody can load the start address, so the login takes a cookie-less callback again. */
   withdrawStart(state: string): void {
     this.dropStarts(state);
@@ -181,10 +208,15 @@ export class CallbackListener {
     for (const [id, start] of this.starts) if (start.state === state) this.starts.delete(id);
   }
 
-  /** Abandons a waiting login (its promise rejects with `reason`). */
-  cancel(state: string, reason: Error): void {
+  /**
+   * Abandons a waiting login (its promise rejects with `reason`). With
+   * `showCancelled` its callback link then shows a "cancelled" page (the
+   * user cancelled it, e.g. by logging out) instead of "not valid".
+   */
+  cancel(state: string, reason: Error, showCancelled = false): void {
     const waiter = this.waiters.get(state);
     if (!waiter) return;
+    if (showCancelled) this.cancelled.set(state, { host: waiter.host, at: Date.now() });
     this.waiters.delete(state);
     this.dropStarts(state);
     clearTimeout(waiter.timer);
@@ -215,6 +247,10 @@ export class CallbackListener {
     // would let a flood of fake callbacks push live tokens out of the bounded list redaction relies on.
     if (waiter) rememberSecret(query.get('code') ?? undefined);
     if (!state || !waiter) {
+      const cancelled = state ? this.cancelled.get(state) : undefined;
+      if (cancelled && Date.now() - cancelled.at < CANCELLED_NOTICE_MS) {
+        return { ok: false, cancelled: true, host: cancelled.host, message: `The login to ${cancelled.host} was cancelled (logged out) before this callback arrived; nothing was stored.` };
+      }
       return { ok: false, message: 'This callback does not belong to a login in progress (missing, stale or wrong state); it was ignored.' };
     }
     // Checked for denials too: otherwise anyone who saw the state could cancel the user's login.
@@ -270,6 +306,10 @@ export class CallbackListener {
     }
     const routed = this.route(url.searchParams, req.headers.cookie ?? null);
     if (!routed.ok) {
+      if (routed.cancelled) {
+        send(200, errorPage('Login cancelled', routed.message, 'Return to your agent; sign in again only if you still need this site.'));
+        return;
+      }
       if (routed.foreign) {
         send(
           403,
@@ -317,6 +357,7 @@ export class CallbackListener {
     }
     this.starts.delete(id);
     waiter.cookie = waiter.startCookie;
+    this.startLoaded?.(start.state, waiter.cookie);
     const maxAge = Math.max(1, Math.ceil((waiter.expiresAt - Date.now()) / 1000));
     res.writeHead(302, {
       location: start.authorizationUrl,
@@ -329,8 +370,19 @@ export class CallbackListener {
   }
 
   private closeIfIdle(): void {
-    if (this.waiters.size > 0 || this.servers.length === 0) return;
+    // A cancelled login's page stays answerable for a while; the listener closes with the process.
+    if (this.waiters.size > 0 || this.servers.length === 0 || this.recentlyCancelled()) return;
     this.close();
+  }
+
+  private recentlyCancelled(): boolean {
+    for (const [state, entry] of this.cancelled) if (Date.now() - entry.at >= CANCELLED_NOTICE_MS) this.cancelled.delete(state);
+    return this.cancelled.size > 0;
+  }
+
+  /** The states of the logins waiting here (for cancelling one origin's login). */
+  waitingStates(host: string): string[] {
+    return [...this.waiters].filter(([, waiter]) => waiter.host === host).map(([state]) => state);
   }
 
   close(): void {
@@ -349,7 +401,7 @@ export class CallbackListener {
   }
 }
 
-type Routed = { ok: boolean; message: string; foreign?: boolean; host?: string; params?: CallbackParams };
+type Routed = { ok: boolean; message: string; foreign?: boolean; cancelled?: boolean; host?: string; params?: CallbackParams };
 
 /** Whether the Cookie header carries exactly this name=value (compared in constant time). */
 function hasCookie(header: string | null, cookie: { name: string; value: string }): boolean {

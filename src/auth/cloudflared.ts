@@ -6,6 +6,8 @@ import { jwtAudiences, type VerifiedApp } from './app-metadata.js';
 import type { BrowserResult } from './browser.js';
 import { AccessError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import { OriginLocks, type HeldLock } from './login-lock.js';
+import { POLL_MS, sleep } from './shared-login.js';
 import type { SessionStore, StoredSession } from './store.js';
 import { MAX_TOKEN_LIFETIME_S } from './token.js';
 import type { LoginInProgress } from './login-method.js';
@@ -134,12 +136,28 @@ export class CloudflaredLogin {
   private readonly pending = new Map<string, PendingCloudflared>();
   private readonly starting = new Map<string, Promise<PendingCloudflared>>();
   private readonly children = new Set<ChildProcess>();
+  /** The `cloudflared access login` running for each origin (to cancel it on logout). */
+  private readonly running = new Map<string, ChildProcess>();
+  private readonly cancelled = new Set<string>();
+  /** Serialises logins across processes sharing the store, like the OAuth ones: one cloudflared (one browser) per origin. */
+  private readonly locks: OriginLocks;
 
   constructor(
     private readonly store: SessionStore,
     private readonly config: CloudflaredConfig,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.locks = new OriginLocks(store, (level, message) => log(level, message));
+  }
+
+  /** access_logout: stops the cloudflared login running for the origin here. True when there was one. */
+  cancel(origin: string): boolean {
+    const child = this.running.get(origin);
+    if (!child) return false;
+    this.cancelled.add(origin);
+    child.kill('SIGTERM');
+    return true;
+  }
 
   pendingFor(origin: string): PendingCloudflared | undefined {
     return this.pending.get(origin);
@@ -273,6 +291,48 @@ export class CloudflaredLogin {
         return { origin, key: origin, method: 'cloudflared', authorizationUrl: '', startedAt, expiresAt: startedAt, browser: { opened: false }, fromCache: true, done: Promise.resolve(session) };
       }
     }
+    const lock = await this.locks.tryAcquire(origin, 'login');
+    const login = lock === 'busy' ? this.follow(target, app, startedAt) : await this.lead(target, app, startedAt, lock);
+    const settle = () => {
+      if (this.pending.get(origin) === login) this.pending.delete(origin);
+    };
+    login.done.then(settle, settle);
+    this.pending.set(origin, login);
+    return login;
+  }
+
+  /**
+   * Another process holds the origin's login lock (its cloudflared has the
+   * browser open): wait for the session it stores, or for the lock, and then
+   * log in here. Never a second cloudflared login at the same time.
+   */
+  private follow(target: URL, app: VerifiedApp, startedAt: number): PendingCloudflared {
+    const origin = target.origin;
+    this.log('info', `Another cf-access-mcp process is running the cloudflared login for ${origin}; waiting for it instead of opening a second browser.`);
+    const login: PendingCloudflared = { origin, key: origin, method: 'cloudflared', authorizationUrl: '', startedAt, expiresAt: startedAt + this.config.loginTimeoutMs, browser: { opened: true }, done: Promise.resolve(undefined as never) };
+    login.done = (async (): Promise<StoredSession> => {
+      for (;;) {
+        await sleep(POLL_MS);
+        const session = this.store.getSession(origin);
+        if (session?.method === 'cloudflared' && session.obtained_at >= startedAt && (session.expires_at ?? Infinity) > Date.now()) return session;
+        const lock = await this.locks.tryAcquire(origin, 'login');
+        if (lock !== 'busy') {
+          const own = await this.lead(target, app, Date.now(), lock);
+          Object.assign(login, { authorizationUrl: own.authorizationUrl, startedAt: own.startedAt, expiresAt: own.expiresAt });
+          return own.done;
+        }
+        if (Date.now() > login.expiresAt) {
+          throw new AccessError('login_timeout', `The cloudflared login to ${target.host}, run by another cf-access-mcp process, did not finish in time.`, 'Call access_login again to start a new login.');
+        }
+      }
+    })();
+    login.done.catch(() => {});
+    return login;
+  }
+
+  /** We hold the login lock: run `cloudflared access login`; the lock is released when it ends. */
+  private async lead(target: URL, app: VerifiedApp, startedAt: number, lock: HeldLock): Promise<PendingCloudflared> {
+    const origin = target.origin;
     const login: PendingCloudflared = {
       origin,
       key: origin,
@@ -288,8 +348,17 @@ export class CloudflaredLogin {
       const url = /https?:\/\/\S+/.exec(stderr)?.[0];
       if (url) login.authorizationUrl = scrub(url);
     });
-    await run.started;
+    try {
+      await run.started;
+    } catch (error) {
+      await lock.release();
+      throw error;
+    }
+    this.running.set(origin, run.child);
     login.done = run.finished.then(async (result) => {
+      if (this.cancelled.delete(origin)) {
+        throw new AccessError('login_cancelled', `The cloudflared login to ${target.host} was cancelled by a logout.`, 'Call access_login again if you still need this site.');
+      }
       if (result.code !== 0) {
         const detail = lastLine(result.stderr);
         throw new AccessError(
@@ -315,11 +384,12 @@ export class CloudflaredLogin {
       this.log('info', `Logged in to ${origin} (cloudflared).`);
       return session;
     });
-    const settle = () => {
-      if (this.pending.get(origin) === login) this.pending.delete(origin);
-    };
-    login.done.then(settle, settle);
-    this.pending.set(origin, login);
+    login.done
+      .finally(() => {
+        if (this.running.get(origin) === run.child) this.running.delete(origin);
+        return lock.release();
+      })
+      .catch(() => {});
     this.log('info', `cloudflared access login for ${origin} started; waiting for the browser login.`);
     return login;
   }

@@ -16,7 +16,9 @@ import type { Logger } from '../core/logger.js';
 import { redactSecrets } from '../core/redact.js';
 import type { HeldLock } from './login-lock.js';
 import { createPkce, createState } from './pkce.js';
-import { callbackHostOrder, type CallbackHost } from './callback-host.js';
+import { callbackHostOrder, isCallbackHost, type CallbackHost } from './callback-host.js';
+import { PendingLoginStore, type ResumableLogin } from './pending-store.js';
+import { resumeLogin } from './takeover.js';
 import { registerClient, RegistrationRefusedError, type Registration } from './registration.js';
 import type { ResourceMetadata, ServerMetadata } from './schemas.js';
 import { sessionState } from './sessions.js';
@@ -37,6 +39,8 @@ export interface OAuthLoginConfig {
   trustedTeams?: readonly string[];
   /** CF_ACCESS_MCP_CALLBACK_HOST: register only this redirect URI form. */
   callbackHost?: CallbackHost;
+  /** CF_ACCESS_MCP_CALLBACK_BIND: the address a taken-over login's listener binds (as the main listener does). */
+  callbackBind?: string;
 }
 
 /** What discovery learned about a protected application. */
@@ -81,6 +85,8 @@ export interface PendingLogin extends LoginInProgress {
   done: Promise<StoredSession>;
   /** The login this one replaces because it expired: its link no longer works and the user may still hold it. */
   replaced?: ExpiredLogin;
+  /** Paste-back for a login taken over from another process (it listens on its own port); else the main listener takes it. */
+  deliver?: (callbackUrl: string) => { ok: boolean; message: string };
 }
 
 export interface ExpiredLogin {
@@ -97,6 +103,7 @@ interface Attempt {
   confirmTeam?: () => Promise<BrowserResult>;
   registration: Registration;
   redirectUri: string;
+  state: string;
   /** The session, once the callback came back and the code was exchanged. */
   result: Promise<StoredSession>;
 }
@@ -123,6 +130,12 @@ export class OAuthLogin {
   /** Logins of this process that ran out of time, told once to the login that replaces them. */
   private readonly expired = new Map<string, ExpiredLogin>();
   private readonly shared: SharedLogins;
+  /** What another process needs to finish our logins (and we need to finish theirs) after a restart. */
+  readonly resumable: PendingLoginStore;
+  /** Per origin, the state of this process's waiting login and the listener it waits on (to cancel it). */
+  private readonly waiting = new Map<string, { state: string; listener: CallbackListener }>();
+  /** Listeners of logins taken over from other processes, each on that login's own port. */
+  private readonly resumedListeners = new Set<CallbackListener>();
 
   constructor(
     private readonly dispatcher: Dispatcher,
@@ -132,6 +145,12 @@ export class OAuthLogin {
     private readonly log: Logger,
   ) {
     this.shared = new SharedLogins(store, log);
+    this.resumable = new PendingLoginStore(store);
+    // The browser's start cookie goes with the resumable login, so a process taking it over still checks it.
+    callback.startLoaded = (state, cookie) => {
+      const origin = [...this.waiting].find(([, entry]) => entry.state === state)?.[0];
+      if (origin) void this.resumable.setCookie(origin, state, cookie).catch(() => {});
+    };
     this.discoveries = new DiscoveryCache(store, config.discoveryTtlMs);
   }
 
@@ -292,6 +311,9 @@ export class OAuthLogin {
       // The holder we waited for may have published a failure just before letting go of the lock.
       const failure = this.shared.failureSince(origin, since);
       if (failure) throw failure;
+      // We hold the lock, so whoever began a login still recorded for this origin is gone: finish theirs, no second browser.
+      const orphan = this.resumable.get(origin);
+      if (orphan && orphan.pid !== process.pid && orphan.expires_at > Date.now()) return await this.resume(orphan, lock);
       first = await this.attempt(target, discovery);
     } catch (error) {
       await this.shared.unpublish(origin);
@@ -313,45 +335,140 @@ export class OAuthLogin {
       };
     };
     bind(first);
+    let current = first;
     login.done = first.result
       .catch(async (error: unknown) => {
-        // A registration the server no longer knows is replaced once, and the login restarts with it.
-        if (!(error instanceof ClientRejectedError)) throw error;
-        await this.dropRegistration(discovery, first.registration);
-        this.log('notice', `The client registration for ${discovery.authorizationServer.host} was rejected; registering again.`);
-        const retry = await this.attempt(target, discovery);
+        // A registration the server no longer knows is replaced once, and the login restarts with it;
+        // a redirect form refused only at authorization restarts it once with the other form.
+        let refusedHost: CallbackHost | undefined;
+        if (error instanceof RedirectRefusedError) {
+          refusedHost = error.host;
+          if (this.config.callbackHost) throw forcedFormRefused(discovery, error.host);
+          this.log('notice', `${discovery.authorizationServer.host} refused the redirect URI ${first.redirectUri} at authorization; starting the login again with the other loopback form.`);
+        } else if (error instanceof ClientRejectedError) {
+          await this.dropRegistration(discovery, first.registration);
+          this.log('notice', `The client registration for ${discovery.authorizationServer.host} was rejected; registering again.`);
+        } else throw error;
+        await this.resumable.delete(origin, first.state).catch(() => false);
+        const retry = await this.attempt(target, discovery, refusedHost);
+        current = retry;
         delete login.confirmTeam;
         Object.assign(login, pick(retry));
         bind(retry);
         return retry.result;
       })
       .then(
-        async (session) => {
-          await this.shared.unpublish(origin);
-          return session;
-        },
-        async (error: unknown) => {
-          if (error instanceof AccessError && error.code === 'login_timeout') this.expired.set(origin, { authorizationUrl: login.authorizationUrl, expiredAt: login.expiresAt });
-          this.forgetDiscovery(discovery.metadataUrl);
-          this.failures.set(origin, { message: (error as Error).message, at: Date.now() });
-          await this.shared.publishFailure(origin, error);
-          throw error;
-        },
+        (session) => this.ended(login, current.state, discovery.metadataUrl, session),
+        (error: unknown) => this.ended(login, current.state, discovery.metadataUrl, undefined, error),
       )
       .finally(() => lock.release());
     this.log('info', `Login to ${origin} started; waiting for the browser callback.`);
     return login;
   }
 
+  /**
+   * A login of this process ended: withdraw it from the store (the resumable
+   * record too, unless the process is only shutting down, so that the next
+   * process finishes it), or publish why it failed.
+   */
+  private async ended(login: PendingLogin, state: string, metadataUrl: string | undefined, session: StoredSession | undefined, error?: unknown): Promise<StoredSession> {
+    const origin = login.key;
+    if (this.waiting.get(origin)?.state === state) this.waiting.delete(origin);
+    if (session) {
+      await this.resumable.delete(origin, state).catch(() => false);
+      await this.shared.unpublish(origin);
+      return session;
+    }
+    if (error instanceof AccessError && error.code === 'login_timeout') this.expired.set(origin, { authorizationUrl: login.authorizationUrl, expiredAt: login.expiresAt });
+    if (metadataUrl) this.forgetDiscovery(metadataUrl);
+    this.failures.set(origin, { message: (error as Error).message, at: Date.now() });
+    if (!this.shared.closing) await this.resumable.delete(origin, state).catch(() => false);
+    await this.shared.publishFailure(origin, error);
+    throw error;
+  }
+
+  /**
+   * Takes over a login begun by a process that is gone (we hold its login
+   * lock): listens on its callback port, finishes it with its verifier. No
+   * browser is opened: the user already has the sign-in page.
+   */
+  private async resume(record: ResumableLogin, lock: HeldLock): Promise<PendingLogin> {
+    if (!(await this.resumable.claim(record))) {
+      await lock.release();
+      throw new AccessError('login_pending', `Another cf-access-mcp process took over the login to ${new URL(record.origin).host}.`, 'Call the same tool again in a few seconds.');
+    }
+    const { login, listener } = await resumeLogin(record, {
+      bind: this.config.callbackBind,
+      log: this.log,
+      finish: (target, discovery, registration, redirectUri, verifier, params) => this.finish(target, discovery, registration, redirectUri, verifier, params),
+    });
+    this.resumedListeners.add(listener);
+    this.waiting.set(record.origin, { state: record.state, listener });
+    await this.shared.publish({ origin: record.origin, state: 'pending', authorization_url: record.authorization_url, started_at: record.started_at, expires_at: record.expires_at });
+    login.done = login.done
+      .then(
+        (session) => this.ended(login, record.state, undefined, session),
+        (error: unknown) => this.ended(login, record.state, undefined, undefined, error),
+      )
+      .finally(() => {
+        listener.close();
+        this.resumedListeners.delete(listener);
+        return lock.release();
+      });
+    const port = listener.listeningPort;
+    this.log(
+      'notice',
+      `Took over the pending login to ${record.origin} begun by process ${record.pid}, which is gone; ${port ? `listening on port ${port} for its browser callback` : 'its callback port is taken, so only a pasted callback address completes it'} (until ${new Date(record.expires_at).toISOString()}).`,
+    );
+    return this.track(login);
+  }
+
+  /**
+   * Start-up (and before each call): deletes expired resumable logins and
+   * takes over those whose process is gone, so the browser that comes back
+   * finds a listener and a pasted callback address finds its login.
+   */
+  async resumeOrphans(): Promise<void> {
+    for (const record of this.resumable.list()) {
+      if (record.expires_at <= Date.now()) {
+        if (await this.resumable.delete(record.origin, record.state)) this.log('info', `Deleted the expired pending login to ${record.origin}.`);
+        continue;
+      }
+      if (record.pid === process.pid || this.pending.has(record.origin) || this.starting.has(record.origin)) continue;
+      const look = await this.shared.look(record.origin, Date.now());
+      if (look.kind === 'session') {
+        await this.resumable.delete(record.origin, record.state);
+      } else if (look.kind === 'lead') {
+        const starting = this.resume(record, look.lock).finally(() => this.starting.delete(record.origin));
+        this.starting.set(record.origin, starting);
+        await starting.catch((error: unknown) => this.log('warning', `Could not take over the login to ${record.origin}: ${(error as Error).message}`));
+      }
+    }
+  }
+
+  /**
+   * access_logout: cancels this process's login waiting for the origin (its
+   * callback link then shows "cancelled") and forgets a resumable one, so no
+   * later process finishes it. True when there was one.
+   */
+  async cancel(origin: string): Promise<boolean> {
+    const waiting = this.waiting.get(origin);
+    const deleted = await this.resumable.delete(origin).catch(() => false);
+    if (!waiting) return deleted;
+    const host = new URL(origin).host;
+    waiting.listener.cancel(waiting.state, new AccessError('login_cancelled', `The login to ${host} was cancelled by a logout.`, 'Call access_login again if you still need this site.'), true);
+    return true;
+  }
+
   /** One authorization request: registration, PKCE, published URL, browser; `result` settles with the callback. */
-  private async attempt(target: URL, discovery: Discovery): Promise<Attempt> {
+  private async attempt(target: URL, discovery: Discovery, refusedHost?: CallbackHost): Promise<Attempt> {
     const origin = discovery.app;
     const team = teamHost(discovery.authorizationServer);
     const onTeamDomain = isTrustedLoginHost(discovery.authorizationServer, target);
     // Decided before registering: the registration made below must not make the team look trusted.
     const trusted = onTeamDomain && isTrustedTeam(discovery.authorizationServer, this.store, this.config.trustedTeams ?? []);
     await this.callback.start();
-    const { registration, redirectUri, host } = await this.ensureRegistration(discovery, trusted);
+    const { registration, redirectUri, host } = await this.ensureRegistration(discovery, trusted, refusedHost);
     const { verifier, challenge: codeChallenge } = createPkce();
     const state = createState();
     const authorizationUrl = buildAuthorizationUrl({
@@ -369,6 +486,24 @@ export class OAuthLogin {
       .then((params) => this.finish(target, discovery, registration, redirectUri, verifier, params));
     // Settles before anyone listens when the browser is quick; the caller attaches its handlers next.
     result.catch(() => {});
+    this.waiting.set(origin, { state, listener: this.callback });
+    await this.resumable
+      .put({
+        origin,
+        state,
+        verifier,
+        redirect_uri: redirectUri,
+        client_id: registration.client_id,
+        ...(registration.grant_types ? { grant_types: registration.grant_types } : {}),
+        resource: discovery.resource,
+        authorization_server: discovery.authorizationServer.href,
+        authorization_url: authorizationUrl,
+        server: discovery.server,
+        resource_metadata: discovery.resourceMetadata,
+        started_at: startedAt,
+        expires_at: expiresAt,
+      })
+      .catch((error: unknown) => this.log('warning', `Could not record the login to ${origin} for a restart: ${(error as Error).message}.`));
     await this.shared.publish({ origin, state: 'pending', authorization_url: authorizationUrl, started_at: startedAt, expires_at: expiresAt });
     let browser: BrowserResult;
     let confirmTeam: (() => Promise<BrowserResult>) | undefined;
@@ -390,7 +525,7 @@ export class OAuthLogin {
       };
     }
     if (!browser.opened) this.log('notice', `No browser was opened for the login to ${origin}: ${browser.reason}.`);
-    return { authorizationUrl, startedAt, expiresAt, browser, confirmTeam, registration, redirectUri, result };
+    return { authorizationUrl, startedAt, expiresAt, browser, confirmTeam, registration, redirectUri, state, result };
   }
 
   /**
@@ -431,6 +566,8 @@ export class OAuthLogin {
   ): Promise<StoredSession> {
     if (params.error) {
       if (CLIENT_REJECTED.has(params.error)) throw new ClientRejectedError(params.error);
+      const refusedForm = new URL(redirectUri).hostname;
+      if (params.error === 'invalid_request' && /redirect_uri/i.test(params.error_description ?? '') && isCallbackHost(refusedForm)) throw new RedirectRefusedError(refusedForm);
       const denied = params.error === 'access_denied';
       throw new OAuthProtocolError(
         denied ? 'authorization_denied' : 'authorization_failed',
@@ -476,8 +613,16 @@ export class OAuthLogin {
     };
     await this.store.putSession(session);
     await this.trustTeam(discovery, redirectUri);
+    await this.rememberCallbackHost(discovery, redirectUri);
     this.log('info', `Logged in to ${discovery.app} (managed OAuth).`);
     return session;
+  }
+
+  /** The redirect form that just completed a login is the one this team tries first from now on. */
+  private async rememberCallbackHost(discovery: Discovery, redirectUri: string): Promise<void> {
+    const host = new URL(redirectUri).hostname;
+    const team = discovery.authorizationServer.origin;
+    if (isCallbackHost(host) && this.store.getCallbackHost(team) !== host) await this.store.putCallbackHost(team, host).catch(() => {});
   }
 
   /**
@@ -488,17 +633,18 @@ export class OAuthLogin {
   private async ensureRegistration(
     discovery: Discovery,
     teamTrusted: boolean,
+    refusedHost?: CallbackHost,
   ): Promise<{ registration: Registration; redirectUri: string; host: CallbackHost }> {
     const team = discovery.authorizationServer.origin;
+    // Remembered only once a login completed with it (finish): a registration alone does not prove authorization accepts it.
     const remembered = this.store.getCallbackHost(team);
     let refused: unknown;
     try {
-      for (const host of callbackHostOrder(this.config.callbackHost, remembered)) {
+      for (const host of callbackHostOrder(this.config.callbackHost, remembered).filter((form) => form !== refusedHost)) {
         const redirectUri = this.callback.redirectUriFor(host);
         if (!redirectUri) throw new AccessError('callback_failed', 'The login callback listener stopped before registration.', `${cap(step('login', { url: discovery.app }))} again.`);
         try {
           const registration = await this.registrationFor(discovery, redirectUri, teamTrusted);
-          if (remembered !== host) await this.store.putCallbackHost(team, host);
           return { registration, redirectUri, host };
         } catch (error) {
           if (!(error instanceof RegistrationRefusedError && error.reason === 'redirect_uri')) throw error;
@@ -569,7 +715,9 @@ export class OAuthLogin {
     this.pending.clear();
     // End our logins now and let each release its login lock before the process exits: a lock
     // left behind holds up the next process's login for this origin until it goes stale.
-    this.callback.shutdown(new AccessError('login_timeout', 'The server is shutting down.', 'Start the login again after the server restarts.'));
+    const stopping = new AccessError('login_timeout', 'The server is shutting down.', 'Start the login again after the server restarts.');
+    this.callback.shutdown(stopping);
+    for (const listener of this.resumedListeners) listener.shutdown(stopping);
     await Promise.race([Promise.allSettled(ours.map((login) => login.done)), sleep(2_000)]);
   }
 }
@@ -593,6 +741,21 @@ function grantFacts(registration: Registration, refreshToken: string | undefined
     ...(registration.grant_types && !registration.grant_types.includes('refresh_token') ? { refresh_grant_registered: false } : {}),
     ...(refreshToken ? {} : { refresh_token_issued: false }),
   };
+}
+
+/** The authorization endpoint refused a redirect form its registration had accepted (the account allows only the other one). */
+class RedirectRefusedError extends OAuthProtocolError {
+  constructor(readonly host: CallbackHost) {
+    super('authorization_failed', 'invalid_request', `The authorization server refused the redirect URI form ${host}.`, 'Call access_login again.');
+  }
+}
+
+function forcedFormRefused(discovery: Discovery, host: CallbackHost): AccessError {
+  return new AccessError(
+    'authorization_failed',
+    `${discovery.authorizationServer.host} refused the redirect URI form ${host} at authorization, and CF_ACCESS_MCP_CALLBACK_HOST allows only that form.`,
+    `Unset CF_ACCESS_MCP_CALLBACK_HOST (or set it to ${host === 'localhost' ? '127.0.0.1' : 'localhost'}) and call access_login again.`,
+  );
 }
 
 class ClientRejectedError extends OAuthProtocolError {

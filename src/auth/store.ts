@@ -89,10 +89,12 @@ const StoreDataSchema = z.object({
   refusals: z.record(z.string(), RefusalSchema).default({}),
   /** Per resource metadata URL (one per application): its discovery documents and when they were fetched (see discovery-cache.ts). */
   discoveries: z.record(z.string(), z.unknown()).default({}),
+  /** Per origin: what another process needs to finish a login whose process ended (see pending-store.ts; validated there). */
+  pending_logins: z.record(z.string(), z.unknown()).default({}),
 });
 export type StoreData = z.infer<typeof StoreDataSchema>;
 
-const emptyData = (): StoreData => ({ version: 1, sessions: {}, registrations: {}, logins: {}, callback_hosts: {}, refusals: {}, discoveries: {} });
+const emptyData = (): StoreData => ({ version: 1, sessions: {}, registrations: {}, logins: {}, callback_hosts: {}, refusals: {}, discoveries: {}, pending_logins: {} });
 
 /** The cross-process lock on the store file: short-lived, so a dead holder is taken over after a few seconds. */
 const STORE_LOCK = { stale: 10_000, update: 2_000 };

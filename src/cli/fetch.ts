@@ -8,6 +8,8 @@ import { EXIT, UsageError } from './exit-codes.js';
 import { forPeople, printJson, reportError } from './output.js';
 import { openSession } from './session.js';
 import { FETCH_USAGE } from './usage.js';
+import { isLoginPending } from '../service/pending.js';
+import { stoppedWaitingText, stopWaiting } from './detach.js';
 import { waitDisplay } from './waiting.js';
 
 const FORMATS: Format[] = ['raw', 'markdown', 'text'];
@@ -43,6 +45,7 @@ export async function runFetch(args: string[]): Promise<number> {
       format: { type: 'string' },
       fail: { type: 'boolean', short: 'f' },
       wait: { type: 'string' },
+      detach: { type: 'boolean' },
       json: { type: 'boolean' },
       verbose: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -95,6 +98,13 @@ export async function runFetch(args: string[]): Promise<number> {
     return code;
   } catch (error) {
     display.stop();
+    if (isLoginPending(error)) {
+      // The pending text is written for an agent whose server keeps waiting; this process is about to exit.
+      const detached = await stopWaiting(session.service, error.pending.host, Boolean(values.detach));
+      const text = stoppedWaitingText(error.pending, `cf-access-mcp fetch ${url}`, detached, session.signal.aborted);
+      process.stderr.write(`error: ${text.message}\nnext step: ${text.nextStep}\n`);
+      return EXIT.loginIncomplete;
+    }
     return reportError(error, session.signal.aborted);
   } finally {
     await session.close();

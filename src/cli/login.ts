@@ -1,3 +1,4 @@
+import type { PendingLoginResult } from '../service/pending.js';
 import type { LoginResult } from '../service/results.js';
 import { parseCommandArgs, secondsOption } from './args.js';
 import { EXIT, UsageError } from './exit-codes.js';
@@ -5,6 +6,7 @@ import { forPeople, printJson, reportError } from './output.js';
 import { LoginChoiceSchema } from '../auth/methods.js';
 import { openSession } from './session.js';
 import { LOGIN_USAGE } from './usage.js';
+import { stoppedPendingResult, stoppedWaitingText, stopWaiting } from './detach.js';
 import { waitDisplay } from './waiting.js';
 
 /** `cf-access-mcp login <url>`: sign in through the browser (or paste-back) and store the session. */
@@ -16,6 +18,7 @@ export async function runLogin(args: string[]): Promise<number> {
       method: { type: 'string' },
       paste: { type: 'boolean' },
       wait: { type: 'string' },
+      detach: { type: 'boolean' },
       json: { type: 'boolean' },
       verbose: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -38,7 +41,8 @@ export async function runLogin(args: string[]): Promise<number> {
     const waitSeconds = waitOption ?? Math.round(session.service.config.loginTimeoutMs / 1000);
     const result = await session.service.login({ url, force: Boolean(values.force), wait_seconds: waitSeconds, method: method?.data }, display.hooks);
     display.stop();
-    return report(result, url, Boolean(values.json), session.signal.aborted);
+    const detached = result.status === 'pending' ? await stopWaiting(session.service, result.host, Boolean(values.detach)) : undefined;
+    return report(result, url, Boolean(values.json), session.signal.aborted, detached);
   } catch (error) {
     display.stop();
     return reportError(error, session.signal.aborted);
@@ -47,17 +51,16 @@ export async function runLogin(args: string[]): Promise<number> {
   }
 }
 
-function report(result: LoginResult, url: string, json: boolean, interrupted: boolean): number {
+function report(result: LoginResult, url: string, json: boolean, interrupted: boolean, detached: number | undefined): number {
   const code = result.status === 'pending' ? EXIT.loginIncomplete : EXIT.ok;
+  const command = `cf-access-mcp login ${url}`;
   if (json) {
-    printJson(result);
+    printJson(result.status === 'pending' ? stoppedPendingResult(result as PendingLoginResult, command, detached, interrupted) : result);
     return code;
   }
   if (result.status === 'pending') {
-    process.stderr.write(
-      `Login to ${result.host} not completed${interrupted ? ' (interrupted)' : ' in time'}.\n` +
-        `next step: run "cf-access-mcp login ${url}" again and complete the sign-in in the browser.\n`,
-    );
+    const text = stoppedWaitingText(result as PendingLoginResult, command, detached, interrupted);
+    process.stderr.write(`${text.message}\nnext step: ${text.nextStep}\n`);
     return code;
   }
   process.stdout.write(`${forPeople(result.message)}\n`);

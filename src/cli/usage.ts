@@ -33,6 +33,8 @@ Options:
   --paste            also read the address your browser ends on from stdin (for a
                      browser on another machine); automatic when no browser can open here
   --wait <seconds>   how long to wait for you to sign in (default: the login timeout, 300)
+  --detach           if the wait ends first, leave a background process listening
+                     for the sign-in until the login expires (it stores the session)
   --json             print the result as JSON
   --verbose          log what happens to stderr
   -h, --help         show this help
@@ -78,6 +80,8 @@ Options:
   -f, --fail                  exit 1 when the server answers with HTTP 400 or above (no body written)
   --json                      print the result (status, headers, body as text) as JSON
   --wait <seconds>            how long to wait for a browser login (default 300)
+  --detach                    if the wait ends first, leave a background process
+                              listening for the sign-in (it stores the session)
   --verbose                   log what happens to stderr
   -h, --help                  show this help
 `;

@@ -90,9 +90,11 @@ export function waitDisplay(options: WaitDisplayOptions): WaitDisplay {
     }
     if (pasteMode) {
       const callback = pending.redirectUri ?? options.service.callback.redirectUri ?? 'http://localhost:<port>/callback';
+      const port = /:(\d+)\//.exec(callback)?.[1];
       say(
         `After you sign in, the browser goes to ${callback}?… — if that page does not load (the browser is on another machine),\n` +
-          'copy the whole address from its address bar, paste it here and press Enter.',
+          'copy the whole address from its address bar, paste it here and press Enter.' +
+          (port ? `\nOr forward port ${port} before signing in (ssh -L ${port}:localhost:${port} <this host>, or VS Code port forwarding) and the login completes by itself.` : ''),
       );
       startPasteReader();
     }

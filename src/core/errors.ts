@@ -14,6 +14,7 @@ export type AccessErrorCode =
   | 'token_failed'
   | 'login_pending'
   | 'login_timeout'
+  | 'login_cancelled'
   | 'callback_failed'
   | 'network_error'
   | 'store_error'

@@ -76,6 +76,10 @@ export async function handleAuthorize(ctx: RequestContext): Promise<void> {
   }
   // The switches apply at authorize too: a form allowed when the client registered may have been switched off since.
   if (!redirectHostAllowed(rt.options, new URL(redirectUri).hostname)) {
+    // Checked only here: the registered (so verified) redirect URI gets the refusal, as RFC 6749 §4.1.2.1 allows.
+    if (rt.options.redirectHostsCheckedAt === 'authorize') {
+      return redirect(ctx, callbackUrl(redirectUri, { error: 'invalid_request', error_description: 'redirect_uri is not allowed by the account configuration', state: q.get('state') }));
+    }
     return errorPage(ctx, 'invalid_request', 'redirect_uri is not allowed');
   }
   const state = q.get('state');

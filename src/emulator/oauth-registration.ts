@@ -45,7 +45,7 @@ export async function handleRegistration(ctx: RequestContext): Promise<void> {
         'redirect_uri is not allowed by the account configuration',
       );
     }
-    if (!redirectHostAllowed(ctx.rt.options, url.hostname)) {
+    if (ctx.rt.options.redirectHostsCheckedAt === 'registration' && !redirectHostAllowed(ctx.rt.options, url.hostname)) {
       return registrationError(ctx, 'invalid_redirect_uri', `${url.hostname} redirect URIs are not allowed by the account configuration`);
     }
   }

@@ -32,6 +32,13 @@ export interface EmulatorOptions {
   strictServiceTokens?: boolean;
   /** Which loopback redirect URI form the "account" allows (Access has one switch for each); default both. */
   redirectHosts?: 'both' | 'localhost' | '127.0.0.1';
+  /**
+   * Where `redirectHosts` is enforced: 'registration' (default) refuses the
+   * other form when the client registers; 'authorize' accepts it at
+   * registration and refuses it at authorization, redirecting
+   * error=invalid_request to the registered redirect URI.
+   */
+  redirectHostsCheckedAt?: 'registration' | 'authorize';
   /** Grants a client may register; registering one outside this list is refused (invalid_client_metadata). */
   registrableGrants?: Array<'authorization_code' | 'refresh_token'>;
   /** Refresh is refused (unauthorized_client) for a client that did not register the refresh_token grant. */

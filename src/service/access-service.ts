@@ -47,6 +47,8 @@ export class AccessService {
   /** Proves which Access application a URL is before cloudflared runs for it. */
   readonly appMetadata: AppMetadataVerifier;
   readonly serviceTokens: ServiceTokenConfig;
+  /** Logins of processes that are gone, taken over at start-up; every call waits for this first (see takeover.ts). */
+  private takeovers: Promise<void>;
   /** The login methods by name (see login-methods.ts): callers never branch on which one they hold. */
   readonly methods: LoginMethods;
   /** How many store warnings results have shown (a store can also degrade later, e.g. a disk that turns read-only). */
@@ -59,12 +61,12 @@ export class AccessService {
     this.dispatcher = createDispatcher({ connectMs: config.connectTimeoutMs, headersMs: config.responseTimeoutMs, bodyMs: config.responseTimeoutMs });
     this.store = new SessionStore(config.home, (level, message) => log(level, message));
     this.sessions = new Sessions(this.dispatcher, this.store, config.refreshSkewMs, log);
-    this.callback = new CallbackListener({ preferredPort: config.callbackPort, log: (level, message) => log(level, message) });
+    this.callback = new CallbackListener({ preferredPort: config.callbackPort, bind: config.callbackBind, log: (level, message) => log(level, message) });
     this.oauth = new OAuthLogin(
       this.dispatcher,
       this.store,
       this.callback,
-      { browserCommand: config.browserCommand, loginTimeoutMs: config.loginTimeoutMs, trustedTeams: config.trustedTeams, callbackHost: config.callbackHost },
+      { browserCommand: config.browserCommand, loginTimeoutMs: config.loginTimeoutMs, trustedTeams: config.trustedTeams, callbackHost: config.callbackHost, callbackBind: config.callbackBind },
       log,
     );
     this.cloudflared = new CloudflaredLogin(this.store, { command: config.cloudflaredCommand ?? 'cloudflared', loginTimeoutMs: config.loginTimeoutMs }, log);
@@ -72,17 +74,29 @@ export class AccessService {
     this.serviceTokens = config.serviceTokens ?? EMPTY_SERVICE_TOKENS;
     this.methods = new LoginMethods(this.oauth, this.cloudflared, this.appMetadata);
     for (const message of [...(config.warnings ?? []), ...this.serviceTokens.problems, ...this.serviceTokens.unused, ...(config.teamProblems ?? [])]) log('warning', message);
+    this.takeovers = this.takeOverLogins();
   }
 
-  fetch(params: FetchParams, hooks: LoginHooks = {}): Promise<FetchResult> {
+  /** Takes over pending logins whose process is gone (at start-up, and again before each call: an owner may die meanwhile). */
+  takeOverLogins(): Promise<void> {
+    this.takeovers = (this.takeovers ?? Promise.resolve())
+      .then(() => this.oauth.resumeOrphans())
+      .catch((error: unknown) => this.log('warning', `Could not look for pending logins to take over: ${(error as Error).message}`));
+    return this.takeovers;
+  }
+
+  async fetch(params: FetchParams, hooks: LoginHooks = {}): Promise<FetchResult> {
+    await this.takeOverLogins();
     return fetchThroughAccess(this, params, hooks);
   }
 
-  login(params: { url: string; force?: boolean; wait_seconds?: number; method?: LoginChoice }, hooks: LoginHooks = {}): Promise<LoginResult> {
+  async login(params: { url: string; force?: boolean; wait_seconds?: number; method?: LoginChoice }, hooks: LoginHooks = {}): Promise<LoginResult> {
+    await this.takeOverLogins();
     return login(this, params, hooks);
   }
 
-  completeFromCallbackUrl(params: { url: string; callback_url: string; wait_seconds?: number }, hooks: LoginHooks = {}): Promise<LoginResult> {
+  async completeFromCallbackUrl(params: { url: string; callback_url: string; wait_seconds?: number }, hooks: LoginHooks = {}): Promise<LoginResult> {
+    await this.takeOverLogins();
     return completeFromCallbackUrl(this, params, hooks);
   }
 

@@ -1,7 +1,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import envPaths from 'env-paths';
-import { parseCallbackHost, type CallbackHost } from '../auth/callback-host.js';
+import { parseCallbackBind, parseCallbackHost, type CallbackHost } from '../auth/callback-host.js';
 import { loadServiceTokens, type ServiceTokenConfig } from '../auth/service-tokens.js';
 import { parseTeamList } from '../auth/trusted-teams.js';
 import { expandHome, expandUserPath } from '../auth/user-path.js';
@@ -12,6 +12,8 @@ export interface Config {
   callbackPort: number;
   /** CF_ACCESS_MCP_CALLBACK_HOST: register only this redirect URI form (default: localhost, then 127.0.0.1 if refused). */
   callbackHost?: CallbackHost;
+  /** CF_ACCESS_MCP_CALLBACK_BIND: the address the callback listener binds instead of loopback (e.g. 0.0.0.0 for a forwarded port). */
+  callbackBind?: string;
   loginTimeoutMs: number;
   refreshSkewMs: number;
   defaultWaitSeconds: number;
@@ -72,11 +74,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (callbackHost.problem) warnings.push(callbackHost.problem);
   // Read by the conversion pool itself; checked here so a bad value is warned about at start like the others.
   wholeFrom(env, 'CF_ACCESS_MCP_CONVERT_BUDGET_MS', 10_000 /* DEFAULT_CONVERT_BUDGET_MS */, warnings, { min: 1, max: 600_000, what: 'a whole number of milliseconds' });
+  const callbackBind = parseCallbackBind(env.CF_ACCESS_MCP_CALLBACK_BIND);
+  if (callbackBind.problem) warnings.push(callbackBind.problem);
   return {
     home: env.CF_ACCESS_MCP_HOME?.trim() ? expandUserPath(env.CF_ACCESS_MCP_HOME.trim()) : defaultHome(),
     browserCommand: env.CF_ACCESS_MCP_BROWSER?.trim() || undefined,
     callbackPort: wholeFrom(env, 'CF_ACCESS_MCP_CALLBACK_PORT', 8400, warnings, { min: 0, max: 65535, what: 'a port number' }),
     ...(callbackHost.host ? { callbackHost: callbackHost.host } : {}),
+    ...(callbackBind.address ? { callbackBind: callbackBind.address } : {}),
     loginTimeoutMs: wholeFrom(env, 'CF_ACCESS_MCP_LOGIN_TIMEOUT', 300, warnings, { min: 1, what: 'a whole number of seconds' }) * 1000,
     refreshSkewMs: wholeFrom(env, 'CF_ACCESS_MCP_REFRESH_SKEW', 60, warnings, { min: 0, what: 'a whole number of seconds' }) * 1000,
     defaultWaitSeconds: 45,

@@ -229,7 +229,7 @@ export async function completeFromCallbackUrl(
       `Sign in at ${pending.authorizationUrl} and paste the complete address from the browser's address bar afterwards${redirectUri ? ` (it starts with ${redirectUri}?)` : ''}.`,
     );
   }
-  const delivered = svc.callback.deliver(pasted.href);
+  const delivered = pending.deliver ? pending.deliver(pasted.href) : svc.callback.deliver(pasted.href);
   if (!delivered.ok) {
     throw new AccessError('callback_failed', `${delivered.message} The login to ${target.host} is still pending.`, `Paste the complete address the browser ended on after signing in at ${pending.authorizationUrl}.`);
   }

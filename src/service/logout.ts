@@ -1,7 +1,7 @@
 import { AccessError } from '../core/errors.js';
 import { step } from '../core/next-step.js';
 import { sessionKey, type StoredSession } from '../auth/store.js';
-import { appLabel } from '../auth/app-key.js';
+import { appLabel, longestKeyFor } from '../auth/app-key.js';
 import { revokeToken } from '../auth/token.js';
 import { parseTargetUrl } from '../core/url-policy.js';
 import type { AccessService } from './access-service.js';
@@ -33,6 +33,7 @@ async function revokeSession(svc: AccessService, session: StoredSession): Promis
 /** access_logout: one host (url) or every host (all). */
 export async function logout(svc: AccessService, params: { url?: string; all?: boolean }): Promise<LogoutResult> {
   let sessions: StoredSession[];
+  const cancelled = await cancelPendingLogins(svc, params);
   if (params.all) {
     sessions = svc.store.listSessions();
     forgetPages(svc);
@@ -41,7 +42,10 @@ export async function logout(svc: AccessService, params: { url?: string; all?: b
     forgetPages(svc, target.origin);
     // The application serving this URL: its most specific session; other applications on the host keep theirs.
     const session = svc.store.getSession(svc.store.appKeyFor(target));
-    if (!session) return { logged_out: [{ host: target.host, application: appLabel(target.origin + target.pathname.replace(/\/+$/, '')), revoked: false, detail: 'No session was stored for the application serving this URL.' }] };
+    if (!session) {
+      const detail = cancelled.length > 0 ? 'No session was stored for the application serving this URL; the login pending for it was cancelled.' : 'No session was stored for the application serving this URL.';
+      return { logged_out: [{ host: target.host, application: appLabel(target.origin + target.pathname.replace(/\/+$/, '')), revoked: false, detail }] };
+    }
     sessions = [session];
   } else {
     throw new AccessError('invalid_url', 'Logging out needs a URL or all.', `Name the application: ${step('logout', { url: '<url>' })}, or ${step('logout', { all: true })}.`);
@@ -50,7 +54,33 @@ export async function logout(svc: AccessService, params: { url?: string; all?: b
   for (const session of sessions) {
     const outcome = await revokeSession(svc, session);
     await svc.store.deleteSession(sessionKey(session));
-    results.push({ host: new URL(session.origin).host, application: appLabel(sessionKey(session)), ...outcome });
+    const detail = cancelled.includes(sessionKey(session)) || cancelled.includes(session.origin) ? `${outcome.detail} The login pending for it was cancelled.` : outcome.detail;
+    results.push({ host: new URL(session.origin).host, application: appLabel(sessionKey(session)), ...outcome, detail });
+  }
+  if (params.all) {
+    for (const key of cancelled.filter((k) => !sessions.some((s) => sessionKey(s) === k || s.origin === k))) {
+      results.push({ host: new URL(key).host, application: appLabel(key), revoked: false, detail: 'No session was stored; the login pending for it was cancelled.' });
+    }
   }
   return { logged_out: results };
+}
+
+/** Logging out also ends a login still waiting for that application (its callback page then says "cancelled"); returns their application keys. */
+async function cancelPendingLogins(svc: AccessService, params: { url?: string; all?: boolean }): Promise<string[]> {
+  const pending = [...new Set([...svc.oauth.pendingOrigins(), ...svc.cloudflared.pendingOrigins(), ...svc.oauth.resumable.list().map((r) => r.origin)])];
+  let keys: string[] = [];
+  if (params.all) keys = pending;
+  else if (params.url) {
+    // The login pending for the application serving this URL: the most specific one, as for sessions.
+    const target = parseTargetUrl(params.url);
+    const key = longestKeyFor(pending, target);
+    keys = key ? [key] : [];
+  }
+  const cancelled: string[] = [];
+  for (const key of keys) {
+    const oauth = await svc.oauth.cancel(key);
+    const cloudflared = svc.cloudflared.cancel(key);
+    if (oauth || cloudflared) cancelled.push(key);
+  }
+  return cancelled;
 }

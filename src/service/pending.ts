@@ -80,6 +80,8 @@ export function describePending(facts: PendingFacts, context: PendingContext = {
     ' A page saying \u201cThat account does not have access\u201d means the application\'s policy refused the account, not that the login failed: then tell the user, and do not start another login. Do not retry in a loop.';
   if (!facts.browser.opened && context.callbackUri) {
     nextStep += ` If the browser runs on another machine, it ends on an address starting with ${context.callbackUri} that does not load: ask the user to copy that whole address, then ${step('login', { url: facts.origin, callback_url: '<that address>' })}.`;
+    const forward = facts.method === 'oauth' ? forwardingHint(context.callbackUri) : undefined;
+    if (forward) nextStep += ` ${forward}`;
   }
   return {
     status: 'pending',
@@ -103,4 +105,16 @@ export class LoginPendingError extends AccessError {
 
 export function isLoginPending(error: unknown): error is LoginPendingError {
   return error instanceof LoginPendingError;
+}
+
+/** How to make the loopback callback reachable from a browser on another machine (SSH, devcontainer, Codespaces). */
+export function forwardingHint(callbackUri: string): string | undefined {
+  let port: string;
+  try {
+    port = new URL(callbackUri).port;
+  } catch {
+    return undefined;
+  }
+  if (!port) return undefined;
+  return `Alternatively, forward port ${port} from the user's machine before they sign in (ssh -L ${port}:localhost:${port} <this host>, or VS Code's port forwarding), so that address loads and the login completes by itself; in a container set CF_ACCESS_MCP_CALLBACK_BIND=0.0.0.0 for the forwarded port to reach the listener.`;
 }

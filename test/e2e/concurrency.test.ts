@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
@@ -46,6 +46,21 @@ function count(e: Emulator, endpoint: string): number {
 interface StoreFile {
   sessions: Record<string, { access_token: string; refresh_token?: string }>;
   logins?: Record<string, { state: string; authorization_url?: string; pid: number }>;
+}
+
+/**
+ * What the user's browser (the one the holder opened, with the cookies it keeps in `jarFile`) does after signing in:
+ * the authorization endpoint sends it to our callback, which it loads with the start cookie.
+ */
+async function finishSignIn(authorizationUrl: string, jarFile: string): Promise<void> {
+  const response = await fetch(authorizationUrl, { redirect: 'manual' });
+  await response.arrayBuffer();
+  const callback = response.headers.get('location');
+  assert.ok(callback && /\/callback\?/.test(callback), `redirected to the callback (got ${response.status})`);
+  // No jar when the holder died before its browser loaded the start address (then no cookie is required either).
+  const jar = (existsSync(jarFile) ? JSON.parse(readFileSync(jarFile, 'utf8')) : []) as Array<[string, Array<{ name: string; value: string }>]>;
+  const cookie = jar.flatMap(([, cookies]) => cookies).map((c) => `${c.name}=${c.value}`).join('; ');
+  await eventually(async () => (await fetch(callback, { headers: { cookie } }).catch(() => undefined))?.status === 200, 20_000, 'a process to answer the callback');
 }
 
 function readStore(home: string): StoreFile {
@@ -146,7 +161,9 @@ describe('a login run by another process', () => {
     assert.equal(record?.state, 'pending');
     assert.equal(record?.authorization_url, loginUrl);
     assert.equal(record?.pid, holder.pid);
-    assert.ok(!/verifier/i.test(raw), 'no code verifier in the store');
+    // Issue 13: the verifier is kept (0600) so that another process can finish this login, but never in the record other processes show.
+    assert.ok(!JSON.stringify(record).includes('verifier'), 'no code verifier in the shared login record');
+    assert.ok(/"pending_logins"[\s\S]*"verifier"/.test(raw), 'the resumable login is in the store');
 
     const waiter = await serverOn(home);
     const pending = await fetchPage(waiter, e.appUrl, 1);
@@ -160,11 +177,13 @@ describe('a login run by another process', () => {
 
     process.kill(holder.pid!, 'SIGKILL');
     await waitForExit(holder);
-    // The waiting process notices the dead holder and logs in itself, without being asked again.
-    await eventually(() => readStore(home).sessions[e.appUrl], 20_000, 'the waiting process to take the login over');
-    assert.equal(waiter.browserOpens().length, 1);
+    // The waiting process notices the dead holder and takes its login over (issue 13): no second browser,
+    // the user finishes the sign-in they already have open, and the waiting process answers the callback.
+    await eventually(() => waiter.stderr.join('').includes('Took over the pending login'), 20_000, 'the waiting process to take the login over');
+    await finishSignIn(loginUrl, holder.browserJar);
+    await eventually(() => readStore(home).sessions[e.appUrl], 20_000, 'the session');
     assertContent(await fetchPage(waiter, e.appUrl));
-    assert.equal(waiter.browserOpens().length, 1);
+    assert.equal(waiter.browserOpens().length, 0, 'no second browser');
   });
 
   it('a SIGKILLed holder leaves nothing that blocks a new process', async () => {
@@ -173,13 +192,18 @@ describe('a login run by another process', () => {
     const holder = await serverOn(home, { browser: 'ignore' });
     const started = await holder.call('access_login', { url: e.appUrl, wait_seconds: 0 });
     assert.equal((started.structuredContent as { status: string }).status, 'pending', textOf(started));
+    const loginUrl = (started.structuredContent as { login_url: string }).login_url;
     process.kill(holder.pid!, 'SIGKILL');
     await waitForExit(holder);
 
     const next = await serverOn(home);
-    assertContent(await fetchPage(next, e.appUrl));
-    assert.equal(next.browserOpens().length, 1);
+    const pending = await fetchPage(next, e.appUrl, 0);
+    assert.match(textOf(pending), /^Login pending: /);
+    assert.ok(textOf(pending).includes(loginUrl), 'the login taken over, with its link');
     assert.ok(next.stderr.join('').includes('is gone; taking over'), 'taken over because the pid is gone, not after the lock went stale');
+    await finishSignIn(loginUrl, holder.browserJar);
+    assertContent(await fetchPage(next, e.appUrl));
+    assert.equal(next.browserOpens().length, 0, 'the sign-in already open is finished: no second browser');
     assert.deepEqual(readStore(home).logins ?? {}, {});
   });
 

@@ -40,7 +40,7 @@ function bothShow(result: CallToolResult, ...needles: string[]): void {
 // A Record, so the type checker fails here when an error kind is added and not listed.
 const ERROR_KINDS: Record<AccessErrorCode, true> = {
   invalid_url: true, invalid_arguments: true, discovery_failed: true, invalid_metadata: true, unsupported_server: true, registration_failed: true,
-  authorization_denied: true, authorization_failed: true, token_failed: true, login_pending: true, login_timeout: true, callback_failed: true,
+  authorization_denied: true, authorization_failed: true, token_failed: true, login_pending: true, login_timeout: true, login_cancelled: true, callback_failed: true,
   network_error: true, store_error: true, service_token_refused: true, service_token_missing: true, cloudflared_missing: true, cloudflared_failed: true,
   not_protected: true, save_failed: true, app_not_verified: true, policy_denied: true, login_held_back: true, header_conflict: true,
 };

@@ -19,7 +19,7 @@ export function registerAccessLogout(server: McpServer, getService: ServiceProvi
     'access_logout',
     {
       title: 'Log out of Cloudflare Access sites',
-      description: 'Revokes (when the server supports it) and deletes the stored session of the Access application serving url, or of every application (all: true).',
+      description: 'Revokes (when the server supports it) and deletes the stored session of the Access application serving url, or of every application (all: true); a login still pending for it is cancelled.',
       inputSchema: input.advertised,
       outputSchema: {
         logged_out: z.array(z.object({ host: z.string(), application: z.string(), revoked: z.boolean(), detail: z.string() })),

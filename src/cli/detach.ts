@@ -1,0 +1,94 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { PendingLoginResult } from '../service/pending.js';
+import type { AccessService } from '../service/access-service.js';
+import { EXIT } from './exit-codes.js';
+import { openSession } from './session.js';
+
+/** The internal command a detached process runs; not listed in the usage. */
+export const FINISH_LOGIN_COMMAND = '__finish-login';
+
+const POLL_MS = 250;
+/** How long the background process waits for the command that started it to let go of the login. */
+const HANDOVER_MS = 30_000;
+
+/**
+ * `--detach`: a background cf-access-mcp process that takes over the pending
+ * login (from the store, once this process has exited and released it),
+ * keeps listening for the browser's callback, stores the session and exits.
+ */
+export function detachLogin(origin: string): number | undefined {
+  const entry = fileURLToPath(new URL('../index.js', import.meta.url));
+  const child = spawn(process.execPath, [entry, FINISH_LOGIN_COMMAND, origin], { detached: true, stdio: 'ignore', env: process.env, windowsHide: true });
+  child.on('error', () => {});
+  child.unref();
+  return child.pid;
+}
+
+/** What the command says when it stops waiting: never that a login keeps waiting unless a process really does. */
+export function stoppedWaitingText(pending: Pick<PendingLoginResult, 'host' | 'expires_at'>, command: string, detachedPid: number | undefined, interrupted: boolean): { message: string; nextStep: string } {
+  const stopped = `Login to ${pending.host} not completed${interrupted ? ' (interrupted)' : ' in time'}.`;
+  if (detachedPid !== undefined) {
+    return {
+      message: `${stopped} A background cf-access-mcp process (pid ${detachedPid}) took the login over: it keeps listening for the sign-in until ${pending.expires_at}, stores the session and exits.`,
+      nextStep: `Finish signing in in the browser; afterwards "cf-access-mcp status" shows the session and "${command}" uses it.`,
+    };
+  }
+  return {
+    message: `${stopped} The sign-in link works only while a cf-access-mcp process is listening for it, and this one has stopped: finishing the sign-in now leads to a page that does not load.`,
+    nextStep: `run "${command}" again without --wait and finish signing in while it waits, or add --detach to leave a background process listening.`,
+  };
+}
+
+/** The pending result as a CLI prints it after it stopped waiting (JSON mode). */
+export function stoppedPendingResult(pending: PendingLoginResult, command: string, detachedPid: number | undefined, interrupted: boolean): PendingLoginResult & { listening: boolean } {
+  const text = stoppedWaitingText(pending, command, detachedPid, interrupted);
+  return { ...pending, message: text.message, next_step: text.nextStep, listening: detachedPid !== undefined };
+}
+
+/** This process's part before it exits without handing the login over: nobody will finish it, so the store forgets it. */
+export async function abandonPendingLogin(service: AccessService, host: string): Promise<void> {
+  for (const record of service.oauth.resumable.list()) {
+    if (new URL(record.origin).host === host && record.pid === process.pid) await service.oauth.resumable.delete(record.origin, record.state).catch(() => false);
+  }
+}
+
+/**
+ * The command stopped waiting for a login: with `detach`, hand it to a
+ * background process (managed OAuth only: its state is in the store);
+ * otherwise forget it, since nobody will listen for its callback.
+ * Returns the background process's pid when there is one.
+ */
+export async function stopWaiting(service: AccessService, host: string, detach: boolean): Promise<number | undefined> {
+  const record = service.oauth.resumable.list().find((r) => new URL(r.origin).host === host && r.pid === process.pid);
+  if (detach && record) return detachLogin(record.origin);
+  await abandonPendingLogin(service, host);
+  return undefined;
+}
+
+/** `__finish-login <origin>`: the detached process. Exit 0 once the session is stored, 3 when the login ends without one. */
+export async function runFinishLogin(args: string[]): Promise<number> {
+  const origin = args[0];
+  if (!origin) return EXIT.usage;
+  const session = openSession(false);
+  const service = session.service;
+  try {
+    const handoverUntil = Date.now() + HANDOVER_MS;
+    for (;;) {
+      const record = service.oauth.resumable.get(origin);
+      const ours = service.oauth.pendingFor(origin);
+      if (ours) {
+        await ours.done;
+        return EXIT.ok;
+      }
+      if (!record) return service.store.getSession(origin) ? EXIT.ok : EXIT.loginIncomplete;
+      if (record.expires_at <= Date.now() || Date.now() > handoverUntil) return EXIT.loginIncomplete;
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      await service.takeOverLogins();
+    }
+  } catch {
+    return EXIT.loginIncomplete;
+  } finally {
+    await session.close();
+  }
+}

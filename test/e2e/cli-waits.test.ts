@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Emulator } from '../../src/emulator/index.js';
+import { BROWSER_SCRIPT, cleanupHomes, eventually, SERVER_ENTRY, startEmulator, tempHome, trustedTeamsEnv } from '../helpers/harness.js';
+
+/**
+ * Issue 13 item 5: when `login`/`fetch` stop waiting they say that nobody
+ * listens any more (or hand the login to a real background process with
+ * --detach, which finishes it). The built binary, run as a person would.
+ */
+
+const SENTENCE = 'The protected resource was reached through Cloudflare Access.';
+const PROMISES_WAITING = /keeps waiting|the login waits until|still waiting|repeat the same call/i;
+let emulator: Emulator;
+const detachedPids: number[] = [];
+
+before(async () => {
+  emulator = await startEmulator({ approval: 'auto' });
+});
+after(async () => {
+  for (const pid of detachedPids) {
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      /* already gone */
+    }
+  }
+  await emulator.close();
+  cleanupHomes();
+});
+
+function env(home: string, browserLog: string, action: 'approve' | 'ignore'): NodeJS.ProcessEnv {
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^CF_ACCESS_/.test(name) && !/_proxy$/i.test(name)));
+  return {
+    ...inherited,
+    CF_ACCESS_MCP_HOME: home,
+    CF_ACCESS_MCP_CALLBACK_PORT: '0',
+    CF_ACCESS_MCP_BROWSER: `${process.execPath} ${BROWSER_SCRIPT}`,
+    TEST_BROWSER_ACTION: action,
+    TEST_BROWSER_LOG: browserLog,
+    TEST_BROWSER_JAR: join(dirname(browserLog), 'cookies.json'),
+    ...trustedTeamsEnv(),
+  };
+}
+
+function cli(args: string[], processEnv: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [SERVER_ENTRY, ...args], { env: processEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+function opened(browserLog: string): string[] {
+  return existsSync(browserLog) ? readFileSync(browserLog, 'utf8').split('\n').filter((l) => l.startsWith('open ')).map((l) => l.slice(5)) : [];
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('CLI waits', () => {
+  it('login --wait 2 never claims that anyone keeps waiting after it exits', async () => {
+    const home = tempHome();
+    const log = join(tempHome('cfam-b-'), 'browser.log');
+    const run = await cli(['login', `${emulator.appUrl}/`, '--wait', '2'], env(home, log, 'ignore'));
+    assert.equal(run.code, 3, run.stderr);
+    const after = run.stderr.slice(run.stderr.indexOf('not completed'));
+    assert.doesNotMatch(after, PROMISES_WAITING);
+    assert.match(after, /works only while a cf-access-mcp process is listening/);
+    assert.match(after, /without --wait/);
+
+    const json = await cli(['login', `${emulator.appUrl}/`, '--wait', '1', '--json'], env(tempHome(), log, 'ignore'));
+    assert.equal(json.code, 3);
+    const result = JSON.parse(json.stdout) as { message: string; next_step: string; listening: boolean };
+    assert.doesNotMatch(`${result.message} ${result.next_step}`, PROMISES_WAITING);
+    assert.equal(result.listening, false);
+
+    const fetched = await cli(['fetch', `${emulator.appUrl}/`, '--wait', '1'], env(tempHome(), log, 'ignore'));
+    assert.equal(fetched.code, 3);
+    assert.doesNotMatch(fetched.stderr.slice(fetched.stderr.indexOf('not completed')), PROMISES_WAITING);
+  });
+
+  it('login --detach leaves a background process that finishes the sign-in; a later fetch uses the stored session', async () => {
+    const home = tempHome();
+    const log = join(tempHome('cfam-b-'), 'browser.log');
+    emulator.clearLog();
+    const run = await cli(['login', `${emulator.appUrl}/`, '--wait', '1', '--detach'], env(home, log, 'ignore'));
+    assert.equal(run.code, 3, run.stderr);
+    const pid = Number(/pid (\d+)/.exec(run.stderr)?.[1]);
+    assert.ok(pid > 0, run.stderr);
+    detachedPids.push(pid);
+    assert.match(run.stderr, /keeps listening for the sign-in until/);
+    const authorizationUrl = opened(log)[0];
+    assert.ok(authorizationUrl, 'the browser was opened once');
+
+    // The user finishes signing in: the authorization endpoint sends the browser to the callback, where the background process listens.
+    const response = await fetch(authorizationUrl, { redirect: 'manual' });
+    await response.arrayBuffer();
+    const callback = response.headers.get('location')!;
+    assert.match(callback, /\/callback\?/);
+    // The browser the login opened holds the start address's cookie, which the callback must carry.
+    const jarFile = join(dirname(log), 'cookies.json');
+    const jar = (existsSync(jarFile) ? JSON.parse(readFileSync(jarFile, 'utf8')) : []) as Array<[string, Array<{ name: string; value: string }>]>;
+    const cookie = jar.flatMap(([, cookies]) => cookies).map((c) => `${c.name}=${c.value}`).join('; ');
+    const page = (await eventually(
+      async () => {
+        try {
+          const r = await fetch(callback, { headers: { accept: 'text/html', cookie } });
+          const html = await r.text();
+          return r.status === 200 ? html : undefined;
+        } catch {
+          return undefined;
+        }
+      },
+      30_000,
+      'the background process to answer the callback',
+    ))!;
+    assert.doesNotMatch(page, /not valid|not load/i);
+    await eventually(() => !alive(pid), 30_000, 'the background process to exit');
+
+    const fetched = await cli(['fetch', `${emulator.appUrl}/`, '--wait', '0'], env(home, log, 'ignore'));
+    assert.equal(fetched.code, 0, fetched.stderr);
+    assert.ok(fetched.stdout.includes(SENTENCE));
+    assert.equal(opened(log).length, 1, 'one browser in total');
+    assert.equal(emulator.requests({ endpoint: 'token' }).length, 1, 'one code exchange, by the background process');
+  });
+});

@@ -1,0 +1,196 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, afterEach, describe, it } from 'node:test';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { Emulator, EmulatorOptions } from '../../src/emulator/index.js';
+import { cleanupHomes, eventually, resultData, startEmulator, tempHome, TestServer, textOf } from '../helpers/harness.js';
+import { assertNoSecretsLeaked } from '../helpers/leaks.js';
+
+/**
+ * Issue 13 items 1 (a form refused only at authorization), 3 (a pending login
+ * survives its process) and 6 (logout cancels a pending login). Built server
+ * over stdio against the emulator; the test plays the browser after a restart.
+ */
+
+const SENTENCE = 'The protected resource was reached through Cloudflare Access.';
+const running: Array<{ close(): Promise<void> }> = [];
+const secrets = new Set<string>();
+
+afterEach(async () => {
+  for (const r of running.splice(0).reverse()) await r.close();
+});
+after(() => {
+  assertNoSecretsLeaked(secrets);
+  cleanupHomes();
+});
+
+async function emulatorWith(options: EmulatorOptions = {}): Promise<Emulator> {
+  const emulator = await startEmulator(options);
+  running.push(emulator);
+  return emulator;
+}
+
+async function serverOn(home: string, browser: 'approve' | 'ignore' | 'none' = 'approve', env: Record<string, string> = {}): Promise<TestServer> {
+  const server = await TestServer.start({ home, browser, env });
+  running.push(server);
+  return server;
+}
+
+function assertContent(result: CallToolResult): void {
+  assert.notEqual(result.isError, true, `unexpected error: ${textOf(result)}`);
+  assert.ok(textOf(result).includes(SENTENCE), `content missing from: ${textOf(result).slice(0, 400)}`);
+}
+
+interface StoreFile {
+  sessions: Record<string, { access_token: string; refresh_token?: string }>;
+  callback_hosts: Record<string, string>;
+  pending_logins?: Record<string, { verifier: string; state: string; pid: number; cookie?: { name: string; value: string } }>;
+}
+
+function readStore(home: string): StoreFile {
+  const data = JSON.parse(readFileSync(join(home, 'store.json'), 'utf8')) as StoreFile;
+  for (const session of Object.values(data.sessions)) for (const token of [session.access_token, session.refresh_token]) if (token) secrets.add(token);
+  for (const pending of Object.values(data.pending_logins ?? {})) {
+    secrets.add(pending.verifier);
+    if (pending.cookie) secrets.add(pending.cookie.value);
+  }
+  return data;
+}
+
+/** What the user's browser does after signing in: the authorization endpoint answers with a redirect to our callback. */
+async function callbackFromAuthorize(authorizationUrl: string): Promise<string> {
+  const response = await fetch(authorizationUrl, { redirect: 'manual', headers: { accept: 'text/html' } });
+  await response.arrayBuffer();
+  const location = response.headers.get('location');
+  assert.ok(location && /\/callback\?/.test(location), `the authorization endpoint redirects to the callback (got ${response.status} ${location})`);
+  return location;
+}
+
+/** Token requests: 15-minute tokens are never refreshed within a test, so each one is a code exchange. */
+function codeExchanges(e: Emulator): number {
+  return e.requests({ endpoint: 'token' }).length;
+}
+
+function killHard(server: TestServer): Promise<void> {
+  const pid = server.pid!;
+  process.kill(pid, 'SIGKILL');
+  return eventually(() => {
+    try {
+      process.kill(pid, 0);
+      return false;
+    } catch {
+      return true;
+    }
+  }, 10_000, 'the killed server to exit').then(() => undefined);
+}
+
+/** A server that began a login (browser opened on the sign-in page, nobody finished), then was SIGKILLed. */
+async function loginLeftByKilledServer(e: Emulator, home: string): Promise<{ authorizationUrl: string; cookie: string }> {
+  const first = await serverOn(home, 'ignore');
+  const pending = await first.call('access_fetch', { url: `${e.appUrl}/`, wait_seconds: 0 });
+  assert.equal(resultData(pending).status, 'pending', textOf(pending));
+  const authorizationUrl = (await eventually(() => first.browserOpens()[0], 10_000, 'the browser to open'))!;
+  // The browser loaded the one-time start address: its cookie is recorded with the login, for whoever finishes it.
+  const record = (await eventually(() => Object.values(readStore(home).pending_logins ?? {}).find((r) => r.cookie), 10_000, 'the start cookie to be recorded'))!;
+  assert.ok(!textOf(pending).includes(record.verifier), 'the verifier is not in the result');
+  const jar = JSON.parse(readFileSync(first.browserJar, 'utf8')) as Array<[string, Array<{ name: string; value: string }>]>;
+  const cookie = jar.flatMap(([, cookies]) => cookies).find((c) => c.name === record.cookie!.name);
+  assert.ok(cookie, 'the browser holds the start cookie');
+  await killHard(first);
+  return { authorizationUrl, cookie: `${cookie.name}=${cookie.value}` };
+}
+
+describe('a login begun by a server that was killed', () => {
+  it('the browser callback is answered by the next server on the same home: one browser, one code exchange', async () => {
+    const e = await emulatorWith();
+    const home = tempHome();
+    const { authorizationUrl, cookie } = await loginLeftByKilledServer(e, home);
+
+    const second = await serverOn(home, 'approve');
+    await eventually(() => second.stderr.join('').includes('Took over the pending login'), 20_000, 'the takeover to be logged');
+    const callback = await callbackFromAuthorize(authorizationUrl);
+    const foreign = await fetch(callback, { headers: { accept: 'text/html' } });
+    assert.equal(foreign.status, 403, 'a browser without the start cookie still cannot complete it after the takeover');
+    await foreign.arrayBuffer();
+    const page = await fetch(callback, { headers: { accept: 'text/html', cookie } });
+    const html = await page.text();
+    assert.equal(page.status, 200, html.slice(0, 300));
+
+    assertContent(await second.call('access_fetch', { url: `${e.appUrl}/`, wait_seconds: 30 }));
+    assert.equal(second.browserOpens().length, 0, 'no second browser');
+    assert.equal(codeExchanges(e), 1, 'one code exchange');
+    assert.equal(Object.keys(readStore(home).pending_logins ?? {}).length, 0, 'the finished login is no longer recorded');
+    assert.ok(!second.stderr.join('').includes(callback.split('code=')[1]!.split('&')[0]!), 'the code is not logged');
+  });
+
+  it('a pasted callback address completes it in the next server', async () => {
+    const e = await emulatorWith();
+    const home = tempHome();
+    const { authorizationUrl } = await loginLeftByKilledServer(e, home);
+
+    const second = await serverOn(home, 'none');
+    const callback = await callbackFromAuthorize(authorizationUrl);
+    const done = await second.call('access_login', { url: `${e.appUrl}/`, callback_url: callback, wait_seconds: 30 });
+    assert.equal(resultData(done).status, 'authenticated', textOf(done));
+    assertContent(await second.call('access_fetch', { url: `${e.appUrl}/`, wait_seconds: 0 }));
+    assert.equal(codeExchanges(e), 1, 'one code exchange');
+    assert.match(second.stderr.join(''), /Took over the pending login/);
+  });
+
+  it('an expired pending login is deleted, not taken over', async () => {
+    const e = await emulatorWith();
+    const home = tempHome();
+    const first = await serverOn(home, 'ignore', { CF_ACCESS_MCP_LOGIN_TIMEOUT: '2' });
+    await first.call('access_fetch', { url: `${e.appUrl}/`, wait_seconds: 0 });
+    await eventually(() => first.browserOpens()[0], 10_000, 'the browser to open');
+    await killHard(first);
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    const second = await serverOn(home, 'none');
+    await second.call('access_status', {});
+    await eventually(() => Object.keys(readStore(home).pending_logins ?? {}).length === 0, 10_000, 'the expired record to be deleted');
+    assert.doesNotMatch(second.stderr.join(''), /Took over/);
+  });
+});
+
+describe('a redirect form refused only at authorization', () => {
+  it('switches to the other form instead of timing out, and remembers it only once a login completed', async () => {
+    const e = await emulatorWith({ redirectHosts: '127.0.0.1', redirectHostsCheckedAt: 'authorize' });
+    const home = tempHome();
+    const server = await serverOn(home);
+    assertContent(await server.call('access_fetch', { url: `${e.appUrl}/`, wait_seconds: 30 }));
+    const hosts = e.clients().map((c) => new URL(c.redirect_uris[0]!).hostname);
+    assert.deepEqual(hosts, ['localhost', '127.0.0.1'], 'localhost registered, refused at authorization, then 127.0.0.1');
+    assert.deepEqual(Object.values(readStore(home).callback_hosts), ['127.0.0.1']);
+    assert.equal(codeExchanges(e), 1);
+  });
+
+  it('a registration alone is not remembered as the working form', async () => {
+    const e = await emulatorWith();
+    const home = tempHome();
+    const server = await serverOn(home, 'ignore');
+    const pending = await server.call('access_fetch', { url: `${e.appUrl}/`, wait_seconds: 0 });
+    assert.equal(resultData(pending).status, 'pending');
+    assert.equal(e.clients().length, 1);
+    assert.deepEqual(readStore(home).callback_hosts, {}, 'nothing remembered before a login completed');
+  });
+});
+
+describe('access_logout during a pending login', () => {
+  it('cancels it: the callback link then shows "cancelled" and nothing is stored', async () => {
+    const e = await emulatorWith();
+    const home = tempHome();
+    const server = await serverOn(home, 'ignore');
+    const pending = await server.call('access_fetch', { url: `${e.appUrl}/`, wait_seconds: 0 });
+    assert.equal(resultData(pending).status, 'pending');
+    const authorizationUrl = (await eventually(() => server.browserOpens()[0], 10_000, 'the browser to open'))!;
+    const out = await server.call('access_logout', { url: `${e.appUrl}/` });
+    assert.match(textOf(out), /pending .*cancelled/);
+    const callback = await callbackFromAuthorize(authorizationUrl);
+    const page = await fetch(callback, { headers: { accept: 'text/html' } });
+    assert.match(await page.text(), /Login cancelled/);
+    assert.equal(codeExchanges(e), 0);
+    assert.deepEqual(readStore(home).sessions, {});
+    assert.equal(Object.keys(readStore(home).pending_logins ?? {}).length, 0);
+  });
+});
