@@ -13,6 +13,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   status: async () => (await import('./cli/status.js')).runStatus,
   logout: async () => (await import('./cli/logout.js')).runLogout,
   fetch: async () => (await import('./cli/fetch.js')).runFetch,
+  install: async () => (await import('./cli/install.js')).runInstall,
+  doctor: async () => (await import('./cli/doctor.js')).runDoctor,
   demo: async () => {
     const { runDemo } = await import('./cli/demo.js');
     return async (args) => {

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Emulator } from '../../src/emulator/index.js';
+import type { EmulatorProcess } from '../lib/emulator-process.js';
 import { row, type FigureResult } from '../lib/report.js';
 import { expectOk, memoryOf, spawnServer, textOf } from '../lib/servers.js';
 import { median, round } from '../lib/stats.js';
@@ -11,7 +11,7 @@ const MB = 1024 * 1024;
  * resident set (VmHWM) and the bytes the emulator handed to the socket before the server
  * stopped reading. A fresh process per repetition, warmed by one normal fetch first.
  */
-export async function bigFigure(emulator: Emulator, reps = 3): Promise<FigureResult> {
+export async function bigFigure(emulator: EmulatorProcess, reps = 1): Promise<FigureResult> {
   const growth: number[] = [];
   const sent: number[] = [];
   const notes: string[] = [];
@@ -21,11 +21,11 @@ export async function bigFigure(emulator: Emulator, reps = 3): Promise<FigureRes
       expectOk(await server.call('access_fetch', { url: `${emulator.appUrl}/page-10k` }), 'warm-up fetch');
       expectOk(await server.call('access_fetch', { url: `${emulator.appUrl}/page-10k` }), 'warm-up fetch');
       const before = memoryOf(server.pid);
-      emulator.clearLog();
+      await emulator.clearLog();
       const result = expectOk(await server.call('access_fetch', { url: `${emulator.appUrl}/big` }), 'big fetch');
       const after = memoryOf(server.pid);
       await sleep(200); // let the emulator see the connection close
-      const entry = emulator.requests({ endpoint: 'resource' }).find((e) => e.path.startsWith('/big'));
+      const entry = (await emulator.requests({ endpoint: 'resource' })).find((e) => e.path.startsWith('/big'));
       growth.push(after.hwm - before.hwm);
       sent.push(entry?.bytesSent ?? NaN);
       const structured = result.structuredContent as { total_length?: number; truncated?: boolean; saved_to?: string } | undefined;

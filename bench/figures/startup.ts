@@ -40,7 +40,7 @@ function importCosts(): Record<string, number> {
 }
 
 /** Start-up of cf-access-mcp against a bare SDK server with four no-op tools, interleaved. */
-export async function startupFigure(runs = 15): Promise<FigureResult> {
+export async function startupFigure(runs = 10): Promise<FigureResult> {
   await timeStartup(SERVER_ENTRY); // warm the file cache for both
   await timeStartup(BARE_ENTRY);
   const ours: number[] = [];

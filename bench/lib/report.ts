@@ -1,4 +1,8 @@
-/** One line of the benchmark table. `met` is null when the figure has no goal or could not be measured. */
+/**
+ * One line of the benchmark table. `met` is null when the figure has no goal or
+ * could not be measured. Other bench modules (e.g. bench/bridges.ts) return
+ * these, wrapped in a FigureResult, and run.ts lists them with the rest.
+ */
 export interface Row {
   figure: string;
   value: string;
@@ -28,4 +32,12 @@ export function formatTable(rows: Row[]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
   const line = (c: string[]) => `| ${c.map((v, i) => v.padEnd(widths[i]!)).join(' | ')} |`;
   return [line(headers), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...cells.map(line)].join('\n');
+}
+
+/** The same rows as a Markdown table, for the README (pipes in cells escaped). */
+export function markdownTable(rows: Row[]): string {
+  const cell = (v: string) => v.replace(/\|/g, '\\|');
+  const lines = ['| figure | value | goal | met |', '| --- | --- | --- | --- |'];
+  for (const r of rows) lines.push(`| ${cell(r.figure)} | ${cell(r.value)} | ${cell(r.goal)} | ${r.met === null ? '' : r.met ? 'yes' : '**no**'} |`);
+  return lines.join('\n');
 }

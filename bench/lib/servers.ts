@@ -1,6 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
@@ -8,6 +9,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 export const ROOT = resolve(import.meta.dirname, '..', '..');
 export const SERVER_ENTRY = join(ROOT, 'dist', 'index.js');
 export const BARE_ENTRY = join(ROOT, 'bench', 'bare-server.mjs');
+export const BARE_FETCH_ENTRY = join(ROOT, 'bench', 'bare-fetch-server.mjs');
 const BROWSER_SCRIPT = join(ROOT, 'test', 'fixtures', 'browser.mjs');
 
 const dirs: string[] = [];
@@ -30,10 +32,12 @@ export interface Spawned {
   browserLog: string;
   call(name: string, args: Record<string, unknown>): Promise<CallToolResult>;
   browserOpens(): number;
+  /** What the server wrote to stderr so far (only with `stderr: true`). */
+  stderr(): string;
   close(): Promise<void>;
 }
 
-export async function spawnServer(options: { entry?: string; home?: string; env?: Record<string, string> } = {}): Promise<Spawned> {
+export async function spawnServer(options: { entry?: string; home?: string; env?: Record<string, string>; stderr?: boolean } = {}): Promise<Spawned> {
   const home = options.home ?? tempDir();
   const browserLog = join(tempDir('cfam-bench-browser-'), 'browser.log');
   const transport = new StdioClientTransport({
@@ -48,8 +52,10 @@ export async function spawnServer(options: { entry?: string; home?: string; env?
       TEST_BROWSER_ACTION: 'approve',
       ...options.env,
     },
-    stderr: 'ignore',
+    stderr: options.stderr ? 'pipe' : 'ignore',
   });
+  let stderr = '';
+  transport.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
   const client = new Client({ name: 'cf-access-mcp-bench', version: '1.0.0' });
   await client.connect(transport);
   return {
@@ -61,6 +67,7 @@ export async function spawnServer(options: { entry?: string; home?: string; env?
       (await client.callTool({ name, arguments: args }, undefined, { timeout: 120_000 })) as CallToolResult,
     browserOpens: () =>
       existsSync(browserLog) ? readFileSync(browserLog, 'utf8').split('\n').filter((l) => l.startsWith('open ')).length : 0,
+    stderr: () => stderr,
     close: () => client.close().catch(() => {}),
   };
 }
@@ -93,4 +100,13 @@ export function memoryOf(pid: number): { hwm: number; rss: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
   return { hwm: kb('VmHWM'), rss: kb('VmRSS') };
+}
+
+/** Milliseconds one tool call takes through the MCP hop; throws if it failed. */
+export async function timeCall(server: Spawned, name: string, args: Record<string, unknown>): Promise<number> {
+  const start = performance.now();
+  const result = await server.call(name, args);
+  const elapsed = performance.now() - start;
+  expectOk(result, `${name} ${String(args.url ?? '')}`);
+  return elapsed;
 }

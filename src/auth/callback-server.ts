@@ -244,7 +244,7 @@ export class CallbackListener {
     const suffix = this.port === 80 ? ['', ':80'] : [`:${this.port}`];
     const allowedHosts = ['localhost', '127.0.0.1', '[::1]'].flatMap((name) => suffix.map((port) => `${name}${port}`));
     if (!allowedHosts.includes(host)) {
-      send(400, errorPage('Unexpected host', 'This login callback only answers on localhost.', 'Start the login again from your agent.'));
+      send(400, errorPage('Unexpected host', 'This login callback only answers on localhost.', 'Start the sign-in again from the application that started it.'));
       return;
     }
     // Path and query only, appended to our own origin: resolved against a base, "//[" (which any web page can
@@ -276,12 +276,12 @@ export class CallbackListener {
           errorPage(
             'This browser did not start this sign-in',
             routed.message,
-            'Finish the sign-in in the browser tab your agent opened. If you closed it, ask your agent to start the login again (access_login with force: true).',
+            'Finish the sign-in in the browser tab that was opened for it. If you closed that tab, start the sign-in again from the application that started it.',
           ),
         );
         return;
       }
-      send(400, errorPage('This login link is not valid', routed.message, 'Start the login again from your agent (access_login).'));
+      send(400, errorPage('This login link is not valid', routed.message, 'Start the sign-in again from the application that started it.'));
       return;
     }
     const params = routed.params!;
@@ -292,7 +292,7 @@ export class CallbackListener {
         errorPage(
           denied ? 'Login denied' : 'Login failed',
           denied ? `Access to ${routed.host} was denied.` : `The authorization server reported: ${params.error}.`,
-          'Return to your agent; it will tell you what to do next.',
+          'Return to the application that started the sign-in; it says what to do next.',
         ),
       );
       return;
@@ -310,7 +310,7 @@ export class CallbackListener {
         errorPage(
           'This sign-in link was already used',
           'A sign-in start link works once, in the browser it was opened in.',
-          'Switch to the tab it opened. If you closed it, ask your agent to start the login again (access_login with force: true).',
+          'Switch to the tab it opened. If you closed that tab, start the sign-in again from the application that started it.',
         ),
       );
       return;

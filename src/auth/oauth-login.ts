@@ -22,6 +22,7 @@ import type { ResourceMetadata, ServerMetadata } from './schemas.js';
 import { sessionState } from './sessions.js';
 import { POLL_MS, ready, SharedLogins, sleep } from './shared-login.js';
 import { registrationKey, type SessionStore, type StoredSession } from './store.js';
+import { DiscoveryCache } from './discovery-cache.js';
 import { isTrustedLoginHost } from '../core/url-policy.js';
 import { isTrustedTeam, TEAM_TRUSTED_FIELD, teamHost, untrustedTeamReason } from './trusted-teams.js';
 import { exchangeCode } from './token.js';
@@ -117,8 +118,7 @@ const EXPIRED_NOTICE_MS = 24 * 60 * 60_000;
 export class OAuthLogin {
   private readonly pending = new Map<string, PendingLogin>();
   private readonly starting = new Map<string, Promise<PendingLogin>>();
-  private readonly discoveries = new Map<string, Discovery>();
-  private readonly discovering = new Map<string, Promise<Discovery>>();
+  private readonly discoveries: DiscoveryCache;
   private readonly failures = new Map<string, { message: string; at: number }>();
   /** Logins of this process that ran out of time, told once to the login that replaces them. */
   private readonly expired = new Map<string, ExpiredLogin>();
@@ -132,6 +132,7 @@ export class OAuthLogin {
     private readonly log: Logger,
   ) {
     this.shared = new SharedLogins(store, log);
+    this.discoveries = new DiscoveryCache(store, config.discoveryTtlMs);
   }
 
   /** The login under way in this process for the application; one past its timeout no longer counts. */
@@ -172,28 +173,20 @@ export class OAuthLogin {
   }
 
   /**
-   * Discovery for the application a challenge names, cached for a while per
-   * resource metadata URL (dropped whenever a later step fails); concurrent
-   * callers share one.
+   * Discovery for the application a challenge names, per resource metadata URL:
+   * one request pair shared by concurrent callers, kept a while (in the store
+   * too, so a new process re-logs in without it), dropped whenever a later step
+   * fails with it.
    */
-  async discover(target: URL, resourceMetadataUrl: string): Promise<Discovery> {
+  discover(target: URL, resourceMetadataUrl: string): Promise<Discovery> {
     const metadataUrl = absoluteUrl(resourceMetadataUrl, target);
-    const cached = this.discoveries.get(metadataUrl);
-    if (cached && Date.now() - cached.at < (this.config.discoveryTtlMs ?? 10 * 60_000)) return cached;
-    let running = this.discovering.get(metadataUrl);
-    if (!running) {
-      running = (async () => {
-        const resourceMetadata = await fetchResourceMetadata(this.dispatcher, resourceMetadataUrl, target);
-        const app = appKeyOf(resourceMetadata.resource, target);
-        const authorizationServer = authorizationServerOf(resourceMetadata, target);
-        const server = await fetchServerMetadata(this.dispatcher, authorizationServer);
-        const discovery: Discovery = { origin: target.origin, app, metadataUrl, resource: resourceMetadata.resource, resourceMetadata, authorizationServer, server, at: Date.now() };
-        this.discoveries.set(metadataUrl, discovery);
-        return discovery;
-      })().finally(() => this.discovering.delete(metadataUrl));
-      this.discovering.set(metadataUrl, running);
-    }
-    return running;
+    return this.discoveries.get(metadataUrl, target, async () => {
+      const resourceMetadata = await fetchResourceMetadata(this.dispatcher, resourceMetadataUrl, target);
+      const app = appKeyOf(resourceMetadata.resource, target);
+      const authorizationServer = authorizationServerOf(resourceMetadata, target);
+      const server = await fetchServerMetadata(this.dispatcher, authorizationServer);
+      return { origin: target.origin, app, metadataUrl, resource: resourceMetadata.resource, resourceMetadata, authorizationServer, server, at: Date.now() };
+    });
   }
 
   /** The application a challenge for `target` belongs to (discovery, cached); the origin when the challenge names no metadata. */
@@ -203,7 +196,7 @@ export class OAuthLogin {
   }
 
   forgetDiscovery(metadataUrl: string | undefined): void {
-    if (metadataUrl !== undefined) this.discoveries.delete(metadataUrl);
+    if (metadataUrl !== undefined) this.discoveries.forget(metadataUrl);
   }
 
   /**

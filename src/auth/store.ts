@@ -4,7 +4,7 @@ import Conf from 'conf';
 import lockfile from 'proper-lockfile';
 import { z } from 'zod';
 import { PRIVATE_LOCK_FS } from './lock-fs.js';
-import { chmodNoFollow, securePrivateDir, unsafeEntry, type Unsafe } from './private-dir.js';
+import { chmodNoFollow, securePrivateDir, unsafeEntry, unsafeStat, type Unsafe } from './private-dir.js';
 import { rememberSecret } from '../core/redact.js';
 import type { Registration } from './registration.js';
 import { longestKeyFor, type AppKey } from './app-key.js';
@@ -87,10 +87,12 @@ const StoreDataSchema = z.object({
   callback_hosts: z.record(z.string(), z.string()).default({}),
   /** Per application key: the last refusal, which holds back new browser logins for a while. */
   refusals: z.record(z.string(), RefusalSchema).default({}),
+  /** Per resource metadata URL (one per application): its discovery documents and when they were fetched (see discovery-cache.ts). */
+  discoveries: z.record(z.string(), z.unknown()).default({}),
 });
 export type StoreData = z.infer<typeof StoreDataSchema>;
 
-const emptyData = (): StoreData => ({ version: 1, sessions: {}, registrations: {}, logins: {}, callback_hosts: {}, refusals: {} });
+const emptyData = (): StoreData => ({ version: 1, sessions: {}, registrations: {}, logins: {}, callback_hosts: {}, refusals: {}, discoveries: {} });
 
 /** The cross-process lock on the store file: short-lived, so a dead holder is taken over after a few seconds. */
 const STORE_LOCK = { stale: 10_000, update: 2_000 };
@@ -111,6 +113,8 @@ export class SessionStore {
   private memory: StoreData | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private cache: { key: string; data: StoreData } | undefined;
+  /** The file was checked (one lstat) in this turn of the event loop: reads until the next turn reuse that check. */
+  private checkedThisTurn = false;
 
   constructor(
     readonly dir: string,
@@ -204,25 +208,39 @@ export class SessionStore {
     }
   }
 
-  /** Current contents, read from disk. */
+  /**
+   * Current contents, read from disk. One lstat per turn of the event loop
+   * tells whether the file is still safe and whether it changed (each atomic
+   * write is a new inode); the parse is redone only when it changed.
+   */
   read(): StoreData {
     if (this.memory) return this.memory;
-    if (!this.fileIsSafe()) return this.memory!;
-    // Every fetch reads the store; re-parse only when the file changed (each atomic write is a new inode).
-    const key = this.fileKey();
-    if (key !== undefined && this.cache?.key === key) return this.cache.data;
-    const data = this.readFile();
-    this.cache = key === undefined || this.memory ? undefined : { key, data };
-    return data;
-  }
-
-  private fileKey(): string | undefined {
+    if (this.checkedThisTurn && this.cache) return this.cache.data;
+    let stat: import('node:fs').BigIntStats | undefined;
     try {
-      const stat = lstatSync(this.file, { bigint: true });
-      return `${stat.ino}:${stat.size}:${stat.mtimeNs}`;
-    } catch {
-      return undefined;
+      stat = lstatSync(this.file, { bigint: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+        this.refuse({ problem: `${this.file} cannot be checked (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, fix: 'Fix the directory permissions or set CF_ACCESS_MCP_HOME.' });
+        return this.memory!;
+      }
     }
+    const unsafe = stat && unsafeStat(this.file, stat, 'file');
+    if (unsafe) {
+      this.refuse(unsafe);
+      return this.memory!;
+    }
+    const key = stat ? `${stat.ino}:${stat.size}:${stat.mtimeNs}` : undefined;
+    if (key === undefined || this.cache?.key !== key) {
+      const data = this.readFile();
+      this.cache = key === undefined || this.memory ? undefined : { key, data };
+      if (!this.cache) return data;
+    }
+    if (!this.checkedThisTurn) {
+      this.checkedThisTurn = true;
+      setImmediate(() => (this.checkedThisTurn = false)).unref();
+    }
+    return this.cache.data;
   }
 
   private readFile(): StoreData {
@@ -280,6 +298,7 @@ export class SessionStore {
           return result;
         }
         try {
+          this.checkedThisTurn = false;
           this.conf!.store = data;
         } catch (error) {
           this.degradeToMemory(error);
@@ -377,6 +396,23 @@ export class SessionStore {
   putCallbackHost(authorizationServer: string, host: string): Promise<void> {
     return this.update((data) => {
       data.callback_hosts[authorizationServer] = host;
+    });
+  }
+
+  /** Unchecked: discovery-cache.ts validates what it reads. */
+  getDiscovery(metadataUrl: string): unknown {
+    return this.read().discoveries[metadataUrl];
+  }
+
+  putDiscovery(metadataUrl: string, discovery: unknown): Promise<void> {
+    return this.update((data) => {
+      data.discoveries[metadataUrl] = discovery;
+    });
+  }
+
+  deleteDiscovery(metadataUrl: string): Promise<void> {
+    return this.update((data) => {
+      delete data.discoveries[metadataUrl];
     });
   }
 

@@ -1,10 +1,11 @@
 import { writeFile } from 'node:fs/promises';
 import type { Format } from '../http/convert.js';
 import type { FetchParams } from '../service/access-service.js';
+import { assertOutsideStore } from '../service/fetch-flow.js';
 import type { FetchResult } from '../service/results.js';
 import { parseCommandArgs, secondsOption } from './args.js';
 import { EXIT, UsageError } from './exit-codes.js';
-import { forPeople, reportError } from './output.js';
+import { forPeople, printJson, reportError } from './output.js';
 import { openSession } from './session.js';
 import { FETCH_USAGE } from './usage.js';
 import { waitDisplay } from './waiting.js';
@@ -42,6 +43,7 @@ export async function runFetch(args: string[]): Promise<number> {
       format: { type: 'string' },
       fail: { type: 'boolean', short: 'f' },
       wait: { type: 'string' },
+      json: { type: 'boolean' },
       verbose: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -54,11 +56,11 @@ export async function runFetch(args: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'fetch needs a URL.' : 'fetch takes exactly one URL.', FETCH_USAGE);
   const url = positionals[0]!;
   const headers = parseHeaders(values.header);
-  const format = (values.format ?? 'raw') as Format;
-  if (!FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}.`, FETCH_USAGE);
-  if (values.output !== undefined && values.output.trim() === '') throw new UsageError('-o needs a file name.', FETCH_USAGE);
+  if (values.format !== undefined && !FORMATS.includes(values.format as Format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}.`, FETCH_USAGE);
+  if (values.output !== undefined && values.output.trim() === '') throw new UsageError('-o needs a file name (or - for stdout).', FETCH_USAGE);
   const waitOption = secondsOption(values.wait, '--wait', FETCH_USAGE);
   const method = values.request ?? (values.data !== undefined ? 'POST' : 'GET');
+  const output = outputPlan(values.output, values.format as Format | undefined, Boolean(values.json));
 
   const session = openSession(Boolean(values.verbose));
   const display = waitDisplay({ service: session.service, url, paste: false, signal: session.signal });
@@ -68,26 +70,68 @@ export async function runFetch(args: string[]): Promise<number> {
       method,
       headers,
       body: values.data,
-      format,
+      format: output.format,
       max_length: NO_PAGING,
       wait_seconds: waitOption ?? Math.round(session.service.config.loginTimeoutMs / 1000),
       // A raw download is streamed to the file byte for byte; a converted page is written below.
-      save_to: values.output !== undefined && format === 'raw' ? values.output : undefined,
+      save_to: output.file !== undefined && output.format === 'raw' ? output.file : undefined,
       // The user typed -o: written wherever they can, like curl (a device stays a device).
       typedByUser: true,
+      ...(output.rawToStdout ? { sink: { out: process.stdout, ...(values.fail ? { skipStatusAtLeast: 400 } : {}) } } : {}),
     };
+    // A converted page is written here, not by save_to: the same refusal applies.
+    if (output.file !== undefined && request.save_to === undefined) await assertOutsideStore(session.service, output.file);
     const result = await session.service.fetch(request, display.hooks);
     display.stop();
+    const code = values.fail && result.status >= 400 ? EXIT.failure : EXIT.ok;
+    if (values.json) {
+      if (output.file !== undefined && !result.saved_to) await writeFile(output.file, bodyOf(result));
+      printJson(jsonResult(result, output.file));
+      return code;
+    }
     process.stderr.write(`${statusLine(result)}\n`);
     for (const warning of result.warnings) process.stderr.write(`warning: ${forPeople(warning)}\n`);
-    await writeBody(result, values.output);
-    return values.fail && result.status >= 400 ? EXIT.failure : EXIT.ok;
+    if (!output.rawToStdout) await writeBody(result, output.file);
+    return code;
   } catch (error) {
     display.stop();
-    return reportError(error);
+    return reportError(error, session.signal.aborted);
   } finally {
     await session.close();
   }
+}
+
+interface OutputPlan {
+  format: Format;
+  /** -o <file> (not "-"). */
+  file?: string;
+  /** The body goes to stdout byte for byte, as curl writes it. */
+  rawToStdout: boolean;
+}
+
+/**
+ * Like curl: into a pipe or a file (or with -o -) the body goes as served,
+ * byte for byte, whatever its type and size. Converted text only when asked
+ * (--format markdown|text) or for a person reading a terminal.
+ */
+function outputPlan(output: string | undefined, format: Format | undefined, json: boolean): OutputPlan {
+  const file = output === '-' ? undefined : output;
+  const terminal = Boolean(process.stdout.isTTY) && output !== '-';
+  if (json) return { format: format ?? 'raw', file, rawToStdout: false };
+  if (file !== undefined) return { format: format ?? 'raw', file, rawToStdout: false };
+  if (format === undefined) return terminal ? { format: 'markdown', rawToStdout: false } : { format: 'raw', rawToStdout: true };
+  return { format, rawToStdout: format === 'raw' && !terminal };
+}
+
+function bodyOf(result: FetchResult): Buffer | string {
+  return result.image ? Buffer.from(result.image.data, 'base64') : result.total_length === 0 ? '' : result.text;
+}
+
+/** fetch --json: the result's fields; the body as text (or where it was saved), never credentials. */
+function jsonResult(result: FetchResult, file: string | undefined): Record<string, unknown> {
+  const { image, text, start_index: _s, truncated: _t, next_start_index: _n, total_length: _l, ...fields } = result;
+  if (file !== undefined) return { ...fields, saved_to: result.saved_to ?? file };
+  return { ...fields, ...(image ? { image } : { text }) };
 }
 
 async function writeBody(result: FetchResult, output: string | undefined): Promise<void> {
@@ -95,7 +139,7 @@ async function writeBody(result: FetchResult, output: string | undefined): Promi
     process.stderr.write(`Saved ${result.bytes ?? 'the'} bytes to ${result.saved_to}\n`);
     return;
   }
-  const body = result.image ? Buffer.from(result.image.data, 'base64') : result.total_length === 0 ? '' : result.text;
+  const body = bodyOf(result);
   if (output !== undefined) {
     await writeFile(output, body);
     process.stderr.write(`Saved to ${output}\n`);

@@ -41,7 +41,7 @@ export async function runLogin(args: string[]): Promise<number> {
     return report(result, url, Boolean(values.json), session.signal.aborted);
   } catch (error) {
     display.stop();
-    return reportError(error);
+    return reportError(error, session.signal.aborted);
   } finally {
     await session.close();
   }

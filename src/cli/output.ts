@@ -27,8 +27,16 @@ export function forPeople(text: string): string {
     .replace(/\baccess_logout\b/g, 'cf-access-mcp logout');
 }
 
-/** Prints an error for a person (what happened, then the next step) and returns the exit code. */
-export function reportError(error: unknown): number {
+/**
+ * Prints an error for a person (what happened, then the next step) and returns
+ * the exit code. `interrupted`: the user pressed Ctrl-C, which is exit 3
+ * whatever the interrupted step then threw.
+ */
+export function reportError(error: unknown, interrupted = false): number {
+  if (interrupted) {
+    process.stderr.write('Interrupted (Ctrl-C); nothing was left running or locked.\n');
+    return EXIT.loginIncomplete;
+  }
   if (error instanceof AccessError) {
     process.stderr.write(redactSecrets(`error: ${forPeople(error.message)}\nnext step: ${forPeople(error.nextStep)}\n`));
     if (error.code === 'invalid_url') return EXIT.usage;

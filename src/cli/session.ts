@@ -1,10 +1,11 @@
 import { AccessService } from '../service/access-service.js';
 import { loadConfig } from '../service/config.js';
+import { EXIT } from './exit-codes.js';
 import { cliLogger } from './output.js';
 
 export interface CliSession {
   service: AccessService;
-  /** Aborted by Ctrl-C (a second Ctrl-C exits at once). */
+  /** Aborted by Ctrl-C (a second Ctrl-C exits at once, also with exit code 3). */
   signal: AbortSignal;
   close(): Promise<void>;
 }
@@ -14,9 +15,13 @@ export function openSession(verbose: boolean): CliSession {
   const service = new AccessService(loadConfig(), cliLogger(verbose));
   const controller = new AbortController();
   const onInterrupt = () => {
-    if (controller.signal.aborted) process.exit(130);
+    if (controller.signal.aborted) process.exit(EXIT.loginIncomplete);
     controller.abort();
   };
+  // The command owns Ctrl-C. Libraries hook SIGINT to re-raise it (when-exit, under conf's atomic writes,
+  // does so unconditionally), which would kill the process by signal before the login ends, its lock is
+  // released and the exit code 3 is set. Their 'exit' hooks still run when the command exits.
+  process.removeAllListeners('SIGINT');
   process.on('SIGINT', onInterrupt);
   return {
     service,

@@ -40,7 +40,7 @@ export async function runStatus(args: string[]): Promise<number> {
     for (const warning of result.warnings) process.stderr.write(`warning: ${forPeople(warning)}\n`);
     return EXIT.ok;
   } catch (error) {
-    return reportError(error);
+    return reportError(error, session.signal.aborted);
   } finally {
     await session.close();
   }

@@ -8,6 +8,8 @@ Usage:
   cf-access-mcp status [url]          list stored sessions; with a url, also check what it offers
   cf-access-mcp logout <url> | --all  revoke and delete the stored session(s)
   cf-access-mcp fetch <url>           fetch a URL through Access (like curl), logging in if needed
+  cf-access-mcp install <client>      add this server to an MCP client's configuration
+  cf-access-mcp doctor <url>          check and explain why signing in to <url> fails
   cf-access-mcp demo                  run the whole login flow against the built-in emulator, traced
   cf-access-mcp emulator              run the emulator (interactive approval) to try with a real agent
   cf-access-mcp --help | --version
@@ -15,7 +17,7 @@ Usage:
 Run "cf-access-mcp <command> --help" for a command's options.
 
 Exit codes: 0 ok, 1 failure, 2 usage error (unknown command or option, missing or malformed URL),
-3 login not completed (still pending, timed out, denied or interrupted).
+3 login not completed (still pending, timed out or denied) or interrupted with Ctrl-C.
 `;
 
 export const LOGIN_USAGE = `Usage: cf-access-mcp login <url> [options]
@@ -60,15 +62,19 @@ Options:
 export const FETCH_USAGE = `Usage: cf-access-mcp fetch <url> [options]
 
 Fetches <url> with the stored session (or a service token), signing in first when
-needed, and writes the body to stdout or to a file. The status line goes to stderr.
+needed. Like curl: into a pipe or a file the body goes byte for byte as served
+(any type, any size); on a terminal HTML is shown as Markdown and binaries are
+described. The status line goes to stderr.
 
 Options:
   -X, --request <method>      HTTP method (default GET, or POST with -d)
   -H, --header 'Name: value'  add a request header (repeatable)
   -d, --data <body>           request body
-  -o, --output <file>         write the body to <file> instead of stdout
-  --format <f>                raw (default: the body as served), markdown or text (readable HTML)
-  -f, --fail                  exit 1 when the server answers with HTTP 400 or above
+  -o, --output <file>         write the body to <file> (- for stdout, /dev/null to discard)
+  --format <f>                markdown or text: convert HTML to readable text; raw: as served
+                              (default: raw into a pipe or file, markdown on a terminal)
+  -f, --fail                  exit 1 when the server answers with HTTP 400 or above (no body written)
+  --json                      print the result (status, headers, body as text) as JSON
   --wait <seconds>            how long to wait for a browser login (default 300)
   --verbose                   log what happens to stderr
   -h, --help                  show this help
@@ -97,5 +103,43 @@ registration, authorization, token, fetch) and the content the agent receives.
 Nothing is written outside a temporary directory. Takes no options.
 
 Options:
+  -h, --help    show this help
+`;
+
+export const INSTALL_USAGE = `Usage: cf-access-mcp install <client> [options]
+
+Adds this server (entry "cf-access") to the configuration file of an MCP client,
+keeping every other entry and comment, and prints the change as a diff.
+Clients: claude-code, opencode, cursor, vscode, windsurf, codex, gemini, claude-desktop.
+
+The entry starts this installation by absolute path (this Node, this package's
+dist/index.js); with --npx it says "npx -y cf-access-mcp" (once published).
+
+Options:
+  --scope <s>     user (default: every project), project (a file in the current
+                  directory; claude-code, opencode, cursor, vscode, gemini) or
+                  local (claude-code: this project, in ~/.claude.json)
+  --dry-run       print the diff, write nothing
+  --force         replace a different entry of the same name
+  --name <n>      the entry's name (default cf-access)
+  --npx           start the server with "npx -y cf-access-mcp"
+  --json          print the result as JSON
+  -h, --help      show this help
+`;
+
+export const DOCTOR_USAGE = `Usage: cf-access-mcp doctor <url> [options]
+
+Checks everything a sign-in to <url> depends on and explains each finding with
+its fix: DNS and TLS (and the CAs trusted), proxy variables, what Access offers
+(challenge, resource metadata, server metadata, registration for each loopback
+redirect form, the resource parameter), clock skew against the server,
+cloudflared, a configured service token, and the store. Prints no secret.
+It registers an OAuth client at the team (as a login would) to test registration.
+
+Exit code 1 when a finding stops a sign-in (FAIL), else 0.
+
+Options:
+  --json        print the findings as JSON
+  --verbose     log what happens to stderr
   -h, --help    show this help
 `;

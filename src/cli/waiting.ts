@@ -77,11 +77,14 @@ export function waitDisplay(options: WaitDisplayOptions): WaitDisplay {
     shown.add(pending.authorizationUrl);
     const host = new URL(pending.origin).host;
     const started = Date.now();
-    const pasteMode = options.paste || !pending.browser.opened;
+    const pasteMode = options.paste || (pending.source === 'this-process' && !pending.browser.opened);
     pasteOrigin = pending.origin;
     stopTimers();
-    if (pending.browser.opened) {
-      say(`Your browser was opened to sign in to ${host}. If it did not open, visit:\n  ${pending.authorizationUrl}`);
+    if (pending.source !== 'this-process') {
+      // Another process sharing the store runs this sign-in (an MCP server, another terminal): we opened nothing.
+      say(`Another cf-access-mcp process is already signing in to ${host}; this command waits for it. To sign in, visit:\n  ${pending.authorizationUrl}`);
+    } else if (pending.browser.opened) {
+      say(`A browser window was opened to sign in to ${host}. If none appeared, visit:\n  ${pending.authorizationUrl}`);
     } else {
       say(`No browser could be opened here${pending.browser.reason ? ` (${pending.browser.reason})` : ''}.\nOpen this address in a browser to sign in to ${host}:\n  ${pending.authorizationUrl}`);
     }

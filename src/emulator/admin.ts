@@ -19,6 +19,8 @@ const faultSchema = z
       'no_access_token',
       'huge_header',
       'huge_body',
+      'registration_off',
+      'resource_refused',
     ]),
     delayMs: z.number().nonnegative().optional(),
     times: z.number().int().positive().optional(),

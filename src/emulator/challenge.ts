@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { header, htmlPage, redirect, sendHtml, sendJson, type RequestContext } from './http-util.js';
 import { resourceMetadataUrl } from './metadata.js';
 import type { ProtectedApp } from './runtime.js';
+import { checkServiceToken } from './service-tokens.js';
 import { randomToken } from './state.js';
 
 const MISSING_TOKEN = 'Missing or invalid access token';
@@ -27,12 +28,23 @@ export function bearerChallenge(ctx: RequestContext, app: ProtectedApp): void {
   );
 }
 
+/**
+ * The `meta` JWT of the login redirect: Access puts `service_token_status` in
+ * it when a service token came with the request and was not accepted.
+ */
+function loginMeta(ctx: RequestContext): string {
+  const status = checkServiceToken(ctx.rt, ctx.req);
+  const part = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const claims = { nonce: randomToken(16), ...(status === 'none' ? {} : { service_token_status: status === 'valid' ? 'not_allowed_by_policy' : status }) };
+  return `${part({ alg: 'RS256', typ: 'JWT' })}.${part(claims)}.${randomToken(32)}`;
+}
+
 /** Browser clients, and every client of a classic app: off to the team's login page. */
 export function loginRedirect(ctx: RequestContext, app: ProtectedApp): void {
   const { rt, url } = ctx;
   const location =
     `${rt.teamUrl}/cdn-cgi/access/login/${app.host}?kid=${app.aud}` +
-    `&redirect_url=${encodeURIComponent(url.pathname + url.search)}&meta=${randomToken(48)}`;
+    `&redirect_url=${encodeURIComponent(url.pathname + url.search)}&meta=${loginMeta(ctx)}`;
   redirect(ctx, location, {
     // What cloudflared before 2026.8 reads as the application domain (unverified, as any header).
     'cf-access-domain': app.host,

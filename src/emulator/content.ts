@@ -10,6 +10,7 @@ import {
   streamChunks,
   type RequestContext,
 } from './http-util.js';
+import { docPage } from './doc-page.js';
 import { DATA_JSON, homePage, longPage, notFoundPage, NOTES_TXT, page10k, tablesPage } from './pages.js';
 import type { ProtectedApp } from './runtime.js';
 
@@ -70,6 +71,8 @@ export async function serveContent(ctx: RequestContext, _app: ProtectedApp): Pro
       return sendHtml(ctx, 200, tablesPage());
     case '/page-10k':
       return sendHtml(ctx, 200, page10k());
+    case '/doc':
+      return sendHtml(ctx, 200, docPage(intParam(url, 'kb', 14)));
     case '/api/data.json':
       return send(ctx, 200, { 'content-type': 'application/json' }, JSON.stringify(DATA_JSON));
     case '/files/notes.txt':

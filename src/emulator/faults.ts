@@ -86,6 +86,9 @@ export function faultedJson(fault: Fault, body: Record<string, unknown>): Record
     case 'no_access_token':
       delete out.access_token;
       break;
+    case 'registration_off':
+      delete out.registration_endpoint;
+      break;
     default:
       break;
   }

@@ -22,6 +22,8 @@ export function writeHead(ctx: RequestContext, status: number, headers: Outgoing
   ctx.entry.status = status;
   const all: OutgoingHttpHeaders = ctx.fault ? faultedHeaders(ctx.fault, headers) : { ...headers };
   if (ctx.fault?.kind === 'huge_header') all['x-emulator-padding'] = hugeHeaderValue();
+  const skew = ctx.rt.options.clockSkewSeconds;
+  if (skew) all.date = new Date(Date.now() + skew * 1000).toUTCString();
   ctx.res.writeHead(status, all);
 }
 

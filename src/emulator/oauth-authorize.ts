@@ -1,3 +1,4 @@
+import { styledPage } from '../auth/callback-pages.js';
 import { enterEndpoint } from './endpoint.js';
 import { escapeHtml, htmlPage, readForm, redirect, sendHtml, type RequestContext } from './http-util.js';
 import { OAUTH_PATHS } from './metadata.js';
@@ -42,17 +43,19 @@ function approve(ctx: RequestContext, grant: PendingAuthorization | Omit<Pending
 
 function consentPage(ctx: RequestContext, requestId: string, appUrl: string, clientLabel: string, redirectUri: string): void {
   const appHost = new URL(appUrl).host;
-  const body = `<h1>Sign in to ${escapeHtml(appHost)}</h1>
-<p>Application: <strong id="app">${escapeHtml(appUrl)}</strong></p>
+  const body = `<p>Application: <strong id="app">${escapeHtml(appUrl)}</strong></p>
 <p>Client: <strong id="client">${escapeHtml(clientLabel)}</strong></p>
 <p>This is the cf-access-mcp emulator standing in for Cloudflare Access. Approve lets this client reach the application as you; Deny refuses it.</p>
 <p>After you decide, your browser returns to <code>${escapeHtml(redirectUri)}</code>.</p>
 <form method="post" action="${OAUTH_PATHS.decision}">
 <input type="hidden" name="request_id" id="request_id" value="${escapeHtml(requestId)}">
+<div class="actions">
 <button name="decision" value="approve" id="approve">Approve</button>
 <button name="decision" value="deny" id="deny">Deny</button>
+</div>
 </form>`;
-  sendHtml(ctx, 200, htmlPage(`Sign in to ${appHost}`, body), { 'cache-control': 'no-store' });
+  // Styled like the callback pages the user sees next (one look for the whole sign-in).
+  sendHtml(ctx, 200, styledPage(`Sign in to ${appHost}`, `Sign in to ${appHost}`, body, 'neutral', 'cf-access-mcp emulator · stands in for Cloudflare Access'), { 'cache-control': 'no-store' });
 }
 
 export async function handleAuthorize(ctx: RequestContext): Promise<void> {
@@ -86,6 +89,7 @@ export async function handleAuthorize(ctx: RequestContext): Promise<void> {
     return fail('invalid_request', PKCE_ERROR);
   }
   const resourceParam = q.get('resource');
+  if (resourceParam && ctx.fault?.kind === 'resource_refused') return fail('invalid_target', 'The resource parameter is not supported');
   const app = resourceParam ? appByResource(rt, resourceParam) : undefined;
   if (!app) {
     return fail('invalid_target', resourceParam ? 'resource is not an application of this team' : 'resource is required');

@@ -17,6 +17,7 @@ export function resolveOptions(options: EmulatorOptions = {}): EmulatorLiveOptio
     registrableGrants: options.registrableGrants ?? ['authorization_code', 'refresh_token'],
     strictGrants: options.strictGrants ?? false,
     issueRefreshTokens: options.issueRefreshTokens ?? true,
+    clockSkewSeconds: options.clockSkewSeconds ?? 0,
     pathApps: options.pathApps ?? [],
     deny: options.deny ?? [],
     host: options.host ?? '127.0.0.1',
@@ -49,6 +50,7 @@ const adjustableOptions = z
     registrableGrants: z.array(z.enum(['authorization_code', 'refresh_token'])),
     strictGrants: z.boolean(),
     issueRefreshTokens: z.boolean(),
+    clockSkewSeconds: z.number(),
     deny: z.array(z.string()),
     denyUrl: z.string().url().nullable(),
   })

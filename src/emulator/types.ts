@@ -38,6 +38,8 @@ export interface EmulatorOptions {
   strictGrants?: boolean;
   /** False: the application's grant session duration is 0, so no refresh token is issued. */
   issueRefreshTokens?: boolean;
+  /** Seconds the emulator's clock is ahead (negative: behind) of this machine's: its Date headers show it. */
+  clockSkewSeconds?: number;
   /**
    * Further Access applications on the app host, each with its own path, AUD, policy and
    * `resource` (e.g. ['/admin']): the most specific path wins, a token works for its own only.
@@ -95,7 +97,11 @@ export type FaultKind =
   | 'authorization_server_other_host'
   | 'no_access_token'
   | 'huge_header'
-  | 'huge_body';
+  | 'huge_body'
+  /** server_metadata: managed OAuth without dynamic registration (no registration_endpoint). */
+  | 'registration_off'
+  /** authorize: the `resource` parameter is refused (invalid_target), as by a server that does not know RFC 8707. */
+  | 'resource_refused';
 
 export interface Fault {
   endpoint: FaultEndpoint;

@@ -1,5 +1,6 @@
 import { EnvHttpProxyAgent, errors as undiciErrors, request, type Dispatcher } from 'undici';
 import { AccessError } from '../core/errors.js';
+import { cleanErrorText, connectionProblem } from './network-errors.js';
 
 export type HeaderMap = Record<string, string | string[] | undefined>;
 export type BodyStream = Dispatcher.ResponseData['body'];
@@ -131,9 +132,9 @@ export function networkError(error: unknown, url: URL): AccessError {
   if (error instanceof Error && error.name === 'AbortError') {
     return new AccessError('network_error', `The request to ${where} was cancelled.`, 'Call the tool again if you still need the result.', { cause: error });
   }
-  const code = (error as { code?: string; cause?: { code?: string } })?.code ?? (error as { cause?: { code?: string } })?.cause?.code;
-  const reason = code === 'ECONNREFUSED' ? 'the connection was refused' : code === 'ENOTFOUND' ? 'the host name does not resolve' : code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' ? 'the connection was closed unexpectedly' : (error as Error)?.message ?? String(error);
-  return new AccessError('network_error', `Could not reach ${where}: ${reason}.`, next, { cause: error });
+  const problem = connectionProblem(error, url);
+  if (problem) return new AccessError('network_error', `Could not reach ${where}: ${problem.reason}.`, problem.nextStep, { cause: error });
+  return new AccessError('network_error', `Could not reach ${where}: ${cleanErrorText((error as Error)?.message ?? String(error))}.`, next, { cause: error });
 }
 
 export interface CappedBody {

@@ -9,7 +9,8 @@ import { convertText, type TextJob } from './text-convert.js';
 export type WorkerReply =
   | { id: number; kind: 'served'; text: string }
   | { id: number; kind: 'done'; text: string; title?: string; notes: string[] }
-  | { id: number; kind: 'failed'; message: string };
+  | { id: number; kind: 'failed'; message: string }
+  | { id: 0; kind: 'warm' };
 
 // A worker's stdout is the process's stdout, our MCP channel: whatever a library prints is dropped.
 // (Piping it to the main thread instead, with `stdout: true`, keeps the process from ever exiting.)
@@ -17,7 +18,24 @@ for (const method of ['log', 'info', 'debug', 'warn', 'error', 'trace', 'dir', '
 process.stdout.write = (() => true) as typeof process.stdout.write;
 
 const port = parentPort!;
-port.on('message', (message: { id: number; job: TextJob }) => void handle(message.id, message.job));
+port.on('message', (message: { id: number; job: TextJob } | { warm: true }) => {
+  if ('warm' in message) void warm();
+  else void handle(message.id, message.job);
+});
+
+/** A small page converted once at idle: loads the converter's libraries and gets their hot paths compiled before the first real page. */
+const WARM_PAGE = `<!doctype html><html><head><title>Warm-up</title></head><body><nav><a href="/">Home</a></nav><main><article><h1>Warm-up</h1>
+${'<p>A paragraph with <a href="/x">a link</a>, <code>code</code> and <em>emphasis</em> to convert.</p>'.repeat(20)}
+<pre><code class="language-js">const x = 1;</code></pre><table><thead><tr><th>a</th><th>b</th></tr></thead><tbody><tr><td>1</td><td>2</td></tr></tbody></table>
+<ul><li>one</li><li>two</li></ul></article></main><footer>Footer</footer></body></html>`;
+
+async function warm(): Promise<void> {
+  const bytes = new TextEncoder().encode(WARM_PAGE);
+  for (const format of ['markdown', 'text', 'markdown'] as const) {
+    await convertText({ bytes, contentType: 'text/html', format, html: true, bodyComplete: true, url: 'http://localhost/', secrets: [] }).catch(() => {});
+  }
+  port.postMessage({ id: 0, kind: 'warm' } satisfies WorkerReply);
+}
 
 async function handle(id: number, job: TextJob): Promise<void> {
   try {

@@ -7,7 +7,7 @@
 import { discard, headerValue, measureCapped, readCapped, type RawResponse } from './client.js';
 import { bodyKindOf, convertBody, describeBinary, type Format } from './convert.js';
 import { contentTypeOf } from './json.js';
-import { saveBodyToFile, type SavedFile, type SaveOptions } from './save-to-file.js';
+import { saveBodyToFile, streamBodyTo, type BodySink, type SavedFile, type SaveOptions } from './save-to-file.js';
 
 export interface ContentOptions {
   format: Format;
@@ -19,15 +19,19 @@ export interface ContentOptions {
   save?: SaveOptions;
   /** The credentials this request carried: scrubbed in every spelling, whatever else is remembered. */
   secrets?: string[];
+  /** The CLI writing to a pipe: every byte of the body, whatever its type or size, streamed as served. */
+  sink?: BodySink;
 }
 
 export interface ResponseContent {
-  kind: 'text' | 'image' | 'binary' | 'saved';
+  kind: 'text' | 'image' | 'binary' | 'saved' | 'streamed';
   contentType: string;
   text: string;
   title?: string;
   image?: { data: string; mimeType: string };
   saved?: SavedFile;
+  /** Bytes written to the sink. */
+  streamedBytes?: number;
   /** Things the agent should know about how the body was read. */
   notes: string[];
 }
@@ -36,6 +40,15 @@ export async function readResponseContent(response: RawResponse, url: URL, optio
   const contentType = contentTypeOf(response.headers);
   const declaredBytes = contentLengthOf(response);
   const notes: string[] = [];
+
+  if (options.sink) {
+    if (options.sink.skipStatusAtLeast !== undefined && response.status >= options.sink.skipStatusAtLeast) {
+      discard(response.body);
+      return { kind: 'streamed', contentType, text: '', streamedBytes: 0, notes };
+    }
+    const bytes = await streamBodyTo(response.body, options.sink.out, url);
+    return { kind: 'streamed', contentType, text: '', streamedBytes: bytes, notes };
+  }
 
   if (options.saveTo) {
     if (response.status >= 200 && response.status < 300) {

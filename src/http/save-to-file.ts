@@ -26,6 +26,41 @@ export interface SavedFile {
   bytes: number;
 }
 
+/** Where the CLI streams a body it does not convert (stdout, like curl). */
+export interface BodySink {
+  out: NodeJS.WritableStream;
+  /** Like curl -f: an HTTP status from this one up is not written. */
+  skipStatusAtLeast?: number;
+}
+
+/**
+ * Streams the whole body into `out` (left open: it is stdout), byte for byte,
+ * with back-pressure, and returns how many bytes went through.
+ */
+export async function streamBodyTo(body: BodyStream, out: NodeJS.WritableStream, url: URL): Promise<number> {
+  let bytes = 0;
+  try {
+    await pipeline(
+      body,
+      async function* count(source: AsyncIterable<Buffer>) {
+        for await (const chunk of source) {
+          bytes += chunk.length;
+          yield chunk;
+        }
+      },
+      out,
+      { end: false },
+    );
+  } catch (error) {
+    body.on('error', () => {}).destroy();
+    if ((error as NodeJS.ErrnoException)?.code === 'EPIPE') {
+      throw new AccessError('save_failed', `The output was closed after ${bytes} bytes, before the whole body was written.`, 'Nothing to do if the reading program stopped on purpose (e.g. head); otherwise write to a file with -o.', { cause: error });
+    }
+    throw networkError(error, url);
+  }
+  return bytes;
+}
+
 export interface SaveOptions {
   /** An agent's save_to (see the module comment); absent for a path the user typed. */
   confined?: { overwrite: boolean; maxBytes: number };

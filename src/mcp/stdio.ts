@@ -2,6 +2,7 @@ import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import type { AccessService } from '../service/access-service.js';
 import { createLogger } from './logging.js';
 import { createMcpServer } from './server.js';
+import { reportStalls } from './stall-report.js';
 
 /** Runs the MCP server on stdio until the client closes stdin or a signal arrives. */
 export async function runStdioServer(): Promise<void> {
@@ -34,5 +35,13 @@ export async function runStdioServer(): Promise<void> {
   process.on('SIGTERM', shutdown);
 
   await server.connect(transport);
-  setTimeout(() => void getService().catch((error: unknown) => log('error', `Could not start: ${(error as Error).message}`)), 300).unref();
+  // Idle warm-up: the service, then what its first fetch would pay for once (see warm-up.ts).
+  setTimeout(
+    () =>
+      void getService()
+        .then(async (svc) => (await import('../service/warm-up.js')).warmUp(svc))
+        .catch((error: unknown) => log('error', `Could not start: ${(error as Error).message}`)),
+    300,
+  ).unref();
+  reportStalls();
 }

@@ -39,19 +39,21 @@ export interface Config {
   teamProblems?: string[];
 }
 
-function intFrom(value: string | undefined, fallback: number, min = 0): number {
-  if (value === undefined || value.trim() === '') return fallback;
+/** A whole number from the environment within [min, max]; anything else is warned about (with the value used instead) and the default used. */
+function wholeFrom(env: NodeJS.ProcessEnv, name: string, fallback: number, warnings: string[], range: { min: number; max?: number; what: string }): number {
+  const value = env[name]?.trim();
+  if (value === undefined || value === '') return fallback;
   const n = Number(value);
-  return Number.isFinite(n) && n >= min ? Math.floor(n) : fallback;
+  const max = range.max ?? Number.MAX_SAFE_INTEGER;
+  if (/^\d+$/.test(value) && Number.isSafeInteger(n) && n >= range.min && n <= max) return n;
+  const bounds = range.max === undefined ? `at least ${range.min}` : `from ${range.min} to ${range.max}`;
+  warnings.push(`${name}="${value.slice(0, 40)}" is not ${range.what} ${bounds}; using ${fallback} instead.`);
+  return fallback;
 }
 
 /** A positive integer from the environment; anything else is reported and the default used. */
 function positiveIntFrom(env: NodeJS.ProcessEnv, name: string, fallback: number, warnings: string[]): number {
-  const value = env[name]?.trim();
-  if (value === undefined || value === '') return fallback;
-  if (/^\d+$/.test(value) && Number(value) > 0 && Number.isSafeInteger(Number(value))) return Number(value);
-  warnings.push(`${name}="${value.slice(0, 40)}" is not a positive whole number; using the default ${fallback}.`);
-  return fallback;
+  return wholeFrom(env, name, fallback, warnings, { min: 1, what: `a whole number of ${name.endsWith('_MS') ? 'milliseconds' : 'bytes'}` });
 }
 
 /** The default store directory: the OS config directory, as conf would choose it. */
@@ -68,18 +70,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const warnings: string[] = [];
   const callbackHost = parseCallbackHost(env.CF_ACCESS_MCP_CALLBACK_HOST);
   if (callbackHost.problem) warnings.push(callbackHost.problem);
+  // Read by the conversion pool itself; checked here so a bad value is warned about at start like the others.
+  wholeFrom(env, 'CF_ACCESS_MCP_CONVERT_BUDGET_MS', 10_000 /* DEFAULT_CONVERT_BUDGET_MS */, warnings, { min: 1, max: 600_000, what: 'a whole number of milliseconds' });
   return {
     home: env.CF_ACCESS_MCP_HOME?.trim() ? expandUserPath(env.CF_ACCESS_MCP_HOME.trim()) : defaultHome(),
     browserCommand: env.CF_ACCESS_MCP_BROWSER?.trim() || undefined,
-    callbackPort: intFrom(env.CF_ACCESS_MCP_CALLBACK_PORT, 8400, 0),
+    callbackPort: wholeFrom(env, 'CF_ACCESS_MCP_CALLBACK_PORT', 8400, warnings, { min: 0, max: 65535, what: 'a port number' }),
     ...(callbackHost.host ? { callbackHost: callbackHost.host } : {}),
-    loginTimeoutMs: intFrom(env.CF_ACCESS_MCP_LOGIN_TIMEOUT, 300, 1) * 1000,
-    refreshSkewMs: intFrom(env.CF_ACCESS_MCP_REFRESH_SKEW, 60, 0) * 1000,
+    loginTimeoutMs: wholeFrom(env, 'CF_ACCESS_MCP_LOGIN_TIMEOUT', 300, warnings, { min: 1, what: 'a whole number of seconds' }) * 1000,
+    refreshSkewMs: wholeFrom(env, 'CF_ACCESS_MCP_REFRESH_SKEW', 60, warnings, { min: 0, what: 'a whole number of seconds' }) * 1000,
     defaultWaitSeconds: 45,
-    maxBodyBytes: intFrom(env.CF_ACCESS_MCP_MAX_BODY_BYTES, 5 * 1024 * 1024, 1024),
-    maxImageBytes: intFrom(env.CF_ACCESS_MCP_MAX_IMAGE_BYTES, 1024 * 1024, 1024),
-    connectTimeoutMs: intFrom(env.CF_ACCESS_MCP_CONNECT_TIMEOUT_MS, 10_000, 1),
-    responseTimeoutMs: intFrom(env.CF_ACCESS_MCP_TIMEOUT_MS, 30_000, 1),
+    maxBodyBytes: wholeFrom(env, 'CF_ACCESS_MCP_MAX_BODY_BYTES', 5 * 1024 * 1024, warnings, { min: 1024, what: 'a whole number of bytes' }),
+    maxImageBytes: wholeFrom(env, 'CF_ACCESS_MCP_MAX_IMAGE_BYTES', 1024 * 1024, warnings, { min: 1024, what: 'a whole number of bytes' }),
+    connectTimeoutMs: positiveIntFrom(env, 'CF_ACCESS_MCP_CONNECT_TIMEOUT_MS', 10_000, warnings),
+    responseTimeoutMs: positiveIntFrom(env, 'CF_ACCESS_MCP_TIMEOUT_MS', 30_000, warnings),
     maxSaveBytes: positiveIntFrom(env, 'CF_ACCESS_MCP_MAX_SAVE_BYTES', 1024 ** 3, warnings),
     deadlineMs: positiveIntFrom(env, 'CF_ACCESS_MCP_DEADLINE_MS', 120_000, warnings),
     denyCoolDownMs: positiveIntFrom(env, 'CF_ACCESS_MCP_DENY_COOLDOWN', 600, warnings) * 1000,

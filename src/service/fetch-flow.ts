@@ -10,8 +10,9 @@ import { DEFAULT_MAX_LENGTH, paginate } from '../http/paging.js';
 import { sendFollowingRedirects, type Followed } from '../http/redirects.js';
 import { readResponseContent } from '../http/response-content.js';
 import { confineSavePath, isWithin, realTarget, relativeBase, resolveSavePath } from '../http/save-path.js';
-import type { SaveOptions } from '../http/save-to-file.js';
+import type { BodySink, SaveOptions } from '../http/save-to-file.js';
 import type { AccessService, LoginHooks } from './access-service.js';
+import { cachedPage, rememberPage } from './fetch-cache.js';
 import { loginFor } from './login-flow.js';
 import { appLabel, type AppKey } from '../auth/app-key.js';
 import { RefreshRefusedError } from '../auth/sessions.js';
@@ -44,6 +45,8 @@ export interface FetchParams {
    * total deadline applies.
    */
   typedByUser?: boolean;
+  /** Set by the CLI only: stream the body as served into this (stdout) instead of converting it. */
+  sink?: BodySink;
 }
 
 /** Where and how the body is saved, checked before anything is requested. */
@@ -98,7 +101,10 @@ function prepareRequest(params: FetchParams): PreparedRequest {
  * for that origin, then sends again. Bounded: never a loop.
  */
 export async function fetchThroughAccess(svc: AccessService, params: FetchParams, hooks: LoginHooks = {}): Promise<FetchResult> {
-  const { target, method, headers, body } = prepareRequest(params);
+  const prepared = prepareRequest(params);
+  const { target, method, headers, body } = prepared;
+  const cached = cachedPage(svc, params, prepared);
+  if (cached) return cached;
   const save = params.save_to !== undefined ? await planSave(svc, params, params.save_to, target) : undefined;
   const deadlineMs = params.typedByUser ? 0 : svc.config.deadlineMs;
 
@@ -126,7 +132,7 @@ export async function fetchThroughAccess(svc: AccessService, params: FetchParams
       if (!challenge) {
         const sentToken = followed.credentialHeaders.length > 0 && !tokenRefused.has(finalUrl.origin) && svc.serviceTokenFor(finalUrl) !== undefined;
         const auth = sentToken ? 'service_token' : svc.methodOfHeaders(followed.credentialHeaders);
-        return await buildResult(svc, params, target, finalUrl, followed.response, auth, save, followed.unfollowed ? [followed.unfollowed] : []);
+        return await buildResult(svc, params, prepared, finalUrl, followed.response, auth, save, followed.unfollowed ? [followed.unfollowed] : []);
       }
     } finally {
       deadline.dispose();
@@ -227,7 +233,7 @@ function capitalised(text: string): string {
 async function buildResult(
   svc: AccessService,
   params: FetchParams,
-  requested: URL,
+  request: PreparedRequest,
   finalUrl: URL,
   response: RawResponse,
   auth: AuthMethod,
@@ -243,8 +249,11 @@ async function buildResult(
     saveTo: save?.path,
     save: save?.options,
     secrets,
+    sink: params.sink,
   });
-  const warnings = [...svc.takeStoreWarnings(), ...redirectNotes, ...content.notes];
+  const requested = request.target;
+  const pageWarnings = [...redirectNotes, ...content.notes];
+  const warnings = [...svc.takeStoreWarnings(), ...pageWarnings];
   const page = paginate(content.text, params.start_index ?? 0, params.max_length ?? DEFAULT_MAX_LENGTH);
   const selected: Record<string, string> = {};
   // A site may echo our credential anywhere it controls, not only in the body.
@@ -252,7 +261,7 @@ async function buildResult(
     const value = headerValue(response.headers, name);
     if (value !== undefined) selected[name] = scrub(value);
   }
-  return {
+  const result: FetchResult = {
     url: requested.href,
     final_url: scrub(finalUrl.href),
     status: response.status,
@@ -267,9 +276,11 @@ async function buildResult(
     next_start_index: page.next_start_index,
     headers: selected,
     saved_to: content.saved?.path,
-    bytes: content.saved?.bytes,
+    bytes: content.saved?.bytes ?? content.streamedBytes,
     warnings,
   };
+  rememberPage(svc, params, request, { ...result, warnings: pageWarnings }, content.text);
+  return result;
 }
 
 /** The credentials we hold for this origin: a site may echo them back anywhere it controls. */
@@ -288,12 +299,17 @@ function credentialSecrets(svc: AccessService, finalUrl: URL): string[] {
 async function planSave(svc: AccessService, params: FetchParams, input: string, target: URL): Promise<SavePlan> {
   const roots = params.saveRoots ?? [process.cwd()];
   const path = await resolveSavePath(input, target, params.typedByUser ? process.cwd() : relativeBase(roots));
-  if (await isInside(path, svc.store.dir)) {
-    throw new AccessError('save_failed', `save_to points into the session store directory (${svc.store.dir}); refusing to write there.`, 'Choose a path outside that directory, e.g. in the project directory, and call again.');
-  }
+  await assertOutsideStore(svc, path);
   if (params.typedByUser) return { path, options: {} };
   const confined = await confineSavePath(path, target, { roots, overwrite: params.overwrite === true });
   return { path: confined, options: { confined: { overwrite: params.overwrite === true, maxBytes: svc.config.maxSaveBytes } } };
+}
+
+/** Nothing is ever written into the session store (planted sessions, or a login record showing a phishing URL). */
+export async function assertOutsideStore(svc: AccessService, path: string): Promise<void> {
+  if (await isInside(path, svc.store.dir)) {
+    throw new AccessError('save_failed', `save_to points into the session store directory (${svc.store.dir}); refusing to write there.`, 'Choose a path outside that directory, e.g. in the project directory, and call again.');
+  }
 }
 
 /** Is `path` (which may not exist yet) inside `dir` once symlinks are resolved? */

@@ -5,6 +5,7 @@ import { appLabel } from '../auth/app-key.js';
 import { revokeToken } from '../auth/token.js';
 import { parseTargetUrl } from '../core/url-policy.js';
 import type { AccessService } from './access-service.js';
+import { forgetPages } from './fetch-cache.js';
 
 export interface LogoutResult {
   logged_out: Array<{ host: string; application: string; revoked: boolean; detail: string }>;
@@ -32,9 +33,12 @@ async function revokeSession(svc: AccessService, session: StoredSession): Promis
 /** access_logout: one host (url) or every host (all). */
 export async function logout(svc: AccessService, params: { url?: string; all?: boolean }): Promise<LogoutResult> {
   let sessions: StoredSession[];
-  if (params.all) sessions = svc.store.listSessions();
-  else if (params.url) {
+  if (params.all) {
+    sessions = svc.store.listSessions();
+    forgetPages(svc);
+  } else if (params.url) {
     const target = parseTargetUrl(params.url);
+    forgetPages(svc, target.origin);
     // The application serving this URL: its most specific session; other applications on the host keep theirs.
     const session = svc.store.getSession(svc.store.appKeyFor(target));
     if (!session) return { logged_out: [{ host: target.host, application: appLabel(target.origin + target.pathname.replace(/\/+$/, '')), revoked: false, detail: 'No session was stored for the application serving this URL.' }] };

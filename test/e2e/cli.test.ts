@@ -129,7 +129,7 @@ describe('cf-access-mcp CLI', () => {
     const login = await cli(['login', `${emulator.appUrl}/`], env);
     assert.equal(login.code, 0, login.stderr);
     assert.match(login.stdout, /Login completed\. Authenticated to .* via managed OAuth/);
-    assert.ok(login.stderr.includes('Your browser was opened'), login.stderr);
+    assert.ok(login.stderr.includes('A browser window was opened'), login.stderr);
     assert.equal(readFileSync(browserLog, 'utf8').split('\n').filter((l) => l.startsWith('open ')).length, 1);
 
     const status = await cli(['status'], env);

@@ -269,8 +269,8 @@ describe('a hostile body cannot hold a call open or fill the disk', () => {
     const server = await startServer({ env: { CF_ACCESS_MCP_DEADLINE_MS: '-5', CF_ACCESS_MCP_MAX_SAVE_BYTES: '1e3' } });
     assertOk(await server.call('access_fetch', { url: page(), save_to: 'ok.html' }));
     const logged = server.stderr.join('') + server.logMessages.join('\n');
-    assert.match(logged, /CF_ACCESS_MCP_DEADLINE_MS="-5" is not a positive whole number; using the default 120000/);
-    assert.match(logged, /CF_ACCESS_MCP_MAX_SAVE_BYTES="1e3" is not a positive whole number; using the default 1073741824/);
+    assert.match(logged, /CF_ACCESS_MCP_DEADLINE_MS="-5" is not a whole number of milliseconds at least 1; using 120000 instead/);
+    assert.match(logged, /CF_ACCESS_MCP_MAX_SAVE_BYTES="1e3" is not a whole number of bytes at least 1; using 1073741824 instead/);
   });
 });
 

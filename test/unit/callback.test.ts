@@ -205,3 +205,27 @@ describe('CallbackListener', () => {
     await assert.rejects(login, /cancelled by test/);
   });
 });
+
+describe('callback pages are neutral (issue 15 item 3)', () => {
+  it('no page names an MCP tool, a tool argument or an agent; they point back to the application that started the sign-in', async () => {
+    const listener = newListener();
+    const port = portOf(await listener.start());
+    const ok = listener.expect('ok-state', 'app.example.com', 30_000);
+    const denied = listener.expect('denied-state', 'app.example.com', 30_000).catch(() => undefined);
+    const pages = [
+      await get('127.0.0.1', port, '/callback?code=c&state=ok-state'),
+      await get('127.0.0.1', port, '/callback?error=access_denied&state=denied-state'),
+      await get('127.0.0.1', port, '/callback?code=c&state=unknown-state'),
+      await get('127.0.0.1', port, '/callback?code=c&state=ok-state', `evil.example.com:${port}`),
+      await get('127.0.0.1', port, '/elsewhere'),
+      await get('127.0.0.1', port, '/start/not-a-start-link'),
+    ];
+    await ok;
+    await denied;
+    for (const page of pages) {
+      assert.doesNotMatch(page.body, /access_(login|fetch|status|logout)|callback_url|force: true|\bagent\b/i, heading(page.body));
+    }
+    assert.match(pages[0]!.body, /return to the application that started the sign-in/);
+    assert.match(pages[1]!.body, /Return to the application that started the sign-in/);
+  });
+});

@@ -76,6 +76,24 @@ const VsCode = z
   })
   .strict();
 
+/** Codex `config.toml` (here as JSON): mcp_servers.<name> with command, args, env_vars (names passed through), startup_timeout_sec. */
+const Codex = z
+  .object({
+    mcp_servers: z.record(
+      serverName,
+      z.object({ command: z.string().min(1), args: z.array(z.string()).optional(), env_vars: z.array(z.string()).optional(), startup_timeout_sec: z.number().positive(), tool_timeout_sec: z.number().positive().optional() }).strict(),
+    ),
+  })
+  .strict();
+
+/** Gemini CLI `settings.json`: mcpServers with command, args, env ($VAR expands), timeout (ms). */
+const Gemini = z
+  .object({ mcpServers: z.record(serverName, z.object({ command: z.string().min(1), args: z.array(z.string()).optional(), env: env.optional(), timeout: z.number().optional() }).strict()) })
+  .strict();
+
+/** Claude Desktop `claude_desktop_config.json`: mcpServers with command, args, env (literal values only). */
+const ClaudeDesktop = Windsurf;
+
 /** How each client writes "the value of environment variable NAME". */
 const INTERPOLATION: Record<string, (name: string) => RegExp> = {
   'claude-code': (name) => new RegExp(`^\\$\\{${name}(:-[^}]*)?\\}$`),
@@ -83,6 +101,7 @@ const INTERPOLATION: Record<string, (name: string) => RegExp> = {
   windsurf: (name) => new RegExp(`^\\$\\{env:${name}\\}$`),
   cursor: (name) => new RegExp(`^\\$\\{env:${name}\\}$`),
   vscode: (name) => new RegExp(`^\\$\\{env:${name}\\}$`),
+  gemini: (name) => new RegExp(`^\\$(${name}|\\{${name}\\})$`),
 };
 
 const CLIENTS = [
@@ -91,6 +110,10 @@ const CLIENTS = [
   { key: 'windsurf', schema: Windsurf, servers: (c: z.infer<typeof Windsurf>) => c.mcpServers, launch: (s: { command: string; args?: string[] }) => [s.command, ...(s.args ?? [])], envOf: (s: { env?: Record<string, string> }) => s.env },
   { key: 'cursor', schema: Cursor, servers: (c: z.infer<typeof Cursor>) => c.mcpServers, launch: (s: { command: string; args?: string[] }) => [s.command, ...(s.args ?? [])], envOf: (s: { env?: Record<string, string> }) => s.env },
   { key: 'vscode', schema: VsCode, servers: (c: z.infer<typeof VsCode>) => c.servers, launch: (s: { command: string; args?: string[] }) => [s.command, ...(s.args ?? [])], envOf: (s: { env?: Record<string, string> }) => s.env },
+  { key: 'gemini', schema: Gemini, servers: (c: z.infer<typeof Gemini>) => c.mcpServers, launch: (s: { command: string; args?: string[] }) => [s.command, ...(s.args ?? [])], envOf: (s: { env?: Record<string, string> }) => s.env },
+  // Codex passes variables by name (env_vars); Claude Desktop expands none, so its entry carries no token variables.
+  { key: 'codex', schema: Codex, servers: (c: z.infer<typeof Codex>) => c.mcp_servers, launch: (s: { command: string; args?: string[] }) => [s.command, ...(s.args ?? [])], envOf: (s: { env_vars?: string[] }) => Object.fromEntries((s.env_vars ?? []).map((n) => [n, n])) },
+  { key: 'claude-desktop', schema: ClaudeDesktop, servers: (c: z.infer<typeof ClaudeDesktop>) => c.mcpServers, launch: (s: { command: string; args?: string[] }) => [s.command, ...(s.args ?? [])], envOf: () => undefined },
 ] as const;
 
 describe('mcp.json.example', () => {
@@ -110,16 +133,31 @@ describe('mcp.json.example', () => {
       assert.equal(name, 'cf-access');
       assert.deepEqual((client.launch as (s: unknown) => string[])(server), ['npx', '-y', PACKAGE]);
       const variables = (client.envOf as (s: unknown) => Record<string, string> | undefined)(server) ?? {};
-      assert.deepEqual(Object.keys(variables).sort(), [...SERVICE_TOKEN_VARS].sort());
+      if (client.key !== 'claude-desktop') assert.deepEqual(Object.keys(variables).sort(), [...SERVICE_TOKEN_VARS].sort());
       for (const [variable, value] of Object.entries(variables)) {
+        if (client.key === 'codex') continue; // names, not values
         assert.match(value, INTERPOLATION[client.key]!(variable), `${client.key}: ${variable} is read from the environment, not written down`);
       }
+      // The form that works today: the cf-access-mcp command installed from a clone or the packed tarball.
+      const installed = client.schema.safeParse(example[client.key]!.config_installed);
+      assert.ok(installed.success, `${client.key} config_installed: ${installed.success ? '' : z.prettifyError(installed.error)}`);
+      const [, installedServer] = Object.entries((client.servers as (c: unknown) => Record<string, unknown>)(installed.data))[0]!;
+      assert.deepEqual((client.launch as (s: unknown) => string[])(installedServer), ['cf-access-mcp']);
     });
   }
 
-  it('opencode: the timeout lets a call wait for a browser login (at least the default 45 s wait plus the login)', () => {
+  it('opencode: timeout gives a cold npx time to list the tools (it is not a tool-call limit), and says so', () => {
     const config = OpenCode.parse(example.opencode!.config);
-    assert.ok((config.mcp['cf-access']!.timeout ?? 0) >= 120_000);
+    assert.ok((config.mcp['cf-access']!.timeout ?? 0) >= 30_000);
+    assert.match(String(example.opencode!._note), /list its tools at start/);
+  });
+
+  it('codex: the TOML lines are the JSON entry, with a start-up timeout longer than a cold npx', async () => {
+    const { parse } = await import('smol-toml');
+    for (const [toml, config] of [['toml', 'config'], ['toml_installed', 'config_installed']] as const) {
+      assert.deepEqual(JSON.parse(JSON.stringify(parse((example.codex![toml] as string[]).join('\n')))), example.codex![config]);
+    }
+    assert.ok(Codex.parse(example.codex!.config).mcp_servers['cf-access']!.startup_timeout_sec >= 30);
   });
 
   it('claude-code: the "claude mcp add" lines use the documented argument order', () => {
@@ -129,7 +167,7 @@ describe('mcp.json.example', () => {
     assert.ok(lines.length >= 1);
     for (const line of lines) {
       // claude mcp add [--scope local|project|user] [-e K=V]... <name> -- <command> [args...]
-      assert.match(line, /^claude mcp add( --scope (local|project|user))?( -e [A-Z_]+=\S+)* cf-access -- npx -y cf-access-mcp$/, line);
+      assert.match(line, /^claude mcp add --scope user( -e [A-Z_]+=\S+)* cf-access -- (npx -y cf-access-mcp|cf-access-mcp)$/, line);
     }
   });
 });

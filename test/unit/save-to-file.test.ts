@@ -193,7 +193,7 @@ describe('CF_ACCESS_MCP_MAX_SAVE_BYTES and CF_ACCESS_MCP_DEADLINE_MS', () => {
       assert.equal(config.maxSaveBytes, 1024 ** 3, value);
       assert.equal(config.deadlineMs, 120_000, value);
       assert.equal(config.warnings?.length, 2, value);
-      assert.match(config.warnings![0]!, /CF_ACCESS_MCP_MAX_SAVE_BYTES=".*" is not a positive whole number; using the default 1073741824/);
+      assert.match(config.warnings![0]!, /CF_ACCESS_MCP_MAX_SAVE_BYTES=".*" is not a whole number of bytes at least 1; using 1073741824 instead/);
     }
   });
 });

@@ -1,0 +1,35 @@
+/** `doctor`: every check, in the order a request meets them; each finding says what to do. */
+import { checkAccess } from './access.js';
+import { checkClock } from './clock.js';
+import { checkCloudflared } from './cloudflared.js';
+import type { DoctorContext, Finding } from './finding.js';
+import { checkNetwork } from './network.js';
+import { checkProxy } from './proxy.js';
+import { checkServiceToken } from './service-token.js';
+import { checkStore } from './store.js';
+
+export interface DoctorReport {
+  url: string;
+  findings: Finding[];
+  /** Any finding at level fail. */
+  failed: boolean;
+}
+
+export async function runDoctorChecks(ctx: DoctorContext): Promise<DoctorReport> {
+  const findings: Finding[] = [...checkProxy(ctx)];
+  const network = await checkNetwork(ctx);
+  findings.push(...network.findings);
+  let managedOAuth = false;
+  let isProtected = false;
+  if (network.reachable) {
+    findings.push(...(await checkClock(ctx)));
+    const access = await checkAccess(ctx);
+    findings.push(...access.findings);
+    managedOAuth = access.managedOAuth;
+    isProtected = access.protected;
+    findings.push(...(await checkServiceToken(ctx)));
+  }
+  findings.push(...(await checkCloudflared(ctx, isProtected && !managedOAuth && ctx.service.serviceTokenFor(ctx.url) === undefined)));
+  findings.push(...checkStore(ctx));
+  return { url: ctx.url.href, findings, failed: findings.some((f) => f.level === 'fail') };
+}

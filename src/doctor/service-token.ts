@@ -1,0 +1,62 @@
+/**
+ * Whether a configured service token goes to this host, and if so whether
+ * Access takes it; a refusal's `service_token_status` (from the login
+ * redirect's `meta`) says why. Shows host patterns and client ids' presence only.
+ */
+import { detectAccess } from '../auth/detect.js';
+import { serviceTokenHeaders } from '../auth/service-tokens.js';
+import { discard, headerValue, send } from '../http/client.js';
+import { finding, type DoctorContext, type Finding } from './finding.js';
+
+const CHECK = 'service_token';
+
+/** The `service_token_status` claim of the meta JWT in a redirect to the Access sign-in page (read, not verified: it only explains). */
+export function serviceTokenStatus(location: string | undefined): string | undefined {
+  if (!location) return undefined;
+  try {
+    const meta = new URL(location).searchParams.get('meta');
+    const payload = meta?.split('.')[1];
+    if (!payload) return undefined;
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
+    const status = claims.service_token_status;
+    return typeof status === 'string' ? status.slice(0, 80).replace(/[^\w .:-]/g, '') : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function checkServiceToken(ctx: DoctorContext): Promise<Finding[]> {
+  const { service, url } = ctx;
+  const config = service.serviceTokens;
+  if (config.tokens.length === 0) {
+    const unused = config.unused.length > 0 ? ` ${config.unused.join(' ')}` : '';
+    return [finding(CHECK, 'service_token_none', 'info', `No service token is configured for any host.${unused}`)];
+  }
+  const token = service.serviceTokenFor(url);
+  if (!token) {
+    return [finding(CHECK, 'service_token_not_for_host', 'info', `A service token is configured, but not for ${url.host}.`, `List ${url.host} in CF_ACCESS_SERVICE_TOKEN_HOSTS if the token is meant for it.`)];
+  }
+  let status: number;
+  let refusal: string | undefined;
+  let challenged: boolean;
+  try {
+    // Accept: text/html makes Access answer a refusal with its sign-in redirect, whose meta says why.
+    const response = await send(service.dispatcher, url, { headers: { 'user-agent': 'cf-access-mcp doctor', accept: 'text/html', ...serviceTokenHeaders(token, config.header) }, signal: ctx.signal });
+    discard(response.body);
+    status = response.status;
+    challenged = (await detectAccess(response, url)) !== undefined || status === 401 || status === 403;
+    refusal = serviceTokenStatus(headerValue(response.headers, 'location'));
+  } catch {
+    return [];
+  }
+  if (!challenged) return [finding(CHECK, 'service_token_accepted', 'ok', `Access accepts the configured service token for ${url.host} (HTTP ${status}).`)];
+  return [
+    finding(
+      CHECK,
+      'service_token_refused',
+      'fail',
+      `Access refuses the configured service token for ${url.host} (HTTP ${status}${refusal ? `, service_token_status: ${refusal}` : ''}).`,
+      "Check that the application has a Service Auth policy that includes this token, and that CF_ACCESS_CLIENT_ID (ends in .access) and the secret belong together.",
+    ),
+  ];
+}

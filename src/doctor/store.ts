@@ -1,0 +1,36 @@
+/** The session store: where it is, whether it is private, and what it holds for this URL (never a token). */
+import { lstatSync } from 'node:fs';
+import { finding, type DoctorContext, type Finding } from './finding.js';
+
+export function checkStore(ctx: DoctorContext): Finding[] {
+  const { service, url } = ctx;
+  const dir = service.store.dir;
+  const findings: Finding[] = [];
+  const stat = (() => {
+    try {
+      return lstatSync(dir);
+    } catch {
+      return undefined;
+    }
+  })();
+  if (!service.store.persistent) {
+    const why = service.store.warnings.at(-1) ?? 'it could not be used';
+    findings.push(finding('store', 'store_memory_only', 'warn', `The store at ${dir} is not used: ${why}`, 'Use a directory you own with mode 700: chmod 700 it, or set CF_ACCESS_MCP_HOME.'));
+  } else if (!stat) {
+    findings.push(finding('store', 'store_ok', 'ok', `The store ${dir} does not exist yet; it is created (mode 700) at the first sign-in.`));
+  } else {
+    const mode = (stat.mode & 0o777).toString(8);
+    findings.push(finding('store', 'store_ok', 'ok', `The store ${dir} is a private directory (mode ${mode}).`));
+  }
+  const session = service.sessionInfo(url.origin);
+  if (session.state === 'none') {
+    findings.push(finding('store', 'session_none', 'info', `No stored session for ${url.host}.`));
+  } else {
+    const expiry = session.expires_at ? `, ${session.state === 'expired' ? 'expired' : 'expires'} ${session.expires_at}${session.refreshable ? ' (refreshable)' : ''}` : '';
+    const level = session.state === 'expired' && !session.refreshable ? 'warn' : 'info';
+    findings.push(
+      finding('store', `session_${session.state}`, level, `Stored session for ${url.host}: ${session.state}, ${session.method}${expiry}.${session.refresh_note ? ` ${session.refresh_note}` : ''}`, level === 'warn' ? `Run cf-access-mcp login ${url.origin} to sign in again.` : undefined),
+    );
+  }
+  return findings;
+}

@@ -1,0 +1,88 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { createTwoFilesPatch } from 'diff';
+import { CLIENTS, type ClientId, type Launch, type Scope, type Where } from './clients.js';
+import { sameEntry } from './edit-result.js';
+import { mergeJsonEntry } from './json-config.js';
+import { mergeTomlEntry } from './toml-config.js';
+
+export interface InstallRequest {
+  client: ClientId;
+  scope?: Scope;
+  name: string;
+  launch: Launch;
+  where: Where;
+  dryRun: boolean;
+  force: boolean;
+}
+
+export interface InstallOutcome {
+  client: ClientId;
+  label: string;
+  scope: Scope;
+  file: string;
+  name: string;
+  /** created: new file; added: entry added to an existing file; replaced: --force over a different entry; unchanged; refused: a different entry exists. */
+  action: 'created' | 'added' | 'replaced' | 'unchanged' | 'refused';
+  written: boolean;
+  /** Unified diff of the file (empty when nothing changes). */
+  diff: string;
+  entry: Record<string, unknown>;
+  existing?: unknown;
+  next_step: string;
+}
+
+export class InstallError extends Error {
+  override readonly name = 'InstallError';
+}
+
+/** Merges our entry into the client's config file (or shows what it would do with dryRun). */
+export async function installInto(request: InstallRequest): Promise<InstallOutcome> {
+  const spec = CLIENTS[request.client];
+  const scope = request.scope ?? spec.defaultScope;
+  const targetFor = spec.scopes[scope];
+  if (!targetFor) {
+    throw new InstallError(`${spec.label} has no ${scope} scope; use ${Object.keys(spec.scopes).map((s) => `--scope ${s}`).join(' or ')}.`);
+  }
+  const target = targetFor(request.where);
+  const entry = spec.entry(request.launch);
+  const before = await readFile(target.file, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return undefined;
+    throw new InstallError(`Could not read ${target.file}: ${error.message}`);
+  });
+  const merge = target.format === 'toml' ? mergeTomlEntry : mergeJsonEntry;
+  const merged = merge(before ?? '', target.file, target.container, request.name, entry);
+  const base = { client: request.client, label: spec.label, scope, file: target.file, name: request.name, entry, existing: merged.existing };
+
+  if (merged.existing !== undefined && sameEntry(merged.existing, entry)) {
+    return { ...base, action: 'unchanged', written: false, diff: '', next_step: `Nothing to do: ${spec.label} already has this entry. ${spec.after}` };
+  }
+  const diff = createTwoFilesPatch(target.file, target.file, before ?? '', merged.text, before === undefined ? '(new file)' : '', '', { context: 3 });
+  if (merged.existing !== undefined && !request.force) {
+    return {
+      ...base,
+      action: 'refused',
+      written: false,
+      diff,
+      next_step: `${target.file} already has a different "${request.name}" entry; it was left unchanged. Run again with --force to replace it, or with --name to add ours under another name.`,
+    };
+  }
+  const action = before === undefined ? 'created' : merged.existing !== undefined ? 'replaced' : 'added';
+  if (!request.dryRun) await writeAtomically(target.file, merged.text);
+  return { ...base, action, written: !request.dryRun, diff, next_step: request.dryRun ? 'Dry run: nothing was written. Run again without --dry-run to write it.' : spec.after };
+}
+
+/** Written aside and renamed over, keeping the file's mode: a crash never leaves a half-written client config. */
+async function writeAtomically(file: string, text: string): Promise<void> {
+  await mkdir(dirname(file), { recursive: true });
+  const mode = (await stat(file).catch(() => undefined))?.mode;
+  const temporary = join(dirname(file), `.${basename(file)}.${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    await writeFile(temporary, text, { mode: mode === undefined ? 0o644 : mode & 0o777 });
+    await rename(temporary, file);
+  } catch (error) {
+    await rm(temporary, { force: true }).catch(() => {});
+    throw new InstallError(`Could not write ${file}: ${(error as Error).message}`);
+  }
+}

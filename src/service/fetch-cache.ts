@@ -1,0 +1,88 @@
+/**
+ * access_fetch's use of the page cache (http/page-cache.ts): a GET's converted
+ * text is kept when it has more pages, and a call that continues it
+ * (start_index > 0, same URL, format, headers and credential) is answered from
+ * it without a request. A call from the start always fetches afresh.
+ */
+import { PageCache } from '../http/page-cache.js';
+import { paginate, DEFAULT_MAX_LENGTH } from '../http/paging.js';
+import type { AccessService } from './access-service.js';
+import type { FetchParams } from './fetch-flow.js';
+import type { FetchResult } from './results.js';
+
+/** A fetched result with its whole text (FetchResult.text is one page of it). */
+interface CachedFetch {
+  result: FetchResult;
+  fullText: string;
+}
+
+const caches = new WeakMap<AccessService, PageCache<CachedFetch>>();
+
+function cacheOf(svc: AccessService): PageCache<CachedFetch> {
+  let cache = caches.get(svc);
+  if (!cache) caches.set(svc, (cache = new PageCache()));
+  return cache;
+}
+
+/**
+ * The one place that says which credential ("application") a cached page
+ * belongs to: the origin, the credential method, and which session or service
+ * token it is. A new login, another method or another token is another key.
+ */
+export function applicationKey(svc: AccessService, url: URL): string {
+  const token = svc.serviceTokenFor(url);
+  if (token) return `${url.origin} service_token ${token.clientId}`;
+  const app = svc.store.appKeyFor(url);
+  const session = svc.store.getSession(app);
+  if (!session) return `${app} none`;
+  return `${app} ${session.method} ${session.client_id ?? session.app_aud ?? ''} ${session.obtained_at}`;
+}
+
+interface Request {
+  target: URL;
+  method: string;
+  headers: Record<string, string>;
+}
+
+function keyOf(svc: AccessService, params: FetchParams, request: Request): { key: string; application: string } | undefined {
+  if (request.method !== 'GET' || params.save_to !== undefined) return undefined;
+  const application = applicationKey(svc, request.target);
+  const headers = Object.entries(request.headers).sort(([a], [b]) => (a < b ? -1 : 1));
+  return { key: JSON.stringify([application, params.format ?? 'markdown', request.target.href, headers]), application };
+}
+
+/** The next page of a result this process fetched moments ago, or undefined (then fetch). */
+export function cachedPage(svc: AccessService, params: FetchParams, request: Request): FetchResult | undefined {
+  if (!params.start_index || params.start_index <= 0) return undefined;
+  const key = keyOf(svc, params, request);
+  const hit = key && cacheOf(svc).get(key.key, key.application);
+  if (!hit) return undefined;
+  const page = paginate(hit.fullText, params.start_index, params.max_length ?? DEFAULT_MAX_LENGTH);
+  return {
+    ...hit.result,
+    text: page.text,
+    total_length: page.total_length,
+    start_index: page.start_index,
+    truncated: page.truncated,
+    next_start_index: page.next_start_index,
+    warnings: [...hit.result.warnings],
+  };
+}
+
+/** Keeps a text result that has more pages (same-origin, no image, nothing saved); its warnings are the page's own, not the store's (shown once). */
+export function rememberPage(svc: AccessService, params: FetchParams, request: Request, result: FetchResult, fullText: string): void {
+  if (!result.truncated || result.image || result.saved_to || new URL(result.final_url).origin !== request.target.origin) return;
+  const key = keyOf(svc, params, request);
+  if (!key) return;
+  cacheOf(svc).set(key.key, {
+    application: key.application,
+    origin: request.target.origin,
+    value: { result, fullText },
+    size: fullText.length + 1024,
+  });
+}
+
+/** access_logout: the origin's pages (or every page) are no longer served. */
+export function forgetPages(svc: AccessService, origin?: string): void {
+  cacheOf(svc).clear(origin);
+}

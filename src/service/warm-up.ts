@@ -1,0 +1,50 @@
+/**
+ * The idle warm-up after `initialize`: everything the first access_fetch
+ * would otherwise pay for once — the store parsed, undici's HTTP parser
+ * compiled (one request to a throwaway listener on 127.0.0.1, through its own
+ * agent so no proxy setting applies), and a small page converted a few times
+ * through the real path (main thread → worker → back), which starts the worker,
+ * loads the converter's libraries and gets the hot code compiled — so the
+ * first fetch costs about what a warm one does. Never fails: a step that
+ * cannot run is skipped.
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Agent, request } from 'undici';
+import { convertBody } from '../http/convert.js';
+import type { AccessService } from './access-service.js';
+
+async function warmHttpParser(): Promise<void> {
+  const server = createServer((_req, res) => res.end('ok'));
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
+  const agent = new Agent();
+  try {
+    const response = await request(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`, { dispatcher: agent });
+    await response.body.dump();
+  } finally {
+    await agent.close();
+    server.close();
+  }
+}
+
+const SECTION = `<section><h2>Section</h2><p>A paragraph with <a href="/x">a link</a>, <code>code</code> and <em>emphasis</em> to convert.</p>
+<pre><code class="language-js">const x = await call({ timeout: 10 });</code></pre><table><thead><tr><th>a</th><th>b</th></tr></thead><tbody><tr><td>1</td><td>2</td></tr></tbody></table>
+<ul><li>one</li><li>two</li></ul><dl><dt>term</dt><dd>definition</dd></dl></section>`;
+const PAGE = Buffer.from(`<!doctype html><html><head><title>Warm-up</title></head><body><nav><a href="/">Home</a></nav><main><article><h1>Warm-up</h1>
+${SECTION.repeat(30)}</article></main><footer>Footer</footer></body></html>`);
+
+async function warmConverter(): Promise<void> {
+  for (const format of ['markdown', 'text', 'markdown', 'markdown', 'markdown'] as const) {
+    await convertBody(PAGE, 'text/html', format, { bodyComplete: true, maxImageBytes: 0, url: new URL('http://localhost/') });
+  }
+}
+
+export async function warmUp(svc: AccessService): Promise<void> {
+  try {
+    svc.store.read();
+  } catch {
+    /* reported when a tool reads it */
+  }
+  await warmHttpParser().catch(() => {});
+  await warmConverter().catch(() => {});
+}

@@ -1,0 +1,153 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { PIXEL_PNG, blobBytes } from '../../src/emulator/binary.js';
+import { REPORT_SENTENCE, type Emulator } from '../../src/emulator/index.js';
+import { cliEnv, finishCli, runCli, startCli } from '../helpers/cli-run.js';
+import { cleanupHomes, eventually, startEmulator, tempHome } from '../helpers/harness.js';
+import { assertNoSecretsLeaked } from '../helpers/leaks.js';
+
+/**
+ * Issue 15 item 2: `fetch` behaves like curl for people and scripts. Into a
+ * pipe the body goes byte for byte (any type, any size); Ctrl-C exits 3 and
+ * leaves no lock behind; --json everywhere.
+ */
+
+let emulator: Emulator;
+let home: string;
+let env: NodeJS.ProcessEnv;
+
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+
+function heldLocks(store: string): string[] {
+  const dir = join(store, 'locks');
+  return existsSync(dir) ? readdirSync(dir).filter((name) => name.endsWith('.lock')) : [];
+}
+
+before(async () => {
+  emulator = await startEmulator({ approval: 'auto' });
+  home = tempHome();
+  env = cliEnv(home, 'approve');
+  const login = await runCli(['login', `${emulator.appUrl}/`], env);
+  assert.equal(login.code, 0, login.stderr);
+});
+
+after(async () => {
+  assertNoSecretsLeaked(emulator.secrets());
+  await emulator.close();
+  cleanupHomes();
+});
+
+describe('fetch into a pipe writes the bytes as served, like curl', () => {
+  it('an image: exactly the PNG bytes, status line on stderr only', async () => {
+    const run = await runCli(['fetch', `${emulator.appUrl}/images/pixel.png`], env);
+    assert.equal(run.code, 0, run.stderr);
+    assert.ok(run.stdout.equals(PIXEL_PNG), `got ${run.stdout.length} bytes, want the ${PIXEL_PNG.length}-byte PNG`);
+    assert.match(run.stderr, /HTTP 200 · image\/png · managed OAuth session/);
+  });
+
+  it('a binary, and a text body larger than the 5 MiB conversion cap, streamed whole without a newline added', async () => {
+    const blob = await runCli(['fetch', `${emulator.appUrl}/files/blob.bin`], env);
+    assert.equal(blob.code, 0, blob.stderr);
+    assert.equal(sha256(blob.stdout), sha256(blobBytes()));
+
+    const size = 6 * 1024 * 1024 + 3;
+    const big = await runCli(['fetch', `${emulator.appUrl}/big?size=${size}`], env);
+    assert.equal(big.code, 0, big.stderr);
+    assert.equal(big.stdout.length, size, 'every byte, not cut at CF_ACCESS_MCP_MAX_BODY_BYTES');
+  });
+
+  it('-o - is stdout; -o /dev/null works; -o <file> saves the bytes', async () => {
+    const dash = await runCli(['fetch', `${emulator.appUrl}/images/pixel.png`, '-o', '-'], env);
+    assert.equal(dash.code, 0, dash.stderr);
+    assert.ok(dash.stdout.equals(PIXEL_PNG));
+
+    const devnull = await runCli(['fetch', `${emulator.appUrl}/files/blob.bin`, '-o', '/dev/null'], env);
+    assert.equal(devnull.code, 0, devnull.stderr);
+    assert.equal(devnull.stdout.length, 0);
+    assert.ok(statSync('/dev/null').isCharacterDevice(), '/dev/null is still a device');
+
+    const file = join(tempHome('cfam-curl-out-'), 'x.png');
+    const saved = await runCli(['fetch', `${emulator.appUrl}/images/pixel.png`, '-o', file], env);
+    assert.equal(saved.code, 0, saved.stderr);
+    assert.ok(readFileSync(file).equals(PIXEL_PNG));
+  });
+
+  it('-o into the session store is refused, converted or not', async () => {
+    for (const format of [[], ['--format', 'markdown']]) {
+      const run = await runCli(['fetch', `${emulator.appUrl}/`, '-o', join(home, 'store.json'), ...format], env);
+      assert.equal(run.code, 1, run.stderr);
+      assert.match(run.stderr, /session store directory/);
+    }
+    const status = await runCli(['status', '--json'], env);
+    assert.equal((JSON.parse(status.stdout.toString('utf8')) as { sessions: unknown[] }).sessions.length, 1, 'the store is intact');
+  });
+
+  it('converts only when asked: --format markdown gives readable text', async () => {
+    const raw = await runCli(['fetch', `${emulator.appUrl}/`], env);
+    assert.match(raw.stdout.toString('utf8'), /^<!doctype html>/i, 'HTML as served into a pipe');
+    const markdown = await runCli(['fetch', `${emulator.appUrl}/`, '--format', 'markdown'], env);
+    assert.equal(markdown.code, 0, markdown.stderr);
+    const text = markdown.stdout.toString('utf8');
+    assert.ok(text.includes(REPORT_SENTENCE));
+    assert.doesNotMatch(text, /<html/i);
+  });
+
+  it('-f: an HTTP error status writes no body and exits 1', async () => {
+    const run = await runCli(['fetch', `${emulator.appUrl}/no-such-page`, '-f'], env);
+    assert.equal(run.code, 1, run.stderr);
+    assert.equal(run.stdout.length, 0);
+    assert.match(run.stderr, /HTTP 404/);
+  });
+});
+
+describe('--json gives every command a machine-readable result', () => {
+  it('fetch, login, status and logout', async () => {
+    const fetched = JSON.parse((await runCli(['fetch', `${emulator.appUrl}/api/data.json`, '--json'], env)).stdout.toString('utf8')) as Record<string, unknown>;
+    assert.equal(fetched.status, 200);
+    assert.equal(fetched.auth, 'oauth');
+    assert.ok(JSON.parse(fetched.text as string), 'the body is in "text"');
+
+    const image = JSON.parse((await runCli(['fetch', `${emulator.appUrl}/images/pixel.png`, '--json'], env)).stdout.toString('utf8')) as { image: { data: string } };
+    assert.ok(Buffer.from(image.image.data, 'base64').equals(PIXEL_PNG));
+
+    const login = JSON.parse((await runCli(['login', `${emulator.appUrl}/`, '--json'], env)).stdout.toString('utf8')) as Record<string, unknown>;
+    assert.equal(login.status, 'authenticated');
+    const status = JSON.parse((await runCli(['status', '--json'], env)).stdout.toString('utf8')) as { sessions: unknown[] };
+    assert.equal(status.sessions.length, 1);
+    const other = cliEnv(tempHome(), 'approve');
+    await runCli(['login', `${emulator.app2Url}/`], other);
+    const logout = JSON.parse((await runCli(['logout', '--all', '--json'], other)).stdout.toString('utf8')) as { logged_out: unknown[] };
+    assert.equal(logout.logged_out.length, 1);
+  });
+});
+
+describe('settings', () => {
+  it('an invalid environment value is warned about at start, with the value used instead', async () => {
+    const run = await runCli(['status'], cliEnv(tempHome(), 'none', { CF_ACCESS_MCP_LOGIN_TIMEOUT: 'abc', CF_ACCESS_MCP_CALLBACK_PORT: '99999' }));
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stderr, /warning: CF_ACCESS_MCP_LOGIN_TIMEOUT="abc" .*; using 300 instead\./);
+    assert.match(run.stderr, /warning: CF_ACCESS_MCP_CALLBACK_PORT="99999" .*; using 8400 instead\./);
+  });
+});
+
+describe('Ctrl-C', () => {
+  for (const command of ['login', 'fetch'] as const) {
+    it(`during a pending ${command}: exit 3, and the login lock is released`, async () => {
+      const store = tempHome();
+      const child = startCli([command, `${emulator.app2Url}/`], cliEnv(store, 'ignore'));
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+      const done = finishCli(child);
+      await eventually(() => /Waiting for/.test(stderr) && heldLocks(store).length > 0, 15_000, 'the login to be pending');
+      child.kill('SIGINT');
+      const run = await done;
+      assert.equal(run.signal, null, 'not killed by the signal');
+      assert.equal(run.code, 3, run.stderr);
+      assert.match(run.stderr, /interrupted/i);
+      assert.deepEqual(heldLocks(store), [], 'no lock directory left behind');
+    });
+  }
+});

@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { runCli } from '../helpers/cli-run.js';
+import { cleanupHomes, SERVER_ENTRY, tempHome } from '../helpers/harness.js';
+
+/** Issue 15 item 5 through the built CLI: diff on stdout, --dry-run, refusal without --force, --json. */
+
+after(cleanupHomes);
+
+function env(home: string): NodeJS.ProcessEnv {
+  return { ...process.env, HOME: home, XDG_CONFIG_HOME: join(home, '.config'), CODEX_HOME: join(home, '.codex') };
+}
+
+describe('cf-access-mcp install', () => {
+  it('prints the diff, writes only without --dry-run, starts this installation by absolute path', async () => {
+    const home = tempHome('cfam-install-cli-');
+    const file = join(home, '.codex', 'config.toml');
+    const dry = await runCli(['install', 'codex', '--dry-run'], env(home));
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(dry.stdout.toString('utf8'), /^\+\[mcp_servers\.cf-access\]$/m);
+    assert.match(dry.stdout.toString('utf8'), /^\+startup_timeout_sec = 60$/m);
+    assert.match(dry.stderr, /Would have: Created/);
+    assert.equal(existsSync(file), false);
+
+    const done = await runCli(['install', 'codex'], env(home));
+    assert.equal(done.code, 0, done.stderr);
+    const text = readFileSync(file, 'utf8');
+    assert.ok(text.includes(JSON.stringify(realpathSync(SERVER_ENTRY))), text);
+    assert.ok(text.includes(JSON.stringify(process.execPath)), text);
+    assert.match(done.stderr, /next step: Start a new Codex session/);
+  });
+
+  it('refuses a different entry of the same name (exit 1) unless --force; --npx writes the registry form', async () => {
+    const home = tempHome('cfam-install-cli-');
+    assert.equal((await runCli(['install', 'gemini'], env(home))).code, 0);
+    const refused = await runCli(['install', 'gemini', '--npx'], env(home));
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(refused.stderr, /already has a different "cf-access" server/);
+    const forced = JSON.parse((await runCli(['install', 'gemini', '--npx', '--force', '--json'], env(home))).stdout.toString('utf8')) as Record<string, unknown>;
+    assert.equal(forced.action, 'replaced');
+    const settings = JSON.parse(readFileSync(join(home, '.gemini', 'settings.json'), 'utf8')) as { mcpServers: Record<string, unknown> };
+    assert.deepEqual(settings.mcpServers['cf-access'], { command: 'npx', args: ['-y', 'cf-access-mcp'] });
+  });
+
+  it('usage errors: unknown client, a scope the client does not have', async () => {
+    const home = tempHome('cfam-install-cli-');
+    const unknown = await runCli(['install', 'emacs'], env(home));
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /Unknown client "emacs"; one of: claude-code, opencode/);
+    const scope = await runCli(['install', 'windsurf', '--scope', 'project'], env(home));
+    assert.equal(scope.code, 2);
+    assert.match(scope.stderr, /Windsurf has no project scope/);
+  });
+});

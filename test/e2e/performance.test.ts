@@ -1,0 +1,158 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, afterEach, describe, it } from 'node:test';
+import type { Emulator } from '../../src/emulator/index.js';
+import { cleanupHomes, resultData, startEmulator, tempHome, TestServer, textOf } from '../helpers/harness.js';
+import { assertNoSecretsLeaked } from '../helpers/leaks.js';
+
+/**
+ * Issue 16 items 3 and 5, counted at the emulator: paging a long page costs one
+ * upstream request (and logout or another credential does not reuse it),
+ * concurrent cold fetches share one discovery, and a new process re-logs in
+ * with the discovery it stored.
+ */
+
+const running: Array<{ close(): Promise<void> }> = [];
+const secrets = new Set<string>();
+
+afterEach(async () => {
+  for (const r of running.splice(0).reverse()) await r.close();
+});
+after(() => {
+  assertNoSecretsLeaked(secrets);
+  cleanupHomes();
+});
+
+async function emulator(): Promise<Emulator> {
+  const e = await startEmulator({ approval: 'auto' });
+  running.push(e);
+  return e;
+}
+
+async function server(home?: string): Promise<TestServer> {
+  const s = await TestServer.start(home ? { home } : {});
+  running.push(s);
+  return s;
+}
+
+function rememberStoredSecrets(home: string): void {
+  const data = JSON.parse(readFileSync(join(home, 'store.json'), 'utf8')) as { sessions: Record<string, { access_token: string; refresh_token?: string }> };
+  for (const s of Object.values(data.sessions)) {
+    secrets.add(s.access_token);
+    if (s.refresh_token) secrets.add(s.refresh_token);
+  }
+}
+
+const docRequests = (e: Emulator) => e.requests({ endpoint: 'resource' }).filter((r) => r.path.startsWith('/doc'));
+
+/** Reads the page from `start` to its end: how many pages, and the total length they report. */
+async function readToEnd(s: TestServer, url: string, start = 0): Promise<{ total: number; pages: number }> {
+  let next: number | undefined = start;
+  let total = -1;
+  let pages = 0;
+  while (next !== undefined) {
+    const result = await s.call('access_fetch', { url, start_index: next });
+    assert.ok(!result.isError, textOf(result));
+    const data = resultData(result);
+    pages++;
+    if (total !== -1) assert.equal(data.total_length, total);
+    total = data.total_length as number;
+    next = data.next_start_index as number | undefined;
+  }
+  return { total, pages };
+}
+
+describe('paging without refetching', () => {
+  it('reads a long page to its end with one request to the origin, and the pages join to the one-call text', async () => {
+    const e = await emulator();
+    const s = await server();
+    const url = `${e.appUrl}/doc?kb=120`;
+    assert.ok(!(await s.call('access_fetch', { url: `${e.appUrl}/` })).isError);
+    rememberStoredSecrets(s.home);
+    e.clearLog();
+    const { pages, total } = await readToEnd(s, url);
+    assert.ok(pages >= 3, `expected several pages, got ${pages}`);
+    assert.equal(docRequests(e).length, 1, 'pages 2..N come from the cache');
+
+    const whole = resultData(await s.call('access_fetch', { url, max_length: 1_000_000 }));
+    assert.equal(whole.total_length, total, 'the cached pages are pages of the same text');
+    assert.equal(docRequests(e).length, 2);
+  });
+
+  it('a call from the start fetches afresh; another format, a non-GET or save_to never comes from the cache', async () => {
+    const e = await emulator();
+    const s = await server();
+    const url = `${e.appUrl}/doc?kb=120`;
+    assert.ok(!(await s.call('access_fetch', { url })).isError);
+    e.clearLog();
+    assert.ok(!(await s.call('access_fetch', { url })).isError);
+    assert.equal(docRequests(e).length, 1, 'start_index 0 refetches');
+    assert.ok(!(await s.call('access_fetch', { url, format: 'text', start_index: 20_000 })).isError);
+    assert.equal(docRequests(e).length, 2, 'another format is another entry');
+    assert.ok(!(await s.call('access_fetch', { url, method: 'POST', body: 'x', start_index: 20_000 })).isError);
+    assert.equal(docRequests(e).length, 3, 'a POST is never served from the cache');
+    rememberStoredSecrets(s.home);
+  });
+
+  it('access_logout drops the origin\'s pages: the next page after a new login is fetched again', async () => {
+    const e = await emulator();
+    const s = await server();
+    const url = `${e.appUrl}/doc?kb=120`;
+    assert.ok(!(await s.call('access_fetch', { url })).isError);
+    rememberStoredSecrets(s.home);
+    assert.ok(!(await s.call('access_logout', { url })).isError);
+    e.clearLog();
+    const next = await s.call('access_fetch', { url, start_index: 20_000 });
+    assert.ok(!next.isError, textOf(next));
+    rememberStoredSecrets(s.home);
+    assert.ok(e.requests({ endpoint: 'token' }).length >= 1, 'a new login happened');
+    assert.ok(docRequests(e).length >= 1, 'the page was fetched again, not served from before the logout');
+  });
+
+  it('another credential for the same origin does not get the cached page', async () => {
+    const e = await emulator();
+    const s = await server();
+    const url = `${e.appUrl}/doc?kb=120`;
+    assert.ok(!(await s.call('access_fetch', { url })).isError);
+    rememberStoredSecrets(s.home);
+    const relogin = await s.call('access_login', { url, force: true });
+    assert.equal(resultData(relogin).status, 'authenticated', textOf(relogin));
+    rememberStoredSecrets(s.home);
+    e.clearLog();
+    assert.ok(!(await s.call('access_fetch', { url, start_index: 20_000 })).isError);
+    assert.equal(docRequests(e).length, 1, 'the new session fetched the page itself');
+  });
+});
+
+describe('fewer requests', () => {
+  it('50 concurrent cold fetches share one discovery: resource and server metadata fetched once each', async () => {
+    const e = await emulator();
+    const s = await server();
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => s.call('access_fetch', { url: `${e.appUrl}/page-10k?i=${i}` })));
+    rememberStoredSecrets(s.home);
+    assert.equal(results.filter((r) => r.isError).length, 0);
+    assert.equal(e.requests({ endpoint: 'resource_metadata' }).length, 1);
+    assert.equal(e.requests({ endpoint: 'server_metadata' }).length, 1);
+    assert.ok(e.log.length <= 110, `${e.log.length} requests at the emulator`);
+  });
+
+  it('a new process re-logs in with the discovery the first one stored: no metadata requests', async () => {
+    const e = await emulator();
+    const home = tempHome();
+    const url = `${e.appUrl}/`;
+    const first = await server(home);
+    assert.ok(!(await first.call('access_fetch', { url })).isError);
+    rememberStoredSecrets(home);
+    assert.ok(!(await first.call('access_logout', { url })).isError);
+    await first.close();
+    e.clearLog();
+    const second = await server(home);
+    const again = await second.call('access_fetch', { url });
+    assert.ok(!again.isError, textOf(again));
+    rememberStoredSecrets(home);
+    assert.equal(e.requests({ endpoint: 'resource_metadata' }).length, 0);
+    assert.equal(e.requests({ endpoint: 'server_metadata' }).length, 0);
+    assert.equal(e.requests({ endpoint: 'token' }).length, 1);
+  });
+});

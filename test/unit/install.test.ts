@@ -1,0 +1,153 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { parse as parseJsonc } from 'jsonc-parser';
+import { parse as parseToml } from 'smol-toml';
+import { CLIENTS, type ClientId, type Launch, type Scope, type Where } from '../../src/install/clients.js';
+import { installInto } from '../../src/install/install.js';
+import { cleanupHomes, tempHome } from '../helpers/harness.js';
+
+/**
+ * Issue 15 item 5: `install <client>` merges our entry into each client's
+ * real config file, keeping every other entry and comment, in temporary
+ * home and project directories.
+ */
+
+after(cleanupHomes);
+
+const LAUNCH: Launch = { command: '/usr/local/bin/node', args: ['/opt/cf-access-mcp/dist/index.js'], viaNpx: false };
+
+function where(): Where {
+  const home = tempHome('cfam-install-home-');
+  const cwd = tempHome('cfam-install-project-');
+  return { home, cwd, appConfig: join(home, '.config'), xdgConfig: join(home, '.config'), codexHome: join(home, '.codex') };
+}
+
+/** An existing file of each kind: another server, unrelated settings, and comments where the format has them. */
+function seed(client: ClientId, scope: Scope, w: Where): { file: string; keep: string[] } {
+  const file = CLIENTS[client].scopes[scope]!(w).file;
+  mkdirSync(dirname(file), { recursive: true });
+  if (client === 'codex') {
+    writeFileSync(file, '# my codex settings\nmodel = "gpt-5" # the model\n\n[mcp_servers.other]\ncommand = "other-server"\nargs = ["--flag"]\n\n# profiles below\n[profiles.fast]\nmodel = "small"\n');
+    return { file, keep: ['# my codex settings', 'model = "gpt-5" # the model', '[mcp_servers.other]', '# profiles below', '[profiles.fast]'] };
+  }
+  const container = CLIENTS[client].scopes[scope]!(w).container;
+  const other = client === 'opencode' ? { type: 'local', command: ['other-server'] } : { command: 'other-server', args: ['--flag'] };
+  const nested = container.reduceRight<unknown>((inner, key) => ({ [key]: inner }), { other });
+  const body = JSON.stringify({ theme: 'dark', ...(nested as object) }, null, 4);
+  // JSONC: a comment at the top and one inside; JSON clients (Claude's files) get none.
+  const commented = client === 'claude-code' || client === 'claude-desktop' || client === 'windsurf' ? body : `// my settings\n${body.replace('"theme"', '/* keep me */ "theme"')}`;
+  writeFileSync(file, `${commented}\n`);
+  return { file, keep: [...(commented.startsWith('//') ? ['// my settings', '/* keep me */'] : []), '"theme": "dark"', '"other"'] };
+}
+
+function entryIn(client: ClientId, scope: Scope, w: Where, file: string): unknown {
+  const target = CLIENTS[client].scopes[scope]!(w);
+  const text = readFileSync(file, 'utf8');
+  let node: unknown = JSON.parse(JSON.stringify(target.format === 'toml' ? parseToml(text) : parseJsonc(text)));
+  for (const key of [...target.container, 'cf-access']) node = (node as Record<string, unknown>)?.[key];
+  return node;
+}
+
+const CASES: Array<[ClientId, Scope]> = [
+  ['claude-code', 'user'],
+  ['claude-code', 'project'],
+  ['claude-code', 'local'],
+  ['opencode', 'user'],
+  ['opencode', 'project'],
+  ['cursor', 'user'],
+  ['cursor', 'project'],
+  ['vscode', 'user'],
+  ['vscode', 'project'],
+  ['windsurf', 'user'],
+  ['codex', 'user'],
+  ['gemini', 'user'],
+  ['gemini', 'project'],
+  ['claude-desktop', 'user'],
+  ['codex', 'project'],
+];
+
+describe('install <client> round-trips each client config', () => {
+  for (const [client, scope] of CASES) {
+    it(`${client} (${scope} scope): adds our entry, keeps the rest, then is idempotent`, async () => {
+      const w = where();
+      const { file, keep } = seed(client, scope, w);
+      const before = readFileSync(file, 'utf8');
+      const base = { client, scope, name: 'cf-access', launch: LAUNCH, where: w, force: false };
+
+      const dry = await installInto({ ...base, dryRun: true });
+      assert.equal(dry.action, 'added');
+      assert.equal(readFileSync(file, 'utf8'), before, '--dry-run writes nothing');
+      assert.match(dry.diff, /^\+.*cf-access/m, 'the diff shows the new entry');
+
+      const done = await installInto({ ...base, dryRun: false });
+      assert.equal(done.action, 'added');
+      assert.equal(done.file, file);
+      const text = readFileSync(file, 'utf8');
+      for (const kept of keep) assert.ok(text.includes(kept), `kept: ${kept}\n${text}`);
+      assert.deepEqual(entryIn(client, scope, w, file), CLIENTS[client].entry(LAUNCH));
+      // Only lines were added: everything that was there is still there, in order.
+      const removed = done.diff.split('\n').filter((l) => l.startsWith('-') && !l.startsWith('---'));
+      assert.ok(removed.every((l) => /^-\s*[}\]],?$|^-\s*"other": \{|^-\s*\}$|^-\s*$/.test(l) || client === 'codex'), `only brackets/commas re-flowed:\n${removed.join('\n')}`);
+
+      const again = await installInto({ ...base, dryRun: false });
+      assert.equal(again.action, 'unchanged');
+      assert.equal(readFileSync(file, 'utf8'), text);
+    });
+  }
+
+  it('creates a missing file (and its directory)', async () => {
+    const w = where();
+    const outcome = await installInto({ client: 'codex', name: 'cf-access', launch: LAUNCH, where: w, dryRun: false, force: false });
+    assert.equal(outcome.action, 'created');
+    assert.deepEqual(JSON.parse(JSON.stringify(parseToml(readFileSync(join(w.codexHome, 'config.toml'), 'utf8')))), { mcp_servers: { 'cf-access': { command: LAUNCH.command, args: LAUNCH.args, startup_timeout_sec: 60 } } });
+  });
+
+  it('refuses to replace a different entry of the same name without --force, and replaces it with --force', async () => {
+    for (const client of ['cursor', 'codex'] as const) {
+      const w = where();
+      await installInto({ client, name: 'cf-access', launch: { command: 'old', args: [], viaNpx: false }, where: w, dryRun: false, force: false });
+      const file = CLIENTS[client].scopes.user!(w).file;
+      const before = readFileSync(file, 'utf8');
+      const refused = await installInto({ client, name: 'cf-access', launch: LAUNCH, where: w, dryRun: false, force: false });
+      assert.equal(refused.action, 'refused');
+      assert.match(refused.next_step, /--force/);
+      assert.equal(readFileSync(file, 'utf8'), before);
+      const forced = await installInto({ client, name: 'cf-access', launch: LAUNCH, where: w, dryRun: false, force: true });
+      assert.equal(forced.action, 'replaced');
+      assert.deepEqual(entryIn(client, 'user', w, file), CLIENTS[client].entry(LAUNCH));
+    }
+  });
+
+  it('codex: replaces our tables in place (sub-tables too), leaving the lines around them byte for byte', async () => {
+    const w = where();
+    const file = join(w.codexHome, 'config.toml');
+    mkdirSync(w.codexHome, { recursive: true });
+    const head = '# top\n[mcp_servers.a]\ncommand = "a"\n\n';
+    const tail = '# after\n[mcp_servers.z]\ncommand = "z"\n';
+    writeFileSync(file, `${head}[mcp_servers."cf-access"]\ncommand = "old"\n\n[mcp_servers.cf-access.env]\nX = "1"\n\n${tail}`);
+    await installInto({ client: 'codex', name: 'cf-access', launch: LAUNCH, where: w, dryRun: false, force: true });
+    const text = readFileSync(file, 'utf8');
+    assert.ok(text.startsWith(head), text);
+    assert.ok(text.endsWith(tail), text);
+    assert.doesNotMatch(text, /old|X = "1"/);
+  });
+
+  it('leaves an invalid file alone and says so', async () => {
+    const w = where();
+    const file = join(w.home, '.cursor', 'mcp.json');
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, '{ "mcpServers": { broken');
+    await assert.rejects(installInto({ client: 'cursor', name: 'cf-access', launch: LAUNCH, where: w, dryRun: false, force: false }), /is not valid JSON .* left unchanged/);
+    assert.equal(readFileSync(file, 'utf8'), '{ "mcpServers": { broken');
+  });
+
+  it('opencode edits opencode.jsonc when that is the file in use', async () => {
+    const w = where();
+    writeFileSync(join(w.cwd, 'opencode.jsonc'), '{\n  // project settings\n  "mcp": {},\n}\n');
+    const outcome = await installInto({ client: 'opencode', scope: 'project', name: 'cf-access', launch: LAUNCH, where: w, dryRun: false, force: false });
+    assert.equal(outcome.file, join(w.cwd, 'opencode.jsonc'));
+    assert.match(readFileSync(outcome.file, 'utf8'), /\/\/ project settings[\s\S]*"cf-access"/);
+  });
+});
