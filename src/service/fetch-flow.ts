@@ -16,7 +16,7 @@ import { cachedPage, rememberPage } from './fetch-cache.js';
 import { loginFor } from './login-flow.js';
 import { appLabel, type AppKey } from '../auth/app-key.js';
 import { RefreshRefusedError } from '../auth/sessions.js';
-import type { StoredSession } from '../auth/store.js';
+import { sessionKey, type StoredSession } from '../auth/store.js';
 import { step } from '../core/next-step.js';
 import { policyDenied, recordRefusal } from './refusals.js';
 import type { AuthMethod, FetchResult } from './results.js';
@@ -155,7 +155,8 @@ export async function fetchThroughAccess(svc: AccessService, params: FetchParams
       // Signed in, and Access still says no (its block page, or the deny URL): the policy refuses this account.
       throw await refused(svc, sentKey, session, { status: response.status, challenge: challenge! });
     }
-    const challengedKey = await svc.appOfChallenge(finalUrl, challenge!).catch(() => sentKey ?? origin);
+    // Only asked when our session was refused (discovery is cached, and a login would run it anyway).
+    const challengedKey = sentKey === undefined ? origin : await svc.appOfChallenge(finalUrl, challenge!).catch(() => sentKey);
     if (sentKey !== undefined && challengedKey === sentKey) {
       if (loggedIn.has(sentKey)) throw await refused(svc, sentKey, session, { status: response.status, challenge: challenge! });
       if (session && !refreshed.has(sentKey) && session.refresh_token) {
@@ -182,9 +183,9 @@ export async function fetchThroughAccess(svc: AccessService, params: FetchParams
     }
     refuseAgentCredentialForLogin(finalUrl, headers, challenge!);
     loginsThisCall++;
-    const { fromCache } = await loginFor(svc, finalUrl, challenge!, params.wait_seconds ?? svc.config.defaultWaitSeconds, hooks, { skipCache: tokenDropped.has(challengedKey) });
+    const { session: fresh, fromCache } = await loginFor(svc, finalUrl, challenge!, params.wait_seconds ?? svc.config.defaultWaitSeconds, hooks, { skipCache: tokenDropped.has(challengedKey) });
     // A token cloudflared only had cached is no login yet: if the app refuses it, one real login follows.
-    if (!fromCache) loggedIn.add(challengedKey);
+    if (!fromCache) loggedIn.add(sessionKey(fresh));
     else loginsThisCall--;
   }
   throw new AccessError('authorization_failed', `Could not get past Cloudflare Access for ${target.host}.`, `${capitalised(step('status', { url: target.href }))} to see what the application offers.`);
