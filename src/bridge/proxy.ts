@@ -11,7 +11,7 @@ import { credentialHeadersFor, credentialSecretsFor } from '../service/credentia
 import { accessChallengeOf } from './access-challenge.js';
 import { foreignHost, headerConflict, notOriginForm, refusalFor, refuseSocket, replayImpossible, sendRefusal, type Refusal } from './refusals.js';
 import { forwardRequestHeaders, rewriteResponseHeaders } from './rewrite.js';
-import { SecretScrubber } from './scrub.js';
+import { SecretScrubber } from '../core/secret-scrubber.js';
 
 export interface ProxyOptions {
   /** Local port; a free one when omitted. */

@@ -46,13 +46,13 @@ export async function readResponseContent(response: RawResponse, url: URL, optio
       discard(response.body);
       return { kind: 'streamed', contentType, text: '', streamedBytes: 0, notes };
     }
-    const bytes = await streamBodyTo(response.body, options.sink.out, url);
+    const bytes = await streamBodyTo(response.body, options.sink.out, url, options.secrets);
     return { kind: 'streamed', contentType, text: '', streamedBytes: bytes, notes };
   }
 
   if (options.saveTo) {
     if (response.status >= 200 && response.status < 300) {
-      const saved = await saveBodyToFile(response.body, options.saveTo, url, options.save);
+      const saved = await saveBodyToFile(response.body, options.saveTo, url, { ...options.save, secrets: options.secrets });
       const text = `Saved ${saved.bytes} bytes (${contentType || 'unknown type'}) to ${saved.path}.`;
       return { kind: 'saved', contentType, text, saved, notes };
     }

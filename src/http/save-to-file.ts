@@ -17,6 +17,7 @@ import { lstat, mkdir, open, realpath, rename, rm, stat, type FileHandle } from 
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { AccessError } from '../core/errors.js';
+import { SecretScrubber, scrubbedStream } from '../core/secret-scrubber.js';
 import { networkError, type BodyStream } from './client.js';
 
 export { resolveSavePath } from './save-path.js';
@@ -37,11 +38,12 @@ export interface BodySink {
  * Streams the whole body into `out` (left open: it is stdout), byte for byte,
  * with back-pressure, and returns how many bytes went through.
  */
-export async function streamBodyTo(body: BodyStream, out: NodeJS.WritableStream, url: URL): Promise<number> {
+export async function streamBodyTo(body: BodyStream, out: NodeJS.WritableStream, url: URL, secrets: readonly string[] = []): Promise<number> {
   let bytes = 0;
   try {
     await pipeline(
       body,
+      new SecretScrubber(secrets),
       async function* count(source: AsyncIterable<Buffer>) {
         for await (const chunk of source) {
           bytes += chunk.length;
@@ -64,10 +66,14 @@ export async function streamBodyTo(body: BodyStream, out: NodeJS.WritableStream,
 export interface SaveOptions {
   /** An agent's save_to (see the module comment); absent for a path the user typed. */
   confined?: { overwrite: boolean; maxBytes: number };
+  /** The credentials the request carried: masked (same length) wherever the body echoes them. */
+  secrets?: readonly string[];
 }
 
 /** Writes the whole body to `path` (see the module comment for the rules). */
-export async function saveBodyToFile(body: BodyStream, path: string, url: URL, options: SaveOptions = {}): Promise<SavedFile> {
+export async function saveBodyToFile(served: BodyStream, path: string, url: URL, options: SaveOptions = {}): Promise<SavedFile> {
+  // Only Readable's own methods are used on the body below.
+  const body = scrubbedStream(served, options.secrets ?? []) as BodyStream;
   const confined = options.confined;
   try {
     await makeDirectories(dirname(path), confined ? 0o700 : undefined);

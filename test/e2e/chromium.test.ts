@@ -31,6 +31,10 @@ after(async () => {
   cleanupHomes();
 });
 
+async function until(done: () => boolean, limitMs: number): Promise<void> {
+  for (const end = Date.now() + limitMs; !done() && Date.now() < end; ) await new Promise((r) => setTimeout(r, 100));
+}
+
 describe('real browser (Chromium)', { skip }, () => {
   it('signs in through the interactive page, shows our success page, and the fetch returns the content', async () => {
     const pageText = join(tempHome('cfam-chromium-out-'), 'callback-page.txt');
@@ -38,6 +42,8 @@ describe('real browser (Chromium)', { skip }, () => {
       env: { CF_ACCESS_MCP_BROWSER: `${process.execPath} ${BROWSER}`, CHROMIUM_PAGE_TEXT_FILE: pageText },
     });
     const result = await server.call('access_fetch', { url: `${emulator.appUrl}/`, wait_seconds: 90 });
+    // The browser writes the callback page's text once the page has rendered, which may be after the exchange finished.
+    await until(() => existsSync(pageText) || existsSync(`${pageText}.err`), 60_000);
     const problem = existsSync(`${pageText}.err`) ? readFileSync(`${pageText}.err`, 'utf8') : '';
     assert.notEqual(result.isError, true, `${textOf(result)}\n${problem}`);
     assert.ok(textOf(result).includes(REPORT_SENTENCE), textOf(result).slice(0, 500));

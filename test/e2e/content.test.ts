@@ -265,7 +265,7 @@ describe('access_fetch redirects', () => {
 
   it('a cross-origin redirect arrives without any credential, and the final URL is reported', async () => {
     emulator.clearLog();
-    const result = await fetchTool({ url: `${emulator.appUrl}/redirect/plain`, headers: { Authorization: 'Basic dXNlcjpwYXNz', Cookie: 'session=abc', 'CF-Access-Client-Id': 'id.access' } });
+    const result = await fetchTool({ url: `${emulator.appUrl}/redirect/plain`, headers: { Cookie: 'session=abc', 'CF-Access-Client-Id': 'id.access' } });
     assertOk(result);
     const meta = structured(result);
     assert.equal(meta.url, `${emulator.appUrl}/redirect/plain`);

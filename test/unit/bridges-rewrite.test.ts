@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { rewriteLocation, rewriteResponseHeaders, rewriteSetCookie, forwardRequestHeaders } from '../../src/bridge/rewrite.js';
-import { SecretScrubber } from '../../src/bridge/scrub.js';
+import { SecretScrubber } from '../../src/core/secret-scrubber.js';
 
 async function scrub(chunks: Buffer[], secrets: string[]): Promise<Buffer> {
   const out: Buffer[] = [];

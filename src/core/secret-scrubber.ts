@@ -1,4 +1,4 @@
-import { Transform, type TransformCallback } from 'node:stream';
+import { pipeline, Transform, type Readable, type TransformCallback } from 'node:stream';
 
 /** The same number of bytes as the secret, so a Content-Length stays true. */
 function maskFor(length: number): Buffer {
@@ -62,4 +62,11 @@ export class SecretScrubber extends Transform {
       for (let at = data.indexOf(bytes); at !== -1; at = data.indexOf(bytes, at + bytes.length)) mask.copy(data, at);
     }
   }
+}
+
+/** `body` with the secrets masked (itself when there is nothing to mask); errors and destruction travel both ways. */
+export function scrubbedStream(body: Readable, secrets: readonly string[]): Readable {
+  const scrubber = new SecretScrubber(secrets);
+  if (!scrubber.active) return body;
+  return pipeline(body, scrubber, () => {});
 }
