@@ -156,6 +156,8 @@ export class CloudflaredLogin {
     if (!child) return false;
     this.cancelled.add(origin);
     child.kill('SIGTERM');
+    // No longer pending from now on, not only once the child has exited.
+    this.pending.delete(origin);
     return true;
   }
 

@@ -5,7 +5,7 @@ import { appLabel, type AppKey } from '../auth/app-key.js';
 import type { LoginInProgress, LoginMethod } from '../auth/login-method.js';
 import type { LoginChoice, SessionMethod } from '../auth/methods.js';
 import { step } from '../core/next-step.js';
-import { assertMayLogIn } from './refusals.js';
+import { assertMayLogIn, recordRefusal } from './refusals.js';
 import { serviceAuthOnlyError, serviceTokenMissingError, serviceTokenRefusedError } from '../auth/service-tokens.js';
 import { sessionKey, type StoredSession } from '../auth/store.js';
 import { sessionState } from '../auth/sessions.js';
@@ -92,7 +92,12 @@ async function beginLogin(
   const mayStart = (key: AppKey) => {
     if (!options.force) assertMayLogIn(svc, key, target);
   };
-  return svc.methods.get(name).begin(target, challenge, { skipCache: options.skipCache, signal: options.signal, mayStart });
+  const login = await svc.methods.get(name).begin(target, challenge, { skipCache: options.skipCache, signal: options.signal, mayStart });
+  // A sign-in the user (or the policy, at authorization) denied holds back the next browser for this application.
+  login.done.catch((error: unknown) => {
+    if (error instanceof AccessError && error.code === 'authorization_denied' && login.source !== 'other-process') void recordRefusal(svc, login.key, error);
+  });
+  return login;
 }
 
 /**

@@ -34,6 +34,7 @@ async function revokeSession(svc: AccessService, session: StoredSession): Promis
 export async function logout(svc: AccessService, params: { url?: string; all?: boolean }): Promise<LogoutResult> {
   let sessions: StoredSession[];
   const cancelled = await cancelPendingLogins(svc, params);
+  await forgetRefusals(svc, params);
   if (params.all) {
     sessions = svc.store.listSessions();
     forgetPages(svc);
@@ -83,4 +84,11 @@ async function cancelPendingLogins(svc: AccessService, params: { url?: string; a
     if (oauth || cloudflared) cancelled.push(key);
   }
   return cancelled;
+}
+
+/** Logging out is starting over: a refusal that held back new browser logins for that application no longer does. */
+async function forgetRefusals(svc: AccessService, params: { url?: string; all?: boolean }): Promise<void> {
+  const refused = svc.store.refusedKeys();
+  const key = params.all ? undefined : params.url ? longestKeyFor(refused, parseTargetUrl(params.url)) : undefined;
+  for (const k of params.all ? refused : key ? [key] : []) await svc.store.deleteRefusal(k).catch(() => {});
 }

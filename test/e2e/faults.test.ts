@@ -280,8 +280,14 @@ describe('the browser side of a login', () => {
       assert.ok(denying.browserLines().some((l) => l.startsWith('callback 200')), denying.browserLines().join('\n'));
       await assertStillAnswers(denying);
       assert.deepEqual(storedSessions(), before);
+      // No login loop: the next call names the denial instead of opening a second browser.
+      const again = await denying.call('access_fetch', { url: appUrl(), wait_seconds: 5 });
+      assertError(again, /No new browser login was started/);
+      assert.equal(denying.browserOpens().length, 1, 'one browser for the denied login, none after it');
     } finally {
       emulator.options.approval = 'auto';
+      // Logging out is starting over: the refusal no longer holds back the next cases' logins.
+      await denying.call('access_logout', { url: appUrl() }).catch(() => {});
       await denying.close();
     }
   });
