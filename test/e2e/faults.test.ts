@@ -479,7 +479,8 @@ describe('a server killed mid-login', () => {
       emulator.setFault(null);
     }
     assert.deepEqual(storedSessions(), before);
-    assert.ok(!existsSync(join(home, 'store.json.lock')), 'no lock left behind');
+    // A SIGKILL can land while the store lock is held (the pending login is written to the store);
+    // such a lock is stale, and the next server must take it over and log in.
     const next = await startServer();
     try {
       await assertStillAnswers(next);
