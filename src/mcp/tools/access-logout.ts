@@ -1,7 +1,7 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { ServiceProvider } from '../server.js';
 import { z } from 'zod';
-import { proxiesOf } from '../../bridge/registry.js';
+import type { proxiesOf } from '../../bridge/registry.js';
 import { toolInput } from '../arguments.js';
 import { fail, structuredResult } from '../tool-result.js';
 
@@ -48,7 +48,7 @@ export function registerAccessLogout(server: McpServer, getService: ServiceProvi
 
 /** The local proxy of the application logged out of (or every one) stops too: it would only answer 503 now. */
 async function stopProxies(service: Parameters<typeof proxiesOf>[0], args: { url?: string; all?: boolean }): Promise<string[]> {
-  const registry = proxiesOf(service);
+  const registry = (await import('../../bridge/registry.js')).proxiesOf(service);
   if (args.all) return registry.stopAll();
   if (!args.url) return [];
   const origin = new URL(args.url).origin;

@@ -1,9 +1,7 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import { proxiesOf } from '../../bridge/registry.js';
 import { parseTargetUrl } from '../../core/url-policy.js';
-import { credentialHeadersFor } from '../../service/credentials.js';
 import { isLoginPending } from '../../service/pending.js';
 import { toolInput } from '../arguments.js';
 import { loginHooks } from '../progress.js';
@@ -49,11 +47,14 @@ export function registerAccessProxy(server: McpServer, getService: ServiceProvid
         const { args, warnings } = input.parse(raw);
         const target = parseTargetUrl(args.url);
         const service = await getService();
+        // Loaded on first use: the proxy and its login path are not needed to answer initialize.
+        const { proxiesOf } = await import('../../bridge/registry.js');
         const { proxy, reused } = await proxiesOf(service).start(target.href, { port: args.port, loginWaitSeconds: service.config.defaultWaitSeconds });
         let signedIn = true;
         let loginUrl: string | undefined;
         let nextStep: string | undefined;
         try {
+          const { credentialHeadersFor } = await import('../../service/credentials.js');
           await credentialHeadersFor(service, target, { waitSeconds: args.wait_seconds ?? service.config.defaultWaitSeconds, hooks: loginHooks(extra, server) });
         } catch (error) {
           if (!isLoginPending(error)) throw error;

@@ -2,7 +2,6 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { ServiceProvider } from '../server.js';
 import { z } from 'zod';
 import type { ServiceTokenSummary, SessionInfo } from '../../service/results.js';
-import { proxiesOf } from '../../bridge/registry.js';
 import { toolInput } from '../arguments.js';
 import { AuthMethodSchema } from '../../auth/methods.js';
 import { fail, structuredResult } from '../tool-result.js';
@@ -87,7 +86,7 @@ export function registerAccessStatus(server: McpServer, getService: ServiceProvi
           lines.push(`${result.probe.url}: ${result.probe.protected ? `protected by Cloudflare Access (offer: ${result.probe.offer})` : 'not protected'} — ${result.probe.detail}${via}`);
         }
         lines.push(...describeServiceTokens(result.service_tokens));
-        const proxies = await proxiesOf(service).list();
+        const proxies = await (await import('../../bridge/registry.js')).proxiesOf(service).list();
         for (const p of proxies) lines.push(`Proxy ${p.base_url} → ${p.origin} (running since ${p.started_at}, ${p.requests} requests).`);
         for (const w of result.warnings) lines.push(`Warning: ${w}`);
         const message = lines.join('\n');
