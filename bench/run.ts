@@ -55,7 +55,14 @@ async function loggedIn(emulator: BenchContext['emulator']): Promise<BenchContex
   return { emulator, home, token: storedAccessToken(home, new URL(emulator.appUrl).origin) };
 }
 
+/** `npm run bench -- --only paging,memory`: the figures whose names contain one of the words; written to partial.json, not latest.json. */
+function onlyFigures(): string[] | undefined {
+  const at = process.argv.indexOf('--only');
+  return at === -1 ? undefined : (process.argv[at + 1] ?? '').split(',').filter(Boolean);
+}
+
 async function main(): Promise<void> {
+  const only = onlyFigures();
   const started = performance.now();
   const emulator = await startEmulatorProcess();
   // Every server spawned below inherits this: the emulator's team is one the user trusts, so its sign-in page opens.
@@ -63,16 +70,19 @@ async function main(): Promise<void> {
   const figures: FigureResult[] = [];
   try {
     const ctx = await loggedIn(emulator);
-    figures.push(await measure('warm per-call', () => perCallFigure(ctx)));
-    figures.push(await measure('first fetch after start-up', () => firstFetchFigure(ctx)));
-    figures.push(await measure('paging', () => pagingFigure(ctx)));
-    figures.push(await measure('250 KB page', () => largePageFigure(ctx)));
-    figures.push(await measure('request counts', () => countsFigure(emulator)));
-    figures.push(await measure('50 concurrent cold fetches', () => concurrentFigure(emulator)));
-    figures.push(await measure('start-up', () => startupFigure()));
-    figures.push(await measure('memory', () => memoryFigure(ctx)));
-    figures.push(await measure('200 MB body', () => bigFigure(emulator)));
-    figures.push(await measure('bridges', async () => ({ name: 'bridges', rows: await bridgeRows(emulator), data: {} })));
+    const all: [string, () => Promise<FigureResult>][] = [
+      ['warm per-call', () => perCallFigure(ctx)],
+      ['first fetch after start-up', () => firstFetchFigure(ctx)],
+      ['paging', () => pagingFigure(ctx)],
+      ['250 KB page', () => largePageFigure(ctx)],
+      ['request counts', () => countsFigure(emulator)],
+      ['50 concurrent cold fetches', () => concurrentFigure(emulator)],
+      ['start-up', () => startupFigure()],
+      ['memory', () => memoryFigure(ctx)],
+      ['200 MB body', () => bigFigure(emulator)],
+      ['bridges', async () => ({ name: 'bridges', rows: await bridgeRows(emulator), data: {} })],
+    ];
+    for (const [name, run] of all) if (!only || only.some((word) => name.includes(word))) figures.push(await measure(name, run));
   } finally {
     await emulator.close();
     removeTempDirs();
@@ -85,8 +95,9 @@ async function main(): Promise<void> {
   const dir = join(ROOT, 'bench-results');
   mkdirSync(dir, { recursive: true });
   const out = { date: new Date().toISOString(), machine: info, seconds, figures };
-  writeFileSync(join(dir, 'latest.json'), `${JSON.stringify(out, null, 2)}\n`);
-  process.stdout.write(`\nWritten to bench-results/latest.json; "npm run bench:readme" puts this table in README.md.\n`);
+  const file = only ? 'partial.json' : 'latest.json';
+  writeFileSync(join(dir, file), `${JSON.stringify(out, null, 2)}\n`);
+  process.stdout.write(`\nWritten to bench-results/${file}${only ? '' : '; "npm run bench:readme" puts this table in README.md'}.\n`);
 }
 
 main().then(
