@@ -113,7 +113,13 @@ export async function fetchThroughAccess(svc: AccessService, params: FetchParams
   const tokenRefused = new Set<string>();
   const tokenDropped = new Set<string>();
   let loginsThisCall = 0;
-  const credentials = async (url: URL) => withoutConflict(url, headers, await svc.credentialsFor(url, tokenRefused));
+  // The secrets sent on any hop: scrubbed from what comes back (looked up once, with the headers).
+  const sentSecrets = new Set<string>();
+  const credentials = async (url: URL) => {
+    const credential = await svc.credentialFor(url, tokenRefused);
+    if (credential.secret) sentSecrets.add(credential.secret);
+    return withoutConflict(url, headers, credential.headers);
+  };
   for (let round = 0; round < MAX_AUTH_ROUNDS; round++) {
     // Each attempt (redirects and body included) gets the whole deadline; a login in between does not count.
     const deadline = startDeadline(deadlineMs, target, hooks.signal);
@@ -132,7 +138,7 @@ export async function fetchThroughAccess(svc: AccessService, params: FetchParams
       if (!challenge) {
         const sentToken = followed.credentialHeaders.length > 0 && !tokenRefused.has(finalUrl.origin) && svc.serviceTokenFor(finalUrl) !== undefined;
         const auth = sentToken ? 'service_token' : svc.methodOfHeaders(followed.credentialHeaders);
-        return await buildResult(svc, params, prepared, finalUrl, followed.response, auth, save, followed.unfollowed ? [followed.unfollowed] : []);
+        return await buildResult(svc, params, prepared, finalUrl, followed.response, auth, sentSecrets, save, followed.unfollowed ? [followed.unfollowed] : []);
       }
     } finally {
       deadline.dispose();
@@ -237,10 +243,11 @@ async function buildResult(
   finalUrl: URL,
   response: RawResponse,
   auth: AuthMethod,
+  sentSecrets: ReadonlySet<string>,
   save?: SavePlan,
   redirectNotes: string[] = [],
 ): Promise<FetchResult> {
-  const secrets = credentialSecrets(svc, finalUrl);
+  const secrets = credentialSecrets(svc, sentSecrets);
   const scrub = (text: string) => redactSecrets(text, secrets);
   const content = await readResponseContent(response, finalUrl, {
     format: params.format ?? 'markdown',
@@ -283,12 +290,13 @@ async function buildResult(
   return result;
 }
 
-/** The credentials we hold for this origin: a site may echo them back anywhere it controls. */
-function credentialSecrets(svc: AccessService, finalUrl: URL): string[] {
-  const secrets = serviceTokenSecrets(svc.serviceTokens);
-  const session = svc.store.getSession(svc.store.appKeyFor(finalUrl));
-  if (session) secrets.push(session.access_token);
-  return secrets;
+/**
+ * The credentials a site may echo back anywhere it controls: every configured
+ * service-token secret and whatever this call sent (every token the store
+ * holds is remembered for scrubbing as well: see rememberSecret).
+ */
+function credentialSecrets(svc: AccessService, sent: ReadonlySet<string>): string[] {
+  return [...new Set([...serviceTokenSecrets(svc.serviceTokens), ...sent])];
 }
 
 /**
