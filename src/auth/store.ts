@@ -1,9 +1,8 @@
-import { renameSync, accessSync, constants as fsConstants, existsSync, lstatSync } from 'node:fs';
+import { renameSync, accessSync, constants as fsConstants, existsSync, lstatSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Conf from 'conf';
-import lockfile from 'proper-lockfile';
+import type Conf from 'conf';
 import { z } from 'zod';
-import { PRIVATE_LOCK_FS } from './lock-fs.js';
+import { loadLockfile, PRIVATE_LOCK_FS } from './lock-fs.js';
 import { chmodNoFollow, securePrivateDir, unsafeEntry, unsafeStat, type Unsafe } from './private-dir.js';
 import { rememberSecret } from '../core/redact.js';
 import type { Registration } from './registration.js';
@@ -96,14 +95,21 @@ export type StoreData = z.infer<typeof StoreDataSchema>;
 
 const emptyData = (): StoreData => ({ version: 1, sessions: {}, registrations: {}, logins: {}, callback_hosts: {}, refusals: {}, discoveries: {}, pending_logins: {} });
 
+/**
+ * What only writing needs, loaded on the first write: conf (atomic writes; it
+ * brings ajv and semver) and proper-lockfile. Reading is a plain JSON.parse.
+ */
+let writer: Promise<{ Conf: typeof Conf; lockfile: typeof import('proper-lockfile') }> | undefined;
+const loadWriter = () => (writer ??= Promise.all([import('conf'), loadLockfile()]).then(([conf, lockfile]) => ({ Conf: conf.default, lockfile })));
+
 /** The cross-process lock on the store file: short-lived, so a dead holder is taken over after a few seconds. */
 const STORE_LOCK = { stale: 10_000, update: 2_000 };
 
 export const STORE_FILE = 'store.json';
 
 /**
- * Per-host sessions and client registrations, in one JSON file (via conf:
- * atomic writes, 0600) inside a 0700 directory. Every read goes to disk so
+ * Per-host sessions and client registrations, in one JSON file (written via
+ * conf: atomic writes, 0600) inside a 0700 directory. Every read goes to disk so
  * several server processes share one store; every write is a read-modify-write
  * under an in-process queue and a cross-process lock (proper-lockfile).
  * A corrupt file is moved aside; an unwritable directory degrades to memory.
@@ -111,6 +117,7 @@ export const STORE_FILE = 'store.json';
 export class SessionStore {
   readonly file: string;
   readonly warnings: string[] = [];
+  /** Opened on the first write (see loadWriter). */
   private conf: Conf<StoreData> | undefined;
   private memory: StoreData | undefined;
   private queue: Promise<unknown> = Promise.resolve();
@@ -133,7 +140,6 @@ export class SessionStore {
       // A store file copied in or restored from a backup may be readable by others until the next write.
       if (existsSync(this.file)) chmodNoFollow(this.file, 0o600);
       accessSync(dir, fsConstants.W_OK);
-      this.conf = this.openConf();
     } catch (error) {
       this.degradeToMemory(error);
     }
@@ -143,7 +149,7 @@ export class SessionStore {
     return this.memory === undefined;
   }
 
-  private openConf(): Conf<StoreData> {
+  private openConf(Conf: typeof import('conf').default): Conf<StoreData> {
     const open = () =>
       new Conf<StoreData>({
         cwd: this.dir,
@@ -249,9 +255,12 @@ export class SessionStore {
     if (this.memory) return this.memory;
     let raw: unknown;
     try {
-      raw = this.conf!.store;
+      // As conf reads it (conf writes it): UTF-8 JSON, a missing file is an empty store.
+      raw = JSON.parse(readFileSync(this.file, 'utf8'));
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EACCES') {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return emptyData();
+      if (code === 'EACCES') {
         this.degradeToMemory(error);
         return this.memory!;
       }
@@ -271,6 +280,13 @@ export class SessionStore {
   /** Read-modify-write, serialised in this process and across processes. */
   update<T>(mutate: (data: StoreData) => T): Promise<T> {
     const run = async (): Promise<T> => {
+      if (this.memory) return mutate(this.memory);
+      const { Conf, lockfile } = await loadWriter();
+      try {
+        this.conf ??= this.openConf(Conf);
+      } catch (error) {
+        this.degradeToMemory(error);
+      }
       if (this.memory) return mutate(this.memory);
       let release: (() => Promise<void>) | undefined;
       try {
