@@ -224,21 +224,20 @@ export class SessionStore {
   read(): StoreData {
     if (this.memory) return this.memory;
     if (this.checkedThisTurn && this.cache) return this.cache.data;
-    let stat: import('node:fs').BigIntStats | undefined;
+    let stat: import('node:fs').Stats | undefined;
     try {
-      stat = lstatSync(this.file, { bigint: true });
+      stat = lstatSync(this.file, { throwIfNoEntry: false });
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-        this.refuse({ problem: `${this.file} cannot be checked (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, fix: 'Fix the directory permissions or set CF_ACCESS_MCP_HOME.' });
-        return this.memory!;
-      }
+      this.refuse({ problem: `${this.file} cannot be checked (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, fix: 'Fix the directory permissions or set CF_ACCESS_MCP_HOME.' });
+      return this.memory!;
     }
     const unsafe = stat && unsafeStat(this.file, stat, 'file');
     if (unsafe) {
       this.refuse(unsafe);
       return this.memory!;
     }
-    const key = stat ? `${stat.ino}:${stat.size}:${stat.mtimeNs}` : undefined;
+    // Each write is a new file renamed into place (a new inode); times in ms keep a fraction down to a microsecond or less.
+    const key = stat ? `${stat.ino}:${stat.size}:${stat.mtimeMs}:${stat.ctimeMs}` : undefined;
     if (key === undefined || this.cache?.key !== key) {
       const data = this.readFile();
       this.cache = key === undefined || this.memory ? undefined : { key, data };
