@@ -31,8 +31,9 @@ export function createDispatcher(timeouts: HttpTimeouts = DEFAULT_TIMEOUTS, env:
   // EnvHttpProxyAgent reads the proxies once, when created (as here), and sends everything
   // through a plain Agent when there are none; that Agent directly saves it parsing
   // each request's origin and NO_PROXY again.
-  const proxied = (env.http_proxy ?? env.HTTP_PROXY) || (env.https_proxy ?? env.HTTPS_PROXY);
-  return proxied ? new EnvHttpProxyAgent(options) : new Agent(options);
+  const httpProxy = (env.http_proxy ?? env.HTTP_PROXY) || undefined;
+  const httpsProxy = (env.https_proxy ?? env.HTTPS_PROXY) || undefined;
+  return httpProxy || httpsProxy ? new EnvHttpProxyAgent({ ...options, httpProxy, httpsProxy }) : new Agent(options);
 }
 
 export interface SendOptions {
