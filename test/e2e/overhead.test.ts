@@ -37,7 +37,7 @@ async function settledLooks(s: TestServer): Promise<number> {
     await sleep(150);
     return stable ? { now } : undefined;
   }, 10_000, 'stderr to settle');
-  return settled.now;
+  return settled!.now;
 }
 
 describe('store lookups per call', () => {
