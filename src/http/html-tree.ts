@@ -95,12 +95,20 @@ export function classesOf(element: HtmlElement): string[] {
   return value ? value.split(/\s+/).filter(Boolean) : [];
 }
 
+/** Whether the element's class list holds one of `names` (asked of every element: no allocation). */
 export function hasClass(element: HtmlElement, names: readonly string[]): boolean {
   const value = element.attrs.class;
   if (!value) return false;
-  for (const name of value.split(/\s+/)) if (names.includes(name)) return true;
+  for (const name of names) {
+    for (let at = value.indexOf(name); at !== -1; at = value.indexOf(name, at + 1)) {
+      const end = at + name.length;
+      if ((at === 0 || isClassSeparator(value.charCodeAt(at - 1))) && (end === value.length || isClassSeparator(value.charCodeAt(end)))) return true;
+    }
+  }
   return false;
 }
+
+const isClassSeparator = (code: number) => code === 0x20 || code === 0x09 || code === 0x0a || code === 0x0c || code === 0x0d;
 
 export const elementChildren = (element: HtmlElement): HtmlElement[] => element.children.filter((child): child is HtmlElement => !isText(child));
 
