@@ -90,8 +90,9 @@ export function renderPre(pre: HtmlElement, writer: MarkdownWriter, context: Ren
 
 /** Javadoc and Sphinx link names inside <code>: `[name](url)` inside backticks shows neither, so the link goes outside. */
 function linkedCode(code: HtmlElement, text: string, context: RenderContext): string | undefined {
+  if (code.children.length === 1 && isText(code.children[0]!)) return undefined;
   const links: HtmlElement[] = [];
-  const stack = [...elementChildren(code)];
+  const stack = elementChildren(code);
   while (stack.length && links.length < 2) {
     const element = stack.pop()!;
     if (element.name === 'a' && element.attrs.href) links.push(element);

@@ -7,7 +7,7 @@
  */
 import { elementChildren, isText, type HtmlElement } from './html-tree.js';
 import { inlineOf, renderChildren, type RenderContext } from './markdown.js';
-import { MarkdownWriter } from './markdown-writer.js';
+import { escapeInline, MarkdownWriter } from './markdown-writer.js';
 
 /** Spanned columns are filled up to this width, and with at most this many cells per table (a hostile colspan="100000" on every cell). */
 const MAX_COLUMNS = 256;
@@ -38,6 +38,9 @@ function containsTable(table: HtmlElement): boolean {
 
 /** A cell's content on one line: its blocks and line breaks as <br>, pipes escaped. */
 function cellText(cell: HtmlElement, context: RenderContext): string {
+  if (cell.children.length === 0) return '';
+  const only = cell.children.length === 1 ? cell.children[0]! : undefined;
+  if (only && isText(only)) return escapeInline(only.text.replace(/[ \t\n\r\f]+/g, ' ').trim()).replace(/\|/g, '\\|');
   const writer = new MarkdownWriter({ escapeLineStart: false });
   renderChildren(cell, writer, context);
   writer.endRun();

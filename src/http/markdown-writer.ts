@@ -27,6 +27,12 @@ const COLLAPSIBLE_TEST = /[\t\n\r\f]| {2}/;
 const INLINE_SYNTAX = /[\\*_`[\]]|<(?=[A-Za-z/!?])/g;
 const HAS_INLINE_SYNTAX = /[\\*_`[\]<]/;
 const WORD_CHAR = /[\p{L}\p{N}]/u;
+function isWordChar(char: string | undefined): boolean {
+  if (char === undefined) return false;
+  const code = char.charCodeAt(0);
+  if (code < 0x80) return (code >= 0x30 && code <= 0x39) || ((code | 0x20) >= 0x61 && (code | 0x20) <= 0x7a);
+  return WORD_CHAR.test(char);
+}
 /** What Markdown reads as a block marker at the start of a line: list items, headings, quotes, breaks, fences, setext lines. */
 const LINE_START_SYNTAX = /^(?:[-+](?= |$)|-(?=[- ]*$)|#{1,6}(?= |$)|>|=+(?= *$)|~~~)|^(\d{1,9})([.)])(?= |$)/;
 
@@ -34,7 +40,7 @@ const LINE_START_SYNTAX = /^(?:[-+](?= |$)|-(?=[- ]*$)|#{1,6}(?= |$)|>|=+(?= *$)
 export function escapeInline(text: string): string {
   if (!HAS_INLINE_SYNTAX.test(text)) return text;
   return text.replace(INLINE_SYNTAX, (char, at: number) =>
-    char === '_' && WORD_CHAR.test(text[at - 1] ?? '') && WORD_CHAR.test(text[at + 1] ?? '') ? char : `\\${char}`,
+    char === '_' && isWordChar(text[at - 1]) && isWordChar(text[at + 1]) ? char : `\\${char}`,
   );
 }
 
@@ -55,6 +61,8 @@ export class MarkdownWriter {
   /** Index of the first of the openers that end the run with nothing after them, or -1. */
   private openersFrom = -1;
   private readonly open: Mark[] = [];
+  /** Marks before this index in `open` are broken already (a stack: a block breaks every mark open at the time). */
+  private unbroken = 0;
   private readonly escapesLineStart: boolean;
 
   /** `escapeLineStart: false` where a line never starts with the text (a heading's, a table cell's). */
@@ -114,6 +122,7 @@ export class MarkdownWriter {
   /** Closes markup opened by `openInline`; false (and nothing written) when it held nothing or a block split it. */
   closeInline(mark: Mark, closer: string): boolean {
     this.open.splice(this.open.lastIndexOf(mark), 1);
+    this.unbroken = Math.min(this.unbroken, this.open.length);
     if (mark.broken) return false;
     if (this.content === mark.content) {
       this.parts[mark.index] = this.parts[mark.index]!.charCodeAt(0) === 0x20 ? ' ' : '';
@@ -131,11 +140,12 @@ export class MarkdownWriter {
 
   /** Ends the current run: what it holds becomes a paragraph. */
   endRun(): void {
-    for (const mark of this.open) {
-      if (mark.broken) continue;
+    for (let i = this.unbroken; i < this.open.length; i++) {
+      const mark = this.open[i]!;
       mark.broken = true;
       this.parts[mark.index] = this.parts[mark.index]!.charCodeAt(0) === 0x20 ? ' ' : '';
     }
+    this.unbroken = this.open.length;
     this.trimRunEnd();
     let text = this.parts.join('');
     let start = 0;
