@@ -51,7 +51,8 @@ const heading: Render = (element, writer, context) => {
   if (text !== '') writer.block(`${'#'.repeat(Number(element.name[1]))} ${text}`);
 };
 
-const HANDLERS: Record<string, Render> = {
+// A Map, not an object: an element named `constructor` or `__proto__` must find no handler.
+const HANDLERS = new Map<string, Render>(Object.entries({
   h1: heading, h2: heading, h3: heading, h4: heading, h5: heading, h6: heading,
   br: (_element, writer) => writer.lineBreak(),
   hr: (_element, writer) => writer.block('---'),
@@ -71,7 +72,7 @@ const HANDLERS: Record<string, Render> = {
   dt: renderTerm,
   dd: renderDefinition,
   table: renderTable,
-};
+}));
 
 export function renderNode(node: HtmlNode, writer: MarkdownWriter, context: RenderContext): void {
   if (isText(node)) {
@@ -83,7 +84,7 @@ export function renderNode(node: HtmlNode, writer: MarkdownWriter, context: Rend
     renderSignature(node, writer, context);
     return;
   }
-  const handler = HANDLERS[node.name];
+  const handler = HANDLERS.get(node.name);
   if (handler) {
     handler(node, writer, context);
   } else if (BLOCK_CONTAINERS.has(node.name)) {

@@ -29,6 +29,10 @@ describe('Markdown walk: text and inline markup', () => {
     assert.equal(escapeInline('snake_case __init__ _x'), 'snake_case \\_\\_init\\_\\_ \\_x');
   });
 
+  it('elements named like object properties are only unknown elements', async () => {
+    assert.equal(await md('<p><constructor>a</constructor> <valueOf>b</valueOf> <hasOwnProperty>c</hasOwnProperty></p>'), 'a b c');
+  });
+
   it('a line break splits the line, never starts one', async () => {
     assert.equal(await md('<p><br>a<br>b<br></p>'), 'a\nb');
     assert.equal(await md('<p>a<br>- b</p>'), 'a\n\\- b');
