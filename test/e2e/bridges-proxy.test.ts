@@ -153,6 +153,34 @@ describe('cf-access-mcp proxy (issue 14)', () => {
     assert.equal(browserOpens(env).length, 1);
   });
 
+  it('never lets the credential reach the client in a WebSocket message, whole or split across fragments', async () => {
+    const ws = new WebSocket(`${proxy.base.replace('http', 'ws')}/ws`);
+    const messages: string[] = [];
+    await new Promise<void>((resolve, reject) => {
+      ws.addEventListener('open', () => {
+        ws.send('headers');
+        // Fragments of 37 bytes: the token is cut in the middle, more than once.
+        ws.send('headers 37');
+      });
+      ws.addEventListener('message', (event) => {
+        messages.push(String(event.data));
+        if (messages.length === 2) resolve();
+      });
+      ws.addEventListener('error', () => reject(new Error('websocket failed')));
+    });
+    ws.close();
+    const secrets = emulator.secrets();
+    for (const message of messages) {
+      const { headers } = JSON.parse(message) as { headers: Record<string, string> };
+      // The origin got the credential (and its echo came back masked, same length); no compression was negotiated.
+      assert.match(headers.authorization!, /^Bearer \[redacted\]\*+$/);
+      assert.equal(headers['sec-websocket-extensions'], undefined);
+      assert.ok(!containsSecret(message, secrets));
+    }
+    const origin = emulator.log.filter((e) => e.endpoint === 'websocket').at(-1)!;
+    assert.match(origin.headers.authorization!, /^Bearer oauth:/);
+  });
+
   it('git clones and pushes over smart HTTP through the proxy', async () => {
     const gitEnv = { PATH: process.env.PATH, HOME: tempHome('cfam-githome-'), GIT_CONFIG_NOSYSTEM: '1', GIT_TERMINAL_PROMPT: '0' };
     const bare = join(gitRoot, 'repo.git');
