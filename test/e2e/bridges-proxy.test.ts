@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { WebSocket } from 'undici';
 import type { Emulator } from '../../src/emulator/index.js';
 import { browserOpens, bridgeEnv, rssOf, run, startProxyCli, type ProxyChild } from '../helpers/bridges.js';
-import { cleanupHomes, startEmulator, tempHome } from '../helpers/harness.js';
+import { cleanupHomes, eventually, startEmulator, tempHome } from '../helpers/harness.js';
 import { assertNoSecretsLeaked } from '../helpers/leaks.js';
 
 /**
@@ -288,6 +288,16 @@ describe('cf-access-mcp proxy with a service token (issue 14)', () => {
     assert.match(echoed.headers['cf-access-client-secret']!, /^\[redacted\]\*+$/);
     const origin = emulator.requests({ endpoint: 'resource' }).filter((e) => e.path === '/echo').at(-1)!;
     assert.equal(origin.headers['cf-access-client-secret'], token.clientSecret);
+  });
+
+  it('with --idle-timeout it stops and exits once unused, and says so', async () => {
+    const env = bridgeEnv({ env: { CF_ACCESS_CLIENT_ID: token.clientId, CF_ACCESS_CLIENT_SECRET: token.clientSecret, CF_ACCESS_SERVICE_TOKEN_HOSTS: new URL(emulator.appUrl).host } });
+    const idle = await startProxyCli(emulator.appUrl, env, ['--idle-timeout', '1']);
+    await eventually(() => /stops after 1 s unused/.test(idle.stderr.join('')), 10_000, 'the proxy to say how long it lives');
+    assert.equal((await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', `${idle.base}/echo`])).stdout, '200');
+    const code = await new Promise<number | null>((resolve) => (idle.child.exitCode !== null ? resolve(idle.child.exitCode) : idle.child.once('exit', resolve)));
+    assert.equal(code, 0);
+    assert.match(idle.stderr.join(''), /idle timeout/);
   });
 });
 
