@@ -2,7 +2,6 @@ import { resolve } from 'node:path';
 import { detectAccess, type AccessChallenge } from '../auth/detect.js';
 import { AccessError } from '../core/errors.js';
 import { redactSecrets } from '../core/redact.js';
-import { serviceTokenRefusedError, serviceTokenSecrets } from '../auth/service-tokens.js';
 import { parseTargetUrl, truncate } from '../core/url-policy.js';
 import { discard, headerValue, startDeadline, type RawResponse } from '../http/client.js';
 import type { Format } from '../http/convert.js';
@@ -110,10 +109,11 @@ export async function fetchThroughAccess(svc: AccessService, params: FetchParams
 
   const refreshed = new Set<string>();
   const loggedIn = new Set<string>();
-  const tokenRefused = new Set<string>();
+  /** Origins where Access refused a configured credential (a service token) in this call. */
+  const configuredRefused = new Set<string>();
   const tokenDropped = new Set<string>();
   let loginsThisCall = 0;
-  const credentials = async (url: URL) => withoutConflict(url, headers, await svc.credentialsFor(url, tokenRefused));
+  const credentials = async (url: URL) => withoutConflict(url, headers, await svc.credentialsFor(url, configuredRefused));
   for (let round = 0; round < MAX_AUTH_ROUNDS; round++) {
     // Each attempt (redirects and body included) gets the whole deadline; a login in between does not count.
     const deadline = startDeadline(deadlineMs, target, hooks.signal);
@@ -130,8 +130,7 @@ export async function fetchThroughAccess(svc: AccessService, params: FetchParams
       const finalUrl = followed.hops[followed.hops.length - 1]!;
       challenge = await detectAccess(followed.response, finalUrl);
       if (!challenge) {
-        const sentToken = followed.credentialHeaders.length > 0 && !tokenRefused.has(finalUrl.origin) && svc.serviceTokenFor(finalUrl) !== undefined;
-        const auth = sentToken ? 'service_token' : svc.methodOfHeaders(followed.credentialHeaders);
+        const auth = svc.methodOfHeaders(finalUrl, followed.credentialHeaders, configuredRefused);
         return await buildResult(svc, params, prepared, finalUrl, followed.response, auth, save, followed.unfollowed ? [followed.unfollowed] : []);
       }
     } finally {
@@ -139,14 +138,14 @@ export async function fetchThroughAccess(svc: AccessService, params: FetchParams
     }
     const { response, hops } = followed;
     const finalUrl = hops[hops.length - 1]!;
-    const sentServiceToken = followed.credentialHeaders.length > 0 && !tokenRefused.has(finalUrl.origin) && svc.serviceTokenFor(finalUrl) !== undefined;
+    const configured = followed.credentialHeaders.length > 0 ? svc.methods.configuredFor(finalUrl, configuredRefused) : undefined;
     discard(response.body);
     const origin = finalUrl.origin;
-    if (sentServiceToken) {
+    if (configured) {
       // Never a browser login here: only a user session from an explicit login may still get in.
-      tokenRefused.add(origin);
+      configuredRefused.add(origin);
       if (await svc.sessions.usable(svc.store.appKeyFor(finalUrl))) continue;
-      throw serviceTokenRefusedError(finalUrl, response.status);
+      throw configured.refusedError(finalUrl, response.status);
     }
     // The application whose session we sent, and the one that answered: a path under another application needs its own login.
     const sentKey = followed.credentialHeaders.length > 0 ? svc.store.appKeyFor(finalUrl) : undefined;
@@ -171,7 +170,8 @@ export async function fetchThroughAccess(svc: AccessService, params: FetchParams
         tokenDropped.add(sentKey);
       }
     }
-    if (svc.serviceTokenFor(finalUrl)) throw serviceTokenRefusedError(finalUrl, response.status);
+    const configuredHere = svc.methods.configuredFor(finalUrl);
+    if (configuredHere) throw configuredHere.refusedError(finalUrl, response.status);
     if (loggedIn.has(challengedKey)) throw await refused(svc, challengedKey, svc.store.getSession(challengedKey), { status: response.status, challenge: challenge! });
     if (loginsThisCall > 0) {
       // At most one browser login per call.
@@ -240,7 +240,7 @@ async function buildResult(
   save?: SavePlan,
   redirectNotes: string[] = [],
 ): Promise<FetchResult> {
-  const secrets = credentialSecrets(svc, finalUrl);
+  const secrets = svc.methods.secretsFor(finalUrl);
   const scrub = (text: string) => redactSecrets(text, secrets);
   const content = await readResponseContent(response, finalUrl, {
     format: params.format ?? 'markdown',
@@ -281,14 +281,6 @@ async function buildResult(
   };
   rememberPage(svc, params, request, { ...result, warnings: pageWarnings }, content.text);
   return result;
-}
-
-/** The credentials we hold for this origin: a site may echo them back anywhere it controls. */
-function credentialSecrets(svc: AccessService, finalUrl: URL): string[] {
-  const secrets = serviceTokenSecrets(svc.serviceTokens);
-  const session = svc.store.getSession(svc.store.appKeyFor(finalUrl));
-  if (session) secrets.push(session.access_token);
-  return secrets;
 }
 
 /**
