@@ -12,7 +12,7 @@ import { confineSavePath, isWithin, realTarget, relativeBase, resolveSavePath } 
 import type { BodySink, SaveOptions } from '../http/save-to-file.js';
 import type { AccessService, LoginHooks } from './access-service.js';
 import { cachedPage, rememberPage } from './fetch-cache.js';
-import { loginFor } from './login-flow.js';
+import { loginFor, methodForOffer, offerFor } from './login-flow.js';
 import { appLabel, type AppKey } from '../auth/app-key.js';
 import { RefreshRefusedError } from '../auth/sessions.js';
 import { sessionKey, type StoredSession } from '../auth/store.js';
@@ -181,7 +181,7 @@ export async function fetchThroughAccess(svc: AccessService, params: FetchParams
         `Repeat the same call: it starts the sign-in to ${appLabel(challengedKey)}.`,
       );
     }
-    refuseAgentCredentialForLogin(finalUrl, headers, challenge!);
+    await refuseAgentCredentialForLogin(svc, finalUrl, headers, challenge!);
     loginsThisCall++;
     const { session: fresh, fromCache } = await loginFor(svc, finalUrl, challenge!, params.wait_seconds ?? svc.config.defaultWaitSeconds, hooks, { skipCache: tokenDropped.has(challengedKey) });
     // A token cloudflared only had cached is no login yet: if the app refuses it, one real login follows.
@@ -207,21 +207,28 @@ async function refused(svc: AccessService, key: AppKey, session: StoredSession |
  */
 function withoutConflict(url: URL, agent: Record<string, string>, ours: Record<string, string>): Record<string, string> {
   const clash = Object.keys(ours).find((name) => name in agent);
-  if (clash) throw headerConflict(url, clash);
+  if (clash) throw headerConflict(url, clash, 'our credential');
   return ours;
 }
 
-/** Before a browser login: the agent's Authorization would have to give way to a managed OAuth token. */
-function refuseAgentCredentialForLogin(url: URL, agent: Record<string, string>, challenge: AccessChallenge): void {
-  if ('authorization' in agent && challenge.resourceMetadataUrl && challenge.style !== 'forbidden') {
-    throw headerConflict(url, 'authorization');
-  }
+/**
+ * Before a browser login: would the session it gets travel in a header the
+ * agent set (Authorization, for managed OAuth)? Then nothing is sent. A
+ * cloudflared login (an application without managed OAuth) leaves it alone.
+ */
+async function refuseAgentCredentialForLogin(svc: AccessService, url: URL, agent: Record<string, string>, challenge: AccessChallenge): Promise<void> {
+  if (challenge.style === 'forbidden' || !Object.keys(agent).some((name) => svc.methods.all().some((m) => m.logsIn && m.headerNames.includes(name)))) return;
+  const { offer } = await offerFor(svc, url, challenge);
+  if (offer === 'unknown') return; // the login reports why discovery failed
+  const method = svc.methods.get(methodForOffer(offer));
+  const clash = method.headerNames.find((name) => name in agent);
+  if (clash) throw headerConflict(url, clash, `the ${method.label} session`);
 }
 
-function headerConflict(url: URL, header: string): AccessError {
+function headerConflict(url: URL, header: string, ours: string): AccessError {
   return new AccessError(
     'header_conflict',
-    `The request sets its own ${header} header for ${url.host}, and Access reads the managed OAuth session from that same header; the request was not sent, so that neither credential is silently replaced.`,
+    `The request sets its own ${header} header for ${url.host}, and ${ours} would travel in that same header; the request was not sent, so that neither credential is silently replaced.`,
     `Send the request without the ${header} header, or keep it and reach the application another way that leaves it alone: a service token (CF_ACCESS_CLIENT_ID/CF_ACCESS_CLIENT_SECRET with CF_ACCESS_SERVICE_TOKEN_HOSTS), or ${step('login', { url: url.href, method: 'cloudflared' })} and then repeat the request.`,
   );
 }

@@ -5,7 +5,7 @@ import { appLabel, type AppKey } from '../auth/app-key.js';
 import type { LoginInProgress, LoginMethod } from '../auth/login-method.js';
 import type { CredentialMethod, LoginChoice } from '../auth/methods.js';
 import { step } from '../core/next-step.js';
-import { assertMayLogIn, recordRefusal } from './refusals.js';
+import { assertMayLogIn, endsInCoolDown, recordRefusal } from './refusals.js';
 import { serviceAuthOnlyError } from '../auth/service-tokens.js';
 import { sessionKey, type StoredSession } from '../auth/store.js';
 import { sessionState } from '../auth/sessions.js';
@@ -87,17 +87,22 @@ async function beginLogin(
   if (choice === 'auto') {
     const { offer, error } = await offerFor(svc, target, challenge);
     if (offer === 'unknown') throw error;
-    name = offer === 'managed_oauth' ? 'oauth' : 'cloudflared';
+    name = methodForOffer(offer);
   } else name = choice;
   const mayStart = (key: AppKey) => {
     if (!options.force) assertMayLogIn(svc, key, target);
   };
   const login = await svc.methods.get(name).begin(target, challenge, { skipCache: options.skipCache, signal: options.signal, mayStart });
-  // A sign-in the user (or the policy, at authorization) denied holds back the next browser for this application.
+  // A sign-in that was denied (by the user, or the policy at authorization) or failed holds back the next browser for this application.
   login.done.catch((error: unknown) => {
-    if (error instanceof AccessError && error.code === 'authorization_denied' && login.source !== 'other-process') void recordRefusal(svc, login.key, error);
+    if (endsInCoolDown(error) && login.source !== 'other-process') void recordRefusal(svc, login.key, error);
   });
   return login;
+}
+
+/** The method `auto` logs in with for what the application offers (managed OAuth when offered, else cloudflared). */
+export function methodForOffer(offer: Exclude<ProbeInfo['offer'], 'unknown'>): CredentialMethod {
+  return offer === 'managed_oauth' ? 'oauth' : 'cloudflared';
 }
 
 /**

@@ -1,7 +1,7 @@
 import { appLabel, type AppKey } from '../auth/app-key.js';
 import type { AccessChallenge } from '../auth/detect.js';
 import type { StoredSession } from '../auth/store.js';
-import { AccessError } from '../core/errors.js';
+import { AccessError, type AccessErrorCode } from '../core/errors.js';
 import type { AccessService } from './access-service.js';
 import { step } from '../core/next-step.js';
 
@@ -12,16 +12,35 @@ import { step } from '../core/next-step.js';
  * forces one. Refusals live in the store, so every process (and the CLI) obeys them.
  */
 export async function recordRefusal(svc: AccessService, key: AppKey, error: AccessError): Promise<void> {
-  await svc.store.putRefusal(key, error.message, svc.config.denyCoolDownMs).catch(() => {});
+  await svc.store.putRefusal(key, error.message, svc.config.denyCoolDownMs, FAILED_LOGIN.has(error.code) ? 'failed' : 'refused').catch(() => {});
+}
+
+/** A login the user or the policy said no to. */
+const DENIED_LOGIN = new Set<AccessErrorCode>(['authorization_denied', 'policy_denied']);
+
+/**
+ * A login that failed once the user was sent to sign in: an error sent back
+ * to the callback, a callback without a usable code, a failed token exchange,
+ * cloudflared failing or returning another application's token. Not a failure
+ * that holds back: a login the user simply did not finish in time
+ * (login_timeout), one cancelled by a logout, and anything before the browser
+ * (discovery, registration, the network, a missing cloudflared).
+ */
+const FAILED_LOGIN = new Set<AccessErrorCode>(['authorization_failed', 'callback_failed', 'token_failed', 'cloudflared_failed', 'app_not_verified']);
+
+/** Does the way a login ended hold back the next browser for its application? */
+export function endsInCoolDown(error: unknown): error is AccessError {
+  return error instanceof AccessError && (DENIED_LOGIN.has(error.code) || FAILED_LOGIN.has(error.code));
 }
 
 /** Throws when a browser login for `key` is held back by a recent refusal (unless forced). */
 export function assertMayLogIn(svc: AccessService, key: AppKey, url: URL): void {
   const refusal = svc.store.getRefusal(key);
   if (!refusal) return;
+  const what = refusal.kind === 'failed' ? 'the last login to it failed' : 'it refused the user';
   throw new AccessError(
     'login_held_back',
-    `No new browser login was started for ${appLabel(key)}: it refused the user at ${new Date(refusal.at).toISOString()} (${refusal.message.replace(/\s*Next step:.*$/s, '')}), and another login would end the same way.`,
+    `No new browser login was started for ${appLabel(key)}: ${what} at ${new Date(refusal.at).toISOString()} (${refusal.message.replace(/\s*Next step:.*$/s, '')}), and another login right away would likely end the same way.`,
     `Ask the user whether their account should have access (the Access administrator decides). To try again before ${new Date(refusal.until).toISOString()}, ${step('login', { url: url.href, force: true })}.`,
   );
 }
