@@ -16,7 +16,7 @@ import { loginFor, methodForOffer, offerFor } from './login-flow.js';
 import { appLabel, type AppKey } from '../auth/app-key.js';
 import { RefreshRefusedError } from '../auth/sessions.js';
 import { sessionKey, type StoredSession } from '../auth/store.js';
-import { step } from '../core/next-step.js';
+import { arg, step } from '../core/next-step.js';
 import { policyDenied, recordRefusal } from './refusals.js';
 import type { AuthMethod, FetchResult } from './results.js';
 
@@ -277,6 +277,7 @@ async function buildResult(
     title: content.title === undefined ? undefined : scrub(content.title),
     text: page.text,
     image: content.image,
+    ...(content.kind === 'binary' ? { binary: true as const } : {}),
     total_length: page.total_length,
     start_index: page.start_index,
     truncated: page.truncated,
@@ -307,7 +308,7 @@ async function planSave(svc: AccessService, params: FetchParams, input: string, 
 /** Nothing is ever written into the session store (planted sessions, or a login record showing a phishing URL). */
 export async function assertOutsideStore(svc: AccessService, path: string): Promise<void> {
   if (await isInside(path, svc.store.dir)) {
-    throw new AccessError('save_failed', `save_to points into the session store directory (${svc.store.dir}); refusing to write there.`, 'Choose a path outside that directory, e.g. in the project directory, and call again.');
+    throw new AccessError('save_failed', `${arg('save')} points into the session store directory (${svc.store.dir}); refusing to write there.`, 'Choose a path outside that directory, e.g. in the project directory, and call again.');
   }
 }
 
