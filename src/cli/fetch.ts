@@ -27,9 +27,11 @@ function parseHeaders(values: string[] | undefined): Record<string, string> {
   return headers;
 }
 
+/** Typed by the schema of reported methods: a new method without a label does not compile. */
+const AUTH_LABELS: Record<FetchResult['auth'], string> = { oauth: 'managed OAuth session', cloudflared: 'cloudflared token', service_token: 'service token', none: 'no credentials' };
+
 function statusLine(result: FetchResult): string {
-  const labels: Record<string, string> = { oauth: 'managed OAuth session', cloudflared: 'cloudflared token', service_token: 'service token', none: 'no credentials' };
-  const auth = labels[result.auth] ?? result.auth;
+  const auth = AUTH_LABELS[result.auth];
   return `HTTP ${result.status} · ${result.content_type || 'unknown type'} · ${auth} · ${result.final_url}`;
 }
 
