@@ -37,11 +37,14 @@ export function endsInCoolDown(error: unknown): error is AccessError {
 export function assertMayLogIn(svc: AccessService, key: AppKey, url: URL): void {
   const refusal = svc.store.getRefusal(key);
   if (!refusal) return;
-  const what = refusal.kind === 'failed' ? 'the last login to it failed' : 'it refused the user';
+  const failed = refusal.kind === 'failed';
+  const until = new Date(refusal.until).toISOString();
   throw new AccessError(
     'login_held_back',
-    `No new browser login was started for ${appLabel(key)}: ${what} at ${new Date(refusal.at).toISOString()} (${refusal.message.replace(/\s*Next step:.*$/s, '')}), and another login right away would likely end the same way.`,
-    `Ask the user whether their account should have access (the Access administrator decides). To try again before ${new Date(refusal.until).toISOString()}, ${step('login', { url: url.href, force: true })}.`,
+    `No new browser login was started for ${appLabel(key)}: ${failed ? 'the last login to it failed' : 'it refused the user'} at ${new Date(refusal.at).toISOString()} (${refusal.message.replace(/\s*Next step:.*$/s, '')}), and another login right away would likely end the same way.`,
+    failed
+      ? `Tell the user why the last login failed; once the cause is fixed (or to simply try again before ${until}), ${step('login', { url: url.href, force: true })}.`
+      : `Ask the user whether their account should have access (the Access administrator decides). To try again before ${until}, ${step('login', { url: url.href, force: true })}.`,
   );
 }
 

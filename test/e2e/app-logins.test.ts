@@ -3,8 +3,9 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
 import type { Emulator, EmulatorOptions } from '../../src/emulator/index.js';
-import { cleanupHomes, resultData, ROOT, startEmulator, tempHome, TestServer, textOf } from '../helpers/harness.js';
-import { assertNoSecretsLeaked } from '../helpers/leaks.js';
+import { spawn } from 'node:child_process';
+import { BROWSER_SCRIPT, cleanupHomes, resultData, ROOT, SERVER_ENTRY, startEmulator, tempHome, TestServer, textOf, trustedTeamsEnv } from '../helpers/harness.js';
+import { assertNoSecretsLeaked, recordOutput } from '../helpers/leaks.js';
 
 /**
  * Issue 12, the rest of it, through the built server over stdio against the
@@ -227,5 +228,46 @@ describe('no login loops: failures and refusals right after success', () => {
     assert.doesNotMatch(textOf(again), /No new browser login/);
     assert.equal(resultData(again).status, 'pending', textOf(again));
     assert.equal(server.browserOpens().length, 2);
+  });
+});
+
+function cli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [SERVER_ENTRY, ...args], { env, stdio: 'pipe' });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    child.once('error', reject);
+    child.once('close', (code) => {
+      recordOutput('cli stdout', stdout);
+      recordOutput('cli stderr', stderr);
+      resolvePromise({ code, stdout, stderr });
+    });
+    child.stdin.end('');
+  });
+}
+
+describe('the CLI: a refusal right after a successful login, and a deny URL', () => {
+  it('cf-access-mcp fetch signs in once, then says plainly that the policy refuses the account; later runs open no browser', async () => {
+    const e = await emulatorWith({ denyRequests: ['/admin'] });
+    const home = tempHome();
+    const browserLog = join(tempHome('cfam-cli-browser-'), 'browser.log');
+    const env: NodeJS.ProcessEnv = { ...process.env, CF_ACCESS_MCP_HOME: home, CF_ACCESS_MCP_CALLBACK_PORT: '0', CF_ACCESS_MCP_BROWSER: `${process.execPath} ${BROWSER_SCRIPT}`, TEST_BROWSER_LOG: browserLog, ...trustedTeamsEnv() };
+    const opened = () => (existsSync(browserLog) ? readFileSync(browserLog, 'utf8').split('\n').filter((l) => l.startsWith('argv ')).length : 0);
+
+    const first = await cli(['fetch', `${e.appUrl}/admin/x`], env);
+    assert.equal(first.code, 1, first.stderr);
+    assert.match(first.stderr, /Signed in, but the policy of the application .*\/admin does not admit this account: Access answered HTTP 403 \(ray id [0-9a-f]+\)/);
+    assert.match(first.stderr, /run `cf-access-mcp login http:\/\/[^`]+\/admin --force`/);
+    assert.doesNotMatch(first.stderr + first.stdout, /access_(login|fetch|status|logout)|force: true/);
+    assert.equal(opened(), 1, 'one browser login');
+
+    e.options.denyUrl = 'https://deny.example.com/sorry';
+    const second = await cli(['fetch', `${e.appUrl}/admin/x`], env);
+    assert.equal(second.code, 1, second.stderr);
+    assert.match(second.stderr, /HTTP 302 to its deny page https:\/\/deny\.example\.com\/sorry/);
+    assert.equal(opened(), 1, 'no second browser');
+    storeOf(home);
   });
 });
