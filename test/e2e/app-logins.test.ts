@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
 import type { Emulator, EmulatorOptions } from '../../src/emulator/index.js';
 import { spawn } from 'node:child_process';
-import { BROWSER_SCRIPT, cleanupHomes, resultData, ROOT, SERVER_ENTRY, startEmulator, tempHome, TestServer, textOf, trustedTeamsEnv } from '../helpers/harness.js';
+import { BROWSER_SCRIPT, cleanupHomes, eventually, resultData, ROOT, SERVER_ENTRY, startEmulator, tempHome, TestServer, textOf, trustedTeamsEnv } from '../helpers/harness.js';
 import { assertNoSecretsLeaked, recordOutput } from '../helpers/leaks.js';
 
 /**
@@ -227,7 +227,7 @@ describe('no login loops: failures and refusals right after success', () => {
     const again = await server.call('access_login', { url: `${e.appUrl}/`, wait_seconds: 0 });
     assert.doesNotMatch(textOf(again), /No new browser login/);
     assert.equal(resultData(again).status, 'pending', textOf(again));
-    assert.equal(server.browserOpens().length, 2);
+    await eventually(() => server.browserOpens().length === 2, 20_000, 'the second browser to open');
   });
 });
 
