@@ -12,25 +12,30 @@ import { step } from '../core/next-step.js';
  * forces one. Refusals live in the store, so every process (and the CLI) obeys them.
  */
 export async function recordRefusal(svc: AccessService, key: AppKey, error: AccessError): Promise<void> {
-  await svc.store.putRefusal(key, error.message, svc.config.denyCoolDownMs, FAILED_LOGIN.has(error.code) ? 'failed' : 'refused').catch(() => {});
+  await svc.store.putRefusal(key, error.message, svc.config.denyCoolDownMs, DENIED_LOGIN.has(error.code) ? 'refused' : 'failed').catch(() => {});
 }
 
 /** A login the user or the policy said no to. */
 const DENIED_LOGIN = new Set<AccessErrorCode>(['authorization_denied', 'policy_denied']);
 
 /**
- * A login that failed once the user was sent to sign in: an error sent back
- * to the callback, a callback without a usable code, a failed token exchange,
- * cloudflared failing or returning another application's token. Not a failure
- * that holds back: a login the user simply did not finish in time
- * (login_timeout), one cancelled by a logout, and anything before the browser
- * (discovery, registration, the network, a missing cloudflared).
+ * How a login may end without counting as failed: the user simply did not
+ * finish in time, a logout cancelled it, or another process took it over.
  */
-const FAILED_LOGIN = new Set<AccessErrorCode>(['authorization_failed', 'callback_failed', 'token_failed', 'cloudflared_failed', 'app_not_verified']);
+const NOT_FAILED = new Set<AccessErrorCode>(['login_timeout', 'login_cancelled', 'login_pending']);
 
-/** Does the way a login ended hold back the next browser for its application? */
+/**
+ * Does the way a login ended hold back the next browser for its application?
+ * `error` is what a login's `done` rejected with, so it happened once the user
+ * had been sent to sign in (what fails before that, such as discovery,
+ * registration or a missing cloudflared, rejects `begin` and is never seen
+ * here): an error sent back to the callback, a callback without a usable code,
+ * a code exchange refused or not answered, cloudflared failing or printing
+ * another application's token. A new browser right away would most likely end
+ * the same way.
+ */
 export function endsInCoolDown(error: unknown): error is AccessError {
-  return error instanceof AccessError && (DENIED_LOGIN.has(error.code) || FAILED_LOGIN.has(error.code));
+  return error instanceof AccessError && !NOT_FAILED.has(error.code);
 }
 
 /** Throws when a browser login for `key` is held back by a recent refusal (unless forced). */
