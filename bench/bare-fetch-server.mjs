@@ -2,8 +2,9 @@
 // The per-call baselines: a bare MCP SDK server on stdio whose one tool does the
 // same undici GET as access_fetch (keep-alive pool, the Bearer token from
 // BENCH_BEARER) and returns the body as text (a), or, with markdown: true, the
-// same conversion libraries as cf-access-mcp run inline: Readability on linkedom,
-// then turndown with GFM tables (b). Nothing else: no auth flow, no redaction, no worker.
+// same conversion as cf-access-mcp run inline, on this thread: its own converter
+// from dist/http/html.js (htmlparser2 and our Markdown walk; Readability on linkedom
+// for pages without one marked main) (b). Nothing else: no auth flow, no redaction, no worker.
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { Agent, request } from 'undici';
@@ -14,19 +15,8 @@ const headers = { authorization: `Bearer ${process.env.BENCH_BEARER ?? ''}`, acc
 let converter;
 
 async function loadConverter() {
-  const [{ parseHTML }, { Readability }, { default: TurndownService }, { gfm }] = await Promise.all([
-    import('linkedom'),
-    import('@mozilla/readability'),
-    import('turndown'),
-    import('@joplin/turndown-plugin-gfm'),
-  ]);
-  const turndown = new TurndownService({ headingStyle: 'atx', codeBlockStyle: 'fenced' });
-  turndown.use(gfm);
-  return (html) => {
-    const { document } = parseHTML(html);
-    const article = new Readability(document).parse();
-    return turndown.turndown(article?.content ?? html);
-  };
+  const { htmlToReadable } = await import('../dist/http/html.js');
+  return async (html, url) => (await htmlToReadable(html, 'markdown', new URL(url))).text;
 }
 
 const server = new McpServer({ name: 'bare-fetch', version: '1.0.0' });
@@ -37,7 +27,7 @@ server.registerTool(
     const response = await request(url, { dispatcher: agent, headers });
     const body = await response.body.text();
     let text = body;
-    if (markdown) text = (converter ??= await loadConverter())(body);
+    if (markdown) text = await (converter ??= await loadConverter())(body, url);
     return { content: [{ type: 'text', text: `HTTP ${response.statusCode}\n${text.slice(0, max_length ?? 20_000)}` }] };
   },
 );

@@ -73,7 +73,7 @@ export function redactSecrets(text: string, extra: Iterable<string | undefined> 
 
 /**
  * Replaces each of `secrets` (longest first) by [redacted], as written and
- * escaped: turndown writes `_` as `\_` (also `*`, `[`, `` ` ``, `\`…), HTML
+ * escaped: Markdown writes `_` as `\_` (also `*`, `[`, `` ` ``, `\`…), HTML
  * spells it `&#95;`, `&#x5f;` or `&lowbar;`, a URL `%5F`, JSON `\u005f` (and
  * `/` as `\/`), and these stack (JSON shown in Markdown: `\\u005f`). The
  * escaped forms are found by decoding the text once per layer, keeping where

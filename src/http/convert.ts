@@ -2,8 +2,8 @@
  * Turns a response body into something an agent can read. Text is converted
  * (and scrubbed of secrets) in a worker thread that starts with the first page
  * needing it (see convert-pool.ts), so neither start-up nor the event loop
- * pays for the HTML converter (./html.js: Readability on linkedom, then
- * turndown with GFM tables).
+ * pays for the HTML converter (./html.js: htmlparser2 and our Markdown walk,
+ * Readability on linkedom for pages that mark no main element).
  */
 import { currentSecrets } from '../core/redact.js';
 import { convertInWorker } from './convert-pool.js';

@@ -1,53 +1,51 @@
 /**
- * Plain text from a DOM subtree, laid out roughly as a browser would show it:
- * blocks on their own lines, paragraphs separated by a blank line, whitespace
- * collapsed except inside <pre>. (linkedom has no layout-aware innerText.)
+ * Plain text from a parsed subtree (html-tree.ts), laid out roughly as a
+ * browser would show it: blocks on their own lines, paragraphs separated by a
+ * blank line, whitespace collapsed except inside <pre>.
  */
+import { isText, textOf, type HtmlElement, type HtmlNode } from './html-tree.js';
 
-const PARAGRAPH_BLOCKS = new Set([
-  'P', 'H1', 'H2', 'H3', 'H4', 'H5', 'H6', 'PRE', 'BLOCKQUOTE', 'TABLE', 'UL', 'OL', 'DL', 'FIGURE', 'HR', 'ADDRESS', 'DETAILS',
-]);
+const PARAGRAPH_BLOCKS = new Set(['p', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'pre', 'blockquote', 'table', 'ul', 'ol', 'dl', 'figure', 'hr', 'address', 'details']);
 const LINE_BLOCKS = new Set([
-  'DIV', 'SECTION', 'ARTICLE', 'MAIN', 'HEADER', 'FOOTER', 'NAV', 'ASIDE', 'LI', 'TR', 'DT', 'DD', 'FIGCAPTION', 'CAPTION', 'SUMMARY', 'FORM', 'FIELDSET',
+  'div', 'section', 'article', 'main', 'header', 'footer', 'nav', 'aside', 'li', 'tr', 'dt', 'dd', 'figcaption', 'caption', 'summary', 'form', 'fieldset',
 ]);
-const SKIPPED = new Set(['SCRIPT', 'STYLE', 'NOSCRIPT', 'TEMPLATE', 'HEAD']);
 
 const BREAK = '\u0000';
 const PARAGRAPH = '\u0001';
 /** Starts a line that layout keeps verbatim (preformatted text). */
 const VERBATIM = '\u0002';
 
-export function domToText(root: Node): string {
+/** `skip` leaves out an element with everything in it (scripts, chrome). */
+export function domToText(root: HtmlElement, skip: (element: HtmlElement) => boolean): string {
   const parts: string[] = [];
-  walk(root, parts);
+  walk(root, parts, skip);
   return layout(parts.join(''));
 }
 
-function walk(node: Node, out: string[]): void {
-  if (node.nodeType === 3) {
-    out.push((node.nodeValue ?? '').replace(/\s+/g, ' '));
+function walk(node: HtmlNode, out: string[], skip: (element: HtmlElement) => boolean): void {
+  if (isText(node)) {
+    out.push(node.text.replace(/\s+/g, ' '));
     return;
   }
-  if (node.nodeType !== 1 && node.nodeType !== 9 && node.nodeType !== 11) return;
-  const tag = (node as Element).tagName?.toUpperCase() ?? '';
-  if (SKIPPED.has(tag)) return;
-  if (tag === 'BR') {
+  if (skip(node)) return;
+  const tag = node.name;
+  if (tag === 'br') {
     out.push(BREAK);
     return;
   }
   const boundary = PARAGRAPH_BLOCKS.has(tag) ? PARAGRAPH : LINE_BLOCKS.has(tag) ? BREAK : '';
   out.push(boundary);
-  if (tag === 'PRE') {
-    const code = (node.textContent ?? '').replace(/\n$/, '');
+  if (tag === 'pre') {
+    const code = textOf(node, skip).replace(/^\r?\n/, '').replace(/\n$/, '');
     out.push(VERBATIM + code.split('\n').join(BREAK + VERBATIM), boundary);
     return;
   }
-  if (tag === 'LI') out.push('- ');
+  if (tag === 'li') out.push('- ');
   let cells = 0;
-  for (const child of Array.from(node.childNodes)) {
-    const isCell = tag === 'TR' && /^T[DH]$/i.test((child as Element).tagName ?? '');
+  for (const child of node.children) {
+    const isCell = tag === 'tr' && (child.name === 'td' || child.name === 'th');
     if (isCell && cells++ > 0) out.push('\t');
-    walk(child, out);
+    walk(child, out, skip);
   }
   out.push(boundary);
 }

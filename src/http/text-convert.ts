@@ -51,7 +51,7 @@ export function metaCharset(buffer: Uint8Array): string | undefined {
 
 /**
  * Secrets in the body are replaced before conversion by a word no converter
- * escapes (turndown would show "[redacted]" as "\\[redacted\\]"), and the word
+ * escapes (Markdown would show "[redacted]" as "\\[redacted\\]"), and the word
  * by [redacted] at the end.
  */
 const MARK = 'cfaccessmcpredactedsecret';

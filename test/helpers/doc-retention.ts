@@ -1,8 +1,8 @@
 /**
  * Sentence retention of a page's Markdown against an independent reading of
  * the same page: test/helpers/doc_text.py extracts the main content's text
- * with Python's html.parser (no code shared with linkedom, Readability or
- * turndown), and each of its sentences, and each line of its preformatted
+ * with Python's html.parser (no code shared with htmlparser2, linkedom,
+ * Readability or our Markdown writer), and each of its sentences, and each line of its preformatted
  * blocks, must appear in the Markdown once both are reduced to words.
  */
 import { execFileSync } from 'node:child_process';

@@ -1,7 +1,7 @@
 """
 The text of a page's main content, read with Python's own html.parser: an
 extraction that shares no code with the converter under test (no linkedom, no
-Readability, no turndown), used as the reference for the corpus retention test.
+Readability, no htmlparser2, no Markdown writer of ours), used as the reference for the corpus retention test.
 
 Usage: python3 doc_text.py FILE SELECTOR, where SELECTOR is `tag`, `tag#id`,
 `tag.class` or `tag[attr=value]` and names the page's main-content element (the

@@ -1,6 +1,6 @@
 /**
  * The ways a converter or a page can spell a secret: as written, Markdown
- * backslash escapes (turndown), HTML entities (decimal, hex), percent-encoding
+ * backslash escapes (our Markdown writer), HTML entities (decimal, hex), percent-encoding
  * and JSON string escapes, and JSON shown in Markdown. A result must contain none of them.
  */
 export function escapedForms(secret: string): string[] {

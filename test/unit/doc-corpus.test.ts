@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { htmlToReadable } from '../../src/http/html.js';
-import { codeSpan } from '../../src/http/markdown-rules.js';
+import { codeSpan } from '../../src/http/markdown-docs.js';
 import { fencedLines, referenceText, retention, rowKey, tableRows, type Reference } from '../helpers/doc-retention.js';
 
 const CORPUS = join(import.meta.dirname, '..', 'corpus');
