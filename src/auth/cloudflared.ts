@@ -6,6 +6,7 @@ import { jwtAudiences, type VerifiedApp } from './app-metadata.js';
 import type { BrowserResult } from './browser.js';
 import { AccessError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import { longestKeyFor, type AppKey } from './app-key.js';
 import { OriginLocks, type HeldLock } from './login-lock.js';
 import { POLL_MS, sleep } from './shared-login.js';
 import type { SessionStore, StoredSession } from './store.js';
@@ -132,14 +133,20 @@ interface Run {
   finished: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
 }
 
+/**
+ * cloudflared logins and sessions per Access application (its key: the
+ * resource the challenge's metadata names, see app-key.ts), so two
+ * applications on one host (`/` and `/admin`, each with its own AUD) keep two
+ * sessions. Stores from before keep theirs: an origin is a host-wide key.
+ */
 export class CloudflaredLogin {
-  private readonly pending = new Map<string, PendingCloudflared>();
-  private readonly starting = new Map<string, Promise<PendingCloudflared>>();
+  private readonly pending = new Map<AppKey, PendingCloudflared>();
+  private readonly starting = new Map<AppKey, Promise<PendingCloudflared>>();
   private readonly children = new Set<ChildProcess>();
-  /** The `cloudflared access login` running for each origin (to cancel it on logout). */
-  private readonly running = new Map<string, ChildProcess>();
-  private readonly cancelled = new Set<string>();
-  /** Serialises logins across processes sharing the store, like the OAuth ones: one cloudflared (one browser) per origin. */
+  /** The `cloudflared access login` running for each application (to cancel it on logout). */
+  private readonly running = new Map<AppKey, ChildProcess>();
+  private readonly cancelled = new Set<AppKey>();
+  /** Serialises logins across processes sharing the store, like the OAuth ones: one cloudflared (one browser) per application. */
   private readonly locks: OriginLocks;
 
   constructor(
@@ -150,22 +157,28 @@ export class CloudflaredLogin {
     this.locks = new OriginLocks(store, (level, message) => log(level, message));
   }
 
-  /** access_logout: stops the cloudflared login running for the origin here. True when there was one. */
-  cancel(origin: string): boolean {
-    const child = this.running.get(origin);
+  /** access_logout: stops the cloudflared login running for the application here. True when there was one. */
+  cancel(key: AppKey): boolean {
+    const child = this.running.get(key);
     if (!child) return false;
-    this.cancelled.add(origin);
+    this.cancelled.add(key);
     child.kill('SIGTERM');
     // No longer pending from now on, not only once the child has exited.
-    this.pending.delete(origin);
+    this.pending.delete(key);
     return true;
   }
 
-  pendingFor(origin: string): PendingCloudflared | undefined {
-    return this.pending.get(origin);
+  pendingFor(key: AppKey): PendingCloudflared | undefined {
+    return this.pending.get(key);
   }
 
-  pendingOrigins(): string[] {
+  /** The login pending for the most specific application serving `url`. */
+  pendingForUrl(url: URL): PendingCloudflared | undefined {
+    const key = longestKeyFor(this.pending.keys(), url);
+    return key === undefined ? undefined : this.pending.get(key);
+  }
+
+  pendingKeys(): AppKey[] {
     return [...this.pending.keys()];
   }
 
@@ -249,9 +262,11 @@ export class CloudflaredLogin {
     return jwt;
   }
 
-  private async save(origin: string, jwt: string, app: VerifiedApp): Promise<StoredSession> {
+  private async save(target: URL, key: AppKey, jwt: string, app: VerifiedApp): Promise<StoredSession> {
     const session: StoredSession = {
-      origin,
+      origin: target.origin,
+      // A host-wide application is kept under its origin, as before applications were told apart.
+      ...(key !== target.origin ? { app: key } : {}),
       method: 'cloudflared',
       access_token: jwt,
       expires_at: jwtExpiresAt(jwt),
@@ -265,41 +280,41 @@ export class CloudflaredLogin {
   }
 
   /**
-   * Gets a token for the origin: a cached one unless `skipCache` (the app just
-   * refused it), otherwise a `cloudflared access login` shared by every caller
-   * for that origin. The returned `done` settles when cloudflared finishes.
-   * `app` is the application the URL proved to be (verifyAppMetadata); only its tokens are kept.
+   * Gets a token for the application `key`: a cached one unless `skipCache`
+   * (the app just refused it), otherwise a `cloudflared access login` shared
+   * by every caller for that application. The returned `done` settles when
+   * cloudflared finishes. `app` is the application the URL proved to be
+   * (verifyAppMetadata); only its tokens are kept.
    */
-  begin(target: URL, app: VerifiedApp, options: { skipCache?: boolean } = {}): Promise<PendingCloudflared> {
-    const origin = target.origin;
-    const existing = this.pending.get(origin);
+  begin(target: URL, key: AppKey, app: VerifiedApp, options: { skipCache?: boolean } = {}): Promise<PendingCloudflared> {
+    const existing = this.pending.get(key);
     if (existing) return Promise.resolve(existing);
-    let starting = this.starting.get(origin);
+    let starting = this.starting.get(key);
     if (!starting) {
-      starting = this.start(target, app, options.skipCache ?? false).finally(() => this.starting.delete(origin));
-      this.starting.set(origin, starting);
+      starting = this.start(target, key, app, options.skipCache ?? false).finally(() => this.starting.delete(key));
+      this.starting.set(key, starting);
     }
     return starting;
   }
 
-  private async start(target: URL, app: VerifiedApp, skipCache: boolean): Promise<PendingCloudflared> {
+  private async start(target: URL, key: AppKey, app: VerifiedApp, skipCache: boolean): Promise<PendingCloudflared> {
     const origin = target.origin;
     const startedAt = Date.now();
     if (!skipCache) {
       const cached = await this.cachedToken(target, app);
       if (cached) {
-        const session = await this.save(origin, cached, app);
-        this.log('info', `Using the token cached by cloudflared for ${origin}.`);
-        return { origin, key: origin, method: 'cloudflared', authorizationUrl: '', startedAt, expiresAt: startedAt, browser: { opened: false }, fromCache: true, done: Promise.resolve(session) };
+        const session = await this.save(target, key, cached, app);
+        this.log('info', `Using the token cached by cloudflared for ${key}.`);
+        return { origin, key, method: 'cloudflared', authorizationUrl: '', startedAt, expiresAt: startedAt, browser: { opened: false }, fromCache: true, done: Promise.resolve(session) };
       }
     }
-    const lock = await this.locks.tryAcquire(origin, 'login');
-    const login = lock === 'busy' ? this.follow(target, app, startedAt) : await this.lead(target, app, startedAt, lock);
+    const lock = await this.locks.tryAcquire(key, 'login');
+    const login = lock === 'busy' ? this.follow(target, key, app, startedAt) : await this.lead(target, key, app, startedAt, lock);
     const settle = () => {
-      if (this.pending.get(origin) === login) this.pending.delete(origin);
+      if (this.pending.get(key) === login) this.pending.delete(key);
     };
     login.done.then(settle, settle);
-    this.pending.set(origin, login);
+    this.pending.set(key, login);
     return login;
   }
 
@@ -308,23 +323,27 @@ export class CloudflaredLogin {
    * browser open): wait for the session it stores, or for the lock, and then
    * log in here. Never a second cloudflared login at the same time.
    */
-  private follow(target: URL, app: VerifiedApp, startedAt: number): PendingCloudflared {
+  private follow(target: URL, key: AppKey, app: VerifiedApp, startedAt: number): PendingCloudflared {
     const origin = target.origin;
-    this.log('info', `Another cf-access-mcp process is running the cloudflared login for ${origin}; waiting for it instead of opening a second browser.`);
-    const login: PendingCloudflared = { origin, key: origin, method: 'cloudflared', authorizationUrl: '', startedAt, expiresAt: startedAt + this.config.loginTimeoutMs, browser: { opened: true }, done: Promise.resolve(undefined as never) };
+    this.log('info', `Another cf-access-mcp process is running the cloudflared login for ${key}; waiting for it instead of opening a second browser.`);
+    const login: PendingCloudflared = { origin, key, method: 'cloudflared', authorizationUrl: '', startedAt, expiresAt: startedAt + this.config.loginTimeoutMs, browser: { opened: true }, done: Promise.resolve(undefined as never) };
     login.done = (async (): Promise<StoredSession> => {
       for (;;) {
         await sleep(POLL_MS);
-        const session = this.store.getSession(origin);
+        const session = this.store.getSession(key);
         if (session?.method === 'cloudflared' && session.obtained_at >= startedAt && (session.expires_at ?? Infinity) > Date.now()) return session;
-        const lock = await this.locks.tryAcquire(origin, 'login');
+        const lock = await this.locks.tryAcquire(key, 'login');
         if (lock !== 'busy') {
-          const own = await this.lead(target, app, Date.now(), lock);
+          const own = await this.lead(target, key, app, Date.now(), lock);
           Object.assign(login, { authorizationUrl: own.authorizationUrl, startedAt: own.startedAt, expiresAt: own.expiresAt });
           return own.done;
         }
         if (Date.now() > login.expiresAt) {
-          throw new AccessError('login_timeout', `The cloudflared login to ${target.host}, run by another cf-access-mcp process, did not finish in time.`, 'Call access_login again to start a new login.');
+          throw new AccessError(
+            'login_timeout',
+            `The cloudflared login to ${target.host}, run by another cf-access-mcp process, did not finish in time.`,
+            `${cap(step('login', { url: target.href, method: 'cloudflared' }))} to start a new login.`,
+          );
         }
       }
     })();
@@ -333,11 +352,11 @@ export class CloudflaredLogin {
   }
 
   /** We hold the login lock: run `cloudflared access login`; the lock is released when it ends. */
-  private async lead(target: URL, app: VerifiedApp, startedAt: number, lock: HeldLock): Promise<PendingCloudflared> {
+  private async lead(target: URL, key: AppKey, app: VerifiedApp, startedAt: number, lock: HeldLock): Promise<PendingCloudflared> {
     const origin = target.origin;
     const login: PendingCloudflared = {
       origin,
-      key: origin,
+      key,
       method: 'cloudflared',
       authorizationUrl: '',
       startedAt,
@@ -356,10 +375,14 @@ export class CloudflaredLogin {
       await lock.release();
       throw error;
     }
-    this.running.set(origin, run.child);
+    this.running.set(key, run.child);
     login.done = run.finished.then(async (result) => {
-      if (this.cancelled.delete(origin)) {
-        throw new AccessError('login_cancelled', `The cloudflared login to ${target.host} was cancelled by a logout.`, 'Call access_login again if you still need this site.');
+      if (this.cancelled.delete(key)) {
+        throw new AccessError(
+          'login_cancelled',
+          `The cloudflared login to ${target.host} was cancelled by a logout.`,
+          `If you still need this site, ${step('login', { url: target.href, method: 'cloudflared' })}.`,
+        );
       }
       if (result.code !== 0) {
         const detail = lastLine(result.stderr);
@@ -382,17 +405,17 @@ export class CloudflaredLogin {
         throw new AccessError('cloudflared_failed', `cloudflared returned an already expired token for ${target.host}.`, `Check the system clock, then ${step('login', { url: target.href, method: 'cloudflared' })} again.`);
       }
       if (!tokenMatchesApp(jwt, app)) throw wrongApplication(target, app);
-      const session = await this.save(origin, jwt, app);
-      this.log('info', `Logged in to ${origin} (cloudflared).`);
+      const session = await this.save(target, key, jwt, app);
+      this.log('info', `Logged in to ${key} (cloudflared).`);
       return session;
     });
     login.done
       .finally(() => {
-        if (this.running.get(origin) === run.child) this.running.delete(origin);
+        if (this.running.get(key) === run.child) this.running.delete(key);
         return lock.release();
       })
       .catch(() => {});
-    this.log('info', `cloudflared access login for ${origin} started; waiting for the browser login.`);
+    this.log('info', `cloudflared access login for ${key} started; waiting for the browser login.`);
     return login;
   }
 

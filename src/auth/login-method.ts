@@ -1,11 +1,13 @@
 import type { AppKey } from './app-key.js';
 import type { BrowserResult } from './browser.js';
 import type { AccessChallenge } from './detect.js';
-import type { SessionMethod } from './methods.js';
+import type { AccessError } from '../core/errors.js';
+import type { CredentialMethod, SessionMethod } from './methods.js';
 import type { StoredSession } from './store.js';
 
 /** A login under way, whichever method runs it. Methods may update its fields while it waits (a new link, a browser opened). */
 export interface LoginInProgress {
+  /** Only methods that log in have logins in progress. */
   method: SessionMethod;
   /** The application being logged in to. */
   key: AppKey;
@@ -35,19 +37,32 @@ export interface BeginOptions {
   signal?: AbortSignal;
   /** Runs before a new login starts (not before joining one); throws to hold it back. */
   mayStart: (key: AppKey) => void;
+  /** The HTTP status Access answered with (for a method that cannot log in, to say what was refused). */
+  status?: number;
 }
 
 /**
- * One way of getting in with the user's identity. OAuth and cloudflared
- * implement it; service tokens are a credential source of their own (no login,
- * see service-tokens.ts). Callers never ask which method they hold.
+ * One way of getting in. Managed OAuth and cloudflared log the user in and
+ * keep a session per application; service tokens are configured, not obtained:
+ * their "login" is immediate (nothing is ever pending) and their headers come
+ * from the configuration for the hosts the user listed. Callers never ask which
+ * method they hold.
  */
 export interface LoginMethod {
-  readonly name: SessionMethod;
+  readonly name: CredentialMethod;
   /** What people call it in a sentence ("managed OAuth"). */
   readonly label: string;
   /** Whether its sessions are renewed without the user. */
   readonly refreshes: boolean;
+  /** Whether begin() can get a credential by a login (false: the credential is configured, and begin only says why it does not work). */
+  readonly logsIn: boolean;
+  /**
+   * Headers sent to `url` without any login: a credential the user configured
+   * for its host. Undefined when the method holds none there (session methods always).
+   */
+  configuredHeaders(url: URL): Record<string, string> | undefined;
+  /** Access refused what configuredHeaders sent (HTTP `status`): the error that says so. Never a browser login. */
+  refusedError(url: URL, status: number): AccessError;
   /** Starts or joins the login for the application `challenge` belongs to. */
   begin(target: URL, challenge: AccessChallenge, options: BeginOptions): Promise<LoginInProgress>;
   /** The login pending in this process (or, where the method shares logins, another one) for the application serving `url`. */
@@ -57,5 +72,9 @@ export interface LoginMethod {
   /** The headers that carry a session of this method, and only those names. */
   headers(session: StoredSession): Record<string, string>;
   readonly headerNames: readonly string[];
+  /** Secret values it may send to `url` (a site may echo them: they are scrubbed from what is shown). */
+  secretsFor(url: URL): string[];
+  /** access_logout: ends the login pending here for the application `key`; true when there was one. */
+  cancel(key: AppKey): Promise<boolean>;
   shutdown(): Promise<void>;
 }

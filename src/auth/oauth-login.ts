@@ -456,7 +456,7 @@ export class OAuthLogin {
     const deleted = await this.resumable.delete(origin).catch(() => false);
     if (!waiting) return deleted;
     const host = new URL(origin).host;
-    waiting.listener.cancel(waiting.state, new AccessError('login_cancelled', `The login to ${host} was cancelled by a logout.`, 'Call access_login again if you still need this site.'), true);
+    waiting.listener.cancel(waiting.state, new AccessError('login_cancelled', `The login to ${host} was cancelled by a logout.`, `If you still need this site, ${step('login', { url: origin })}.`), true);
     return true;
   }
 
@@ -746,7 +746,7 @@ function grantFacts(registration: Registration, refreshToken: string | undefined
 /** The authorization endpoint refused a redirect form its registration had accepted (the account allows only the other one). */
 class RedirectRefusedError extends OAuthProtocolError {
   constructor(readonly host: CallbackHost) {
-    super('authorization_failed', 'invalid_request', `The authorization server refused the redirect URI form ${host}.`, 'Call access_login again.');
+    super('authorization_failed', 'invalid_request', `The authorization server refused the redirect URI form ${host}.`, 'Log in again.');
   }
 }
 
@@ -754,7 +754,7 @@ function forcedFormRefused(discovery: Discovery, host: CallbackHost): AccessErro
   return new AccessError(
     'authorization_failed',
     `${discovery.authorizationServer.host} refused the redirect URI form ${host} at authorization, and CF_ACCESS_MCP_CALLBACK_HOST allows only that form.`,
-    `Unset CF_ACCESS_MCP_CALLBACK_HOST (or set it to ${host === 'localhost' ? '127.0.0.1' : 'localhost'}) and call access_login again.`,
+    `Unset CF_ACCESS_MCP_CALLBACK_HOST (or set it to ${host === 'localhost' ? '127.0.0.1' : 'localhost'}), restart the server and ${step('login', { url: discovery.app })}.`,
   );
 }
 

@@ -74,7 +74,15 @@ export const LoginRecordSchema = z
 export type LoginRecord = z.infer<typeof LoginRecordSchema>;
 
 /** An application that refused the user (policy, a denied or failed login): no browser login for it until `until` or a forced login. */
-const RefusalSchema = z.object({ at: z.number(), until: z.number(), message: z.string() }).loose();
+const RefusalSchema = z
+  .object({
+    at: z.number(),
+    until: z.number(),
+    message: z.string(),
+    /** refused: the policy or the user said no; failed: the login itself failed (absent in stores from before: refused). */
+    kind: z.enum(['refused', 'failed']).optional(),
+  })
+  .loose();
 export type Refusal = z.infer<typeof RefusalSchema>;
 
 const StoreDataSchema = z.object({
@@ -380,10 +388,10 @@ export class SessionStore {
       .map(([key]) => key);
   }
 
-  putRefusal(key: AppKey, message: string, coolDownMs: number): Promise<void> {
+  putRefusal(key: AppKey, message: string, coolDownMs: number, kind: 'refused' | 'failed' = 'refused'): Promise<void> {
     const now = Date.now();
     return this.update((data) => {
-      data.refusals[key] = { at: now, until: now + coolDownMs, message };
+      data.refusals[key] = { at: now, until: now + coolDownMs, message, kind };
     });
   }
 

@@ -1,24 +1,35 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { pipeline, type Duplex } from 'node:stream';
 import { request, upgrade, type Dispatcher } from 'undici';
+import type { AppKey } from '../auth/app-key.js';
 import { AccessError } from '../core/errors.js';
 import { parseTargetUrl } from '../core/url-policy.js';
 import { discard } from '../http/client.js';
 import type { AccessService } from '../service/access-service.js';
-import { credentialHeadersFor, credentialSecretsFor } from '../service/credentials.js';
+import { credentialHeadersFor } from '../service/credentials.js';
 import { accessChallengeOf } from './access-challenge.js';
+import { CredentialLeases, type Lease } from './credential-lease.js';
 import { foreignHost, headerConflict, notOriginForm, refusalFor, refuseSocket, replayImpossible, sendRefusal, type Refusal } from './refusals.js';
 import { forwardRequestHeaders, rewriteResponseHeaders } from './rewrite.js';
 import { SecretScrubber } from '../core/secret-scrubber.js';
+import { WebSocketScrubber } from './ws-scrub.js';
 
 export interface ProxyOptions {
   /** Local port; a free one when omitted. */
   port?: number;
   /** Seconds a request waits for a browser login before it gets a 503 with the sign-in URL. */
   loginWaitSeconds: number;
+  /** Stop after this many seconds without a request or open connection; undefined: live as long as the process. */
+  idleSeconds?: number;
+  /** Told when the proxy stopped because it was idle. */
+  onIdle?: (proxy: AccessProxy) => void;
 }
+
+/** A response body of known length up to this size is read whole and written in one piece. */
+const SMALL_BODY = 256 * 1024;
+/** Stream buffers of a streamed body: the size undici reads from the origin (at Node's default 16 KB every such read paused the origin once). */
+const STREAM_BUFFER = 64 * 1024;
 
 type Outgoing = Record<string, string | string[]>;
 
@@ -41,8 +52,12 @@ export class AccessProxy {
   readonly startedAt = Date.now();
   lastUsedAt = Date.now();
   requests = 0;
+  /** Requests in flight (WebSockets count while open). */
+  private active = 0;
   private readonly server: Server;
   private readonly sockets = new Set<Duplex>();
+  private readonly leases: CredentialLeases;
+  private idleTimer?: NodeJS.Timeout;
   private ownHosts = new Set<string>();
   private port = 0;
 
@@ -52,9 +67,11 @@ export class AccessProxy {
     private readonly options: ProxyOptions,
   ) {
     this.origin = target.origin;
-    this.server = createServer((req, res) => void this.handle(req, res));
-    // A large upload may take longer than Node's default whole-request timeout.
+    this.leases = new CredentialLeases(svc, this.origin);
+    this.server = createServer({ noDelay: true, keepAlive: true, highWaterMark: STREAM_BUFFER }, (req, res) => this.handle(req, res));
+    // A large upload may take longer than Node's default whole-request timeout; a client's idle keep-alive connection is kept as undici keeps ours.
     this.server.requestTimeout = 0;
+    this.server.keepAliveTimeout = 30_000;
     this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => void this.handleUpgrade(req, socket, head));
     this.server.on('connect', (_req: IncomingMessage, socket: Socket) => refuseSocket(socket, notOriginForm(this.origin)));
   }
@@ -63,11 +80,44 @@ export class AccessProxy {
     const target = parseTargetUrl(url);
     const proxy = new AccessProxy(svc, target, options);
     await proxy.listen(options.port ?? 0);
+    proxy.watchIdle();
     return proxy;
   }
 
   get baseUrl(): string {
     return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** The Access application whose credential the proxy serves (known once signed in; until then its origin). */
+  get appKey(): AppKey {
+    return this.svc.store.appKeyFor(this.target);
+  }
+
+  get idleSeconds(): number | undefined {
+    return this.options.idleSeconds;
+  }
+
+  /** When it stops if nothing uses it (undefined: it lives as long as the process). */
+  get stopsAt(): Date | undefined {
+    return this.options.idleSeconds === undefined ? undefined : new Date(this.lastUsedAt + this.options.idleSeconds * 1000);
+  }
+
+  /** Credentials held in memory are looked up again (after a logout or a new login). */
+  forgetCredentials(): void {
+    this.leases.drop();
+  }
+
+  private watchIdle(): void {
+    const idle = this.options.idleSeconds;
+    if (idle === undefined) return;
+    // A check a few times per idle period rather than a timer reset on every request.
+    const every = Math.max(100, Math.min(idle * 250, 10_000));
+    this.idleTimer = setInterval(() => {
+      if (this.active > 0 || Date.now() - this.lastUsedAt < idle * 1000) return;
+      clearInterval(this.idleTimer);
+      void this.close().then(() => this.options.onIdle?.(this));
+    }, every);
+    this.idleTimer.unref();
   }
 
   private async listen(port: number): Promise<void> {
@@ -86,6 +136,7 @@ export class AccessProxy {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.idleTimer);
     for (const socket of this.sockets) socket.destroy();
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
@@ -103,70 +154,92 @@ export class AccessProxy {
     return new URL(this.origin + path);
   }
 
-  /** Our credential for the URL, refused when the client set a header it would replace (never dropped silently). */
-  private async credentials(req: IncomingMessage, url: URL, refused?: Record<string, string>): Promise<Record<string, string>> {
-    let headers: Record<string, string>;
-    try {
-      headers = refused
-        ? await credentialHeadersFor(this.svc, url, { waitSeconds: this.options.loginWaitSeconds, refused })
-        : await this.svc.credentialsFor(url);
-    } catch (error) {
-      throw new Refused(refusalFor(error));
-    }
-    // Header names as Node gives the client's (lower case), so a conflict is seen and never sent twice.
-    const lowered = Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]));
-    for (const name of Object.keys(lowered)) {
-      if (req.headers[name] !== undefined) throw new Refused(headerConflict(name, this.origin));
-    }
-    return lowered;
-  }
-
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private handle(req: IncomingMessage, res: ServerResponse): void {
     this.requests++;
+    this.active++;
     this.lastUsedAt = Date.now();
     const aborter = new AbortController();
     res.once('close', () => {
+      this.active--;
+      this.lastUsedAt = Date.now();
       if (!res.writableFinished) aborter.abort();
     });
-    try {
-      const url = this.upstreamUrl(req);
-      const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
-      const forwarded = forwardRequestHeaders(req.headers);
-      let credentials = await this.credentials(req, url);
-      let response = await this.send(req, url, { ...forwarded, ...credentials }, hasBody, aborter.signal);
-      const challenge = await accessChallengeOf(response.statusCode, response.headers, url);
-      if (challenge && challenge !== 'own_oauth') {
-        // Access wants a (new) credential: the same single-flight refresh or login the tools use.
-        discard(response.body);
-        credentials = await this.credentials(req, url, credentials);
-        if (hasBody) throw new Refused(replayImpossible(this.origin));
-        response = await this.send(req, url, { ...forwarded, ...credentials }, false, aborter.signal);
-      }
-      await this.respond(res, url, response, credentials);
-    } catch (error) {
+    this.forward(req, res, aborter.signal).catch((error: unknown) => {
       if (aborter.signal.aborted) return;
       sendRefusal(req, res, error instanceof Refused ? error.refusal : refusalFor(error));
+    });
+  }
+
+  private async forward(req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<void> {
+    const url = this.upstreamUrl(req);
+    const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+    const forwarded = forwardRequestHeaders(req.headers);
+    let lease = await this.lease(req, url);
+    let response = await this.send(req, url, { ...forwarded, ...lease.lowered }, hasBody, signal);
+    // Only a redirect, 401 or 403 can be Access asking for a credential: everything else goes straight on.
+    const status = response.statusCode;
+    const challenge = (status >= 300 && status < 400) || status === 401 || status === 403 ? await accessChallengeOf(status, response.headers, url) : undefined;
+    if (challenge && challenge !== 'own_oauth') {
+      // Access wants a (new) credential: the same single-flight refresh or login the tools use.
+      discard(response.body);
+      this.leases.drop(lease.key);
+      lease = await this.lease(req, url, lease);
+      if (hasBody) throw new Refused(replayImpossible(this.origin));
+      response = await this.send(req, url, { ...forwarded, ...lease.lowered }, false, signal);
     }
+    await this.respond(req, res, url, response, lease);
+  }
+
+  /** Our credential for the URL (renewed when `refused` is the one Access just refused); refused when the client set a header it would replace (never dropped silently). */
+  private async lease(req: IncomingMessage, url: URL, refused?: Lease): Promise<Lease> {
+    let lease: Lease;
+    try {
+      lease = refused
+        ? this.leases.hold(url, await credentialHeadersFor(this.svc, url, { waitSeconds: this.options.loginWaitSeconds, refused: refused.headers }))
+        : await this.leases.leaseFor(url);
+    } catch (error) {
+      throw new Refused(refusalFor(error));
+    }
+    for (const name in lease.lowered) {
+      if (req.headers[name] !== undefined) throw new Refused(headerConflict(name, this.origin));
+    }
+    return lease;
   }
 
   private send(req: IncomingMessage, url: URL, headers: Outgoing, withBody: boolean, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
-    return request(url, {
-      dispatcher: this.svc.dispatcher,
+    return this.svc.dispatcher.request({
+      origin: this.origin,
+      path: url.pathname + url.search,
       method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
       headers,
       body: withBody ? req : undefined,
       signal,
       // A stream (server-sent events, a long download) may be quiet for a while.
       bodyTimeout: 0,
+      highWaterMark: STREAM_BUFFER,
     });
   }
 
-  private async respond(res: ServerResponse, url: URL, response: Dispatcher.ResponseData, sent: Record<string, string>): Promise<void> {
-    // What we hold for the origin now, and what this request carried (a refresh may have happened in between).
-    const carried = [sent.authorization?.replace(/^Bearer\s+/i, ''), sent['cf-access-token']].filter((v): v is string => v !== undefined);
-    const secrets = [...new Set([...credentialSecretsFor(this.svc, url), ...carried])].filter((s) => s.length >= 8).sort((a, b) => b.length - a.length);
-    res.writeHead(response.statusCode, rewriteResponseHeaders(response.headers, url, this.baseUrl, secrets));
-    await pipeline(response.body, new SecretScrubber(secrets), res);
+  private async respond(req: IncomingMessage, res: ServerResponse, url: URL, response: Dispatcher.ResponseData, lease: Lease): Promise<void> {
+    const headers = rewriteResponseHeaders(response.headers, url, this.baseUrl, lease.secrets);
+    const length = Number(response.headers['content-length']);
+    if (req.method === 'HEAD' || response.statusCode === 204 || response.statusCode === 304) {
+      await response.body.dump();
+      res.writeHead(response.statusCode, headers).end();
+    } else if (length <= SMALL_BODY) {
+      // A small body of known length in one piece: masked in place and written with the headers in one go
+      // (a stream pipeline per request cost more than the bytes).
+      const body = Buffer.from(await response.body.arrayBuffer());
+      lease.needles.mask(body);
+      res.writeHead(response.statusCode, headers).end(body);
+    } else {
+      res.writeHead(response.statusCode, headers);
+      await new Promise<void>((resolve, reject) => {
+        const done = (error?: Error | null) => (error ? reject(error) : resolve());
+        if (lease.needles.empty) pipeline(response.body, res, done);
+        else pipeline(response.body, new SecretScrubber(lease.needles, STREAM_BUFFER), res, done);
+      });
+    }
   }
 
   private async handleUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
@@ -175,21 +248,27 @@ export class AccessProxy {
     socket.on('error', () => socket.destroy());
     try {
       const url = this.upstreamUrl(req);
+      // No extension is offered: a compressed frame could not be checked for our secrets.
       const forwarded = forwardRequestHeaders(req.headers, true);
+      delete forwarded['sec-websocket-extensions'];
       const protocol = String(req.headers.upgrade ?? 'websocket');
-      const open = (credentials: Record<string, string>) =>
-        upgrade(url, { dispatcher: this.svc.dispatcher, method: req.method ?? 'GET', headers: { ...forwarded, ...credentials }, protocol });
-      let credentials = await this.credentials(req, url);
+      const open = (lease: Lease) => upgrade(url, { dispatcher: this.svc.dispatcher, method: req.method ?? 'GET', headers: { ...forwarded, ...lease.lowered }, protocol });
+      let lease = await this.lease(req, url);
       let upgraded: Dispatcher.UpgradeData;
       try {
-        upgraded = await open(credentials);
+        upgraded = await open(lease);
       } catch (error) {
         // undici reports any non-101 answer alike: renew the credential only if Access is what refused it.
-        if (!(await this.accessRefuses(url, credentials))) throw error;
-        credentials = await this.credentials(req, url, credentials);
-        upgraded = await open(credentials);
+        if (!(await this.accessRefuses(url, lease.lowered))) throw error;
+        this.leases.drop(lease.key);
+        lease = await this.lease(req, url, lease);
+        upgraded = await open(lease);
       }
-      this.splice(socket, head, upgraded, url);
+      if (upgraded.headers['sec-websocket-extensions'] !== undefined) {
+        upgraded.socket.destroy();
+        throw new AccessError('unsupported_server', `${this.origin} answered the WebSocket with an extension nobody asked for; its frames could not be checked for the credential.`, 'Ask the application not to force WebSocket extensions (permessage-deflate).');
+      }
+      this.splice(socket, head, upgraded, url, lease);
     } catch (error) {
       refuseSocket(socket, error instanceof Refused ? error.refusal : refusalFor(error));
     }
@@ -203,23 +282,31 @@ export class AccessProxy {
     return challenge !== undefined && challenge !== 'own_oauth';
   }
 
-  private splice(socket: Socket, head: Buffer, upgraded: Dispatcher.UpgradeData, url: URL): void {
+  private splice(socket: Socket, head: Buffer, upgraded: Dispatcher.UpgradeData, url: URL, lease: Lease): void {
     const upstream = upgraded.socket;
     this.sockets.add(socket).add(upstream);
-    const headers = rewriteResponseHeaders(upgraded.headers, url, this.baseUrl, credentialSecretsFor(this.svc, url));
+    this.active++;
+    const headers = rewriteResponseHeaders(upgraded.headers, url, this.baseUrl, lease.secrets);
     const lines = ['HTTP/1.1 101 Switching Protocols', 'connection: Upgrade', `upgrade: ${String(upgraded.headers.upgrade ?? 'websocket')}`];
     for (const [name, value] of Object.entries(headers)) for (const v of [value].flat()) lines.push(`${name}: ${v}`);
     socket.write(`${lines.join('\r\n')}\r\n\r\n`);
     if (head.length) upstream.write(head);
+    let ended = false;
     const end = () => {
       socket.destroy();
       upstream.destroy();
+      if (ended) return;
+      ended = true;
+      this.active--;
+      this.lastUsedAt = Date.now();
       this.sockets.delete(socket);
       this.sockets.delete(upstream);
     };
     upstream.on('error', end).on('close', end);
     socket.on('close', end);
     socket.pipe(upstream);
-    upstream.pipe(socket);
+    // What the origin sends goes through the frame scrubber: a message echoing our credential reaches the client masked.
+    if (lease.needles.empty) upstream.pipe(socket);
+    else pipeline(upstream, new WebSocketScrubber(lease.needles), socket, (error) => error && end());
   }
 }

@@ -1,51 +1,115 @@
+import { appLabel, type AppKey } from '../auth/app-key.js';
 import type { AccessService } from '../service/access-service.js';
 import { AccessProxy } from './proxy.js';
 
 export interface ProxyInfo {
+  /** The Access application (origin, or origin + path) whose credential the proxy serves. */
+  application: string;
   origin: string;
   base_url: string;
   started_at: string;
   requests: number;
+  /** Seconds without use after which it stops; absent: it lives as long as the server. */
+  idle_timeout_seconds?: number;
+  /** When it stops if still unused (with an idle timeout). */
+  stops_at?: string;
 }
 
-/** The proxies this server process runs (one per application origin); they live as long as the process, or until access_logout. */
+export interface ProxyStart {
+  port?: number;
+  loginWaitSeconds: number;
+  idleSeconds?: number;
+}
+
+/** How long a proxy lives, in words (the tool result and status say it). */
+export function lifetimeOf(proxy: AccessProxy): string {
+  const idle = proxy.idleSeconds;
+  return idle === undefined
+    ? 'as long as this MCP server, until access_logout for the application'
+    : `until it has been unused for ${idle} s (idle timeout), this MCP server exits, or access_logout for the application`;
+}
+
+/**
+ * The proxies this server process runs, one per Access application (a proxy
+ * for https://host/admin is the /admin application's, not the host's). They
+ * live as long as the process, until their idle timeout, or until access_logout.
+ */
 export class ProxyRegistry {
-  private readonly proxies = new Map<string, Promise<AccessProxy>>();
+  private readonly proxies = new Set<Promise<AccessProxy>>();
 
   constructor(private readonly svc: AccessService) {}
 
-  /** The running proxy for the URL's origin, or a new one (on `port` when given; a running one on another port is replaced). */
-  async start(url: string, options: { port?: number; loginWaitSeconds: number }): Promise<{ proxy: AccessProxy; reused: boolean }> {
-    const origin = new URL(url).origin;
-    const running = await this.proxies.get(origin)?.catch(() => undefined);
-    if (running && (options.port === undefined || new URL(running.baseUrl).port === String(options.port))) return { proxy: running, reused: true };
-    if (running) await this.stop(origin);
-    const starting = AccessProxy.start(this.svc, url, options);
-    this.proxies.set(origin, starting);
-    starting.catch(() => this.proxies.delete(origin));
+  /** The running proxy of the URL's application, or a new one (on `port` when given; a running one on another port is replaced). */
+  async start(url: string, options: ProxyStart): Promise<{ proxy: AccessProxy; reused: boolean }> {
+    const key = this.svc.store.appKeyFor(new URL(url));
+    const running = (await this.running()).find((p) => p.appKey === key);
+    const samePort = running && (options.port === undefined || new URL(running.baseUrl).port === String(options.port));
+    if (running && samePort && running.idleSeconds === options.idleSeconds) return { proxy: running, reused: true };
+    if (running) await this.stopProxy(running);
+    const starting = AccessProxy.start(this.svc, url, { ...options, onIdle: (proxy) => this.forget(proxy) });
+    this.proxies.add(starting);
+    starting.catch(() => this.proxies.delete(starting));
     return { proxy: await starting, reused: false };
   }
 
   async list(): Promise<ProxyInfo[]> {
-    const running = await Promise.all([...this.proxies.values()].map((p) => p.catch(() => undefined)));
-    return running
-      .filter((p): p is AccessProxy => p !== undefined)
-      .map((p) => ({ origin: p.origin, base_url: p.baseUrl, started_at: new Date(p.startedAt).toISOString(), requests: p.requests }));
+    return (await this.running()).map((p) => ({
+      application: appLabel(p.appKey),
+      origin: p.origin,
+      base_url: p.baseUrl,
+      started_at: new Date(p.startedAt).toISOString(),
+      requests: p.requests,
+      ...(p.idleSeconds === undefined ? {} : { idle_timeout_seconds: p.idleSeconds, stops_at: p.stopsAt!.toISOString() }),
+    }));
   }
 
-  /** Stops the proxy of this origin; true when one was running. */
-  async stop(origin: string): Promise<boolean> {
-    const proxy = await this.proxies.get(origin)?.catch(() => undefined);
-    this.proxies.delete(origin);
-    await proxy?.close();
-    return proxy !== undefined;
+  /**
+   * Stops the proxy of the application serving `url`. `key` is that
+   * application when the caller worked it out before its session was deleted
+   * (a logout), since afterwards the store no longer tells it. Returns the
+   * applications whose proxy stopped.
+   */
+  async stopFor(url: URL, key: AppKey = this.svc.store.appKeyFor(url)): Promise<string[]> {
+    const stopped: string[] = [];
+    for (const proxy of await this.running()) {
+      // Its application now, or (the session gone) the application its URL was under, unless a more specific one still has a session.
+      const current = proxy.appKey;
+      if (current !== key && !(proxyServes(proxy, key) && current.length <= key.length)) continue;
+      stopped.push(appLabel(key));
+      await this.stopProxy(proxy);
+    }
+    return stopped;
   }
 
   async stopAll(): Promise<string[]> {
-    const origins = [...this.proxies.keys()];
-    for (const origin of origins) await this.stop(origin);
-    return origins;
+    const stopped: string[] = [];
+    for (const proxy of await this.running()) {
+      stopped.push(appLabel(proxy.appKey));
+      await this.stopProxy(proxy);
+    }
+    return stopped;
   }
+
+  private async running(): Promise<AccessProxy[]> {
+    const all = await Promise.all([...this.proxies].map((p) => p.catch(() => undefined)));
+    return all.filter((p): p is AccessProxy => p !== undefined);
+  }
+
+  private forget(proxy: AccessProxy): void {
+    for (const entry of this.proxies) void entry.then((p) => p === proxy && this.proxies.delete(entry), () => {});
+  }
+
+  private async stopProxy(proxy: AccessProxy): Promise<void> {
+    this.forget(proxy);
+    await proxy.close();
+  }
+}
+
+/** After a logout the store no longer names the application: a proxy started for a URL under it is the one. */
+function proxyServes(proxy: AccessProxy, key: AppKey): boolean {
+  const app = new URL(key);
+  const path = app.pathname.replace(/\/+$/, '');
+  return proxy.origin === app.origin && (path === '' || proxy.target.pathname === path || proxy.target.pathname.startsWith(`${path}/`));
 }
 
 const registries = new WeakMap<AccessService, ProxyRegistry>();

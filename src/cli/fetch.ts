@@ -27,9 +27,11 @@ function parseHeaders(values: string[] | undefined): Record<string, string> {
   return headers;
 }
 
+/** Typed by the schema of reported methods: a new method without a label does not compile. */
+const AUTH_LABELS: Record<FetchResult['auth'], string> = { oauth: 'managed OAuth session', cloudflared: 'cloudflared token', service_token: 'service token', none: 'no credentials' };
+
 function statusLine(result: FetchResult): string {
-  const labels: Record<string, string> = { oauth: 'managed OAuth session', cloudflared: 'cloudflared token', service_token: 'service token', none: 'no credentials' };
-  const auth = labels[result.auth] ?? result.auth;
+  const auth = AUTH_LABELS[result.auth];
   return `HTTP ${result.status} · ${result.content_type || 'unknown type'} · ${auth} · ${result.final_url}`;
 }
 
@@ -155,10 +157,14 @@ async function writeBody(result: FetchResult, output: string | undefined): Promi
     process.stderr.write(`Saved to ${output}\n`);
     return;
   }
-  const described = /Use save_to to write it to a file\.$/;
-  if (result.image || described.test(result.text)) {
-    // Binary content is not dumped on a terminal: say what it is and how to save it.
-    process.stderr.write(`${result.text.replace(described, '').trim()} Use -o <file> to save it.\n`);
+  if (result.image) {
+    // An image is not dumped on a terminal: say what it is and how to save it.
+    process.stderr.write(`${result.text} Use -o <file> to save it.\n`);
+    return;
+  }
+  if (result.binary) {
+    // Nor is other binary content: its description says, in the command line's words, how to save it.
+    process.stderr.write(`${forPeople(result.text)}\n`);
     return;
   }
   process.stdout.write(typeof body === 'string' && body && !body.endsWith('\n') ? `${body}\n` : body);

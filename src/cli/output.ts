@@ -17,14 +17,9 @@ export function cliLogger(verbose: boolean): Logger {
   };
 }
 
-/** Next steps come as data (see core/next-step.ts): in a terminal they are the commands to run. Older texts that still name tools are translated too. */
+/** Next steps and fetch arguments come as data (see core/next-step.ts): in a terminal they are the commands and options to type. */
 export function forPeople(text: string): string {
-  return forTerminal(text)
-    .replace(/access_login with force: true/g, 'cf-access-mcp login --force <url>')
-    .replace(/\baccess_login\b/g, 'cf-access-mcp login')
-    .replace(/\baccess_status\b/g, 'cf-access-mcp status')
-    .replace(/\baccess_fetch\b/g, 'cf-access-mcp fetch')
-    .replace(/\baccess_logout\b/g, 'cf-access-mcp logout');
+  return forTerminal(text);
 }
 
 /**

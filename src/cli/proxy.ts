@@ -18,6 +18,9 @@ Host 127.0.0.1:<port> or localhost:<port>.
 
 Options:
   --port N      listen on this port (default: a free one)
+  --idle-timeout s
+                stop (and exit) after s seconds without a request or open connection
+                (default: CF_ACCESS_MCP_PROXY_IDLE_TIMEOUT, else run until interrupted)
   --wait s      seconds to wait for a sign-in, at start and per request (default: at start
                 CF_ACCESS_MCP_LOGIN_TIMEOUT, per request 45); a request still waiting
                 then gets a 503 with the sign-in link, and the sign-in goes on
@@ -36,7 +39,7 @@ function portOption(value: string | undefined): number | undefined {
 export async function runProxy(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(
     args,
-    { port: { type: 'string' }, wait: { type: 'string' }, verbose: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    { port: { type: 'string' }, 'idle-timeout': { type: 'string' }, wait: { type: 'string' }, verbose: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
     PROXY_USAGE,
   );
   if (values.help) {
@@ -48,11 +51,16 @@ export async function runProxy(args: string[]): Promise<number> {
   const port = portOption(values.port);
   const waitOption = secondsOption(values.wait, '--wait', PROXY_USAGE);
   const loginWaitSeconds = waitOption ?? 45;
+  const idleOption = secondsOption(values['idle-timeout'], '--idle-timeout', PROXY_USAGE);
+  if (idleOption === 0) throw new UsageError('--idle-timeout needs at least 1 second.', PROXY_USAGE);
 
   const session = openSession(Boolean(values.verbose));
   let proxy: AccessProxy | undefined;
   try {
-    proxy = await AccessProxy.start(session.service, url, { port, loginWaitSeconds });
+    const idleSeconds = idleOption ?? session.service.config.proxyIdleSeconds;
+    let idled = () => {};
+    const stoppedIdle = new Promise<void>((resolve) => (idled = resolve));
+    proxy = await AccessProxy.start(session.service, url, { port, loginWaitSeconds, idleSeconds, onIdle: () => idled() });
     // Sign in before announcing the address, so the first request already carries the credential.
     const display = waitDisplay({ service: session.service, url, paste: false, signal: session.signal });
     try {
@@ -65,12 +73,16 @@ export async function runProxy(args: string[]): Promise<number> {
     }
     display.stop();
     process.stdout.write(`${proxy.baseUrl}\n`);
-    process.stderr.write(`Proxying ${proxy.baseUrl} → ${proxy.origin} (Ctrl-C to stop).\n`);
-    await new Promise<void>((resolve) => {
-      if (session.signal.aborted) return resolve();
-      session.signal.addEventListener('abort', () => resolve(), { once: true });
-      process.once('SIGTERM', () => resolve());
-    });
+    const lives = idleSeconds === undefined ? 'Ctrl-C to stop' : `stops after ${idleSeconds} s unused, or Ctrl-C`;
+    process.stderr.write(`Proxying ${proxy.baseUrl} → ${proxy.origin} (${lives}).\n`);
+    await Promise.race([
+      new Promise<void>((resolve) => {
+        if (session.signal.aborted) return resolve();
+        session.signal.addEventListener('abort', () => resolve(), { once: true });
+        process.once('SIGTERM', () => resolve());
+      }),
+      stoppedIdle.then(() => void process.stderr.write(`No request for ${idleSeconds} s: the proxy stopped (idle timeout).\n`)),
+    ]);
     return EXIT.ok;
   } catch (error) {
     return reportError(error);

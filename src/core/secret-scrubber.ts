@@ -1,8 +1,45 @@
 import { pipeline, Transform, type Readable, type TransformCallback } from 'node:stream';
 
-/** The same number of bytes as the secret, so a Content-Length stays true. */
+/** The same number of bytes as the secret, so a Content-Length (or a WebSocket frame length) stays true. */
 function maskFor(length: number): Buffer {
   return Buffer.from(('[redacted]' + '*'.repeat(length)).slice(0, length), 'latin1');
+}
+
+/**
+ * The literal forms a secret may take in a body that echoes it: as is, with
+ * `/` escaped for JSON (`\/`, as PHP and others write it), and percent-encoded
+ * (a query string or form echoed back). A JWT or hex secret has one form only.
+ */
+function formsOf(secret: string): string[] {
+  return [...new Set([secret, secret.replaceAll('/', '\\/'), encodeURIComponent(secret)])];
+}
+
+/**
+ * The byte patterns of a set of secrets (8 characters or more), prepared once:
+ * `mask` overwrites every occurrence in a buffer in place with a mask of the
+ * same length. Buffer#indexOf is a native substring search, so a body with no
+ * secret in it costs one scan per pattern and no copy.
+ */
+export class SecretNeedles {
+  private readonly needles: Array<{ bytes: Buffer; mask: Buffer }>;
+  /** How many bytes a stream must hold back so that a secret split across chunks is still found. */
+  readonly keep: number;
+
+  constructor(secrets: readonly string[]) {
+    const forms = new Set(secrets.filter((s) => s.length >= 8).flatMap(formsOf));
+    this.needles = [...forms].map((s) => ({ bytes: Buffer.from(s, 'utf8'), mask: maskFor(Buffer.byteLength(s)) }));
+    this.keep = Math.max(0, ...this.needles.map((n) => n.bytes.length - 1));
+  }
+
+  get empty(): boolean {
+    return this.needles.length === 0;
+  }
+
+  mask(data: Buffer): void {
+    for (const { bytes, mask } of this.needles) {
+      for (let at = data.indexOf(bytes); at !== -1; at = data.indexOf(bytes, at + bytes.length)) mask.copy(data, at);
+    }
+  }
 }
 
 /**
@@ -13,54 +50,47 @@ function maskFor(length: number): Buffer {
  * avoided by asking the origin for identity encoding).
  */
 export class SecretScrubber extends Transform {
-  private readonly needles: Array<{ bytes: Buffer; mask: Buffer }>;
-  private readonly keep: number;
+  private readonly needles: SecretNeedles;
   private tail: Buffer = Buffer.alloc(0);
 
-  constructor(secrets: readonly string[]) {
-    super();
-    this.needles = [...new Set(secrets.filter((s) => s.length >= 8))].map((s) => ({ bytes: Buffer.from(s, 'utf8'), mask: maskFor(Buffer.byteLength(s)) }));
-    this.keep = Math.max(0, ...this.needles.map((n) => n.bytes.length - 1));
+  constructor(secrets: readonly string[] | SecretNeedles, highWaterMark?: number) {
+    super(highWaterMark === undefined ? {} : { highWaterMark });
+    this.needles = secrets instanceof SecretNeedles ? secrets : new SecretNeedles(secrets);
   }
 
   get active(): boolean {
-    return this.needles.length > 0;
+    return !this.needles.empty;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
-    if (this.needles.length === 0) return done(null, chunk);
-    if (chunk.length <= this.keep) {
+    const keep = this.needles.keep;
+    if (this.needles.empty) return done(null, chunk);
+    if (chunk.length <= keep) {
       this.tail = Buffer.concat([this.tail, chunk]);
-      this.mask(this.tail);
-      if (this.tail.length > this.keep) {
-        const out = this.tail.subarray(0, this.tail.length - this.keep);
-        this.tail = Buffer.from(this.tail.subarray(this.tail.length - this.keep));
+      this.needles.mask(this.tail);
+      if (this.tail.length > keep) {
+        const out = this.tail.subarray(0, this.tail.length - keep);
+        this.tail = Buffer.from(this.tail.subarray(this.tail.length - keep));
         return done(null, out);
       }
       return done();
     }
     // A secret split across the boundary: look in the held-back tail plus the start of this chunk, masking both in place.
     if (this.tail.length) {
-      const window = Buffer.concat([this.tail, chunk.subarray(0, this.keep)]);
-      this.mask(window);
+      const window = Buffer.concat([this.tail, chunk.subarray(0, keep)]);
+      this.needles.mask(window);
       window.copy(this.tail, 0, 0, this.tail.length);
       window.copy(chunk, 0, this.tail.length);
       this.push(this.tail);
     }
-    this.mask(chunk);
+    this.needles.mask(chunk);
     // Hold back what could be the start of a secret that the next chunk completes.
-    this.tail = Buffer.from(chunk.subarray(chunk.length - this.keep));
-    done(null, chunk.subarray(0, chunk.length - this.keep));
+    this.tail = Buffer.from(chunk.subarray(chunk.length - keep));
+    done(null, chunk.subarray(0, chunk.length - keep));
   }
 
   override _flush(done: TransformCallback): void {
     done(null, this.tail.length ? this.tail : undefined);
-  }
-
-  private mask(data: Buffer): void {
-    for (const { bytes, mask } of this.needles) {
-      for (let at = data.indexOf(bytes); at !== -1; at = data.indexOf(bytes, at + bytes.length)) mask.copy(data, at);
-    }
   }
 }
 

@@ -11,7 +11,7 @@ import {
 } from './metadata.js';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { appForPath, policyDenies, type ProtectedApp, type Runtime } from './runtime.js';
+import { appForPath, requestDenied, type ProtectedApp, type Runtime } from './runtime.js';
 import { webSocketEcho } from './ws-echo.js';
 import { checkServiceToken } from './service-tokens.js';
 
@@ -95,7 +95,7 @@ export async function handleApp(ctx: RequestContext, origin: ProtectedApp): Prom
   if (ctx.url.pathname.startsWith('/.well-known/')) return handleWellKnown(ctx, origin);
 
   const outcome = authenticate(ctx, app);
-  if (outcome.kind === 'user' && policyDenies(ctx.rt, app)) {
+  if (outcome.kind === 'user' && requestDenied(ctx.rt, app)) {
     // Signed in, but the policy says no: Access's block page (or the configured deny URL), never content.
     if (await enterEndpoint(ctx, 'probe')) return;
     ctx.entry.endpoint = 'policy_denied';

@@ -13,12 +13,16 @@ function remoteMcpServer(rt: Runtime): McpServer {
   server.registerTool('echo', { description: 'Echoes the text back.', inputSchema: { text: z.string() } }, async ({ text }) => ({ content: [{ type: 'text', text }] }));
   server.registerTool(
     'count',
-    { description: 'Counts to `steps`, sending a progress notification for each step.', inputSchema: { steps: z.number().int().min(1).max(100) } },
+    { description: 'Counts to `steps`, one step every 50 ms, sending a progress notification for each step.', inputSchema: { steps: z.number().int().min(1).max(100) } },
     async ({ steps }, extra) => {
       const token = extra._meta?.progressToken;
       for (let i = 1; i <= steps; i++) {
+        // Work between the notes, as a real long call has: a result sent in the same breath as its last
+        // progress may reach an SDK client in one read, and the SDK settles the call before the progress.
+        await new Promise((resolve) => setTimeout(resolve, 50));
         if (token !== undefined) await extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress: i, total: steps, message: `step ${i}` } });
       }
+      await new Promise((resolve) => setTimeout(resolve, 50));
       return { content: [{ type: 'text', text: `counted to ${steps}` }] };
     },
   );

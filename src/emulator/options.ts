@@ -21,6 +21,7 @@ export function resolveOptions(options: EmulatorOptions = {}): EmulatorLiveOptio
     clockSkewSeconds: options.clockSkewSeconds ?? 0,
     pathApps: options.pathApps ?? [],
     deny: options.deny ?? [],
+    denyRequests: options.denyRequests ?? [],
     host: options.host ?? '127.0.0.1',
     appPort: options.appPort ?? 0,
     app2Port: options.app2Port ?? 0,
@@ -55,6 +56,7 @@ const adjustableOptions = z
     issueRefreshTokens: z.boolean(),
     clockSkewSeconds: z.number(),
     deny: z.array(z.string()),
+    denyRequests: z.array(z.string()),
     denyUrl: z.string().url().nullable(),
   })
   .partial()

@@ -78,3 +78,8 @@ export function appByHost(rt: Runtime, host: string, aud?: string | null): Prote
 export function policyDenies(rt: Runtime, app: ProtectedApp): boolean {
   return rt.options.deny.includes(app.name);
 }
+
+/** Does Access refuse a signed-in request to this application (its policy, or a rule checked only per request: options.denyRequests)? */
+export function requestDenied(rt: Runtime, app: ProtectedApp): boolean {
+  return policyDenies(rt, app) || rt.options.denyRequests.includes(app.name);
+}

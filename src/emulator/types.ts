@@ -54,6 +54,12 @@ export interface EmulatorOptions {
   pathApps?: string[];
   /** Applications whose policy refuses the user: 'app', 'app2' or a path of pathApps ('/admin'). */
   deny?: string[];
+  /**
+   * Applications that admit the user at sign-in but refuse every signed-in request (a
+   * non-identity rule failing after the login, e.g. device posture): Access's 403 block page
+   * for the request, while authorization and renewal succeed. Names as in `deny`.
+   */
+  denyRequests?: string[];
   /** custom_deny_url: a refused authenticated request is redirected (302) here instead of the 403 block page. */
   denyUrl?: string;
   host?: string;

@@ -4,12 +4,13 @@ import type { Duplex } from 'node:stream';
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
-/** One server frame (unmasked, RFC 6455 §5.2). */
-function frame(opcode: number, payload: Buffer): Buffer {
+/** One server frame (unmasked, RFC 6455 §5.2); `fin` false for a fragment that more follow. */
+function frame(opcode: number, payload: Buffer, fin = true): Buffer {
   const length = payload.length;
-  const head = length < 126 ? Buffer.from([0x80 | opcode, length]) : length < 65536 ? Buffer.alloc(4) : Buffer.alloc(10);
+  const first = (fin ? 0x80 : 0) | opcode;
+  const head = length < 126 ? Buffer.from([first, length]) : length < 65536 ? Buffer.alloc(4) : Buffer.alloc(10);
   if (length >= 126) {
-    head[0] = 0x80 | opcode;
+    head[0] = first;
     head[1] = length < 65536 ? 126 : 127;
     if (length < 65536) head.writeUInt16BE(length, 2);
     else head.writeBigUInt64BE(BigInt(length), 2);
@@ -46,9 +47,24 @@ function readFrames(buffer: Buffer, onFrame: (opcode: number, payload: Buffer) =
 }
 
 /**
+ * The upgrade request's headers as JSON (the credential Access let through
+ * included, as a careless application might echo it), in one frame or in
+ * fragments cut every `cut` bytes, each fragment in its own write.
+ */
+function echoHeaders(socket: Duplex, req: IncomingMessage, cut?: number): void {
+  const json = Buffer.from(JSON.stringify({ headers: req.headers }));
+  if (!cut) return void socket.write(frame(0x1, json));
+  for (let at = 0; at < json.length; at += cut) {
+    const last = at + cut >= json.length;
+    socket.write(frame(at === 0 ? 0x1 : 0x0, json.subarray(at, at + cut), last));
+  }
+}
+
+/**
  * GET /ws on a protected app, once authenticated: a WebSocket that echoes
  * every text or binary message (unfragmented frames; enough for tests) and
- * answers ping and close.
+ * answers ping and close. The text message `headers` is answered with the
+ * upgrade request's headers as JSON; `headers <n>` the same in fragments of n bytes.
  */
 export function webSocketEcho(req: IncomingMessage, socket: Duplex, head: Buffer): void {
   const key = req.headers['sec-websocket-key'];
@@ -63,6 +79,7 @@ export function webSocketEcho(req: IncomingMessage, socket: Duplex, head: Buffer
     pending = readFrames(Buffer.concat([pending, chunk]), (opcode, payload) => {
       if (opcode === 0x8) socket.end(frame(0x8, payload.subarray(0, 2)));
       else if (opcode === 0x9) socket.write(frame(0xa, payload));
+      else if (opcode === 0x1 && /^headers( \d+)?$/.test(payload.toString())) echoHeaders(socket, req, Number(payload.toString().slice(8)) || undefined);
       else if (opcode === 0x1 || opcode === 0x2) socket.write(frame(opcode, payload));
     });
   };

@@ -133,7 +133,7 @@ export function networkError(error: unknown, url: URL): AccessError {
   // After the proxy check: undici reports a proxy's 407 as an InvalidArgumentError too.
   // Refused before anything was sent (CONNECT, a content-length that does not match the body…): the caller's request, not the network.
   if (error instanceof undiciErrors.InvalidArgumentError) {
-    return new AccessError('invalid_url', `The request to ${where} was not sent: ${error.message}.`, 'Check the method, headers and body given to access_fetch, then call again.', { cause: error });
+    return new AccessError('invalid_url', `The request to ${where} was not sent: ${error.message}.`, 'Check the method, headers and body of the request, then try again.', { cause: error });
   }
   if (error instanceof Error && error.name === 'AbortError') {
     return new AccessError('network_error', `The request to ${where} was cancelled.`, 'Call the tool again if you still need the result.', { cause: error });

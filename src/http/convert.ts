@@ -8,6 +8,7 @@
 import { currentSecrets } from '../core/redact.js';
 import { convertInWorker } from './convert-pool.js';
 import { convertText, type Format } from './text-convert.js';
+import { arg } from '../core/next-step.js';
 
 export { decodeText, metaCharset, type Format } from './text-convert.js';
 
@@ -85,7 +86,7 @@ function sniffImageType(buffer: Buffer): string | undefined {
 }
 
 export function describeBinary(contentType: string, size: string): string {
-  return `Binary content (${contentType || 'unknown type'}, ${size}); not shown. Use save_to to write it to a file.`;
+  return `Binary content (${contentType || 'unknown type'}, ${size}); not shown. Use ${arg('save', true)} to write it to a file.`;
 }
 
 function describeSize(buffer: Buffer, options: ConvertOptions): string {
@@ -102,11 +103,11 @@ export async function convertBody(buffer: Buffer, contentType: string, format: F
       return { kind: 'image', text: `Image (${actual}, ${buffer.length} bytes), returned as image content.`, image: { data: buffer.toString('base64'), mimeType: actual } };
     }
     if (!actual && buffer.length > 0) {
-      return { kind: 'binary', text: `Content declared as ${declared} (${describeSize(buffer, options)}) is not a valid ${declared} image; not shown. Use save_to to write it to a file.` };
+      return { kind: 'binary', text: `Content declared as ${declared} (${describeSize(buffer, options)}) is not a valid ${declared} image; not shown. Use ${arg('save', true)} to write it to a file.` };
     }
     return {
       kind: 'binary',
-      text: `Image (${declared}, ${describeSize(buffer, options)}) is larger than the inline limit of ${options.maxImageBytes} bytes; not returned inline. Use save_to to write it to a file.`,
+      text: `Image (${declared}, ${describeSize(buffer, options)}) is larger than the inline limit of ${options.maxImageBytes} bytes; not returned inline. Use ${arg('save', true)} to write it to a file.`,
     };
   }
   if (kind === 'binary') return { kind: 'binary', text: describeBinary(contentType, describeSize(buffer, options)) };

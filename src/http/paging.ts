@@ -1,3 +1,5 @@
+import { arg, step } from '../core/next-step.js';
+
 export interface Page {
   /** The window of content, followed by a note when there is more (or nothing) to read. */
   text: string;
@@ -23,7 +25,7 @@ export function paginate(full: string, startIndex: number, maxLength: number = D
   const length = Math.max(1, Math.floor(maxLength));
   if (start > 0 && start >= total) {
     return {
-      text: `[No more content: start_index ${start} is at or past the end (total length ${total}).]`,
+      text: `[No more content: ${arg('continue_at', start)} is at or past the end (total length ${total}).]`,
       content: '',
       start_index: start,
       total_length: total,
@@ -39,7 +41,7 @@ export function paginate(full: string, startIndex: number, maxLength: number = D
   const content = full.slice(start, end);
   if (end < total) {
     return {
-      text: `${content}\n\n[Content truncated: characters ${start}–${end} of ${total}. Call access_fetch again with start_index=${end} to continue.]`,
+      text: `${content}\n\n[Content truncated: characters ${start}–${end} of ${total}. To continue, ${step('fetch', { continue_at: end })} and the same other arguments.]`,
       content,
       start_index: start,
       total_length: total,

@@ -8,6 +8,7 @@ import { discard, headerValue, measureCapped, readCapped, type RawResponse } fro
 import { bodyKindOf, convertBody, describeBinary, type Format } from './convert.js';
 import { contentTypeOf } from './json.js';
 import { saveBodyToFile, streamBodyTo, type BodySink, type SavedFile, type SaveOptions } from './save-to-file.js';
+import { arg } from '../core/next-step.js';
 
 export interface ContentOptions {
   format: Format;
@@ -86,7 +87,7 @@ export async function readResponseContent(response: RawResponse, url: URL, optio
   if (truncated && converted.kind === 'text') {
     notes.push(
       `The body is larger than ${cap} bytes; reading stopped there, so the text below covers only its first ${cap} bytes. ` +
-        'Use save_to to get the whole body, or raise CF_ACCESS_MCP_MAX_BODY_BYTES.',
+        `Use ${arg('save', true)} to get the whole body, or raise CF_ACCESS_MCP_MAX_BODY_BYTES.`,
     );
   }
   const { notes: _shown, ...content } = converted;

@@ -10,6 +10,7 @@ import { homedir } from 'node:os';
 import { basename, dirname, join, relative, resolve, sep, isAbsolute } from 'node:path';
 import type { Stats } from 'node:fs';
 import { AccessError } from '../core/errors.js';
+import { arg } from '../core/next-step.js';
 
 export interface Confinement {
   /** Directories the file may be written under. */
@@ -23,12 +24,12 @@ export async function resolveSavePath(input: string, url: URL, base: string = pr
   const raw = input.trim();
   const suggestion = suggestedName(url);
   if (raw === '') {
-    throw new AccessError('save_failed', 'save_to is empty.', `Pass a file path, e.g. save_to: "./downloads/${suggestion}".`);
+    throw new AccessError('save_failed', `${arg('save')} is empty.`, `Pass a file path, e.g. ${arg('save', `./downloads/${suggestion}`)}.`);
   }
   const expanded = raw === '~' ? homedir() : raw.startsWith('~/') ? join(homedir(), raw.slice(2)) : raw;
   const path = resolve(base, expanded);
   if (/[\\/]$/.test(raw) || (await statOf(path, true))?.isDirectory()) {
-    throw new AccessError('save_failed', `save_to names a directory (${path}), not a file.`, `Give a file path inside it, e.g. save_to: "${join(path, suggestion)}".`);
+    throw new AccessError('save_failed', `${arg('save')} names a directory (${path}), not a file.`, `Give a file path inside it, e.g. ${arg('save', join(path, suggestion))}.`);
   }
   return path;
 }
@@ -51,24 +52,24 @@ export async function confineSavePath(path: string, url: URL, confinement: Confi
     const viaLink = confinement.roots.some((r) => isWithin(path, resolve(r))) ? ` (it leads, through a symbolic link, to ${real})` : '';
     throw new AccessError(
       'save_failed',
-      `save_to ${path} is outside the directories this server may write to${viaLink}: ${roots.join(', ') || 'none exist'}.`,
-      `Choose a path under ${roots[0] ?? 'the project directory'}, e.g. save_to: "${example}".`,
+      `${arg('save')} ${path} is outside the directories this server may write to${viaLink}: ${roots.join(', ') || 'none exist'}.`,
+      `Choose a path under ${roots[0] ?? 'the project directory'}, e.g. ${arg('save', example)}.`,
     );
   }
   const hidden = hiddenPart(real, root) ?? confinement.roots.map((r) => hiddenPart(path, resolve(r))).find(Boolean);
   if (hidden) {
     throw new AccessError(
       'save_failed',
-      `save_to ${path} goes through "${hidden}", a hidden file or directory; those hold configuration and credentials (.ssh, .git, .bashrc, .mcp.json…) and are never written by save_to.`,
-      `Choose a path with no part starting with ".", e.g. save_to: "${example}".`,
+      `${arg('save')} ${path} goes through "${hidden}", a hidden file or directory; those hold configuration and credentials (.ssh, .git, .bashrc, .mcp.json…) and are never written there.`,
+      `Choose a path with no part starting with ".", e.g. ${arg('save', example)}.`,
     );
   }
   const existing = await statOf(real, false);
   if (existing && !existing.isFile()) {
-    throw new AccessError('save_failed', `save_to ${path} is ${kindOf(existing)}, not a regular file; refusing to write to it.`, `Choose a new file name, e.g. save_to: "${example}".`);
+    throw new AccessError('save_failed', `${arg('save')} ${path} is ${kindOf(existing)}, not a regular file; refusing to write to it.`, `Choose a new file name, e.g. ${arg('save', example)}.`);
   }
   if (existing && !confinement.overwrite) {
-    throw new AccessError('save_failed', `save_to ${path} already exists; it was left unchanged.`, 'Pass overwrite: true to replace it, or choose another file name.');
+    throw new AccessError('save_failed', `${arg('save')} ${path} already exists; it was left unchanged.`, `Pass ${arg('replace_file', true)} to replace it, or choose another file name.`);
   }
   return real;
 }

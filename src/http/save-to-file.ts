@@ -19,6 +19,7 @@ import { pipeline } from 'node:stream/promises';
 import { AccessError } from '../core/errors.js';
 import { SecretScrubber, scrubbedStream } from '../core/secret-scrubber.js';
 import { networkError, type BodyStream } from './client.js';
+import { arg } from '../core/next-step.js';
 
 export { resolveSavePath } from './save-path.js';
 
@@ -92,7 +93,7 @@ async function saveConfined(body: BodyStream, path: string, url: URL, confined: 
   // Checked before the request too; checked again because the file system may have changed meanwhile.
   if (!existing.isFile() || !confined.overwrite) {
     body.on('error', () => {}).destroy();
-    throw new AccessError('save_failed', `save_to ${path} appeared or changed while downloading; it was left unchanged.`, 'Call again to see why it is refused now.');
+    throw new AccessError('save_failed', `${arg('save')} ${path} appeared or changed while downloading; it was left unchanged.`, 'Call again to see why it is refused now.');
   }
   return writeAsideThenRename(body, path, url, { mode: 0o600, maxBytes: confined.maxBytes, stillRegular: true });
 }
@@ -121,7 +122,7 @@ async function parentMoved(path: string): Promise<boolean> {
 }
 
 function parentMovedError(path: string): AccessError {
-  return new AccessError('save_failed', `save_to ${path}: a directory on the way changed while downloading (it now leads elsewhere); nothing was kept.`, 'Call again to see whether the path is allowed now.');
+  return new AccessError('save_failed', `${arg('save')} ${path}: a directory on the way changed while downloading (it now leads elsewhere); nothing was kept.`, 'Call again to see whether the path is allowed now.');
 }
 
 /** O_EXCL: never follows a symlink, never replaces what appeared meanwhile; the partial file goes on failure. */
@@ -167,7 +168,7 @@ async function writeAsideThenRename(body: BodyStream, path: string, url: URL, op
     const file = await open(temporary, 'wx', options.mode ?? 0o666);
     const bytes = await streamTo(body, file.createWriteStream(), options.maxBytes ?? Infinity, path);
     if (options.stillRegular && !(await lstat(path).catch(() => undefined))?.isFile()) {
-      throw new AccessError('save_failed', `save_to ${path} changed while downloading (it is no longer a regular file); it was left unchanged.`, 'Call again to see why it is refused now.');
+      throw new AccessError('save_failed', `${arg('save')} ${path} changed while downloading (it is no longer a regular file); it was left unchanged.`, 'Call again to see why it is refused now.');
     }
     await rename(temporary, path);
     return { path, bytes };
@@ -198,7 +199,7 @@ async function streamTo(body: BodyStream, out: NodeJS.WritableStream, maxBytes: 
 function tooLarge(maxBytes: number, path: string): AccessError {
   return new AccessError(
     'save_failed',
-    `The body is larger than the save_to limit of ${maxBytes} bytes; the download was stopped and the partial file ${path} removed.`,
+    `The body is larger than the ${arg('save')} limit of ${maxBytes} bytes; the download was stopped and the partial file ${path} removed.`,
     'If a file this large is expected, raise CF_ACCESS_MCP_MAX_SAVE_BYTES in the server\'s environment (the MCP client configuration) and call again.',
   );
 }
@@ -238,7 +239,7 @@ function saveError(error: unknown, path: string, url: URL): AccessError {
   if (error instanceof AccessError) return error;
   const code = (error as NodeJS.ErrnoException)?.code;
   if (code === 'EEXIST') {
-    return new AccessError('save_failed', `save_to ${path} appeared while downloading; it was left unchanged.`, 'Call again to see why it is refused now.', { cause: error });
+    return new AccessError('save_failed', `${arg('save')} ${path} appeared while downloading; it was left unchanged.`, 'Call again to see why it is refused now.', { cause: error });
   }
   if (isFileSystemError(error)) return fileError(error, path, 'write it');
   return networkError(error, url);
@@ -261,7 +262,7 @@ function fileError(error: unknown, path: string, action: string): AccessError {
           : code === 'ENOTDIR' || code === 'EEXIST'
             ? 'a part of the path is a file, not a directory'
             : ((error as Error)?.message ?? String(error));
-  return new AccessError('save_failed', `Could not save to ${path}: failed to ${action} (${reason}).`, 'Choose a writable file path for save_to (for example inside the project directory) and call again.', {
+  return new AccessError('save_failed', `Could not save to ${path}: failed to ${action} (${reason}).`, `Choose a writable file path for ${arg('save')} (for example inside the project directory) and call again.`, {
     cause: error,
   });
 }

@@ -10,7 +10,7 @@ import type { AppKey } from '../auth/app-key.js';
 import type { LoginInProgress } from '../auth/login-method.js';
 import type { AuthMethod, LoginChoice } from '../auth/methods.js';
 import { LoginMethods } from './login-methods.js';
-import { EMPTY_SERVICE_TOKENS, serviceTokenFor, serviceTokenHeaders, type ServiceToken, type ServiceTokenConfig } from '../auth/service-tokens.js';
+import { EMPTY_SERVICE_TOKENS, serviceTokenFor, type ServiceToken, type ServiceTokenConfig } from '../auth/service-tokens.js';
 import { Sessions } from '../auth/sessions.js';
 import { SessionStore } from '../auth/store.js';
 import { createDispatcher, discard } from '../http/client.js';
@@ -74,7 +74,7 @@ export class AccessService {
     this.cloudflared = new CloudflaredLogin(this.store, { command: config.cloudflaredCommand ?? 'cloudflared', loginTimeoutMs: config.loginTimeoutMs }, log);
     this.appMetadata = new AppMetadataVerifier(this.dispatcher);
     this.serviceTokens = config.serviceTokens ?? EMPTY_SERVICE_TOKENS;
-    this.methods = new LoginMethods(this.oauth, this.cloudflared, this.appMetadata);
+    this.methods = new LoginMethods({ store: this.store, oauth: this.oauth, cloudflared: this.cloudflared, appMetadata: this.appMetadata, serviceTokens: this.serviceTokens });
     for (const message of [...(config.warnings ?? []), ...this.serviceTokens.problems, ...this.serviceTokens.unused, ...(config.teamProblems ?? [])]) log('warning', message);
     void this.takeOverLogins();
   }
@@ -138,26 +138,22 @@ export class AccessService {
   }
 
   /**
-   * Headers that authenticate us to `url`: the service token when the user
-   * listed the host (unless this call saw it refused), else a live session of
-   * the most specific application serving the URL (refreshed when near expiry).
+   * Headers that authenticate us to `url`: a credential the user configured
+   * for its host (a service token; unless this call saw it refused there),
+   * else a live session of the most specific application serving the URL
+   * (refreshed when near expiry).
    */
-  async credentialsFor(url: URL, tokenRefused?: ReadonlySet<string>): Promise<Record<string, string>> {
-    return (await this.credentialFor(url, tokenRefused)).headers;
-  }
-
-  /** The same headers, with the secret they carry (for scrubbing what comes back without another store lookup). */
-  async credentialFor(url: URL, tokenRefused?: ReadonlySet<string>): Promise<{ headers: Record<string, string>; secret?: string }> {
-    const token = tokenRefused?.has(url.origin) ? undefined : this.serviceTokenFor(url);
-    if (token) return { headers: serviceTokenHeaders(token, this.serviceTokens.header), secret: token.clientSecret };
+  async credentialsFor(url: URL, configuredRefused?: ReadonlySet<string>): Promise<Record<string, string>> {
+    const configured = this.methods.configuredFor(url, configuredRefused)?.configuredHeaders(url);
+    if (configured) return configured;
     const session = await this.sessions.usable(this.store.appKeyFor(url));
-    return session ? { headers: this.methods.get(session.method).headers(session), secret: session.access_token } : { headers: {} };
+    return session ? this.methods.get(session.method).headers(session) : {};
   }
 
-  /** Which of our methods the credential headers sent on a hop belong to (a result's credential line). */
-  methodOfHeaders(names: readonly string[]): AuthMethod {
-    // Service tokens were recognised by the caller (they may use any header name in single-header mode).
-    return this.methods.byHeaders(names)?.name ?? (names.length > 0 ? 'service_token' : 'none');
+  /** Which of our methods the credential headers sent to `url` belong to (a result's credential line). */
+  methodOfHeaders(url: URL, names: readonly string[], configuredRefused?: ReadonlySet<string>): AuthMethod {
+    if (names.length === 0) return 'none';
+    return (this.methods.configuredFor(url, configuredRefused) ?? this.methods.byHeaders(names))?.name ?? 'none';
   }
 
   /** The application a challenge for `url` belongs to: its resource metadata's `resource`, else the origin. */

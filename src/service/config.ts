@@ -25,6 +25,8 @@ export interface Config {
   responseTimeoutMs: number;
   /** CF_ACCESS_MCP_MAX_SAVE_BYTES: the most an agent's save_to may write (default 1 GiB). */
   maxSaveBytes: number;
+  /** CF_ACCESS_MCP_PROXY_IDLE_TIMEOUT (seconds): a local proxy (access_proxy, cf-access-mcp proxy) stops after this long unused; unset: it lives as long as the process. */
+  proxyIdleSeconds?: number;
   /** CF_ACCESS_MCP_DEADLINE_MS: total time for one tool call's request, body and redirects included (default 120 s). */
   deadlineMs: number;
   /** CF_ACCESS_MCP_DENY_COOLDOWN (seconds): after an application refused the user, no new browser login for it for this long (default 600), unless forced. */
@@ -92,6 +94,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxSaveBytes: positiveIntFrom(env, 'CF_ACCESS_MCP_MAX_SAVE_BYTES', 1024 ** 3, warnings),
     deadlineMs: positiveIntFrom(env, 'CF_ACCESS_MCP_DEADLINE_MS', 120_000, warnings),
     denyCoolDownMs: positiveIntFrom(env, 'CF_ACCESS_MCP_DENY_COOLDOWN', 600, warnings) * 1000,
+    ...(env.CF_ACCESS_MCP_PROXY_IDLE_TIMEOUT?.trim()
+      ? { proxyIdleSeconds: wholeFrom(env, 'CF_ACCESS_MCP_PROXY_IDLE_TIMEOUT', 0, warnings, { min: 1, what: 'a whole number of seconds' }) || undefined }
+      : {}),
     warnings,
     cloudflaredCommand: env.CF_ACCESS_MCP_CLOUDFLARED?.trim() ? expandHome(env.CF_ACCESS_MCP_CLOUDFLARED.trim()) : 'cloudflared',
     serviceTokens: loadServiceTokens(env),

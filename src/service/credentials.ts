@@ -1,4 +1,3 @@
-import { serviceTokenRefusedError } from '../auth/service-tokens.js';
 import type { AccessService, LoginHooks } from './access-service.js';
 import { loginFor } from './login-flow.js';
 
@@ -24,7 +23,8 @@ export async function credentialHeadersFor(svc: AccessService, url: URL, options
   if (options.refused) {
     const current = await svc.credentialsFor(url);
     if (Object.keys(current).length > 0 && JSON.stringify(current) !== JSON.stringify(options.refused)) return current;
-    if (svc.serviceTokenFor(url)) throw serviceTokenRefusedError(url, 401);
+    const configured = svc.methods.configuredFor(url);
+    if (configured) throw configured.refusedError(url, 401);
     const session = svc.store.getSession(key);
     if (session?.refresh_token && (await svc.sessions.refresh(key, session).catch(() => undefined))) {
       const renewed = await svc.credentialsFor(url);
@@ -44,10 +44,5 @@ export async function credentialHeadersFor(svc: AccessService, url: URL, options
 
 /** Every secret value we may send to `url` (to scrub from what goes back to a local client). */
 export function credentialSecretsFor(svc: AccessService, url: URL): string[] {
-  const secrets: string[] = [];
-  const token = svc.serviceTokenFor(url);
-  if (token) secrets.push(token.clientSecret);
-  const session = svc.store.getSession(svc.store.appKeyFor(url));
-  if (session) secrets.push(session.access_token);
-  return secrets;
+  return svc.methods.secretsFor(url);
 }

@@ -4,6 +4,7 @@
  * (start_index > 0, same URL, format, headers and credential) is answered from
  * it without a request. A call from the start always fetches afresh.
  */
+import { createHash } from 'node:crypto';
 import { PageCache } from '../http/page-cache.js';
 import { paginate, DEFAULT_MAX_LENGTH } from '../http/paging.js';
 import type { AccessService } from './access-service.js';
@@ -30,8 +31,12 @@ function cacheOf(svc: AccessService): PageCache<CachedFetch> {
  * token it is. A new login, another method or another token is another key.
  */
 export function applicationKey(svc: AccessService, url: URL): string {
-  const token = svc.serviceTokenFor(url);
-  if (token) return `${url.origin} service_token ${token.clientId}`;
+  const configured = svc.methods.configuredFor(url);
+  if (configured) {
+    // Which configured credential, without keeping it: another token is another key.
+    const identity = createHash('sha256').update(JSON.stringify(configured.configuredHeaders(url))).digest('hex').slice(0, 16);
+    return `${url.origin} ${configured.name} ${identity}`;
+  }
   const app = svc.store.appKeyFor(url);
   const session = svc.store.getSession(app);
   if (!session) return `${app} none`;

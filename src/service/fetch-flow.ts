@@ -2,7 +2,6 @@ import { resolve } from 'node:path';
 import { detectAccess, type AccessChallenge } from '../auth/detect.js';
 import { AccessError } from '../core/errors.js';
 import { redactSecrets } from '../core/redact.js';
-import { serviceTokenRefusedError, serviceTokenSecrets } from '../auth/service-tokens.js';
 import { parseTargetUrl, truncate } from '../core/url-policy.js';
 import { discard, headerValue, startDeadline, type RawResponse } from '../http/client.js';
 import type { Format } from '../http/convert.js';
@@ -13,11 +12,11 @@ import { confineSavePath, isWithin, realTarget, relativeBase, resolveSavePath } 
 import type { BodySink, SaveOptions } from '../http/save-to-file.js';
 import type { AccessService, LoginHooks } from './access-service.js';
 import { cachedPage, rememberPage } from './fetch-cache.js';
-import { loginFor } from './login-flow.js';
+import { loginFor, methodForOffer, offerFor } from './login-flow.js';
 import { appLabel, type AppKey } from '../auth/app-key.js';
 import { RefreshRefusedError } from '../auth/sessions.js';
 import { sessionKey, type StoredSession } from '../auth/store.js';
-import { step } from '../core/next-step.js';
+import { arg, step } from '../core/next-step.js';
 import { policyDenied, recordRefusal } from './refusals.js';
 import type { AuthMethod, FetchResult } from './results.js';
 
@@ -103,6 +102,8 @@ function prepareRequest(params: FetchParams): PreparedRequest {
 export async function fetchThroughAccess(svc: AccessService, params: FetchParams, hooks: LoginHooks = {}): Promise<FetchResult> {
   const prepared = prepareRequest(params);
   const { target, method, headers, body } = prepared;
+  // Read now, in the same turn as the credential lookup below, so a warm call looks at the store once.
+  const targetSecrets = svc.methods.secretsFor(target);
   const cached = cachedPage(svc, params, prepared);
   if (cached) return cached;
   const save = params.save_to !== undefined ? await planSave(svc, params, params.save_to, target) : undefined;
@@ -110,16 +111,11 @@ export async function fetchThroughAccess(svc: AccessService, params: FetchParams
 
   const refreshed = new Set<string>();
   const loggedIn = new Set<string>();
-  const tokenRefused = new Set<string>();
+  /** Origins where Access refused a configured credential (a service token) in this call. */
+  const configuredRefused = new Set<string>();
   const tokenDropped = new Set<string>();
   let loginsThisCall = 0;
-  // The secrets sent on any hop: scrubbed from what comes back (looked up once, with the headers).
-  const sentSecrets = new Set<string>();
-  const credentials = async (url: URL) => {
-    const credential = await svc.credentialFor(url, tokenRefused);
-    if (credential.secret) sentSecrets.add(credential.secret);
-    return withoutConflict(url, headers, credential.headers);
-  };
+  const credentials = async (url: URL) => withoutConflict(url, headers, await svc.credentialsFor(url, configuredRefused));
   for (let round = 0; round < MAX_AUTH_ROUNDS; round++) {
     // Each attempt (redirects and body included) gets the whole deadline; a login in between does not count.
     const deadline = startDeadline(deadlineMs, target, hooks.signal);
@@ -136,23 +132,24 @@ export async function fetchThroughAccess(svc: AccessService, params: FetchParams
       const finalUrl = followed.hops[followed.hops.length - 1]!;
       challenge = await detectAccess(followed.response, finalUrl);
       if (!challenge) {
-        const sentToken = followed.credentialHeaders.length > 0 && !tokenRefused.has(finalUrl.origin) && svc.serviceTokenFor(finalUrl) !== undefined;
-        const auth = sentToken ? 'service_token' : svc.methodOfHeaders(followed.credentialHeaders);
-        return await buildResult(svc, params, prepared, finalUrl, followed.response, auth, sentSecrets, save, followed.unfollowed ? [followed.unfollowed] : []);
+        const auth = svc.methodOfHeaders(finalUrl, followed.credentialHeaders, configuredRefused);
+        // After a redirect, a refresh or a login (a later round), the final URL's credentials are looked up again.
+        const secrets = round === 0 && finalUrl.href === target.href ? targetSecrets : svc.methods.secretsFor(finalUrl);
+        return await buildResult(svc, params, prepared, finalUrl, followed.response, auth, secrets, save, followed.unfollowed ? [followed.unfollowed] : []);
       }
     } finally {
       deadline.dispose();
     }
     const { response, hops } = followed;
     const finalUrl = hops[hops.length - 1]!;
-    const sentServiceToken = followed.credentialHeaders.length > 0 && !tokenRefused.has(finalUrl.origin) && svc.serviceTokenFor(finalUrl) !== undefined;
+    const configured = followed.credentialHeaders.length > 0 ? svc.methods.configuredFor(finalUrl, configuredRefused) : undefined;
     discard(response.body);
     const origin = finalUrl.origin;
-    if (sentServiceToken) {
+    if (configured) {
       // Never a browser login here: only a user session from an explicit login may still get in.
-      tokenRefused.add(origin);
+      configuredRefused.add(origin);
       if (await svc.sessions.usable(svc.store.appKeyFor(finalUrl))) continue;
-      throw serviceTokenRefusedError(finalUrl, response.status);
+      throw configured.refusedError(finalUrl, response.status);
     }
     // The application whose session we sent, and the one that answered: a path under another application needs its own login.
     const sentKey = followed.credentialHeaders.length > 0 ? svc.store.appKeyFor(finalUrl) : undefined;
@@ -177,7 +174,8 @@ export async function fetchThroughAccess(svc: AccessService, params: FetchParams
         tokenDropped.add(sentKey);
       }
     }
-    if (svc.serviceTokenFor(finalUrl)) throw serviceTokenRefusedError(finalUrl, response.status);
+    const configuredHere = svc.methods.configuredFor(finalUrl);
+    if (configuredHere) throw configuredHere.refusedError(finalUrl, response.status);
     if (loggedIn.has(challengedKey)) throw await refused(svc, challengedKey, svc.store.getSession(challengedKey), { status: response.status, challenge: challenge! });
     if (loginsThisCall > 0) {
       // At most one browser login per call.
@@ -187,7 +185,7 @@ export async function fetchThroughAccess(svc: AccessService, params: FetchParams
         `Repeat the same call: it starts the sign-in to ${appLabel(challengedKey)}.`,
       );
     }
-    refuseAgentCredentialForLogin(finalUrl, headers, challenge!);
+    await refuseAgentCredentialForLogin(svc, finalUrl, headers, challenge!);
     loginsThisCall++;
     const { session: fresh, fromCache } = await loginFor(svc, finalUrl, challenge!, params.wait_seconds ?? svc.config.defaultWaitSeconds, hooks, { skipCache: tokenDropped.has(challengedKey) });
     // A token cloudflared only had cached is no login yet: if the app refuses it, one real login follows.
@@ -213,21 +211,28 @@ async function refused(svc: AccessService, key: AppKey, session: StoredSession |
  */
 function withoutConflict(url: URL, agent: Record<string, string>, ours: Record<string, string>): Record<string, string> {
   const clash = Object.keys(ours).find((name) => name in agent);
-  if (clash) throw headerConflict(url, clash);
+  if (clash) throw headerConflict(url, clash, 'our credential');
   return ours;
 }
 
-/** Before a browser login: the agent's Authorization would have to give way to a managed OAuth token. */
-function refuseAgentCredentialForLogin(url: URL, agent: Record<string, string>, challenge: AccessChallenge): void {
-  if ('authorization' in agent && challenge.resourceMetadataUrl && challenge.style !== 'forbidden') {
-    throw headerConflict(url, 'authorization');
-  }
+/**
+ * Before a browser login: would the session it gets travel in a header the
+ * agent set (Authorization, for managed OAuth)? Then nothing is sent. A
+ * cloudflared login (an application without managed OAuth) leaves it alone.
+ */
+async function refuseAgentCredentialForLogin(svc: AccessService, url: URL, agent: Record<string, string>, challenge: AccessChallenge): Promise<void> {
+  if (challenge.style === 'forbidden' || !Object.keys(agent).some((name) => svc.methods.all().some((m) => m.logsIn && m.headerNames.includes(name)))) return;
+  const { offer } = await offerFor(svc, url, challenge);
+  if (offer === 'unknown') return; // the login reports why discovery failed
+  const method = svc.methods.get(methodForOffer(offer));
+  const clash = method.headerNames.find((name) => name in agent);
+  if (clash) throw headerConflict(url, clash, `the ${method.label} session`);
 }
 
-function headerConflict(url: URL, header: string): AccessError {
+function headerConflict(url: URL, header: string, ours: string): AccessError {
   return new AccessError(
     'header_conflict',
-    `The request sets its own ${header} header for ${url.host}, and Access reads the managed OAuth session from that same header; the request was not sent, so that neither credential is silently replaced.`,
+    `The request sets its own ${header} header for ${url.host}, and ${ours} would travel in that same header; the request was not sent, so that neither credential is silently replaced.`,
     `Send the request without the ${header} header, or keep it and reach the application another way that leaves it alone: a service token (CF_ACCESS_CLIENT_ID/CF_ACCESS_CLIENT_SECRET with CF_ACCESS_SERVICE_TOKEN_HOSTS), or ${step('login', { url: url.href, method: 'cloudflared' })} and then repeat the request.`,
   );
 }
@@ -243,11 +248,10 @@ async function buildResult(
   finalUrl: URL,
   response: RawResponse,
   auth: AuthMethod,
-  sentSecrets: ReadonlySet<string>,
+  secrets: string[],
   save?: SavePlan,
   redirectNotes: string[] = [],
 ): Promise<FetchResult> {
-  const secrets = credentialSecrets(svc, sentSecrets);
   const scrub = (text: string) => redactSecrets(text, secrets);
   const content = await readResponseContent(response, finalUrl, {
     format: params.format ?? 'markdown',
@@ -277,6 +281,7 @@ async function buildResult(
     title: content.title === undefined ? undefined : scrub(content.title),
     text: page.text,
     image: content.image,
+    ...(content.kind === 'binary' ? { binary: true as const } : {}),
     total_length: page.total_length,
     start_index: page.start_index,
     truncated: page.truncated,
@@ -288,15 +293,6 @@ async function buildResult(
   };
   rememberPage(svc, params, request, { ...result, warnings: pageWarnings }, content.text);
   return result;
-}
-
-/**
- * The credentials a site may echo back anywhere it controls: every configured
- * service-token secret and whatever this call sent (every token the store
- * holds is remembered for scrubbing as well: see rememberSecret).
- */
-function credentialSecrets(svc: AccessService, sent: ReadonlySet<string>): string[] {
-  return [...new Set([...serviceTokenSecrets(svc.serviceTokens), ...sent])];
 }
 
 /**
@@ -316,7 +312,7 @@ async function planSave(svc: AccessService, params: FetchParams, input: string, 
 /** Nothing is ever written into the session store (planted sessions, or a login record showing a phishing URL). */
 export async function assertOutsideStore(svc: AccessService, path: string): Promise<void> {
   if (await isInside(path, svc.store.dir)) {
-    throw new AccessError('save_failed', `save_to points into the session store directory (${svc.store.dir}); refusing to write there.`, 'Choose a path outside that directory, e.g. in the project directory, and call again.');
+    throw new AccessError('save_failed', `${arg('save')} points into the session store directory (${svc.store.dir}); refusing to write there.`, 'Choose a path outside that directory, e.g. in the project directory, and call again.');
   }
 }
 

@@ -3,10 +3,10 @@ import { offersOAuth } from '../auth/discovery.js';
 import { AccessError } from '../core/errors.js';
 import { appLabel, type AppKey } from '../auth/app-key.js';
 import type { LoginInProgress, LoginMethod } from '../auth/login-method.js';
-import type { LoginChoice, SessionMethod } from '../auth/methods.js';
+import type { CredentialMethod, LoginChoice } from '../auth/methods.js';
 import { step } from '../core/next-step.js';
-import { assertMayLogIn, recordRefusal } from './refusals.js';
-import { serviceAuthOnlyError, serviceTokenMissingError, serviceTokenRefusedError } from '../auth/service-tokens.js';
+import { assertMayLogIn, endsInCoolDown, recordRefusal } from './refusals.js';
+import { serviceAuthOnlyError } from '../auth/service-tokens.js';
 import { sessionKey, type StoredSession } from '../auth/store.js';
 import { sessionState } from '../auth/sessions.js';
 import { parseTargetUrl } from '../core/url-policy.js';
@@ -65,7 +65,7 @@ function expiredRefreshNote(svc: AccessService, key: AppKey): string | undefined
 
 /** The methods a login choice allows (auto: all of them). */
 function allowed(svc: AccessService, choice: LoginChoice): LoginMethod[] {
-  return choice === 'auto' || choice === 'service_token' ? svc.methods.all() : [svc.methods.get(choice)];
+  return choice === 'auto' ? svc.methods.all() : [svc.methods.get(choice)];
 }
 
 /**
@@ -83,21 +83,26 @@ async function beginLogin(
   const existing = svc.methods.pendingFor(target, allowed(svc, choice));
   if (existing) return existing;
   if (challenge.style === 'forbidden') throw serviceAuthOnlyError(target, svc.serviceTokens);
-  let name: SessionMethod;
+  let name: CredentialMethod;
   if (choice === 'auto') {
     const { offer, error } = await offerFor(svc, target, challenge);
     if (offer === 'unknown') throw error;
-    name = offer === 'managed_oauth' ? 'oauth' : 'cloudflared';
+    name = methodForOffer(offer);
   } else name = choice;
   const mayStart = (key: AppKey) => {
     if (!options.force) assertMayLogIn(svc, key, target);
   };
   const login = await svc.methods.get(name).begin(target, challenge, { skipCache: options.skipCache, signal: options.signal, mayStart });
-  // A sign-in the user (or the policy, at authorization) denied holds back the next browser for this application.
+  // A sign-in that was denied (by the user, or the policy at authorization) or failed holds back the next browser for this application.
   login.done.catch((error: unknown) => {
-    if (error instanceof AccessError && error.code === 'authorization_denied' && login.source !== 'other-process') void recordRefusal(svc, login.key, error);
+    if (endsInCoolDown(error) && login.source !== 'other-process') void recordRefusal(svc, login.key, error);
   });
   return login;
+}
+
+/** The method `auto` logs in with for what the application offers (managed OAuth when offered, else cloudflared). */
+export function methodForOffer(offer: Exclude<ProbeInfo['offer'], 'unknown'>): CredentialMethod {
+  return offer === 'managed_oauth' ? 'oauth' : 'cloudflared';
 }
 
 /**
@@ -130,9 +135,15 @@ export async function offerFor(svc: AccessService, target: URL, challenge: Acces
   }
 }
 
-/** access_login for a listed host: one request with the service token shows whether Access takes it. */
-async function checkServiceToken(svc: AccessService, target: URL, signal?: AbortSignal): Promise<LoginResult> {
-  if (!svc.serviceTokenFor(target)) throw serviceTokenMissingError(target, svc.serviceTokens);
+/**
+ * access_login with a method that does not log in (a service token): one
+ * request with the configured credential shows whether Access takes it. The
+ * method itself says why not (begin is immediate for it: refused, or nothing
+ * configured for that host).
+ */
+async function checkConfigured(svc: AccessService, method: LoginMethod, target: URL, signal?: AbortSignal): Promise<LoginResult> {
+  const noLogin = { mayStart: () => {}, signal };
+  if (!method.configuredHeaders(target)) await method.begin(target, { style: 'forbidden' }, noLogin);
   const followed = await sendFollowingRedirects(
     svc.dispatcher,
     { url: target, method: 'GET', headers: { 'user-agent': 'cf-access-mcp', accept: 'application/json' }, signal },
@@ -140,19 +151,23 @@ async function checkServiceToken(svc: AccessService, target: URL, signal?: Abort
   );
   discard(followed.response.body);
   const finalUrl = followed.hops[followed.hops.length - 1]!;
-  if (await detectAccess(followed.response, finalUrl)) {
-    if (svc.serviceTokenFor(finalUrl)) throw serviceTokenRefusedError(finalUrl, followed.response.status);
-    throw new AccessError(
-      'authorization_failed',
-      `${target.host} redirected to ${finalUrl.host}, which is behind Access and has no service token configured.`,
-      `Add ${finalUrl.host} to CF_ACCESS_SERVICE_TOKEN_HOSTS if the same token should go there, or ${step('login', { url: finalUrl.origin })}.`,
-    );
+  const challenge = await detectAccess(followed.response, finalUrl);
+  if (challenge) {
+    const status = followed.response.status;
+    if (!method.configuredHeaders(finalUrl)) {
+      throw new AccessError(
+        'authorization_failed',
+        `${target.host} redirected to ${finalUrl.host}, which is behind Access and has no ${method.label} configured.`,
+        `Configure the ${method.label} for ${finalUrl.host} too if the same one should go there, or ${step('login', { url: finalUrl.origin })}.`,
+      );
+    }
+    throw await method.begin(finalUrl, challenge, { ...noLogin, status }).then(() => method.refusedError(finalUrl, status));
   }
   return {
     status: 'authenticated',
     host: target.host,
-    method: 'service_token',
-    message: `The service token for ${target.host} is accepted (HTTP ${followed.response.status}). It is sent with every request to this host; no browser login is needed.`,
+    method: method.name,
+    message: `The ${method.label} for ${target.host} is accepted (HTTP ${followed.response.status}). It is sent with every request to this host; no browser login is needed.`,
   };
 }
 
@@ -164,8 +179,10 @@ export async function login(
 ): Promise<LoginResult> {
   const target = parseTargetUrl(params.url);
   const method = params.method ?? 'auto';
-  // A listed host uses its service token and never a browser, unless the call names a browser method.
-  if (method === 'service_token' || (method === 'auto' && svc.serviceTokenFor(target))) return checkServiceToken(svc, target, hooks.signal);
+  // A credential configured for the host (a service token) is used and never a browser, unless the call names a method that logs in.
+  const chosen = method === 'auto' ? svc.methods.configuredFor(target) : svc.methods.get(method);
+  if (chosen && !chosen.logsIn) return checkConfigured(svc, chosen, target, hooks.signal);
+  const browserMethod = method as BrowserChoice;
   const key = svc.store.appKeyFor(target);
   if (params.force) {
     if (svc.store.getSession(key)) await svc.store.deleteSession(key);
@@ -174,7 +191,7 @@ export async function login(
     if (session && (method === 'auto' || method === session.method)) return authenticatedResult(svc, target, session, 'Already logged in.');
   }
   const waitSeconds = params.wait_seconds ?? svc.config.defaultWaitSeconds;
-  let begun = svc.methods.pendingFor(target, allowed(svc, method));
+  let begun = svc.methods.pendingFor(target, allowed(svc, browserMethod));
   if (!begun) {
     const { challenge } = await svc.probe(target, hooks.signal);
     if (!challenge) {
@@ -186,7 +203,7 @@ export async function login(
       await svc.store.deleteRefusal(challenged).catch(() => {});
       if (challenged !== key && svc.store.getSession(challenged)) await svc.store.deleteSession(challenged);
     }
-    begun = await beginLogin(svc, target, challenge, { method, skipCache: params.force, force: params.force, signal: hooks.signal });
+    begun = await beginLogin(svc, target, challenge, { method: browserMethod, skipCache: params.force, force: params.force, signal: hooks.signal });
   }
   announce(begun, hooks);
   const waited = await waitAtMost<StoredSession>(begun.done, Math.max(0, waitSeconds), hooks);

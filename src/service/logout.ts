@@ -68,7 +68,7 @@ export async function logout(svc: AccessService, params: { url?: string; all?: b
 
 /** Logging out also ends a login still waiting for that application (its callback page then says "cancelled"); returns their application keys. */
 async function cancelPendingLogins(svc: AccessService, params: { url?: string; all?: boolean }): Promise<string[]> {
-  const pending = [...new Set([...svc.oauth.pendingOrigins(), ...svc.cloudflared.pendingOrigins(), ...svc.oauth.resumable.list().map((r) => r.origin)])];
+  const pending = [...new Set([...svc.methods.all().flatMap((m) => m.pendingKeys()), ...svc.oauth.resumable.list().map((r) => r.origin)])];
   let keys: string[] = [];
   if (params.all) keys = pending;
   else if (params.url) {
@@ -79,9 +79,7 @@ async function cancelPendingLogins(svc: AccessService, params: { url?: string; a
   }
   const cancelled: string[] = [];
   for (const key of keys) {
-    const oauth = await svc.oauth.cancel(key);
-    const cloudflared = svc.cloudflared.cancel(key);
-    if (oauth || cloudflared) cancelled.push(key);
+    if (await svc.methods.cancel(key)) cancelled.push(key);
   }
   return cancelled;
 }

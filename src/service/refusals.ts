@@ -1,7 +1,7 @@
 import { appLabel, type AppKey } from '../auth/app-key.js';
 import type { AccessChallenge } from '../auth/detect.js';
 import type { StoredSession } from '../auth/store.js';
-import { AccessError } from '../core/errors.js';
+import { AccessError, type AccessErrorCode } from '../core/errors.js';
 import type { AccessService } from './access-service.js';
 import { step } from '../core/next-step.js';
 
@@ -12,17 +12,44 @@ import { step } from '../core/next-step.js';
  * forces one. Refusals live in the store, so every process (and the CLI) obeys them.
  */
 export async function recordRefusal(svc: AccessService, key: AppKey, error: AccessError): Promise<void> {
-  await svc.store.putRefusal(key, error.message, svc.config.denyCoolDownMs).catch(() => {});
+  await svc.store.putRefusal(key, error.message, svc.config.denyCoolDownMs, DENIED_LOGIN.has(error.code) ? 'refused' : 'failed').catch(() => {});
+}
+
+/** A login the user or the policy said no to. */
+const DENIED_LOGIN = new Set<AccessErrorCode>(['authorization_denied', 'policy_denied']);
+
+/**
+ * How a login may end without counting as failed: the user simply did not
+ * finish in time, a logout cancelled it, or another process took it over.
+ */
+const NOT_FAILED = new Set<AccessErrorCode>(['login_timeout', 'login_cancelled', 'login_pending']);
+
+/**
+ * Does the way a login ended hold back the next browser for its application?
+ * `error` is what a login's `done` rejected with, so it happened once the user
+ * had been sent to sign in (what fails before that, such as discovery,
+ * registration or a missing cloudflared, rejects `begin` and is never seen
+ * here): an error sent back to the callback, a callback without a usable code,
+ * a code exchange refused or not answered, cloudflared failing or printing
+ * another application's token. A new browser right away would most likely end
+ * the same way.
+ */
+export function endsInCoolDown(error: unknown): error is AccessError {
+  return error instanceof AccessError && !NOT_FAILED.has(error.code);
 }
 
 /** Throws when a browser login for `key` is held back by a recent refusal (unless forced). */
 export function assertMayLogIn(svc: AccessService, key: AppKey, url: URL): void {
   const refusal = svc.store.getRefusal(key);
   if (!refusal) return;
+  const failed = refusal.kind === 'failed';
+  const until = new Date(refusal.until).toISOString();
   throw new AccessError(
     'login_held_back',
-    `No new browser login was started for ${appLabel(key)}: it refused the user at ${new Date(refusal.at).toISOString()} (${refusal.message.replace(/\s*Next step:.*$/s, '')}), and another login would end the same way.`,
-    `Ask the user whether their account should have access (the Access administrator decides). To try again before ${new Date(refusal.until).toISOString()}, ${step('login', { url: url.href, force: true })}.`,
+    `No new browser login was started for ${appLabel(key)}: ${failed ? 'the last login to it failed' : 'it refused the user'} at ${new Date(refusal.at).toISOString()} (${refusal.message.replace(/\s*Next step:.*$/s, '')}), and another login right away would likely end the same way.`,
+    failed
+      ? `Tell the user why the last login failed; once the cause is fixed (or to simply try again before ${until}), ${step('login', { url: url.href, force: true })}.`
+      : `Ask the user whether their account should have access (the Access administrator decides). To try again before ${until}, ${step('login', { url: url.href, force: true })}.`,
   );
 }
 

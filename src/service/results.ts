@@ -12,6 +12,8 @@ export interface FetchResult {
   title?: string;
   text: string;
   image?: { data: string; mimeType: string };
+  /** The body is binary and was not shown (its description says how to save it). */
+  binary?: true;
   total_length: number;
   start_index: number;
   truncated: boolean;

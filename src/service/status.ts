@@ -28,7 +28,7 @@ export function sessionInfo(svc: AccessService, key: AppKey): SessionInfo {
   if (!session) {
     if (pending) return { ...app, state: 'pending', method: pending.name, login_url: pendingUrl || undefined };
     const refusal = svc.store.getRefusal(key);
-    return { ...app, state: 'none', method: svc.serviceTokenFor(url) ? 'service_token' : 'unknown', ...(refusal ? { refused: refusal.message } : {}) };
+    return { ...app, state: 'none', method: svc.methods.configuredFor(url)?.name ?? 'unknown', ...(refusal ? { refused: refusal.message } : {}) };
   }
   // A cloudflared session stored before its application was verified is never sent again: for the user it has ended.
   const state = session.method === 'cloudflared' && !cloudflaredSessionVerified(session) ? 'expired' : sessionState(session);
@@ -82,11 +82,11 @@ async function describeOffer(svc: AccessService, target: URL, signal?: AbortSign
       url: target.href,
       protected: false,
       offer: 'none',
-      method: token ? 'service_token' : 'none',
+      method: svc.methods.configuredFor(target)?.name ?? 'none',
       detail: `No Cloudflare Access challenge (HTTP ${httpStatus} without credentials).${tokenNote}`,
     };
   }
   const { offer, detail } = await offerFor(svc, target, challenge);
   const byOffer: AuthMethod = offer === 'managed_oauth' || offer === 'unknown' ? 'oauth' : offer === 'classic' ? 'cloudflared' : 'none';
-  return { url: target.href, protected: true, offer, method: token ? 'service_token' : (session?.method ?? byOffer), detail: detail + tokenNote };
+  return { url: target.href, protected: true, offer, method: svc.methods.configuredFor(target)?.name ?? session?.method ?? byOffer, detail: detail + tokenNote };
 }

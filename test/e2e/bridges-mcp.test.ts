@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -138,7 +140,7 @@ describe('access_proxy tool (issue 14)', () => {
     assert.equal(data.signed_in, true);
     assert.equal(data.origin, emulator.appUrl);
     assert.match(data.base_url, /^http:\/\/127\.0\.0\.1:\d+$/);
-    assert.match(data.lifetime, /until this MCP server exits/);
+    assert.match(data.lifetime, /as long as this MCP server/);
     const fetched = await run('curl', ['-s', `${data.base_url}/api/data.json`]);
     assert.equal(JSON.parse(fetched.stdout).items.length > 0, true);
     const again = await server.call('access_proxy', { url: emulator.appUrl });
@@ -152,9 +154,66 @@ describe('access_proxy tool (issue 14)', () => {
     assert.match(textOf(status), new RegExp(`Proxy ${data.base_url}`));
 
     const logout = await server.call('access_logout', { url: emulator.appUrl });
-    assert.deepEqual((logout.structuredContent as { stopped_proxies: string[] }).stopped_proxies, [emulator.appUrl]);
+    assert.deepEqual((logout.structuredContent as { stopped_proxies: string[] }).stopped_proxies, [new URL(emulator.appUrl).host]);
     const refused = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', `${data.base_url}/`]);
     assert.equal(refused.stdout, '000');
+  });
+});
+
+describe('access_proxy per application, with an idle timeout (issue 14)', () => {
+  let emulator: Emulator;
+  let server: TestServer;
+
+  before(async () => {
+    emulator = await startEmulator({ pathApps: ['/admin'] });
+    server = await TestServer.start();
+  });
+
+  after(async () => {
+    await server?.close();
+    assertNoSecretsLeaked(emulator.secrets());
+    await emulator.close();
+    cleanupHomes();
+  });
+
+  const start = async (args: Record<string, unknown>) => {
+    const result = await server.call('access_proxy', args);
+    assert.ok(!result.isError, textOf(result));
+    return result.structuredContent as { base_url: string; application: string; lifetime: string; idle_timeout_seconds?: number; reused: boolean };
+  };
+  const sessions = () => (JSON.parse(readFileSync(join(server.home, 'store.json'), 'utf8')) as { sessions: Record<string, { access_token: string }> }).sessions;
+  const status = async () => (await server.call('access_status', {})).structuredContent as { proxies: Array<{ application: string; base_url: string; stops_at?: string }> };
+
+  it("one proxy per application: /admin's proxy sends /admin's credential; logout of /admin stops only that one", async () => {
+    const host = new URL(emulator.appUrl).host;
+    const admin = await start({ url: `${emulator.appUrl}/admin/users` });
+    const site = await start({ url: `${emulator.appUrl}/` });
+    assert.equal(admin.application, `${host}/admin`);
+    assert.equal(site.application, host);
+    assert.notEqual(admin.base_url, site.base_url);
+    assert.equal((await start({ url: `${emulator.appUrl}/admin/` })).base_url, admin.base_url);
+    assert.deepEqual((await status()).proxies.map((p) => p.application).sort(), [host, `${host}/admin`]);
+
+    // Access let it through to the application (which has no page there): a refused credential would be 401, or 503 login_pending.
+    assert.equal((await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', `${admin.base_url}/admin/users`])).stdout, '404');
+    const sent = emulator.requests({ endpoint: 'resource' }).filter((e) => e.path === '/admin/users').at(-1)!;
+    assert.equal(sent.headers.authorization, `Bearer ${sessions()[`${emulator.appUrl}/admin`]!.access_token}`);
+
+    const logout = await server.call('access_logout', { url: `${emulator.appUrl}/admin/settings` });
+    assert.deepEqual((logout.structuredContent as { stopped_proxies: string[] }).stopped_proxies, [`${host}/admin`]);
+    assert.equal((await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', `${admin.base_url}/admin/users`])).stdout, '000', 'the /admin proxy stopped');
+    assert.equal((await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', `${site.base_url}/api/data.json`])).stdout, '200');
+    assert.deepEqual((await status()).proxies.map((p) => p.application), [host]);
+  });
+
+  it('with idle_timeout_seconds it says so, status shows when it stops, and it stops once unused', async () => {
+    const idle = await start({ url: `${emulator.appUrl}/`, idle_timeout_seconds: 1 });
+    assert.equal(idle.idle_timeout_seconds, 1);
+    assert.match(idle.lifetime, /unused for 1 s \(idle timeout\)/);
+    const listed = (await status()).proxies.find((p) => p.base_url === idle.base_url);
+    assert.ok(listed?.stops_at, 'status shows when the proxy stops');
+    await eventually(async () => !(await status()).proxies.some((p) => p.base_url === idle.base_url), 20_000, 'the idle proxy to stop');
+    assert.equal((await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', `${idle.base_url}/`])).stdout, '000');
   });
 });
 

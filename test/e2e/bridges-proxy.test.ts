@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { WebSocket } from 'undici';
 import type { Emulator } from '../../src/emulator/index.js';
 import { browserOpens, bridgeEnv, rssOf, run, startProxyCli, type ProxyChild } from '../helpers/bridges.js';
-import { cleanupHomes, startEmulator, tempHome } from '../helpers/harness.js';
+import { cleanupHomes, eventually, startEmulator, tempHome } from '../helpers/harness.js';
 import { assertNoSecretsLeaked } from '../helpers/leaks.js';
 
 /**
@@ -153,6 +153,34 @@ describe('cf-access-mcp proxy (issue 14)', () => {
     assert.equal(browserOpens(env).length, 1);
   });
 
+  it('never lets the credential reach the client in a WebSocket message, whole or split across fragments', async () => {
+    const ws = new WebSocket(`${proxy.base.replace('http', 'ws')}/ws`);
+    const messages: string[] = [];
+    await new Promise<void>((resolve, reject) => {
+      ws.addEventListener('open', () => {
+        ws.send('headers');
+        // Fragments of 37 bytes: the token is cut in the middle, more than once.
+        ws.send('headers 37');
+      });
+      ws.addEventListener('message', (event) => {
+        messages.push(String(event.data));
+        if (messages.length === 2) resolve();
+      });
+      ws.addEventListener('error', () => reject(new Error('websocket failed')));
+    });
+    ws.close();
+    const secrets = emulator.secrets();
+    for (const message of messages) {
+      const { headers } = JSON.parse(message) as { headers: Record<string, string> };
+      // The origin got the credential (and its echo came back masked, same length); no compression was negotiated.
+      assert.match(headers.authorization!, /^Bearer \[redacted\]\*+$/);
+      assert.equal(headers['sec-websocket-extensions'], undefined);
+      assert.ok(!containsSecret(message, secrets));
+    }
+    const origin = emulator.log.filter((e) => e.endpoint === 'websocket').at(-1)!;
+    assert.match(origin.headers.authorization!, /^Bearer oauth:/);
+  });
+
   it('git clones and pushes over smart HTTP through the proxy', async () => {
     const gitEnv = { PATH: process.env.PATH, HOME: tempHome('cfam-githome-'), GIT_CONFIG_NOSYSTEM: '1', GIT_TERMINAL_PROMPT: '0' };
     const bare = join(gitRoot, 'repo.git');
@@ -260,6 +288,16 @@ describe('cf-access-mcp proxy with a service token (issue 14)', () => {
     assert.match(echoed.headers['cf-access-client-secret']!, /^\[redacted\]\*+$/);
     const origin = emulator.requests({ endpoint: 'resource' }).filter((e) => e.path === '/echo').at(-1)!;
     assert.equal(origin.headers['cf-access-client-secret'], token.clientSecret);
+  });
+
+  it('with --idle-timeout it stops and exits once unused, and says so', async () => {
+    const env = bridgeEnv({ env: { CF_ACCESS_CLIENT_ID: token.clientId, CF_ACCESS_CLIENT_SECRET: token.clientSecret, CF_ACCESS_SERVICE_TOKEN_HOSTS: new URL(emulator.appUrl).host } });
+    const idle = await startProxyCli(emulator.appUrl, env, ['--idle-timeout', '1']);
+    await eventually(() => /stops after 1 s unused/.test(idle.stderr.join('')), 10_000, 'the proxy to say how long it lives');
+    assert.equal((await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', `${idle.base}/echo`])).stdout, '200');
+    const code = await new Promise<number | null>((resolve) => (idle.child.exitCode !== null ? resolve(idle.child.exitCode) : idle.child.once('exit', resolve)));
+    assert.equal(code, 0);
+    assert.match(idle.stderr.join(''), /idle timeout/);
   });
 });
 

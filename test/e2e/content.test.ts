@@ -35,7 +35,7 @@ function pageContent(result: CallToolResult): string {
   const text = textOf(result);
   const body = text.slice(text.indexOf('\n\n') + 2);
   if (structured(result).truncated !== true) return body;
-  const note = /\n\n\[Content truncated: characters \d+–\d+ of \d+\. Call access_fetch again with start_index=\d+ to continue\.\]$/;
+  const note = /\n\n\[Content truncated: characters \d+–\d+ of \d+\. To continue, call access_fetch with start_index: \d+ and the same other arguments\.\]$/;
   assert.match(body, note, 'a cut page ends with the note');
   return body.replace(note, '');
 }
@@ -131,7 +131,7 @@ describe('access_fetch content', () => {
 
     const past = await fetchTool({ url: `${emulator.appUrl}/long`, start_index: total + 10 });
     assertOk(past);
-    assert.match(textOf(past), /No more content: start_index \d+ is at or past the end \(total length \d+\)/);
+    assert.match(textOf(past), /No more content: start_index: \d+ is at or past the end \(total length \d+\)/);
     assert.equal(structured(past).truncated, false);
   });
 

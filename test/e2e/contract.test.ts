@@ -28,7 +28,7 @@ const PARAMS: Record<string, string[]> = {
   access_login: ['url', 'force', 'wait_seconds', 'method', 'callback_url'],
   access_status: ['url'],
   access_logout: ['url', 'all'],
-  access_proxy: ['url', 'port', 'wait_seconds'],
+  access_proxy: ['url', 'port', 'wait_seconds', 'idle_timeout_seconds'],
 };
 
 let emulator: Emulator;

@@ -141,6 +141,9 @@ describe('managed OAuth: failure paths', () => {
       } finally {
         managed.setFault(null);
       }
+      // A failed login holds back the next browser (its text says why, without a token); logging out starts over.
+      failed(await call(server, 'access_fetch', { url: app(), wait_seconds: 20 }));
+      ok(await call(server, 'access_logout', { url: app() }));
     }
     ok(await call(server, 'access_fetch', { url: app(), wait_seconds: 20 }));
     managed.expireAccessTokens();

@@ -89,7 +89,9 @@ before(async () => {
 afterEach(async () => {
   hostile.reset();
   const sessions = storedSessions();
-  if (sessions[hostile.origin]) assertOk(await server.call('access_logout', { url: hostile.url }));
+  // Each case starts over: no session, and no failed login holding back the next browser for the hostile site.
+  const refusals = (JSON.parse(readFileSync(join(home, 'store.json'), 'utf8')) as { refusals?: Record<string, unknown> }).refusals ?? {};
+  if (sessions[hostile.origin] || refusals[hostile.origin]) assertOk(await server.call('access_logout', { url: hostile.url }));
 });
 
 after(async () => {

@@ -3,7 +3,8 @@ import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { rewriteLocation, rewriteResponseHeaders, rewriteSetCookie, forwardRequestHeaders } from '../../src/bridge/rewrite.js';
-import { SecretScrubber } from '../../src/core/secret-scrubber.js';
+import { SecretNeedles, SecretScrubber } from '../../src/core/secret-scrubber.js';
+import { WebSocketScrubber } from '../../src/bridge/ws-scrub.js';
 
 async function scrub(chunks: Buffer[], secrets: string[]): Promise<Buffer> {
   const out: Buffer[] = [];
@@ -31,6 +32,14 @@ describe('proxy body scrubbing (issue 14)', () => {
       }),
       { numRuns: 200 },
     );
+  });
+
+  it('masks the JSON-escaped (\\/) and percent-encoded forms of a secret too', async () => {
+    const secret = 'abc/def+ghi=jkl/0123';
+    const body = Buffer.from(JSON.stringify({ php: secret.replaceAll('/', '\\/'), query: encodeURIComponent(secret), plain: secret }));
+    const result = await scrub([body], [secret]);
+    assert.equal(result.length, body.length);
+    for (const form of [secret, secret.replaceAll('/', '\\/'), encodeURIComponent(secret)]) assert.ok(!result.includes(form), form);
   });
 
   it('passes bytes through untouched when no secret occurs', async () => {
@@ -86,5 +95,115 @@ describe('mcp.json.example bridge entries (issue 14)', () => {
       assert.deepEqual(argv.slice(0, 4), ['npx', '-y', 'cf-access-mcp', 'bridge'], client);
       assert.match(argv[4]!, /^https:\/\//, client);
     }
+  });
+});
+
+/** Server frames (unmasked): each [opcode, payload, fin]. */
+function frames(list: Array<[number, Buffer, boolean]>): Buffer {
+  return Buffer.concat(
+    list.map(([opcode, payload, fin]) => {
+      const n = payload.length;
+      const head = n < 126 ? Buffer.from([0, n]) : n < 65536 ? Buffer.from([0, 126, n >> 8, n & 255]) : Buffer.alloc(10);
+      if (n >= 65536) {
+        head[1] = 127;
+        head.writeBigUInt64BE(BigInt(n), 2);
+      }
+      head[0] = (fin ? 0x80 : 0) | opcode;
+      return Buffer.concat([head, payload]);
+    }),
+  );
+}
+
+function parseFrames(data: Buffer): Array<[number, Buffer, boolean]> {
+  const out: Array<[number, Buffer, boolean]> = [];
+  for (let at = 0; at < data.length; ) {
+    let n = data[at + 1]! & 0x7f;
+    let size = 2;
+    if (n === 126) [n, size] = [data.readUInt16BE(at + 2), 4];
+    else if (n === 127) [n, size] = [Number(data.readBigUInt64BE(at + 2)), 10];
+    out.push([data[at]! & 0x0f, data.subarray(at + size, at + size + n), (data[at]! & 0x80) !== 0]);
+    at += size + n;
+  }
+  return out;
+}
+
+/** Messages (data frames joined) and control frames, in order: [opcode, payload as latin1]. */
+function messagesOf(list: Array<[number, Buffer, boolean]>): Array<[number, string]> {
+  const out: Array<[number, string]> = [];
+  let message: [number, string] | undefined;
+  for (const [op, payload, fin] of list) {
+    if (op >= 8) out.push([op, payload.toString('latin1')]);
+    else {
+      message = op === 0 && message ? [message[0], message[1] + payload.toString('latin1')] : [op, payload.toString('latin1')];
+      if (fin) {
+        out.push(message);
+        message = undefined;
+      }
+    }
+  }
+  return out;
+}
+
+async function scrubFrames(stream: Buffer, cuts: number[], secrets: string[]): Promise<Buffer> {
+  const points = [...new Set(cuts.map((c) => c % (stream.length + 1)))].sort((a, b) => a - b);
+  const chunks: Buffer[] = [];
+  let last = 0;
+  for (const p of [...points, stream.length]) {
+    if (p > last) chunks.push(Buffer.from(stream.subarray(last, p)));
+    last = p;
+  }
+  const out: Buffer[] = [];
+  for await (const c of Readable.from(chunks).pipe(new WebSocketScrubber(new SecretNeedles(secrets)))) out.push(c as Buffer);
+  return Buffer.concat(out);
+}
+
+describe('proxy WebSocket scrubbing (issue 14)', () => {
+  const secret = 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ1c2VyIn0.signature-part-0123456789';
+
+  it('masks a secret in a message however frames and reads cut it; frame headers and lengths unchanged', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.string({ maxLength: 120 }), fc.array(fc.nat(400), { minLength: 1, maxLength: 5 }), fc.array(fc.nat(600), { maxLength: 6 }), async (text, fragmentCuts, readCuts) => {
+        const message = Buffer.from(`${text}{"authorization":"Bearer ${secret}"}${text}`);
+        const points = [...new Set(fragmentCuts.map((c) => c % message.length))].filter((p) => p > 0).sort((a, b) => a - b);
+        const pieces: Buffer[] = [];
+        let last = 0;
+        for (const p of [...points, message.length]) {
+          pieces.push(message.subarray(last, p));
+          last = p;
+        }
+        // A ping between fragments, as a server may send one.
+        const list: Array<[number, Buffer, boolean]> = pieces.map((piece, i) => [i === 0 ? 1 : 0, piece, i === pieces.length - 1]);
+        if (list.length > 1) list.splice(1, 0, [0x9, Buffer.from('ping'), true]);
+        list.push([0x2, Buffer.from(secret), true]);
+        const input = frames(list);
+        const output = await scrubFrames(input, readCuts, [secret]);
+        assert.ok(!output.includes(secret));
+        // The same messages and control frames in the same order (fragment boundaries may move); the secret masked, same length.
+        const mask = ('[redacted]' + '*'.repeat(secret.length)).slice(0, secret.length);
+        const masked = (b: Buffer) => b.toString('latin1').replaceAll(secret, mask);
+        assert.deepEqual(messagesOf(parseFrames(output)), messagesOf(list).map(([op, text]) => [op, text.replaceAll(secret, mask)]));
+        assert.equal(masked(Buffer.from(secret)), mask);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('streams a large frame through without holding it', async () => {
+    const payload = Buffer.alloc(200_000, 0x61);
+    secret.split('').forEach((c, i) => (payload[150_000 + i] = c.charCodeAt(0)));
+    const output = await scrubFrames(frames([[2, payload, true]]), [1000, 70_000, 150_010], [secret]);
+    const [[op, text]] = messagesOf(parseFrames(output)) as [[number, string]];
+    assert.equal(op, 2);
+    assert.equal(text.length, payload.length);
+    assert.ok(!text.includes(secret));
+    assert.ok(!output.includes(secret));
+  });
+
+  it('refuses a masked or compressed frame from the server instead of passing it unseen', async () => {
+    const compressed = frames([[1, Buffer.from('x'), true]]);
+    compressed[0]! |= 0x40;
+    await assert.rejects(scrubFrames(compressed, [], [secret]), /cannot check/);
+    const masked = Buffer.from([0x81, 0x81, 1, 2, 3, 4, 0x79]);
+    await assert.rejects(scrubFrames(masked, [], [secret]), /cannot check/);
   });
 });

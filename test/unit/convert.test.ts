@@ -5,6 +5,8 @@ import { describe, it } from 'node:test';
 import { PIXEL_PNG } from '../../src/emulator/binary.js';
 import { homePage, longPage, tablesPage } from '../../src/emulator/pages.js';
 import { bodyKindOf, convertBody, decodeText, type ConvertOptions } from '../../src/http/convert.js';
+import { forAgents } from '../../src/mcp/next-step-words.js';
+import { forTerminal } from '../../src/cli/next-step-words.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const PAGE_URL = new URL('https://intranet.example.com/reports/weekly');
@@ -147,7 +149,7 @@ describe('convertBody: images and binaries', () => {
     const big = await convertBody(PIXEL_PNG, 'image/png', 'markdown', { ...OPTIONS, maxImageBytes: 10, bodyComplete: false, totalBytes: 5000 });
     assert.equal(big.kind, 'binary');
     assert.equal(big.image, undefined);
-    assert.match(big.text, /5000 bytes.*larger than the inline limit of 10 bytes.*save_to/);
+    assert.match(forAgents(big.text), /5000 bytes.*larger than the inline limit of 10 bytes.*save_to/);
     const fake = await convertBody(Buffer.from('not really a png'), 'image/png', 'markdown', OPTIONS);
     assert.equal(fake.kind, 'binary');
     assert.match(fake.text, /not a valid image\/png/);
@@ -156,7 +158,9 @@ describe('convertBody: images and binaries', () => {
   it('describes other binaries by type and size', async () => {
     const result = await convertBody(Buffer.alloc(0), 'application/octet-stream', 'markdown', { ...OPTIONS, bodyComplete: false, totalBytes: 102400 });
     assert.equal(result.kind, 'binary');
-    assert.match(result.text, /^Binary content \(application\/octet-stream, 102400 bytes\); not shown\. Use save_to/);
+    assert.match(forAgents(result.text), /^Binary content \(application\/octet-stream, 102400 bytes\); not shown\. Use save_to to write it to a file\.$/);
+    assert.match(forTerminal(result.text), /not shown\. Use -o <file> to write it to a file\.$/);
+    assert.doesNotMatch(result.text, /save_to/, 'no tool argument below the MCP layer');
   });
 
   it('sniffs untyped bodies', () => {

@@ -88,7 +88,7 @@ describe('what the model sees, in both kinds of client', () => {
     const image = await call(client, 'access_fetch', { url: `${emulator.appUrl}/images/pixel.png` });
     bothShow(image, '[image image/png ');
     const json = await call(client, 'access_fetch', { url: `${emulator.appUrl}/api/data.json`, max_length: '100' });
-    bothShow(json, 'start_index=100');
+    bothShow(json, 'start_index: 100');
   });
 
   it('access_login, access_status, access_logout: every sentence of the text is in structuredContent', async () => {

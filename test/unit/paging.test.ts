@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { DEFAULT_MAX_LENGTH, paginate } from '../../src/http/paging.js';
+import { forAgents } from '../../src/mcp/next-step-words.js';
+import { forTerminal } from '../../src/cli/next-step-words.js';
 
 /** Follows next_start_index from 0 to the end, as an agent would. */
 function readAll(full: string, maxLength: number): { joined: string; pages: number } {
@@ -19,7 +21,7 @@ function readAll(full: string, maxLength: number): { joined: string; pages: numb
       return { joined, pages };
     }
     assert.ok(page.next_start_index! > start, 'every page moves forward');
-    assert.match(page.text, new RegExp(`start_index=${page.next_start_index}\\b`), 'the note names the next start_index');
+    assert.match(forAgents(page.text), new RegExp(`start_index: ${page.next_start_index}\\b`), 'the note names the next start_index');
     assert.ok(page.text.startsWith(page.content));
     start = page.next_start_index!;
   }
@@ -59,7 +61,9 @@ describe('paginate', () => {
     assert.equal(page.content, 'cde');
     assert.equal(page.truncated, true);
     assert.equal(page.next_start_index, 5);
-    assert.match(page.text, /^cde\n\n\[Content truncated: characters 2–5 of 10\. Call access_fetch again with start_index=5 to continue\.\]$/);
+    assert.match(forAgents(page.text), /^cde\n\n\[Content truncated: characters 2–5 of 10\. To continue, call access_fetch with start_index: 5 and the same other arguments\.\]$/);
+    // The command line prints whole texts; its words for the step name no tool argument.
+    assert.doesNotMatch(forTerminal(page.text), /start_index|access_fetch/);
   });
 
   it('says there is no more content past the end', () => {

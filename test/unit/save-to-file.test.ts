@@ -9,6 +9,7 @@ import type { BodyStream } from '../../src/http/client.js';
 import { confineSavePath, relativeBase } from '../../src/http/save-path.js';
 import { resolveSavePath, saveBodyToFile } from '../../src/http/save-to-file.js';
 import { loadConfig } from '../../src/service/config.js';
+import { forAgents } from '../../src/mcp/next-step-words.js';
 
 const URL_ = new URL('https://files.example.com/exports/report.csv');
 const dirs: string[] = [];
@@ -44,11 +45,11 @@ describe('resolveSavePath', () => {
       await assert.rejects(resolveSavePath(input, URL_), (error: AccessError) => {
         assert.equal(error.code, 'save_failed');
         assert.match(error.message, /names a directory/);
-        assert.match(error.nextStep, /report\.csv"/);
+        assert.match(forAgents(error.nextStep), /report\.csv"/);
         return true;
       });
     }
-    await assert.rejects(resolveSavePath('  ', URL_), /save_to is empty/);
+    await assert.rejects(resolveSavePath('  ', URL_), (error: AccessError) => /^save_to is empty/.test(forAgents(error.message)));
   });
 });
 
@@ -91,8 +92,8 @@ describe('saveBodyToFile', () => {
 describe('confineSavePath (an agent\'s save_to)', () => {
   const refused = (pattern: RegExp, next: RegExp) => (error: AccessError) => {
     assert.equal(error.code, 'save_failed');
-    assert.match(error.message, pattern);
-    assert.match(error.nextStep, next);
+    assert.match(forAgents(error.message), pattern);
+    assert.match(forAgents(error.nextStep), next);
     return true;
   };
 
@@ -156,14 +157,14 @@ describe('saveBodyToFile for an agent (confined)', () => {
     const chunks = Array.from({ length: 10 }, () => Buffer.alloc(1000, 1));
     await assert.rejects(saveBodyToFile(bodyOf(chunks), join(dir, 'big.bin'), URL_, confined(4500)), (error: AccessError) => {
       assert.equal(error.code, 'save_failed');
-      assert.match(error.message, /larger than the save_to limit of 4500 bytes; .*partial file .*big\.bin removed/);
+      assert.match(forAgents(error.message), /larger than the save_to limit of 4500 bytes; .*partial file .*big\.bin removed/);
       assert.match(error.nextStep, /CF_ACCESS_MCP_MAX_SAVE_BYTES/);
       return true;
     });
     assert.deepEqual(readdirSync(dir), []);
     // Over an existing file, the earlier version stays.
     writeFileSync(join(dir, 'big.bin'), 'earlier');
-    await assert.rejects(saveBodyToFile(bodyOf(chunks), join(dir, 'big.bin'), URL_, confined(4500, true)), /save_to limit/);
+    await assert.rejects(saveBodyToFile(bodyOf(chunks), join(dir, 'big.bin'), URL_, confined(4500, true)), /limit of 4500 bytes/);
     assert.deepEqual(readdirSync(dir), ['big.bin']);
     assert.equal(readFileSync(join(dir, 'big.bin'), 'utf8'), 'earlier');
   });

@@ -2,6 +2,7 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { ServiceProvider } from '../server.js';
 import { z } from 'zod';
 import type { proxiesOf } from '../../bridge/registry.js';
+import { parseTargetUrl } from '../../core/url-policy.js';
 import { toolInput } from '../arguments.js';
 import { fail, structuredResult } from '../tool-result.js';
 
@@ -23,7 +24,7 @@ export function registerAccessLogout(server: McpServer, getService: ServiceProvi
       inputSchema: input.advertised,
       outputSchema: {
         logged_out: z.array(z.object({ host: z.string(), application: z.string(), revoked: z.boolean(), detail: z.string() })),
-        stopped_proxies: z.array(z.string()).optional().describe('Origins whose local proxy (access_proxy) was stopped.'),
+        stopped_proxies: z.array(z.string()).optional().describe('Applications whose local proxy (access_proxy) was stopped.'),
         message: z.string().describe('Everything above as sentences: the text of this result.'),
         warnings: z.array(z.string()).optional(),
       },
@@ -33,10 +34,13 @@ export function registerAccessLogout(server: McpServer, getService: ServiceProvi
       try {
         const { args, warnings } = input.parse(raw);
         const service = await getService();
+        // The application serving the URL, worked out before its session is deleted (the store cannot tell afterwards).
+        const target = args.url && !args.all ? parseTargetUrl(args.url) : undefined;
+        const key = target && service.store.appKeyFor(target);
         const result = await service.logout(args);
         const lines = result.logged_out.length ? result.logged_out.map((r) => `${r.application}: ${r.detail}`) : ['No stored sessions to log out of.'];
-        const stopped = await stopProxies(service, args);
-        for (const origin of stopped) lines.push(`Stopped the local proxy for ${origin}.`);
+        const stopped = await stopProxies(service, args.all === true, target, key);
+        for (const application of stopped) lines.push(`Stopped the local proxy of ${application}.`);
         const message = [...lines, ...warnings.map((w) => `Warning: ${w}`)].join('\n');
         return structuredResult({ ...result, ...(stopped.length ? { stopped_proxies: stopped } : {}), message, ...(warnings.length ? { warnings } : {}) }, message);
       } catch (error) {
@@ -47,10 +51,8 @@ export function registerAccessLogout(server: McpServer, getService: ServiceProvi
 }
 
 /** The local proxy of the application logged out of (or every one) stops too: it would only answer 503 now. */
-async function stopProxies(service: Parameters<typeof proxiesOf>[0], args: { url?: string; all?: boolean }): Promise<string[]> {
+async function stopProxies(service: Parameters<typeof proxiesOf>[0], all: boolean, target: URL | undefined, key: string | undefined): Promise<string[]> {
   const registry = (await import('../../bridge/registry.js')).proxiesOf(service);
-  if (args.all) return registry.stopAll();
-  if (!args.url) return [];
-  const origin = new URL(args.url).origin;
-  return (await registry.stop(origin)) ? [origin] : [];
+  if (all) return registry.stopAll();
+  return target ? registry.stopFor(target, key) : [];
 }

@@ -14,11 +14,16 @@ const input = toolInput(
     url: z.string().describe('Any URL of the Access application; the proxy forwards to its origin.'),
     port: z.number().int().min(1).max(65535).optional().describe('Local port to listen on (default: a free one).'),
     wait_seconds: z.number().int().min(0).max(3600).optional().describe('How long to wait for a sign-in now (default 45).'),
+    idle_timeout_seconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 24 * 3600)
+      .optional()
+      .describe('Stop the proxy after this many seconds without a request or open connection (default: CF_ACCESS_MCP_PROXY_IDLE_TIMEOUT, else it lives as long as this server).'),
   },
   { url: 'https://app.example.com/' },
 );
-
-const LIFETIME = 'until this MCP server exits, or access_logout for the application';
 
 export function registerAccessProxy(server: McpServer, getService: ServiceProvider): void {
   server.registerTool(
@@ -32,7 +37,9 @@ export function registerAccessProxy(server: McpServer, getService: ServiceProvid
       outputSchema: {
         base_url: z.string(),
         origin: z.string(),
+        application: z.string().describe('The Access application whose credential the proxy adds.'),
         lifetime: z.string(),
+        idle_timeout_seconds: z.number().optional(),
         reused: z.boolean(),
         signed_in: z.boolean(),
         login_url: z.string().optional(),
@@ -48,12 +55,13 @@ export function registerAccessProxy(server: McpServer, getService: ServiceProvid
         const target = parseTargetUrl(args.url);
         const service = await getService();
         // Loaded on first use: the proxy and its login path are not needed to answer initialize.
-        const { proxiesOf } = await import('../../bridge/registry.js');
-        const { proxy, reused } = await proxiesOf(service).start(target.href, { port: args.port, loginWaitSeconds: service.config.defaultWaitSeconds });
+        const { proxiesOf, lifetimeOf } = await import('../../bridge/registry.js');
+        const { appLabel } = await import('../../auth/app-key.js');
         let signedIn = true;
         let loginUrl: string | undefined;
         let nextStep: string | undefined;
         try {
+          // Signed in first: the application (and so the proxy that serves it) is known once its session is.
           const { credentialHeadersFor } = await import('../../service/credentials.js');
           await credentialHeadersFor(service, target, { waitSeconds: args.wait_seconds ?? service.config.defaultWaitSeconds, hooks: loginHooks(extra, server) });
         } catch (error) {
@@ -62,8 +70,12 @@ export function registerAccessProxy(server: McpServer, getService: ServiceProvid
           loginUrl = error.pending.login_url;
           nextStep = `${error.pending.next_step} Until then requests through the proxy get HTTP 503 with the sign-in link.`;
         }
+        const idleSeconds = args.idle_timeout_seconds ?? service.config.proxyIdleSeconds;
+        const { proxy, reused } = await proxiesOf(service).start(target.href, { port: args.port, loginWaitSeconds: service.config.defaultWaitSeconds, idleSeconds });
+        const lifetime = lifetimeOf(proxy);
+        const application = appLabel(proxy.appKey);
         const lines = [
-          `${reused ? 'Proxy already running' : 'Proxy started'}: ${proxy.baseUrl} → ${proxy.origin} (lives ${LIFETIME}).`,
+          `${reused ? 'Proxy already running' : 'Proxy started'}: ${proxy.baseUrl} → ${proxy.origin} for the application ${application} (lives ${lifetime}).`,
           `Use ${proxy.baseUrl}/<path> in place of ${proxy.origin}/<path>; the Access credential is added by the proxy, never shown.`,
           ...(signedIn ? [] : [`Not signed in yet${loginUrl ? `: ${loginUrl}` : ''}.`]),
         ];
@@ -73,7 +85,9 @@ export function registerAccessProxy(server: McpServer, getService: ServiceProvid
           {
             base_url: proxy.baseUrl,
             origin: proxy.origin,
-            lifetime: LIFETIME,
+            application,
+            lifetime,
+            ...(proxy.idleSeconds === undefined ? {} : { idle_timeout_seconds: proxy.idleSeconds }),
             reused,
             signed_in: signedIn,
             ...(loginUrl ? { login_url: loginUrl } : {}),

@@ -65,7 +65,19 @@ export function registerAccessStatus(server: McpServer, getService: ServiceProvi
           })
           .optional(),
         warnings: z.array(z.string()),
-        proxies: z.array(z.object({ origin: z.string(), base_url: z.string(), started_at: z.string(), requests: z.number() })).describe('Local proxies (access_proxy) this server runs.'),
+        proxies: z
+          .array(
+            z.object({
+              application: z.string(),
+              origin: z.string(),
+              base_url: z.string(),
+              started_at: z.string(),
+              requests: z.number(),
+              idle_timeout_seconds: z.number().optional(),
+              stops_at: z.string().optional(),
+            }),
+          )
+          .describe('Local proxies (access_proxy) this server runs, one per application.'),
         store: z.string(),
         message: z.string().describe('Everything above as sentences: the text of this result.'),
         service_tokens: z
@@ -87,7 +99,10 @@ export function registerAccessStatus(server: McpServer, getService: ServiceProvi
         }
         lines.push(...describeServiceTokens(result.service_tokens));
         const proxies = await (await import('../../bridge/registry.js')).proxiesOf(service).list();
-        for (const p of proxies) lines.push(`Proxy ${p.base_url} → ${p.origin} (running since ${p.started_at}, ${p.requests} requests).`);
+        for (const p of proxies) {
+          const lives = p.stops_at ? `stops after ${p.idle_timeout_seconds} s unused, at ${p.stops_at} if unused until then` : 'lives as long as this server';
+          lines.push(`Proxy ${p.base_url} → ${p.origin} for ${p.application} (running since ${p.started_at}, ${p.requests} requests; ${lives}).`);
+        }
         for (const w of result.warnings) lines.push(`Warning: ${w}`);
         const message = lines.join('\n');
         return structuredResult({ ...result, proxies, message }, message);
