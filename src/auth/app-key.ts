@@ -33,15 +33,27 @@ export function pathUnder(appPath: string, pathname: string): boolean {
   return appPath === '' || pathname === appPath || pathname.startsWith(appPath + '/');
 }
 
+/** A key's origin and application path, parsed once (every call looks up the stored keys; there are few). */
+const parsedKeys = new Map<AppKey, { origin: string; path: string } | null>();
+function parsedKey(key: AppKey): { origin: string; path: string } | null {
+  let parsed = parsedKeys.get(key);
+  if (parsed === undefined) {
+    try {
+      const url = new URL(key);
+      parsed = { origin: url.origin, path: url.pathname.replace(/\/+$/, '') };
+    } catch {
+      parsed = null;
+    }
+    if (parsedKeys.size >= 1000) parsedKeys.clear();
+    parsedKeys.set(key, parsed);
+  }
+  return parsed;
+}
+
 /** Does the application `key` serve `url`? Same origin, and its path (if any) is a prefix of the URL's. */
 export function keyServes(key: AppKey, url: URL): boolean {
-  let parsed: URL;
-  try {
-    parsed = new URL(key);
-  } catch {
-    return false;
-  }
-  return parsed.origin === url.origin && pathUnder(parsed.pathname.replace(/\/+$/, ''), url.pathname);
+  const parsed = parsedKey(key);
+  return parsed !== null && parsed.origin === url.origin && pathUnder(parsed.path, url.pathname);
 }
 
 /** The most specific key serving `url` (nothing is inherited from a broader application), if any. */

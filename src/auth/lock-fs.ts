@@ -1,5 +1,9 @@
 import fs from 'node:fs';
 
+/** proper-lockfile (with graceful-fs), loaded on the first lock: reading the store needs none. */
+let lockfileModule: Promise<typeof import('proper-lockfile')> | undefined;
+export const loadLockfile = () => (lockfileModule ??= import('proper-lockfile').then((m) => m.default));
+
 type Callback<T = void> = (error: NodeJS.ErrnoException | null, value?: T) => void;
 
 /**

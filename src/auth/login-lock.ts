@@ -2,8 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import lockfile from 'proper-lockfile';
-import { PRIVATE_LOCK_FS } from './lock-fs.js';
+import { loadLockfile, PRIVATE_LOCK_FS } from './lock-fs.js';
 import { unsafeEntry } from './private-dir.js';
 import type { SessionStore } from './store.js';
 
@@ -53,6 +52,7 @@ export class OriginLocks {
       const unsafe = unsafeEntry(locksDir, 'directory');
       if (unsafe) throw new Error(`${unsafe.problem}. ${unsafe.fix}`);
       mkdirSync(locksDir, { recursive: true, mode: 0o700 });
+      const lockfile = await loadLockfile();
       const release = await lockfile.lock(file, {
         realpath: false,
         fs: PRIVATE_LOCK_FS,

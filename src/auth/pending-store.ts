@@ -36,6 +36,15 @@ export type ResumableLogin = z.infer<typeof ResumableLoginSchema>;
 export class PendingLoginStore {
   constructor(private readonly store: SessionStore) {}
 
+  /** Is any login recorded as pending (parsed or not)? One store read, nothing validated. */
+  any(): boolean {
+    try {
+      return Object.keys(this.store.read().pending_logins).length > 0;
+    } catch {
+      return true;
+    }
+  }
+
   list(): ResumableLogin[] {
     const records: ResumableLogin[] = [];
     for (const raw of Object.values(this.store.read().pending_logins)) {

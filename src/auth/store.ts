@@ -1,9 +1,8 @@
-import { renameSync, accessSync, constants as fsConstants, existsSync, lstatSync } from 'node:fs';
+import { renameSync, accessSync, constants as fsConstants, existsSync, lstatSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Conf from 'conf';
-import lockfile from 'proper-lockfile';
+import type Conf from 'conf';
 import { z } from 'zod';
-import { PRIVATE_LOCK_FS } from './lock-fs.js';
+import { loadLockfile, PRIVATE_LOCK_FS } from './lock-fs.js';
 import { chmodNoFollow, securePrivateDir, unsafeEntry, unsafeStat, type Unsafe } from './private-dir.js';
 import { rememberSecret } from '../core/redact.js';
 import type { Registration } from './registration.js';
@@ -104,14 +103,21 @@ export type StoreData = z.infer<typeof StoreDataSchema>;
 
 const emptyData = (): StoreData => ({ version: 1, sessions: {}, registrations: {}, logins: {}, callback_hosts: {}, refusals: {}, discoveries: {}, pending_logins: {} });
 
+/**
+ * What only writing needs, loaded on the first write: conf (atomic writes; it
+ * brings ajv and semver) and proper-lockfile. Reading is a plain JSON.parse.
+ */
+let writer: Promise<{ Conf: typeof Conf; lockfile: typeof import('proper-lockfile') }> | undefined;
+const loadWriter = () => (writer ??= Promise.all([import('conf'), loadLockfile()]).then(([conf, lockfile]) => ({ Conf: conf.default, lockfile })));
+
 /** The cross-process lock on the store file: short-lived, so a dead holder is taken over after a few seconds. */
 const STORE_LOCK = { stale: 10_000, update: 2_000 };
 
 export const STORE_FILE = 'store.json';
 
 /**
- * Per-host sessions and client registrations, in one JSON file (via conf:
- * atomic writes, 0600) inside a 0700 directory. Every read goes to disk so
+ * Per-host sessions and client registrations, in one JSON file (written via
+ * conf: atomic writes, 0600) inside a 0700 directory. Every read goes to disk so
  * several server processes share one store; every write is a read-modify-write
  * under an in-process queue and a cross-process lock (proper-lockfile).
  * A corrupt file is moved aside; an unwritable directory degrades to memory.
@@ -119,6 +125,7 @@ export const STORE_FILE = 'store.json';
 export class SessionStore {
   readonly file: string;
   readonly warnings: string[] = [];
+  /** Opened on the first write (see loadWriter). */
   private conf: Conf<StoreData> | undefined;
   private memory: StoreData | undefined;
   private queue: Promise<unknown> = Promise.resolve();
@@ -141,17 +148,21 @@ export class SessionStore {
       // A store file copied in or restored from a backup may be readable by others until the next write.
       if (existsSync(this.file)) chmodNoFollow(this.file, 0o600);
       accessSync(dir, fsConstants.W_OK);
-      this.conf = this.openConf();
     } catch (error) {
       this.degradeToMemory(error);
     }
+  }
+
+  /** Loads what writing needs (conf, proper-lockfile) ahead of the first write: see warm-up.ts. */
+  async loadWriter(): Promise<void> {
+    if (this.persistent) await loadWriter();
   }
 
   get persistent(): boolean {
     return this.memory === undefined;
   }
 
-  private openConf(): Conf<StoreData> {
+  private openConf(Conf: typeof import('conf').default): Conf<StoreData> {
     const open = () =>
       new Conf<StoreData>({
         cwd: this.dir,
@@ -226,21 +237,20 @@ export class SessionStore {
   read(): StoreData {
     if (this.memory) return this.memory;
     if (this.checkedThisTurn && this.cache) return this.cache.data;
-    let stat: import('node:fs').BigIntStats | undefined;
+    let stat: import('node:fs').Stats | undefined;
     try {
-      stat = lstatSync(this.file, { bigint: true });
+      stat = lstatSync(this.file, { throwIfNoEntry: false });
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-        this.refuse({ problem: `${this.file} cannot be checked (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, fix: 'Fix the directory permissions or set CF_ACCESS_MCP_HOME.' });
-        return this.memory!;
-      }
+      this.refuse({ problem: `${this.file} cannot be checked (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, fix: 'Fix the directory permissions or set CF_ACCESS_MCP_HOME.' });
+      return this.memory!;
     }
     const unsafe = stat && unsafeStat(this.file, stat, 'file');
     if (unsafe) {
       this.refuse(unsafe);
       return this.memory!;
     }
-    const key = stat ? `${stat.ino}:${stat.size}:${stat.mtimeNs}` : undefined;
+    // Each write is a new file renamed into place (a new inode); times in ms keep a fraction down to a microsecond or less.
+    const key = stat ? `${stat.ino}:${stat.size}:${stat.mtimeMs}:${stat.ctimeMs}` : undefined;
     if (key === undefined || this.cache?.key !== key) {
       const data = this.readFile();
       this.cache = key === undefined || this.memory ? undefined : { key, data };
@@ -257,9 +267,12 @@ export class SessionStore {
     if (this.memory) return this.memory;
     let raw: unknown;
     try {
-      raw = this.conf!.store;
+      // As conf reads it (conf writes it): UTF-8 JSON, a missing file is an empty store.
+      raw = JSON.parse(readFileSync(this.file, 'utf8'));
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EACCES') {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return emptyData();
+      if (code === 'EACCES') {
         this.degradeToMemory(error);
         return this.memory!;
       }
@@ -279,6 +292,13 @@ export class SessionStore {
   /** Read-modify-write, serialised in this process and across processes. */
   update<T>(mutate: (data: StoreData) => T): Promise<T> {
     const run = async (): Promise<T> => {
+      if (this.memory) return mutate(this.memory);
+      const { Conf, lockfile } = await loadWriter();
+      try {
+        this.conf ??= this.openConf(Conf);
+      } catch (error) {
+        this.degradeToMemory(error);
+      }
       if (this.memory) return mutate(this.memory);
       let release: (() => Promise<void>) | undefined;
       try {

@@ -95,7 +95,8 @@ export function parseTargetUrl(input: unknown): URL {
   if (url.username || url.password) {
     throw new AccessError('invalid_url', 'URLs with embedded user names or passwords are refused.', 'Remove the user:password@ part of the URL.');
   }
-  url.hash = '';
+  // Setting it re-serialises the URL: only when there is a fragment to drop.
+  if (url.href.includes('#')) url.hash = '';
   return url;
 }
 

@@ -1,4 +1,4 @@
-import { EnvHttpProxyAgent, errors as undiciErrors, request, type Dispatcher } from 'undici';
+import { Agent, EnvHttpProxyAgent, errors as undiciErrors, request, type Dispatcher } from 'undici';
 import { AccessError } from '../core/errors.js';
 import { cleanErrorText, connectionProblem } from './network-errors.js';
 
@@ -20,14 +20,20 @@ export const DEFAULT_TIMEOUTS: HttpTimeouts = { connectMs: 10_000, headersMs: 30
  * in a CONNECT tunnel (so the timeouts below apply to them as well).
  * NODE_EXTRA_CA_CERTS is honoured by Node itself.
  */
-export function createDispatcher(timeouts: HttpTimeouts = DEFAULT_TIMEOUTS): Dispatcher {
-  return new EnvHttpProxyAgent({
+export function createDispatcher(timeouts: HttpTimeouts = DEFAULT_TIMEOUTS, env: NodeJS.ProcessEnv = process.env): Dispatcher {
+  const options = {
     connect: { timeout: timeouts.connectMs },
     headersTimeout: timeouts.headersMs,
     bodyTimeout: timeouts.bodyMs,
     keepAliveTimeout: 30_000,
     maxHeaderSize: 64 * 1024,
-  });
+  };
+  // EnvHttpProxyAgent reads the proxies once, when created (as here), and sends everything
+  // through a plain Agent when there are none; that Agent directly saves it parsing
+  // each request's origin and NO_PROXY again.
+  const httpProxy = (env.http_proxy ?? env.HTTP_PROXY) || undefined;
+  const httpsProxy = (env.https_proxy ?? env.HTTPS_PROXY) || undefined;
+  return httpProxy || httpsProxy ? new EnvHttpProxyAgent({ ...options, httpProxy, httpsProxy }) : new Agent(options);
 }
 
 export interface SendOptions {
@@ -143,29 +149,53 @@ export interface CappedBody {
   truncated: boolean;
 }
 
-/** Reads at most `maxBytes` of a body, then stops reading and closes the stream. */
-export async function readCapped(body: BodyStream, maxBytes: number, url: URL): Promise<CappedBody> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  let truncated = false;
-  try {
-    for await (const chunk of body) {
-      const buf = chunk as Buffer;
-      if (size + buf.length > maxBytes) {
-        chunks.push(buf.subarray(0, maxBytes - size));
-        size = maxBytes;
-        truncated = true;
-        break;
-      }
-      chunks.push(buf);
-      size += buf.length;
+/**
+ * Reads at most `maxBytes` of a body, then stops reading and closes the stream.
+ * Plain 'data' events rather than an async iterator: no promise per chunk.
+ */
+export function readCapped(body: BodyStream, maxBytes: number, url: URL): Promise<CappedBody> {
+  return new Promise((resolve, reject) => {
+    if (body.destroyed) {
+      reject(networkError(body.errored ?? new Error('the response body was closed before its end'), url));
+      return;
     }
-  } catch (error) {
-    throw networkError(error, url);
-  } finally {
-    if (truncated) body.destroy();
-  }
-  return { buffer: Buffer.concat(chunks, size), truncated };
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let settled = false;
+    const done = (truncated: boolean) => {
+      if (settled) return;
+      settled = true;
+      body.off('data', onData);
+      if (truncated) {
+        body.on('error', () => {});
+        body.destroy();
+      }
+      resolve({ buffer: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size), truncated });
+    };
+    const onData = (chunk: Buffer) => {
+      if (size + chunk.length > maxBytes) {
+        chunks.push(chunk.subarray(0, maxBytes - size));
+        size = maxBytes;
+        done(true);
+        return;
+      }
+      chunks.push(chunk);
+      size += chunk.length;
+    };
+    body.on('data', onData);
+    body.once('end', () => done(false));
+    body.once('error', (error) => {
+      if (settled) return;
+      settled = true;
+      reject(networkError(error, url));
+    });
+    // A body destroyed without an error (aborted by our deadline) ends neither way: its signal's reason says why.
+    body.once('close', () => {
+      if (settled) return;
+      settled = true;
+      reject(networkError(body.errored ?? new Error('the response body was closed before its end'), url));
+    });
+  });
 }
 
 /**

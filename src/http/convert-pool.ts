@@ -14,6 +14,12 @@ import { servedText, type TextJob, type TextResult } from './text-convert.js';
 export const DEFAULT_CONVERT_BUDGET_MS = 10_000;
 /** The largest 5 MiB pages need a few hundred MB of DOM; past this the worker is ended, not the server. */
 const WORKER_HEAP_MB = 768;
+/**
+ * The worker's young generation: V8's default lets it grow to 16 MB, all of it
+ * resident for as long as the worker lives (from start-up on, since the idle
+ * warm-up starts it). A DOM is long-lived anyway; 4 MB converts as fast.
+ */
+const WORKER_YOUNG_MB = 4;
 
 const budgetSchema = z.coerce.number().int().min(1).max(600_000);
 
@@ -83,7 +89,7 @@ function startNext(): void {
 function ensureWorker(): Worker {
   if (worker) return worker;
   const started = new Worker(workerEntry(), {
-    resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB },
+    resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB, maxYoungGenerationSizeMb: WORKER_YOUNG_MB },
   });
   started.on('message', (reply: WorkerReply) => onReply(reply));
   started.on('error', () => {

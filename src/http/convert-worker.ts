@@ -3,8 +3,24 @@
  * first hands back the scrubbed body as served (the fallback if the main
  * thread stops it at the time budget), then the converted text.
  */
+import { setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import { convertText, type TextJob } from './text-convert.js';
+
+/**
+ * On Linux the nice value belongs to the thread, so this lowers the converter
+ * only: on a busy machine the scheduler then runs the main thread (every other
+ * call, the login callback) first whenever it has work, instead of letting a
+ * long conversion take its core. Elsewhere it would lower the whole process.
+ */
+const CONVERTER_NICE = 10;
+if (process.platform === 'linux') {
+  try {
+    setPriority(CONVERTER_NICE);
+  } catch {
+    // Not allowed here (a container's seccomp profile): the converter runs at normal priority.
+  }
+}
 
 export type WorkerReply =
   | { id: number; kind: 'served'; text: string }

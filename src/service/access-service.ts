@@ -48,7 +48,9 @@ export class AccessService {
   readonly appMetadata: AppMetadataVerifier;
   readonly serviceTokens: ServiceTokenConfig;
   /** Logins of processes that are gone, taken over at start-up; every call waits for this first (see takeover.ts). */
-  private takeovers: Promise<void>;
+  private takeovers: Promise<void> = Promise.resolve();
+  /** Takeovers queued or running: while there are none and the store holds no pending login, a call has nothing to wait for. */
+  private takeoversRunning = 0;
   /** The login methods by name (see login-methods.ts): callers never branch on which one they hold. */
   readonly methods: LoginMethods;
   /** How many store warnings results have shown (a store can also degrade later, e.g. a disk that turns read-only). */
@@ -74,14 +76,21 @@ export class AccessService {
     this.serviceTokens = config.serviceTokens ?? EMPTY_SERVICE_TOKENS;
     this.methods = new LoginMethods({ store: this.store, oauth: this.oauth, cloudflared: this.cloudflared, appMetadata: this.appMetadata, serviceTokens: this.serviceTokens });
     for (const message of [...(config.warnings ?? []), ...this.serviceTokens.problems, ...this.serviceTokens.unused, ...(config.teamProblems ?? [])]) log('warning', message);
-    this.takeovers = this.takeOverLogins();
+    void this.takeOverLogins();
   }
 
-  /** Takes over pending logins whose process is gone (at start-up, and again before each call: an owner may die meanwhile). */
+  /**
+   * Takes over pending logins whose process is gone (at start-up, and again
+   * before each call: an owner may die meanwhile). The common case, no
+   * pending login in the store and none being taken over, costs one store read.
+   */
   takeOverLogins(): Promise<void> {
-    this.takeovers = (this.takeovers ?? Promise.resolve())
+    if (this.takeoversRunning === 0 && !this.oauth.resumable.any()) return this.takeovers;
+    this.takeoversRunning++;
+    this.takeovers = this.takeovers
       .then(() => this.oauth.resumeOrphans())
-      .catch((error: unknown) => this.log('warning', `Could not look for pending logins to take over: ${(error as Error).message}`));
+      .catch((error: unknown) => this.log('warning', `Could not look for pending logins to take over: ${(error as Error).message}`))
+      .finally(() => this.takeoversRunning--);
     return this.takeovers;
   }
 

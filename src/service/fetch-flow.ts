@@ -102,6 +102,8 @@ function prepareRequest(params: FetchParams): PreparedRequest {
 export async function fetchThroughAccess(svc: AccessService, params: FetchParams, hooks: LoginHooks = {}): Promise<FetchResult> {
   const prepared = prepareRequest(params);
   const { target, method, headers, body } = prepared;
+  // Read now, in the same turn as the credential lookup below, so a warm call looks at the store once.
+  const targetSecrets = svc.methods.secretsFor(target);
   const cached = cachedPage(svc, params, prepared);
   if (cached) return cached;
   const save = params.save_to !== undefined ? await planSave(svc, params, params.save_to, target) : undefined;
@@ -131,7 +133,9 @@ export async function fetchThroughAccess(svc: AccessService, params: FetchParams
       challenge = await detectAccess(followed.response, finalUrl);
       if (!challenge) {
         const auth = svc.methodOfHeaders(finalUrl, followed.credentialHeaders, configuredRefused);
-        return await buildResult(svc, params, prepared, finalUrl, followed.response, auth, save, followed.unfollowed ? [followed.unfollowed] : []);
+        // After a redirect, a refresh or a login (a later round), the final URL's credentials are looked up again.
+        const secrets = round === 0 && finalUrl.href === target.href ? targetSecrets : svc.methods.secretsFor(finalUrl);
+        return await buildResult(svc, params, prepared, finalUrl, followed.response, auth, secrets, save, followed.unfollowed ? [followed.unfollowed] : []);
       }
     } finally {
       deadline.dispose();
@@ -244,10 +248,10 @@ async function buildResult(
   finalUrl: URL,
   response: RawResponse,
   auth: AuthMethod,
+  secrets: string[],
   save?: SavePlan,
   redirectNotes: string[] = [],
 ): Promise<FetchResult> {
-  const secrets = svc.methods.secretsFor(finalUrl);
   const scrub = (text: string) => redactSecrets(text, secrets);
   const content = await readResponseContent(response, finalUrl, {
     format: params.format ?? 'markdown',

@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { after, afterEach, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { cleanupHomes, eventually, ROOT, startEmulator, TestServer, textOf } from '../helpers/harness.js';
+import { assertNoSecretsLeaked } from '../helpers/leaks.js';
+
+/**
+ * Issue 16, the server's own overhead per call: a warm access_fetch looks at
+ * the store once (one lstat of store.json), however the call uses it
+ * (pending-login check, credential lookup, what the body is scrubbed of).
+ */
+
+const running: Array<{ close(): Promise<void> }> = [];
+const secrets = new Set<string>();
+
+afterEach(async () => {
+  for (const r of running.splice(0).reverse()) await r.close();
+});
+after(() => {
+  assertNoSecretsLeaked(secrets);
+  cleanupHomes();
+});
+
+const COUNTER = pathToFileURL(join(ROOT, 'test', 'fixtures', 'count-store-stats.mjs')).href;
+const storeLooks = (s: TestServer) => s.stderr.join('').split('\n').filter((line) => line === 'store-lstat').length;
+
+/** Looks counted once the server's stderr has stopped growing (it is piped, so it arrives a little after the result). */
+async function settledLooks(s: TestServer): Promise<number> {
+  let last = -1;
+  const settled = await eventually(async () => {
+    const now = storeLooks(s);
+    const stable = now === last;
+    last = now;
+    await sleep(150);
+    return stable ? { now } : undefined;
+  }, 10_000, 'stderr to settle');
+  return settled!.now;
+}
+
+describe('store lookups per call', () => {
+  it('a warm fetch (raw or Markdown) looks at the store once, and a page that echoes the token is still scrubbed', async () => {
+    const e = await startEmulator({ approval: 'auto' });
+    running.push(e);
+    const s = await TestServer.start({ env: { NODE_OPTIONS: `--import ${COUNTER}` } });
+    running.push(s);
+    const login = await s.call('access_fetch', { url: `${e.appUrl}/` });
+    assert.ok(!login.isError, textOf(login));
+    const stored = JSON.parse(readFileSync(join(s.home, 'store.json'), 'utf8')) as { sessions: Record<string, { access_token: string }> };
+    const token = Object.values(stored.sessions)[0]!.access_token;
+    secrets.add(token);
+    // Past the idle warm-up (which reads the store once too).
+    await s.call('access_fetch', { url: `${e.appUrl}/doc?kb=4`, format: 'raw' });
+    for (const args of [{ format: 'raw' }, {}, { format: 'raw' }]) {
+      const before = await settledLooks(s);
+      const result = await s.call('access_fetch', { url: `${e.appUrl}/doc?kb=4`, ...args });
+      assert.ok(!result.isError, textOf(result));
+      assert.equal((await settledLooks(s)) - before, 1, `store looked at once for ${JSON.stringify(args)}`);
+    }
+    // The emulator's /echo returns the request as it saw it, credential included: the token sent is scrubbed from them.
+    const echo = await s.call('access_fetch', { url: `${e.appUrl}/echo`, format: 'raw' });
+    assert.match(textOf(echo), /\[redacted\]/, 'the echo carried the credential, scrubbed');
+    assert.ok(!textOf(echo).includes(token.slice(token.lastIndexOf(':') + 1)), 'the sent token never comes back');
+  });
+});
