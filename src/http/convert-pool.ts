@@ -63,6 +63,11 @@ export function conversionsRequested(): number {
   return requested;
 }
 
+/** Counts a conversion a caller asked for that ran elsewhere (a small page on the main thread). */
+export function noteConversionRequested(): void {
+  requested++;
+}
+
 /** Converts `job` in the worker; never rejects (a failure gives the body as served, with a note). */
 export function convertInWorker(job: TextJob, budgetMs = conversionBudgetMs(), options: { warmUp?: boolean } = {}): Promise<TextResult> {
   if (!options.warmUp) requested++;

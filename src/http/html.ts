@@ -54,6 +54,19 @@ const PAGE_CHROME = new Set(['nav', 'header', 'footer', 'aside', 'form']);
 const pageChrome = (element: HtmlElement) => NEVER_CONTENT.has(element.name) || PAGE_CHROME.has(element.name);
 
 export async function htmlToReadable(html: string, format: 'markdown' | 'text', pageUrl?: URL): Promise<ReadableHtml> {
+  return (await convertPage(html, format, pageUrl, true))!;
+}
+
+/**
+ * The same conversion when it needs no Readability (the page marks its main
+ * element, or is too nested for Readability anyway), else undefined: what the
+ * main thread may run itself on a small page, without a DOM library loaded.
+ */
+export async function htmlToReadableWithoutDom(html: string, format: 'markdown' | 'text', pageUrl?: URL): Promise<ReadableHtml | undefined> {
+  return convertPage(html, format, pageUrl, false);
+}
+
+async function convertPage(html: string, format: 'markdown' | 'text', pageUrl: URL | undefined, readability: boolean): Promise<ReadableHtml | undefined> {
   const page = parse(html);
   if (page.depthSum > CONVERSION_DEPTH_BUDGET) throw new PageTooComplexError(`elements nested ${page.maxDepth} deep`);
 
@@ -62,6 +75,7 @@ export async function htmlToReadable(html: string, format: 'markdown' | 'text', 
   const main = markedMain(page);
   if (main) content = { root: main, skip: mainChrome };
   else if (page.depthSum <= READABILITY_DEPTH_BUDGET) {
+    if (!readability) return undefined;
     const article = await readabilityArticle(html, pageUrl).catch(() => undefined);
     if (article) {
       content = { root: parse(article.html).root, skip: neverContent };

@@ -93,7 +93,7 @@ export async function convertText(job: TextJob, onServed?: (served: string) => v
   const served = unmark(marked);
   onServed?.(served);
   if (job.format === 'raw') return { text: served, notes: [] };
-  if (job.html) return convertHtml(marked, served, job);
+  if (job.html) return (await convertHtml(marked, served, job))!;
   if (/[/+]json$/.test(job.contentType) && job.bodyComplete) {
     try {
       return { text: scrub(JSON.stringify(JSON.parse(marked), null, 2), job), notes: [] };
@@ -104,10 +104,23 @@ export async function convertText(job: TextJob, onServed?: (served: string) => v
   return { text: served, notes: [] };
 }
 
-async function convertHtml(marked: string, served: string, job: TextJob): Promise<TextResult> {
-  const { htmlToReadable, PageTooComplexError } = await loadHtmlConverter();
+/**
+ * An HTML page converted right here when that needs no DOM library (see
+ * htmlToReadableWithoutDom), else undefined: the caller sends it to the worker.
+ */
+export async function convertHtmlWithoutDom(job: TextJob): Promise<TextResult | undefined> {
+  const marked = markedText(job);
+  return convertHtml(marked, unmark(marked), job, false);
+}
+
+async function convertHtml(marked: string, served: string, job: TextJob, readability = true): Promise<TextResult | undefined> {
+  const { htmlToReadable, htmlToReadableWithoutDom, PageTooComplexError } = await loadHtmlConverter();
   try {
-    const { text, title } = await htmlToReadable(marked, job.format as 'markdown' | 'text', job.url ? new URL(job.url) : undefined);
+    const format = job.format as 'markdown' | 'text';
+    const url = job.url ? new URL(job.url) : undefined;
+    const readable = readability ? await htmlToReadable(marked, format, url) : await htmlToReadableWithoutDom(marked, format, url);
+    if (!readable) return undefined;
+    const { text, title } = readable;
     return { text: scrub(text, job), title: title === undefined ? undefined : scrub(title, job), notes: [] };
   } catch (error) {
     // A page the converter cannot handle is still worth reading as served.

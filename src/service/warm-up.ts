@@ -3,10 +3,12 @@
  * would otherwise pay for once — the store parsed, undici's HTTP parser
  * compiled (one request to a throwaway listener on 127.0.0.1, through its own
  * agent so no proxy setting applies), and a small page converted a few times
- * through the real path (main thread → worker → back), which starts the worker,
- * loads the converter's libraries and gets the hot code compiled — so the
- * first fetch costs about what a warm one does. Never fails: a step that
- * cannot run is skipped.
+ * through the real path (a small page with a marked main is converted on the
+ * main thread, see convert.ts), which loads the converter and gets its hot
+ * code compiled — so the first fetch costs about what a warm one does. The
+ * worker (and Readability's DOM library) is not started here: it costs
+ * memory for as long as the server lives, and only larger pages and pages
+ * without a marked main need it. Never fails: a step that cannot run is skipped.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -36,7 +38,7 @@ const SECTION = `<section id="s1"><h2>Section</h2><h3><code>name.call(options[, 
 <table><thead><tr><th>Parameter</th><th>Type</th></tr></thead><tbody><tr><td><code>timeout</code></td><td>number</td></tr><tr><td>retries</td><td>2</td></tr></tbody></table>
 <ul><li>Returns: <code>Promise&lt;Result&gt;</code></li><li>two<ol><li>nested</li></ol></li></ul><blockquote><p>Quoted.</p></blockquote><dl><dt>term</dt><dd>definition</dd></dl><img src="i.png" alt="x"></section>`;
 const PAGE = Buffer.from(`<!doctype html><html><head><title>Warm-up</title></head><body><nav><a href="/">Home</a></nav><main><article><h1>Warm-up</h1>
-${SECTION.repeat(30)}</article></main><footer>Footer</footer></body></html>`);
+${SECTION.repeat(12)}</article></main><footer>Footer</footer></body></html>`);
 
 /** A few rounds, each only while no caller has asked for a conversion: a real page never waits behind more than one warm-up page. */
 async function warmConverter(): Promise<void> {
