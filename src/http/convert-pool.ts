@@ -63,6 +63,11 @@ export function conversionsRequested(): number {
   return requested;
 }
 
+/** Whether the worker is running (it starts with the first page that needs it). */
+export function converterWorkerRunning(): boolean {
+  return worker !== undefined;
+}
+
 /** Counts a conversion a caller asked for that ran elsewhere (a small page on the main thread). */
 export function noteConversionRequested(): void {
   requested++;

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { PIXEL_PNG } from '../../src/emulator/binary.js';
@@ -187,5 +188,32 @@ describe('lazy loading', () => {
     // The converter runs in a worker started with the first page (convert-pool.ts), which imports it on first use.
     assert.match(readFileSync(join(dir, 'text-convert.ts'), 'utf8'), /import\('\.\/html\.js'\)/);
     assert.match(readFileSync(join(dir, 'convert-pool.ts'), 'utf8'), /function ensureWorker\(\)[^]*?new Worker\(/);
+  });
+});
+
+describe('convertBody: where a page is converted', () => {
+  it('a small page that marks its main element is converted on this thread; one without goes to the worker (Readability)', async () => {
+    const script = `
+      const { convertBody } = await import(${JSON.stringify(new URL('../../src/http/convert.ts', import.meta.url).href)});
+      const { converterWorkerRunning, conversionsRequested } = await import(${JSON.stringify(new URL('../../src/http/convert-pool.ts', import.meta.url).href)});
+      const options = { bodyComplete: true, maxImageBytes: 0, url: new URL('https://docs.example/a/') };
+      const marked = await convertBody(Buffer.from('<!doctype html><title>T</title><nav>Menu</nav><main><h2>Part</h2><p>Body text with <a href="b">a link</a>.</p></main>'), 'text/html', 'markdown', options);
+      const afterMarked = { running: converterWorkerRunning(), requested: conversionsRequested() };
+      const article = '<p>' + 'A sentence of the article that Readability keeps. '.repeat(12) + '</p>';
+      const unmarked = await convertBody(Buffer.from('<!doctype html><title>U</title><body><div class="sidebar"><a href="/">Home</a></div><article>' + article.repeat(4) + '</article></body>'), 'text/html', 'markdown', options);
+      process.stdout.write(JSON.stringify({ marked: marked.text, afterMarked, unmarked: unmarked.text.slice(0, 200), afterUnmarked: { running: converterWorkerRunning(), requested: conversionsRequested() } }));
+      process.exit(0);`;
+    const out = JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' })) as {
+      marked: string;
+      afterMarked: { running: boolean; requested: number };
+      unmarked: string;
+      afterUnmarked: { running: boolean; requested: number };
+    };
+    assert.match(out.marked, /## Part/);
+    assert.match(out.marked, /\[a link\]\(https:\/\/docs\.example\/a\/b\)/);
+    assert.doesNotMatch(out.marked, /Menu/);
+    assert.deepEqual(out.afterMarked, { running: false, requested: 1 });
+    assert.match(out.unmarked, /A sentence of the article/);
+    assert.deepEqual(out.afterUnmarked, { running: true, requested: 2 });
   });
 });
