@@ -21,12 +21,21 @@ export function openSession(verbose: boolean): CliSession {
   // The command owns Ctrl-C. Libraries hook SIGINT to re-raise it (when-exit, under conf's atomic writes,
   // does so unconditionally), which would kill the process by signal before the login ends, its lock is
   // released and the exit code 3 is set. Their 'exit' hooks still run when the command exits.
-  process.removeAllListeners('SIGINT');
+  // The store's writer (conf) loads on the first write, mid-command: its hook is taken off as it comes.
+  const ownInterrupt = () => {
+    for (const listener of process.listeners('SIGINT')) if (listener !== onInterrupt) process.off('SIGINT', listener);
+  };
+  const onNewListener = (event: string | symbol) => {
+    if (event === 'SIGINT') setImmediate(ownInterrupt);
+  };
+  ownInterrupt();
   process.on('SIGINT', onInterrupt);
+  process.on('newListener', onNewListener);
   return {
     service,
     signal: controller.signal,
     close: async () => {
+      process.off('newListener', onNewListener);
       process.off('SIGINT', onInterrupt);
       await service.close().catch(() => {});
     },

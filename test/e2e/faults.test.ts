@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, before, beforeEach, describe, it } from 'node:test';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Emulator, FaultEndpoint, FaultKind } from '../../src/emulator/index.js';
 import { cleanupHomes, eventually, type ServerOptions, startEmulator, tempHome, TestServer, textOf, resultData } from '../helpers/harness.js';
@@ -67,7 +67,8 @@ async function assertStillAnswers(target = server): Promise<void> {
 
 /** A clean server: no session for the app, no discovery cached, no login pending. */
 async function cleanServer(): Promise<TestServer> {
-  if (storedSessions()[emulator.appUrl]) assertOk(await server.call('access_logout', { url: appUrl() }));
+  // Also when no session is stored: a login that failed holds back the next browser, and logout starts over.
+  assertOk(await server.call('access_logout', { url: appUrl() }));
   if (restartNeeded) {
     await server.close();
     server = await startServer();
@@ -194,10 +195,12 @@ describe('faults after the login (session stored)', () => {
 
   before(async () => {
     warm = await startServer({ env: { CF_ACCESS_MCP_MAX_BODY_BYTES: String(1024 * 1024) } });
+    // The login faults above leave a failed login on record (it holds back the next browser): start over.
+    assertOk(await warm.call('access_logout', { url: appUrl() }));
   });
 
   after(async () => {
-    if (storedSessions()[emulator.appUrl]) assertOk(await warm.call('access_logout', { url: appUrl() }));
+    assertOk(await warm.call('access_logout', { url: appUrl() }));
     await warm.close();
   });
 
@@ -251,6 +254,11 @@ describe('faults after the login (session stored)', () => {
 });
 
 describe('the browser side of a login', () => {
+  // Each case starts over: a login that failed holds back the next browser until a logout.
+  beforeEach(async () => {
+    assertOk(await server.call('access_logout', { url: appUrl() }));
+  });
+
   it('authorize answering 5xx: the user is stuck on an error page; pending with the URL to open, then a timeout', async () => {
     const before = storedSessions();
     const stuck = await startServer({ env: { CF_ACCESS_MCP_LOGIN_TIMEOUT: '2' } });
