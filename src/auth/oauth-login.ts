@@ -266,7 +266,7 @@ export class OAuthLogin {
         throw new AccessError(
           'login_pending',
           `Another cf-access-mcp process is starting a login to ${target.host}, but has not shown its login page yet.`,
-          'Call the same tool again in a few seconds.',
+          'Repeat the same request in a few seconds.',
         );
       }
       await sleep(POLL_MS);
@@ -395,7 +395,7 @@ export class OAuthLogin {
   private async resume(record: ResumableLogin, lock: HeldLock): Promise<PendingLogin> {
     if (!(await this.resumable.claim(record))) {
       await lock.release();
-      throw new AccessError('login_pending', `Another cf-access-mcp process took over the login to ${new URL(record.origin).host}.`, 'Call the same tool again in a few seconds.');
+      throw new AccessError('login_pending', `Another cf-access-mcp process took over the login to ${new URL(record.origin).host}.`, 'Repeat the same request in a few seconds.');
     }
     const { login, listener } = await resumeLogin(record, {
       bind: this.config.callbackBind,
