@@ -94,9 +94,13 @@ async function beginLogin(
   };
   const login = await svc.methods.get(name).begin(target, challenge, { skipCache: options.skipCache, signal: options.signal, mayStart });
   // A sign-in that was denied (by the user, or the policy at authorization) or failed holds back the next browser for this application.
-  login.done.catch((error: unknown) => {
-    if (endsInCoolDown(error) && login.source !== 'other-process') void recordRefusal(svc, login.key, error);
+  // Recorded before anyone waiting hears of the failure: a logout right after it must find the record to clear.
+  const recorded = login.done.catch(async (error: unknown) => {
+    if (endsInCoolDown(error) && login.source !== 'other-process') await recordRefusal(svc, login.key, error);
+    throw error;
   });
+  recorded.catch(() => {}); // nobody may be waiting any more
+  login.done = recorded;
   return login;
 }
 
