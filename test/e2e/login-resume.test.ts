@@ -156,6 +156,10 @@ describe('a login begun by a server that was killed', () => {
 describe('a redirect form refused only at authorization', () => {
   it('switches to the other form instead of timing out, and remembers it only once a login completed', async () => {
     const e = await emulatorWith({ redirectHosts: '127.0.0.1', redirectHostsCheckedAt: 'authorize' });
+    // Registering slower than the callback listener's close-when-idle (200 ms after a callback): the retry with the
+    // other form must keep the listener it registers with (on a loaded machine this happened by chance and the
+    // retry opened no browser, so the fetch came back pending).
+    e.setFault({ endpoint: 'registration', kind: 'delay', delayMs: 1_000 });
     const home = tempHome();
     const server = await serverOn(home);
     assertContent(await server.call('access_fetch', { url: `${e.appUrl}/`, wait_seconds: 30 }));
