@@ -1,29 +1,11 @@
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { CallbackListener, type CallbackParams } from '../../src/auth/callback-server.js';
 import { AccessError } from '../../src/core/errors.js';
+import { rawGet } from '../helpers/unit.js';
 
-interface Reply {
-  status: number;
-  body: string;
-}
-
-/** A raw GET with a Host header of our choosing (fetch does not let us set Host). */
-function get(address: string, port: number, path: string, host: string | null = `localhost:${port}`): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const headers = host === null ? {} : { host };
-    const req = request({ host: address, port, path, method: 'GET', headers, setHost: host !== null }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+const get = rawGet;
 
 const heading = (html: string) => /<h1[^>]*>([^<]*)<\/h1>/.exec(html)?.[1] ?? '';
 
