@@ -179,6 +179,22 @@ describe('CallbackListener', () => {
     await assert.rejects(get('127.0.0.1', port, '/callback?code=c&state=s6'), /ECONNREFUSED/);
   });
 
+  it('stays open while held (a login registering its redirect URI with this port), and closes once released and idle', async () => {
+    const listener = newListener();
+    const redirectUri = await listener.start();
+    const release = listener.hold();
+    const ended = listener.expect('s8', 'app.example.com', 30_000);
+    listener.cancel('s8', new Error('the previous attempt ended'));
+    await assert.rejects(ended, /previous attempt ended/);
+    assert.equal(listener.redirectUri, redirectUri, 'nobody waits, but the listener is held');
+    const next = listener.expect('s9', 'app.example.com', 30_000);
+    release();
+    assert.equal(listener.redirectUri, redirectUri, 'released with a login waiting: still listening');
+    listener.cancel('s9', new Error('done'));
+    await assert.rejects(next, /done/);
+    assert.equal(listener.redirectUri, undefined, 'closed once nobody waits or holds it');
+  });
+
   it('cancel rejects the waiting login with the given reason', async () => {
     const listener = newListener();
     await listener.start();
