@@ -14,7 +14,6 @@ import { assertContent, e2eSuite } from '../helpers/suite.js';
  * blocks nothing.
  */
 
-
 const suite = e2eSuite();
 const { emulator: emulatorWith } = suite;
 

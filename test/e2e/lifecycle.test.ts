@@ -12,7 +12,6 @@ import { assertContent, e2eSuite } from '../helpers/suite.js';
  * built server over stdio against the emulator.
  */
 
-
 const suite = e2eSuite();
 const { emulator: emulatorWith } = suite;
 
