@@ -7,7 +7,7 @@ import { BLOB_BYTES, blobBytes, PIXEL_PNG } from '../../src/emulator/binary.js';
 import type { Emulator, LogEntry } from '../../src/emulator/index.js';
 import { DATA_JSON } from '../../src/emulator/pages.js';
 import { cleanupHomes, eventually, startEmulator, tempHome, TestServer, textOf, resultData } from '../helpers/harness.js';
-import { assertNoSecretsLeaked } from '../helpers/leaks.js';
+import { assertNoSecretsLeaked, seenCredentials } from '../helpers/leaks.js';
 import { arg, step } from '../../src/core/next-step.js';
 
 /**
@@ -47,11 +47,7 @@ async function fetchTool(args: Record<string, unknown>, on: TestServer = server)
 
 /** Every credential the emulator saw, plus whatever else it reports as secret. */
 const traced: LogEntry[] = [];
-function issuedSecrets(): string[] {
-  const seen = traced.flatMap((e) => [/^Bearer\s+(\S+)/i.exec(e.headers.authorization ?? '')?.[1], e.headers['cf-access-token']]);
-  const reported = (emulator as { secrets?: () => string[] }).secrets?.() ?? [];
-  return [...seen, ...reported].filter((s): s is string => Boolean(s));
-}
+const issuedSecrets = () => seenCredentials(traced, emulator);
 
 before(async () => {
   emulator = await startEmulator({ trace: (entry) => traced.push(entry) });
