@@ -42,6 +42,54 @@ export class SecretNeedles {
   }
 }
 
+const NOTHING = Buffer.alloc(0);
+
+/**
+ * The masking of a byte stream without a stream around it: each chunk is
+ * masked in place and handed on, less the last bytes that could be the start
+ * of a secret the next chunk completes (held back, at most the longest secret
+ * less one byte). Callers without a Transform (the proxy's relay, which writes
+ * straight to the client's socket) use it directly.
+ */
+export class StreamMask {
+  private tail: Buffer = NOTHING;
+
+  constructor(private readonly needles: SecretNeedles) {}
+
+  /** Masks `chunk` (in place) and passes on, through `emit`, what can go out now: none, one or two buffers. */
+  push(chunk: Buffer, emit: (part: Buffer) => void): void {
+    const keep = this.needles.keep;
+    if (chunk.length <= keep) {
+      this.tail = this.tail.length ? Buffer.concat([this.tail, chunk]) : Buffer.from(chunk);
+      this.needles.mask(this.tail);
+      if (this.tail.length > keep) {
+        emit(this.tail.subarray(0, this.tail.length - keep));
+        this.tail = Buffer.from(this.tail.subarray(this.tail.length - keep));
+      }
+      return;
+    }
+    // A secret split across the boundary: look in the held-back tail plus the start of this chunk, masking both in place.
+    if (this.tail.length) {
+      const window = Buffer.concat([this.tail, chunk.subarray(0, keep)]);
+      this.needles.mask(window);
+      window.copy(this.tail, 0, 0, this.tail.length);
+      window.copy(chunk, 0, this.tail.length);
+      emit(this.tail);
+    }
+    this.needles.mask(chunk);
+    // Hold back what could be the start of a secret that the next chunk completes.
+    this.tail = Buffer.from(chunk.subarray(chunk.length - keep));
+    emit(chunk.subarray(0, chunk.length - keep));
+  }
+
+  /** What was held back, masked (empty when nothing was). */
+  end(): Buffer {
+    const tail = this.tail;
+    this.tail = NOTHING;
+    return tail;
+  }
+}
+
 /**
  * Replaces every occurrence of the given secrets in a byte stream with a mask
  * of the same length, without buffering more than the longest secret: a site
@@ -51,11 +99,13 @@ export class SecretNeedles {
  */
 export class SecretScrubber extends Transform {
   private readonly needles: SecretNeedles;
-  private tail: Buffer = Buffer.alloc(0);
+  private readonly masker: StreamMask;
+  private readonly pass = (part: Buffer): void => void this.push(part);
 
   constructor(secrets: readonly string[] | SecretNeedles, highWaterMark?: number) {
     super(highWaterMark === undefined ? {} : { highWaterMark });
     this.needles = secrets instanceof SecretNeedles ? secrets : new SecretNeedles(secrets);
+    this.masker = new StreamMask(this.needles);
   }
 
   get active(): boolean {
@@ -63,34 +113,14 @@ export class SecretScrubber extends Transform {
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
-    const keep = this.needles.keep;
     if (this.needles.empty) return done(null, chunk);
-    if (chunk.length <= keep) {
-      this.tail = Buffer.concat([this.tail, chunk]);
-      this.needles.mask(this.tail);
-      if (this.tail.length > keep) {
-        const out = this.tail.subarray(0, this.tail.length - keep);
-        this.tail = Buffer.from(this.tail.subarray(this.tail.length - keep));
-        return done(null, out);
-      }
-      return done();
-    }
-    // A secret split across the boundary: look in the held-back tail plus the start of this chunk, masking both in place.
-    if (this.tail.length) {
-      const window = Buffer.concat([this.tail, chunk.subarray(0, keep)]);
-      this.needles.mask(window);
-      window.copy(this.tail, 0, 0, this.tail.length);
-      window.copy(chunk, 0, this.tail.length);
-      this.push(this.tail);
-    }
-    this.needles.mask(chunk);
-    // Hold back what could be the start of a secret that the next chunk completes.
-    this.tail = Buffer.from(chunk.subarray(chunk.length - keep));
-    done(null, chunk.subarray(0, chunk.length - keep));
+    this.masker.push(chunk, this.pass);
+    done();
   }
 
   override _flush(done: TransformCallback): void {
-    done(null, this.tail.length ? this.tail : undefined);
+    const tail = this.masker.end();
+    done(null, tail.length ? tail : undefined);
   }
 }
 
