@@ -26,8 +26,12 @@ export interface ProxyOptions {
   onIdle?: (proxy: AccessProxy) => void;
 }
 
-/** Stream buffers of the client's side (at Node's default 16 KB every such write of a download paused the origin once). */
-const STREAM_BUFFER = 64 * 1024;
+/**
+ * Buffers of the client's sockets. Above the 64 KB an origin read delivers: at
+ * 64 KB (or Node's default 16 KB) every chunk of a download filled the buffer
+ * while corked, so the origin was paused and resumed once per chunk.
+ */
+const CLIENT_BUFFER = 256 * 1024;
 
 type Outgoing = Record<string, string | string[]>;
 
@@ -76,7 +80,7 @@ export class AccessProxy {
   ) {
     this.origin = target.origin;
     this.leases = new CredentialLeases(svc, this.origin);
-    this.server = createServer({ noDelay: true, keepAlive: true, highWaterMark: STREAM_BUFFER }, (req, res) => this.handle(req, res));
+    this.server = createServer({ noDelay: true, keepAlive: true, highWaterMark: CLIENT_BUFFER }, (req, res) => this.handle(req, res));
     // A large upload may take longer than Node's default whole-request timeout; a client's idle keep-alive connection is kept as undici keeps ours.
     this.server.requestTimeout = 0;
     this.server.keepAliveTimeout = 30_000;
