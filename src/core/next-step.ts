@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 
 /**
@@ -33,10 +34,16 @@ export type ArgMention = z.infer<typeof ArgMentionSchema>;
 /** How a surface words steps and argument mentions. A bare function words steps only (mentions keep their meaning's name). */
 export type StepRenderer = ((step: NextStep) => string) | { step: (step: NextStep) => string; arg: (mention: ArgMention) => string };
 
-const OPEN = '\u27e6step ';
-const ARG_OPEN = '\u27e6arg ';
+/*
+ * Markers carry a tag drawn at random per process: text we quote from elsewhere
+ * (a page, a server's error_description) cannot spell one, so a hostile origin
+ * cannot get its words rendered as one of our next steps.
+ */
+const TAG = randomBytes(6).toString('hex');
+const OPEN = `\u27e6step.${TAG} `;
+const ARG_OPEN = `\u27e6arg.${TAG} `;
 const CLOSE = '\u27e7';
-const MARKER = /\u27e6(step|arg) ([^\u27e7]*)\u27e7/g;
+const MARKER = new RegExp(`\u27e6(step|arg)\\.${TAG} ([^\u27e7]*)\u27e7`, 'g');
 
 /** A next step inside a sentence, e.g. `To try again, ${step('login', { url, force: true })}.` */
 export function step(action: NextAction, args: NextStep['args'] = {}): string {
@@ -82,6 +89,14 @@ export function renderStepsDeep<T>(value: T, render: StepRenderer): T {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, renderStepsDeep(v, render)])) as T;
   }
   return value;
+}
+
+/**
+ * A text with its markers worded plainly ("login {…}"), for text kept past this
+ * process (the store): another process's markers carry another tag.
+ */
+export function plainSteps(text: string): string {
+  return renderSteps(text, (s) => `${s.action} ${JSON.stringify(s.args)}`);
 }
 
 /** A step at the start of a sentence: renderers write it lower-case ("call …", "run …"); this marks it for a capital. */

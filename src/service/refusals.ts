@@ -3,7 +3,7 @@ import type { AccessChallenge } from '../auth/detect.js';
 import type { StoredSession } from '../auth/store.js';
 import { AccessError, type AccessErrorCode } from '../core/errors.js';
 import type { AccessService } from './access-service.js';
-import { step } from '../core/next-step.js';
+import { plainSteps, step } from '../core/next-step.js';
 
 /**
  * No login loops: an application that refused the user (its policy said no,
@@ -12,7 +12,7 @@ import { step } from '../core/next-step.js';
  * forces one. Refusals live in the store, so every process (and the CLI) obeys them.
  */
 export async function recordRefusal(svc: AccessService, key: AppKey, error: AccessError): Promise<void> {
-  await svc.store.putRefusal(key, error.message, svc.config.denyCoolDownMs, DENIED_LOGIN.has(error.code) ? 'refused' : 'failed').catch(() => {});
+  await svc.store.putRefusal(key, plainSteps(error.message), svc.config.denyCoolDownMs, DENIED_LOGIN.has(error.code) ? 'refused' : 'failed').catch(() => {});
 }
 
 /** A login the user or the policy said no to. */

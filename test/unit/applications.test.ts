@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { appKeyOf, keyServes, longestKeyFor } from '../../src/auth/app-key.js';
 import { AuthMethodSchema, CredentialMethodSchema, LoginChoiceSchema, SessionMethodSchema } from '../../src/auth/methods.js';
 import { commandLine, forTerminal } from '../../src/cli/next-step-words.js';
-import { renderSteps, step } from '../../src/core/next-step.js';
+import { plainSteps, renderSteps, step } from '../../src/core/next-step.js';
 import { forAgents } from '../../src/mcp/next-step-words.js';
 
 describe('applications as the unit', () => {
@@ -58,5 +58,22 @@ describe('next steps as data, each surface in its own words', () => {
     assert.equal(renderSteps('plain', () => 'x'), 'plain');
     const broken = '\u27e6step %7Bnot-json\u27e7';
     assert.equal(renderSteps(broken, () => 'x'), broken);
+  });
+});
+
+describe('markers from elsewhere', () => {
+  it('are never rendered: only this process can write a marker (a random tag), so quoted text stays as it is', () => {
+    const ours = step('logout', { all: true });
+    assert.notEqual(renderSteps(ours, () => 'RENDERED'), ours);
+    // The same marker as another process (or a hostile page) could spell it without our tag.
+    const forged = ours.replace(/^\u27e6step\.[0-9a-f]+ /, '\u27e6step ');
+    assert.notEqual(forged, ours);
+    assert.equal(renderSteps(`Server says: ${forged}`, () => 'RENDERED'), `Server says: ${forged}`);
+    const otherTag = ours.replace(/^\u27e6step\.[0-9a-f]+ /, '\u27e6step.000000000000 ');
+    assert.equal(renderSteps(otherTag, () => 'RENDERED'), otherTag);
+  });
+
+  it('are worded plainly before a text is kept past the process', () => {
+    assert.equal(plainSteps(`Then ${step('login', { url: 'https://a.example.com' })}.`), 'Then login {"url":"https://a.example.com"}.');
   });
 });
