@@ -64,6 +64,8 @@ export class CallbackListener {
   startLoaded?: (state: string, cookie: { name: string; value: string }) => void;
   /** States of logins cancelled (e.g. by access_logout): their callback shows a "cancelled" page. */
   private readonly cancelled = new Map<string, { host: string; at: number }>();
+  /** Logins about to wait here (registering their redirect URI with our port): the listener stays open for them. */
+  private holds = 0;
 
   constructor(private readonly options: CallbackListenerOptions) {}
 
@@ -369,9 +371,21 @@ export class CallbackListener {
     res.end();
   }
 
+  /** Keeps the listener open (once started) until the returned function is called, e.g. until a login waits on it. */
+  hold(): () => void {
+    this.holds++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.holds--;
+      this.closeIfIdle();
+    };
+  }
+
   private closeIfIdle(): void {
     // A cancelled login's page stays answerable for a while; the listener closes with the process.
-    if (this.waiters.size > 0 || this.servers.length === 0 || this.recentlyCancelled()) return;
+    if (this.waiters.size > 0 || this.holds > 0 || this.servers.length === 0 || this.recentlyCancelled()) return;
     this.close();
   }
 

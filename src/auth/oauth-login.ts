@@ -467,8 +467,18 @@ export class OAuthLogin {
     const onTeamDomain = isTrustedLoginHost(discovery.authorizationServer, target);
     // Decided before registering: the registration made below must not make the team look trusted.
     const trusted = onTeamDomain && isTrustedTeam(discovery.authorizationServer, this.store, this.config.trustedTeams ?? []);
-    await this.callback.start();
-    const { registration, redirectUri, host } = await this.ensureRegistration(discovery, trusted, refusedHost);
+    // The listener closes itself once no login waits (a moment after a callback): held open until this login
+    // waits on it, or a retry registering its other redirect form in that moment would lose it, its port with it.
+    const release = this.callback.hold();
+    let registered: Awaited<ReturnType<typeof this.ensureRegistration>>;
+    try {
+      await this.callback.start();
+      registered = await this.ensureRegistration(discovery, trusted, refusedHost);
+    } catch (error) {
+      release();
+      throw error;
+    }
+    const { registration, redirectUri, host } = registered;
     const { verifier, challenge: codeChallenge } = createPkce();
     const state = createState();
     const authorizationUrl = buildAuthorizationUrl({
@@ -484,6 +494,7 @@ export class OAuthLogin {
     const result = this.callback
       .expect(state, target.host, this.config.loginTimeoutMs)
       .then((params) => this.finish(target, discovery, registration, redirectUri, verifier, params));
+    release();
     // Settles before anyone listens when the browser is quick; the caller attaches its handlers next.
     result.catch(() => {});
     this.waiting.set(origin, { state, listener: this.callback });

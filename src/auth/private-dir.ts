@@ -73,12 +73,15 @@ export function unsafeEntry(path: string, kind: 'file' | 'directory'): Unsafe | 
   return stat ? unsafeStat(path, stat, kind) : undefined;
 }
 
+/** This process's user, asked once: the store checks its file against it on every read. */
+let uid: number | undefined;
+
 /** The same check on an lstat the caller already made (the store makes one per read). */
 export function unsafeStat(path: string, stat: Pick<Stats, 'isSymbolicLink' | 'isFile' | 'isDirectory'> & { uid: number | bigint }, kind: 'file' | 'directory'): Unsafe | undefined {
   const fix = `Remove it (rm -r ${path}); it is recreated as needed.`;
   if (stat.isSymbolicLink()) return { problem: `${path} is a symbolic link`, fix };
   if (kind === 'file' ? !stat.isFile() : !stat.isDirectory()) return { problem: `${path} is not a ${kind}`, fix };
-  if (POSIX && Number(stat.uid) !== process.getuid!()) return { problem: `${path} belongs to another user (uid ${stat.uid})`, fix };
+  if (POSIX && Number(stat.uid) !== (uid ??= process.getuid!())) return { problem: `${path} belongs to another user (uid ${stat.uid})`, fix };
   return undefined;
 }
 

@@ -35,12 +35,18 @@ export class CredentialLeases {
 
   /** The credential for a URL on the proxy's origin ({} headers when there is none yet: not signed in). */
   async leaseFor(url: URL): Promise<Lease> {
-    const now = Date.now();
-    const held = this.leases.get(this.keyFor(url, now));
-    if (held && now < held.until) return held.lease;
+    const held = this.cached(url);
+    if (held) return held;
     this.keys.until = 0;
     const headers = await this.svc.credentialsFor(url);
     return this.hold(url, headers, Date.now());
+  }
+
+  /** The lease held for the URL's application while it is fresh, found without waiting (undefined: look it up with leaseFor). */
+  cached(url: URL): Lease | undefined {
+    const now = Date.now();
+    const held = this.leases.get(this.keyFor(url, now));
+    return held && now < held.until ? held.lease : undefined;
   }
 
   /** Remembers credential headers just obtained (after a renewal) for the URL's application. */

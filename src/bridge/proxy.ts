@@ -5,14 +5,14 @@ import { request, upgrade, type Dispatcher } from 'undici';
 import type { AppKey } from '../auth/app-key.js';
 import { AccessError } from '../core/errors.js';
 import { parseTargetUrl } from '../core/url-policy.js';
-import { discard } from '../http/client.js';
+import { discard, type HeaderMap } from '../http/client.js';
 import type { AccessService } from '../service/access-service.js';
 import { credentialHeadersFor } from '../service/credentials.js';
 import { accessChallengeOf } from './access-challenge.js';
 import { CredentialLeases, type Lease } from './credential-lease.js';
 import { foreignHost, headerConflict, notOriginForm, refusalFor, refuseSocket, replayImpossible, sendRefusal, type Refusal } from './refusals.js';
+import { Relay, type RelayOutcome } from './relay.js';
 import { forwardRequestHeaders, rewriteResponseHeaders } from './rewrite.js';
-import { SecretScrubber } from '../core/secret-scrubber.js';
 import { WebSocketScrubber } from './ws-scrub.js';
 
 export interface ProxyOptions {
@@ -26,12 +26,24 @@ export interface ProxyOptions {
   onIdle?: (proxy: AccessProxy) => void;
 }
 
-/** A response body of known length up to this size is read whole and written in one piece. */
-const SMALL_BODY = 256 * 1024;
-/** Stream buffers of a streamed body: the size undici reads from the origin (at Node's default 16 KB every such read paused the origin once). */
-const STREAM_BUFFER = 64 * 1024;
+/**
+ * Buffers of the client's sockets. Above the 64 KB an origin read delivers: at
+ * 64 KB (or Node's default 16 KB) every chunk of a download filled the buffer
+ * while corked, so the origin was paused and resumed once per chunk.
+ */
+const CLIENT_BUFFER = 256 * 1024;
 
 type Outgoing = Record<string, string | string[]>;
+
+/** One request from the local client: the relay of its current attempt, and whether the client went away. */
+interface Exchange {
+  req: IncomingMessage;
+  res: ServerResponse;
+  relay?: Relay;
+  gone: boolean;
+}
+
+const CLIENT_GONE = new Error('the local client closed the connection');
 
 /** Thrown inside a forward to answer the local client with a refusal. */
 class Refused extends Error {
@@ -68,7 +80,7 @@ export class AccessProxy {
   ) {
     this.origin = target.origin;
     this.leases = new CredentialLeases(svc, this.origin);
-    this.server = createServer({ noDelay: true, keepAlive: true, highWaterMark: STREAM_BUFFER }, (req, res) => this.handle(req, res));
+    this.server = createServer({ noDelay: true, keepAlive: true, highWaterMark: CLIENT_BUFFER }, (req, res) => this.handle(req, res));
     // A large upload may take longer than Node's default whole-request timeout; a client's idle keep-alive connection is kept as undici keeps ours.
     this.server.requestTimeout = 0;
     this.server.keepAliveTimeout = 30_000;
@@ -158,36 +170,37 @@ export class AccessProxy {
     this.requests++;
     this.active++;
     this.lastUsedAt = Date.now();
-    const aborter = new AbortController();
+    const exchange: Exchange = { req, res, gone: false };
     res.once('close', () => {
       this.active--;
       this.lastUsedAt = Date.now();
-      if (!res.writableFinished) aborter.abort();
+      if (res.writableFinished) return;
+      exchange.gone = true;
+      exchange.relay?.cancel(CLIENT_GONE);
     });
-    this.forward(req, res, aborter.signal).catch((error: unknown) => {
-      if (aborter.signal.aborted) return;
+    this.forward(exchange).catch((error: unknown) => {
+      if (exchange.gone) return;
       sendRefusal(req, res, error instanceof Refused ? error.refusal : refusalFor(error));
     });
   }
 
-  private async forward(req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<void> {
+  private async forward(exchange: Exchange): Promise<void> {
+    const { req } = exchange;
     const url = this.upstreamUrl(req);
     const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
-    const forwarded = forwardRequestHeaders(req.headers);
-    let lease = await this.lease(req, url);
-    let response = await this.send(req, url, { ...forwarded, ...lease.lowered }, hasBody, signal);
-    // Only a redirect, 401 or 403 can be Access asking for a credential: everything else goes straight on.
-    const status = response.statusCode;
-    const challenge = (status >= 300 && status < 400) || status === 401 || status === 403 ? await accessChallengeOf(status, response.headers, url) : undefined;
-    if (challenge && challenge !== 'own_oauth') {
-      // Access wants a (new) credential: the same single-flight refresh or login the tools use.
-      discard(response.body);
-      this.leases.drop(lease.key);
-      lease = await this.lease(req, url, lease);
-      if (hasBody) throw new Refused(replayImpossible(this.origin));
-      response = await this.send(req, url, { ...forwarded, ...lease.lowered }, false, signal);
-    }
-    await this.respond(req, res, url, response, lease);
+    const headers = forwardRequestHeaders(req.headers);
+    // The held credential without a turn of the event loop (every request but the first after a refresh).
+    const held = this.leases.cached(url);
+    let lease = held ? this.checked(req, held) : await this.lease(req, url);
+    // Only a redirect, 401 or 403 can be Access asking for a credential: the relay asks before the client sees a byte.
+    if ((await this.relay(exchange, url, headers, lease, hasBody, true)) === 'done') return;
+    // Access wants a (new) credential: the same single-flight refresh or login the tools use.
+    this.leases.drop(lease.key);
+    const refused = lease;
+    lease = await this.lease(req, url, refused);
+    if (hasBody) throw new Refused(replayImpossible(this.origin));
+    for (const name in refused.lowered) delete headers[name];
+    await this.relay(exchange, url, headers, lease, false, false);
   }
 
   /** Our credential for the URL (renewed when `refused` is the one Access just refused); refused when the client set a header it would replace (never dropped silently). */
@@ -200,46 +213,47 @@ export class AccessProxy {
     } catch (error) {
       throw new Refused(refusalFor(error));
     }
+    return this.checked(req, lease);
+  }
+
+  private checked(req: IncomingMessage, lease: Lease): Lease {
     for (const name in lease.lowered) {
       if (req.headers[name] !== undefined) throw new Refused(headerConflict(name, this.origin));
     }
     return lease;
   }
 
-  private send(req: IncomingMessage, url: URL, headers: Outgoing, withBody: boolean, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
-    return this.svc.dispatcher.request({
-      origin: this.origin,
-      path: url.pathname + url.search,
-      method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
-      headers,
-      body: withBody ? req : undefined,
-      signal,
-      // A stream (server-sent events, a long download) may be quiet for a while.
-      bodyTimeout: 0,
-      highWaterMark: STREAM_BUFFER,
+  /** Sends the request with the lease's credential and relays the response to the client ('renew': Access refused the credential, nothing was sent). */
+  private relay(exchange: Exchange, url: URL, headers: Outgoing, lease: Lease, withBody: boolean, check: boolean): Promise<RelayOutcome> {
+    if (exchange.gone) return Promise.resolve('done');
+    const { req, res } = exchange;
+    for (const name in lease.lowered) headers[name] = lease.lowered[name]!;
+    const relay = new Relay({
+      res,
+      head: req.method === 'HEAD',
+      needles: lease.needles,
+      rewrite: (answer) => rewriteResponseHeaders(answer, url, this.baseUrl, lease.secrets),
+      challenged: check ? (status, answer) => this.isChallenge(status, answer, url) : undefined,
     });
+    exchange.relay = relay;
+    this.svc.dispatcher.dispatch(
+      {
+        origin: this.origin,
+        path: url.pathname + url.search,
+        method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
+        headers,
+        body: withBody ? req : null,
+        // A stream (server-sent events, a long download) may be quiet for a while.
+        bodyTimeout: 0,
+      },
+      relay,
+    );
+    return relay.done;
   }
 
-  private async respond(req: IncomingMessage, res: ServerResponse, url: URL, response: Dispatcher.ResponseData, lease: Lease): Promise<void> {
-    const headers = rewriteResponseHeaders(response.headers, url, this.baseUrl, lease.secrets);
-    const length = Number(response.headers['content-length']);
-    if (req.method === 'HEAD' || response.statusCode === 204 || response.statusCode === 304) {
-      await response.body.dump();
-      res.writeHead(response.statusCode, headers).end();
-    } else if (length <= SMALL_BODY) {
-      // A small body of known length in one piece: masked in place and written with the headers in one go
-      // (a stream pipeline per request cost more than the bytes).
-      const body = Buffer.from(await response.body.arrayBuffer());
-      lease.needles.mask(body);
-      res.writeHead(response.statusCode, headers).end(body);
-    } else {
-      res.writeHead(response.statusCode, headers);
-      await new Promise<void>((resolve, reject) => {
-        const done = (error?: Error | null) => (error ? reject(error) : resolve());
-        if (lease.needles.empty) pipeline(response.body, res, done);
-        else pipeline(response.body, new SecretScrubber(lease.needles, STREAM_BUFFER), res, done);
-      });
-    }
+  private async isChallenge(status: number, headers: HeaderMap, url: URL): Promise<boolean> {
+    const challenge = await accessChallengeOf(status, headers, url);
+    return challenge !== undefined && challenge !== 'own_oauth';
   }
 
   private async handleUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
@@ -278,8 +292,7 @@ export class AccessProxy {
   private async accessRefuses(url: URL, credentials: Record<string, string>): Promise<boolean> {
     const response = await request(url, { dispatcher: this.svc.dispatcher, headers: { ...credentials, accept: '*/*' } });
     discard(response.body);
-    const challenge = await accessChallengeOf(response.statusCode, response.headers, url);
-    return challenge !== undefined && challenge !== 'own_oauth';
+    return this.isChallenge(response.statusCode, response.headers, url);
   }
 
   private splice(socket: Socket, head: Buffer, upgraded: Dispatcher.UpgradeData, url: URL, lease: Lease): void {

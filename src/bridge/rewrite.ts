@@ -7,17 +7,26 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'pro
 /** Access's own session cookie holds a JWT: a credential, never handed to the local client. */
 const ACCESS_COOKIES = new Set(['cf_authorization']);
 
-function listed(headers: HeaderMap): Set<string> {
+/** Connection options that name no header (most requests and responses carry only these). */
+const CONNECTION_OPTIONS = new Set(['keep-alive', 'close', 'upgrade']);
+
+/** Headers not to pass on: the hop-by-hop ones, and any the Connection header names (a new set only when it names one). */
+function listed(headers: HeaderMap): ReadonlySet<string> {
   const connection = headers['connection'];
-  const names = (Array.isArray(connection) ? connection.join(',') : (connection ?? '')).split(',');
-  return new Set([...HOP_BY_HOP, ...names.map((n) => n.trim().toLowerCase()).filter(Boolean)]);
+  if (connection === undefined) return HOP_BY_HOP;
+  const names = (Array.isArray(connection) ? connection.join(',') : connection)
+    .split(',')
+    .map((n) => n.trim().toLowerCase())
+    .filter((n) => n && !CONNECTION_OPTIONS.has(n));
+  return names.length ? new Set([...HOP_BY_HOP, ...names]) : HOP_BY_HOP;
 }
 
 /** The client's headers that may travel on to the origin (hop-by-hop ones dropped, identity encoding so bodies can be scrubbed). */
 export function forwardRequestHeaders(headers: HeaderMap, keepUpgrade = false): Record<string, string | string[]> {
   const drop = listed(headers);
   const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(headers)) {
+  for (const name in headers) {
+    const value = headers[name];
     if (value === undefined || drop.has(name)) continue;
     if (keepUpgrade === false && name.startsWith('sec-websocket-')) continue;
     out[name] = value;
@@ -62,8 +71,8 @@ export function rewriteSetCookie(value: string, secrets: readonly string[]): str
 export function rewriteResponseHeaders(headers: HeaderMap, requestUrl: URL, proxyBase: string, secrets: readonly string[]): Record<string, string | string[]> {
   const drop = listed(headers);
   const out: Record<string, string | string[]> = {};
-  const scrub = (v: string) => (secrets.length ? redactWith(v, secrets) : v);
-  for (const [name, value] of Object.entries(headers)) {
+  for (const name in headers) {
+    const value = headers[name];
     if (value === undefined || drop.has(name)) continue;
     if (name === 'set-cookie') {
       const cookies = (Array.isArray(value) ? value : [value]).map((c) => rewriteSetCookie(c, secrets)).filter((c): c is string => c !== undefined);
@@ -71,10 +80,12 @@ export function rewriteResponseHeaders(headers: HeaderMap, requestUrl: URL, prox
       continue;
     }
     if (name === 'location' || name === 'content-location') {
-      out[name] = scrub(rewriteLocation(Array.isArray(value) ? value[0]! : value, requestUrl, proxyBase));
+      out[name] = scrubHeader(rewriteLocation(Array.isArray(value) ? value[0]! : value, requestUrl, proxyBase), secrets);
       continue;
     }
-    out[name] = Array.isArray(value) ? value.map(scrub) : scrub(value);
+    out[name] = Array.isArray(value) ? value.map((v) => scrubHeader(v, secrets)) : scrubHeader(value, secrets);
   }
   return out;
 }
+
+const scrubHeader = (value: string, secrets: readonly string[]): string => (secrets.length ? redactWith(value, secrets) : value);

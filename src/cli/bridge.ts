@@ -1,5 +1,6 @@
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { McpBridge } from '../bridge/bridge.js';
+import { ownSignals } from '../core/own-signals.js';
 import { redactSecrets } from '../core/redact.js';
 import { parseTargetUrl } from '../core/url-policy.js';
 import { credentialHeadersFor } from '../service/credentials.js';
@@ -60,12 +61,14 @@ export async function runBridge(args: string[]): Promise<number> {
   say(`Access credential ready for ${target.origin}; forwarding stdio to ${target.href}.`);
   const bridge = new McpBridge(session.service, target, new StdioServerTransport(), { say, loginWaitSeconds });
   await bridge.start();
+  let stopOnTerm = () => {};
   await new Promise<void>((resolve) => {
     process.stdin.once('end', resolve);
     process.stdin.once('close', resolve);
-    process.once('SIGTERM', resolve);
+    stopOnTerm = ownSignals(['SIGTERM'], () => resolve());
     session.signal.addEventListener('abort', () => resolve(), { once: true });
   });
+  stopOnTerm();
   await bridge.close();
   await session.close();
   return EXIT.ok;

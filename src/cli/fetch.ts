@@ -141,7 +141,7 @@ function bodyOf(result: FetchResult): Buffer | string {
 
 /** fetch --json: the result's fields; the body as text (or where it was saved), never credentials. */
 function jsonResult(result: FetchResult, file: string | undefined): Record<string, unknown> {
-  const { image, text, start_index: _s, truncated: _t, next_start_index: _n, total_length: _l, ...fields } = result;
+  const { image, text, note: _note, start_index: _s, truncated: _t, next_start_index: _n, total_length: _l, ...fields } = result;
   if (file !== undefined) return { ...fields, saved_to: result.saved_to ?? file };
   return { ...fields, ...(image ? { image } : { text }) };
 }

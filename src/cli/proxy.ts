@@ -1,4 +1,5 @@
 import { AccessProxy } from '../bridge/proxy.js';
+import { ownSignals } from '../core/own-signals.js';
 import { isLoginPending } from '../service/pending.js';
 import { credentialHeadersFor } from '../service/credentials.js';
 import { parseCommandArgs, secondsOption } from './args.js';
@@ -56,6 +57,7 @@ export async function runProxy(args: string[]): Promise<number> {
 
   const session = openSession(Boolean(values.verbose));
   let proxy: AccessProxy | undefined;
+  let stopOnTerm = () => {};
   try {
     const idleSeconds = idleOption ?? session.service.config.proxyIdleSeconds;
     let idled = () => {};
@@ -79,7 +81,9 @@ export async function runProxy(args: string[]): Promise<number> {
       new Promise<void>((resolve) => {
         if (session.signal.aborted) return resolve();
         session.signal.addEventListener('abort', () => resolve(), { once: true });
-        process.once('SIGTERM', () => resolve());
+        // Owned, not once(): a library hooking SIGTERM later (when-exit, with the store's writer) would re-raise it
+        // and end the process before the proxy is closed.
+        stopOnTerm = ownSignals(['SIGTERM'], () => resolve());
       }),
       stoppedIdle.then(() => void process.stderr.write(`No request for ${idleSeconds} s: the proxy stopped (idle timeout).\n`)),
     ]);
@@ -87,6 +91,7 @@ export async function runProxy(args: string[]): Promise<number> {
   } catch (error) {
     return reportError(error);
   } finally {
+    stopOnTerm();
     await proxy?.close();
     await session.close();
   }

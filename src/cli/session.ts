@@ -1,5 +1,6 @@
 import { AccessService } from '../service/access-service.js';
 import { loadConfig } from '../service/config.js';
+import { ownSignals } from '../core/own-signals.js';
 import { EXIT } from './exit-codes.js';
 import { cliLogger } from './output.js';
 
@@ -18,25 +19,14 @@ export function openSession(verbose: boolean): CliSession {
     if (controller.signal.aborted) process.exit(EXIT.loginIncomplete);
     controller.abort();
   };
-  // The command owns Ctrl-C. Libraries hook SIGINT to re-raise it (when-exit, under conf's atomic writes,
-  // does so unconditionally), which would kill the process by signal before the login ends, its lock is
-  // released and the exit code 3 is set. Their 'exit' hooks still run when the command exits.
-  // The store's writer (conf) loads on the first write, mid-command: its hook is taken off as it comes.
-  const ownInterrupt = () => {
-    for (const listener of process.listeners('SIGINT')) if (listener !== onInterrupt) process.off('SIGINT', listener);
-  };
-  const onNewListener = (event: string | symbol) => {
-    if (event === 'SIGINT') setImmediate(ownInterrupt);
-  };
-  ownInterrupt();
-  process.on('SIGINT', onInterrupt);
-  process.on('newListener', onNewListener);
+  // The command owns Ctrl-C (see ownSignals): a library re-raising it would kill the process by signal before
+  // the login ends, its lock is released and the exit code 3 is set.
+  const release = ownSignals(['SIGINT'], onInterrupt);
   return {
     service,
     signal: controller.signal,
     close: async () => {
-      process.off('newListener', onNewListener);
-      process.off('SIGINT', onInterrupt);
+      release();
       await service.close().catch(() => {});
     },
   };

@@ -22,6 +22,8 @@ const remembered = new Set<string>();
 const pinned = new Set<string>();
 /** Longest first, so a secret that contains another is replaced whole; rebuilt after each change. */
 let ordered: string[] | undefined;
+/** The same secrets as a set, for telling whether a caller's extra ones are new. */
+let known: Set<string> | undefined;
 
 function add(value: string): void {
   if (remembered.has(value)) {
@@ -57,8 +59,12 @@ export function rememberSecret(...values: Array<string | undefined>): void {
 
 /** Every secret to look for right now, longest first: for a worker thread, which cannot see this process's sets. */
 export function currentSecrets(extra: Iterable<string | undefined> = []): string[] {
-  ordered ??= [...new Set([...pinned, ...remembered])].sort((a, b) => b.length - a.length);
-  const more = [...extra].filter((s): s is string => !!s && s.length >= MIN_LENGTH);
+  if (!ordered) {
+    ordered = [...new Set([...pinned, ...remembered])].sort((a, b) => b.length - a.length);
+    known = new Set(ordered);
+  }
+  // Usually the request's own credential, already remembered: then the shared list serves, with no copy to sort.
+  const more = [...extra].filter((s): s is string => !!s && s.length >= MIN_LENGTH && !known!.has(s));
   return more.length ? [...new Set([...more, ...ordered])].sort((a, b) => b.length - a.length) : ordered;
 }
 

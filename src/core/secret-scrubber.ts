@@ -21,13 +21,16 @@ function formsOf(secret: string): string[] {
  * secret in it costs one scan per pattern and no copy.
  */
 export class SecretNeedles {
-  private readonly needles: Array<{ bytes: Buffer; mask: Buffer }>;
+  private readonly needles: Array<{ bytes: Buffer; head: Buffer; mask: Buffer }>;
   /** How many bytes a stream must hold back so that a secret split across chunks is still found. */
   readonly keep: number;
 
   constructor(secrets: readonly string[]) {
     const forms = new Set(secrets.filter((s) => s.length >= 8).flatMap(formsOf));
-    this.needles = [...forms].map((s) => ({ bytes: Buffer.from(s, 'utf8'), mask: maskFor(Buffer.byteLength(s)) }));
+    this.needles = [...forms].map((s) => {
+      const bytes = Buffer.from(s, 'utf8');
+      return { bytes, head: bytes.subarray(0, 2), mask: maskFor(bytes.length) };
+    });
     this.keep = Math.max(0, ...this.needles.map((n) => n.bytes.length - 1));
   }
 
@@ -40,6 +43,61 @@ export class SecretNeedles {
       for (let at = data.indexOf(bytes); at !== -1; at = data.indexOf(bytes, at + bytes.length)) mask.copy(data, at);
     }
   }
+
+  /**
+   * Where the end of `data` that could be the start of a secret (a proper
+   * prefix of a pattern) begins; data.length when no end of it could be.
+   * Only these bytes need to wait for the next chunk of a stream.
+   */
+  partialFrom(data: Buffer): number {
+    let from = data.length;
+    for (const { bytes, head } of this.needles) {
+      const start = Math.max(0, data.length - bytes.length + 1);
+      // The earliest position whose rest of `data` the pattern starts with (found by its first two bytes).
+      for (let at = data.indexOf(head, start); at !== -1 && at < from; at = data.indexOf(head, at + 1)) {
+        if (bytes.compare(data, at, data.length, 0, data.length - at) === 0) {
+          from = at;
+          break;
+        }
+      }
+      // The last byte alone may start a pattern (its two-byte head cannot be found there).
+      const last = data.length - 1;
+      if (last >= start && last < from && data[last] === bytes[0]) from = last;
+    }
+    return from;
+  }
+}
+
+const NOTHING = Buffer.alloc(0);
+
+/**
+ * The masking of a byte stream without a stream around it: each chunk is
+ * masked in place and handed on, less the last bytes that could be the start
+ * of a secret the next chunk completes (held back: only bytes that are a
+ * proper prefix of a secret, so most chunks go on whole, without a copy). Callers without a Transform (the proxy's relay, which writes
+ * straight to the client's socket) use it directly.
+ */
+export class StreamMask {
+  private tail: Buffer = NOTHING;
+
+  constructor(private readonly needles: SecretNeedles) {}
+
+  /** Masks `chunk` (in place unless something was held back) and passes on, through `emit`, what can go out now. */
+  push(chunk: Buffer, emit: (part: Buffer) => void): void {
+    // Held-back bytes and the new chunk in one buffer (a copy only then: rarely, as a chunk seldom ends in the start of a secret).
+    const data = this.tail.length ? Buffer.concat([this.tail, chunk]) : chunk;
+    this.needles.mask(data);
+    const cut = this.needles.partialFrom(data);
+    this.tail = cut < data.length ? Buffer.from(data.subarray(cut)) : NOTHING;
+    if (cut > 0) emit(cut < data.length ? data.subarray(0, cut) : data);
+  }
+
+  /** What was held back, masked (empty when nothing was). */
+  end(): Buffer {
+    const tail = this.tail;
+    this.tail = NOTHING;
+    return tail;
+  }
 }
 
 /**
@@ -51,11 +109,13 @@ export class SecretNeedles {
  */
 export class SecretScrubber extends Transform {
   private readonly needles: SecretNeedles;
-  private tail: Buffer = Buffer.alloc(0);
+  private readonly masker: StreamMask;
+  private readonly pass = (part: Buffer): void => void this.push(part);
 
   constructor(secrets: readonly string[] | SecretNeedles, highWaterMark?: number) {
     super(highWaterMark === undefined ? {} : { highWaterMark });
     this.needles = secrets instanceof SecretNeedles ? secrets : new SecretNeedles(secrets);
+    this.masker = new StreamMask(this.needles);
   }
 
   get active(): boolean {
@@ -63,34 +123,14 @@ export class SecretScrubber extends Transform {
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
-    const keep = this.needles.keep;
     if (this.needles.empty) return done(null, chunk);
-    if (chunk.length <= keep) {
-      this.tail = Buffer.concat([this.tail, chunk]);
-      this.needles.mask(this.tail);
-      if (this.tail.length > keep) {
-        const out = this.tail.subarray(0, this.tail.length - keep);
-        this.tail = Buffer.from(this.tail.subarray(this.tail.length - keep));
-        return done(null, out);
-      }
-      return done();
-    }
-    // A secret split across the boundary: look in the held-back tail plus the start of this chunk, masking both in place.
-    if (this.tail.length) {
-      const window = Buffer.concat([this.tail, chunk.subarray(0, keep)]);
-      this.needles.mask(window);
-      window.copy(this.tail, 0, 0, this.tail.length);
-      window.copy(chunk, 0, this.tail.length);
-      this.push(this.tail);
-    }
-    this.needles.mask(chunk);
-    // Hold back what could be the start of a secret that the next chunk completes.
-    this.tail = Buffer.from(chunk.subarray(chunk.length - keep));
-    done(null, chunk.subarray(0, chunk.length - keep));
+    this.masker.push(chunk, this.pass);
+    done();
   }
 
   override _flush(done: TransformCallback): void {
-    done(null, this.tail.length ? this.tail : undefined);
+    const tail = this.masker.end();
+    done(null, tail.length ? tail : undefined);
   }
 }
 

@@ -52,18 +52,31 @@ export interface RawResponse {
 
 /** One HTTP exchange, no redirects followed. Network failures become AccessError('network_error'). */
 export async function send(dispatcher: Dispatcher, url: URL, options: SendOptions = {}): Promise<RawResponse> {
+  const method = (options.method ?? 'GET') as Dispatcher.HttpMethod;
+  const exchange = () => request(url, { dispatcher, method, headers: options.headers, body: options.body, signal: options.signal });
   try {
-    const response = await request(url, {
-      dispatcher,
-      method: (options.method ?? 'GET') as Dispatcher.HttpMethod,
-      headers: options.headers,
-      body: options.body,
-      signal: options.signal,
-    });
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await exchange();
+    } catch (error) {
+      if (!retryable(method, options, error)) throw error;
+      response = await exchange();
+    }
     return { url, status: response.statusCode, headers: response.headers, body: response.body };
   } catch (error) {
     throw networkError(error, url);
   }
+}
+
+/**
+ * A kept-alive connection the server closed just as we reused it fails before
+ * any response arrives ("other side closed"). A GET or HEAD without a body is
+ * safe to send once more, on a fresh connection, as browsers do.
+ */
+function retryable(method: string, options: SendOptions, error: unknown): boolean {
+  if ((method !== 'GET' && method !== 'HEAD') || options.body !== undefined || options.signal?.aborted) return false;
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE';
 }
 
 export interface Deadline {

@@ -6,6 +6,7 @@
  * <base>, and its marked main elements.
  */
 import { Parser } from 'htmlparser2';
+import { impliedEndFor } from './html-implied-ends.js';
 
 export interface HtmlElement {
   readonly name: string;
@@ -49,11 +50,35 @@ export function parseHtml(html: string, maxDepth: number): ParsedPage {
   let depth = 0;
   let titleParts: string[] | undefined;
   let titleDone = false;
+  // htmlparser2's own stack of open elements, mirrored: it keeps elements we
+  // closed early by the spec's implied ends, and closes them again later.
+  const opened: HtmlElement[] = [];
+  const closedEarly = new Set<HtmlElement>();
+
+  const close = (element: HtmlElement) => {
+    if (element.name === 'title' && titleParts) {
+      page.title = titleParts.join('').replace(/\s+/g, ' ').trim() || undefined;
+      titleParts = undefined;
+      titleDone = true;
+    }
+    current = element.parent ?? root;
+    depth = Math.max(0, depth - 1);
+  };
 
   const parser = new Parser(
     {
       onopentag(name, attrs) {
+        const ends = impliedEndFor(name, current);
+        if (ends) {
+          for (let done = false; !done; ) {
+            const element = current;
+            done = element === ends;
+            closedEarly.add(element);
+            close(element);
+          }
+        }
         const element: HtmlElement = { name, attrs, children: [], parent: current };
+        opened.push(element);
         current.children.push(element);
         current = element;
         if (++depth > maxDepth) throw new NestedTooDeepError(`elements nested more than ${maxDepth} deep`);
@@ -64,14 +89,9 @@ export function parseHtml(html: string, maxDepth: number): ParsedPage {
         else if (name === 'title' && !titleDone) titleParts = [];
         else if (name === 'base' && page.baseHref === undefined && attrs.href !== undefined) page.baseHref = attrs.href;
       },
-      onclosetag(name) {
-        if (name === 'title' && titleParts) {
-          page.title = titleParts.join('').replace(/\s+/g, ' ').trim() || undefined;
-          titleParts = undefined;
-          titleDone = true;
-        }
-        current = current.parent ?? root;
-        depth = Math.max(0, depth - 1);
+      onclosetag() {
+        const element = opened.pop();
+        if (element && !closedEarly.delete(element)) close(element);
       },
       ontext(text) {
         if (titleParts) titleParts.push(text);

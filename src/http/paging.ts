@@ -5,6 +5,8 @@ export interface Page {
   text: string;
   /** The window alone, without any note: pages joined in order give back the full text. */
   content: string;
+  /** Our note that ends `text` (the whole of it when the window is empty), with its next-step markers; the window before it is the origin's. */
+  note?: string;
   start_index: number;
   total_length: number;
   truncated: boolean;
@@ -24,8 +26,10 @@ export function paginate(full: string, startIndex: number, maxLength: number = D
   const start = Math.max(0, Math.floor(startIndex));
   const length = Math.max(1, Math.floor(maxLength));
   if (start > 0 && start >= total) {
+    const note = `[No more content: ${arg('continue_at', start)} is at or past the end (total length ${total}).]`;
     return {
-      text: `[No more content: ${arg('continue_at', start)} is at or past the end (total length ${total}).]`,
+      text: note,
+      note,
       content: '',
       start_index: start,
       total_length: total,
@@ -33,15 +37,18 @@ export function paginate(full: string, startIndex: number, maxLength: number = D
     };
   }
   if (total === 0) {
-    return { text: '[The response body is empty.]', content: '', start_index: 0, total_length: 0, truncated: false };
+    const note = '[The response body is empty.]';
+    return { text: note, note, content: '', start_index: 0, total_length: 0, truncated: false };
   }
   let end = Math.min(total, start + length);
   // A window of one unit that would split a pair takes the whole pair instead.
   if (end < total && isHighSurrogate(full.charCodeAt(end - 1))) end += end - start > 1 ? -1 : 1;
   const content = full.slice(start, end);
   if (end < total) {
+    const note = `[Content truncated: characters ${start}–${end} of ${total}. To continue, ${step('fetch', { continue_at: end })} and the same other arguments.]`;
     return {
-      text: `${content}\n\n[Content truncated: characters ${start}–${end} of ${total}. To continue, ${step('fetch', { continue_at: end })} and the same other arguments.]`,
+      text: `${content}\n\n${note}`,
+      note,
       content,
       start_index: start,
       total_length: total,

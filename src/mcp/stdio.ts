@@ -1,4 +1,5 @@
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { ownSignals } from '../core/own-signals.js';
 import type { AccessService } from '../service/access-service.js';
 import { createLogger } from './logging.js';
 import { createMcpServer } from './server.js';
@@ -32,8 +33,9 @@ export async function runStdioServer(): Promise<void> {
   // callback listener would keep the process alive after the client is gone.
   process.stdin.on('end', shutdown);
   process.stdin.on('close', shutdown);
-  process.on('SIGINT', shutdown);
-  process.on('SIGTERM', shutdown);
+  // The server owns SIGINT and SIGTERM (see ownSignals): a library that re-raises them once the store's
+  // writer has loaded would cut the shutdown short (the login lock, a pending login kept for the next process).
+  ownSignals(['SIGINT', 'SIGTERM'], () => void shutdown());
 
   await server.connect(transport);
   // Idle warm-up: the service, then what its first fetch would pay for once (see warm-up.ts).

@@ -17,13 +17,26 @@ export const RESULT_META_KEY = 'cf-access-mcp/result';
 /**
  * A result whose value is its content (a page, an image): no structuredContent,
  * so every client shows the content. `data` (status, URLs, paging) goes to
- * `_meta` for programs that want the fields.
+ * `_meta` for programs that want the fields. Everything in `text` and `data`
+ * is our own words: next-step markers in them are rendered.
  */
 export function contentResult(text: string, extra: CallToolResult['content'] = [], data?: Record<string, unknown>): CallToolResult {
   // Last line of defence: nothing the process knows to be a secret leaves in a result.
   const result: CallToolResult = { content: [{ type: 'text', text: redactSecrets(forAgents(text)) }, ...extra] };
   if (data) result._meta = { [RESULT_META_KEY]: redactDeep(forAgentsDeep(data)) };
   return result;
+}
+
+/**
+ * A fetched page: `head` is already in an agent's words (see forAgents),
+ * `page` is the origin's text and `data` mixes both. Nothing here renders a
+ * marker, so a page, title or header that spells one (`⟦step …⟧`) arrives as
+ * served; the caller renders the sentences it wrote (warnings) before they get
+ * here. Redaction still covers all of it, in one pass over the whole text.
+ */
+export function pageResult(head: string, page: string, extra: CallToolResult['content'], data: Record<string, unknown>): CallToolResult {
+  const text = head ? `${head}\n\n${page}` : page;
+  return { content: [{ type: 'text', text: redactSecrets(text) }, ...extra], _meta: { [RESULT_META_KEY]: redactDeep(data) } };
 }
 
 /** A structured result: `structured` must carry every sentence of `text` (see above). */

@@ -66,6 +66,7 @@ export function cachedPage(svc: AccessService, params: FetchParams, request: Req
   return {
     ...hit.result,
     text: page.text,
+    note: page.note,
     total_length: page.total_length,
     start_index: page.start_index,
     truncated: page.truncated,

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import type { Dispatcher } from 'undici';
 import { detectAccess, type AccessChallenge } from '../auth/detect.js';
 import { AccessError } from '../core/errors.js';
-import { redactSecrets } from '../core/redact.js';
+import { currentSecrets, redactWith } from '../core/redact.js';
 import { parseTargetUrl, truncate } from '../core/url-policy.js';
 import { discard, headerValue, startDeadline, type RawResponse } from '../http/client.js';
 import type { Format } from '../http/convert.js';
@@ -261,7 +261,9 @@ async function buildResult(
   secrets: string[],
   { save, redirectNotes = [], warmUp = false }: { save?: SavePlan; redirectNotes?: string[]; warmUp?: boolean },
 ): Promise<FetchResult> {
-  const scrub = (text: string) => redactSecrets(text, secrets);
+  // The list once per call: each of the fields below is scrubbed of the same secrets.
+  const every = currentSecrets(secrets);
+  const scrub = (text: string) => redactWith(text, every);
   const content = await readResponseContent(response, finalUrl, {
     format: params.format ?? 'markdown',
     maxBodyBytes: svc.config.maxBodyBytes,
@@ -290,6 +292,7 @@ async function buildResult(
     auth,
     title: content.title === undefined ? undefined : scrub(content.title),
     text: page.text,
+    note: page.note,
     image: content.image,
     ...(content.kind === 'binary' ? { binary: true as const } : {}),
     total_length: page.total_length,

@@ -243,7 +243,9 @@ export class LoginMethods {
 
   /** Every secret any method may send to `url` (to scrub from what is shown). */
   secretsFor(url: URL): string[] {
-    return [...new Set(this.all().flatMap((method) => method.secretsFor(url)))];
+    const secrets: string[] = [];
+    for (const method of this.all()) for (const secret of method.secretsFor(url)) if (!secrets.includes(secret)) secrets.push(secret);
+    return secrets;
   }
 
   /** access_logout: ends the logins pending for `key`, whichever method runs them; true when one was. */

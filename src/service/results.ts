@@ -11,6 +11,8 @@ export interface FetchResult {
   auth: AuthMethod;
   title?: string;
   text: string;
+  /** Our note that ends `text` (paging), with its next-step markers; what comes before it is the origin's (see Page.note). */
+  note?: string;
   image?: { data: string; mimeType: string };
   /** The body is binary and was not shown (its description says how to save it). */
   binary?: true;

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { after, afterEach, describe, it } from 'node:test';
-import type { Emulator, EmulatorOptions } from '../../src/emulator/index.js';
-import { spawn } from 'node:child_process';
-import { BROWSER_SCRIPT, cleanupHomes, eventually, resultData, ROOT, SERVER_ENTRY, startEmulator, tempHome, TestServer, textOf, trustedTeamsEnv } from '../helpers/harness.js';
-import { assertNoSecretsLeaked, recordOutput } from '../helpers/leaks.js';
+import { describe, it } from 'node:test';
+import { BROWSER_SCRIPT, eventually, resultData, ROOT, tempHome, TestServer, textOf, trustedTeamsEnv } from '../helpers/harness.js';
+import { runCliText } from '../helpers/cli-run.js';
+import { e2eSuite } from '../helpers/suite.js';
 
 /**
  * Issue 12, the rest of it, through the built server over stdio against the
@@ -16,33 +15,18 @@ import { assertNoSecretsLeaked, recordOutput } from '../helpers/leaks.js';
  */
 
 const CLOUDFLARED = resolve(ROOT, 'test', 'fixtures', 'cloudflared.mjs');
-const running: Array<{ close(): Promise<void> }> = [];
-const secrets = new Set<string>();
-
-afterEach(async () => {
-  for (const r of running.splice(0).reverse()) await r.close();
-});
-after(() => {
-  assertNoSecretsLeaked(secrets);
-  cleanupHomes();
-});
-
-async function emulatorWith(options: EmulatorOptions = {}): Promise<Emulator> {
-  const emulator = await startEmulator({ pathApps: ['/admin'], ...options });
-  running.push(emulator);
-  return emulator;
-}
+const suite = e2eSuite({ pathApps: ['/admin'] });
+const { secrets, emulator: emulatorWith } = suite;
 
 /** A server whose cloudflared is the stand-in, with its own token cache and invocation log. */
 async function serverWithCloudflared(home = tempHome(), env: Record<string, string> = {}): Promise<{ server: TestServer; cloudflaredLogins: () => number; cacheDir: string }> {
   const base = tempHome('cfam-cloudflared-');
   const log = join(base, 'cloudflared.log');
   const cacheDir = join(base, 'cache');
-  const server = await TestServer.start({
+  const server = await suite.server({
     home,
     env: { CF_ACCESS_MCP_CLOUDFLARED: CLOUDFLARED, TEST_CLOUDFLARED_LOG: log, TEST_CLOUDFLARED_DIR: cacheDir, ...env },
   });
-  running.push(server);
   const cloudflaredLogins = () => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter((l) => /^login https?:/.test(l)).length : 0);
   return { server, cloudflaredLogins, cacheDir };
 }
@@ -52,14 +36,7 @@ interface StoreFile {
   refusals?: Record<string, { kind?: string; message: string }>;
 }
 
-function storeOf(home: string): StoreFile {
-  const data = JSON.parse(readFileSync(join(home, 'store.json'), 'utf8')) as StoreFile;
-  for (const s of Object.values(data.sessions)) {
-    secrets.add(s.access_token);
-    if (s.refresh_token) secrets.add(s.refresh_token);
-  }
-  return data;
-}
+const storeOf = (home: string) => suite.readStore<StoreFile>(home);
 
 function collectCache(dir: string): void {
   if (!existsSync(dir)) return;
@@ -161,8 +138,7 @@ describe("the agent's own Authorization with cloudflared", () => {
 describe('no login loops: failures and refusals right after success', () => {
   it('refused again right after a successful login (403 block page): one clear result, no second browser, on the next call too', async () => {
     const e = await emulatorWith({ denyRequests: ['/admin'] });
-    const server = await TestServer.start();
-    running.push(server);
+    const server = await suite.server();
     const first = await server.call('access_fetch', { url: `${e.appUrl}/admin/x`, wait_seconds: 30 });
     assert.equal(first.isError, true);
     assert.match(textOf(first), /Signed in, but the policy of the application .*\/admin does not admit this account: Access answered HTTP 403 \(ray id [0-9a-f]+\)/);
@@ -178,8 +154,7 @@ describe('no login loops: failures and refusals right after success', () => {
 
   it('a failed token exchange holds back the next browser until forced; the result says why', async () => {
     const e = await emulatorWith();
-    const server = await TestServer.start();
-    running.push(server);
+    const server = await suite.server();
     e.setFault({ endpoint: 'token', kind: '5xx', times: 1 });
     const failed = await server.call('access_fetch', { url: `${e.appUrl}/`, wait_seconds: 30 });
     assert.equal(failed.isError, true);
@@ -202,8 +177,7 @@ describe('no login loops: failures and refusals right after success', () => {
 
   it('an error sent back to the callback (authorization refused the request) holds back the next browser too', async () => {
     const e = await emulatorWith();
-    const server = await TestServer.start();
-    running.push(server);
+    const server = await suite.server();
     e.setFault({ endpoint: 'authorize', kind: 'resource_refused' });
     const failed = await server.call('access_fetch', { url: `${e.appUrl}/`, wait_seconds: 30 });
     assert.equal(failed.isError, true);
@@ -217,8 +191,7 @@ describe('no login loops: failures and refusals right after success', () => {
 
   it('a login the user did not finish in time holds nothing back: the next call opens the browser again', async () => {
     const e = await emulatorWith();
-    const server = await TestServer.start({ browser: 'ignore', env: { CF_ACCESS_MCP_LOGIN_TIMEOUT: '2' } });
-    running.push(server);
+    const server = await suite.server({ browser: 'ignore', env: { CF_ACCESS_MCP_LOGIN_TIMEOUT: '2' } });
     // The call waits longer than the login lives: it ends with the login's timeout.
     const first = await server.call('access_login', { url: `${e.appUrl}/`, wait_seconds: 60 });
     assert.equal(first.isError, true, textOf(first));
@@ -231,22 +204,7 @@ describe('no login loops: failures and refusals right after success', () => {
   });
 });
 
-function cli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [SERVER_ENTRY, ...args], { env, stdio: 'pipe' });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-    child.once('error', reject);
-    child.once('close', (code) => {
-      recordOutput('cli stdout', stdout);
-      recordOutput('cli stderr', stderr);
-      resolvePromise({ code, stdout, stderr });
-    });
-    child.stdin.end('');
-  });
-}
+const cli = runCliText;
 
 describe('the CLI: a refusal right after a successful login, and a deny URL', () => {
   it('cf-access-mcp fetch signs in once, then says plainly that the policy refuses the account; later runs open no browser', async () => {

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, afterEach, describe, it } from 'node:test';
-import type { Emulator, EmulatorOptions } from '../../src/emulator/index.js';
-import { BROWSER_SCRIPT, cleanupHomes, resultData, SERVER_ENTRY, startEmulator, tempHome, TestServer, textOf, trustedTeamsEnv } from '../helpers/harness.js';
-import { assertNoSecretsLeaked, recordOutput } from '../helpers/leaks.js';
+import { describe, it } from 'node:test';
+import { BROWSER_SCRIPT, resultData, tempHome, TestServer, textOf, trustedTeamsEnv, type ServerOptions } from '../helpers/harness.js';
+import { runCliText } from '../helpers/cli-run.js';
+import { e2eSuite } from '../helpers/suite.js';
 
 /**
  * Issue 12, "Done when": several Access applications on one host (`/` and
@@ -14,36 +13,13 @@ import { assertNoSecretsLeaked, recordOutput } from '../helpers/leaks.js';
  * — through the built server over stdio (and the CLI) against the emulator.
  */
 
-const running: Array<{ close(): Promise<void> }> = [];
-const secrets = new Set<string>();
-afterEach(async () => {
-  for (const r of running.splice(0).reverse()) await r.close();
-});
-after(() => {
-  assertNoSecretsLeaked(secrets);
-  cleanupHomes();
-});
+const suite = e2eSuite({ pathApps: ['/admin'] });
+const { emulator: emulatorWith } = suite;
 
-async function emulatorWith(options: EmulatorOptions = {}): Promise<Emulator> {
-  const emulator = await startEmulator({ pathApps: ['/admin'], ...options });
-  running.push(emulator);
-  return emulator;
-}
+const serverOn = (home = tempHome(), options: Omit<ServerOptions, 'home'> = {}) => suite.server({ ...options, home });
 
-async function serverOn(home = tempHome(), options: Omit<Parameters<typeof TestServer.start>[0] & object, 'home'> = {}): Promise<TestServer> {
-  const server = await TestServer.start({ ...options, home });
-  running.push(server);
-  return server;
-}
-
-function storeOf(home: string): { sessions: Record<string, { access_token: string; refresh_token?: string; app?: string; origin: string }>; registrations: Record<string, unknown>; refusals?: Record<string, unknown> } {
-  const data = JSON.parse(readFileSync(join(home, 'store.json'), 'utf8'));
-  for (const s of Object.values(data.sessions) as Array<{ access_token: string; refresh_token?: string }>) {
-    secrets.add(s.access_token);
-    if (s.refresh_token) secrets.add(s.refresh_token);
-  }
-  return data;
-}
+const storeOf = (home: string) =>
+  suite.readStore<{ sessions: Record<string, { access_token: string; refresh_token?: string; app?: string; origin: string }>; registrations: Record<string, unknown>; refusals?: Record<string, unknown> }>(home);
 
 const logins = (server: TestServer) => server.browserArgv().length;
 
@@ -206,25 +182,4 @@ describe("the agent's own Authorization header", () => {
   });
 });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SERVER_ENTRY, ...args], { env, stdio: 'pipe' });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-    child.once('error', reject);
-    child.once('close', (code) => {
-      recordOutput('cli stdout', stdout);
-      recordOutput('cli stderr', stderr);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end('');
-  });
-}
+const cli = runCliText;

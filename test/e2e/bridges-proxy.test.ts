@@ -229,6 +229,14 @@ describe('cf-access-mcp proxy (issue 14)', () => {
     peak = Math.max(peak, rssOf(pid));
     assert.ok(peak - baseline < 60 * 1024 * 1024, `RSS grew by ${Math.round((peak - baseline) / 1048576)} MB`);
   });
+
+  // Last: it stops the proxy. The sign-in wrote the store, so its writer (and when-exit, which re-raises SIGTERM) is loaded.
+  it('a SIGTERM stops it cleanly: exit code 0, port closed', async () => {
+    const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => proxy.child.once('exit', (code, signal) => resolve([code, signal])));
+    proxy.child.kill('SIGTERM');
+    assert.deepEqual(await exited, [0, null]);
+    assert.notEqual((await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', `${proxy.base}/echo`])).stdout, '200');
+  });
 });
 
 describe('cf-access-mcp proxy while the sign-in is not done (issue 14)', () => {

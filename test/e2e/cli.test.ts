@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { REPORT_SENTENCE, type Emulator } from '../../src/emulator/index.js';
-import { BROWSER_SCRIPT, cleanupHomes, eventually, ROOT, SERVER_ENTRY, startEmulator, tempHome, trustedTeamsEnv } from '../helpers/harness.js';
+import { cleanupHomes, eventually, ROOT, SERVER_ENTRY, startEmulator, tempHome, callbackAddress } from '../helpers/harness.js';
+import { cliEnv } from '../helpers/cli-run.js';
 import { assertNoSecretsLeaked, recordOutput } from '../helpers/leaks.js';
 
 /**
@@ -21,18 +22,6 @@ interface Run {
 }
 
 let emulator: Emulator;
-
-function cliEnv(home: string, browser: 'approve' | 'ignore' | 'none', browserLog = join(tempHome('cfam-cli-browser-'), 'browser.log')): NodeJS.ProcessEnv {
-  return {
-    ...process.env,
-    CF_ACCESS_MCP_HOME: home,
-    CF_ACCESS_MCP_CALLBACK_PORT: '0',
-    CF_ACCESS_MCP_BROWSER: browser === 'none' ? 'none' : `${process.execPath} ${BROWSER_SCRIPT}`,
-    TEST_BROWSER_ACTION: browser === 'none' ? 'approve' : browser,
-    TEST_BROWSER_LOG: browserLog,
-    ...trustedTeamsEnv(),
-  };
-}
 
 function start(args: string[], env: NodeJS.ProcessEnv): ChildProcessWithoutNullStreams {
   return spawn(process.execPath, [SERVER_ENTRY, ...args], { env, stdio: 'pipe' });
@@ -56,21 +45,6 @@ function finish(child: ChildProcessWithoutNullStreams, input?: string): Promise<
 
 function cli(args: string[], env: NodeJS.ProcessEnv = cliEnv(tempHome(), 'none')): Promise<Run> {
   return finish(start(args, env), '');
-}
-
-/** A browser on another machine: signs in (auto approval) and stops at our loopback callback, which it cannot reach. */
-async function redirectAddressFor(authorizationUrl: string): Promise<string> {
-  let url = new URL(authorizationUrl);
-  for (let hop = 0; hop < 10; hop++) {
-    const response = await fetch(url, { redirect: 'manual' });
-    await response.arrayBuffer();
-    const location = response.headers.get('location');
-    assert.ok(location, `stuck at ${url.pathname} (HTTP ${response.status})`);
-    const next = new URL(location, url);
-    if (next.pathname === '/callback' && next.hostname === 'localhost') return next.href;
-    url = next;
-  }
-  assert.fail('too many redirects before the callback');
 }
 
 before(async () => {
@@ -124,7 +98,7 @@ describe('cf-access-mcp CLI', () => {
   it('logs in with the browser, shows status, fetches to a file, and logs out of everything', async () => {
     const home = tempHome();
     const browserLog = join(tempHome('cfam-cli-browser-'), 'browser.log');
-    const env = cliEnv(home, 'approve', browserLog);
+    const env = cliEnv(home, 'approve', { TEST_BROWSER_LOG: browserLog });
 
     const login = await cli(['login', `${emulator.appUrl}/`], env);
     assert.equal(login.code, 0, login.stderr);
@@ -185,7 +159,7 @@ describe('cf-access-mcp CLI', () => {
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
     const authorizationUrl = await eventually(() => (/paste it here/.test(stderr) ? /^\s+(http\S+authorization\S+)$/m.exec(stderr)?.[1] : undefined), 15_000, 'the login URL');
     assert.match(stderr, /No browser could be opened here \(CF_ACCESS_MCP_BROWSER is set to "none"\)/);
-    const address = await redirectAddressFor(authorizationUrl!);
+    const address = await callbackAddress(authorizationUrl!);
 
     const tampered = new URL(address);
     tampered.searchParams.set('state', 'someone-elses-state');

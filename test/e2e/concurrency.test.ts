@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, afterEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import type { Emulator, EmulatorOptions } from '../../src/emulator/index.js';
-import { cleanupHomes, eventually, startEmulator, tempHome, TestServer, textOf } from '../helpers/harness.js';
-import { assertNoSecretsLeaked } from '../helpers/leaks.js';
+import type { Emulator } from '../../src/emulator/index.js';
+import { eventually, tempHome, TestServer, textOf, type ServerOptions, processGone } from '../helpers/harness.js';
+import { assertContent, e2eSuite } from '../helpers/suite.js';
 
 /**
  * Issue 3, "Done when" (concurrency): one login per host in a process and
@@ -14,30 +14,10 @@ import { assertNoSecretsLeaked } from '../helpers/leaks.js';
  * blocks nothing.
  */
 
-const SENTENCE = 'The protected resource was reached through Cloudflare Access.';
+const suite = e2eSuite();
+const { emulator: emulatorWith } = suite;
 
-const running: Array<{ close(): Promise<void> }> = [];
-const secrets = new Set<string>();
-
-afterEach(async () => {
-  for (const r of running.splice(0).reverse()) await r.close();
-});
-after(() => {
-  assertNoSecretsLeaked(secrets);
-  cleanupHomes();
-});
-
-async function emulatorWith(options: EmulatorOptions = {}): Promise<Emulator> {
-  const emulator = await startEmulator(options);
-  running.push(emulator);
-  return emulator;
-}
-
-async function serverOn(home: string, options: Omit<Parameters<typeof TestServer.start>[0] & object, 'home'> = {}): Promise<TestServer> {
-  const server = await TestServer.start({ ...options, home });
-  running.push(server);
-  return server;
-}
+const serverOn = (home: string, options: Omit<ServerOptions, 'home'> = {}) => suite.server({ ...options, home });
 
 function count(e: Emulator, endpoint: string): number {
   return e.requests({ endpoint }).length;
@@ -63,19 +43,7 @@ async function finishSignIn(authorizationUrl: string, jarFile: string): Promise<
   await eventually(async () => (await fetch(callback, { headers: { cookie } }).catch(() => undefined))?.status === 200, 20_000, 'a process to answer the callback');
 }
 
-function readStore(home: string): StoreFile {
-  const data = JSON.parse(readFileSync(join(home, 'store.json'), 'utf8')) as StoreFile;
-  for (const s of Object.values(data.sessions)) {
-    secrets.add(s.access_token);
-    if (s.refresh_token) secrets.add(s.refresh_token);
-  }
-  return data;
-}
-
-function assertContent(result: CallToolResult): void {
-  assert.notEqual(result.isError, true, `unexpected error: ${textOf(result)}`);
-  assert.ok(textOf(result).includes(SENTENCE), `content missing from: ${textOf(result).slice(0, 400)}`);
-}
+const readStore = (home: string) => suite.readStore<StoreFile>(home);
 
 function fetchPage(server: TestServer, url: string, waitSeconds = 30): Promise<CallToolResult> {
   return server.call('access_fetch', { url: `${url}/`, wait_seconds: waitSeconds });
@@ -83,17 +51,7 @@ function fetchPage(server: TestServer, url: string, waitSeconds = 30): Promise<C
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function waitForExit(server: TestServer): Promise<void> {
-  const pid = server.pid!;
-  return eventually(() => {
-    try {
-      process.kill(pid, 0);
-      return false;
-    } catch {
-      return true;
-    }
-  }, 10_000, 'the killed server to exit').then(() => {});
-}
+const waitForExit = (server: TestServer) => processGone(server.pid!, 'the killed server to exit');
 
 describe('one login per host', () => {
   it('50 concurrent fetches on a cold host in one process: 1 browser, 1 registration, 1 code exchange, 50 contents', async () => {

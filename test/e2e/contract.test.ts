@@ -282,6 +282,23 @@ describe('bad input is an isError result, never a protocol error', () => {
   });
 });
 
+/** Only against a hang: generous enough for a machine under any load this suite meets. */
+const HANG_GUARD_MS = 120_000;
+
+/** The ids of the responses in the complete lines of `stdout` (a request from the server has a method too). */
+function answeredIds(stdout: string): Set<unknown> {
+  const ids = new Set<unknown>();
+  for (const line of stdout.split('\n').slice(0, -1)) {
+    try {
+      const message = JSON.parse(line) as RawMessage;
+      if (message.id !== undefined && message.method === undefined) ids.add(message.id);
+    } catch {
+      // Checked line by line once the session ends.
+    }
+  }
+  return ids;
+}
+
 type RawMessage = { jsonrpc?: string; id?: number; result?: CallToolResult & { tools?: Tool[] }; error?: unknown; method?: string };
 
 /**
@@ -293,16 +310,27 @@ type RawMessage = { jsonrpc?: string; id?: number; result?: CallToolResult & { t
 async function rawSession(env: Record<string, string>, calls: Array<[string, Record<string, unknown>]>): Promise<Map<number | undefined, RawMessage>> {
   const child = spawn(process.execPath, [SERVER_ENTRY], { env, stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
+  let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr.resume();
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  let running = true;
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      running = false;
+      resolve(code);
+    }),
+  );
   const send = (message: unknown) => child.stdin.write(`${JSON.stringify(message)}\n`);
   send({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } });
   send({ jsonrpc: '2.0', method: 'notifications/initialized' });
   send({ jsonrpc: '2.0', id: 2, method: 'logging/setLevel', params: { level: 'debug' } });
   calls.forEach(([name, args], i) => send({ jsonrpc: '2.0', id: 10 + i, method: 'tools/call', params: { name, arguments: args } }));
   send({ jsonrpc: '2.0', id: 3, method: 'tools/list' });
-  await until(() => [3, ...calls.map((_, i) => 10 + i)].every((id) => stdout.includes(`"id":${id}`)), 'every answer');
+  // However long a loaded machine takes to answer: what is checked is that every call is answered, not when
+  // (the bound only keeps a hung server from hanging the suite); a server that exits first fails at once.
+  const expected = [3, ...calls.map((_, i) => 10 + i)];
+  await until(() => !running || expected.every((id) => answeredIds(stdout).has(id)), 'every answer', HANG_GUARD_MS);
+  assert.ok(running, `the server exited before answering every call; its stderr:\n${stderr.slice(-2_000)}`);
   child.stdin.end();
   assert.equal(await exited, 0, 'exits cleanly when the client closes stdin');
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Emulator, FaultEndpoint, FaultKind } from '../../src/emulator/index.js';
-import { cleanupHomes, eventually, type ServerOptions, startEmulator, tempHome, TestServer, textOf, resultData } from '../helpers/harness.js';
+import { cleanupHomes, eventually, type ServerOptions, startEmulator, tempHome, TestServer, textOf, resultData, processGone } from '../helpers/harness.js';
 import { assertNoSecretsLeaked } from '../helpers/leaks.js';
 
 /**
@@ -452,14 +452,7 @@ describe('a server killed mid-login', () => {
     assertPending(await closing.call('access_fetch', { url: appUrl(), wait_seconds: 0 }));
     const pid = closing.pid!;
     await closing.close();
-    await eventually(() => {
-      try {
-        process.kill(pid, 0);
-        return false;
-      } catch {
-        return true;
-      }
-    }, 10_000, 'the server to exit');
+    await processGone(pid, 'the server to exit');
     const locks = [
       ...readdirSync(home).filter((f) => f.endsWith('.lock')),
       ...(existsSync(join(home, 'locks')) ? readdirSync(join(home, 'locks')).filter((f) => f.endsWith('.lock')) : []),

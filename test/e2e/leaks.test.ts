@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Emulator } from '../../src/emulator/index.js';
-import { cleanupHomes, ROOT, type ServerOptions, startEmulator, tempHome, TestServer, textOf } from '../helpers/harness.js';
+import { cleanupHomes, ROOT, type ServerOptions, startEmulator, tempHome, TestServer, textOf, callbackAddress } from '../helpers/harness.js';
 import { allOutputs, assertNoSecretsLeaked } from '../helpers/leaks.js';
 
 /**
@@ -44,21 +44,6 @@ function failed(result: CallToolResult): CallToolResult {
   assert.equal(result.isError, true, `expected an error: ${textOf(result).slice(0, 400)}`);
   assert.match(textOf(result), /Next step: \S/);
   return result;
-}
-
-/** Follows an authorization URL like a browser, stopping before the loopback callback: returns the callback address. */
-async function callbackAddress(authorizationUrl: string): Promise<string> {
-  let url = new URL(authorizationUrl);
-  for (let hop = 0; hop < 10; hop++) {
-    const response = await fetch(url, { redirect: 'manual', headers: { accept: 'text/html' } });
-    await response.arrayBuffer();
-    const location = response.headers.get('location');
-    assert.ok(location, `no redirect from ${url.pathname} (HTTP ${response.status})`);
-    const next = new URL(location, url);
-    if (next.pathname === '/callback') return next.href;
-    url = next;
-  }
-  assert.fail('no callback address');
 }
 
 const secrets = (): string[] => [...managed.secrets(), ...classic.secrets(), SERVICE_SECRET, WRONG_SECRET];

@@ -8,7 +8,7 @@ import {
   type ElicitRequestURLParams,
 } from '@modelcontextprotocol/sdk/types.js';
 import { REPORT_SENTENCE, type Emulator } from '../../src/emulator/index.js';
-import { BROWSER_SCRIPT, cleanupHomes, eventually, startEmulator, TestServer, textOf, resultData } from '../helpers/harness.js';
+import { BROWSER_SCRIPT, cleanupHomes, eventually, startEmulator, TestServer, textOf, resultData, callbackAddress } from '../helpers/harness.js';
 import { assertNoSecretsLeaked } from '../helpers/leaks.js';
 
 /**
@@ -48,24 +48,6 @@ function browse(server: TestServer, url: string, action: 'approve' | 'deny' = 'a
     child.once('error', reject);
     child.once('exit', resolve);
   });
-}
-
-/**
- * A browser on another machine: it signs in (auto approval) and is sent to our
- * loopback callback, which it cannot reach. Returns that address, unvisited.
- */
-async function redirectAddressFor(authorizationUrl: string): Promise<string> {
-  let url = new URL(authorizationUrl);
-  for (let hop = 0; hop < 10; hop++) {
-    const response = await fetch(url, { redirect: 'manual', headers: { accept: 'text/html' } });
-    await response.arrayBuffer();
-    const location = response.headers.get('location');
-    assert.ok(response.status >= 300 && response.status < 400 && location, `stuck at ${url.pathname} (HTTP ${response.status})`);
-    const next = new URL(location, url);
-    if (next.pathname === '/callback' && next.hostname === 'localhost') return next.href;
-    url = next;
-  }
-  assert.fail('too many redirects before the callback');
 }
 
 before(async () => {
@@ -176,7 +158,7 @@ describe('paste-back', () => {
     const url = `${emulator.appUrl}/`;
     const pending = structured(await server.call('access_login', { url, wait_seconds: 0 }));
     assert.equal(pending.status, 'pending');
-    const address = await redirectAddressFor(pending.login_url as string);
+    const address = await callbackAddress(pending.login_url as string);
 
     const tampered = new URL(address);
     tampered.searchParams.set('state', 'not-the-state-we-sent');

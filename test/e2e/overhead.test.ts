@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { after, afterEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cleanupHomes, eventually, ROOT, startEmulator, TestServer, textOf } from '../helpers/harness.js';
-import { assertNoSecretsLeaked } from '../helpers/leaks.js';
+import { eventually, ROOT, TestServer, textOf } from '../helpers/harness.js';
+import { e2eSuite } from '../helpers/suite.js';
 
 /**
  * Issue 16, the server's own overhead per call: a warm access_fetch looks at
@@ -13,16 +13,8 @@ import { assertNoSecretsLeaked } from '../helpers/leaks.js';
  * (pending-login check, credential lookup, what the body is scrubbed of).
  */
 
-const running: Array<{ close(): Promise<void> }> = [];
-const secrets = new Set<string>();
-
-afterEach(async () => {
-  for (const r of running.splice(0).reverse()) await r.close();
-});
-after(() => {
-  assertNoSecretsLeaked(secrets);
-  cleanupHomes();
-});
+const suite = e2eSuite();
+const { secrets } = suite;
 
 const COUNTER = pathToFileURL(join(ROOT, 'test', 'fixtures', 'count-store-stats.mjs')).href;
 const storeLooks = (s: TestServer) => s.stderr.join('').split('\n').filter((line) => line === 'store-lstat').length;
@@ -42,10 +34,8 @@ async function settledLooks(s: TestServer): Promise<number> {
 
 describe('store lookups per call', () => {
   it('a warm fetch (raw or Markdown) looks at the store once, and a page that echoes the token is still scrubbed', async () => {
-    const e = await startEmulator({ approval: 'auto' });
-    running.push(e);
-    const s = await TestServer.start({ env: { NODE_OPTIONS: `--import ${COUNTER}` } });
-    running.push(s);
+    const e = await suite.emulator({ approval: 'auto' });
+    const s = await suite.server({ env: { NODE_OPTIONS: `--import ${COUNTER}` } });
     const login = await s.call('access_fetch', { url: `${e.appUrl}/` });
     assert.ok(!login.isError, textOf(login));
     const stored = JSON.parse(readFileSync(join(s.home, 'store.json'), 'utf8')) as { sessions: Record<string, { access_token: string }> };

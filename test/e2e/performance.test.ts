@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, afterEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { Emulator } from '../../src/emulator/index.js';
-import { cleanupHomes, resultData, startEmulator, tempHome, TestServer, textOf } from '../helpers/harness.js';
-import { assertNoSecretsLeaked } from '../helpers/leaks.js';
+import { resultData, tempHome, TestServer, textOf } from '../helpers/harness.js';
+import { e2eSuite } from '../helpers/suite.js';
 
 /**
  * Issue 16 items 3 and 5, counted at the emulator: paging a long page costs one
@@ -13,36 +12,13 @@ import { assertNoSecretsLeaked } from '../helpers/leaks.js';
  * with the discovery it stored.
  */
 
-const running: Array<{ close(): Promise<void> }> = [];
-const secrets = new Set<string>();
+const suite = e2eSuite();
 
-afterEach(async () => {
-  for (const r of running.splice(0).reverse()) await r.close();
-});
-after(() => {
-  assertNoSecretsLeaked(secrets);
-  cleanupHomes();
-});
+const emulator = () => suite.emulator({ approval: 'auto' });
 
-async function emulator(): Promise<Emulator> {
-  const e = await startEmulator({ approval: 'auto' });
-  running.push(e);
-  return e;
-}
+const server = (home?: string) => suite.server(home ? { home } : {});
 
-async function server(home?: string): Promise<TestServer> {
-  const s = await TestServer.start(home ? { home } : {});
-  running.push(s);
-  return s;
-}
-
-function rememberStoredSecrets(home: string): void {
-  const data = JSON.parse(readFileSync(join(home, 'store.json'), 'utf8')) as { sessions: Record<string, { access_token: string; refresh_token?: string }> };
-  for (const s of Object.values(data.sessions)) {
-    secrets.add(s.access_token);
-    if (s.refresh_token) secrets.add(s.refresh_token);
-  }
-}
+const rememberStoredSecrets = (home: string) => void suite.readStore(home);
 
 const docRequests = (e: Emulator) => e.requests({ endpoint: 'resource' }).filter((r) => r.path.startsWith('/doc'));
 

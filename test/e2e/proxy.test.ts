@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Emulator, LogEntry } from '../../src/emulator/index.js';
 import { cleanupHomes, startEmulator, TestServer, textOf, resultData } from '../helpers/harness.js';
-import { assertNoSecretsLeaked } from '../helpers/leaks.js';
+import { assertNoSecretsLeaked, seenCredentials } from '../helpers/leaks.js';
 
 /**
  * Issue 5: HTTPS_PROXY / HTTP_PROXY / NO_PROXY. A small forward proxy on
@@ -116,11 +116,7 @@ function assertOk(result: CallToolResult): void {
 
 /** Every credential the emulator saw, plus whatever else it reports as secret. */
 const traced: LogEntry[] = [];
-function issuedSecrets(): string[] {
-  const seen = traced.flatMap((e) => [/^Bearer\s+(\S+)/i.exec(e.headers.authorization ?? '')?.[1], e.headers['cf-access-token']]);
-  const reported = (emulator as { secrets?: () => string[] }).secrets?.() ?? [];
-  return [...seen, ...reported].filter((s): s is string => Boolean(s));
-}
+const issuedSecrets = () => seenCredentials(traced, emulator);
 
 before(async () => {
   emulator = await startEmulator({ trace: (entry) => traced.push(entry) });

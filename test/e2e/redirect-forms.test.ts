@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, afterEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import type { Emulator, EmulatorOptions } from '../../src/emulator/index.js';
-import { cleanupHomes, resultData, startEmulator, tempHome, TestServer, textOf } from '../helpers/harness.js';
-import { assertNoSecretsLeaked } from '../helpers/leaks.js';
+import type { Emulator } from '../../src/emulator/index.js';
+import { resultData, tempHome, TestServer, textOf } from '../helpers/harness.js';
+import { assertContent, e2eSuite } from '../helpers/suite.js';
 
 /**
  * Issue 13 items 1, 2, 7: real Access applications allow only one loopback
@@ -14,34 +14,10 @@ import { assertNoSecretsLeaked } from '../helpers/leaks.js';
  * against the emulator.
  */
 
-const SENTENCE = 'The protected resource was reached through Cloudflare Access.';
-const running: Array<{ close(): Promise<void> }> = [];
-const secrets = new Set<string>();
+const suite = e2eSuite();
+const { secrets, emulator: emulatorWith } = suite;
 
-afterEach(async () => {
-  for (const r of running.splice(0).reverse()) await r.close();
-});
-after(() => {
-  assertNoSecretsLeaked(secrets);
-  cleanupHomes();
-});
-
-async function emulatorWith(options: EmulatorOptions): Promise<Emulator> {
-  const emulator = await startEmulator(options);
-  running.push(emulator);
-  return emulator;
-}
-
-async function serverOn(home: string, env: Record<string, string> = {}): Promise<TestServer> {
-  const server = await TestServer.start({ home, env });
-  running.push(server);
-  return server;
-}
-
-function assertContent(result: CallToolResult): void {
-  assert.notEqual(result.isError, true, `unexpected error: ${textOf(result)}`);
-  assert.ok(textOf(result).includes(SENTENCE), `content missing from: ${textOf(result).slice(0, 400)}`);
-}
+const serverOn = (home: string, env: Record<string, string> = {}) => suite.server({ home, env });
 
 function fetchPage(server: TestServer, url: string, wait = 30): Promise<CallToolResult> {
   return server.call('access_fetch', { url: `${url}/`, wait_seconds: wait });
@@ -93,8 +69,7 @@ for (const only of ['127.0.0.1', 'localhost'] as const) {
 describe('the pending text with only 127.0.0.1 allowed', () => {
   it('names the 127.0.0.1 callback address the browser will end on', async () => {
     const e = await emulatorWith({ redirectHosts: '127.0.0.1' });
-    const server = await TestServer.start({ home: tempHome(), browser: 'none' });
-    running.push(server);
+    const server = await suite.server({ home: tempHome(), browser: 'none' });
     const pending = await fetchPage(server, e.appUrl, 0);
     assert.equal(resultData(pending).status, 'pending', textOf(pending));
     assert.match(textOf(pending), /starting with http:\/\/127\.0\.0\.1:\d+\/callback/);
@@ -173,8 +148,7 @@ describe('grants', () => {
     session.obtained_at = session.expires_at - 120_000;
     const { writeFileSync } = await import('node:fs');
     writeFileSync(join(home, 'store.json'), JSON.stringify(data), { mode: 0o600 });
-    const next = await TestServer.start({ home, browser: 'ignore' });
-    running.push(next);
+    const next = await suite.server({ home, browser: 'ignore' });
     const pending = await fetchPage(next, e.appUrl, 0);
     assert.equal(resultData(pending).status, 'pending', textOf(pending));
     assert.ok(textOf(pending).includes(expected), textOf(pending));

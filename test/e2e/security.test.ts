@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Emulator } from '../../src/emulator/index.js';
-import { BROWSER_SCRIPT, cleanupHomes, SERVER_ENTRY, type ServerOptions, startEmulator, tempHome, TestServer, textOf, trustedTeamsEnv } from '../helpers/harness.js';
+import { BROWSER_SCRIPT, cleanupHomes, SERVER_ENTRY, type ServerOptions, startEmulator, tempHome, TestServer, textOf, trustedTeamsEnv, callbackAddress } from '../helpers/harness.js';
 import { Hostile, randomish } from '../helpers/hostile-site.js';
 import { assertNoSecretsLeaked, recordOutput } from '../helpers/leaks.js';
 
@@ -325,21 +325,6 @@ describe('hostile redirects', () => {
     assert.match(text, /\[redacted\]/);
   });
 });
-
-/** Follows an authorization URL like a browser, stopping before the loopback callback: returns the callback address. */
-async function callbackAddress(authorizationUrl: string): Promise<string> {
-  let url = new URL(authorizationUrl);
-  for (let hop = 0; hop < 10; hop++) {
-    const response = await fetch(url, { redirect: 'manual', headers: { accept: 'text/html' } });
-    await response.arrayBuffer();
-    const location = response.headers.get('location');
-    assert.ok(location, `no redirect from ${url.pathname} (HTTP ${response.status})`);
-    const next = new URL(location, url);
-    if (next.pathname === '/callback') return next.href;
-    url = next;
-  }
-  assert.fail('no callback address');
-}
 
 function structured(result: CallToolResult): Record<string, unknown> {
   return (result.structuredContent ?? result._meta?.['cf-access-mcp/result'] ?? {}) as Record<string, unknown>;

@@ -1,42 +1,21 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, afterEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Emulator } from '../../src/emulator/index.js';
-import { cleanupHomes, startEmulator, tempHome, TestServer, textOf, resultData } from '../helpers/harness.js';
-import { assertNoSecretsLeaked } from '../helpers/leaks.js';
+import { tempHome, TestServer, textOf, resultData } from '../helpers/harness.js';
+import { assertContent, e2eSuite } from '../helpers/suite.js';
 
 /**
  * Issue 3, "Done when" (store): a corrupt store is moved aside and reported;
  * an unwritable store directory still works in memory and is reported.
  */
 
-const SENTENCE = 'The protected resource was reached through Cloudflare Access.';
-const running: Array<{ close(): Promise<void> }> = [];
-
-afterEach(async () => {
-  for (const r of running.splice(0).reverse()) await r.close();
-});
-/** Every emulator of the suite, for the leak check at the end (their secrets outlive close()). */
-const emulators: Emulator[] = [];
-after(() => {
-  assertNoSecretsLeaked(emulators.flatMap((e) => e.secrets()));
-  cleanupHomes();
-});
+const suite = e2eSuite();
 
 async function start(home: string): Promise<{ e: Emulator; server: TestServer }> {
-  const e = await startEmulator();
-  emulators.push(e);
-  running.push(e);
-  const server = await TestServer.start({ home });
-  running.push(server);
-  return { e, server };
-}
-
-function assertContent(result: CallToolResult): void {
-  assert.notEqual(result.isError, true, `unexpected error: ${textOf(result)}`);
-  assert.ok(textOf(result).includes(SENTENCE), `content missing from: ${textOf(result).slice(0, 400)}`);
+  return { e: await suite.emulator(), server: await suite.server({ home }) };
 }
 
 function warningsOf(result: CallToolResult): string[] {

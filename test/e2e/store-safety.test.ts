@@ -3,11 +3,11 @@ import { createHash } from 'node:crypto';
 import { chmodSync, chownSync, mkdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { after, afterEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Emulator } from '../../src/emulator/index.js';
-import { cleanupHomes, tempHome, TestServer, textOf, resultData, startEmulator } from '../helpers/harness.js';
-import { assertNoSecretsLeaked } from '../helpers/leaks.js';
+import { tempHome, TestServer, textOf, resultData } from '../helpers/harness.js';
+import { assertContent, e2eSuite } from '../helpers/suite.js';
 
 /**
  * Issue 11, weakness 5, end to end: a store another user controls cannot
@@ -15,36 +15,17 @@ import { assertNoSecretsLeaked } from '../helpers/leaks.js';
  * store file is never followed; a planted lock does not block a login.
  */
 
-const SENTENCE = 'The protected resource was reached through Cloudflare Access.';
 const PHISHING = 'https://phish.example.net/cdn-cgi/access/login?steal=1';
 const NOBODY = 65534;
 const isRoot = process.getuid?.() === 0;
 
-const running: Array<{ close(): Promise<void> }> = [];
-afterEach(async () => {
-  for (const r of running.splice(0).reverse()) await r.close();
-});
-const emulators: Emulator[] = [];
-after(() => {
-  assertNoSecretsLeaked(emulators.flatMap((e) => e.secrets()));
-  cleanupHomes();
-});
+const suite = e2eSuite();
 
 async function start(home: string): Promise<{ e: Emulator; server: TestServer }> {
-  const e = await startEmulator();
-  emulators.push(e);
-  running.push(e);
-  const server = await TestServer.start({ home });
-  running.push(server);
-  return { e, server };
+  return { e: await suite.emulator(), server: await suite.server({ home }) };
 }
 
 const warningsOf = (result: CallToolResult) => (resultData(result) as { warnings: string[] }).warnings;
-
-function assertContent(result: CallToolResult): void {
-  assert.notEqual(result.isError, true, `unexpected error: ${textOf(result)}`);
-  assert.ok(textOf(result).includes(SENTENCE), `content missing from: ${textOf(result).slice(0, 600)}`);
-}
 
 /** A login lock as the server names it, with an mtime an hour ahead: on the landed main it never went stale. */
 function plantFutureLoginLock(home: string, origin: string): void {
@@ -74,15 +55,12 @@ describe('a store directory owned by another user', { skip: !isRoot && 'needs ro
   it('is not used: no planted sign-in link or session reaches the agent, and the fetch logs in on its own', async () => {
     const home = join(tempHome(), 'theirs');
     mkdirSync(home, { mode: 0o755 });
-    const e = await startEmulator();
-    emulators.push(e);
-    running.push(e);
+    const e = await suite.emulator();
     const appOrigin = new URL(e.appUrl).origin;
     plantStore(home, appOrigin);
     chownSync(join(home, 'store.json'), NOBODY, NOBODY);
     chownSync(home, NOBODY, NOBODY);
-    const server = await TestServer.start({ home });
-    running.push(server);
+    const server = await suite.server({ home });
 
     const status = await server.call('access_status', {});
     assert.ok(warningsOf(status).some((w) => w.includes(home) && /belongs to another user/.test(w) && /CF_ACCESS_MCP_HOME=/.test(w)), textOf(status));
@@ -129,12 +107,9 @@ describe('links and planted locks in our own store', () => {
 
   it('takes over a login lock planted with a future mtime, and the login proceeds', async () => {
     const home = tempHome();
-    const e = await startEmulator();
-    emulators.push(e);
-    running.push(e);
+    const e = await suite.emulator();
     plantFutureLoginLock(home, new URL(e.appUrl).origin);
-    const server = await TestServer.start({ home });
-    running.push(server);
+    const server = await suite.server({ home });
     const fetched = await server.call('access_fetch', { url: `${e.appUrl}/`, wait_seconds: 30 });
     assertContent(fetched);
     assert.equal(server.browserOpens().length, 1);

@@ -49,3 +49,9 @@ export function finishCli(child: ChildProcessWithoutNullStreams, input = ''): Pr
 export function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<CliRun> {
   return finishCli(startCli(args, env));
 }
+
+/** `runCli` with stdout as text. */
+export async function runCliText(args: string[], env: NodeJS.ProcessEnv): Promise<Omit<CliRun, 'stdout'> & { stdout: string }> {
+  const run = await runCli(args, env);
+  return { ...run, stdout: run.stdout.toString('utf8') };
+}

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -67,6 +68,24 @@ function inheritedEnv(): Record<string, string> {
   return env;
 }
 
+/** The environment a test server runs with: its store, the scripted browser (and its log), the trusted teams. */
+export function serverEnv(options: Pick<ServerOptions, 'home' | 'browser' | 'env' | 'untrustedTeams'> = {}): { env: Record<string, string>; home: string; browserLog: string } {
+  const home = options.home ?? tempHome();
+  const browserLog = join(tempHome('cfam-browser-'), 'browser.log');
+  const env: Record<string, string> = {
+    ...inheritedEnv(),
+    CF_ACCESS_MCP_HOME: home,
+    CF_ACCESS_MCP_CALLBACK_PORT: '0',
+    CF_ACCESS_MCP_BROWSER: options.browser === 'none' ? 'none' : `${process.execPath} ${BROWSER_SCRIPT}`,
+    TEST_BROWSER_LOG: browserLog,
+    TEST_BROWSER_JAR: join(dirname(browserLog), 'cookies.json'),
+    TEST_BROWSER_ACTION: options.browser && options.browser !== 'none' ? options.browser : 'approve',
+    ...(options.untrustedTeams ? {} : trustedTeamsEnv()),
+    ...options.env,
+  };
+  return { env, home, browserLog };
+}
+
 /** The built server, spawned over stdio and driven by the SDK client. */
 export class TestServer {
   readonly stderr: string[] = [];
@@ -84,19 +103,7 @@ export class TestServer {
   }
 
   static async start(options: ServerOptions = {}): Promise<TestServer> {
-    const home = options.home ?? tempHome();
-    const browserLog = join(tempHome('cfam-browser-'), 'browser.log');
-    const env: Record<string, string> = {
-      ...inheritedEnv(),
-      CF_ACCESS_MCP_HOME: home,
-      CF_ACCESS_MCP_CALLBACK_PORT: '0',
-      CF_ACCESS_MCP_BROWSER: options.browser === 'none' ? 'none' : `${process.execPath} ${BROWSER_SCRIPT}`,
-      TEST_BROWSER_LOG: browserLog,
-      TEST_BROWSER_JAR: join(dirname(browserLog), 'cookies.json'),
-      TEST_BROWSER_ACTION: options.browser && options.browser !== 'none' ? options.browser : 'approve',
-      ...(options.untrustedTeams ? {} : trustedTeamsEnv()),
-      ...options.env,
-    };
+    const { env, home, browserLog } = serverEnv(options);
     const cwd = options.cwd ?? tempHome('cfam-cwd-');
     const transport = new StdioClientTransport({ command: process.execPath, args: [SERVER_ENTRY], env, stderr: 'pipe', cwd });
     const client = options.client ?? new Client({ name: 'cf-access-mcp-tests', version: '1.0.0' }, { capabilities: options.capabilities ?? {} });
@@ -184,6 +191,36 @@ export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 10_
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/**
+ * A browser signing in (auto approval) from the authorization URL: follows the redirects and stops at our
+ * loopback callback, unvisited (as a browser on another machine, which cannot reach it). Returns that address.
+ */
+export async function callbackAddress(authorizationUrl: string): Promise<string> {
+  let url = new URL(authorizationUrl);
+  for (let hop = 0; hop < 10; hop++) {
+    const response = await fetch(url, { redirect: 'manual', headers: { accept: 'text/html' } });
+    await response.arrayBuffer();
+    const location = response.headers.get('location');
+    assert.ok(response.status >= 300 && response.status < 400 && location, `no redirect from ${url.pathname} (HTTP ${response.status})`);
+    const next = new URL(location, url);
+    if (next.pathname === '/callback') return next.href;
+    url = next;
+  }
+  assert.fail('too many redirects before the callback');
+}
+
+/** Resolves once process `pid` is gone (polling: a process that exits is not always our child to wait on). */
+export async function processGone(pid: number, what = 'the process to exit'): Promise<void> {
+  await eventually(() => {
+    try {
+      process.kill(pid, 0);
+      return false;
+    } catch {
+      return true;
+    }
+  }, 10_000, what);
 }
 
 /**

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { LogEntry } from '../../src/emulator/index.js';
 
 /**
  * One collector for everything the server shows the outside world in the
@@ -49,4 +50,11 @@ export function assertNoSecretsLeaked(secrets: Iterable<string>): void {
       assert.ok(!text.includes(secret), `a secret (${secret.slice(0, 6)}…) leaked into ${kind} output`);
     }
   }
+}
+
+/** Every credential an emulator saw in requests (from its trace: Bearer tokens, cf-access-token), plus the secrets it reports. */
+export function seenCredentials(traced: readonly LogEntry[], emulator: { secrets?: () => string[] }): string[] {
+  const seen = traced.flatMap((e) => [/^Bearer\s+(\S+)/i.exec(e.headers.authorization ?? '')?.[1], e.headers['cf-access-token']]);
+  const reported = emulator.secrets?.() ?? [];
+  return [...seen, ...reported].filter((s): s is string => Boolean(s));
 }

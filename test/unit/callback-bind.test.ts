@@ -1,27 +1,16 @@
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import { networkInterfaces } from 'node:os';
 import { after, describe, it } from 'node:test';
 import { parseCallbackBind } from '../../src/auth/callback-host.js';
 import { CallbackListener } from '../../src/auth/callback-server.js';
 import { AccessError } from '../../src/core/errors.js';
+import { rawGet } from '../helpers/unit.js';
 import { loadConfig } from '../../src/service/config.js';
 import { describePending } from '../../src/service/pending.js';
 
 /** Issue 13 item 4: CF_ACCESS_MCP_CALLBACK_BIND for forwarded ports, with the Host check and state kept. */
 
-function get(address: string, port: number, path: string, host: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: address, port, path, method: 'GET', headers: { host } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+const get = (address: string, port: number, path: string, host: string) => rawGet(address, port, path, host);
 
 /** An IPv4 address of this machine that is not loopback (what a forwarded port arrives on in a container), if any. */
 function externalAddress(): string | undefined {

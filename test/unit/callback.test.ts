@@ -1,29 +1,11 @@
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { CallbackListener, type CallbackParams } from '../../src/auth/callback-server.js';
 import { AccessError } from '../../src/core/errors.js';
+import { rawGet } from '../helpers/unit.js';
 
-interface Reply {
-  status: number;
-  body: string;
-}
-
-/** A raw GET with a Host header of our choosing (fetch does not let us set Host). */
-function get(address: string, port: number, path: string, host: string | null = `localhost:${port}`): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const headers = host === null ? {} : { host };
-    const req = request({ host: address, port, path, method: 'GET', headers, setHost: host !== null }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+const get = rawGet;
 
 const heading = (html: string) => /<h1[^>]*>([^<]*)<\/h1>/.exec(html)?.[1] ?? '';
 
@@ -195,6 +177,22 @@ describe('CallbackListener', () => {
     assert.ok(error.nextStep.length > 0);
     assert.equal(listener.redirectUri, undefined, 'stopped listening');
     await assert.rejects(get('127.0.0.1', port, '/callback?code=c&state=s6'), /ECONNREFUSED/);
+  });
+
+  it('stays open while held (a login registering its redirect URI with this port), and closes once released and idle', async () => {
+    const listener = newListener();
+    const redirectUri = await listener.start();
+    const release = listener.hold();
+    const ended = listener.expect('s8', 'app.example.com', 30_000);
+    listener.cancel('s8', new Error('the previous attempt ended'));
+    await assert.rejects(ended, /previous attempt ended/);
+    assert.equal(listener.redirectUri, redirectUri, 'nobody waits, but the listener is held');
+    const next = listener.expect('s9', 'app.example.com', 30_000);
+    release();
+    assert.equal(listener.redirectUri, redirectUri, 'released with a login waiting: still listening');
+    listener.cancel('s9', new Error('done'));
+    await assert.rejects(next, /done/);
+    assert.equal(listener.redirectUri, undefined, 'closed once nobody waits or holds it');
   });
 
   it('cancel rejects the waiting login with the given reason', async () => {

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { SessionStore, STORE_FILE } from '../../src/auth/store.js';
 import { OriginLocks, ownerIsGone } from '../../src/auth/login-lock.js';
 import { cleanupHomes, ROOT, tempHome } from '../helpers/harness.js';
+import { runScript } from '../helpers/unit.js';
 
 after(cleanupHomes);
 
@@ -26,16 +26,7 @@ function writer(dir: string, tag: string): Promise<void> {
     }));
     if (!store.persistent) throw new Error('fell back to memory');
   `;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-      cwd: ROOT,
-      env: { ...process.env, DIR: dir, TAG: tag },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`writer ${tag} exited ${code}: ${stderr}`))));
-  });
+  return runScript(script, { DIR: dir, TAG: tag }, `writer ${tag}`);
 }
 
 describe('SessionStore across processes', () => {

@@ -7,6 +7,7 @@ import { after, describe, it } from 'node:test';
 import { OriginLocks } from '../../src/auth/login-lock.js';
 import { SessionStore, STORE_FILE, type StoredSession } from '../../src/auth/store.js';
 import { cleanupHomes, tempHome } from '../helpers/harness.js';
+import { newStore } from '../helpers/unit.js';
 
 /**
  * Issue 11, weakness 5: a store directory someone else can touch must not
@@ -20,14 +21,6 @@ const NOBODY = 65534;
 const isRoot = process.getuid?.() === 0;
 const PHISHING = 'https://phish.example.net/cdn-cgi/access/login?steal=1';
 const mode = (path: string) => statSync(path).mode & 0o777;
-
-function newStore(dir: string): { store: SessionStore; warnings: string[] } {
-  const warnings: string[] = [];
-  const store = new SessionStore(dir, (level, message) => {
-    if (level === 'warning') warnings.push(message);
-  });
-  return { store, warnings };
-}
 
 function session(origin: string, token = 'oauth:test-token'): StoredSession {
   return { origin, method: 'oauth', access_token: token, obtained_at: Date.now() };

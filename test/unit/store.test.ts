@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { SessionStore, STORE_FILE, type StoredSession } from '../../src/auth/store.js';
 import { cleanupHomes, ROOT, tempHome } from '../helpers/harness.js';
+import { newStore, runScript } from '../helpers/unit.js';
 
 after(cleanupHomes);
 
@@ -14,14 +14,6 @@ function session(origin: string, token = 'oauth:test-token'): StoredSession {
 }
 
 const mode = (path: string) => statSync(path).mode & 0o777;
-
-function newStore(dir: string): { store: SessionStore; warnings: string[] } {
-  const warnings: string[] = [];
-  const store = new SessionStore(dir, (level, message) => {
-    if (level === 'warning') warnings.push(message);
-  });
-  return { store, warnings };
-}
 
 describe('SessionStore files', () => {
   it('creates the store file 0600 inside a 0700 directory', async () => {
@@ -135,17 +127,8 @@ describe('SessionStore.update concurrency', () => {
             { origin: 'https://' + tag + '-' + i + '.example.com', method: 'oauth', access_token: 'x', obtained_at: 1 };
         })));
     `;
-    const run = (tag: string) =>
-      new Promise<void>((resolve, reject) => {
-        const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-          cwd: ROOT,
-          env: { ...process.env, DIR: dir, TAG: tag },
-          stdio: ['ignore', 'ignore', 'pipe'],
-        });
-        let stderr = '';
-        child.stderr.on('data', (chunk) => (stderr += chunk));
-        child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`child ${tag} exited ${code}: ${stderr}`))));
-      });
+    const run = (tag: string) => runScript(script, { DIR: dir, TAG: tag }, `child ${tag}`);
+
     await Promise.all(['p1', 'p2', 'p3'].map(run));
     const sessions = newStore(dir).store.listSessions();
     assert.equal(sessions.length, 45);

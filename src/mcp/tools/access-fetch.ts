@@ -8,7 +8,8 @@ import { toolInput } from '../arguments.js';
 import { loginHooks } from '../progress.js';
 import type { ServiceProvider } from '../server.js';
 import { SaveRoots } from '../save-roots.js';
-import { contentResult, fail, messageText } from '../tool-result.js';
+import { forAgents } from '../next-step-words.js';
+import { contentResult, fail, messageText, pageResult } from '../tool-result.js';
 
 const input = toolInput(
   'access_fetch',
@@ -70,8 +71,7 @@ export function registerAccessFetch(server: McpServer, getService: ServiceProvid
         // Where save_to may write is decided here, never by the agent's arguments.
         const roots = args.save_to !== undefined ? await saveRoots.current() : undefined;
         const result = await service.fetch({ ...args, saveRoots: roots, typedByUser: false }, loginHooks(extra, server));
-        result.warnings.unshift(...warnings);
-        return fetchToolResult(result, args.format === 'raw');
+        return fetchToolResult(result, warnings, args.format === 'raw');
       } catch (error) {
         // A pending login is an expected step, not a failure: the same result access_login gives.
         if (isLoginPending(error)) return contentResult(messageText(error.pending, warnings), [], error.pending);
@@ -81,10 +81,12 @@ export function registerAccessFetch(server: McpServer, getService: ServiceProvid
   );
 }
 
-function fetchToolResult(result: FetchResult, raw: boolean): CallToolResult {
-  const rendered = [...describeResponse(result, raw), '', result.text].join('\n');
-  const { text, image, ...data } = result;
-  return contentResult(rendered, image ? [{ type: 'image', data: image.data, mimeType: image.mimeType }] : [], data);
+function fetchToolResult(result: FetchResult, warnings: string[], raw: boolean): CallToolResult {
+  // Only our sentences are rendered for the agent: the page, its title and headers are the origin's and pass as served.
+  const rendered = { ...result, warnings: [...warnings, ...result.warnings].map(forAgents) };
+  const { text: _text, note: _note, image, ...data } = rendered;
+  const head = describeResponse(rendered, raw).join('\n');
+  return pageResult(head, pageText(result), image ? [{ type: 'image', data: image.data, mimeType: image.mimeType }] : [], data);
 }
 
 /**
@@ -98,7 +100,14 @@ export async function warmAccessFetch(result: FetchResult): Promise<void> {
   CallToolRequestSchema.safeParse({ method: 'tools/call', params: { name: 'access_fetch', arguments: args } });
   await input.advertised.safeParseAsync(args);
   input.parse(args);
-  JSON.stringify(CallToolResultSchema.safeParse(fetchToolResult(result, false)).data);
+  JSON.stringify(CallToolResultSchema.safeParse(fetchToolResult(result, [], false)).data);
+}
+
+/** The text under the head: the origin's page as served, then our paging note; a description of a file, image or binary is all ours. */
+function pageText(result: FetchResult): string {
+  if (result.image || result.binary || result.saved_to !== undefined) return forAgents(result.text);
+  if (result.note === undefined) return result.text;
+  return `${result.text.slice(0, result.text.length - result.note.length)}${forAgents(result.note)}`;
 }
 
 /** Headers worth their tokens: those the agent can act on. With format raw, all that were kept. */
