@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { conversionsRequested } from '../../src/http/convert-pool.js';
@@ -11,6 +10,7 @@ import { AccessService } from '../../src/service/access-service.js';
 import { loadConfig } from '../../src/service/config.js';
 import type { FetchResult } from '../../src/service/results.js';
 import { warmUp } from '../../src/service/warm-up.js';
+import { cleanupHomes, tempHome } from '../helpers/harness.js';
 
 /**
  * Issue 16, warm start: the idle warm-up runs a call's whole path (the fetch
@@ -20,16 +20,8 @@ import { warmUp } from '../../src/service/warm-up.js';
  * counted as a caller's, nothing through a proxy, no credential sent.
  */
 
-const homes: string[] = [];
-after(() => {
-  for (const home of homes) rmSync(home, { recursive: true, force: true });
-});
-
-function home(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'cfam-warm-'));
-  homes.push(dir);
-  return dir;
-}
+after(cleanupHomes);
+const home = () => tempHome('cfam-warm-');
 
 async function service(env: Record<string, string>, run: (svc: AccessService) => Promise<void>): Promise<void> {
   const svc = new AccessService(loadConfig(env), () => {});
