@@ -5,7 +5,7 @@ import { request, upgrade, type Dispatcher } from 'undici';
 import type { AppKey } from '../auth/app-key.js';
 import { AccessError } from '../core/errors.js';
 import { parseTargetUrl } from '../core/url-policy.js';
-import { discard, type HeaderMap } from '../http/client.js';
+import { connectionDropped, discard, type HeaderMap } from '../http/client.js';
 import type { AccessService } from '../service/access-service.js';
 import { credentialHeadersFor } from '../service/credentials.js';
 import { accessChallengeOf } from './access-challenge.js';
@@ -224,7 +224,7 @@ export class AccessProxy {
   }
 
   /** Sends the request with the lease's credential and relays the response to the client ('renew': Access refused the credential, nothing was sent). */
-  private relay(exchange: Exchange, url: URL, headers: Outgoing, lease: Lease, withBody: boolean, check: boolean): Promise<RelayOutcome> {
+  private relay(exchange: Exchange, url: URL, headers: Outgoing, lease: Lease, withBody: boolean, check: boolean, retried = false): Promise<RelayOutcome> {
     if (exchange.gone) return Promise.resolve('done');
     const { req, res } = exchange;
     for (const name in lease.lowered) headers[name] = lease.lowered[name]!;
@@ -248,7 +248,13 @@ export class AccessProxy {
       },
       relay,
     );
-    return relay.done;
+    // A kept-alive connection the origin closed as it was reused: a GET or HEAD goes once more, as with the tools.
+    const idempotent = !withBody && (req.method === 'GET' || req.method === 'HEAD');
+    if (retried || !idempotent) return relay.done;
+    return relay.done.catch((error: unknown) => {
+      if (relay.answered || exchange.gone || !connectionDropped(error)) throw error;
+      return this.relay(exchange, url, headers, lease, withBody, check, true);
+    });
   }
 
   private async isChallenge(status: number, headers: HeaderMap, url: URL): Promise<boolean> {

@@ -86,6 +86,11 @@ export class Relay implements Dispatcher.DispatchHandler {
     if (this.cancelled) controller.abort(this.cancelled);
   }
 
+  /** The origin answered (a head arrived): a failure after this cannot be retried. */
+  get answered(): boolean {
+    return this.status !== 0;
+  }
+
   onResponseStart(controller: Dispatcher.DispatchController, status: number, headers: IncomingHttpHeaders): void {
     if (this.mode === 'gone' || status < 200) return;
     this.status = status;

@@ -13,7 +13,7 @@ import {
 } from './http-util.js';
 import { docPage } from './doc-page.js';
 import { DATA_JSON, homePage, longPage, notFoundPage, NOTES_TXT, page10k, tablesPage } from './pages.js';
-import type { ProtectedApp } from './runtime.js';
+import type { ProtectedApp, Runtime } from './runtime.js';
 
 const DEFAULT_BIG_BYTES = 200 * 1024 * 1024;
 
@@ -59,6 +59,26 @@ function redirectRoute(ctx: RequestContext, rest: string): boolean {
   }
 }
 
+/** Keys of /drop-once already dropped, per emulator. */
+const dropped = new WeakMap<Runtime, Set<string>>();
+
+/**
+ * /drop-once?key=K: the first request with a key has its connection closed
+ * without a byte of answer (what a kept-alive connection the server closes
+ * just as it is reused looks like); later ones are answered.
+ */
+function dropOnce(ctx: RequestContext): void {
+  const key = `${ctx.req.method} ${ctx.url.searchParams.get('key') ?? ''}`;
+  const seen = dropped.get(ctx.rt) ?? new Set<string>();
+  dropped.set(ctx.rt, seen);
+  if (!seen.has(key)) {
+    seen.add(key);
+    ctx.req.socket.destroy();
+    return;
+  }
+  sendText(ctx, 200, 'Answered on the second try.\n');
+}
+
 /** What a protected app serves once the request is authenticated. */
 export async function serveContent(ctx: RequestContext, _app: ProtectedApp): Promise<void> {
   const { url } = ctx;
@@ -91,6 +111,8 @@ export async function serveContent(ctx: RequestContext, _app: ProtectedApp): Pro
     }
     case '/echo':
       return echo(ctx);
+    case '/drop-once':
+      return dropOnce(ctx);
     case '/slow': {
       const ms = intParam(url, 'ms', 1000);
       try {

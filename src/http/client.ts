@@ -74,7 +74,11 @@ export async function send(dispatcher: Dispatcher, url: URL, options: SendOption
  * safe to send once more, on a fresh connection, as browsers do.
  */
 function retryable(method: string, options: SendOptions, error: unknown): boolean {
-  if ((method !== 'GET' && method !== 'HEAD') || options.body !== undefined || options.signal?.aborted) return false;
+  return (method === 'GET' || method === 'HEAD') && options.body === undefined && !options.signal?.aborted && connectionDropped(error);
+}
+
+/** The connection closed under a request before any answer: worth sending a GET or HEAD once more. */
+export function connectionDropped(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE';
 }

@@ -230,6 +230,13 @@ describe('cf-access-mcp proxy (issue 14)', () => {
     assert.ok(peak - baseline < 60 * 1024 * 1024, `RSS grew by ${Math.round((peak - baseline) / 1048576)} MB`);
   });
 
+  it('sends a GET once more when the origin closes the connection before answering; a POST gets a 502', async () => {
+    const get = await run('curl', ['-s', '-w', '\n%{http_code}', `${proxy.base}/drop-once?key=proxy`]);
+    assert.match(get.stdout, /Answered on the second try\.\n+200$/);
+    const post = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-d', 'a=1', `${proxy.base}/drop-once?key=proxy`]);
+    assert.equal(post.stdout, '502');
+  });
+
   // Last: it stops the proxy. The sign-in wrote the store, so its writer (and when-exit, which re-raises SIGTERM) is loaded.
   it('a SIGTERM stops it cleanly: exit code 0, port closed', async () => {
     const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => proxy.child.once('exit', (code, signal) => resolve([code, signal])));

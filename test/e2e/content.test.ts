@@ -326,3 +326,18 @@ describe('access_fetch timeouts', () => {
     assert.equal(structured(after).status, 200);
   });
 });
+
+describe('access_fetch on a dropped connection', () => {
+  it('a GET whose connection closes before any answer is sent once more; a POST is not', async () => {
+    const before = emulator.requests({ endpoint: 'resource' }).filter((e) => e.path.startsWith('/drop-once')).length;
+    const get = await fetchTool({ url: `${emulator.appUrl}/drop-once?key=fetch` });
+    assertOk(get);
+    assert.match(textOf(get), /Answered on the second try/);
+
+    const post = await fetchTool({ url: `${emulator.appUrl}/drop-once?key=fetch`, method: 'POST', body: 'a=1' });
+    assert.equal(post.isError, true);
+    assert.match(textOf(post), /127\.0\.0\.1:\d+/);
+    const seen = emulator.requests({ endpoint: 'resource' }).filter((e) => e.path.startsWith('/drop-once')).length - before;
+    assert.equal(seen, 3, 'the GET twice, the POST once');
+  });
+});

@@ -216,7 +216,8 @@ describe('faults after the login (session stored)', () => {
       } finally {
         emulator.setFault(null);
       }
-      assert.equal(emulator.requests({ endpoint: 'resource' }).length, 1, 'one request, no login');
+      // A GET whose connection is dropped before any answer is sent once more (then reported), never a login.
+      assert.equal(emulator.requests({ endpoint: 'resource' }).length, c.kind === 'drop' ? 2 : 1, 'no login');
       if ('error' in c.expect) assertError(result, c.expect.error);
       else if ('status' in c.expect) {
         assertOk(result);
