@@ -153,11 +153,6 @@ export class SessionStore {
     }
   }
 
-  /** Loads what writing needs (conf, proper-lockfile) ahead of the first write: see warm-up.ts. */
-  async loadWriter(): Promise<void> {
-    if (this.persistent) await loadWriter();
-  }
-
   get persistent(): boolean {
     return this.memory === undefined;
   }

@@ -22,6 +22,8 @@ export interface ContentOptions {
   secrets?: string[];
   /** The CLI writing to a pipe: every byte of the body, whatever its type or size, streamed as served. */
   sink?: BodySink;
+  /** The idle warm-up's own page (see convert.ts). */
+  warmUp?: boolean;
 }
 
 export interface ResponseContent {
@@ -82,6 +84,7 @@ export async function readResponseContent(response: RawResponse, url: URL, optio
     charset: charsetOf(response),
     url,
     secrets: options.secrets,
+    warmUp: options.warmUp,
   });
   notes.push(...(converted.notes ?? []));
   if (truncated && converted.kind === 'text') {

@@ -4,6 +4,7 @@ import type { AccessService } from '../service/access-service.js';
 import { createLogger } from './logging.js';
 import { createMcpServer } from './server.js';
 import { reportStalls } from './stall-report.js';
+import { warmAccessFetch } from './tools/access-fetch.js';
 
 /** Runs the MCP server on stdio until the client closes stdin or a signal arrives. */
 export async function runStdioServer(): Promise<void> {
@@ -41,7 +42,7 @@ export async function runStdioServer(): Promise<void> {
   setTimeout(
     () =>
       void getService()
-        .then(async (svc) => (await import('../service/warm-up.js')).warmUp(svc))
+        .then(async (svc) => (await import('../service/warm-up.js')).warmUp(svc, { fetched: warmAccessFetch }))
         .catch((error: unknown) => log('error', `Could not start: ${(error as Error).message}`)),
     300,
   ).unref();

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import type { Dispatcher } from 'undici';
 import { detectAccess, type AccessChallenge } from '../auth/detect.js';
 import { AccessError } from '../core/errors.js';
 import { currentSecrets, redactWith } from '../core/redact.js';
@@ -46,6 +47,14 @@ export interface FetchParams {
   typedByUser?: boolean;
   /** Set by the CLI only: stream the body as served into this (stdout) instead of converting it. */
   sink?: BodySink;
+}
+
+/** Set only by the idle warm-up (see warm-up.ts), never from a caller's arguments. */
+export interface FetchInternals {
+  /** Sent through this pool instead of the service's (the warm-up's own, to its own loopback listener, which no proxy setting applies to). */
+  dispatcher?: Dispatcher;
+  /** The warm-up's own page: no store warning is taken from the callers, nothing is cached, and a challenge ends the call (never a login). */
+  warmUp?: boolean;
 }
 
 /** Where and how the body is saved, checked before anything is requested. */
@@ -99,7 +108,7 @@ function prepareRequest(params: FetchParams): PreparedRequest {
  * origin), and when Access challenges a hop, refreshes once, or logs in once
  * for that origin, then sends again. Bounded: never a loop.
  */
-export async function fetchThroughAccess(svc: AccessService, params: FetchParams, hooks: LoginHooks = {}): Promise<FetchResult> {
+export async function fetchThroughAccess(svc: AccessService, params: FetchParams, hooks: LoginHooks = {}, internals: FetchInternals = {}): Promise<FetchResult> {
   const prepared = prepareRequest(params);
   const { target, method, headers, body } = prepared;
   // Read now, in the same turn as the credential lookup below, so a warm call looks at the store once.
@@ -122,7 +131,7 @@ export async function fetchThroughAccess(svc: AccessService, params: FetchParams
     let followed: Followed;
     let challenge: AccessChallenge | undefined;
     try {
-      followed = await sendFollowingRedirects(svc.dispatcher, { url: target, method, headers, body, signal: deadline.signal }, credentials).catch(
+      followed = await sendFollowingRedirects(internals.dispatcher ?? svc.dispatcher, { url: target, method, headers, body, signal: deadline.signal }, credentials).catch(
         async (error: unknown) => {
           // The session was due for renewal and Access refused to renew it: the policy no longer admits the user.
           if (error instanceof RefreshRefusedError) throw await refused(svc, error.key, undefined, { status: 400, refresh: true });
@@ -135,7 +144,7 @@ export async function fetchThroughAccess(svc: AccessService, params: FetchParams
         const auth = svc.methodOfHeaders(finalUrl, followed.credentialHeaders, configuredRefused);
         // After a redirect, a refresh or a login (a later round), the final URL's credentials are looked up again.
         const secrets = round === 0 && finalUrl.href === target.href ? targetSecrets : svc.methods.secretsFor(finalUrl);
-        return await buildResult(svc, params, prepared, finalUrl, followed.response, auth, secrets, save, followed.unfollowed ? [followed.unfollowed] : []);
+        return await buildResult(svc, params, prepared, finalUrl, followed.response, auth, secrets, { save, redirectNotes: followed.unfollowed ? [followed.unfollowed] : [], warmUp: internals.warmUp });
       }
     } finally {
       deadline.dispose();
@@ -144,6 +153,7 @@ export async function fetchThroughAccess(svc: AccessService, params: FetchParams
     const finalUrl = hops[hops.length - 1]!;
     const configured = followed.credentialHeaders.length > 0 ? svc.methods.configuredFor(finalUrl, configuredRefused) : undefined;
     discard(response.body);
+    if (internals.warmUp) throw new Error('The warm-up page was challenged.');
     const origin = finalUrl.origin;
     if (configured) {
       // Never a browser login here: only a user session from an explicit login may still get in.
@@ -249,8 +259,7 @@ async function buildResult(
   response: RawResponse,
   auth: AuthMethod,
   secrets: string[],
-  save?: SavePlan,
-  redirectNotes: string[] = [],
+  { save, redirectNotes = [], warmUp = false }: { save?: SavePlan; redirectNotes?: string[]; warmUp?: boolean },
 ): Promise<FetchResult> {
   // The list once per call: each of the fields below is scrubbed of the same secrets.
   const every = currentSecrets(secrets);
@@ -263,10 +272,11 @@ async function buildResult(
     save: save?.options,
     secrets,
     sink: params.sink,
+    warmUp,
   });
   const requested = request.target;
   const pageWarnings = [...redirectNotes, ...content.notes];
-  const warnings = [...svc.takeStoreWarnings(), ...pageWarnings];
+  const warnings = [...(warmUp ? [] : svc.takeStoreWarnings()), ...pageWarnings];
   const page = paginate(content.text, params.start_index ?? 0, params.max_length ?? DEFAULT_MAX_LENGTH);
   const selected: Record<string, string> = {};
   // A site may echo our credential anywhere it controls, not only in the body.
@@ -294,7 +304,7 @@ async function buildResult(
     bytes: content.saved?.bytes ?? content.streamedBytes,
     warnings,
   };
-  rememberPage(svc, params, request, { ...result, warnings: pageWarnings }, content.text);
+  if (!warmUp) rememberPage(svc, params, request, { ...result, warnings: pageWarnings }, content.text);
   return result;
 }
 

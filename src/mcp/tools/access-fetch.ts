@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolRequestSchema, CallToolResultSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { isLoginPending } from '../../service/pending.js';
 import type { FetchResult } from '../../service/results.js';
@@ -71,11 +71,7 @@ export function registerAccessFetch(server: McpServer, getService: ServiceProvid
         // Where save_to may write is decided here, never by the agent's arguments.
         const roots = args.save_to !== undefined ? await saveRoots.current() : undefined;
         const result = await service.fetch({ ...args, saveRoots: roots, typedByUser: false }, loginHooks(extra, server));
-        // Only our sentences are rendered for the agent: the page, its title and headers are the origin's and pass as served.
-        const rendered = { ...result, warnings: [...warnings, ...result.warnings].map(forAgents) };
-        const { text: _text, note: _note, image, ...data } = rendered;
-        const head = describeResponse(rendered, args.format === 'raw').join('\n');
-        return pageResult(head, pageText(result), image ? [{ type: 'image', data: image.data, mimeType: image.mimeType }] : [], data);
+        return fetchToolResult(result, warnings, args.format === 'raw');
       } catch (error) {
         // A pending login is an expected step, not a failure: the same result access_login gives.
         if (isLoginPending(error)) return contentResult(messageText(error.pending, warnings), [], error.pending);
@@ -83,6 +79,28 @@ export function registerAccessFetch(server: McpServer, getService: ServiceProvid
       }
     },
   );
+}
+
+function fetchToolResult(result: FetchResult, warnings: string[], raw: boolean): CallToolResult {
+  // Only our sentences are rendered for the agent: the page, its title and headers are the origin's and pass as served.
+  const rendered = { ...result, warnings: [...warnings, ...result.warnings].map(forAgents) };
+  const { text: _text, note: _note, image, ...data } = rendered;
+  const head = describeResponse(rendered, raw).join('\n');
+  return pageResult(head, pageText(result), image ? [{ type: 'image', data: image.data, mimeType: image.mimeType }] : [], data);
+}
+
+/**
+ * The idle warm-up (see service/warm-up.ts) hands over its page's result: a
+ * call's path through the SDK and this tool runs once on it — the request's
+ * schema, the arguments (the SDK's check and ours), the rendering and the
+ * result's schema — so the first call does not spend its time compiling them.
+ */
+export async function warmAccessFetch(result: FetchResult): Promise<void> {
+  const args = { url: result.url };
+  CallToolRequestSchema.safeParse({ method: 'tools/call', params: { name: 'access_fetch', arguments: args } });
+  await input.advertised.safeParseAsync(args);
+  input.parse(args);
+  JSON.stringify(CallToolResultSchema.safeParse(fetchToolResult(result, [], false)).data);
 }
 
 /** The text under the head: the origin's page as served, then our paging note; a description of a file, image or binary is all ours. */

@@ -1,0 +1,114 @@
+import assert from 'node:assert/strict';
+import { readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { conversionsRequested } from '../../src/http/convert-pool.js';
+import { warmAccessFetch } from '../../src/mcp/tools/access-fetch.js';
+import { AccessService } from '../../src/service/access-service.js';
+import { loadConfig } from '../../src/service/config.js';
+import type { FetchResult } from '../../src/service/results.js';
+import { warmUp } from '../../src/service/warm-up.js';
+import { cleanupHomes, tempHome } from '../helpers/harness.js';
+
+/**
+ * Issue 16, warm start: the idle warm-up runs a call's whole path (the fetch
+ * flow, undici, the converter, the MCP rendering) on a page the process
+ * serves itself, and leaves nothing behind that a caller could notice: no
+ * store write, no store warning taken from the first result, no conversion
+ * counted as a caller's, nothing through a proxy, no credential sent.
+ */
+
+after(cleanupHomes);
+const home = () => tempHome('cfam-warm-');
+
+async function service(env: Record<string, string>, run: (svc: AccessService) => Promise<void>): Promise<void> {
+  const svc = new AccessService(loadConfig(env), () => {});
+  try {
+    await run(svc);
+  } finally {
+    await svc.close();
+  }
+}
+
+async function listen(server: Server): Promise<number> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return (server.address() as AddressInfo).port;
+}
+
+describe('idle warm-up', () => {
+  it('fetches and renders its own page through the real path, and leaves the store, its warnings and the conversion count alone', async () => {
+    const dir = home();
+    // A planted store file: the store refuses it, and the first real result must still say so.
+    writeFileSync(join(dir, 'elsewhere.json'), '{}');
+    symlinkSync(join(dir, 'elsewhere.json'), join(dir, 'store.json'));
+    const filesBefore = readdirSync(dir).sort();
+    const requestedBefore = conversionsRequested();
+    await service({ CF_ACCESS_MCP_HOME: dir }, async (svc) => {
+      const warningsBefore = [...svc.store.warnings];
+      assert.ok(warningsBefore.length > 0, 'the planted store file is warned about');
+      let fetched: FetchResult | undefined;
+      await warmUp(svc, {
+        fetched: async (result) => {
+          fetched = result;
+          await warmAccessFetch(result);
+        },
+      });
+      assert.ok(fetched, 'the warm-up page went through the fetch flow');
+      assert.equal(fetched.status, 200);
+      assert.equal(fetched.auth, 'none', 'no credential was sent');
+      assert.match(fetched.text, /^# Warm-up/m, 'converted to Markdown');
+      assert.match(fetched.text, /\| Parameter \| Type \|/, 'tables kept');
+      assert.deepEqual(fetched.warnings, [], 'no store warning was taken for the warm-up page');
+      assert.deepEqual(svc.takeStoreWarnings(), warningsBefore, 'the first real result still gets the store warnings');
+    });
+    assert.equal(conversionsRequested(), requestedBefore, 'the warm-up conversions are not counted as callers\'');
+    assert.deepEqual(readdirSync(dir).sort(), filesBefore, 'nothing written to the store directory');
+  });
+
+  it('goes to its own listener directly even when a proxy is configured', { timeout: 60_000 }, async () => {
+    let proxied = 0;
+    const proxy = createServer((_req, res) => {
+      proxied++;
+      res.writeHead(502, { connection: 'close' }).end();
+    });
+    proxy.on('connect', (_req, socket) => {
+      proxied++;
+      socket.end('HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\n\r\n');
+    });
+    const port = await listen(proxy);
+    const saved = { HTTP_PROXY: process.env.HTTP_PROXY, NO_PROXY: process.env.NO_PROXY };
+    process.env.HTTP_PROXY = `http://127.0.0.1:${port}`;
+    delete process.env.NO_PROXY;
+    try {
+      await service({ CF_ACCESS_MCP_HOME: home(), HTTP_PROXY: process.env.HTTP_PROXY }, async (svc) => {
+        let status: number | undefined;
+        await warmUp(svc, { fetched: (result) => void (status = result.status) });
+        assert.equal(status, 200, 'the warm-up page was fetched');
+      });
+    } finally {
+      for (const [name, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+      proxy.closeAllConnections();
+      proxy.close();
+    }
+    assert.equal(proxied, 0, 'nothing went to the proxy');
+  });
+
+  it('sends nothing when the user configured a credential for its address', async () => {
+    const env = {
+      CF_ACCESS_MCP_HOME: home(),
+      CF_ACCESS_CLIENT_ID: 'warm-up-test-id.access',
+      CF_ACCESS_CLIENT_SECRET: 'warm-up-test-secret-0123456789abcdef',
+      CF_ACCESS_SERVICE_TOKEN_HOSTS: '127.0.0.1',
+    };
+    await service(env, async (svc) => {
+      let fetched = false;
+      await warmUp(svc, { fetched: () => void (fetched = true) });
+      assert.equal(fetched, false, 'the warm-up page was not requested with the service token');
+    });
+  });
+});
