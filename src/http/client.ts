@@ -1,4 +1,4 @@
-import { Agent, EnvHttpProxyAgent, errors as undiciErrors, request, type Dispatcher } from 'undici';
+import { Agent, EnvHttpProxyAgent, errors as undiciErrors, Pool, request, type Dispatcher } from 'undici';
 import { AccessError } from '../core/errors.js';
 import { cleanErrorText, connectionProblem } from './network-errors.js';
 
@@ -33,7 +33,34 @@ export function createDispatcher(timeouts: HttpTimeouts = DEFAULT_TIMEOUTS, env:
   // each request's origin and NO_PROXY again.
   const httpProxy = (env.http_proxy ?? env.HTTP_PROXY) || undefined;
   const httpsProxy = (env.https_proxy ?? env.HTTPS_PROXY) || undefined;
-  return httpProxy || httpsProxy ? new EnvHttpProxyAgent({ ...options, httpProxy, httpsProxy }) : new Agent(options);
+  return httpProxy || httpsProxy ? new EnvHttpProxyAgent({ ...options, httpProxy, httpsProxy, clientFactory: proxyClient }) : new Agent(options);
+}
+
+/** The proxy closed the connection while the CONNECT tunnel was being set up. */
+class ProxyTunnelDropped extends Error {
+  readonly code = 'UND_ERR_PRX_CONN';
+  constructor(cause: unknown) {
+    super('the proxy closed the connection while the tunnel (CONNECT) was being set up', { cause });
+  }
+}
+
+/**
+ * The connection to the proxy. undici 7 (the last line for Node 20) treats a
+ * proxy that drops a CONNECT as a dropped connection and dials it again at
+ * once, for ever, deaf to the request's abort signal (nodejs/undici#3897,
+ * fixed in 8.x only): the same failure under another code ends the request.
+ */
+function proxyClient(origin: URL | string, options: object): Dispatcher {
+  const pool = new Pool(origin, options);
+  const connect = pool.connect.bind(pool) as (params: Dispatcher.ConnectOptions) => Promise<Dispatcher.ConnectData>;
+  (pool as { connect: unknown }).connect = async (params: Dispatcher.ConnectOptions) => {
+    try {
+      return await connect(params);
+    } catch (error) {
+      throw (error as { code?: unknown } | null)?.code === 'UND_ERR_SOCKET' ? new ProxyTunnelDropped(error) : error;
+    }
+  };
+  return pool;
 }
 
 export interface SendOptions {

@@ -3,7 +3,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
 import { AccessError } from '../../src/core/errors.js';
 import { Client, type Dispatcher } from 'undici';
-import { readCapped, send } from '../../src/http/client.js';
+import { createDispatcher, readCapped, send } from '../../src/http/client.js';
 
 /**
  * A real loopback HTTP/1.1 server that answers the first request of each connection
@@ -73,5 +73,31 @@ test('a POST on such a connection is not sent twice: a clear network error', asy
     assert.equal(requests - before.requests, 2);
   } finally {
     await dispatcher.close();
+  }
+});
+
+test('a proxy that drops the CONNECT ends the request with a clear error (undici alone dials it again for ever)', { timeout: 60_000 }, async () => {
+  let dials = 0;
+  const proxy = createServer((socket) => {
+    dials++;
+    socket.destroy();
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  const address = `http://127.0.0.1:${(proxy.address() as { port: number }).port}`;
+  const dispatcher = createDispatcher(undefined, { HTTPS_PROXY: address, HTTP_PROXY: address });
+  try {
+    for (const target of ['https://app.example.invalid/', 'http://app.example.invalid/']) {
+      const before = dials;
+      await assert.rejects(send(dispatcher, new URL(target)), (error: unknown) => {
+        assert.ok(error instanceof AccessError && error.code === 'network_error');
+        assert.match(error.message, /proxy closed the connection while the tunnel \(CONNECT\) was being set up/);
+        assert.match(error.nextStep, /HTTPS_PROXY/);
+        return true;
+      });
+      assert.ok(dials - before <= 2, `${target}: the proxy was dialled ${dials - before} times`);
+    }
+  } finally {
+    await dispatcher.close().catch(() => {});
+    await new Promise<void>((resolve) => proxy.close(() => resolve()));
   }
 });
