@@ -37,12 +37,12 @@ export interface Spawned {
   close(): Promise<void>;
 }
 
-export async function spawnServer(options: { entry?: string; home?: string; env?: Record<string, string>; stderr?: boolean } = {}): Promise<Spawned> {
+export async function spawnServer(options: { entry?: string; home?: string; env?: Record<string, string>; stderr?: boolean; nodeArgs?: string[] } = {}): Promise<Spawned> {
   const home = options.home ?? tempDir();
   const browserLog = join(tempDir('cfam-bench-browser-'), 'browser.log');
   const transport = new StdioClientTransport({
     command: process.execPath,
-    args: [options.entry ?? SERVER_ENTRY],
+    args: [...(options.nodeArgs ?? []), options.entry ?? SERVER_ENTRY],
     env: {
       ...(process.env as Record<string, string>),
       CF_ACCESS_MCP_HOME: home,

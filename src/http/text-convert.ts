@@ -34,6 +34,12 @@ export interface TextResult {
  * at the byte cap may end inside a character: that partial character is dropped.
  */
 export function decodeText(buffer: Uint8Array, charset: string | undefined, complete: boolean): string {
+  // The common case without a TextDecoder (several times its cost per call): the same text, BOM dropped as it drops it.
+  if (complete && (charset === undefined || UTF8.test(charset))) {
+    const bytes = Buffer.from(buffer.buffer, buffer.byteOffset, buffer.length);
+    const bom = bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
+    return bytes.toString('utf8', bom);
+  }
   let decoder: TextDecoder;
   try {
     decoder = new TextDecoder(charset?.trim() || 'utf-8');
@@ -42,6 +48,8 @@ export function decodeText(buffer: Uint8Array, charset: string | undefined, comp
   }
   return decoder.decode(buffer, { stream: !complete });
 }
+
+const UTF8 = /^\s*utf-?8\s*$/i;
 
 /** The charset an HTML page declares in a <meta> near its start, when the header gives none. */
 export function metaCharset(buffer: Uint8Array): string | undefined {

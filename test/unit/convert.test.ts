@@ -217,3 +217,20 @@ describe('convertBody: where a page is converted', () => {
     assert.deepEqual(out.afterUnmarked, { running: true, requested: 2 });
   });
 });
+
+it('UTF-8 decodes exactly as TextDecoder does: BOM dropped, invalid and cut sequences replaced alike', () => {
+  const cases = [
+    Buffer.from('\ufeffhello é ✓ 😀'),
+    Buffer.from([0x61, 0xff, 0x62, 0xe2, 0x82, 0x63, 0xf0, 0x9f, 0x98]),
+    Buffer.from([0xed, 0xa0, 0x80, 0x41, 0xc0, 0xaf]),
+    Buffer.from([0xef, 0xbb]),
+    Buffer.alloc(0),
+  ];
+  for (const bytes of cases) {
+    for (const charset of [undefined, 'UTF-8', ' utf8 ']) {
+      assert.equal(decodeText(bytes, charset, true), new TextDecoder('utf-8').decode(bytes), `${bytes.toString('hex')} as ${charset}`);
+    }
+  }
+  // A body cut at the cap drops the partial character at its end.
+  assert.equal(decodeText(Buffer.from([0x61, 0xe2, 0x82]), 'utf-8', false), 'a');
+});
