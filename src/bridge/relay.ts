@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
+import { AccessError } from '../core/errors.js';
 import { StreamMask, type SecretNeedles } from '../core/secret-scrubber.js';
 
 /** A response body of known length up to this size is held and written with the head in one piece. */
@@ -25,6 +26,11 @@ export interface RelayOptions {
    */
   challenged?: (status: number, headers: IncomingHttpHeaders) => Promise<boolean>;
 }
+
+const encoded = (headers: IncomingHttpHeaders): boolean => {
+  const encoding = headers['content-encoding'];
+  return encoding !== undefined && String(encoding).trim().toLowerCase() !== 'identity' && String(encoding).trim() !== '';
+};
 
 const mayBeChallenge = (status: number): boolean => (status >= 300 && status < 400) || status === 401 || status === 403;
 
@@ -131,6 +137,17 @@ export class Relay implements Dispatcher.DispatchHandler {
     this.headers = this.options.rewrite(originHeaders);
     if (head || this.status === 204 || this.status === 304) {
       this.mode = 'empty';
+    } else if (!this.options.needles.empty && encoded(originHeaders)) {
+      // Asked for identity and sent compressed anyway: our secrets could hide in it unmasked, so nothing is relayed.
+      const error = new AccessError(
+        'unsupported_server',
+        `The origin answered with a compressed body (content-encoding: ${String(originHeaders['content-encoding']).slice(0, 40)}) although the proxy asked for none; it could not be checked for the credential, so it was not relayed.`,
+        'Ask the application to honour Accept-Encoding: identity for this path, or fetch it with access_fetch.',
+      );
+      this.mode = 'gone';
+      this.settled = true;
+      this.controller?.abort(error);
+      this.fail(error);
     } else if (Number(originHeaders['content-length']) <= SMALL_BODY) {
       this.mode = 'whole';
     } else {

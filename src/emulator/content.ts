@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { gzipSync } from 'node:zlib';
 import { serveBridgeRoutes } from './bridge-routes.js';
 import { bigTextChunk, blobBytes, PIXEL_PNG } from './binary.js';
 import {
@@ -113,6 +114,9 @@ export async function serveContent(ctx: RequestContext, _app: ProtectedApp): Pro
       return echo(ctx);
     case '/drop-once':
       return dropOnce(ctx);
+    case '/gzip-echo':
+      // Compressed whatever the client accepts (as some servers of pre-compressed files do): the request's headers, gzipped.
+      return send(ctx, 200, { 'content-type': 'application/json', 'content-encoding': 'gzip' }, gzipSync(JSON.stringify({ headers: ctx.entry.headers })));
     case '/slow': {
       const ms = intParam(url, 'ms', 1000);
       try {

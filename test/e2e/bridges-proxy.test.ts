@@ -237,6 +237,19 @@ describe('cf-access-mcp proxy (issue 14)', () => {
     assert.equal(post.stdout, '502');
   });
 
+  it('refuses a body the origin compressed although asked for none: it could hide the credential from the mask', async () => {
+    const result = await run('curl', ['-s', '-w', '\n%{http_code}', `${proxy.base}/gzip-echo`]);
+    const [body, status] = [result.stdout.slice(0, result.stdout.lastIndexOf('\n')), result.stdout.slice(result.stdout.lastIndexOf('\n') + 1)];
+    assert.equal(status, '502');
+    assert.match(body, /compressed body \(content-encoding: gzip\)/);
+    assert.match(body, /Accept-Encoding: identity/);
+    // The origin did get the credential (it echoed it, compressed): the proxy did not hand that on.
+    const origin = emulator.requests({ endpoint: 'resource' }).filter((e) => e.path === '/gzip-echo').at(-1)!;
+    assert.equal(origin.headers['accept-encoding'], 'identity');
+    // The proxy still serves the next request.
+    assert.equal((await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', `${proxy.base}/echo`])).stdout, '200');
+  });
+
   // Last: it stops the proxy. The sign-in wrote the store, so its writer (and when-exit, which re-raises SIGTERM) is loaded.
   it('a SIGTERM stops it cleanly: exit code 0, port closed', async () => {
     const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => proxy.child.once('exit', (code, signal) => resolve([code, signal])));
