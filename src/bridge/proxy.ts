@@ -4,6 +4,7 @@ import { pipeline, type Duplex } from 'node:stream';
 import { request, upgrade, type Dispatcher } from 'undici';
 import type { AppKey } from '../auth/app-key.js';
 import { AccessError } from '../core/errors.js';
+import { keepFreedMemoryForReuse } from '../core/malloc-reuse.js';
 import { parseTargetUrl } from '../core/url-policy.js';
 import { connectionDropped, discard, type HeaderMap } from '../http/client.js';
 import type { AccessService } from '../service/access-service.js';
@@ -90,6 +91,8 @@ export class AccessProxy {
 
   static async start(svc: AccessService, url: string, options: ProxyOptions): Promise<AccessProxy> {
     const target = parseTargetUrl(url);
+    // Bodies stream through in 64 KB buffers: without this every batch V8 frees went back to the kernel and was faulted in again.
+    keepFreedMemoryForReuse();
     const proxy = new AccessProxy(svc, target, options);
     await proxy.listen(options.port ?? 0);
     proxy.watchIdle();
