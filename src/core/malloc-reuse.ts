@@ -1,3 +1,5 @@
+import { MessageChannel } from 'node:worker_threads';
+
 /**
  * glibc's dynamic mmap threshold: freeing a block it had mmapped raises the
  * mmap threshold to that block's size and the trim threshold to twice it
@@ -17,16 +19,22 @@ let done = false;
  * about 150,000 page faults per GiB relayed, which doubled the proxy's CPU
  * time (measured: 6–7 s of CPU per GiB, about 2.2 s with this).
  *
- * One block is allocated and dropped: when V8 collects it (soon, in a
- * process that is moving data) glibc raises its thresholds to about 32 and 64
- * MB, so batches of that size are reused. Freed memory up to that much may
- * stay resident after a large transfer; the peak is what it was. The block is
- * never written, so it costs no memory itself; other allocators (musl, macOS)
- * just free it.
+ * One block is allocated and freed at once: glibc then raises its thresholds
+ * to about 32 and 64 MB, so batches of that size are reused. Freed memory up
+ * to that much may stay resident after a large transfer; the peak is what it
+ * was. The block is never written, so it costs no memory itself; other
+ * allocators (musl, macOS) just free it.
  */
 export function keepFreedMemoryForReuse(): void {
   if (done) return;
   done = true;
   // Uninitialised: malloc maps it and no page of it is ever touched.
-  Buffer.allocUnsafeSlow(THRESHOLD_BLOCK);
+  const block = Buffer.allocUnsafeSlow(THRESHOLD_BLOCK);
+  // Freed now, not whenever V8 collects it: left to the collector it could live on
+  // for minutes (its size alone starts a marking that sees it still in use).
+  // Moved into a message that is dropped unread when the channel closes.
+  const { port1, port2 } = new MessageChannel();
+  port1.postMessage(null, [block.buffer]);
+  port1.close();
+  port2.close();
 }

@@ -94,6 +94,11 @@ export function run(command: string, args: string[], options: { env?: NodeJS.Pro
   });
 }
 
+/** Minor page faults a process has taken so far (Linux /proc): memory it was given afresh by the kernel, page by page. */
+export function minorFaultsOf(pid: number): number {
+  return Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[7] ?? NaN);
+}
+
 /** Resident set size of a process in bytes (Linux /proc). */
 export function rssOf(pid: number): number {
   const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
