@@ -62,6 +62,8 @@ export class OriginLocks {
         onCompromised: (error) =>
           this.log('warning', `The ${purpose} lock for ${origin} was lost (${error.message}); another process may be doing the same ${purpose}.`),
       });
+      // What the last holder wrote must be read now, whether or not its watch event has arrived.
+      this.store.revalidate();
       let released = false;
       return {
         release: async () => {

@@ -471,30 +471,31 @@ export class OAuthLogin {
     // waits on it, or a retry registering its other redirect form in that moment would lose it, its port with it.
     const release = this.callback.hold();
     let registered: Awaited<ReturnType<typeof this.ensureRegistration>>;
+    let authorizationUrl: string;
+    let result: Promise<StoredSession>;
+    const { verifier, challenge: codeChallenge } = createPkce();
+    const state = createState();
     try {
       await this.callback.start();
       registered = await this.ensureRegistration(discovery, trusted, refusedHost);
-    } catch (error) {
+      authorizationUrl = buildAuthorizationUrl({
+        authorizationEndpoint: discovery.server.authorization_endpoint,
+        clientId: registered.registration.client_id,
+        redirectUri: registered.redirectUri,
+        challenge: codeChallenge,
+        state,
+        resource: discovery.resource,
+      });
+      const { registration, redirectUri } = registered;
+      result = this.callback
+        .expect(state, target.host, this.config.loginTimeoutMs)
+        .then((params) => this.finish(target, discovery, registration, redirectUri, verifier, params));
+    } finally {
       release();
-      throw error;
     }
     const { registration, redirectUri, host } = registered;
-    const { verifier, challenge: codeChallenge } = createPkce();
-    const state = createState();
-    const authorizationUrl = buildAuthorizationUrl({
-      authorizationEndpoint: discovery.server.authorization_endpoint,
-      clientId: registration.client_id,
-      redirectUri,
-      challenge: codeChallenge,
-      state,
-      resource: discovery.resource,
-    });
     const startedAt = Date.now();
     const expiresAt = startedAt + this.config.loginTimeoutMs;
-    const result = this.callback
-      .expect(state, target.host, this.config.loginTimeoutMs)
-      .then((params) => this.finish(target, discovery, registration, redirectUri, verifier, params));
-    release();
     // Settles before anyone listens when the browser is quick; the caller attaches its handlers next.
     result.catch(() => {});
     this.waiting.set(origin, { state, listener: this.callback });

@@ -8,6 +8,7 @@ import { rememberSecret } from '../core/redact.js';
 import type { Registration } from './registration.js';
 import { longestKeyFor, type AppKey } from './app-key.js';
 import { SessionMethodSchema } from './methods.js';
+import { DirectoryWatch } from './dir-watch.js';
 
 export type { SessionMethod } from './methods.js';
 
@@ -129,15 +130,18 @@ export class SessionStore {
   private conf: Conf<StoreData> | undefined;
   private memory: StoreData | undefined;
   private queue: Promise<unknown> = Promise.resolve();
-  private cache: { key: string; data: StoreData } | undefined;
-  /** The file was checked (one lstat) in this turn of the event loop: reads until the next turn reuse that check. */
+  private cache: { key: string; data: StoreData; seen?: ReturnType<DirectoryWatch['mark']> } | undefined;
+  /** Without a working watch: the file was checked (one lstat) in this turn of the event loop, and reads until the next turn reuse that check. */
   private checkedThisTurn = false;
+  /** Tells when the directory may have changed, so that a read needs no lstat while nothing did. */
+  private readonly watch: DirectoryWatch;
 
   constructor(
     readonly dir: string,
     private readonly log: (level: 'warning' | 'info', message: string) => void = () => {},
   ) {
     this.file = join(dir, STORE_FILE);
+    this.watch = new DirectoryWatch(dir);
     try {
       // Another user's directory, a link, or a planted store file could feed us sign-in links and sessions.
       const unsafe = securePrivateDir(dir) ?? unsafeEntry(this.file, 'file');
@@ -225,13 +229,16 @@ export class SessionStore {
   }
 
   /**
-   * Current contents, read from disk. One lstat per turn of the event loop
-   * tells whether the file is still safe and whether it changed (each atomic
-   * write is a new inode); the parse is redone only when it changed.
+   * Current contents, read from disk. An lstat tells whether the file is
+   * still safe and whether it changed (each atomic write is a new inode); the
+   * parse is redone only when it changed. While a watch on the directory has
+   * seen nothing since that lstat, the next read needs none (see
+   * DirectoryWatch); without one, one lstat per turn of the event loop.
    */
   read(): StoreData {
     if (this.memory) return this.memory;
-    if (this.checkedThisTurn && this.cache) return this.cache.data;
+    if (this.cache && (this.checkedThisTurn || this.watch.unchangedSince(this.cache.seen))) return this.cache.data;
+    const seen = this.watch.mark();
     let stat: import('node:fs').Stats | undefined;
     try {
       stat = lstatSync(this.file, { throwIfNoEntry: false });
@@ -251,11 +258,27 @@ export class SessionStore {
       this.cache = key === undefined || this.memory ? undefined : { key, data };
       if (!this.cache) return data;
     }
-    if (!this.checkedThisTurn) {
+    this.cache.seen = seen;
+    if (!seen && !this.checkedThisTurn) {
       this.checkedThisTurn = true;
       setImmediate(() => (this.checkedThisTurn = false)).unref();
     }
     return this.cache.data;
+  }
+
+  /**
+   * The next read checks the file whatever the watch says: after taking a
+   * lock, what another process wrote just before releasing it must be seen,
+   * even if the watch's event for it has not been delivered yet.
+   */
+  revalidate(): void {
+    this.checkedThisTurn = false;
+    if (this.cache) this.cache.seen = undefined;
+  }
+
+  /** Stops watching the directory (reads then check the file each turn). */
+  close(): void {
+    this.watch.close();
   }
 
   private readFile(): StoreData {
@@ -314,6 +337,7 @@ export class SessionStore {
       }
       try {
         // A copy: the cached parse must not see a mutation that is never written.
+        this.revalidate();
         const data = structuredClone(this.read());
         if (this.memory) return mutate(this.memory);
         const result = mutate(data);
@@ -323,8 +347,9 @@ export class SessionStore {
           return result;
         }
         try {
-          this.checkedThisTurn = false;
           this.conf!.store = data;
+          // Our own write: its watch event comes later, and the next read must already see it.
+          this.revalidate();
         } catch (error) {
           this.degradeToMemory(error);
           Object.assign(this.memory!, data);

@@ -64,8 +64,9 @@ export function currentSecrets(extra: Iterable<string | undefined> = []): string
     known = new Set(ordered);
   }
   // Usually the request's own credential, already remembered: then the shared list serves, with no copy to sort.
-  const more = [...extra].filter((s): s is string => !!s && s.length >= MIN_LENGTH && !known!.has(s));
-  return more.length ? [...new Set([...more, ...ordered])].sort((a, b) => b.length - a.length) : ordered;
+  let more: string[] | undefined;
+  for (const s of extra) if (s && s.length >= MIN_LENGTH && !known!.has(s)) (more ??= []).push(s);
+  return more ? [...new Set([...more, ...ordered])].sort((a, b) => b.length - a.length) : ordered;
 }
 
 /**
@@ -269,11 +270,18 @@ function entityAt(input: string, i: number): { char: string; end: number } | und
 }
 
 /** The same for every string inside a JSON-like value (structured tool results). */
-export function redactDeep<T>(value: T): T {
-  if (typeof value === 'string') return redactSecrets(value) as T;
-  if (Array.isArray(value)) return value.map((item) => redactDeep(item)) as T;
+export function redactDeep<T>(value: T, secrets: readonly string[] = currentSecrets()): T {
+  if (typeof value === 'string') return redactWith(value, secrets) as T;
+  if (Array.isArray(value)) return value.map((item) => redactDeep(item, secrets)) as T;
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, redactDeep(item)])) as T;
+    const copy: Record<string, unknown> = {};
+    for (const key of Object.keys(value)) {
+      const item = redactDeep((value as Record<string, unknown>)[key], secrets);
+      // A key named __proto__ (data a server chose) stays a plain property, as JSON.parse makes it.
+      if (key === '__proto__') Object.defineProperty(copy, key, { value: item, enumerable: true, writable: true, configurable: true });
+      else copy[key] = item;
+    }
+    return copy as T;
   }
   return value;
 }

@@ -2,7 +2,7 @@ import type { Dispatcher } from 'undici';
 import { AccessError } from '../core/errors.js';
 import { accessLoginRedirect } from '../auth/detect.js';
 import { isAllowedScheme, isLocalHost, truncate } from '../core/url-policy.js';
-import { discard, headerValue, send, type RawResponse } from './client.js';
+import { discard, headerValue, send, type RawResponse, type RequestSignal } from './client.js';
 
 export const MAX_REDIRECTS = 10;
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -15,7 +15,7 @@ export interface OutgoingRequest {
   method: string;
   headers: Record<string, string>;
   body?: string;
-  signal?: AbortSignal;
+  signal?: RequestSignal;
 }
 
 export { isLocalHost };

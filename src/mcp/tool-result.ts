@@ -1,6 +1,6 @@
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { describeError } from '../core/errors.js';
-import { redactDeep, redactSecrets } from '../core/redact.js';
+import { currentSecrets, redactDeep, redactSecrets, redactWith } from '../core/redact.js';
 import { forAgents, forAgentsDeep } from './next-step-words.js';
 
 /*
@@ -36,7 +36,8 @@ export function contentResult(text: string, extra: CallToolResult['content'] = [
  */
 export function pageResult(head: string, page: string, extra: CallToolResult['content'], data: Record<string, unknown>): CallToolResult {
   const text = head ? `${head}\n\n${page}` : page;
-  return { content: [{ type: 'text', text: redactSecrets(text) }, ...extra], _meta: { [RESULT_META_KEY]: redactDeep(data) } };
+  const secrets = currentSecrets();
+  return { content: [{ type: 'text', text: redactWith(text, secrets) }, ...extra], _meta: { [RESULT_META_KEY]: redactDeep(data, secrets) } };
 }
 
 /** A structured result: `structured` must carry every sentence of `text` (see above). */

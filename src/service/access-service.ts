@@ -177,5 +177,6 @@ export class AccessService {
     await this.methods.shutdown();
     this.callback.shutdown(new AccessError('login_timeout', 'The server is shutting down.', 'Start the login again after the server restarts.'));
     await this.dispatcher.close().catch(() => {});
+    this.store.close();
   }
 }

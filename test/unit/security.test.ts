@@ -55,6 +55,14 @@ describe('secret redaction', () => {
     const out = redactDeep({ a: 'structured-secret-value', b: [{ c: 'pre structured-secret-value post' }], n: 3, t: true, u: undefined });
     assert.deepEqual(out, { a: REDACTED, b: [{ c: `pre ${REDACTED} post` }], n: 3, t: true, u: undefined });
   });
+
+  it('keeps a key named __proto__ (from parsed JSON) as a plain property, scrubbed, without touching the prototype', () => {
+    rememberSecret('structured-secret-value');
+    const out = redactDeep(JSON.parse('{"__proto__": {"polluted": "structured-secret-value"}, "x": 1}') as Record<string, unknown>);
+    assert.equal(Object.getPrototypeOf(out), Object.prototype);
+    assert.equal((out as { polluted?: unknown }).polluted, undefined);
+    assert.equal(JSON.stringify(out), `{"__proto__":{"polluted":"${REDACTED}"},"x":1}`);
+  });
 });
 
 describe('redirect policy', () => {
