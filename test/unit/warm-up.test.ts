@@ -4,6 +4,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { constants, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
+import { runInNewContext } from 'node:vm';
 import { conversionsRequested } from '../../src/http/convert-pool.js';
 import { warmAccessFetch } from '../../src/mcp/tools/access-fetch.js';
 import { AccessService } from '../../src/service/access-service.js';
@@ -49,12 +51,24 @@ describe('idle warm-up', () => {
       const warningsBefore = [...svc.store.warnings];
       assert.ok(warningsBefore.length > 0, 'the planted store file is warned about');
       let fetched: FetchResult | undefined;
+      const collections: PerformanceEntry[] = [];
+      const observer = new PerformanceObserver((list) => collections.push(...list.getEntries()));
+      observer.observe({ entryTypes: ['gc'] });
       await warmUp(svc, {
         fetched: async (result) => {
           fetched = result;
           await warmAccessFetch(result);
         },
       });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      observer.disconnect();
+      const forced = collections.filter((e) => {
+        const detail = e.detail as { kind: number; flags: number };
+        return detail.kind === constants.NODE_PERFORMANCE_GC_MAJOR && (detail.flags & constants.NODE_PERFORMANCE_GC_FLAGS_FORCED) !== 0;
+      });
+      assert.equal(forced.length, 1, 'one full collection at the end, at idle');
+      assert.equal(typeof (globalThis as { gc?: unknown }).gc, 'undefined', 'gc() is not left to anyone');
+      assert.equal(runInNewContext('typeof gc'), 'undefined', 'nor to a context made later (the flag was restored)');
       assert.ok(fetched, 'the warm-up page went through the fetch flow');
       assert.equal(fetched.status, 200);
       assert.equal(fetched.auth, 'none', 'no credential was sent');
