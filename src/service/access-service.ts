@@ -53,6 +53,7 @@ export class AccessService {
   private takeoversRunning = 0;
   /** The login methods by name (see login-methods.ts): callers never branch on which one they hold. */
   readonly methods: LoginMethods;
+  private inFlight = 0;
   /** How many store warnings results have shown (a store can also degrade later, e.g. a disk that turns read-only). */
   private storeWarningsShown = 0;
 
@@ -94,23 +95,43 @@ export class AccessService {
     return this.takeovers;
   }
 
-  async fetch(params: FetchParams, hooks: LoginHooks = {}): Promise<FetchResult> {
-    await this.takeOverLogins();
-    return fetchThroughAccess(this, params, hooks);
+  /** Calls under way (fetch, login, status, logout): the idle warm-up does nothing that would make one wait. */
+  get callsInFlight(): number {
+    return this.inFlight;
   }
 
-  async login(params: { url: string; force?: boolean; wait_seconds?: number; method?: LoginChoice }, hooks: LoginHooks = {}): Promise<LoginResult> {
-    await this.takeOverLogins();
-    return login(this, params, hooks);
+  private async track<T>(call: () => Promise<T>): Promise<T> {
+    this.inFlight++;
+    try {
+      return await call();
+    } finally {
+      this.inFlight--;
+    }
   }
 
-  async completeFromCallbackUrl(params: { url: string; callback_url: string; wait_seconds?: number }, hooks: LoginHooks = {}): Promise<LoginResult> {
-    await this.takeOverLogins();
-    return completeFromCallbackUrl(this, params, hooks);
+  fetch(params: FetchParams, hooks: LoginHooks = {}): Promise<FetchResult> {
+    return this.track(async () => {
+      await this.takeOverLogins();
+      return fetchThroughAccess(this, params, hooks);
+    });
+  }
+
+  login(params: { url: string; force?: boolean; wait_seconds?: number; method?: LoginChoice }, hooks: LoginHooks = {}): Promise<LoginResult> {
+    return this.track(async () => {
+      await this.takeOverLogins();
+      return login(this, params, hooks);
+    });
+  }
+
+  completeFromCallbackUrl(params: { url: string; callback_url: string; wait_seconds?: number }, hooks: LoginHooks = {}): Promise<LoginResult> {
+    return this.track(async () => {
+      await this.takeOverLogins();
+      return completeFromCallbackUrl(this, params, hooks);
+    });
   }
 
   status(params: { url?: string }, signal?: AbortSignal): Promise<StatusResult> {
-    return status(this, params, signal);
+    return this.track(() => status(this, params, signal));
   }
 
   sessionInfo(key: AppKey): SessionInfo {
@@ -122,7 +143,7 @@ export class AccessService {
   }
 
   logout(params: { url?: string; all?: boolean }): Promise<LogoutResult> {
-    return logout(this, params);
+    return this.track(() => logout(this, params));
   }
 
   /** Store warnings not yet shown on a result (each is shown once). */

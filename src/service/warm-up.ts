@@ -94,7 +94,8 @@ export async function warmUp(svc: AccessService, hooks: WarmUpHooks = {}): Promi
     /* the first call pays for what was not warmed */
   }
   await warmConverter().catch(() => {});
-  if (conversionsRequested() === 0) collectAtIdle();
+  // Never while a call waits: a full collection holds the event loop for a few milliseconds.
+  if (svc.callsInFlight === 0) collectAtIdle();
 }
 
 /**

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { constants, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { runInNewContext } from 'node:vm';
 import { conversionsRequested } from '../../src/http/convert-pool.js';
 import { warmAccessFetch } from '../../src/mcp/tools/access-fetch.js';
@@ -39,6 +40,20 @@ async function listen(server: Server): Promise<number> {
   return (server.address() as AddressInfo).port;
 }
 
+/** How many full collections forced by gc() happened while `run` ran. */
+async function forcedCollections(run: () => Promise<void>): Promise<number> {
+  const collections: PerformanceEntry[] = [];
+  const observer = new PerformanceObserver((list) => collections.push(...list.getEntries()));
+  observer.observe({ entryTypes: ['gc'] });
+  await run();
+  await sleep(50);
+  observer.disconnect();
+  return collections.filter((entry) => {
+    const detail = (entry as PerformanceEntry & { detail?: { kind: number; flags: number } }).detail;
+    return detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR && (detail.flags & constants.NODE_PERFORMANCE_GC_FLAGS_FORCED) !== 0;
+  }).length;
+}
+
 describe('idle warm-up', () => {
   it('fetches and renders its own page through the real path, and leaves the store, its warnings and the conversion count alone', async () => {
     const dir = home();
@@ -51,22 +66,15 @@ describe('idle warm-up', () => {
       const warningsBefore = [...svc.store.warnings];
       assert.ok(warningsBefore.length > 0, 'the planted store file is warned about');
       let fetched: FetchResult | undefined;
-      const collections: PerformanceEntry[] = [];
-      const observer = new PerformanceObserver((list) => collections.push(...list.getEntries()));
-      observer.observe({ entryTypes: ['gc'] });
-      await warmUp(svc, {
-        fetched: async (result) => {
-          fetched = result;
-          await warmAccessFetch(result);
-        },
-      });
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      observer.disconnect();
-      const forced = collections.filter((e) => {
-        const detail = e.detail as { kind: number; flags: number };
-        return detail.kind === constants.NODE_PERFORMANCE_GC_MAJOR && (detail.flags & constants.NODE_PERFORMANCE_GC_FLAGS_FORCED) !== 0;
-      });
-      assert.equal(forced.length, 1, 'one full collection at the end, at idle');
+      const forced = await forcedCollections(() =>
+        warmUp(svc, {
+          fetched: async (result) => {
+            fetched = result;
+            await warmAccessFetch(result);
+          },
+        }),
+      );
+      assert.equal(forced, 1, 'one full collection at the end, at idle');
       assert.equal(typeof (globalThis as { gc?: unknown }).gc, 'undefined', 'gc() is not left to anyone');
       assert.equal(runInNewContext('typeof gc'), 'undefined', 'nor to a context made later (the flag was restored)');
       assert.ok(fetched, 'the warm-up page went through the fetch flow');
@@ -124,5 +132,30 @@ describe('idle warm-up', () => {
       await warmUp(svc, { fetched: () => void (fetched = true) });
       assert.equal(fetched, false, 'the warm-up page was not requested with the service token');
     });
+  });
+
+  it('collects no garbage while a call is under way (a full collection would make it wait)', async () => {
+    // An origin that answers only once the warm-up is over: the call waits all through it.
+    let answer: () => void = () => {};
+    let arrived: () => void = () => {};
+    const requested = new Promise<void>((resolve) => (arrived = resolve));
+    const slow = createServer((_req, res) => {
+      answer = () => res.writeHead(200, { 'content-type': 'text/plain' }).end('late');
+      arrived();
+    });
+    const port = await listen(slow);
+    try {
+      await service({ CF_ACCESS_MCP_HOME: home() }, async (svc) => {
+        const call = svc.fetch({ url: `http://127.0.0.1:${port}/slow`, format: 'raw' });
+        await requested;
+        assert.equal(svc.callsInFlight, 1);
+        assert.equal(await forcedCollections(() => warmUp(svc)), 0);
+        answer();
+        assert.equal((await call).text, 'late');
+        assert.equal(svc.callsInFlight, 0);
+      });
+    } finally {
+      slow.close();
+    }
   });
 });
