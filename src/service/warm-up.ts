@@ -105,13 +105,15 @@ export async function warmUp(svc: AccessService, hooks: WarmUpHooks = {}): Promi
  * 20 ms inside the second or third call.
  */
 function collectAtIdle(): void {
+  let gc: (() => void) | undefined;
+  // gc() is only exposed to contexts made while the flag is set: a throwaway one, the flag restored at once.
+  setFlagsFromString('--expose-gc');
   try {
-    // gc() is only exposed to contexts made while the flag is set: a throwaway one, the flag restored at once.
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as (() => void) | undefined;
-    setFlagsFromString('--no-expose-gc');
-    gc?.();
+    gc = runInNewContext('gc') as (() => void) | undefined;
   } catch {
     /* the first calls pay for it */
+  } finally {
+    setFlagsFromString('--no-expose-gc');
   }
+  gc?.();
 }
