@@ -5,13 +5,13 @@ import { request, upgrade, type Dispatcher } from 'undici';
 import type { AppKey } from '../auth/app-key.js';
 import { AccessError } from '../core/errors.js';
 import { keepFreedMemoryForReuse } from '../core/malloc-reuse.js';
-import { parseTargetUrl } from '../core/url-policy.js';
+import { isLoopbackHost, parseTargetUrl } from '../core/url-policy.js';
 import { connectionDropped, discard, type HeaderMap } from '../http/client.js';
 import type { AccessService } from '../service/access-service.js';
 import { credentialHeadersFor } from '../service/credentials.js';
 import { accessChallengeOf } from './access-challenge.js';
 import { CredentialLeases, type Lease } from './credential-lease.js';
-import { foreignHost, headerConflict, notOriginForm, refusalFor, refuseSocket, replayImpossible, sendRefusal, type Refusal } from './refusals.js';
+import { crossSite, foreignHost, headerConflict, notOriginForm, refusalFor, refuseSocket, replayImpossible, sendRefusal, type Refusal } from './refusals.js';
 import { Relay, type RelayOutcome } from './relay.js';
 import { forwardRequestHeaders, rewriteResponseHeaders } from './rewrite.js';
 import { WebSocketScrubber } from './ws-scrub.js';
@@ -51,6 +51,29 @@ class Refused extends Error {
   constructor(readonly refusal: Refusal) {
     super(refusal.message);
   }
+}
+
+/**
+ * Sent by a browser for a page of another site: a WebSocket (which the
+ * same-origin policy does not guard), a form post or fetch (which carry an
+ * `Origin`), or a subresource such as <img> or <script> (`Sec-Fetch-Site`
+ * cross-site). The Host check does not catch these: the page addresses
+ * 127.0.0.1 itself. Pages on loopback (the proxy's own, a local dev server)
+ * count as local programs; a top-level navigation (a link the user clicks) is
+ * let through, as its answer goes to the user's tab, not to the page.
+ */
+function fromOtherSite(req: IncomingMessage): boolean {
+  const origin = req.headers.origin;
+  if (origin !== undefined) {
+    try {
+      const url = new URL(origin);
+      return !((url.protocol === 'http:' || url.protocol === 'https:') && isLoopbackHost(url.hostname));
+    } catch {
+      // "null" (a sandboxed frame, a file: page, a redirect across sites) or garbage.
+      return true;
+    }
+  }
+  return req.headers['sec-fetch-site'] === 'cross-site' && req.headers['sec-fetch-mode'] !== 'navigate';
 }
 
 /**
@@ -163,6 +186,7 @@ export class AccessProxy {
   private upstreamUrl(req: IncomingMessage): URL {
     const host = req.headers.host?.toLowerCase();
     if (!host || !this.ownHosts.has(host)) throw new Refused(foreignHost(req.headers.host, `127.0.0.1:${this.port}`));
+    if (fromOtherSite(req)) throw new Refused(crossSite(req.headers.origin));
     const path = req.url ?? '/';
     if (!path.startsWith('/')) throw new Refused(notOriginForm(this.origin));
     // Concatenated, never resolved: "//other.host/x" stays a path on our origin.

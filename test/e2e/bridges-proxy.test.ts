@@ -129,6 +129,34 @@ describe('cf-access-mcp proxy (issue 14)', () => {
     assert.equal(emulator.requests({ origin: 'plain' }).length, 0);
   });
 
+  it('refuses what a web page of another site sends it (WebSocket, form post, subresource); local pages and navigations pass', async () => {
+    const seen = () => emulator.requests({ endpoint: 'resource' }).filter((e) => e.path.startsWith('/echo?site=')).length;
+    const before = seen();
+    const wsHeaders = ['-H', 'Connection: Upgrade', '-H', 'Upgrade: websocket', '-H', 'Sec-WebSocket-Version: 13', '-H', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=='];
+    const upgrades = () => emulator.log.filter((e) => e.endpoint === 'websocket').length;
+    const upgradesBefore = upgrades();
+    // A page on attacker.example opens ws://127.0.0.1:<port>/ws: the browser sends the proxy's own Host, and no same-origin policy guards WebSockets.
+    const socket = await run('curl', ['-s', '-i', '--max-time', '10', ...wsHeaders, '-H', 'Origin: https://attacker.example', `${proxy.base}/ws`]);
+    assert.match(socket.stdout, /^HTTP\/1\.1 403/);
+    assert.match(socket.stdout, /cross_site_request/);
+    assert.equal(upgrades(), upgradesBefore);
+    const form = await run('curl', ['-s', '-i', '-H', 'Origin: https://attacker.example', '-d', 'x=1', `${proxy.base}/echo?site=form`]);
+    assert.match(form.stdout, /^HTTP\/1\.1 403/);
+    assert.match(form.stdout, /Use the proxy from local programs/);
+    const sandboxed = await run('curl', ['-s', '-i', '-H', 'Origin: null', `${proxy.base}/echo?site=null`]);
+    assert.match(sandboxed.stdout, /^HTTP\/1\.1 403/);
+    const image = await run('curl', ['-s', '-i', '-H', 'Sec-Fetch-Site: cross-site', '-H', 'Sec-Fetch-Mode: no-cors', `${proxy.base}/echo?site=img`]);
+    assert.match(image.stdout, /^HTTP\/1\.1 403/);
+    assert.equal(seen(), before, 'nothing of the other site reached the origin');
+    // The proxy's own pages, a local dev server's pages, and a link the user follows from elsewhere go through.
+    for (const origin of [proxy.base, 'http://localhost:5173']) {
+      const local = await run('curl', ['-s', '-i', '-H', `Origin: ${origin}`, '-d', 'x=1', `${proxy.base}/echo?site=local`]);
+      assert.match(local.stdout, /^HTTP\/1\.1 200/, origin);
+    }
+    const link = await run('curl', ['-s', '-i', '-H', 'Sec-Fetch-Site: cross-site', '-H', 'Sec-Fetch-Mode: navigate', `${proxy.base}/echo?site=link`]);
+    assert.match(link.stdout, /^HTTP\/1\.1 200/);
+  });
+
   it("never drops the client's Authorization silently: refused with a next step", async () => {
     const result = await run('curl', ['-s', '-i', '-H', 'Authorization: Bearer my-own-api-key', `${proxy.base}/echo`]);
     assert.match(result.stdout, /^HTTP\/1\.1 409/);
