@@ -145,6 +145,14 @@ export class AccessProxy {
     this.leases.drop();
   }
 
+  /** A new idle timeout for the running proxy (undefined: it lives as long as the process), counted from now. */
+  setIdleSeconds(seconds: number | undefined): void {
+    clearInterval(this.idleTimer);
+    this.options.idleSeconds = seconds;
+    this.lastUsedAt = Date.now();
+    this.watchIdle();
+  }
+
   private watchIdle(): void {
     const idle = this.options.idleSeconds;
     if (idle === undefined) return;
