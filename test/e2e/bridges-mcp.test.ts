@@ -102,6 +102,18 @@ describe('cf-access-mcp bridge (issue 14)', () => {
     assert.equal(browserOpens(bridged.env).length, 1);
   });
 
+  it('opens a new session when the remote forgets this one (it restarted): the request goes again, the client notices nothing', async () => {
+    await emulator.endMcpSessions();
+    assert.equal(await call(bridged.client, 'echo', { text: 'after a restart' }), 'after a restart');
+    const progress: unknown[] = [];
+    assert.equal(await call(bridged.client, 'count', { steps: 2 }, (p) => progress.push(p)), 'counted to 2');
+    assert.equal(progress.length, 2);
+    // The new session knows the client's capabilities: the remote's own requests still reach it.
+    assert.equal(await call(bridged.client, 'ask', { question: 'Still there?' }), 'answer: yes to "Still there?"');
+    assert.match(bridged.stderr.join(''), /opening a new session/);
+    assert.equal(browserOpens(bridged.env).length, 1);
+  });
+
   it('falls back to the HTTP+SSE transport when the remote only speaks that', async () => {
     const sse = await connectBridge(`${emulator.appUrl}/sse`);
     try {
@@ -116,6 +128,36 @@ describe('cf-access-mcp bridge (issue 14)', () => {
 
   it('reports clearly when the remote wants its own OAuth as well', async () => {
     await assert.rejects(connectBridge(`${emulator.appUrl}/mcp-oauth`), /its own OAuth sign-in/);
+  });
+});
+
+describe('cf-access-mcp bridge when the remote goes away (issue 14)', () => {
+  let emulator: Emulator;
+  let bridged: Bridged;
+
+  before(async () => {
+    emulator = await startEmulator();
+    bridged = await connectBridge(`${emulator.appUrl}/mcp`);
+  });
+
+  after(async () => {
+    await bridged?.client.close();
+    assertNoSecretsLeaked(emulator.secrets());
+    cleanupHomes();
+  });
+
+  it('answers each request with an error saying the remote cannot be reached, and keeps running', async () => {
+    assert.equal(await call(bridged.client, 'echo', { text: 'before' }), 'before');
+    const port = new URL(emulator.appUrl).port;
+    await emulator.close();
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const error = (await bridged.client.callTool({ name: 'echo', arguments: { text: 'gone' } }, undefined, { timeout: 60_000 }).catch((e: Error) => e)) as Error;
+      assert.ok(error instanceof Error, 'the call fails rather than hangs');
+      assert.match(error.message, new RegExp(`Could not reach 127\\.0\\.0\\.1:${port}: the connection to port ${port} was refused`));
+      assert.match(error.message, /keeps running/);
+      assert.doesNotMatch(error.message, /fetch failed/);
+    }
+    assert.match(bridged.stderr.join(''), /Could not reach/);
   });
 });
 
