@@ -13,7 +13,7 @@ import { accessChallengeOf } from './access-challenge.js';
 import { CredentialLeases, type Lease } from './credential-lease.js';
 import { crossSite, foreignHost, headerConflict, notOriginForm, refusalFor, refuseSocket, replayImpossible, sendRefusal, type Refusal } from './refusals.js';
 import { Relay, type RelayOutcome } from './relay.js';
-import { forwardRequestHeaders, rewriteResponseHeaders } from './rewrite.js';
+import { forwardRequestHeaders, rewriteResponseHeaders, type OwnOrigin } from './rewrite.js';
 import { WebSocketScrubber } from './ws-scrub.js';
 
 export interface ProxyOptions {
@@ -95,6 +95,7 @@ export class AccessProxy {
   private readonly leases: CredentialLeases;
   private idleTimer?: NodeJS.Timeout;
   private ownHosts = new Set<string>();
+  private ownOrigin: OwnOrigin = { proxy: [], origin: '' };
   private port = 0;
 
   private constructor(
@@ -179,6 +180,7 @@ export class AccessProxy {
     });
     this.port = (this.server.address() as AddressInfo).port;
     this.ownHosts = new Set([`127.0.0.1:${this.port}`, `localhost:${this.port}`]);
+    this.ownOrigin = { proxy: [...this.ownHosts].map((host) => `http://${host}`), origin: this.origin };
   }
 
   async close(): Promise<void> {
@@ -223,7 +225,7 @@ export class AccessProxy {
     const { req } = exchange;
     const url = this.upstreamUrl(req);
     const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
-    const headers = forwardRequestHeaders(req.headers);
+    const headers = forwardRequestHeaders(req.headers, false, this.ownOrigin);
     // The held credential without a turn of the event loop (every request but the first after a refresh).
     const held = this.leases.cached(url);
     let lease = held ? this.checked(req, held) : await this.lease(req, url);
@@ -304,7 +306,7 @@ export class AccessProxy {
     try {
       const url = this.upstreamUrl(req);
       // No extension is offered: a compressed frame could not be checked for our secrets.
-      const forwarded = forwardRequestHeaders(req.headers, true);
+      const forwarded = forwardRequestHeaders(req.headers, true, this.ownOrigin);
       delete forwarded['sec-websocket-extensions'];
       const protocol = String(req.headers.upgrade ?? 'websocket');
       const open = (lease: Lease) => upgrade(url, { dispatcher: this.svc.dispatcher, method: req.method ?? 'GET', headers: { ...forwarded, ...lease.lowered }, protocol });
