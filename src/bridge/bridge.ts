@@ -4,6 +4,7 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { isInitializedNotification, isJSONRPCRequest, isJSONRPCResultResponse, type JSONRPCMessage, type JSONRPCRequest } from '@modelcontextprotocol/sdk/types.js';
 import { AccessError, describeError, isAccessError } from '../core/errors.js';
 import { redactSecrets } from '../core/redact.js';
+import { truncate } from '../core/url-policy.js';
 import { createDispatcher } from '../http/client.js';
 import type { AccessService } from '../service/access-service.js';
 import { accessFetch } from './access-fetch.js';
@@ -107,16 +108,47 @@ export class McpBridge {
       await streamable.send(first);
       this.remote = streamable;
     } catch (error) {
-      if (!(error instanceof StreamableHTTPError) || !FALLBACK_STATUSES.has(error.code ?? 0)) throw error;
+      if (!(error instanceof StreamableHTTPError) || !FALLBACK_STATUSES.has(error.code ?? 0)) throw this.noMcpServer(error, 'Streamable HTTP');
       await streamable.close().catch(() => {});
       this.options.say(`${this.target.href} does not speak Streamable HTTP (HTTP ${error.code}); trying the older HTTP+SSE transport.`);
       const sse = this.wire(new SSEClientTransport(this.target, { fetch: this.fetch }));
-      await sse.start();
-      await sse.send(first);
+      try {
+        await sse.start();
+        await sse.send(first);
+      } catch (sseError) {
+        await sse.close().catch(() => {});
+        throw this.noMcpServer(sseError, `Streamable HTTP got HTTP ${error.code}, the older HTTP+SSE transport`);
+      }
       this.remote = sse;
     }
     this.options.say(`Connected to ${this.target.href}.`);
     return this.remote;
+  }
+
+  /**
+   * What the first message met, when it shows that no MCP server answers at
+   * the URL (an error status, a page or JSON that is not JSON-RPC): said as
+   * such, without the page or the SDK's schema dump. Anything else (Access,
+   * the network) is passed on as it is.
+   */
+  private noMcpServer(error: unknown, tried: string): unknown {
+    const status = error instanceof StreamableHTTPError ? error.code : (error as { code?: unknown } | null)?.code;
+    const type = error instanceof StreamableHTTPError ? /Unexpected content type: ([^;\s]*)/.exec(error.message)?.[1] : undefined;
+    const why =
+      (error as Error | null)?.name === 'ZodError' || error instanceof SyntaxError
+        ? 'the answer to initialize is not JSON-RPC'
+        : type !== undefined
+          ? `the answer to initialize is ${truncate(type, 60)}, not JSON-RPC`
+          : typeof status === 'number' && status >= 400
+            ? `HTTP ${status}`
+            : undefined;
+    if (!why) return error;
+    return new AccessError(
+      'unsupported_server',
+      `No MCP server answers at ${this.target.href} (${tried}: ${why}).`,
+      "Check the URL: it must be the MCP endpoint of the server (often ending in /mcp, or /sse for older servers), as its documentation gives it.",
+      { cause: error },
+    );
   }
 
   /**
@@ -186,7 +218,8 @@ export class McpBridge {
       }
       this.toLocal(message);
     };
-    transport.onerror = (error) => this.options.say(`remote: ${redactSecrets(error.message)}`);
+    // One line, not a page or a schema dump: the client's result says what it means.
+    transport.onerror = (error) => this.options.say(`remote: ${truncate(redactSecrets(error.message).replace(/\s+/g, ' '), 300)}`);
     return transport;
   }
 

@@ -126,6 +126,16 @@ describe('cf-access-mcp bridge (issue 14)', () => {
     }
   });
 
+  it('says clearly when the URL is no MCP endpoint (a JSON API, a page, a missing path), without dumping what it got', async () => {
+    for (const path of ['/api/data.json', '/', '/no-such-mcp']) {
+      const error = (await connectBridge(`${emulator.appUrl}${path}`).catch((e: Error) => e)) as Error;
+      assert.ok(error instanceof Error, path);
+      assert.match(error.message, new RegExp(`No MCP server answers at ${emulator.appUrl}${path}`), path);
+      assert.match(error.message, /Check the URL: it must be the MCP endpoint/, path);
+      assert.doesNotMatch(error.message, /invalid_union|<html|<!doctype/i, path);
+    }
+  });
+
   it('reports clearly when the remote wants its own OAuth as well', async () => {
     await assert.rejects(connectBridge(`${emulator.appUrl}/mcp-oauth`), /its own OAuth sign-in/);
   });
@@ -143,6 +153,7 @@ describe('cf-access-mcp bridge when the remote goes away (issue 14)', () => {
   after(async () => {
     await bridged?.client.close();
     assertNoSecretsLeaked(emulator.secrets());
+    await emulator.close();
     cleanupHomes();
   });
 
