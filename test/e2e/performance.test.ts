@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Emulator } from '../../src/emulator/index.js';
 import { resultData, tempHome, TestServer, textOf } from '../helpers/harness.js';
+import { Hostile } from '../helpers/hostile-site.js';
 import { e2eSuite } from '../helpers/suite.js';
 
 /**
@@ -98,6 +99,40 @@ describe('paging without refetching', () => {
     e.clearLog();
     assert.ok(!(await s.call('access_fetch', { url, start_index: 20_000 })).isError);
     assert.equal(docRequests(e).length, 1, 'the new session fetched the page itself');
+  });
+  it('a later part fetched again from a page that changed since its first part says so, instead of silently joining two versions', async () => {
+    const site = suite.track(await Hostile.start());
+    let version = 0;
+    site.routes.set('/changing', (_req, res) => {
+      version++;
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
+      res.end(Array.from({ length: 3_000 }, (_, i) => `version ${version} line ${i}`).join('\n'));
+    });
+    site.routes.set('/steady', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
+      res.end(Array.from({ length: 3_000 }, (_, i) => `steady line ${i}`).join('\n'));
+    });
+    const s = await server();
+    const read = async (path: string, start_index: number) => {
+      const result = await s.call('access_fetch', { url: `${site.origin}${path}`, start_index, max_length: 1_000 });
+      assert.ok(!result.isError, textOf(result));
+      return { text: textOf(result), warnings: resultData(result).warnings as string[] };
+    };
+    for (const path of ['/changing', '/steady']) {
+      assert.deepEqual((await read(path, 0)).warnings, []);
+      assert.deepEqual((await read(path, 1_000)).warnings, [], 'from the kept copy: the same version');
+    }
+    // The kept copies are dropped (as after their 5 minutes): the next parts are fetched again.
+    assert.ok(!(await s.call('access_logout', { url: `${site.origin}/` })).isError);
+    const changed = await read('/changing', 2_000);
+    assert.match(changed.text, /version 2 line/, 'the part comes from the new fetch');
+    assert.equal(changed.warnings.length, 1, changed.text.slice(0, 600));
+    assert.match(changed.warnings[0]!, /changed since its earlier part was read/);
+    assert.match(changed.warnings[0]!, /start_index: 0/, 'the warning names the call that reads one version');
+    assert.match(changed.text, /^Warning: The page changed since its earlier part was read/m, 'the agent sees it in the text');
+    const steady = await read('/steady', 2_000);
+    assert.deepEqual(steady.warnings, [], 'a page fetched again unchanged needs no warning');
+    assert.deepEqual((await read('/changing', 3_000)).warnings, [], 'the next part continues the new version, from the kept copy');
   });
 });
 
