@@ -35,6 +35,13 @@ describe('code blocks', () => {
     assert.match(md, /````\necho ```x```\n````/);
     assert.match(md, /```js\nimport a from "a";\n```\n\n```js\nconst a = require\("a"\);\n```/);
   });
+  it('a <br> inside <pre> (older highlighters write lines that way) is a line break of the code, in Markdown and text', async () => {
+    const md = await markdownOf('<pre class="language-c">int a;<br>int b;<br/>return a + b;</pre><table><tr><th>k</th><th>code</th></tr><tr><td>x</td><td><pre>one<br>two</pre></td></tr></table>');
+    assert.match(md, /```c\nint a;\nint b;\nreturn a \+ b;\n```/);
+    assert.match(md, /\| x \| `one`<br>`two` \|/);
+    const text = (await htmlToReadable(page(`<main><p>${PROSE}</p><pre>int a;<br>int b;</pre></main>`), 'text')).text;
+    assert.match(text, /int a;\nint b;/);
+  });
 });
 
 describe('API signatures and definition lists', () => {
@@ -90,6 +97,20 @@ describe('tables', () => {
     const bare = rowsOf(await markdownOf('<table><tr><td>x</td><td>y</td></tr><tr><td>z</td><td>w</td></tr></table>'));
     assert.equal(bare.length, 4);
     assert.match(bare[2]!, /^\| x +\| y +\|$/);
+  });
+
+  it('a cell spanning rows keeps the cells below it in their own columns', async () => {
+    const md = await markdownOf(
+      '<table><thead><tr><th>Version</th><th>Change</th><th>Date</th></tr></thead><tbody>' +
+        '<tr><td rowspan="2">v2</td><td>added x</td><td>May</td></tr><tr><td>removed y</td><td>June</td></tr>' +
+        '<tr><td>v1</td><td rowspan="3">first</td><td>Jan</td></tr><tr><td>v0</td><td>Dec</td></tr></tbody></table>',
+    );
+    assert.deepEqual(rowsOf(md).slice(2).map((row) => row.replace(/ +/g, ' ')), [
+      '| v2 | added x | May |',
+      '| | removed y | June |',
+      '| v1 | first | Jan |',
+      '| v0 | | Dec |',
+    ]);
   });
 
   it('a hostile colspan fills a row up to 256 columns, not to its word', async () => {
