@@ -148,6 +148,26 @@ describe('fewer requests', () => {
     assert.ok(e.log.length <= 110, `${e.log.length} requests at the emulator`);
   });
 
+  it('concurrent cold fetches of different paths (each its own resource metadata URL) fetch the server metadata once, and a new process none', async () => {
+    const e = await emulator();
+    const home = tempHome();
+    const s = await server(home);
+    const paths = ['/', '/long', '/tables', '/page-10k', '/doc', '/api/data.json', '/files/notes.txt', '/status/200'];
+    const results = await Promise.all(paths.map((path) => s.call('access_fetch', { url: `${e.appUrl}${path}` })));
+    rememberStoredSecrets(home);
+    assert.deepEqual(results.filter((r) => r.isError).map(textOf), []);
+    assert.equal(e.requests({ endpoint: 'server_metadata' }).length, 1, 'one authorization server, one metadata request');
+    assert.equal(e.requests({ endpoint: 'token' }).length, 1, 'one login');
+    assert.ok(!(await s.call('access_logout', { url: `${e.appUrl}/` })).isError);
+    await s.close();
+    e.clearLog();
+    const next = await server(home);
+    const again = await next.call('access_fetch', { url: `${e.appUrl}/a-path-never-fetched` });
+    rememberStoredSecrets(home);
+    assert.ok(!again.isError, textOf(again));
+    assert.equal(e.requests({ endpoint: 'server_metadata' }).length, 0, 'the server metadata stored with another path is used');
+  });
+
   it('a new process re-logs in with the discovery the first one stored: no metadata requests', async () => {
     const e = await emulator();
     const home = tempHome();
