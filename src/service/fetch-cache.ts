@@ -83,12 +83,13 @@ export function cachedPage(svc: AccessService, params: FetchParams, request: Req
  * Keeps a text result that has more pages (same-origin, no image, nothing saved); its warnings are the page's own, not the store's (shown once).
  * Returns a warning for the agent when this is a later part fetched again (its kept copy was gone) from a page that changed since an earlier part was read.
  */
-export function rememberPage(svc: AccessService, params: FetchParams, request: Request, result: FetchResult, fullText: string): string[] {
+export function rememberPage(svc: AccessService, params: FetchParams, request: Request, result: FetchResult, fullText: string, sentWith: readonly string[]): string[] {
   const later = (params.start_index ?? 0) > 0;
   if ((!result.truncated && !later) || result.image || result.saved_to || !keepable(params, request)) return [];
   const changed = noteVersion(svc, params, request, fullText, later);
   const key = result.truncated && new URL(result.final_url).origin === request.target.origin ? keyOf(svc, params, request) : undefined;
-  if (key) {
+  // Kept under the credential held now: only if that is the one the page was fetched with (no sign-in landed while it was under way).
+  if (key && svc.methods.secretsFor(request.target).every((secret) => sentWith.includes(secret))) {
     cacheOf(svc).set(key.key, {
       application: key.application,
       origin: request.target.origin,

@@ -134,6 +134,38 @@ describe('paging without refetching', () => {
     assert.deepEqual(steady.warnings, [], 'a page fetched again unchanged needs no warning');
     assert.deepEqual((await read('/changing', 3_000)).warnings, [], 'the next part continues the new version, from the kept copy');
   });
+  it('a page whose fetch was under way while the user signed in again is not served to the new session from the cache', async () => {
+    const site = suite.track(await Hostile.start());
+    let held: (() => void) | undefined;
+    site.routes.set('/held', (req, res) => {
+      const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+      if (!bearer || !site.issued.has(bearer)) {
+        res.writeHead(401, { 'www-authenticate': `Bearer resource_metadata="${site.origin}/.well-known/cloudflare-access-protected-resource/"` });
+        return void res.end();
+      }
+      const answer = () => {
+        res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
+        res.end(`${`seen by ${bearer.slice(-6)}\n`.repeat(500)}`);
+      };
+      if (held === undefined) held = answer;
+      else answer();
+    });
+    const s = await suite.server({ env: { CF_ACCESS_MCP_TEAMS: new URL(site.origin).host } });
+    const url = `${site.origin}/held`;
+    assert.equal(resultData(await s.call('access_login', { url })).status, 'authenticated');
+    const first = s.call('access_fetch', { url, max_length: 100 });
+    while (held === undefined) await new Promise((r) => setTimeout(r, 20));
+    // While that request waits at the origin, the user signs in again (another identity could be chosen here).
+    assert.equal(resultData(await s.call('access_login', { url, force: true })).status, 'authenticated');
+    held();
+    const page1 = await first;
+    assert.ok(!page1.isError, textOf(page1));
+    const requestsBefore = site.requests.filter((r) => r.path === '/held').length;
+    const page2 = await s.call('access_fetch', { url, max_length: 100, start_index: 100 });
+    assert.ok(!page2.isError, textOf(page2));
+    assert.equal(site.requests.filter((r) => r.path === '/held').length, requestsBefore + 1, 'the new session fetches the page itself');
+    for (const secret of site.secrets) suite.secrets.add(secret);
+  });
 });
 
 describe('fewer requests', () => {
