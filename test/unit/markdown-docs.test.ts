@@ -147,6 +147,22 @@ describe('which content is converted', () => {
     assert.match(twice.text, /Words that make this a page/);
   });
 
+  it('a short page whose article Readability cuts to a line (a Texinfo or DocBook chapter index) keeps its list of sections', async () => {
+    // Shaped like GNU Texinfo's chapter pages (libffi's Using-libffi.html): a navigation line, a heading, the section list.
+    const html = page(
+      '<div class="chapter" id="Using"><div class="header"><p>Next: <a href="Memory.html">Memory Usage</a>, Previous: <a href="Intro.html">What is it?</a>, Up: <a href="index.html">lib</a></p></div><hr>' +
+        '<h2 class="chapter">2 Using the library</h2><ul class="section-toc"><li><a href="Basics.html">The Basics</a></li><li><a href="Example.html">Simple Example</a></li>' +
+        '<li><a href="Types.html">Types</a></li><li><a href="Closures.html">The Closure API</a></li><li><a href="Threads.html">Thread Safety</a></li></ul></div>',
+      'Using the library',
+    );
+    for (const format of ['markdown', 'text'] as const) {
+      const { text } = await htmlToReadable(html, format, new URL('https://docs.example/lib/Using.html'));
+      for (const section of ['2 Using the library', 'The Basics', 'Simple Example', 'Types', 'The Closure API', 'Thread Safety']) assert.ok(text.includes(section), `${format}: ${section} missing from:\n${text}`);
+    }
+    const { text } = await htmlToReadable(html, 'markdown', new URL('https://docs.example/lib/Using.html'));
+    assert.match(text, /\[Simple Example\]\(https:\/\/docs\.example\/lib\/Example\.html\)/);
+  });
+
   it('format text reads the same element', async () => {
     const { text } = await htmlToReadable(page(`<nav>Menu</nav><main><h1>Doc</h1><p>${PROSE}</p><pre>a  b</pre></main>`), 'text');
     assert.ok(!text.includes('Menu'));
