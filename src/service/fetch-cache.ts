@@ -50,8 +50,12 @@ interface Request {
   headers: Record<string, string>;
 }
 
-/** Only a GET whose text is returned is kept (never a request that may change data, nor a body saved to a file or streamed). */
-const keepable = (params: FetchParams, request: Request) => request.method === 'GET' && params.save_to === undefined && params.sink === undefined;
+/**
+ * Only a GET without a body whose text is returned is kept: never a request that may change data, a body saved to a
+ * file or streamed, nor a GET with a body (a search API's answer depends on it).
+ */
+const keepable = (params: FetchParams, request: Request) =>
+  request.method === 'GET' && (params.body === undefined || params.body === null) && params.save_to === undefined && params.sink === undefined;
 
 function keyOf(svc: AccessService, params: FetchParams, request: Request): { key: string; application: string } | undefined {
   if (!keepable(params, request)) return undefined;

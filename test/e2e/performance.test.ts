@@ -72,6 +72,21 @@ describe('paging without refetching', () => {
     rememberStoredSecrets(s.home);
   });
 
+  it('a GET with a body (a search API) is never continued from the page of another body', async () => {
+    const e = await emulator();
+    const s = await server();
+    const url = `${e.appUrl}/echo`;
+    const search = (query: string, start_index: number) => s.call('access_fetch', { url, body: { query }, max_length: 50, start_index });
+    const first = await search('alpha', 0);
+    assert.ok(!first.isError, textOf(first));
+    rememberStoredSecrets(s.home);
+    const other = await search('beta', 50);
+    assert.ok(!other.isError, textOf(other));
+    assert.equal(e.requests({ endpoint: 'resource' }).filter((r) => r.path === '/echo').length, 2, 'the other body fetched its own answer');
+    const whole = resultData(await s.call('access_fetch', { url, body: { query: 'beta' }, max_length: 100_000 }));
+    assert.equal(resultData(other).total_length, whole.total_length, 'page 2 of the beta search is a page of the beta answer');
+  });
+
   it('access_logout drops the origin\'s pages: the next page after a new login is fetched again', async () => {
     const e = await emulator();
     const s = await server();
