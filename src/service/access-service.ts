@@ -6,7 +6,7 @@ import { detectAccess, type AccessChallenge } from '../auth/detect.js';
 import { AccessError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { OAuthLogin } from '../auth/oauth-login.js';
-import type { AppKey } from '../auth/app-key.js';
+import { longestKeyFor, type AppKey } from '../auth/app-key.js';
 import type { LoginInProgress } from '../auth/login-method.js';
 import type { AuthMethod, LoginChoice } from '../auth/methods.js';
 import { LoginMethods } from './login-methods.js';
@@ -169,6 +169,18 @@ export class AccessService {
     if (configured) return configured;
     const session = await this.sessions.usable(this.store.appKeyFor(url));
     return session ? this.methods.get(session.method).headers(session) : {};
+  }
+
+  /**
+   * The application serving `url` among every one known here: stored sessions,
+   * logins under way (in this process or another), refusals, discoveries; the
+   * most specific, else the origin. An application under a path with no session
+   * of its own is still itself: a login, status or logout of its URLs must not
+   * answer for (or end) the broader application's session. Credentials are chosen
+   * by store.appKeyFor (sessions only).
+   */
+  applicationFor(url: URL): AppKey {
+    return longestKeyFor([...this.store.knownAppKeys(), ...this.methods.all().flatMap((m) => m.pendingKeys())], url) ?? url.origin;
   }
 
   /** Which of our methods the credential headers sent to `url` belong to (a result's credential line). */
