@@ -14,6 +14,7 @@ import { EMPTY_SERVICE_TOKENS, serviceTokenFor, type ServiceToken, type ServiceT
 import { Sessions } from '../auth/sessions.js';
 import { SessionStore } from '../auth/store.js';
 import { createDispatcher, discard } from '../http/client.js';
+import { setJsonDeadline } from '../http/json.js';
 import { sendFollowingRedirects } from '../http/redirects.js';
 import type { Config } from './config.js';
 import { fetchThroughAccess, type FetchParams } from './fetch-flow.js';
@@ -62,6 +63,7 @@ export class AccessService {
     readonly log: Logger,
   ) {
     this.dispatcher = createDispatcher({ connectMs: config.connectTimeoutMs, headersMs: config.responseTimeoutMs, bodyMs: config.responseTimeoutMs });
+    setJsonDeadline(this.dispatcher, config.deadlineMs);
     this.store = new SessionStore(config.home, (level, message) => log(level, message));
     this.sessions = new Sessions(this.dispatcher, this.store, config.refreshSkewMs, log);
     this.callback = new CallbackListener({ preferredPort: config.callbackPort, bind: config.callbackBind, log: (level, message) => log(level, message) });
