@@ -86,7 +86,7 @@ export interface PendingLogin extends LoginInProgress {
   /** The login this one replaces because it expired: its link no longer works and the user may still hold it. */
   replaced?: ExpiredLogin;
   /** Paste-back for a login taken over from another process (it listens on its own port); else the main listener takes it. */
-  deliver?: (callbackUrl: string) => { ok: boolean; message: string };
+  deliver?: (callbackUrl: string) => { ok: boolean; message: string; cancelled?: boolean };
 }
 
 export interface ExpiredLogin {

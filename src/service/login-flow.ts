@@ -230,7 +230,7 @@ export async function completeFromCallbackUrl(
   const target = parseTargetUrl(params.url);
   const pending = svc.oauth.pendingForUrl(target);
   if (!pending) {
-    const session = await svc.sessions.usable(svc.store.appKeyFor(target));
+    const session = await svc.sessions.usable(svc.applicationFor(target));
     if (session) return authenticatedResult(svc, target, session, 'Already logged in; the pasted address was not needed.');
     throw new AccessError(
       'callback_failed',
@@ -257,6 +257,10 @@ export async function completeFromCallbackUrl(
     );
   }
   const delivered = pending.deliver ? pending.deliver(pasted.href) : svc.callback.deliver(pasted.href);
+  if (delivered.cancelled) {
+    // Ended by a logout a moment ago (still winding down): nothing is pending any more, so pasting again cannot help.
+    throw new AccessError('callback_failed', delivered.message, `If the user still needs ${target.host}, ${step('login', { url: target.href })} and paste the address the new sign-in ends on.`);
+  }
   if (!delivered.ok) {
     throw new AccessError('callback_failed', `${delivered.message} The login to ${target.host} is still pending.`, `Paste the complete address the browser ended on after signing in at ${pending.authorizationUrl}.`);
   }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { resultData, tempHome, textOf, type TestServer } from '../helpers/harness.js';
+import { callbackAddress, resultData, tempHome, textOf, type TestServer } from '../helpers/harness.js';
 import { e2eSuite } from '../helpers/suite.js';
 
 /**
@@ -76,5 +76,30 @@ describe('an application under a path without a session of its own', () => {
     assert.deepEqual(sessionKeys(home), [appUrl, `${appUrl}/admin`]);
     assert.ok(!(await server.call('access_fetch', { url: `${appUrl}/` })).isError);
     assert.equal(browsers(server), 1, 'one sign-in, to /admin only');
+  });
+});
+
+describe('a pasted callback address for an application under a path', () => {
+  it('after the /admin login was cancelled: neither "not needed" because of the / session, nor "still pending"', async () => {
+    const e = await suite.emulator({ approval: 'auto' });
+    const home = tempHome();
+    const approving = await suite.server({ home });
+    assert.ok(!(await approving.call('access_fetch', { url: `${e.appUrl}/` })).isError);
+    await approving.close();
+    const server = await suite.server({ home, browser: 'none' });
+    const pending = await server.call('access_fetch', { url: `${e.appUrl}/admin/x`, wait_seconds: 0 });
+    const loginUrl = resultData(pending).login_url as string;
+    assert.ok(loginUrl, textOf(pending));
+    const pasted = await callbackAddress(loginUrl);
+    // The login is given up (a logout cancels it); the user then pastes the address from the old sign-in.
+    await server.call('access_logout', { url: `${e.appUrl}/admin/x` });
+    const late = await server.call('access_login', { url: `${e.appUrl}/admin/x`, callback_url: pasted });
+    const text = textOf(late);
+    assert.equal(late.isError, true, text);
+    // Whether the cancelled login has wound down yet or not, the user is told to start a new one.
+    assert.match(text, /No login to \S+ is waiting for its callback|was cancelled \(logged out\)/);
+    assert.doesNotMatch(text, /still pending|not needed/);
+    assert.match(text, /Next step: .*call access_login with url: \S+\/admin\/x/);
+    assert.deepEqual(sessionKeys(home), [e.appUrl]);
   });
 });
