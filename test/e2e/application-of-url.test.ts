@@ -25,7 +25,7 @@ async function rootSessionAndRefusedAdmin(): Promise<{ appUrl: string; home: str
   const denying = await suite.server({ home, browser: 'deny' });
   const denied = await denying.call('access_fetch', { url: `${e.appUrl}/admin/x`, wait_seconds: 30 });
   assert.equal(denied.isError, true, textOf(denied));
-  assert.match(textOf(denied), /denied in the browser/);
+  assert.match(textOf(denied), /The login to \S+\/admin was denied in the browser/, 'the refused application is named, not only its host');
   await denying.close();
   assert.deepEqual(sessionKeys(home), [e.appUrl]);
   return { appUrl: e.appUrl, home, host: new URL(e.appUrl).host };

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { eventually, resultData, tempHome, textOf } from '../helpers/harness.js';
-import { cliEnv, runCliText } from '../helpers/cli-run.js';
+import { callbackAddress, eventually, resultData, tempHome, textOf } from '../helpers/harness.js';
+import { cliEnv, finishCli, runCliText, startCli } from '../helpers/cli-run.js';
 import { e2eSuite } from '../helpers/suite.js';
 
 /**
@@ -75,12 +75,30 @@ describe('cf-access-mcp login, application under a path', () => {
     backgroundPids.push(pid);
     assert.match(run.stderr, /keeps listening for the sign-in until/);
     assert.doesNotMatch(run.stderr, /add --detach/);
+    assert.match(run.stderr, /sign in to \S+\/admin\b/, 'the application is named, not only its host');
 
     const opened = readFileSync(env.TEST_BROWSER_LOG!, 'utf8').split('\n').filter((l) => l.startsWith('open ')).map((l) => l.slice(5));
     assert.equal(opened.length, 1);
     const page = await finishSignIn(opened[0]!, env.TEST_BROWSER_JAR!);
     assert.doesNotMatch(page, /not valid|not load/i);
     await eventually(() => !alive(pid), 30_000, 'the background process to exit');
+    assert.ok(suite.readStore(home).sessions[`${e.appUrl}/admin`], 'the /admin session was stored');
+  });
+});
+
+describe('cf-access-mcp login --paste, application under a path', () => {
+  it('completes the /admin login from the address pasted on stdin', async () => {
+    const e = await suite.emulator();
+    const home = tempHome();
+    const child = startCli(['login', `${e.appUrl}/admin/x`, '--wait', '60'], cliEnv(home, 'none'));
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    const authorizationUrl = await eventually(() => (/paste it here/.test(stderr) ? /^\s+(http\S+authorization\S+)$/m.exec(stderr)?.[1] : undefined), 15_000, 'the login URL');
+    const address = await callbackAddress(authorizationUrl!);
+    const run = await finishCli(child, `${address}\n`);
+    assert.equal(run.code, 0, stderr);
+    assert.match(run.stdout.toString('utf8'), /Login completed/);
+    assert.doesNotMatch(stderr, /No login to \S+ is waiting/);
     assert.ok(suite.readStore(home).sessions[`${e.appUrl}/admin`], 'the /admin session was stored');
   });
 });
