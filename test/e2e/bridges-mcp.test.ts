@@ -213,6 +213,18 @@ describe('access_proxy tool (issue 14)', () => {
     assert.equal(refused.stdout, '000');
   });
 
+  it('for a URL Access does not guard, says so rather than claim a credential is added', async () => {
+    const result = await server.call('access_proxy', { url: `${emulator.plainUrl}/` });
+    assert.ok(!result.isError, textOf(result));
+    const data = result.structuredContent as { base_url: string; signed_in: boolean; protected: boolean; message: string };
+    assert.equal(data.protected, false);
+    assert.equal(data.signed_in, false);
+    assert.match(data.message, /answered without an Access challenge/);
+    assert.doesNotMatch(data.message, /the Access credential is added by the proxy/);
+    assert.equal((await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', `${data.base_url}/`])).stdout, '200');
+    await server.call('access_logout', { all: true });
+  });
+
   it('a second call keeps the address the agent already uses: a new idle timeout applies to it, a busy port leaves it running', async () => {
     type Started = { base_url: string; reused: boolean; idle_timeout_seconds?: number; message: string };
     const code = async (base: string) => (await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', `${base}/api/data.json`])).stdout;

@@ -42,6 +42,7 @@ export function registerAccessProxy(server: McpServer, getService: ServiceProvid
         idle_timeout_seconds: z.number().optional(),
         reused: z.boolean(),
         signed_in: z.boolean(),
+        protected: z.boolean().describe('False when the URL answered without an Access challenge (nothing to sign in to).'),
         login_url: z.string().optional(),
         message: z.string().describe('Everything above as sentences: the text of this result.'),
         next_step: z.string().optional(),
@@ -58,12 +59,15 @@ export function registerAccessProxy(server: McpServer, getService: ServiceProvid
         const { proxiesOf, lifetimeOf } = await import('../../bridge/registry.js');
         const { appLabel } = await import('../../auth/app-key.js');
         let signedIn = true;
+        let guarded = true;
         let loginUrl: string | undefined;
         let nextStep: string | undefined;
         try {
           // Signed in first: the application (and so the proxy that serves it) is known once its session is.
           const { credentialHeadersFor } = await import('../../service/credentials.js');
-          await credentialHeadersFor(service, target, { waitSeconds: args.wait_seconds ?? service.config.defaultWaitSeconds, hooks: loginHooks(extra, server) });
+          const headers = await credentialHeadersFor(service, target, { waitSeconds: args.wait_seconds ?? service.config.defaultWaitSeconds, hooks: loginHooks(extra, server) });
+          // No credential and no login: the URL answered without an Access challenge.
+          guarded = signedIn = Object.keys(headers).length > 0;
         } catch (error) {
           if (!isLoginPending(error)) throw error;
           signedIn = false;
@@ -83,8 +87,10 @@ export function registerAccessProxy(server: McpServer, getService: ServiceProvid
           `${reused ? 'Proxy already running' : 'Proxy started'}: ${proxy.baseUrl} → ${proxy.origin} for the application ${application} (lives ${lifetime}).`,
           ...(idleChanged ? [`Its idle timeout is now ${proxy.idleSeconds} s, counted from now.`] : []),
           ...(replaced ? [`It replaces the proxy at ${replaced}, which stopped (another port was asked for).`] : []),
-          `Use ${proxy.baseUrl}/<path> in place of ${proxy.origin}/<path>; the Access credential is added by the proxy, never shown.`,
-          ...(signedIn ? [] : [`Not signed in yet${loginUrl ? `: ${loginUrl}` : ''}.`]),
+          guarded
+            ? `Use ${proxy.baseUrl}/<path> in place of ${proxy.origin}/<path>; the Access credential is added by the proxy, never shown.`
+            : `${target.href} answered without an Access challenge, so there was nothing to sign in to: the proxy forwards to ${proxy.origin} without a credential until a path asks for one (then it signs in as access_fetch would). If the site is public, use it directly.`,
+          ...(signedIn || !guarded ? [] : [`Not signed in yet${loginUrl ? `: ${loginUrl}` : ''}.`]),
         ];
         const message = lines.join(' ');
         const text = [message, ...(nextStep ? [`Next step: ${nextStep}`] : []), ...warnings.map((w) => `Warning: ${w}`)].join('\n');
@@ -97,6 +103,7 @@ export function registerAccessProxy(server: McpServer, getService: ServiceProvid
             ...(proxy.idleSeconds === undefined ? {} : { idle_timeout_seconds: proxy.idleSeconds }),
             reused,
             signed_in: signedIn,
+            protected: guarded,
             ...(loginUrl ? { login_url: loginUrl } : {}),
             message,
             ...(nextStep ? { next_step: nextStep } : {}),
