@@ -32,7 +32,9 @@ export function sendRefusal(req: IncomingMessage, res: ServerResponse, refusal: 
   if (safe.status === 503) headers['retry-after'] = safe.error === 'login_pending' ? '5' : '0';
   if (wantsHtml(req)) {
     const link = safe.login_url ? `<p><a href="${escapeHtml(safe.login_url)}">Sign in to Cloudflare Access</a></p>` : '';
-    const body = `<!doctype html><meta charset="utf-8"><title>cf-access-mcp proxy</title><h1>${escapeHtml(safe.message)}</h1>${link}<p>${escapeHtml(safe.next_step)}</p>\n`;
+    // A person reads the page: the pending login's next step is worded for an agent ("ask the user…").
+    const step = safe.login_url ? 'Sign in with the link above, then reload this page.' : safe.next_step;
+    const body = `<!doctype html><meta charset="utf-8"><title>cf-access-mcp proxy</title><h1>${escapeHtml(safe.message)}</h1>${link}<p>${escapeHtml(step)}</p>\n`;
     res.writeHead(safe.status, { ...headers, 'content-type': 'text/html; charset=utf-8' }).end(body);
     return;
   }

@@ -337,6 +337,9 @@ describe('cf-access-mcp proxy while the sign-in is not done (issue 14)', () => {
     assert.match(body.login_url, /^http:\/\/127\.0\.0\.1:\d+\//);
     const html = await run('curl', ['-s', '-H', 'Accept: text/html', `${proxy.base}/`]);
     assert.match(html.stdout, /<a href="http:\/\/127\.0\.0\.1:\d+\/[^"]*">Sign in to Cloudflare Access<\/a>/);
+    // The page is read by a person, not an agent: it tells them what to do, not what to ask "the user".
+    assert.match(html.stdout, /Sign in with the link above, then reload this page/);
+    assert.doesNotMatch(html.stdout, /Ask the user|repeat the same call/);
     assert.equal(browserOpens(env).length, 1);
   });
 });
