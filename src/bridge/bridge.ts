@@ -178,7 +178,6 @@ export class McpBridge {
   /** Initializes a new session with the client's own initialize request (answered to the bridge, not the client). */
   private async reinitialize(lost: Transport): Promise<Transport> {
     this.options.say(`${this.target.href} no longer knows this session (HTTP 404: the server restarted or ended it); opening a new session and sending the request again.`);
-    await lost.close().catch(() => {});
     const fresh = this.wire(new StreamableHTTPClientTransport(this.target, { fetch: this.fetch }));
     await fresh.start();
     const id = `cf-access-mcp-bridge-session-${++this.sessions}`;
@@ -199,11 +198,19 @@ export class McpBridge {
       if (this.initialized) await fresh.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
     } catch (error) {
       await fresh.close().catch(() => {});
-      throw error;
+      if (!(error instanceof StreamableHTTPError)) throw error;
+      throw new AccessError(
+        'unsupported_server',
+        `${this.target.href} ended this session and could not open a new one (HTTP ${error.code} to initialize: ${truncate(error.message.replace(/^Streamable HTTP error: /, '').replace(/\s+/g, ' '), 200)}).`,
+        'Repeat the request: the bridge tries to open a new session again (a restarting server may need a moment).',
+        { cause: error },
+      );
     } finally {
       clearTimeout(timer);
       this.ownRequests.delete(id);
     }
+    // Only now: if the new session could not be had, the next request meets the 404 again and tries again.
+    await lost.close().catch(() => {});
     this.remote = fresh;
     return fresh;
   }

@@ -86,7 +86,7 @@ export async function handleAdmin(ctx: RequestContext, emulator: Emulator): Prom
       emulator.forgetRegistrations();
       return ok();
     case 'POST end-mcp-sessions':
-      await emulator.endMcpSessions();
+      await emulator.endMcpSessions(body as { refuseInitializes?: number } | undefined);
       return ok();
     case 'POST options': {
       const merged = mergeOptions(emulator.options, body ?? {});

@@ -116,7 +116,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     revokeRefreshTokens: () => rt.state.revokeAll('refresh'),
     isTokenActive: (token) => rt.state.activeToken(token) !== undefined || allApps(rt).some((app) => verifyClassicJwt(rt, token, app)),
     forgetRegistrations: () => rt.state.forgetClients(),
-    endMcpSessions: () => endMcpSessions(rt),
+    endMcpSessions: (options) => endMcpSessions(rt, options),
     clients: () =>
       [...rt.state.clients.values()].map((c) => ({ client_id: c.client_id, redirect_uris: [...c.redirect_uris] })),
     setFault: (fault) => rt.faults.set(fault),

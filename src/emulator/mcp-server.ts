@@ -61,8 +61,16 @@ function sessionsOf(rt: Runtime): Map<string, Transport> {
   return map;
 }
 
-/** Closes every Streamable HTTP session: a restarted server knows none of them and answers 404 to their ids. */
-export async function endMcpSessions(rt: Runtime): Promise<void> {
+/** New sessions still to refuse with 503, per emulator (a restart not finished yet). */
+const refusals = new WeakMap<Runtime, number>();
+
+/**
+ * Closes every Streamable HTTP session: a restarted server knows none of them
+ * and answers 404 to their ids. `refuseInitializes`: that many initialize
+ * requests after it get 503, as a server still starting up answers.
+ */
+export async function endMcpSessions(rt: Runtime, options: { refuseInitializes?: number } = {}): Promise<void> {
+  refusals.set(rt, options.refuseInitializes ?? 0);
   const map = sessionsOf(rt);
   const open = [...map.values()].filter((t) => t instanceof StreamableHTTPServerTransport);
   for (const transport of open) {
@@ -78,6 +86,11 @@ export async function serveMcp(ctx: RequestContext): Promise<void> {
   const existing = typeof id === 'string' ? map.get(id) : undefined;
   if (existing instanceof StreamableHTTPServerTransport) return existing.handleRequest(ctx.req, ctx.res);
   if (ctx.req.method !== 'POST' || id !== undefined) return sendJson(ctx, 404, { jsonrpc: '2.0', error: { code: -32001, message: 'Session not found' }, id: null });
+  const refuse = refusals.get(ctx.rt) ?? 0;
+  if (refuse > 0) {
+    refusals.set(ctx.rt, refuse - 1);
+    return sendJson(ctx, 503, { error: 'starting_up' });
+  }
   const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
     sessionIdGenerator: () => randomUUID(),
     onsessioninitialized: (sessionId) => void map.set(sessionId, transport),

@@ -153,7 +153,7 @@ export interface Emulator {
   isTokenActive(token: string): boolean;
   forgetRegistrations(): void;
   /** Ends every session of the /mcp server, as a restart of a remote MCP server does (the next request with an old session id gets 404). */
-  endMcpSessions(): Promise<void>;
+  endMcpSessions(options?: { refuseInitializes?: number }): Promise<void>;
   clients(): Array<{ client_id: string; redirect_uris: string[] }>;
   setFault(f: Fault | null): void;
   /** Every secret issued, received or configured (tokens, codes, verifiers, classic JWTs, service-token secrets), for leak checks. */

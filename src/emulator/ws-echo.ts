@@ -84,6 +84,8 @@ export function webSocketEcho(req: IncomingMessage, socket: Duplex, head: Buffer
     });
   };
   socket.on('data', onData);
+  // The client went away without a close frame: end our side too, as a server does (else the socket stays half open).
+  socket.on('end', () => socket.end());
   socket.on('error', () => socket.destroy());
   if (pending.length) onData(Buffer.alloc(0));
 }

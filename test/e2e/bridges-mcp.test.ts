@@ -114,6 +114,13 @@ describe('cf-access-mcp bridge (issue 14)', () => {
     assert.equal(browserOpens(bridged.env).length, 1);
   });
 
+  it('a new session the restarting remote cannot open yet is tried again with the next request', async () => {
+    await emulator.endMcpSessions({ refuseInitializes: 1 });
+    await assert.rejects(call(bridged.client, 'echo', { text: 'still starting' }), /could not open a new one \(HTTP 503 to initialize/);
+    assert.equal(await call(bridged.client, 'echo', { text: 'started' }), 'started');
+    assert.equal(browserOpens(bridged.env).length, 1);
+  });
+
   it('falls back to the HTTP+SSE transport when the remote only speaks that', async () => {
     const sse = await connectBridge(`${emulator.appUrl}/sse`);
     try {

@@ -168,9 +168,12 @@ describe('cf-access-mcp proxy (issue 14)', () => {
     // A local dev server's page is another origin: named as it is, for the application's CORS rules to judge.
     await run('curl', ['-s', '-H', 'Origin: http://localhost:5173', `${proxy.base}/echo?site=dev-server`]);
     assert.equal(emulator.requests({ endpoint: 'resource' }).filter((e) => e.path === '/echo?site=dev-server').at(-1)!.headers.origin, 'http://localhost:5173');
-    const wsHeaders = ['-H', 'Connection: Upgrade', '-H', 'Upgrade: websocket', '-H', 'Sec-WebSocket-Version: 13', '-H', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=='];
-    const socket = await run('curl', ['-s', '-i', '--max-time', '3', ...wsHeaders, '-H', `Origin: ${proxy.base.replace('127.0.0.1', 'localhost')}`, `${proxy.base}/ws`]);
-    assert.match(socket.stdout, /^HTTP\/1\.1 101/);
+    const ws = new WebSocket(`${proxy.base.replace('http', 'ws')}/ws`, { headers: { origin: proxy.base.replace('127.0.0.1', 'localhost') } });
+    await new Promise<void>((resolve, reject) => {
+      ws.addEventListener('open', () => resolve());
+      ws.addEventListener('error', () => reject(new Error('websocket failed')));
+    });
+    ws.close();
     assert.equal(emulator.log.filter((e) => e.endpoint === 'websocket').at(-1)!.headers.origin, emulator.appUrl);
   });
 
