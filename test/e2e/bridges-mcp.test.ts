@@ -143,39 +143,30 @@ describe('cf-access-mcp bridge (issue 14)', () => {
     }
   });
 
+  it('answers each request with an error saying the remote cannot be reached, and keeps running', async () => {
+    const gone = await startEmulator();
+    const own = await connectBridge(`${gone.appUrl}/mcp`);
+    try {
+      assert.equal(await call(own.client, 'echo', { text: 'before' }), 'before');
+      const port = new URL(gone.appUrl).port;
+      await gone.close();
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const error = (await own.client.callTool({ name: 'echo', arguments: { text: 'gone' } }, undefined, { timeout: 60_000 }).catch((e: Error) => e)) as Error;
+        assert.ok(error instanceof Error, 'the call fails rather than hangs');
+        assert.match(error.message, new RegExp(`Could not reach 127\\.0\\.0\\.1:${port}: the connection to port ${port} was refused`));
+        assert.match(error.message, /keeps running/);
+        assert.doesNotMatch(error.message, /fetch failed/);
+      }
+      assert.match(own.stderr.join(''), /Could not reach/);
+    } finally {
+      await own.client.close();
+      assertNoSecretsLeaked(gone.secrets());
+      await gone.close();
+    }
+  });
+
   it('reports clearly when the remote wants its own OAuth as well', async () => {
     await assert.rejects(connectBridge(`${emulator.appUrl}/mcp-oauth`), /its own OAuth sign-in/);
-  });
-});
-
-describe('cf-access-mcp bridge when the remote goes away (issue 14)', () => {
-  let emulator: Emulator;
-  let bridged: Bridged;
-
-  before(async () => {
-    emulator = await startEmulator();
-    bridged = await connectBridge(`${emulator.appUrl}/mcp`);
-  });
-
-  after(async () => {
-    await bridged?.client.close();
-    assertNoSecretsLeaked(emulator.secrets());
-    await emulator.close();
-    cleanupHomes();
-  });
-
-  it('answers each request with an error saying the remote cannot be reached, and keeps running', async () => {
-    assert.equal(await call(bridged.client, 'echo', { text: 'before' }), 'before');
-    const port = new URL(emulator.appUrl).port;
-    await emulator.close();
-    for (let attempt = 0; attempt < 2; attempt++) {
-      const error = (await bridged.client.callTool({ name: 'echo', arguments: { text: 'gone' } }, undefined, { timeout: 60_000 }).catch((e: Error) => e)) as Error;
-      assert.ok(error instanceof Error, 'the call fails rather than hangs');
-      assert.match(error.message, new RegExp(`Could not reach 127\\.0\\.0\\.1:${port}: the connection to port ${port} was refused`));
-      assert.match(error.message, /keeps running/);
-      assert.doesNotMatch(error.message, /fetch failed/);
-    }
-    assert.match(bridged.stderr.join(''), /Could not reach/);
   });
 });
 
