@@ -60,7 +60,8 @@ class Refused extends Error {
  * cross-site). The Host check does not catch these: the page addresses
  * 127.0.0.1 itself. Pages on loopback (the proxy's own, a local dev server)
  * count as local programs; a top-level navigation (a link the user clicks) is
- * let through, as its answer goes to the user's tab, not to the page.
+ * let through, as its answer goes to the user's tab, not to the page (a frame
+ * inside the other site's page is not).
  */
 function fromOtherSite(req: IncomingMessage): boolean {
   const origin = req.headers.origin;
@@ -73,7 +74,8 @@ function fromOtherSite(req: IncomingMessage): boolean {
       return true;
     }
   }
-  return req.headers['sec-fetch-site'] === 'cross-site' && req.headers['sec-fetch-mode'] !== 'navigate';
+  // Only a top-level navigation: a frame on the other site's page (clickjacking) is refused too.
+  return req.headers['sec-fetch-site'] === 'cross-site' && (req.headers['sec-fetch-mode'] !== 'navigate' || req.headers['sec-fetch-dest'] !== 'document');
 }
 
 /**

@@ -147,13 +147,15 @@ describe('cf-access-mcp proxy (issue 14)', () => {
     assert.match(sandboxed.stdout, /^HTTP\/1\.1 403/);
     const image = await run('curl', ['-s', '-i', '-H', 'Sec-Fetch-Site: cross-site', '-H', 'Sec-Fetch-Mode: no-cors', `${proxy.base}/echo?site=img`]);
     assert.match(image.stdout, /^HTTP\/1\.1 403/);
+    const frame = await run('curl', ['-s', '-i', '-H', 'Sec-Fetch-Site: cross-site', '-H', 'Sec-Fetch-Mode: navigate', '-H', 'Sec-Fetch-Dest: iframe', `${proxy.base}/echo?site=frame`]);
+    assert.match(frame.stdout, /^HTTP\/1\.1 403/);
     assert.equal(seen(), before, 'nothing of the other site reached the origin');
     // The proxy's own pages, a local dev server's pages, and a link the user follows from elsewhere go through.
     for (const origin of [proxy.base, 'http://localhost:5173']) {
       const local = await run('curl', ['-s', '-i', '-H', `Origin: ${origin}`, '-d', 'x=1', `${proxy.base}/echo?site=local`]);
       assert.match(local.stdout, /^HTTP\/1\.1 200/, origin);
     }
-    const link = await run('curl', ['-s', '-i', '-H', 'Sec-Fetch-Site: cross-site', '-H', 'Sec-Fetch-Mode: navigate', `${proxy.base}/echo?site=link`]);
+    const link = await run('curl', ['-s', '-i', '-H', 'Sec-Fetch-Site: cross-site', '-H', 'Sec-Fetch-Mode: navigate', '-H', 'Sec-Fetch-Dest: document', `${proxy.base}/echo?site=link`]);
     assert.match(link.stdout, /^HTTP\/1\.1 200/);
   });
 
