@@ -112,6 +112,12 @@ export function rewriteResponseHeaders(headers: HeaderMap, requestUrl: URL, prox
       out[name] = scrubHeader(rewriteLocation(Array.isArray(value) ? value[0]! : value, requestUrl, proxyBase), secrets);
       continue;
     }
+    if (name === 'link') {
+      // RFC 8288 targets (<…>): pagination followed by a test runner must stay on the proxy too.
+      const rewrite = (v: string) => scrubHeader(v.replace(/<([^>]*)>/g, (_, target: string) => `<${rewriteLocation(target, requestUrl, proxyBase)}>`), secrets);
+      out[name] = Array.isArray(value) ? value.map(rewrite) : rewrite(value);
+      continue;
+    }
     out[name] = Array.isArray(value) ? value.map((v) => scrubHeader(v, secrets)) : scrubHeader(value, secrets);
   }
   return out;

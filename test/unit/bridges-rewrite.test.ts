@@ -92,6 +92,17 @@ describe('proxy header rewriting (issue 14)', () => {
     assert.equal(headers.location, `${base}/next`);
   });
 
+  it('keeps Link targets on the origin on the proxy (pagination a test runner follows), others unchanged', () => {
+    const url = new URL('https://app.example.com/api/items?page=1');
+    const out = rewriteResponseHeaders(
+      { link: '<https://app.example.com/api/items?page=2>; rel="next", </api/items?page=9>; rel="last", <https://cdn.example.net/x.css>; rel="preload"' },
+      url,
+      'http://127.0.0.1:9000',
+      [],
+    );
+    assert.equal(out.link, '<http://127.0.0.1:9000/api/items?page=2>; rel="next", </api/items?page=9>; rel="last", <https://cdn.example.net/x.css>; rel="preload"');
+  });
+
   it('forwards the client headers minus hop-by-hop ones, asking for identity encoding', () => {
     const out = forwardRequestHeaders({ host: '127.0.0.1:9000', expect: '100-continue', 'accept-encoding': 'gzip', authorization: 'Basic abc', 'sec-websocket-key': 'k' });
     assert.deepEqual(out, { 'accept-encoding': 'identity', authorization: 'Basic abc' });
