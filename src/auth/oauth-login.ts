@@ -204,7 +204,7 @@ export class OAuthLogin {
       const resourceMetadata = await fetchResourceMetadata(this.dispatcher, resourceMetadataUrl, target);
       const app = appKeyOf(resourceMetadata.resource, target);
       const authorizationServer = authorizationServerOf(resourceMetadata, target);
-      const server = await fetchServerMetadata(this.dispatcher, authorizationServer);
+      const server = await this.discoveries.server(authorizationServer, target, () => fetchServerMetadata(this.dispatcher, authorizationServer));
       return { origin: target.origin, app, metadataUrl, resource: resourceMetadata.resource, resourceMetadata, authorizationServer, server, at: Date.now() };
     });
   }

@@ -468,8 +468,15 @@ export class SessionStore {
     return this.read().discoveries[metadataUrl];
   }
 
-  putDiscovery(metadataUrl: string, discovery: unknown): Promise<void> {
+  /** The metadata URLs of every stored discovery. */
+  discoveryUrls(): string[] {
+    return Object.keys(this.read().discoveries);
+  }
+
+  /** Stores a discovery, dropping the stored ones `stale` says are past use. */
+  putDiscovery(metadataUrl: string, discovery: unknown, stale: (entry: unknown) => boolean = () => false): Promise<void> {
     return this.update((data) => {
+      for (const [url, entry] of Object.entries(data.discoveries)) if (stale(entry)) delete data.discoveries[url];
       data.discoveries[metadataUrl] = discovery;
     });
   }

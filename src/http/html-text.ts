@@ -3,7 +3,7 @@
  * browser would show it: blocks on their own lines, paragraphs separated by a
  * blank line, whitespace collapsed except inside <pre>.
  */
-import { isText, textOf, type HtmlElement, type HtmlNode } from './html-tree.js';
+import { isText, preText, type HtmlElement, type HtmlNode } from './html-tree.js';
 
 const PARAGRAPH_BLOCKS = new Set(['p', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'pre', 'blockquote', 'table', 'ul', 'ol', 'dl', 'figure', 'hr', 'address', 'details']);
 const LINE_BLOCKS = new Set([
@@ -36,7 +36,7 @@ function walk(node: HtmlNode, out: string[], skip: (element: HtmlElement) => boo
   const boundary = PARAGRAPH_BLOCKS.has(tag) ? PARAGRAPH : LINE_BLOCKS.has(tag) ? BREAK : '';
   out.push(boundary);
   if (tag === 'pre') {
-    const code = textOf(node, skip).replace(/^\r?\n/, '').replace(/\n$/, '');
+    const code = preText(node, skip).replace(/^\r?\n/, '').replace(/\n$/, '');
     out.push(VERBATIM + code.split('\n').join(BREAK + VERBATIM), boundary);
     return;
   }

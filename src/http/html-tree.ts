@@ -134,9 +134,10 @@ export const elementChildren = (element: HtmlElement): HtmlElement[] => element.
 
 /**
  * The text under `element` in document order, skipping the elements `skip`
- * says no to; without recursion (the parser allows a thousand levels).
+ * says no to; without recursion (the parser allows a thousand levels). With
+ * `lineBreaks`, each <br> is a newline (see preText); otherwise nothing.
  */
-export function textOf(element: HtmlElement, skip?: (element: HtmlElement) => boolean): string {
+export function textOf(element: HtmlElement, skip?: (element: HtmlElement) => boolean, lineBreaks = false): string {
   const only = element.children.length === 1 ? element.children[0]! : undefined;
   if (only && isText(only)) return only.text;
   const parts: string[] = [];
@@ -148,9 +149,15 @@ export function textOf(element: HtmlElement, skip?: (element: HtmlElement) => bo
       continue;
     }
     if (node !== element && skip?.(node)) continue;
+    if (lineBreaks && node.name === 'br') parts.push('\n');
     for (let i = node.children.length - 1; i >= 0; i--) stack.push(node.children[i]!);
   }
   return parts.join('');
+}
+
+/** Preformatted text as a browser shows it: each <br> a line break (some highlighters write a <pre>'s lines that way). */
+export function preText(element: HtmlElement, skip?: (element: HtmlElement) => boolean): string {
+  return textOf(element, skip, true);
 }
 
 /** About how much text a reader sees under `element`: its characters, each run of whitespace counted as one. */

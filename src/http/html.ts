@@ -77,8 +77,9 @@ async function convertPage(html: string, format: 'markdown' | 'text', pageUrl: U
   else if (page.depthSum <= READABILITY_DEPTH_BUDGET) {
     if (!readability) return undefined;
     const article = await readabilityArticle(html, pageUrl).catch(() => undefined);
-    if (article) {
-      content = { root: parse(article.html).root, skip: neverContent };
+    const root = article ? parse(article.html).root : undefined;
+    if (article && root && !cutShort(root, page)) {
+      content = { root, skip: neverContent };
       title = article.title || title;
     }
   }
@@ -114,6 +115,21 @@ function markedMain(page: ParsedPage): HtmlElement | undefined {
   if (mainText === 0 || mainText < MAIN_SHARE_OF_TEXT * (mainText + restText)) return undefined;
   return main;
 }
+
+/**
+ * Readability's article is short (under its own threshold for a successful
+ * extraction) while the page holds much more outside its chrome: on a short
+ * page, typically a chapter's index (Texinfo, DocBook), it kept a navigation
+ * line and dropped the list of sections. Then the body minus chrome is used:
+ * there is little clutter to remove on a page that short anyway.
+ */
+function cutShort(article: HtmlElement, page: ParsedPage): boolean {
+  const kept = visibleTextLength(article, neverContent);
+  return kept < SHORT_ARTICLE_CHARS && visibleTextLength(page.body, pageChrome) >= 2 * Math.max(kept, 1);
+}
+
+/** Readability's default charThreshold: an article shorter than this counts as not found. */
+const SHORT_ARTICLE_CHARS = 500;
 
 /** Below this share of the body's text a marked main is an app shell's, not the content. */
 const MAIN_SHARE_OF_TEXT = 0.2;

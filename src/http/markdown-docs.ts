@@ -5,7 +5,7 @@
  * code on their own line, and definition lists as lists: each term an item
  * (a signature as code, else bold), its definitions indented under it.
  */
-import { classesOf, elementChildren, hasClass, isText, textOf, type HtmlElement } from './html-tree.js';
+import { classesOf, elementChildren, hasClass, isText, preText, textOf, type HtmlElement } from './html-tree.js';
 import { blocksOf, indentRest, inlineOf, linkTarget, type RenderContext } from './markdown.js';
 import type { MarkdownWriter } from './markdown-writer.js';
 
@@ -79,8 +79,8 @@ export function renderPre(pre: HtmlElement, writer: MarkdownWriter, context: Ren
   // Node's docs put the ESM and CommonJS variants side by side in one <pre> (and nothing else): one block each.
   const onlyCodes = codes.length > 1 && pre.children.every((child) => (!isText(child) && child.name === 'code') || (isText(child) ? child.text : textOf(child, context.skip)).trim() === '');
   const blocks = onlyCodes
-    ? codes.map((code) => ({ text: codeText(textOf(code, context.skip)), language: languageOf(pre, code) }))
-    : [{ text: codeText(textOf(pre, context.skip)), language: languageOf(pre, codes[0]) }];
+    ? codes.map((code) => ({ text: codeText(preText(code, context.skip)), language: languageOf(pre, code) }))
+    : [{ text: codeText(preText(pre, context.skip)), language: languageOf(pre, codes[0]) }];
   for (const block of blocks) {
     if (block.text.trim() === '') continue;
     // In a table cell each line is code of its own, the lines joined by <br>.

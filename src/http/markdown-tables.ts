@@ -1,6 +1,7 @@
 /**
  * Every data table as a GFM table, whatever its cells hold (lists and code
- * are joined with <br>), its columns kept aligned when a cell spans several;
+ * are joined with <br>), its columns kept aligned when a cell spans several
+ * columns or rows;
  * a table of one cell, or one holding another table (page layout), as its
  * content. The header is the first row when it sits in <thead> or holds only
  * <th> cells; otherwise an empty one (GFM needs a header).
@@ -63,18 +64,35 @@ export function renderTable(table: HtmlElement, writer: MarkdownWriter, context:
   const cellContext: RenderContext = { ...context, inTable: true };
   let fillers = MAX_FILLER_CELLS;
   let columns = 0;
+  /** Per column, how many more rows a cell above still covers (rowspan): those rows get an empty cell there. */
+  const covered: number[] = [];
   const lines = rows.map((row) => {
     const cells = cellsOf(row);
     let width = cells.length;
     const texts: string[] = [];
+    const fillCovered = () => {
+      while (covered[texts.length]! > 0 && texts.length < MAX_COLUMNS && fillers > 0) {
+        covered[texts.length]!--;
+        texts.push('');
+        width++;
+        fillers--;
+      }
+    };
     for (const cell of cells) {
+      fillCovered();
+      const column = texts.length;
       texts.push(cellText(cell, cellContext));
       const span = Number.parseInt(cell.attrs.colspan ?? '1', 10) || 1;
       const added = Math.max(0, Math.min(span - 1, MAX_COLUMNS - width, fillers));
       for (let i = 0; i < added; i++) texts.push('');
       width += added;
       fillers -= added;
+      const rowSpan = Math.min(Number.parseInt(cell.attrs.rowspan ?? '1', 10) || 1, rows.length);
+      for (let c = column; c < texts.length; c++) covered[c] = Math.max(covered[c] ?? 0, rowSpan - 1);
     }
+    fillCovered();
+    // Covered columns past this row's last cell: the padding below fills them; the cover still ends.
+    for (let c = texts.length; c < covered.length; c++) if (covered[c]! > 0) covered[c]!--;
     columns = Math.max(columns, texts.length);
     return texts;
   });

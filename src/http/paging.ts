@@ -18,12 +18,15 @@ export const DEFAULT_MAX_LENGTH = 20_000;
 /**
  * A window of `maxLength` characters (UTF-16 code units, like the reference
  * fetch server) from `startIndex`, with a note saying where to continue.
- * Windows never split a surrogate pair, and consecutive pages join back to
+ * Windows never split a surrogate pair (a start inside one moves back to
+ * its first half), and consecutive pages join back to
  * the full text with no gap and no overlap.
  */
 export function paginate(full: string, startIndex: number, maxLength: number = DEFAULT_MAX_LENGTH): Page {
   const total = full.length;
-  const start = Math.max(0, Math.floor(startIndex));
+  let start = Math.max(0, Math.floor(startIndex));
+  // A start an agent computed inside a surrogate pair starts at the whole character (no lone half at the top).
+  if (start > 0 && start < total && isLowSurrogate(full.charCodeAt(start)) && isHighSurrogate(full.charCodeAt(start - 1))) start--;
   const length = Math.max(1, Math.floor(maxLength));
   if (start > 0 && start >= total) {
     const note = `[No more content: ${arg('continue_at', start)} is at or past the end (total length ${total}).]`;
@@ -57,6 +60,10 @@ export function paginate(full: string, startIndex: number, maxLength: number = D
     };
   }
   return { text: content, content, start_index: start, total_length: total, truncated: false };
+}
+
+function isLowSurrogate(code: number): boolean {
+  return code >= 0xdc00 && code <= 0xdfff;
 }
 
 function isHighSurrogate(code: number): boolean {

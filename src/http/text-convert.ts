@@ -30,10 +30,13 @@ export interface TextResult {
 }
 
 /**
- * Decodes text in its declared charset (UTF-8 when none or unknown). A body cut
+ * Decodes text in its declared charset (UTF-8 when none or unknown; a byte
+ * order mark decides over both). A body cut
  * at the byte cap may end inside a character: that partial character is dropped.
  */
-export function decodeText(buffer: Uint8Array, charset: string | undefined, complete: boolean): string {
+export function decodeText(buffer: Uint8Array, declared: string | undefined, complete: boolean): string {
+  // A byte order mark decides over any declared charset, as in a browser (WHATWG Encoding, "decode").
+  const charset = byteOrderMark(buffer) ?? declared;
   // The common case without a TextDecoder (several times its cost per call): the same text, BOM dropped as it drops it.
   if (complete && (charset === undefined || UTF8.test(charset))) {
     const bytes = Buffer.from(buffer.buffer, buffer.byteOffset, buffer.length);
@@ -46,7 +49,30 @@ export function decodeText(buffer: Uint8Array, charset: string | undefined, comp
   } catch {
     decoder = new TextDecoder('utf-8');
   }
-  return decoder.decode(buffer, { stream: !complete });
+  const text = decoder.decode(buffer, { stream: !complete });
+  return decoder.encoding === 'windows-1252' ? windows1252(text) : text;
+}
+
+function byteOrderMark(buffer: Uint8Array): string | undefined {
+  if (buffer[0] === 0xef && buffer[1] === 0xbb && buffer[2] === 0xbf) return 'utf-8';
+  if (buffer[0] === 0xff && buffer[1] === 0xfe) return 'utf-16le';
+  if (buffer[0] === 0xfe && buffer[1] === 0xff) return 'utf-16be';
+  return undefined;
+}
+
+/**
+ * Bytes 0x80-0x9F of windows-1252 (the encoding browsers use for iso-8859-1,
+ * latin1 and ascii too) as the Encoding Standard maps them: Node's TextDecoder
+ * since 20.18.3 gives C1 controls instead (nodejs/node#60888), which lost
+ * every smart quote, dash and euro sign of a legacy page.
+ */
+const WINDOWS_1252_C1 = [
+  0x20ac, 0x81, 0x201a, 0x192, 0x201e, 0x2026, 0x2020, 0x2021, 0x2c6, 0x2030, 0x160, 0x2039, 0x152, 0x8d, 0x17d, 0x8f,
+  0x90, 0x2018, 0x2019, 0x201c, 0x201d, 0x2022, 0x2013, 0x2014, 0x2dc, 0x2122, 0x161, 0x203a, 0x153, 0x9d, 0x17e, 0x178,
+].map((code) => String.fromCharCode(code));
+
+function windows1252(text: string): string {
+  return /[\u0080-\u009f]/.test(text) ? text.replace(/[\u0080-\u009f]/g, (c) => WINDOWS_1252_C1[c.charCodeAt(0) - 0x80]!) : text;
 }
 
 const UTF8 = /^\s*utf-?8\s*$/i;

@@ -79,11 +79,12 @@ function problemOf(issue: z.core.$ZodIssue, field: Field | undefined, given: unk
     case 'invalid_type':
       if (given === undefined && issue.path.length === 1) return `${name} is required.`;
       if (issue.expected === 'number' && typeof given === 'string' && NUMBER.test(given.trim())) return `${name} must be a finite number (got ${shown(given)}).`;
+      if (issue.expected === 'int') return `${name} must be a whole number (got ${shown(given)}).`;
       return `${name} must be ${article(issue.expected)} (got ${shown(given)}).`;
     case 'too_small':
-      return `${name} must be at least ${issue.inclusive === false ? `more than ${issue.minimum}` : issue.minimum} (got ${shown(given)}).`;
+      return `${name} must be ${issue.inclusive === false ? 'more than' : 'at least'} ${issue.minimum} (got ${shown(given)}).`;
     case 'too_big':
-      return `${name} must be at most ${issue.maximum} (got ${shown(given)}).`;
+      return `${name} must be ${issue.inclusive === false ? 'less than' : 'at most'} ${issue.maximum} (got ${shown(given)}).`;
     case 'invalid_union':
       return `${name} has the wrong type (got ${shown(given)}).`;
     default:

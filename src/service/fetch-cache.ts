@@ -5,7 +5,8 @@
  * it without a request. A call from the start always fetches afresh.
  */
 import { createHash } from 'node:crypto';
-import { PageCache } from '../http/page-cache.js';
+import { DEFAULT_PAGE_CACHE_LIMITS, PageCache } from '../http/page-cache.js';
+import { step } from '../core/next-step.js';
 import { paginate, DEFAULT_MAX_LENGTH } from '../http/paging.js';
 import type { AccessService } from './access-service.js';
 import type { FetchParams } from './fetch-flow.js';
@@ -49,8 +50,15 @@ interface Request {
   headers: Record<string, string>;
 }
 
+/**
+ * Only a GET without a body whose text is returned is kept: never a request that may change data, a body saved to a
+ * file or streamed, nor a GET with a body (a search API's answer depends on it).
+ */
+const keepable = (params: FetchParams, request: Request) =>
+  request.method === 'GET' && (params.body === undefined || params.body === null) && params.save_to === undefined && params.sink === undefined;
+
 function keyOf(svc: AccessService, params: FetchParams, request: Request): { key: string; application: string } | undefined {
-  if (request.method !== 'GET' || params.save_to !== undefined || params.sink !== undefined) return undefined;
+  if (!keepable(params, request)) return undefined;
   const application = applicationKey(svc, request.target);
   const headers = Object.entries(request.headers).sort(([a], [b]) => (a < b ? -1 : 1));
   return { key: JSON.stringify([application, params.format ?? 'markdown', request.target.href, headers]), application };
@@ -75,18 +83,56 @@ export function cachedPage(svc: AccessService, params: FetchParams, request: Req
   };
 }
 
-/** Keeps a text result that has more pages (same-origin, no image, nothing saved); its warnings are the page's own, not the store's (shown once). */
-export function rememberPage(svc: AccessService, params: FetchParams, request: Request, result: FetchResult, fullText: string): void {
-  if (!result.truncated || result.image || result.saved_to || new URL(result.final_url).origin !== request.target.origin) return;
-  const key = keyOf(svc, params, request);
-  if (!key) return;
-  cacheOf(svc).set(key.key, {
-    application: key.application,
-    origin: request.target.origin,
-    value: { result, fullText },
-    size: fullText.length + 1024,
-  });
+/**
+ * Keeps a text result that has more pages (same-origin, no image, nothing saved); its warnings are the page's own, not the store's (shown once).
+ * Returns a warning for the agent when this is a later part fetched again (its kept copy was gone) from a page that changed since an earlier part was read.
+ */
+export function rememberPage(svc: AccessService, params: FetchParams, request: Request, result: FetchResult, fullText: string, sentWith: readonly string[]): string[] {
+  const later = (params.start_index ?? 0) > 0;
+  if ((!result.truncated && !later) || result.image || result.saved_to || !keepable(params, request)) return [];
+  const changed = noteVersion(svc, params, request, fullText, later);
+  const key = result.truncated && new URL(result.final_url).origin === request.target.origin ? keyOf(svc, params, request) : undefined;
+  // Kept under the credential held now: only if that is the one the page was fetched with (no sign-in landed while it was under way).
+  if (key && svc.methods.secretsFor(request.target).every((secret) => sentWith.includes(secret))) {
+    cacheOf(svc).set(key.key, {
+      application: key.application,
+      origin: request.target.origin,
+      value: { result, fullText },
+      size: fullText.length + 1024,
+    });
+  }
+  return changed
+    ? [`The page changed since its earlier part was read: the copy kept for paging was gone (kept ${PAGE_KEPT_MINUTES} minutes, and dropped by a logout), so this part comes from a new fetch and may not continue the earlier one. To read one version throughout, ${step('fetch', { continue_at: 0 })} and the same other arguments.`]
+    : [];
 }
+
+const PAGE_KEPT_MINUTES = DEFAULT_PAGE_CACHE_LIMITS.ttlMs / 60_000;
+
+/**
+ * What each paged text looked like when last fetched (a digest, nothing of the
+ * page itself, under a digest of the request): kept longer than the text, so
+ * that a later part fetched again can tell whether it still continues the
+ * earlier ones. Not per credential: another session seeing another text is a
+ * change for the reader too.
+ */
+const versions = new WeakMap<AccessService, Map<string, string>>();
+const MAX_VERSIONS = 2_000;
+
+/** Records this fetch's version of the text; true when a later part's text differs from the version recorded before. */
+function noteVersion(svc: AccessService, params: FetchParams, request: Request, fullText: string, later: boolean): boolean {
+  let seen = versions.get(svc);
+  if (!seen) versions.set(svc, (seen = new Map()));
+  const headers = Object.entries(request.headers).sort(([a], [b]) => (a < b ? -1 : 1));
+  const key = digest(JSON.stringify([params.format ?? 'markdown', request.target.href, headers]));
+  const version = `${fullText.length} ${digest(fullText)}`;
+  const before = seen.get(key);
+  seen.delete(key);
+  seen.set(key, version);
+  if (seen.size > MAX_VERSIONS) seen.delete(seen.keys().next().value!);
+  return later && before !== undefined && before !== version;
+}
+
+const digest = (text: string) => createHash('sha256').update(text).digest('base64');
 
 /** access_logout: the origin's pages (or every page) are no longer served. */
 export function forgetPages(svc: AccessService, origin?: string): void {

@@ -304,7 +304,7 @@ async function buildResult(
     bytes: content.saved?.bytes ?? content.streamedBytes,
     warnings,
   };
-  if (!warmUp) rememberPage(svc, params, request, { ...result, warnings: pageWarnings }, content.text);
+  if (!warmUp) result.warnings.push(...rememberPage(svc, params, request, { ...result, warnings: pageWarnings }, content.text, secrets));
   return result;
 }
 

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Emulator } from '../../src/emulator/index.js';
 import { resultData, tempHome, TestServer, textOf } from '../helpers/harness.js';
+import { Hostile } from '../helpers/hostile-site.js';
 import { e2eSuite } from '../helpers/suite.js';
 
 /**
@@ -71,6 +72,21 @@ describe('paging without refetching', () => {
     rememberStoredSecrets(s.home);
   });
 
+  it('a GET with a body (a search API) is never continued from the page of another body', async () => {
+    const e = await emulator();
+    const s = await server();
+    const url = `${e.appUrl}/echo`;
+    const search = (query: string, start_index: number) => s.call('access_fetch', { url, body: { query }, max_length: 50, start_index });
+    const first = await search('alpha', 0);
+    assert.ok(!first.isError, textOf(first));
+    rememberStoredSecrets(s.home);
+    const other = await search('beta', 50);
+    assert.ok(!other.isError, textOf(other));
+    assert.equal(e.requests({ endpoint: 'resource' }).filter((r) => r.path === '/echo').length, 2, 'the other body fetched its own answer');
+    const whole = resultData(await s.call('access_fetch', { url, body: { query: 'beta' }, max_length: 100_000 }));
+    assert.equal(resultData(other).total_length, whole.total_length, 'page 2 of the beta search is a page of the beta answer');
+  });
+
   it('access_logout drops the origin\'s pages: the next page after a new login is fetched again', async () => {
     const e = await emulator();
     const s = await server();
@@ -99,6 +115,72 @@ describe('paging without refetching', () => {
     assert.ok(!(await s.call('access_fetch', { url, start_index: 20_000 })).isError);
     assert.equal(docRequests(e).length, 1, 'the new session fetched the page itself');
   });
+  it('a later part fetched again from a page that changed since its first part says so, instead of silently joining two versions', async () => {
+    const site = suite.track(await Hostile.start());
+    let version = 0;
+    site.routes.set('/changing', (_req, res) => {
+      version++;
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
+      res.end(Array.from({ length: 3_000 }, (_, i) => `version ${version} line ${i}`).join('\n'));
+    });
+    site.routes.set('/steady', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
+      res.end(Array.from({ length: 3_000 }, (_, i) => `steady line ${i}`).join('\n'));
+    });
+    const s = await server();
+    const read = async (path: string, start_index: number) => {
+      const result = await s.call('access_fetch', { url: `${site.origin}${path}`, start_index, max_length: 1_000 });
+      assert.ok(!result.isError, textOf(result));
+      return { text: textOf(result), warnings: resultData(result).warnings as string[] };
+    };
+    for (const path of ['/changing', '/steady']) {
+      assert.deepEqual((await read(path, 0)).warnings, []);
+      assert.deepEqual((await read(path, 1_000)).warnings, [], 'from the kept copy: the same version');
+    }
+    // The kept copies are dropped (as after their 5 minutes): the next parts are fetched again.
+    assert.ok(!(await s.call('access_logout', { url: `${site.origin}/` })).isError);
+    const changed = await read('/changing', 2_000);
+    assert.match(changed.text, /version 2 line/, 'the part comes from the new fetch');
+    assert.equal(changed.warnings.length, 1, changed.text.slice(0, 600));
+    assert.match(changed.warnings[0]!, /changed since its earlier part was read/);
+    assert.match(changed.warnings[0]!, /start_index: 0/, 'the warning names the call that reads one version');
+    assert.match(changed.text, /^Warning: The page changed since its earlier part was read/m, 'the agent sees it in the text');
+    const steady = await read('/steady', 2_000);
+    assert.deepEqual(steady.warnings, [], 'a page fetched again unchanged needs no warning');
+    assert.deepEqual((await read('/changing', 3_000)).warnings, [], 'the next part continues the new version, from the kept copy');
+  });
+  it('a page whose fetch was under way while the user signed in again is not served to the new session from the cache', async () => {
+    const site = suite.track(await Hostile.start());
+    let held: (() => void) | undefined;
+    site.routes.set('/held', (req, res) => {
+      const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+      if (!bearer || !site.issued.has(bearer)) {
+        res.writeHead(401, { 'www-authenticate': `Bearer resource_metadata="${site.origin}/.well-known/cloudflare-access-protected-resource/"` });
+        return void res.end();
+      }
+      const answer = () => {
+        res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
+        res.end(`${`seen by ${bearer.slice(-6)}\n`.repeat(500)}`);
+      };
+      if (held === undefined) held = answer;
+      else answer();
+    });
+    const s = await suite.server({ env: { CF_ACCESS_MCP_TEAMS: new URL(site.origin).host } });
+    const url = `${site.origin}/held`;
+    assert.equal(resultData(await s.call('access_login', { url })).status, 'authenticated');
+    const first = s.call('access_fetch', { url, max_length: 100 });
+    while (held === undefined) await new Promise((r) => setTimeout(r, 20));
+    // While that request waits at the origin, the user signs in again (another identity could be chosen here).
+    assert.equal(resultData(await s.call('access_login', { url, force: true })).status, 'authenticated');
+    held();
+    const page1 = await first;
+    assert.ok(!page1.isError, textOf(page1));
+    const requestsBefore = site.requests.filter((r) => r.path === '/held').length;
+    const page2 = await s.call('access_fetch', { url, max_length: 100, start_index: 100 });
+    assert.ok(!page2.isError, textOf(page2));
+    assert.equal(site.requests.filter((r) => r.path === '/held').length, requestsBefore + 1, 'the new session fetches the page itself');
+    for (const secret of site.secrets) suite.secrets.add(secret);
+  });
 });
 
 describe('fewer requests', () => {
@@ -111,6 +193,26 @@ describe('fewer requests', () => {
     assert.equal(e.requests({ endpoint: 'resource_metadata' }).length, 1);
     assert.equal(e.requests({ endpoint: 'server_metadata' }).length, 1);
     assert.ok(e.log.length <= 110, `${e.log.length} requests at the emulator`);
+  });
+
+  it('concurrent cold fetches of different paths (each its own resource metadata URL) fetch the server metadata once, and a new process none', async () => {
+    const e = await emulator();
+    const home = tempHome();
+    const s = await server(home);
+    const paths = ['/', '/long', '/tables', '/page-10k', '/doc', '/api/data.json', '/files/notes.txt', '/status/200'];
+    const results = await Promise.all(paths.map((path) => s.call('access_fetch', { url: `${e.appUrl}${path}` })));
+    rememberStoredSecrets(home);
+    assert.deepEqual(results.filter((r) => r.isError).map(textOf), []);
+    assert.equal(e.requests({ endpoint: 'server_metadata' }).length, 1, 'one authorization server, one metadata request');
+    assert.equal(e.requests({ endpoint: 'token' }).length, 1, 'one login');
+    assert.ok(!(await s.call('access_logout', { url: `${e.appUrl}/` })).isError);
+    await s.close();
+    e.clearLog();
+    const next = await server(home);
+    const again = await next.call('access_fetch', { url: `${e.appUrl}/a-path-never-fetched` });
+    rememberStoredSecrets(home);
+    assert.ok(!again.isError, textOf(again));
+    assert.equal(e.requests({ endpoint: 'server_metadata' }).length, 0, 'the server metadata stored with another path is used');
   });
 
   it('a new process re-logs in with the discovery the first one stored: no metadata requests', async () => {

@@ -48,6 +48,11 @@ describe('tool arguments as models send them', () => {
     assert.match(error.nextStep, /\{"url":"https:\/\/a\.example\/"\} \(plus body as you sent it\)/);
   });
 
+  it('words the bounds of a number as a sentence: "more than 0", "a whole number"', () => {
+    assert.match(refusal({ url: 'https://a.example/', max_length: 0 }).message, /max_length must be more than 0 \(got 0\)\./);
+    assert.match(refusal({ url: 'https://a.example/', max_length: 2.5 }).message, /max_length must be a whole number \(got 2\.5\)\./);
+  });
+
   it('says which nested value is wrong, and that 1e400 is not finite', () => {
     assert.match(refusal({ url: 'https://a.example/', headers: { 'x-a': 5 } }).message, /headers\.x-a must be a string \(got 5\)/);
     assert.match(refusal({ url: 'https://a.example/', max_length: '1e400' }).message, /max_length must be a finite number \(got "1e400"\)/);

@@ -129,6 +129,23 @@ describe('convertBody: JSON and text', () => {
     assert.equal((await convertBody(Buffer.from('plain'), 'text/plain', 'markdown', { ...OPTIONS, charset: 'no-such-charset' })).text, 'plain');
   });
 
+  it('windows-1252 (also when declared as iso-8859-1, latin1 or ascii, as browsers read them) keeps its smart quotes, dashes and euro sign', async () => {
+    // Node's TextDecoder since 20.18.3 decodes 0x80-0x9F of windows-1252 as C1 controls (nodejs/node#60888).
+    const bytes = Buffer.from([0x93, 0x61, 0x94, 0x20, 0x97, 0x20, 0x80, 0x35, 0x20, 0x85, 0x20, 0x92, 0x20, 0x99, 0x20, 0x8d, 0x20, 0xe9]);
+    for (const charset of ['windows-1252', 'ISO-8859-1', 'latin1', 'us-ascii', 'cp1252']) {
+      assert.equal(decodeText(bytes, charset, true), '\u201ca\u201d \u2014 \u20ac5 \u2026 \u2019 \u2122 \u008d \u00e9', charset);
+    }
+    const page = Buffer.concat([Buffer.from('<html><head><meta charset="windows-1252"></head><body><main><p>'), Buffer.from([0x93, 0x71, 0x94, 0x20, 0x97, 0x20, 0x80]), Buffer.from('</p></main></body></html>')]);
+    assert.equal((await convertBody(page, 'text/html', 'markdown', OPTIONS)).text, '\u201cq\u201d \u2014 \u20ac');
+  });
+
+  it('a byte order mark decides the encoding over the declared charset, as in a browser', () => {
+    const text = 'Caf\u00e9 \u2014 \u{1f600}';
+    assert.equal(decodeText(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(text)]), 'iso-8859-1', true), text);
+    assert.equal(decodeText(Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]), undefined, true), text);
+    assert.equal(decodeText(Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(text, 'utf16le').swap16()]), 'utf-8', true), text);
+  });
+
   it('drops a character cut in half by the byte cap', () => {
     const bytes = Buffer.from('aé😀');
     assert.equal(decodeText(bytes.subarray(0, bytes.length - 2), undefined, false), 'aé');

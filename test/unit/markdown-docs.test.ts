@@ -35,6 +35,13 @@ describe('code blocks', () => {
     assert.match(md, /````\necho ```x```\n````/);
     assert.match(md, /```js\nimport a from "a";\n```\n\n```js\nconst a = require\("a"\);\n```/);
   });
+  it('a <br> inside <pre> (older highlighters write lines that way) is a line break of the code, in Markdown and text', async () => {
+    const md = await markdownOf('<pre class="language-c">int a;<br>int b;<br/>return a + b;</pre><table><tr><th>k</th><th>code</th></tr><tr><td>x</td><td><pre>one<br>two</pre></td></tr></table>');
+    assert.match(md, /```c\nint a;\nint b;\nreturn a \+ b;\n```/);
+    assert.match(md, /\| x \| `one`<br>`two` \|/);
+    const text = (await htmlToReadable(page(`<main><p>${PROSE}</p><pre>int a;<br>int b;</pre></main>`), 'text')).text;
+    assert.match(text, /int a;\nint b;/);
+  });
 });
 
 describe('API signatures and definition lists', () => {
@@ -92,6 +99,20 @@ describe('tables', () => {
     assert.match(bare[2]!, /^\| x +\| y +\|$/);
   });
 
+  it('a cell spanning rows keeps the cells below it in their own columns', async () => {
+    const md = await markdownOf(
+      '<table><thead><tr><th>Version</th><th>Change</th><th>Date</th></tr></thead><tbody>' +
+        '<tr><td rowspan="2">v2</td><td>added x</td><td>May</td></tr><tr><td>removed y</td><td>June</td></tr>' +
+        '<tr><td>v1</td><td rowspan="3">first</td><td>Jan</td></tr><tr><td>v0</td><td>Dec</td></tr></tbody></table>',
+    );
+    assert.deepEqual(rowsOf(md).slice(2).map((row) => row.replace(/ +/g, ' ')), [
+      '| v2 | added x | May |',
+      '| | removed y | June |',
+      '| v1 | first | Jan |',
+      '| v0 | | Dec |',
+    ]);
+  });
+
   it('a hostile colspan fills a row up to 256 columns, not to its word', async () => {
     const md = await markdownOf(`<table>${'<tr><td colspan="100000">a</td><td colspan="100000">b</td></tr>'.repeat(3)}</table>`);
     const rows = rowsOf(md);
@@ -124,6 +145,22 @@ describe('which content is converted', () => {
     assert.ok(!shell.text.includes('Footer links'));
     const twice = await htmlToReadable(page(`<main role="main"><p>${PROSE}</p></main><div role="main"><p>Other words entirely, enough of them to count. ${PROSE}</p></div>`), 'markdown');
     assert.match(twice.text, /Words that make this a page/);
+  });
+
+  it('a short page whose article Readability cuts to a line (a Texinfo or DocBook chapter index) keeps its list of sections', async () => {
+    // Shaped like GNU Texinfo's chapter pages (libffi's Using-libffi.html): a navigation line, a heading, the section list.
+    const html = page(
+      '<div class="chapter" id="Using"><div class="header"><p>Next: <a href="Memory.html">Memory Usage</a>, Previous: <a href="Intro.html">What is it?</a>, Up: <a href="index.html">lib</a></p></div><hr>' +
+        '<h2 class="chapter">2 Using the library</h2><ul class="section-toc"><li><a href="Basics.html">The Basics</a></li><li><a href="Example.html">Simple Example</a></li>' +
+        '<li><a href="Types.html">Types</a></li><li><a href="Closures.html">The Closure API</a></li><li><a href="Threads.html">Thread Safety</a></li></ul></div>',
+      'Using the library',
+    );
+    for (const format of ['markdown', 'text'] as const) {
+      const { text } = await htmlToReadable(html, format, new URL('https://docs.example/lib/Using.html'));
+      for (const section of ['2 Using the library', 'The Basics', 'Simple Example', 'Types', 'The Closure API', 'Thread Safety']) assert.ok(text.includes(section), `${format}: ${section} missing from:\n${text}`);
+    }
+    const { text } = await htmlToReadable(html, 'markdown', new URL('https://docs.example/lib/Using.html'));
+    assert.match(text, /\[Simple Example\]\(https:\/\/docs\.example\/lib\/Example\.html\)/);
   });
 
   it('format text reads the same element', async () => {

@@ -107,6 +107,52 @@ describe('DiscoveryCache', () => {
     assert.equal(loads, 1);
   });
 
+  it('the paths of one application (each its own metadata URL) share the server metadata: in flight, in memory, and from the store in a new process', async () => {
+    const home = tempHome();
+    const cache = new DiscoveryCache(new SessionStore(home));
+    const server = discoveryOf(target.origin).server;
+    let serverLoads = 0;
+    const loadServer = async () => {
+      serverLoads++;
+      await nextTurn();
+      return server;
+    };
+    const team = new URL('https://team.cloudflareaccess.com');
+    const paths = ['/a', '/b', '/c'].map((path) => `${target.origin}/.well-known/cloudflare-access-protected-resource${path}`);
+    const found = await Promise.all(
+      paths.map((url) => cache.get(url, target, async () => ({ ...discoveryOf(target.origin), metadataUrl: url, server: await cache.server(team, target, loadServer) }))),
+    );
+    assert.equal(serverLoads, 1, 'one server metadata request for three paths in flight at once');
+    assert.ok(found.every((d) => d.server === server));
+    await cache.server(team, target, loadServer);
+    assert.equal(serverLoads, 1, 'kept in memory');
+    const nextStore = new SessionStore(home);
+    const next = new DiscoveryCache(nextStore);
+    assert.deepEqual(await next.server(team, target, loadServer), server);
+    assert.equal(serverLoads, 1, 'a new process takes it from a stored discovery of another path');
+    await next.server(team, new URL('https://other.example.com/x'), loadServer);
+    assert.equal(serverLoads, 2, 'another application origin discovers for itself');
+    const expired = new DiscoveryCache(new SessionStore(home), 0);
+    await expired.server(team, target, loadServer);
+    assert.equal(serverLoads, 3, 'never past the TTL');
+    next.forget(paths[0]!);
+    await nextTurn();
+    await nextStore.update(() => undefined); // the deletions are queued behind this
+    await next.server(team, target, loadServer);
+    assert.equal(serverLoads, 4, 'a failed step with a discovery drops the server metadata it used, in memory and in the store');
+  });
+
+  it('storing a discovery drops the stored ones past their TTL (the store does not grow with every path ever challenged)', async () => {
+    const home = tempHome();
+    const store = new SessionStore(home);
+    const old = new DiscoveryCache(store);
+    await old.get(metadataOf('https://old.example.com'), new URL('https://old.example.com/'), async () => ({ ...discoveryOf('https://old.example.com'), at: Date.now() - 3_600_000 }));
+    assert.notEqual(store.getDiscovery(metadataOf('https://old.example.com')), undefined);
+    await new DiscoveryCache(store).get(metadataOf(target.origin), target, async () => discoveryOf(target.origin));
+    assert.equal(store.getDiscovery(metadataOf('https://old.example.com')), undefined, 'the stale entry is gone');
+    assert.notEqual(store.getDiscovery(metadataOf(target.origin)), undefined);
+  });
+
   it('forget() drops it from memory and the store; another origin never gets it', async () => {
     const home = tempHome();
     const store = new SessionStore(home);

@@ -51,6 +51,16 @@ describe('paginate', () => {
     }
   });
 
+  it('a start_index an agent computed in the middle of a surrogate pair starts at the whole character', () => {
+    const full = 'a😀b😀c';
+    const page = paginate(full, 2, 1);
+    assert.equal(page.content, '😀', 'no lone low surrogate at the start');
+    assert.equal(page.start_index, 1, 'the window says where it really starts');
+    assert.equal(page.next_start_index, 3);
+    assert.equal(paginate(full, 5, 10).content, '😀c');
+    assert.equal(paginate('\udc00x', 0, 1).content, '\udc00', 'a lone surrogate in the text itself is kept as it is');
+  });
+
   it('returns everything with no note when it fits', () => {
     const page = paginate('short text', 0, 100);
     assert.deepEqual(page, { text: 'short text', content: 'short text', start_index: 0, total_length: 10, truncated: false });
