@@ -10,7 +10,7 @@ import { step } from '../core/next-step.js';
 import { paginate, DEFAULT_MAX_LENGTH } from '../http/paging.js';
 import type { AccessService } from './access-service.js';
 import type { FetchParams } from './fetch-flow.js';
-import type { FetchResult } from './results.js';
+import type { AuthMethod, FetchResult } from './results.js';
 
 /** A fetched result with its whole text (FetchResult.text is one page of it). */
 interface CachedFetch {
@@ -31,17 +31,17 @@ function cacheOf(svc: AccessService): PageCache<CachedFetch> {
  * belongs to: the origin, the credential method, and which session or service
  * token it is. A new login, another method or another token is another key.
  */
-export function applicationKey(svc: AccessService, url: URL): string {
+function credentialOf(svc: AccessService, url: URL): { application: string; method: AuthMethod } {
   const configured = svc.methods.configuredFor(url);
   if (configured) {
     // Which configured credential, without keeping it: another token is another key.
     const identity = createHash('sha256').update(JSON.stringify(configured.configuredHeaders(url))).digest('hex').slice(0, 16);
-    return `${url.origin} ${configured.name} ${identity}`;
+    return { application: `${url.origin} ${configured.name} ${identity}`, method: configured.name };
   }
   const app = svc.store.appKeyFor(url);
   const session = svc.store.getSession(app);
-  if (!session) return `${app} none`;
-  return `${app} ${session.method} ${session.client_id ?? session.app_aud ?? ''} ${session.obtained_at}`;
+  if (!session) return { application: `${app} none`, method: 'none' };
+  return { application: `${app} ${session.method} ${session.client_id ?? session.app_aud ?? ''} ${session.obtained_at}`, method: session.method };
 }
 
 interface Request {
@@ -57,11 +57,11 @@ interface Request {
 const keepable = (params: FetchParams, request: Request) =>
   request.method === 'GET' && (params.body === undefined || params.body === null) && params.save_to === undefined && params.sink === undefined;
 
-function keyOf(svc: AccessService, params: FetchParams, request: Request): { key: string; application: string } | undefined {
+function keyOf(svc: AccessService, params: FetchParams, request: Request): { key: string; application: string; method: AuthMethod } | undefined {
   if (!keepable(params, request)) return undefined;
-  const application = applicationKey(svc, request.target);
+  const { application, method } = credentialOf(svc, request.target);
   const headers = Object.entries(request.headers).sort(([a], [b]) => (a < b ? -1 : 1));
-  return { key: JSON.stringify([application, params.format ?? 'markdown', request.target.href, headers]), application };
+  return { key: JSON.stringify([application, params.format ?? 'markdown', request.target.href, headers]), application, method };
 }
 
 /** The next page of a result this process fetched moments ago, or undefined (then fetch). */
@@ -92,8 +92,9 @@ export function rememberPage(svc: AccessService, params: FetchParams, request: R
   if ((!result.truncated && !later) || result.image || result.saved_to || !keepable(params, request)) return [];
   const changed = noteVersion(svc, params, request, fullText, later);
   const key = result.truncated && new URL(result.final_url).origin === request.target.origin ? keyOf(svc, params, request) : undefined;
-  // Kept under the credential held now: only if that is the one the page was fetched with (no sign-in landed while it was under way).
-  if (key && svc.methods.secretsFor(request.target).every((secret) => sentWith.includes(secret))) {
+  // Kept under the credential held now: only if that is the one the page was fetched with (the same method, e.g. not
+  // a session standing in for a refused service token, and no sign-in landed while it was under way).
+  if (key && key.method === result.auth && svc.methods.secretsFor(request.target).every((secret) => sentWith.includes(secret))) {
     cacheOf(svc).set(key.key, {
       application: key.application,
       origin: request.target.origin,

@@ -102,6 +102,21 @@ describe('paging without refetching', () => {
     assert.ok(docRequests(e).length >= 1, 'the page was fetched again, not served from before the logout');
   });
 
+  it('a page fetched with the session (the configured service token refused) is not kept as the service token\'s', async () => {
+    const e = await suite.emulator({ approval: 'auto', serviceTokens: [{ clientId: 'perf-client.access', clientSecret: 'perf-right-secret-8d1c' }] });
+    const s = await suite.server({ env: { CF_ACCESS_CLIENT_ID: 'perf-client.access', CF_ACCESS_CLIENT_SECRET: 'perf-wrong-secret-3f7a', CF_ACCESS_SERVICE_TOKEN_HOSTS: new URL(e.appUrl).host } });
+    suite.secrets.add('perf-wrong-secret-3f7a');
+    const url = `${e.appUrl}/doc?kb=120`;
+    assert.equal(resultData(await s.call('access_login', { url, method: 'oauth' })).method, 'oauth');
+    rememberStoredSecrets(s.home);
+    const first = await s.call('access_fetch', { url });
+    assert.equal(resultData(first).auth, 'oauth', textOf(first).slice(0, 300));
+    e.clearLog();
+    const next = await s.call('access_fetch', { url, start_index: 20_000 });
+    assert.equal(resultData(next).auth, 'oauth', textOf(next).slice(0, 300));
+    assert.equal(docRequests(e).length, 1, 'fetched again: the kept page belonged to no credential the lookup names');
+  });
+
   it('another credential for the same origin does not get the cached page', async () => {
     const e = await emulator();
     const s = await server();
