@@ -14,6 +14,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { Agent, request } from 'undici';
+import { keepFreedMemoryForReuse } from '../src/core/malloc-reuse.js';
 
 export interface BridgeRow {
   figure: string;
@@ -103,6 +104,10 @@ async function upload(agent: Agent, url: string, headers: Record<string, string>
 }
 
 async function proxyRows(emulator: EmulatorUrls, env: Record<string, string>, home: string): Promise<BridgeRow[]> {
+  // The downloading client gets the proxy's malloc setting too: left to glibc's defaults it faults every
+  // batch of freed socket buffers back in, and a slowed direct download made the proxy's share look better
+  // than it is (direct swung between 478 and 1,317 MB/s within one process). curl pays no such cost.
+  keepFreedMemoryForReuse();
   const { base, child } = await startProxy(emulator.appUrl, env);
   // The floors: the same hop through the least a Node HTTP proxy does (bench/bare-proxy.mjs), and through
   // a pure TCP byte pipe that parses nothing (bench/tcp-pipe.mjs; the request carries the token and the origin's Host itself).

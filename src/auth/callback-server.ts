@@ -230,7 +230,7 @@ export class CallbackListener {
    * Paste-back: completes a login from the redirect URL the user's browser could
    * not reach. Same checks as a real callback (path and state).
    */
-  deliver(callbackUrl: string): { ok: boolean; message: string } {
+  deliver(callbackUrl: string): { ok: boolean; message: string; cancelled?: boolean } {
     let url: URL;
     try {
       url = new URL(callbackUrl.trim());

@@ -28,7 +28,7 @@ import { DiscoveryCache } from './discovery-cache.js';
 import { isTrustedLoginHost } from '../core/url-policy.js';
 import { isTrustedTeam, TEAM_TRUSTED_FIELD, teamHost, untrustedTeamReason } from './trusted-teams.js';
 import { exchangeCode } from './token.js';
-import { appKeyOf, longestKeyFor, type AppKey } from './app-key.js';
+import { appKeyOf, appLabel, longestKeyFor, type AppKey } from './app-key.js';
 import type { LoginInProgress } from './login-method.js';
 
 export interface OAuthLoginConfig {
@@ -86,7 +86,7 @@ export interface PendingLogin extends LoginInProgress {
   /** The login this one replaces because it expired: its link no longer works and the user may still hold it. */
   replaced?: ExpiredLogin;
   /** Paste-back for a login taken over from another process (it listens on its own port); else the main listener takes it. */
-  deliver?: (callbackUrl: string) => { ok: boolean; message: string };
+  deliver?: (callbackUrl: string) => { ok: boolean; message: string; cancelled?: boolean };
 }
 
 export interface ExpiredLogin {
@@ -581,19 +581,21 @@ export class OAuthLogin {
       const refusedForm = new URL(redirectUri).hostname;
       if (params.error === 'invalid_request' && /redirect_uri/i.test(params.error_description ?? '') && isCallbackHost(refusedForm)) throw new RedirectRefusedError(refusedForm);
       const denied = params.error === 'access_denied';
+      // The application, not only its host: /admin and / of one host are different sign-ins.
+      const application = appLabel(discovery.app);
       throw new OAuthProtocolError(
         denied ? 'authorization_denied' : 'authorization_failed',
         params.error,
         denied
-          ? `The login to ${target.host} was denied in the browser.`
-          : `The authorization server refused the login to ${target.host} (${redactSecrets(params.error.slice(0, 100), [params.code, verifier])}${params.error_description ? `: ${redactSecrets(params.error_description, [params.code, verifier]).slice(0, 300)}` : ''}).`,
+          ? `The login to ${application} was denied in the browser.`
+          : `The authorization server refused the login to ${application} (${redactSecrets(params.error.slice(0, 100), [params.code, verifier])}${params.error_description ? `: ${redactSecrets(params.error_description, [params.code, verifier]).slice(0, 300)}` : ''}).`,
         denied
           ? `If that was a mistake, ${step('login', { url: target.href, force: true })} and choose Approve; otherwise ask the Access administrator for access.`
           : `To try again, ${step('login', { url: target.href, force: true })}; if it repeats, check the Access application configuration.`,
       );
     }
     if (!params.code) {
-      throw new AccessError('callback_failed', `The login callback for ${target.host} carried no authorization code.`, `To try again, ${step('login', { url: target.href, force: true })}.`);
+      throw new AccessError('callback_failed', `The login callback for ${appLabel(discovery.app)} carried no authorization code.`, `To try again, ${step('login', { url: target.href, force: true })}.`);
     }
     let tokens;
     try {

@@ -374,6 +374,20 @@ export class SessionStore {
     return longestKeyFor(Object.keys(this.read().sessions), url) ?? url.origin;
   }
 
+  /**
+   * Every application this store knows of, with a session or not: a refusal, a
+   * login under way or resumable, a discovery (its `resource`). Not for choosing a
+   * credential (appKeyFor does that); for naming the application a URL belongs to.
+   */
+  knownAppKeys(): AppKey[] {
+    const data = this.read();
+    const discovered = Object.values(data.discoveries).flatMap((entry) => {
+      const resource = (entry as { resource?: unknown } | null)?.resource;
+      return typeof resource === 'string' ? [resourceKey(resource)].filter((k): k is AppKey => k !== undefined) : [];
+    });
+    return [...Object.keys(data.sessions), ...Object.keys(data.refusals), ...Object.keys(data.logins), ...Object.keys(data.pending_logins), ...discovered];
+  }
+
   listSessions(): StoredSession[] {
     return Object.values(this.read().sessions);
   }
@@ -506,4 +520,14 @@ export function registrationKey(authorizationServer: string, redirectUri: string
 /** Where a session is kept: its application, else (stores from before, cloudflared) its origin. */
 export function sessionKey(session: Pick<StoredSession, 'origin' | 'app'>): AppKey {
   return session.app ?? session.origin;
+}
+
+/** A stored `resource` as an application key (origin, plus its path without a trailing slash), if it parses. */
+function resourceKey(resource: string): AppKey | undefined {
+  try {
+    const url = new URL(resource);
+    return url.origin + url.pathname.replace(/\/+$/, '');
+  } catch {
+    return undefined;
+  }
 }

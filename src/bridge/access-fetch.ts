@@ -1,6 +1,7 @@
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { fetch as undiciFetch, type Dispatcher } from 'undici';
 import { AccessError } from '../core/errors.js';
+import { networkError } from '../http/client.js';
 import type { AccessService, LoginHooks } from '../service/access-service.js';
 import { credentialHeadersFor } from '../service/credentials.js';
 import { accessChallengeOf } from './access-challenge.js';
@@ -41,7 +42,11 @@ export function accessFetch(svc: AccessService, target: URL, options: AccessFetc
   const send = (url: URL, init: RequestInit | undefined, credentials: Record<string, string>) => {
     const headers = new Headers(init?.headers);
     for (const [name, value] of Object.entries(credentials)) headers.set(name, value);
-    return undiciFetch(url, { ...(init as object), headers, redirect: 'manual', dispatcher: options.dispatcher } as never) as unknown as Promise<Response>;
+    const sent = undiciFetch(url, { ...(init as object), headers, redirect: 'manual', dispatcher: options.dispatcher } as never) as unknown as Promise<Response>;
+    // undici says only "fetch failed": say why (refused, DNS, TLS…); a cancellation stays an AbortError for the SDK.
+    return sent.catch((error: unknown) => {
+      throw init?.signal?.aborted ? error : networkError(error, url);
+    });
   };
   return async (input, init) => {
     const url = new URL(String(input));

@@ -1,8 +1,8 @@
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { isJSONRPCRequest, isJSONRPCResultResponse, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
-import { describeError } from '../core/errors.js';
+import { isInitializedNotification, isJSONRPCRequest, isJSONRPCResultResponse, type JSONRPCMessage, type JSONRPCRequest } from '@modelcontextprotocol/sdk/types.js';
+import { AccessError, describeError, isAccessError } from '../core/errors.js';
 import { redactSecrets } from '../core/redact.js';
 import { createDispatcher } from '../http/client.js';
 import type { AccessService } from '../service/access-service.js';
@@ -34,6 +34,13 @@ export class McpBridge {
   private output: Promise<unknown> = Promise.resolve();
   private lastWasNotification = false;
   private readonly initializeIds = new Set<string | number>();
+  /** The client's initialize request, and whether it said initialized: sent again for a new session when the remote lost ours. */
+  private initialize?: JSONRPCRequest;
+  private initialized = false;
+  /** Answers to requests the bridge sent itself (a repeated initialize), not to be passed to the client. */
+  private readonly ownRequests = new Map<string | number, (answer: JSONRPCMessage) => void>();
+  private renewing?: Promise<Transport>;
+  private sessions = 0;
   private readonly fetch;
 
   constructor(
@@ -65,7 +72,11 @@ export class McpBridge {
   }
 
   private async toRemote(message: JSONRPCMessage): Promise<void> {
-    if (isJSONRPCRequest(message) && message.method === 'initialize') this.initializeIds.add(message.id);
+    if (isJSONRPCRequest(message) && message.method === 'initialize') {
+      this.initializeIds.add(message.id);
+      this.initialize = message;
+    }
+    if (isInitializedNotification(message)) this.initialized = true;
     try {
       if (!this.remote && !this.connecting) {
         // The first message opens the remote (and is sent by connect); a failed start may be retried by the next one.
@@ -77,7 +88,12 @@ export class McpBridge {
         return;
       }
       const remote = this.remote ?? (await this.connecting!);
-      await remote.send(message);
+      try {
+        await remote.send(message);
+      } catch (error) {
+        if (!this.sessionLost(remote, message, error)) throw error;
+        await (await this.newSession(remote)).send(message);
+      }
     } catch (error) {
       this.reportFailure(message, error);
     }
@@ -103,8 +119,67 @@ export class McpBridge {
     return this.remote;
   }
 
+  /**
+   * HTTP 404 to a request carrying our session id: the remote ended the
+   * session (a restart, a deploy). The MCP spec has the HTTP client start a
+   * new one; the bridge is that client, so it does, rather than fail every
+   * request until the user restarts it.
+   */
+  private sessionLost(remote: Transport, message: JSONRPCMessage, error: unknown): boolean {
+    return (
+      error instanceof StreamableHTTPError &&
+      error.code === 404 &&
+      remote instanceof StreamableHTTPClientTransport &&
+      remote.sessionId !== undefined &&
+      this.initialize !== undefined &&
+      !(isJSONRPCRequest(message) && message.method === 'initialize')
+    );
+  }
+
+  /** A new remote session (one for all requests that found the old one gone). */
+  private newSession(lost: Transport): Promise<Transport> {
+    if (this.remote !== lost && this.remote) return Promise.resolve(this.remote);
+    this.renewing ??= this.reinitialize(lost).finally(() => (this.renewing = undefined));
+    return this.renewing;
+  }
+
+  /** Initializes a new session with the client's own initialize request (answered to the bridge, not the client). */
+  private async reinitialize(lost: Transport): Promise<Transport> {
+    this.options.say(`${this.target.href} no longer knows this session (HTTP 404: the server restarted or ended it); opening a new session and sending the request again.`);
+    await lost.close().catch(() => {});
+    const fresh = this.wire(new StreamableHTTPClientTransport(this.target, { fetch: this.fetch }));
+    await fresh.start();
+    const id = `cf-access-mcp-bridge-session-${++this.sessions}`;
+    const answered = new Promise<JSONRPCMessage>((resolve) => this.ownRequests.set(id, resolve));
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new AccessError('network_error', `${this.target.href} did not answer the initialize request of a new session.`, 'Check that the remote MCP server is up, then repeat the request.')), this.svc.config.responseTimeoutMs);
+    });
+    try {
+      await fresh.send({ ...this.initialize!, id });
+      const answer = await Promise.race([answered, timeout]);
+      if (!isJSONRPCResultResponse(answer)) {
+        const why = 'error' in answer ? (answer.error as { message?: string }).message : 'no result';
+        throw new AccessError('unsupported_server', `${this.target.href} refused to open a new session: ${why}.`, 'Restart the MCP client (or its connection to this server) to start over.');
+      }
+      const version = (answer.result as { protocolVersion?: unknown }).protocolVersion;
+      if (typeof version === 'string') fresh.setProtocolVersion?.(version);
+      if (this.initialized) await fresh.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    } catch (error) {
+      await fresh.close().catch(() => {});
+      throw error;
+    } finally {
+      clearTimeout(timer);
+      this.ownRequests.delete(id);
+    }
+    this.remote = fresh;
+    return fresh;
+  }
+
   private wire<T extends Transport>(transport: T): T {
     transport.onmessage = (message) => {
+      const own = 'id' in message && !('method' in message) && message.id !== undefined ? this.ownRequests.get(message.id) : undefined;
+      if (own) return own(message);
       if (isJSONRPCResultResponse(message) && this.initializeIds.delete(message.id)) {
         const version = (message.result as { protocolVersion?: unknown }).protocolVersion;
         if (typeof version === 'string') transport.setProtocolVersion?.(version);
@@ -133,7 +208,12 @@ export class McpBridge {
 
   /** A request that could not reach the remote gets a JSON-RPC error (the client is not left waiting); anything else is logged. */
   private reportFailure(message: JSONRPCMessage, error: unknown): void {
-    const text = redactSecrets(describeError(error));
+    // A remote that cannot be reached may come back: the bridge stays up and tries again with the next request.
+    const text = redactSecrets(
+      isAccessError(error) && error.code === 'network_error'
+        ? `${error.message} The bridge keeps running and tries ${this.target.href} again with the next request.\nNext step: ${error.nextStep}`
+        : describeError(error),
+    );
     this.options.say(`Could not forward ${'method' in message ? message.method : 'a response'} to ${this.target.href}: ${text}`);
     if (isJSONRPCRequest(message)) {
       this.toLocal({ jsonrpc: '2.0', id: message.id, error: { code: -32603, message: text } });

@@ -5,15 +5,15 @@ import { request, upgrade, type Dispatcher } from 'undici';
 import type { AppKey } from '../auth/app-key.js';
 import { AccessError } from '../core/errors.js';
 import { keepFreedMemoryForReuse } from '../core/malloc-reuse.js';
-import { parseTargetUrl } from '../core/url-policy.js';
+import { isLoopbackHost, parseTargetUrl } from '../core/url-policy.js';
 import { connectionDropped, discard, type HeaderMap } from '../http/client.js';
 import type { AccessService } from '../service/access-service.js';
 import { credentialHeadersFor } from '../service/credentials.js';
 import { accessChallengeOf } from './access-challenge.js';
 import { CredentialLeases, type Lease } from './credential-lease.js';
-import { foreignHost, headerConflict, notOriginForm, refusalFor, refuseSocket, replayImpossible, sendRefusal, type Refusal } from './refusals.js';
+import { crossSite, foreignHost, headerConflict, notOriginForm, refusalFor, refuseSocket, replayImpossible, sendRefusal, type Refusal } from './refusals.js';
 import { Relay, type RelayOutcome } from './relay.js';
-import { forwardRequestHeaders, rewriteResponseHeaders } from './rewrite.js';
+import { forwardRequestHeaders, rewriteResponseHeaders, type OwnOrigin } from './rewrite.js';
 import { WebSocketScrubber } from './ws-scrub.js';
 
 export interface ProxyOptions {
@@ -54,6 +54,29 @@ class Refused extends Error {
 }
 
 /**
+ * Sent by a browser for a page of another site: a WebSocket (which the
+ * same-origin policy does not guard), a form post or fetch (which carry an
+ * `Origin`), or a subresource such as <img> or <script> (`Sec-Fetch-Site`
+ * cross-site). The Host check does not catch these: the page addresses
+ * 127.0.0.1 itself. Pages on loopback (the proxy's own, a local dev server)
+ * count as local programs; a top-level navigation (a link the user clicks) is
+ * let through, as its answer goes to the user's tab, not to the page.
+ */
+function fromOtherSite(req: IncomingMessage): boolean {
+  const origin = req.headers.origin;
+  if (origin !== undefined) {
+    try {
+      const url = new URL(origin);
+      return !((url.protocol === 'http:' || url.protocol === 'https:') && isLoopbackHost(url.hostname));
+    } catch {
+      // "null" (a sandboxed frame, a file: page, a redirect across sites) or garbage.
+      return true;
+    }
+  }
+  return req.headers['sec-fetch-site'] === 'cross-site' && req.headers['sec-fetch-mode'] !== 'navigate';
+}
+
+/**
  * A reverse proxy on 127.0.0.1 for one Access application: every request to
  * http://127.0.0.1:<port>/<path> goes to <origin>/<path> with our credential
  * for that origin. Bodies stream both ways; redirects and cookies are rewritten
@@ -72,6 +95,7 @@ export class AccessProxy {
   private readonly leases: CredentialLeases;
   private idleTimer?: NodeJS.Timeout;
   private ownHosts = new Set<string>();
+  private ownOrigin: OwnOrigin = { proxy: [], origin: '' };
   private port = 0;
 
   private constructor(
@@ -122,6 +146,14 @@ export class AccessProxy {
     this.leases.drop();
   }
 
+  /** A new idle timeout for the running proxy (undefined: it lives as long as the process), counted from now. */
+  setIdleSeconds(seconds: number | undefined): void {
+    clearInterval(this.idleTimer);
+    this.options.idleSeconds = seconds;
+    this.lastUsedAt = Date.now();
+    this.watchIdle();
+  }
+
   private watchIdle(): void {
     const idle = this.options.idleSeconds;
     if (idle === undefined) return;
@@ -148,6 +180,7 @@ export class AccessProxy {
     });
     this.port = (this.server.address() as AddressInfo).port;
     this.ownHosts = new Set([`127.0.0.1:${this.port}`, `localhost:${this.port}`]);
+    this.ownOrigin = { proxy: [...this.ownHosts].map((host) => `http://${host}`), origin: this.origin };
   }
 
   async close(): Promise<void> {
@@ -163,6 +196,7 @@ export class AccessProxy {
   private upstreamUrl(req: IncomingMessage): URL {
     const host = req.headers.host?.toLowerCase();
     if (!host || !this.ownHosts.has(host)) throw new Refused(foreignHost(req.headers.host, `127.0.0.1:${this.port}`));
+    if (fromOtherSite(req)) throw new Refused(crossSite(req.headers.origin));
     const path = req.url ?? '/';
     if (!path.startsWith('/')) throw new Refused(notOriginForm(this.origin));
     // Concatenated, never resolved: "//other.host/x" stays a path on our origin.
@@ -191,7 +225,7 @@ export class AccessProxy {
     const { req } = exchange;
     const url = this.upstreamUrl(req);
     const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
-    const headers = forwardRequestHeaders(req.headers);
+    const headers = forwardRequestHeaders(req.headers, false, this.ownOrigin);
     // The held credential without a turn of the event loop (every request but the first after a refresh).
     const held = this.leases.cached(url);
     let lease = held ? this.checked(req, held) : await this.lease(req, url);
@@ -272,7 +306,7 @@ export class AccessProxy {
     try {
       const url = this.upstreamUrl(req);
       // No extension is offered: a compressed frame could not be checked for our secrets.
-      const forwarded = forwardRequestHeaders(req.headers, true);
+      const forwarded = forwardRequestHeaders(req.headers, true, this.ownOrigin);
       delete forwarded['sec-websocket-extensions'];
       const protocol = String(req.headers.upgrade ?? 'websocket');
       const open = (lease: Lease) => upgrade(url, { dispatcher: this.svc.dispatcher, method: req.method ?? 'GET', headers: { ...forwarded, ...lease.lowered }, protocol });

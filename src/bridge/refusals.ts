@@ -66,6 +66,16 @@ export function foreignHost(host: string | undefined, own: string): Refusal {
   };
 }
 
+export function crossSite(origin: string | undefined): Refusal {
+  const from = origin === undefined ? 'a page of another site' : `a page of ${origin.slice(0, 100)}`;
+  return {
+    status: 403,
+    error: 'cross_site_request',
+    message: `This proxy refuses requests made by web pages of other sites (this one came from ${from}): a page open in a browser must not reach the Access application with your credential.`,
+    next_step: 'Use the proxy from local programs (curl, git, scripts, test runners), or from pages served through the proxy itself or from another local address (127.0.0.1, localhost).',
+  };
+}
+
 export function notOriginForm(origin: string): Refusal {
   return {
     status: 400,

@@ -1,4 +1,5 @@
 import { appLabel, type AppKey } from '../auth/app-key.js';
+import { AccessError, isAccessError } from '../core/errors.js';
 import type { AccessService } from '../service/access-service.js';
 import { AccessProxy } from './proxy.js';
 
@@ -19,6 +20,17 @@ export interface ProxyStart {
   port?: number;
   loginWaitSeconds: number;
   idleSeconds?: number;
+  /** The caller asked for `idleSeconds` (else it is only the default of a new proxy): a running proxy takes it too. */
+  idleRequested?: boolean;
+}
+
+export interface ProxyStarted {
+  proxy: AccessProxy;
+  reused: boolean;
+  /** A running proxy took the requested idle timeout. */
+  idleChanged?: boolean;
+  /** The address of the proxy this one replaced (another port was asked for); it has stopped. */
+  replaced?: string;
 }
 
 /** How long a proxy lives, in words (the tool result and status say it). */
@@ -39,17 +51,32 @@ export class ProxyRegistry {
 
   constructor(private readonly svc: AccessService) {}
 
-  /** The running proxy of the URL's application, or a new one (on `port` when given; a running one on another port is replaced). */
-  async start(url: string, options: ProxyStart): Promise<{ proxy: AccessProxy; reused: boolean }> {
+  /**
+   * The running proxy of the URL's application, or a new one. The address an
+   * agent already uses stays: a running proxy is returned (taking a requested
+   * idle timeout), and is replaced only when another port is asked for, once
+   * the new one listens (a port that cannot be had leaves it running).
+   */
+  async start(url: string, options: ProxyStart): Promise<ProxyStarted> {
     const key = this.svc.store.appKeyFor(new URL(url));
     const running = (await this.running()).find((p) => p.appKey === key);
-    const samePort = running && (options.port === undefined || new URL(running.baseUrl).port === String(options.port));
-    if (running && samePort && running.idleSeconds === options.idleSeconds) return { proxy: running, reused: true };
-    if (running) await this.stopProxy(running);
+    if (running && (options.port === undefined || new URL(running.baseUrl).port === String(options.port))) {
+      const idleChanged = options.idleRequested === true && running.idleSeconds !== options.idleSeconds;
+      if (idleChanged) running.setIdleSeconds(options.idleSeconds);
+      return { proxy: running, reused: true, idleChanged };
+    }
     const starting = AccessProxy.start(this.svc, url, { ...options, onIdle: (proxy) => this.forget(proxy) });
     this.proxies.add(starting);
     starting.catch(() => this.proxies.delete(starting));
-    return { proxy: await starting, reused: false };
+    let proxy: AccessProxy;
+    try {
+      proxy = await starting;
+    } catch (error) {
+      if (!running || !isAccessError(error)) throw error;
+      throw new AccessError(error.code, `${error.message} The proxy already running for ${appLabel(key)}, ${running.baseUrl}, keeps running.`, error.nextStep, { cause: error });
+    }
+    if (running) await this.stopProxy(running);
+    return { proxy, reused: false, ...(running ? { replaced: running.baseUrl } : {}) };
   }
 
   async list(): Promise<ProxyInfo[]> {

@@ -21,8 +21,31 @@ function listed(headers: HeaderMap): ReadonlySet<string> {
   return names.length ? new Set([...HOP_BY_HOP, ...names]) : HOP_BY_HOP;
 }
 
-/** The client's headers that may travel on to the origin (hop-by-hop ones dropped, identity encoding so bodies can be scrubbed). */
-export function forwardRequestHeaders(headers: HeaderMap, keepUpgrade = false): Record<string, string | string[]> {
+/** Where the proxy's own pages say a request comes from, and the origin to name instead. */
+export interface OwnOrigin {
+  /** The proxy's own origins (http://127.0.0.1:<port>, http://localhost:<port>). */
+  proxy: readonly string[];
+  /** The application's origin. */
+  origin: string;
+}
+
+/** `value` (an Origin, or a Referer URL) on the proxy → the same on the origin; anything else unchanged. */
+export function originBack(value: string, own: OwnOrigin): string {
+  for (const proxy of own.proxy) {
+    if (value === proxy || value.startsWith(`${proxy}/`)) return own.origin + value.slice(proxy.length);
+  }
+  return value;
+}
+
+/**
+ * The client's headers that may travel on to the origin (hop-by-hop ones
+ * dropped, identity encoding so bodies can be scrubbed). With `own`, an
+ * `Origin` or `Referer` naming the proxy's pages names the origin's instead:
+ * the origin gets its own Host, and a CSRF check comparing the two (Rails,
+ * Django, WebSocket origin checks) would refuse a browser's form post through
+ * the proxy. The reverse of the Location rewrite.
+ */
+export function forwardRequestHeaders(headers: HeaderMap, keepUpgrade = false, own?: OwnOrigin): Record<string, string | string[]> {
   const drop = listed(headers);
   const out: Record<string, string | string[]> = {};
   for (const name in headers) {
@@ -32,6 +55,12 @@ export function forwardRequestHeaders(headers: HeaderMap, keepUpgrade = false): 
     out[name] = value;
   }
   out['accept-encoding'] = 'identity';
+  if (own) {
+    const origin = out['origin'];
+    if (typeof origin === 'string') out['origin'] = originBack(origin, own);
+    const referer = out['referer'];
+    if (typeof referer === 'string') out['referer'] = originBack(referer, own);
+  }
   return out;
 }
 

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { PendingLoginResult } from '../service/pending.js';
 import type { AccessService } from '../service/access-service.js';
+import { appLabel } from '../auth/app-key.js';
 import { EXIT } from './exit-codes.js';
 import { openSession } from './session.js';
 
@@ -25,12 +26,24 @@ export function detachLogin(origin: string): number | undefined {
   return child.pid;
 }
 
-/** What the command says when it stops waiting: never that a login keeps waiting unless a process really does. */
-export function stoppedWaitingText(pending: Pick<PendingLoginResult, 'host' | 'expires_at'>, command: string, detachedPid: number | undefined, interrupted: boolean): { message: string; nextStep: string } {
+/** A process that keeps listening for the sign-in after this command exits: one it detached, or the one running the login it joined. */
+export interface Listener {
+  pid: number;
+  detached: boolean;
+}
+
+/** What the command says when it stops waiting: never that a login keeps waiting unless a process really does, nor that nobody listens when one does. */
+export function stoppedWaitingText(pending: Pick<PendingLoginResult, 'host' | 'expires_at'>, command: string, listener: Listener | undefined, interrupted: boolean): { message: string; nextStep: string } {
   const stopped = `Login to ${pending.host} not completed${interrupted ? ' (interrupted)' : ' in time'}.`;
-  if (detachedPid !== undefined) {
+  if (listener?.detached) {
     return {
-      message: `${stopped} A background cf-access-mcp process (pid ${detachedPid}) took the login over: it keeps listening for the sign-in until ${pending.expires_at}, stores the session and exits.`,
+      message: `${stopped} A background cf-access-mcp process (pid ${listener.pid}) took the login over: it keeps listening for the sign-in until ${pending.expires_at}, stores the session and exits.`,
+      nextStep: `Finish signing in in the browser; afterwards "cf-access-mcp status" shows the session and "${command}" uses it.`,
+    };
+  }
+  if (listener) {
+    return {
+      message: `${stopped} The login is run by another cf-access-mcp process (pid ${listener.pid}), which keeps listening for the sign-in until ${pending.expires_at}: finishing the sign-in at the link above still completes it.`,
       nextStep: `Finish signing in in the browser; afterwards "cf-access-mcp status" shows the session and "${command}" uses it.`,
     };
   }
@@ -41,29 +54,39 @@ export function stoppedWaitingText(pending: Pick<PendingLoginResult, 'host' | 'e
 }
 
 /** The pending result as a CLI prints it after it stopped waiting (JSON mode). */
-export function stoppedPendingResult(pending: PendingLoginResult, command: string, detachedPid: number | undefined, interrupted: boolean): PendingLoginResult & { listening: boolean } {
-  const text = stoppedWaitingText(pending, command, detachedPid, interrupted);
-  return { ...pending, message: text.message, next_step: text.nextStep, listening: detachedPid !== undefined };
+export function stoppedPendingResult(pending: PendingLoginResult, command: string, listener: Listener | undefined, interrupted: boolean): PendingLoginResult & { listening: boolean } {
+  const text = stoppedWaitingText(pending, command, listener, interrupted);
+  return { ...pending, message: text.message, next_step: text.nextStep, listening: listener !== undefined };
+}
+
+/** This process's resumable login for the application a pending result names (`application`: its label, as in the result's `host`). */
+function ownRecord(service: AccessService, application: string) {
+  return service.oauth.resumable.list().find((r) => appLabel(r.origin) === application && r.pid === process.pid);
 }
 
 /** This process's part before it exits without handing the login over: nobody will finish it, so the store forgets it. */
-export async function abandonPendingLogin(service: AccessService, host: string): Promise<void> {
-  for (const record of service.oauth.resumable.list()) {
-    if (new URL(record.origin).host === host && record.pid === process.pid) await service.oauth.resumable.delete(record.origin, record.state).catch(() => false);
-  }
+export async function abandonPendingLogin(service: AccessService, application: string): Promise<void> {
+  const record = ownRecord(service, application);
+  if (record) await service.oauth.resumable.delete(record.origin, record.state).catch(() => false);
 }
 
 /**
- * The command stopped waiting for a login: with `detach`, hand it to a
- * background process (managed OAuth only: its state is in the store);
- * otherwise forget it, since nobody will listen for its callback.
- * Returns the background process's pid when there is one.
+ * The command stopped waiting for a login (of `application`, a pending
+ * result's `host`): with `detach`, hand it to a background process (managed
+ * OAuth only: its state is in the store); a login another live process runs
+ * goes on there; otherwise forget it, since nobody will listen for its
+ * callback. Returns the process that keeps listening, if any.
  */
-export async function stopWaiting(service: AccessService, host: string, detach: boolean): Promise<number | undefined> {
-  const record = service.oauth.resumable.list().find((r) => new URL(r.origin).host === host && r.pid === process.pid);
-  if (detach && record) return detachLogin(record.origin);
-  await abandonPendingLogin(service, host);
-  return undefined;
+export async function stopWaiting(service: AccessService, application: string, detach: boolean): Promise<Listener | undefined> {
+  const record = ownRecord(service, application);
+  if (detach && record) {
+    const pid = detachLogin(record.origin);
+    if (pid !== undefined) return { pid, detached: true };
+  }
+  await abandonPendingLogin(service, application);
+  if (record) return undefined;
+  const elsewhere = Object.values(service.store.read().logins).find((login) => appLabel(login.origin) === application && service.oauth.pendingElsewhere(login.origin));
+  return elsewhere ? { pid: elsewhere.pid, detached: false } : undefined;
 }
 
 /** `__finish-login <origin>`: the detached process. Exit 0 once the session is stored, 3 when the login ends without one. */

@@ -102,8 +102,8 @@ export async function runFetch(args: string[]): Promise<number> {
     display.stop();
     if (isLoginPending(error)) {
       // The pending text is written for an agent whose server keeps waiting; this process is about to exit.
-      const detached = await stopWaiting(session.service, error.pending.host, Boolean(values.detach));
-      const text = stoppedWaitingText(error.pending, `cf-access-mcp fetch ${url}`, detached, session.signal.aborted);
+      const listener = await stopWaiting(session.service, error.pending.host, Boolean(values.detach));
+      const text = stoppedWaitingText(error.pending, `cf-access-mcp fetch ${url}`, listener, session.signal.aborted);
       process.stderr.write(`error: ${text.message}\nnext step: ${text.nextStep}\n`);
       return EXIT.loginIncomplete;
     }

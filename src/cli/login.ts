@@ -6,7 +6,7 @@ import { forPeople, printJson, reportError } from './output.js';
 import { LoginChoiceSchema } from '../auth/methods.js';
 import { openSession } from './session.js';
 import { LOGIN_USAGE } from './usage.js';
-import { stoppedPendingResult, stoppedWaitingText, stopWaiting } from './detach.js';
+import { stoppedPendingResult, stoppedWaitingText, stopWaiting, type Listener } from './detach.js';
 import { waitDisplay } from './waiting.js';
 
 /** `cf-access-mcp login <url>`: sign in through the browser (or paste-back) and store the session. */
@@ -41,8 +41,8 @@ export async function runLogin(args: string[]): Promise<number> {
     const waitSeconds = waitOption ?? Math.round(session.service.config.loginTimeoutMs / 1000);
     const result = await session.service.login({ url, force: Boolean(values.force), wait_seconds: waitSeconds, method: method?.data }, display.hooks);
     display.stop();
-    const detached = result.status === 'pending' ? await stopWaiting(session.service, result.host, Boolean(values.detach)) : undefined;
-    return report(result, url, Boolean(values.json), session.signal.aborted, detached);
+    const listener = result.status === 'pending' ? await stopWaiting(session.service, result.host, Boolean(values.detach)) : undefined;
+    return report(result, url, Boolean(values.json), session.signal.aborted, listener);
   } catch (error) {
     display.stop();
     return reportError(error, session.signal.aborted);
@@ -51,15 +51,15 @@ export async function runLogin(args: string[]): Promise<number> {
   }
 }
 
-function report(result: LoginResult, url: string, json: boolean, interrupted: boolean, detached: number | undefined): number {
+function report(result: LoginResult, url: string, json: boolean, interrupted: boolean, listener: Listener | undefined): number {
   const code = result.status === 'pending' ? EXIT.loginIncomplete : EXIT.ok;
   const command = `cf-access-mcp login ${url}`;
   if (json) {
-    printJson(result.status === 'pending' ? stoppedPendingResult(result as PendingLoginResult, command, detached, interrupted) : result);
+    printJson(result.status === 'pending' ? stoppedPendingResult(result as PendingLoginResult, command, listener, interrupted) : result);
     return code;
   }
   if (result.status === 'pending') {
-    const text = stoppedWaitingText(result as PendingLoginResult, command, detached, interrupted);
+    const text = stoppedWaitingText(result as PendingLoginResult, command, listener, interrupted);
     process.stderr.write(`${text.message}\nnext step: ${text.nextStep}\n`);
     return code;
   }

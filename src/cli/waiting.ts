@@ -3,6 +3,7 @@ import { AccessError } from '../core/errors.js';
 import type { LoginInProgress as PendingLogin } from '../auth/login-method.js';
 import type { AccessService, LoginHooks } from '../service/access-service.js';
 import { forPeople } from './output.js';
+import { appLabel } from '../auth/app-key.js';
 
 const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 const PLAIN_REMINDER_MS = 30_000;
@@ -75,10 +76,12 @@ export function waitDisplay(options: WaitDisplayOptions): WaitDisplay {
   const onLoginUrl = (pending: PendingLogin) => {
     if (shown.has(pending.authorizationUrl)) return;
     shown.add(pending.authorizationUrl);
-    const host = new URL(pending.origin).host;
+    // The application (host, plus its path when it lives under one): /admin and / of one host are different sign-ins.
+    const host = appLabel(pending.key);
     const started = Date.now();
     const pasteMode = options.paste || (pending.source === 'this-process' && !pending.browser.opened);
-    pasteOrigin = pending.origin;
+    // The application's key, not its origin: a login to /admin is not found under the host's root.
+    pasteOrigin = pending.key;
     stopTimers();
     if (pending.source !== 'this-process') {
       // Another process sharing the store runs this sign-in (an MCP server, another terminal): we opened nothing.

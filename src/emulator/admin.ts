@@ -85,6 +85,9 @@ export async function handleAdmin(ctx: RequestContext, emulator: Emulator): Prom
     case 'POST forget-registrations':
       emulator.forgetRegistrations();
       return ok();
+    case 'POST end-mcp-sessions':
+      await emulator.endMcpSessions();
+      return ok();
     case 'POST options': {
       const merged = mergeOptions(emulator.options, body ?? {});
       if (!merged.ok) return sendJson(ctx, 400, { error: 'invalid_options', error_description: merged.error });

@@ -5,6 +5,7 @@ import { handleAdmin } from './admin.js';
 import { handleApp, handleAppUpgrade } from './app-server.js';
 import { classicKeys, issueClassicJwt, verifyClassicJwt } from './classic.js';
 import { FaultSwitch } from './faults.js';
+import { endMcpSessions } from './mcp-server.js';
 import { resolveOptions } from './options.js';
 import { handlePlain } from './plain-server.js';
 import { allApps, type ProtectedApp, type Runtime } from './runtime.js';
@@ -115,6 +116,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     revokeRefreshTokens: () => rt.state.revokeAll('refresh'),
     isTokenActive: (token) => rt.state.activeToken(token) !== undefined || allApps(rt).some((app) => verifyClassicJwt(rt, token, app)),
     forgetRegistrations: () => rt.state.forgetClients(),
+    endMcpSessions: () => endMcpSessions(rt),
     clients: () =>
       [...rt.state.clients.values()].map((c) => ({ client_id: c.client_id, redirect_uris: [...c.redirect_uris] })),
     setFault: (fault) => rt.faults.set(fault),

@@ -61,6 +61,16 @@ function sessionsOf(rt: Runtime): Map<string, Transport> {
   return map;
 }
 
+/** Closes every Streamable HTTP session: a restarted server knows none of them and answers 404 to their ids. */
+export async function endMcpSessions(rt: Runtime): Promise<void> {
+  const map = sessionsOf(rt);
+  const open = [...map.values()].filter((t) => t instanceof StreamableHTTPServerTransport);
+  for (const transport of open) {
+    if (transport.sessionId) map.delete(transport.sessionId);
+    await transport.close();
+  }
+}
+
 /** /mcp (Streamable HTTP) on a protected app, once authenticated. */
 export async function serveMcp(ctx: RequestContext): Promise<void> {
   const map = sessionsOf(ctx.rt);

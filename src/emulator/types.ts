@@ -152,6 +152,8 @@ export interface Emulator {
   revokeRefreshTokens(): void;
   isTokenActive(token: string): boolean;
   forgetRegistrations(): void;
+  /** Ends every session of the /mcp server, as a restart of a remote MCP server does (the next request with an old session id gets 404). */
+  endMcpSessions(): Promise<void>;
   clients(): Array<{ client_id: string; redirect_uris: string[] }>;
   setFault(f: Fault | null): void;
   /** Every secret issued, received or configured (tokens, codes, verifiers, classic JWTs, service-token secrets), for leak checks. */

@@ -2,9 +2,18 @@ import type { Dispatcher } from 'undici';
 import type { z } from 'zod';
 import { AccessError } from '../core/errors.js';
 import { summarizeIssues } from '../auth/schemas.js';
-import { headerValue, readCapped, send, type HeaderMap } from './client.js';
+import { headerValue, readCapped, send, startDeadline, type HeaderMap, type RequestSignal } from './client.js';
 
 const MAX_JSON_BYTES = 1024 * 1024;
+
+/** The total deadline of one JSON call through a pool (CF_ACCESS_MCP_DEADLINE_MS, set where the pool is made); the default's otherwise. */
+const deadlines = new WeakMap<Dispatcher, number>();
+const DEFAULT_JSON_DEADLINE_MS = 120_000;
+
+/** Bounds every JSON call through `dispatcher` (metadata, registration, token) to `ms` in all; 0: no total deadline. */
+export function setJsonDeadline(dispatcher: Dispatcher, ms: number): void {
+  deadlines.set(dispatcher, ms);
+}
 
 export interface JsonResponse {
   status: number;
@@ -20,8 +29,22 @@ export interface JsonRequest {
   signal?: AbortSignal;
 }
 
-/** A small JSON API call (metadata, registration, token). Bodies are capped at 1 MB. */
+/**
+ * A small JSON API call (metadata, registration, token). Bodies are capped at
+ * 1 MB, and the whole call at the pool's total deadline: the per-chunk
+ * timeouts alone never end a body trickling in a byte at a time, and these
+ * calls run on the way to a login, where nothing else bounds them.
+ */
 export async function requestJson(dispatcher: Dispatcher, url: URL, init: JsonRequest = {}): Promise<JsonResponse> {
+  const deadline = startDeadline(deadlines.get(dispatcher) ?? DEFAULT_JSON_DEADLINE_MS, url, init.signal);
+  try {
+    return await exchangeJson(dispatcher, url, init, deadline.signal);
+  } finally {
+    deadline.dispose();
+  }
+}
+
+async function exchangeJson(dispatcher: Dispatcher, url: URL, init: JsonRequest, signal: RequestSignal | undefined): Promise<JsonResponse> {
   const headers: Record<string, string> = { accept: 'application/json' };
   let body: string | undefined;
   if (init.form) {
@@ -33,7 +56,7 @@ export async function requestJson(dispatcher: Dispatcher, url: URL, init: JsonRe
     body = JSON.stringify(init.json);
     headers['content-type'] = 'application/json';
   }
-  const response = await send(dispatcher, url, { method: init.method ?? (body ? 'POST' : 'GET'), headers, body, signal: init.signal });
+  const response = await send(dispatcher, url, { method: init.method ?? (body ? 'POST' : 'GET'), headers, body, signal });
   const { buffer, truncated } = await readCapped(response.body, MAX_JSON_BYTES, url);
   let json: unknown;
   if (!truncated && buffer.length > 0) {

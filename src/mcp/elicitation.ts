@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { RequestId } from '@modelcontextprotocol/sdk/types.js';
 import type { LoginInProgress as PendingLogin } from '../auth/login-method.js';
+import { appLabel } from '../auth/app-key.js';
 
 /** Pending logins already shown to the user through elicitation, per connected server. */
 const shown = new WeakMap<McpServer, Set<string>>();
@@ -17,7 +18,7 @@ export function supportsFormElicitation(server: McpServer): boolean {
 }
 
 function messageFor(login: PendingLogin): string {
-  const host = new URL(login.origin).host;
+  const host = appLabel(login.key);
   if (login.browser.refused === 'untrusted_team' && login.browser.team) {
     return `Sign in to ${host} so your agent can reach it. Its sign-in page is on the Access team ${login.browser.team}, which you have not used before: open this link only if you expect that team.`;
   }
@@ -48,7 +49,7 @@ function firstShowing(server: McpServer, login: PendingLogin): boolean {
 function confirmTeam(server: McpServer, login: PendingLogin, relatedRequestId?: RequestId): boolean {
   if (!login.confirmTeam || !supportsFormElicitation(server)) return false;
   if (!firstShowing(server, login)) return true;
-  const host = new URL(login.origin).host;
+  const host = appLabel(login.key);
   const team = login.browser.team ?? 'an unknown team';
   const confirm = login.confirmTeam;
   server.server

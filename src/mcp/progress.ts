@@ -4,6 +4,7 @@ import type { ServerNotification, ServerRequest } from '@modelcontextprotocol/sd
 import { redactSecrets } from '../core/redact.js';
 import type { LoginHooks } from '../service/access-service.js';
 import { elicitLogin } from './elicitation.js';
+import { appLabel } from '../auth/app-key.js';
 
 export type ToolExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
@@ -33,7 +34,7 @@ export function loginHooks(extra: ToolExtra, server?: McpServer): LoginHooks {
     signal: extra.signal,
     onLoginUrl: (login) => {
       loginUrl = login.authorizationUrl;
-      host = new URL(login.origin).host;
+      host = appLabel(login.key);
       base = last + 1;
       if (server) elicitLogin(server, login, extra.requestId);
       notify(base, undefined, `Waiting for the browser login to ${host}: ${loginUrl}`);

@@ -6,7 +6,7 @@ import { detectAccess, type AccessChallenge } from '../auth/detect.js';
 import { AccessError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { OAuthLogin } from '../auth/oauth-login.js';
-import type { AppKey } from '../auth/app-key.js';
+import { longestKeyFor, type AppKey } from '../auth/app-key.js';
 import type { LoginInProgress } from '../auth/login-method.js';
 import type { AuthMethod, LoginChoice } from '../auth/methods.js';
 import { LoginMethods } from './login-methods.js';
@@ -14,6 +14,7 @@ import { EMPTY_SERVICE_TOKENS, serviceTokenFor, type ServiceToken, type ServiceT
 import { Sessions } from '../auth/sessions.js';
 import { SessionStore } from '../auth/store.js';
 import { createDispatcher, discard } from '../http/client.js';
+import { setJsonDeadline } from '../http/json.js';
 import { sendFollowingRedirects } from '../http/redirects.js';
 import type { Config } from './config.js';
 import { fetchThroughAccess, type FetchParams } from './fetch-flow.js';
@@ -62,6 +63,7 @@ export class AccessService {
     readonly log: Logger,
   ) {
     this.dispatcher = createDispatcher({ connectMs: config.connectTimeoutMs, headersMs: config.responseTimeoutMs, bodyMs: config.responseTimeoutMs });
+    setJsonDeadline(this.dispatcher, config.deadlineMs);
     this.store = new SessionStore(config.home, (level, message) => log(level, message));
     this.sessions = new Sessions(this.dispatcher, this.store, config.refreshSkewMs, log);
     this.callback = new CallbackListener({ preferredPort: config.callbackPort, bind: config.callbackBind, log: (level, message) => log(level, message) });
@@ -169,6 +171,18 @@ export class AccessService {
     if (configured) return configured;
     const session = await this.sessions.usable(this.store.appKeyFor(url));
     return session ? this.methods.get(session.method).headers(session) : {};
+  }
+
+  /**
+   * The application serving `url` among every one known here: stored sessions,
+   * logins under way (in this process or another), refusals, discoveries; the
+   * most specific, else the origin. An application under a path with no session
+   * of its own is still itself: a login, status or logout of its URLs must not
+   * answer for (or end) the broader application's session. Credentials are chosen
+   * by store.appKeyFor (sessions only).
+   */
+  applicationFor(url: URL): AppKey {
+    return longestKeyFor([...this.store.knownAppKeys(), ...this.methods.all().flatMap((m) => m.pendingKeys())], url) ?? url.origin;
   }
 
   /** Which of our methods the credential headers sent to `url` belong to (a result's credential line). */

@@ -187,25 +187,26 @@ export async function login(
   const chosen = method === 'auto' ? svc.methods.configuredFor(target) : svc.methods.get(method);
   if (chosen && !chosen.logsIn) return checkConfigured(svc, chosen, target, hooks.signal);
   const browserMethod = method as BrowserChoice;
-  const key = svc.store.appKeyFor(target);
-  if (params.force) {
-    if (svc.store.getSession(key)) await svc.store.deleteSession(key);
-  } else {
+  // The application serving the URL as far as known (a path application without a session of its own is still itself):
+  // never answered for, nor its session ended, by a broader application's session.
+  const key = svc.applicationFor(target);
+  if (!params.force) {
     const session = await svc.sessions.usable(key);
     if (session && (method === 'auto' || method === session.method)) return authenticatedResult(svc, target, session, 'Already logged in.');
   }
   const waitSeconds = params.wait_seconds ?? svc.config.defaultWaitSeconds;
   let begun = svc.methods.pendingFor(target, allowed(svc, browserMethod));
+  if (begun && params.force && svc.store.getSession(begun.key)) await svc.store.deleteSession(begun.key);
   if (!begun) {
     const { challenge } = await svc.probe(target, hooks.signal);
     if (!challenge) {
       return { status: 'not_protected', host: target.host, method: 'none', message: `${target.host} did not answer with a Cloudflare Access challenge; no login is needed. ${capitalise(step('fetch', { url: target.href }))} directly.` };
     }
     if (params.force) {
-      // The user asked: an earlier refusal no longer holds this application back.
+      // The user asked: the application the challenge names starts over (its session and an earlier refusal go); no other one does.
       const challenged = await svc.appOfChallenge(target, challenge).catch(() => key);
       await svc.store.deleteRefusal(challenged).catch(() => {});
-      if (challenged !== key && svc.store.getSession(challenged)) await svc.store.deleteSession(challenged);
+      if (svc.store.getSession(challenged)) await svc.store.deleteSession(challenged);
     }
     begun = await beginLogin(svc, target, challenge, { method: browserMethod, skipCache: params.force, force: params.force, signal: hooks.signal });
   }
@@ -229,7 +230,7 @@ export async function completeFromCallbackUrl(
   const target = parseTargetUrl(params.url);
   const pending = svc.oauth.pendingForUrl(target);
   if (!pending) {
-    const session = await svc.sessions.usable(svc.store.appKeyFor(target));
+    const session = await svc.sessions.usable(svc.applicationFor(target));
     if (session) return authenticatedResult(svc, target, session, 'Already logged in; the pasted address was not needed.');
     throw new AccessError(
       'callback_failed',
@@ -256,6 +257,10 @@ export async function completeFromCallbackUrl(
     );
   }
   const delivered = pending.deliver ? pending.deliver(pasted.href) : svc.callback.deliver(pasted.href);
+  if (delivered.cancelled) {
+    // Ended by a logout a moment ago (still winding down): nothing is pending any more, so pasting again cannot help.
+    throw new AccessError('callback_failed', delivered.message, `If the user still needs ${target.host}, ${step('login', { url: target.href })} and paste the address the new sign-in ends on.`);
+  }
   if (!delivered.ok) {
     throw new AccessError('callback_failed', `${delivered.message} The login to ${target.host} is still pending.`, `Paste the complete address the browser ended on after signing in at ${pending.authorizationUrl}.`);
   }

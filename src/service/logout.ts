@@ -1,7 +1,7 @@
 import { AccessError } from '../core/errors.js';
 import { step } from '../core/next-step.js';
 import { sessionKey, type StoredSession } from '../auth/store.js';
-import { appLabel, longestKeyFor } from '../auth/app-key.js';
+import { appLabel, type AppKey } from '../auth/app-key.js';
 import { revokeToken } from '../auth/token.js';
 import { parseTargetUrl } from '../core/url-policy.js';
 import type { AccessService } from './access-service.js';
@@ -30,26 +30,30 @@ async function revokeSession(svc: AccessService, session: StoredSession): Promis
   }
 }
 
-/** access_logout: one host (url) or every host (all). */
+/** access_logout: one application (the one serving url) or every one (all). */
 export async function logout(svc: AccessService, params: { url?: string; all?: boolean }): Promise<LogoutResult> {
+  if (!params.all && !params.url) {
+    throw new AccessError('invalid_url', 'Logging out needs a URL or all.', `Name the application: ${step('logout', { url: '<url>' })}, or ${step('logout', { all: true })}.`);
+  }
+  const target = params.all ? undefined : parseTargetUrl(params.url!);
+  // The application serving this URL, the most specific one known (with a session or not), worked out before
+  // its pending login and refusal are forgotten; other applications on the host keep theirs.
+  const key = target && svc.applicationFor(target);
+  const cancelled = await cancelPendingLogins(svc, key);
+  await forgetRefusals(svc, key);
   let sessions: StoredSession[];
-  const cancelled = await cancelPendingLogins(svc, params);
-  await forgetRefusals(svc, params);
-  if (params.all) {
+  if (!target || !key) {
     sessions = svc.store.listSessions();
     forgetPages(svc);
-  } else if (params.url) {
-    const target = parseTargetUrl(params.url);
+  } else {
     forgetPages(svc, target.origin);
-    // The application serving this URL: its most specific session; other applications on the host keep theirs.
-    const session = svc.store.getSession(svc.store.appKeyFor(target));
+    const session = svc.store.getSession(key);
     if (!session) {
       const detail = cancelled.length > 0 ? 'No session was stored for the application serving this URL; the login pending for it was cancelled.' : 'No session was stored for the application serving this URL.';
-      return { logged_out: [{ host: target.host, application: appLabel(target.origin + target.pathname.replace(/\/+$/, '')), revoked: false, detail }] };
+      const application = key === target.origin ? target.origin + target.pathname.replace(/\/+$/, '') : key;
+      return { logged_out: [{ host: target.host, application: appLabel(application), revoked: false, detail }] };
     }
     sessions = [session];
-  } else {
-    throw new AccessError('invalid_url', 'Logging out needs a URL or all.', `Name the application: ${step('logout', { url: '<url>' })}, or ${step('logout', { all: true })}.`);
   }
   const results = [];
   for (const session of sessions) {
@@ -58,35 +62,29 @@ export async function logout(svc: AccessService, params: { url?: string; all?: b
     const detail = cancelled.includes(sessionKey(session)) || cancelled.includes(session.origin) ? `${outcome.detail} The login pending for it was cancelled.` : outcome.detail;
     results.push({ host: new URL(session.origin).host, application: appLabel(sessionKey(session)), ...outcome, detail });
   }
-  if (params.all) {
-    for (const key of cancelled.filter((k) => !sessions.some((s) => sessionKey(s) === k || s.origin === k))) {
-      results.push({ host: new URL(key).host, application: appLabel(key), revoked: false, detail: 'No session was stored; the login pending for it was cancelled.' });
+  if (!key) {
+    for (const pendingKey of cancelled.filter((k) => !sessions.some((s) => sessionKey(s) === k || s.origin === k))) {
+      results.push({ host: new URL(pendingKey).host, application: appLabel(pendingKey), revoked: false, detail: 'No session was stored; the login pending for it was cancelled.' });
     }
   }
   return { logged_out: results };
 }
 
-/** Logging out also ends a login still waiting for that application (its callback page then says "cancelled"); returns their application keys. */
-async function cancelPendingLogins(svc: AccessService, params: { url?: string; all?: boolean }): Promise<string[]> {
+/**
+ * Logging out also ends a login still waiting for that application (`key`; every one when undefined): its
+ * callback page then says "cancelled". Returns their application keys.
+ */
+async function cancelPendingLogins(svc: AccessService, key: AppKey | undefined): Promise<string[]> {
   const pending = [...new Set([...svc.methods.all().flatMap((m) => m.pendingKeys()), ...svc.oauth.resumable.list().map((r) => r.origin)])];
-  let keys: string[] = [];
-  if (params.all) keys = pending;
-  else if (params.url) {
-    // The login pending for the application serving this URL: the most specific one, as for sessions.
-    const target = parseTargetUrl(params.url);
-    const key = longestKeyFor(pending, target);
-    keys = key ? [key] : [];
-  }
   const cancelled: string[] = [];
-  for (const key of keys) {
-    if (await svc.methods.cancel(key)) cancelled.push(key);
+  for (const pendingKey of key === undefined ? pending : pending.filter((k) => k === key)) {
+    if (await svc.methods.cancel(pendingKey)) cancelled.push(pendingKey);
   }
   return cancelled;
 }
 
-/** Logging out is starting over: a refusal that held back new browser logins for that application no longer does. */
-async function forgetRefusals(svc: AccessService, params: { url?: string; all?: boolean }): Promise<void> {
+/** Logging out is starting over: a refusal that held back new browser logins for that application (`key`; every one when undefined) no longer does. */
+async function forgetRefusals(svc: AccessService, key: AppKey | undefined): Promise<void> {
   const refused = svc.store.refusedKeys();
-  const key = params.all ? undefined : params.url ? longestKeyFor(refused, parseTargetUrl(params.url)) : undefined;
-  for (const k of params.all ? refused : key ? [key] : []) await svc.store.deleteRefusal(k).catch(() => {});
+  for (const k of key === undefined ? refused : refused.filter((r) => r === key)) await svc.store.deleteRefusal(k).catch(() => {});
 }

@@ -55,9 +55,8 @@ export async function status(svc: AccessService, params: { url?: string }, signa
     return { sessions: [...keys].sort().map((key) => sessionInfo(svc, key)), warnings, store: svc.store.dir, service_tokens };
   }
   const target = parseTargetUrl(params.url);
-  const info = sessionInfo(svc, svc.store.appKeyFor(target));
-  const probe = await describeOffer(svc, target, signal);
-  return { sessions: [info], probe, warnings, store: svc.store.dir, service_tokens };
+  const { probe, app } = await describeOffer(svc, target, signal);
+  return { sessions: [sessionInfo(svc, app)], probe, warnings, store: svc.store.dir, service_tokens };
 }
 
 /** Which hosts get a service token, and why configured credentials go unused (never the credentials themselves). */
@@ -70,23 +69,31 @@ export function serviceTokenSummary(svc: AccessService): ServiceTokenSummary {
   };
 }
 
-/** Probes without credentials, then says what Access offers and which method access_fetch would use. */
-async function describeOffer(svc: AccessService, target: URL, signal?: AbortSignal): Promise<ProbeInfo> {
+/**
+ * Probes without credentials, then says what Access offers and which method access_fetch would use,
+ * and which application serves the URL: the one its challenge names, else the most specific one known.
+ */
+async function describeOffer(svc: AccessService, target: URL, signal?: AbortSignal): Promise<{ probe: ProbeInfo; app: AppKey }> {
   const { challenge, status: httpStatus } = await svc.probe(target, signal);
   const token = svc.serviceTokenFor(target);
-  const stored = svc.store.getSession(svc.store.appKeyFor(target));
-  const session = sessionState(stored) === 'authenticated' ? stored : undefined;
   const tokenNote = token ? ` A service token is configured for this host (${token.pattern.source}) and is sent first.` : '';
+  const known = svc.applicationFor(target);
   if (!challenge) {
-    return {
+    const probe: ProbeInfo = {
       url: target.href,
       protected: false,
       offer: 'none',
       method: svc.methods.configuredFor(target)?.name ?? 'none',
       detail: `No Cloudflare Access challenge (HTTP ${httpStatus} without credentials).${tokenNote}`,
     };
+    return { probe, app: known };
   }
   const { offer, detail } = await offerFor(svc, target, challenge);
+  // The application the challenge's metadata names; without metadata, the most specific one known here.
+  const serving = challenge.resourceMetadataUrl ? await svc.appOfChallenge(target, challenge).catch(() => known) : known;
+  const stored = svc.store.getSession(serving);
+  const session = sessionState(stored) === 'authenticated' ? stored : undefined;
   const byOffer: AuthMethod = offer === 'managed_oauth' || offer === 'unknown' ? 'oauth' : offer === 'classic' ? 'cloudflared' : 'none';
-  return { url: target.href, protected: true, offer, method: svc.methods.configuredFor(target)?.name ?? session?.method ?? byOffer, detail: detail + tokenNote };
+  const probe: ProbeInfo = { url: target.href, protected: true, offer, method: svc.methods.configuredFor(target)?.name ?? session?.method ?? byOffer, detail: detail + tokenNote };
+  return { probe, app: serving };
 }

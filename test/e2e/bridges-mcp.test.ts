@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -101,6 +102,18 @@ describe('cf-access-mcp bridge (issue 14)', () => {
     assert.equal(browserOpens(bridged.env).length, 1);
   });
 
+  it('opens a new session when the remote forgets this one (it restarted): the request goes again, the client notices nothing', async () => {
+    await emulator.endMcpSessions();
+    assert.equal(await call(bridged.client, 'echo', { text: 'after a restart' }), 'after a restart');
+    const progress: unknown[] = [];
+    assert.equal(await call(bridged.client, 'count', { steps: 2 }, (p) => progress.push(p)), 'counted to 2');
+    assert.equal(progress.length, 2);
+    // The new session knows the client's capabilities: the remote's own requests still reach it.
+    assert.equal(await call(bridged.client, 'ask', { question: 'Still there?' }), 'answer: yes to "Still there?"');
+    assert.match(bridged.stderr.join(''), /opening a new session/);
+    assert.equal(browserOpens(bridged.env).length, 1);
+  });
+
   it('falls back to the HTTP+SSE transport when the remote only speaks that', async () => {
     const sse = await connectBridge(`${emulator.appUrl}/sse`);
     try {
@@ -115,6 +128,36 @@ describe('cf-access-mcp bridge (issue 14)', () => {
 
   it('reports clearly when the remote wants its own OAuth as well', async () => {
     await assert.rejects(connectBridge(`${emulator.appUrl}/mcp-oauth`), /its own OAuth sign-in/);
+  });
+});
+
+describe('cf-access-mcp bridge when the remote goes away (issue 14)', () => {
+  let emulator: Emulator;
+  let bridged: Bridged;
+
+  before(async () => {
+    emulator = await startEmulator();
+    bridged = await connectBridge(`${emulator.appUrl}/mcp`);
+  });
+
+  after(async () => {
+    await bridged?.client.close();
+    assertNoSecretsLeaked(emulator.secrets());
+    cleanupHomes();
+  });
+
+  it('answers each request with an error saying the remote cannot be reached, and keeps running', async () => {
+    assert.equal(await call(bridged.client, 'echo', { text: 'before' }), 'before');
+    const port = new URL(emulator.appUrl).port;
+    await emulator.close();
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const error = (await bridged.client.callTool({ name: 'echo', arguments: { text: 'gone' } }, undefined, { timeout: 60_000 }).catch((e: Error) => e)) as Error;
+      assert.ok(error instanceof Error, 'the call fails rather than hangs');
+      assert.match(error.message, new RegExp(`Could not reach 127\\.0\\.0\\.1:${port}: the connection to port ${port} was refused`));
+      assert.match(error.message, /keeps running/);
+      assert.doesNotMatch(error.message, /fetch failed/);
+    }
+    assert.match(bridged.stderr.join(''), /Could not reach/);
   });
 });
 
@@ -157,6 +200,49 @@ describe('access_proxy tool (issue 14)', () => {
     assert.deepEqual((logout.structuredContent as { stopped_proxies: string[] }).stopped_proxies, [new URL(emulator.appUrl).host]);
     const refused = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', `${data.base_url}/`]);
     assert.equal(refused.stdout, '000');
+  });
+
+  it('a second call keeps the address the agent already uses: a new idle timeout applies to it, a busy port leaves it running', async () => {
+    type Started = { base_url: string; reused: boolean; idle_timeout_seconds?: number; message: string };
+    const code = async (base: string) => (await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', `${base}/api/data.json`])).stdout;
+    const listed = async () => ((await server.call('access_status', {})).structuredContent as { proxies: Array<{ base_url: string; idle_timeout_seconds?: number }> }).proxies;
+    const first = (await server.call('access_proxy', { url: emulator.appUrl })).structuredContent as Started;
+
+    const idle = await server.call('access_proxy', { url: `${emulator.appUrl}/api/data.json`, idle_timeout_seconds: 600 });
+    const changed = idle.structuredContent as Started;
+    assert.equal(changed.base_url, first.base_url, 'same address, not a new proxy');
+    assert.equal(changed.reused, true);
+    assert.equal(changed.idle_timeout_seconds, 600);
+    assert.match(changed.message, /idle timeout is now 600 s/);
+    assert.deepEqual((await listed()).map((p) => [p.base_url, p.idle_timeout_seconds]), [[first.base_url, 600]]);
+    // Called again without the argument: the running proxy is returned as it is.
+    assert.equal(((await server.call('access_proxy', { url: emulator.appUrl })).structuredContent as Started).idle_timeout_seconds, 600);
+
+    // A port that cannot be had: the call fails, and the proxy the agent already uses keeps running.
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    const busyPort = (busy.address() as AddressInfo).port;
+    try {
+      const refused = await server.call('access_proxy', { url: emulator.appUrl, port: busyPort });
+      assert.equal(refused.isError, true);
+      assert.match(textOf(refused), new RegExp(`${first.base_url}, keeps running`));
+    } finally {
+      busy.close();
+    }
+    assert.equal(await code(first.base_url), '200');
+    assert.deepEqual((await listed()).map((p) => p.base_url), [first.base_url]);
+
+    // Another free port: the proxy moves there, and the result says the old address stopped.
+    const free = createServer();
+    await new Promise<void>((resolve) => free.listen(0, '127.0.0.1', resolve));
+    const freePort = (free.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => free.close(() => resolve()));
+    const moved = (await server.call('access_proxy', { url: emulator.appUrl, port: freePort })).structuredContent as Started;
+    assert.equal(moved.base_url, `http://127.0.0.1:${freePort}`);
+    assert.match(moved.message, new RegExp(`${first.base_url}, which stopped`));
+    assert.equal(await code(moved.base_url), '200');
+    assert.equal(await code(first.base_url), '000');
+    await server.call('access_logout', { all: true });
   });
 });
 

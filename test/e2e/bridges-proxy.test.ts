@@ -129,6 +129,51 @@ describe('cf-access-mcp proxy (issue 14)', () => {
     assert.equal(emulator.requests({ origin: 'plain' }).length, 0);
   });
 
+  it('refuses what a web page of another site sends it (WebSocket, form post, subresource); local pages and navigations pass', async () => {
+    const seen = () => emulator.requests({ endpoint: 'resource' }).filter((e) => e.path.startsWith('/echo?site=')).length;
+    const before = seen();
+    const wsHeaders = ['-H', 'Connection: Upgrade', '-H', 'Upgrade: websocket', '-H', 'Sec-WebSocket-Version: 13', '-H', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=='];
+    const upgrades = () => emulator.log.filter((e) => e.endpoint === 'websocket').length;
+    const upgradesBefore = upgrades();
+    // A page on attacker.example opens ws://127.0.0.1:<port>/ws: the browser sends the proxy's own Host, and no same-origin policy guards WebSockets.
+    const socket = await run('curl', ['-s', '-i', '--max-time', '10', ...wsHeaders, '-H', 'Origin: https://attacker.example', `${proxy.base}/ws`]);
+    assert.match(socket.stdout, /^HTTP\/1\.1 403/);
+    assert.match(socket.stdout, /cross_site_request/);
+    assert.equal(upgrades(), upgradesBefore);
+    const form = await run('curl', ['-s', '-i', '-H', 'Origin: https://attacker.example', '-d', 'x=1', `${proxy.base}/echo?site=form`]);
+    assert.match(form.stdout, /^HTTP\/1\.1 403/);
+    assert.match(form.stdout, /Use the proxy from local programs/);
+    const sandboxed = await run('curl', ['-s', '-i', '-H', 'Origin: null', `${proxy.base}/echo?site=null`]);
+    assert.match(sandboxed.stdout, /^HTTP\/1\.1 403/);
+    const image = await run('curl', ['-s', '-i', '-H', 'Sec-Fetch-Site: cross-site', '-H', 'Sec-Fetch-Mode: no-cors', `${proxy.base}/echo?site=img`]);
+    assert.match(image.stdout, /^HTTP\/1\.1 403/);
+    assert.equal(seen(), before, 'nothing of the other site reached the origin');
+    // The proxy's own pages, a local dev server's pages, and a link the user follows from elsewhere go through.
+    for (const origin of [proxy.base, 'http://localhost:5173']) {
+      const local = await run('curl', ['-s', '-i', '-H', `Origin: ${origin}`, '-d', 'x=1', `${proxy.base}/echo?site=local`]);
+      assert.match(local.stdout, /^HTTP\/1\.1 200/, origin);
+    }
+    const link = await run('curl', ['-s', '-i', '-H', 'Sec-Fetch-Site: cross-site', '-H', 'Sec-Fetch-Mode: navigate', `${proxy.base}/echo?site=link`]);
+    assert.match(link.stdout, /^HTTP\/1\.1 200/);
+  });
+
+  it("a browser page served through the proxy posts and opens WebSockets as if on the origin: Origin and Referer name the origin, as its CSRF check expects", async () => {
+    const page = `${proxy.base}/form?step=2`;
+    const post = await run('curl', ['-s', '-i', '-H', `Origin: ${proxy.base}`, '-H', `Referer: ${page}`, '-d', 'x=1', `${proxy.base}/echo?site=own-page`]);
+    assert.match(post.stdout, /^HTTP\/1\.1 200/);
+    const sent = emulator.requests({ endpoint: 'resource' }).filter((e) => e.path === '/echo?site=own-page').at(-1)!;
+    assert.equal(sent.headers.origin, emulator.appUrl);
+    assert.equal(sent.headers.referer, `${emulator.appUrl}/form?step=2`);
+    assert.equal(sent.headers.host, new URL(emulator.appUrl).host, 'Origin and Host agree');
+    // A local dev server's page is another origin: named as it is, for the application's CORS rules to judge.
+    await run('curl', ['-s', '-H', 'Origin: http://localhost:5173', `${proxy.base}/echo?site=dev-server`]);
+    assert.equal(emulator.requests({ endpoint: 'resource' }).filter((e) => e.path === '/echo?site=dev-server').at(-1)!.headers.origin, 'http://localhost:5173');
+    const wsHeaders = ['-H', 'Connection: Upgrade', '-H', 'Upgrade: websocket', '-H', 'Sec-WebSocket-Version: 13', '-H', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=='];
+    const socket = await run('curl', ['-s', '-i', '--max-time', '3', ...wsHeaders, '-H', `Origin: ${proxy.base.replace('127.0.0.1', 'localhost')}`, `${proxy.base}/ws`]);
+    assert.match(socket.stdout, /^HTTP\/1\.1 101/);
+    assert.equal(emulator.log.filter((e) => e.endpoint === 'websocket').at(-1)!.headers.origin, emulator.appUrl);
+  });
+
   it("never drops the client's Authorization silently: refused with a next step", async () => {
     const result = await run('curl', ['-s', '-i', '-H', 'Authorization: Bearer my-own-api-key', `${proxy.base}/echo`]);
     assert.match(result.stdout, /^HTTP\/1\.1 409/);

@@ -171,3 +171,32 @@ describe('mcp.json.example', () => {
     }
   });
 });
+
+describe('mcp.json.example bridge entries (issue 14)', () => {
+  const bridge = example._bridge as unknown as Record<string, Record<string, unknown>>;
+
+  for (const client of CLIENTS) {
+    it(`${client.key}: a bridge entry in the client's shape, published (npx) and as installed today (the cf-access-mcp command)`, () => {
+      for (const [form, launch] of [
+        ['config', ['npx', '-y', PACKAGE, 'bridge']],
+        ['config_installed', [PACKAGE, 'bridge']],
+      ] as const) {
+        const parsed = client.schema.safeParse(bridge[client.key]![form]);
+        assert.ok(parsed.success, `${client.key} ${form}: ${parsed.success ? '' : z.prettifyError(parsed.error)}`);
+        const servers = Object.values((client.servers as (c: unknown) => Record<string, unknown>)(parsed.data));
+        assert.equal(servers.length, 1);
+        const argv = (client.launch as (s: unknown) => string[])(servers[0]);
+        assert.deepEqual(argv.slice(0, -1), [...launch], `${client.key} ${form}`);
+        assert.match(argv.at(-1)!, /^https:\/\/[^/]+\/mcp$/);
+      }
+    });
+  }
+
+  it('codex: the TOML lines of both forms are their JSON entries; claude-code: an installed "claude mcp add" line', async () => {
+    const { parse } = await import('smol-toml');
+    for (const [toml, config] of [['toml', 'config'], ['toml_installed', 'config_installed']] as const) {
+      assert.deepEqual(JSON.parse(JSON.stringify(parse((bridge.codex![toml] as string[]).join('\n')))), bridge.codex![config]);
+    }
+    assert.match(String(bridge['claude-code']!._claude_mcp_add_installed), /^claude mcp add --scope user remote-app -- cf-access-mcp bridge https:\/\/\S+$/);
+  });
+});

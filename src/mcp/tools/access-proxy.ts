@@ -71,11 +71,18 @@ export function registerAccessProxy(server: McpServer, getService: ServiceProvid
           nextStep = `${error.pending.next_step} Until then requests through the proxy get HTTP 503 with the sign-in link.`;
         }
         const idleSeconds = args.idle_timeout_seconds ?? service.config.proxyIdleSeconds;
-        const { proxy, reused } = await proxiesOf(service).start(target.href, { port: args.port, loginWaitSeconds: service.config.defaultWaitSeconds, idleSeconds });
+        const { proxy, reused, idleChanged, replaced } = await proxiesOf(service).start(target.href, {
+          port: args.port,
+          loginWaitSeconds: service.config.defaultWaitSeconds,
+          idleSeconds,
+          idleRequested: args.idle_timeout_seconds !== undefined,
+        });
         const lifetime = lifetimeOf(proxy);
         const application = appLabel(proxy.appKey);
         const lines = [
           `${reused ? 'Proxy already running' : 'Proxy started'}: ${proxy.baseUrl} → ${proxy.origin} for the application ${application} (lives ${lifetime}).`,
+          ...(idleChanged ? [`Its idle timeout is now ${proxy.idleSeconds} s, counted from now.`] : []),
+          ...(replaced ? [`It replaces the proxy at ${replaced}, which stopped (another port was asked for).`] : []),
           `Use ${proxy.baseUrl}/<path> in place of ${proxy.origin}/<path>; the Access credential is added by the proxy, never shown.`,
           ...(signedIn ? [] : [`Not signed in yet${loginUrl ? `: ${loginUrl}` : ''}.`]),
         ];
