@@ -74,8 +74,6 @@ function fenced(code: string, language: string): string {
   return `${fence}${language}\n${code}\n${fence}`;
 }
 
-/** Line numbers a highlighter writes inside the code (Pygments `linenos`, Rouge `lineno`, Chroma `ln`/`lnt`): never part of it. */
-const LINE_NUMBER_CLASSES = ['linenos', 'lineno', 'ln', 'lnt'];
 /** Tables highlighters lay code out in, line numbers in the first cell and the code in the last (Pygments, Rouge, Chroma). */
 const LINE_NUMBER_TABLES = ['highlighttable', 'rouge-table', 'lntable'];
 
@@ -112,12 +110,11 @@ export function renderPre(pre: HtmlElement, writer: MarkdownWriter, context: Ren
   // Rouge puts its line-number table inside <pre><code class="language-…">: the code is the table's.
   const table = lineNumberTableIn(pre);
   if (table) return renderLineNumberTable(table, writer, context, languageOf(pre, codes[0]) || fallbackLanguage);
-  const skip = (element: HtmlElement) => context.skip(element) || hasClass(element, LINE_NUMBER_CLASSES);
   // Node's docs put the ESM and CommonJS variants side by side in one <pre> (and nothing else): one block each.
   const onlyCodes = codes.length > 1 && pre.children.every((child) => (!isText(child) && child.name === 'code') || (isText(child) ? child.text : textOf(child, context.skip)).trim() === '');
   const blocks = onlyCodes
-    ? codes.map((code) => ({ text: codeText(preText(code, skip)), language: languageOf(pre, code) || fallbackLanguage }))
-    : [{ text: codeText(preText(pre, skip)), language: languageOf(pre, codes[0]) || fallbackLanguage }];
+    ? codes.map((code) => ({ text: codeText(preText(code, context.skip)), language: languageOf(pre, code) || fallbackLanguage }))
+    : [{ text: codeText(preText(pre, context.skip)), language: languageOf(pre, codes[0]) || fallbackLanguage }];
   for (const block of blocks) {
     if (block.text.trim() === '') continue;
     // In a table cell each line is code of its own, the lines joined by <br>.

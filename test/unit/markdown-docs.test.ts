@@ -66,6 +66,8 @@ describe('code with line numbers', () => {
     );
     assert.match(md, /```python\ndef f\(\):\n    return 1\n```/);
     assert.match(md, /```go\nx := 1\ny := 2\n```/);
+    const text = (await htmlToReadable(page(`<main><p>${PROSE}</p><pre><span class="linenos">1</span>def f():\n<span class="linenos">2</span>    return 1</pre></main>`), 'text')).text;
+    assert.match(text, /^def f\(\):\n {4}return 1$/m, 'format text too');
   });
 });
 
