@@ -104,7 +104,7 @@ export function rememberPage(svc: AccessService, params: FetchParams, request: R
     cacheOf(svc).set(key.key, { application: key.application, origin: address.target.origin, value: { result, fullText }, size: fullText.length + 1024 });
   }
   return changed
-    ? [`The page changed since its earlier part was read: the copy kept for paging was gone (kept ${PAGE_KEPT_MINUTES} minutes, and dropped by a logout), so this part comes from a new fetch and may not continue the earlier one. To read one version throughout, ${step('fetch', { continue_at: 0 })} and the same other arguments.`]
+    ? [`The page changed since its earlier part was read: the copy kept for paging was gone (kept ${PAGE_KEPT_MINUTES} minutes at most; a logout, or many other long pages, drop it sooner), so this part comes from a new fetch and may not continue the earlier one. To read one version throughout, ${step('fetch', { continue_at: 0 })} and the same other arguments.`]
     : [];
 }
 
