@@ -149,8 +149,8 @@ export class CallbackListener {
     return server;
   }
 
-  /** Waits for the callback carrying `state`. Rejects after `timeoutMs`. */
-  expect(state: string, host: string, timeoutMs: number): Promise<CallbackParams> {
+  /** Waits for the callback carrying `state` of the login to `host` (started for `loginUrl`). Rejects after `timeoutMs`. */
+  expect(state: string, host: string, timeoutMs: number, loginUrl?: string): Promise<CallbackParams> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters.delete(state);
@@ -160,7 +160,7 @@ export class CallbackListener {
           new AccessError(
             'login_timeout',
             `The login to ${host} was not completed within ${Math.round(timeoutMs / 1000)} s.`,
-            `To start a new login, ${step('login', { url: '<url>' })}, and finish it in the browser.`,
+            loginUrl ? `To start a new login, ${step('login', { url: loginUrl })}, and finish it in the browser.` : 'Start a new login and finish it in the browser.',
           ),
         );
       }, timeoutMs);

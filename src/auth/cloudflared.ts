@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { jwtAudiences, type VerifiedApp } from './app-metadata.js';
 import type { BrowserResult } from './browser.js';
 import { AccessError } from '../core/errors.js';
+import { remoteText } from '../core/remote-text.js';
 import type { Logger } from '../core/logger.js';
 import { longestKeyFor, type AppKey } from './app-key.js';
 import { OriginLocks, type HeldLock } from './login-lock.js';
@@ -122,8 +123,7 @@ function scrub(text: string): string {
 
 function lastLine(text: string): string {
   const lines = scrub(text).split('\n').map((l) => l.trim()).filter(Boolean);
-  const line = lines[lines.length - 1] ?? '';
-  return line.length > 300 ? `${line.slice(0, 300)}…` : line;
+  return remoteText(lines[lines.length - 1] ?? '', 300);
 }
 
 interface Run {

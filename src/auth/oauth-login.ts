@@ -29,6 +29,7 @@ import { isTrustedLoginHost } from '../core/url-policy.js';
 import { isTrustedTeam, TEAM_TRUSTED_FIELD, teamHost, untrustedTeamReason } from './trusted-teams.js';
 import { exchangeCode } from './token.js';
 import { appKeyOf, appLabel, longestKeyFor, type AppKey } from './app-key.js';
+import { remoteText } from '../core/remote-text.js';
 import type { LoginInProgress } from './login-method.js';
 
 export interface OAuthLoginConfig {
@@ -488,7 +489,7 @@ export class OAuthLogin {
       });
       const { registration, redirectUri } = registered;
       result = this.callback
-        .expect(state, target.host, this.config.loginTimeoutMs)
+        .expect(state, appLabel(discovery.app), this.config.loginTimeoutMs, target.href)
         .then((params) => this.finish(target, discovery, registration, redirectUri, verifier, params));
     } finally {
       release();
@@ -577,7 +578,7 @@ export class OAuthLogin {
     params: CallbackParams,
   ): Promise<StoredSession> {
     if (params.error) {
-      if (CLIENT_REJECTED.has(params.error)) throw new ClientRejectedError(params.error);
+      if (CLIENT_REJECTED.has(params.error)) throw new ClientRejectedError(params.error, target.href);
       const refusedForm = new URL(redirectUri).hostname;
       if (params.error === 'invalid_request' && /redirect_uri/i.test(params.error_description ?? '') && isCallbackHost(refusedForm)) throw new RedirectRefusedError(refusedForm);
       const denied = params.error === 'access_denied';
@@ -588,7 +589,7 @@ export class OAuthLogin {
         params.error,
         denied
           ? `The login to ${application} was denied in the browser.`
-          : `The authorization server refused the login to ${application} (${redactSecrets(params.error.slice(0, 100), [params.code, verifier])}${params.error_description ? `: ${redactSecrets(params.error_description, [params.code, verifier]).slice(0, 300)}` : ''}).`,
+          : `The authorization server refused the login to ${application} (${remoteText(redactSecrets(params.error, [params.code, verifier]), 100)}${params.error_description ? `: ${remoteText(redactSecrets(params.error_description, [params.code, verifier]), 300)}` : ''}).`,
         denied
           ? `If that was a mistake, ${step('login', { url: target.href, force: true })} and choose Approve; otherwise ask the Access administrator for access.`
           : `To try again, ${step('login', { url: target.href, force: true })}; if it repeats, check the Access application configuration.`,
@@ -606,9 +607,10 @@ export class OAuthLogin {
         redirectUri,
         verifier,
         resource: discovery.resource,
+        loginUrl: target.href,
       });
     } catch (error) {
-      if (error instanceof OAuthProtocolError && CLIENT_REJECTED.has(error.oauthError)) throw new ClientRejectedError(error.oauthError);
+      if (error instanceof OAuthProtocolError && CLIENT_REJECTED.has(error.oauthError)) throw new ClientRejectedError(error.oauthError, target.href);
       throw error;
     }
     const session: StoredSession = {
@@ -773,7 +775,7 @@ function forcedFormRefused(discovery: Discovery, host: CallbackHost): AccessErro
 }
 
 class ClientRejectedError extends OAuthProtocolError {
-  constructor(oauthError: string) {
-    super('authorization_failed', oauthError, `The authorization server no longer knows this client (${oauthError}).`, `To register again, ${step('login', { url: '<url>', force: true })}.`);
+  constructor(oauthError: string, loginUrl: string) {
+    super('authorization_failed', oauthError, `The authorization server no longer knows this client (${remoteText(oauthError, 100)}).`, `To register again, ${step('login', { url: loginUrl, force: true })}.`);
   }
 }

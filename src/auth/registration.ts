@@ -1,6 +1,7 @@
 import type { Dispatcher } from 'undici';
 import { requestJson, parseWith } from '../http/json.js';
 import { AccessError } from '../core/errors.js';
+import { remoteText } from '../core/remote-text.js';
 import { OAuthErrorSchema, RegistrationResponseSchema } from './schemas.js';
 
 export type GrantType = 'authorization_code' | 'refresh_token';
@@ -60,7 +61,8 @@ export async function registerClient(
   if (response.status < 200 || response.status >= 300) {
     const err = OAuthErrorSchema.safeParse(response.json);
     // Bounded: a hostile server's text goes into the agent's context.
-    const detail = err.success ? `${err.data.error.slice(0, 100)}${err.data.error_description ? `: ${err.data.error_description.slice(0, 300)}` : ''}` : `HTTP ${response.status}`;
+    // The server's words, on one line: they must not bring control characters or a line of their own into our message.
+    const detail = err.success ? `${remoteText(err.data.error, 100)}${err.data.error_description ? `: ${remoteText(err.data.error_description, 300)}` : ''}` : `HTTP ${response.status}`;
     const reason = err.success ? refusalReason(err.data.error, err.data.error_description) : 'other';
     throw new RegistrationRefusedError(
       reason,

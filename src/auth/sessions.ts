@@ -110,6 +110,7 @@ export class Sessions {
         refreshToken: current.refresh_token,
         clientId: current.client_id,
         resource: current.resource,
+        loginUrl: origin,
       });
       const next: StoredSession = { ...current, ...tokens, refreshed_at: Date.now() };
       await this.store.putSession(next);

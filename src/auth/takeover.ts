@@ -1,7 +1,7 @@
 import type { CallbackListener, CallbackParams } from './callback-server.js';
 import { CallbackListener as Listener } from './callback-server.js';
 import type { Logger } from '../core/logger.js';
-import type { AppKey } from './app-key.js';
+import { appLabel, type AppKey } from './app-key.js';
 import type { Discovery, PendingLogin } from './oauth-login.js';
 import type { ResumableLogin } from './pending-store.js';
 import type { Registration } from './registration.js';
@@ -27,7 +27,7 @@ export async function resumeLogin(record: ResumableLogin, options: { bind?: stri
   const target = new URL(record.origin);
   const listener = new Listener({ preferredPort: Number(redirect.port), fixedPort: true, bind: options.bind, log: (level, message) => options.log(level, message) });
   const result = listener
-    .expect(record.state, target.host, Math.max(1, record.expires_at - Date.now()))
+    .expect(record.state, appLabel(record.origin), Math.max(1, record.expires_at - Date.now()), target.href)
     .then((params) => options.finish(target, discoveryOf(record), registrationOf(record), record.redirect_uri, record.verifier, params));
   result.catch(() => {});
   if (record.cookie) listener.requireCookie(record.state, record.cookie);

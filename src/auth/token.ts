@@ -3,6 +3,7 @@ import { step } from '../core/next-step.js';
 import { requestJson, parseWith } from '../http/json.js';
 import { AccessError, OAuthProtocolError } from '../core/errors.js';
 import { redactSecrets, rememberSecret } from '../core/redact.js';
+import { remoteText } from '../core/remote-text.js';
 import { OAuthErrorSchema, TokenResponseSchema, type TokenResponse } from './schemas.js';
 
 export interface TokenSet {
@@ -13,7 +14,8 @@ export interface TokenSet {
   token_type: string;
 }
 
-const REDO = `Log in again (${step('login', { url: '<url>', force: true })}); codes are single-use and short-lived.`;
+/** The next step after a failed code exchange or refresh: log in again to the application at `loginUrl`. */
+const redo = (loginUrl: string) => `Log in again (${step('login', { url: loginUrl, force: true })}); codes are single-use and short-lived.`;
 
 /** Form fields that carry a secret: a server's error text may echo them back. */
 const SECRET_FIELDS = ['code', 'code_verifier', 'refresh_token', 'token'];
@@ -25,15 +27,17 @@ const SECRET_FIELDS = ['code', 'code_verifier', 'refresh_token', 'token'];
  */
 export const MAX_TOKEN_LIFETIME_S = 366 * 24 * 3600;
 
-async function tokenRequest(dispatcher: Dispatcher, tokenEndpoint: string, form: Record<string, string | undefined>, step: string): Promise<TokenResponse> {
+async function tokenRequest(dispatcher: Dispatcher, tokenEndpoint: string, form: Record<string, string | undefined>, step: string, loginUrl: string): Promise<TokenResponse> {
+  const REDO = redo(loginUrl);
   const url = new URL(tokenEndpoint);
   const sent = SECRET_FIELDS.map((name) => form[name]);
   rememberSecret(...sent);
   const response = await requestJson(dispatcher, url, { form });
   if (response.status !== 200) {
     const err = OAuthErrorSchema.safeParse(response.json);
-    const oauthError = err.success ? redactSecrets(err.data.error.slice(0, 100), sent) : `http_${response.status}`;
-    const description = err.success && err.data.error_description ? `: ${redactSecrets(err.data.error_description, sent).slice(0, 300)}` : '';
+    // The server's words, on one line: they must not bring control characters or a line of their own into our message.
+    const oauthError = err.success ? remoteText(redactSecrets(err.data.error, sent), 100) : `http_${response.status}`;
+    const description = err.success && err.data.error_description ? `: ${remoteText(redactSecrets(err.data.error_description, sent), 300)}` : '';
     throw new OAuthProtocolError('token_failed', oauthError, `The ${step} at ${url.host} failed (${oauthError}${description}).`, REDO);
   }
   const tokens = parseWith(TokenResponseSchema, response.json, `The ${step} response`, url, REDO);
@@ -57,7 +61,7 @@ function toTokenSet(tokens: TokenResponse, previousRefresh?: string): TokenSet {
 /** Step 7: exchange the authorization code (with the PKCE verifier and `resource`). */
 export async function exchangeCode(
   dispatcher: Dispatcher,
-  params: { tokenEndpoint: string; code: string; clientId: string; redirectUri: string; verifier: string; resource: string },
+  params: { tokenEndpoint: string; code: string; clientId: string; redirectUri: string; verifier: string; resource: string; loginUrl: string },
 ): Promise<TokenSet> {
   const tokens = await tokenRequest(
     dispatcher,
@@ -71,6 +75,7 @@ export async function exchangeCode(
       resource: params.resource,
     },
     'code exchange',
+    params.loginUrl,
   );
   return toTokenSet(tokens);
 }
@@ -78,13 +83,14 @@ export async function exchangeCode(
 /** Step 9: refresh (with `resource`, as RFC 8707 asks). */
 export async function refreshTokens(
   dispatcher: Dispatcher,
-  params: { tokenEndpoint: string; refreshToken: string; clientId: string; resource: string },
+  params: { tokenEndpoint: string; refreshToken: string; clientId: string; resource: string; loginUrl: string },
 ): Promise<TokenSet> {
   const tokens = await tokenRequest(
     dispatcher,
     params.tokenEndpoint,
     { grant_type: 'refresh_token', refresh_token: params.refreshToken, client_id: params.clientId, resource: params.resource },
     'token refresh',
+    params.loginUrl,
   );
   return toTokenSet(tokens, params.refreshToken);
 }

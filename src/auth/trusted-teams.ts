@@ -66,6 +66,6 @@ export function untrustedTeamReason(team: string, host: string): string {
   return (
     `${team} is not a team you have signed in to before, so its sign-in page for ${host} was not opened automatically ` +
     `(any site can name any Access team). Open the link only if you expect to sign in to ${host} through ${team}; ` +
-    `to open this team's page automatically from now on, set CF_ACCESS_MCP_TEAMS=${team} in the MCP server's environment`
+    `to open this team's page automatically from now on, set CF_ACCESS_MCP_TEAMS=${team} where cf-access-mcp runs (the env of its entry in your MCP client's config, or your shell for the command line)`
   );
 }

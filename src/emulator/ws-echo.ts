@@ -84,7 +84,8 @@ export function webSocketEcho(req: IncomingMessage, socket: Duplex, head: Buffer
     });
   };
   socket.on('data', onData);
-  // The client went away without a close frame: end our side too, as a server does (else the socket stays half open).
+  // The HTTP server's sockets allow half-open: a peer that just goes away (curl at --max-time) would leave this
+  // side open and no longer read, and the server's close() would wait for it forever.
   socket.on('end', () => socket.end());
   socket.on('error', () => socket.destroy());
   if (pending.length) onData(Buffer.alloc(0));

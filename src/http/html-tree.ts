@@ -155,9 +155,16 @@ export function textOf(element: HtmlElement, skip?: (element: HtmlElement) => bo
   return parts.join('');
 }
 
-/** Preformatted text as a browser shows it: each <br> a line break (some highlighters write a <pre>'s lines that way). */
+/** Line numbers a highlighter writes inside the code (Pygments `linenos`, Rouge `lineno`, Chroma `ln`/`lnt`): never part of it. */
+const LINE_NUMBER_CLASSES = ['linenos', 'lineno', 'ln', 'lnt'];
+
+/**
+ * Preformatted text as a browser shows it, each <br> a line break (some
+ * highlighters write a <pre>'s lines that way), without the line numbers a
+ * highlighter put inside it.
+ */
 export function preText(element: HtmlElement, skip?: (element: HtmlElement) => boolean): string {
-  return textOf(element, skip, true);
+  return textOf(element, (child) => skip?.(child) === true || hasClass(child, LINE_NUMBER_CLASSES), true);
 }
 
 /** About how much text a reader sees under `element`: its characters, each run of whitespace counted as one. */

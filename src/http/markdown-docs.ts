@@ -74,13 +74,47 @@ function fenced(code: string, language: string): string {
   return `${fence}${language}\n${code}\n${fence}`;
 }
 
-export function renderPre(pre: HtmlElement, writer: MarkdownWriter, context: RenderContext): void {
+/** Tables highlighters lay code out in, line numbers in the first cell and the code in the last (Pygments, Rouge, Chroma). */
+const LINE_NUMBER_TABLES = ['highlighttable', 'rouge-table', 'lntable'];
+
+export function isLineNumberTable(table: HtmlElement): boolean {
+  return hasClass(table, LINE_NUMBER_TABLES);
+}
+
+/** The code of a line-number table (its last <pre>), fenced; the language from the table's wrappers when the code names none. */
+export function renderLineNumberTable(table: HtmlElement, writer: MarkdownWriter, context: RenderContext, language = ''): void {
+  const pres: HtmlElement[] = [];
+  const stack = [table];
+  while (stack.length) {
+    const element = stack.pop()!;
+    if (element.name === 'pre') pres.push(element);
+    else for (const child of elementChildren(element)) stack.push(child);
+  }
+  // Popped last child first: the code cell's <pre> was found first.
+  const code = pres[0];
+  if (code) renderPre(code, writer, context, language || languageOf(table));
+}
+
+function lineNumberTableIn(pre: HtmlElement): HtmlElement | undefined {
+  const stack = elementChildren(pre);
+  while (stack.length) {
+    const element = stack.pop()!;
+    if (element.name === 'table' && isLineNumberTable(element)) return element;
+    stack.push(...elementChildren(element));
+  }
+  return undefined;
+}
+
+export function renderPre(pre: HtmlElement, writer: MarkdownWriter, context: RenderContext, fallbackLanguage = ''): void {
   const codes = elementChildren(pre).filter((child) => child.name === 'code');
+  // Rouge puts its line-number table inside <pre><code class="language-…">: the code is the table's.
+  const table = lineNumberTableIn(pre);
+  if (table) return renderLineNumberTable(table, writer, context, languageOf(pre, codes[0]) || fallbackLanguage);
   // Node's docs put the ESM and CommonJS variants side by side in one <pre> (and nothing else): one block each.
   const onlyCodes = codes.length > 1 && pre.children.every((child) => (!isText(child) && child.name === 'code') || (isText(child) ? child.text : textOf(child, context.skip)).trim() === '');
   const blocks = onlyCodes
-    ? codes.map((code) => ({ text: codeText(preText(code, context.skip)), language: languageOf(pre, code) }))
-    : [{ text: codeText(preText(pre, context.skip)), language: languageOf(pre, codes[0]) }];
+    ? codes.map((code) => ({ text: codeText(preText(code, context.skip)), language: languageOf(pre, code) || fallbackLanguage }))
+    : [{ text: codeText(preText(pre, context.skip)), language: languageOf(pre, codes[0]) || fallbackLanguage }];
   for (const block of blocks) {
     if (block.text.trim() === '') continue;
     // In a table cell each line is code of its own, the lines joined by <br>.

@@ -9,6 +9,7 @@
 import { elementChildren, isText, type HtmlElement } from './html-tree.js';
 import { inlineOf, renderChildren, type RenderContext } from './markdown.js';
 import { escapeInline, MarkdownWriter } from './markdown-writer.js';
+import { isLineNumberTable, renderLineNumberTable } from './markdown-docs.js';
 
 /** Spanned columns are filled up to this width, and with at most this many cells per table (a hostile colspan="100000" on every cell). */
 const MAX_COLUMNS = 256;
@@ -54,6 +55,7 @@ function cellText(cell: HtmlElement, context: RenderContext): string {
 const tableRow = (cells: string[]) => `| ${cells.join(' | ')} |`;
 
 export function renderTable(table: HtmlElement, writer: MarkdownWriter, context: RenderContext): void {
+  if (isLineNumberTable(table)) return renderLineNumberTable(table, writer, context);
   const rows = ownRows(table);
   if (rows.length === 0 || (rows.length === 1 && cellsOf(rows[0]!).length <= 1) || context.inTable || containsTable(table)) {
     writer.endRun();

@@ -3,7 +3,7 @@
  * end (start_index 20000, 40000, …) converts it once and costs one MCP hop per
  * page instead of a request and a conversion each. Bounded by characters held
  * (least recently used first out) and by age. Each entry belongs to one
- * application's credential (see applicationKey in service/fetch-cache.ts): it
+ * application's credential (see credentialOf in service/fetch-cache.ts): it
  * is never served under another, and a logout drops that application's entries.
  */
 export interface CacheEntry<T> {

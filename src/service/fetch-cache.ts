@@ -10,7 +10,7 @@ import { step } from '../core/next-step.js';
 import { paginate, DEFAULT_MAX_LENGTH } from '../http/paging.js';
 import type { AccessService } from './access-service.js';
 import type { FetchParams } from './fetch-flow.js';
-import type { FetchResult } from './results.js';
+import type { AuthMethod, FetchResult } from './results.js';
 
 /** A fetched result with its whole text (FetchResult.text is one page of it). */
 interface CachedFetch {
@@ -31,17 +31,17 @@ function cacheOf(svc: AccessService): PageCache<CachedFetch> {
  * belongs to: the origin, the credential method, and which session or service
  * token it is. A new login, another method or another token is another key.
  */
-export function applicationKey(svc: AccessService, url: URL): string {
+function credentialOf(svc: AccessService, url: URL): { application: string; method: AuthMethod } {
   const configured = svc.methods.configuredFor(url);
   if (configured) {
     // Which configured credential, without keeping it: another token is another key.
     const identity = createHash('sha256').update(JSON.stringify(configured.configuredHeaders(url))).digest('hex').slice(0, 16);
-    return `${url.origin} ${configured.name} ${identity}`;
+    return { application: `${url.origin} ${configured.name} ${identity}`, method: configured.name };
   }
   const app = svc.store.appKeyFor(url);
   const session = svc.store.getSession(app);
-  if (!session) return `${app} none`;
-  return `${app} ${session.method} ${session.client_id ?? session.app_aud ?? ''} ${session.obtained_at}`;
+  if (!session) return { application: `${app} none`, method: 'none' };
+  return { application: `${app} ${session.method} ${session.client_id ?? session.app_aud ?? ''} ${session.obtained_at}`, method: session.method };
 }
 
 interface Request {
@@ -57,11 +57,11 @@ interface Request {
 const keepable = (params: FetchParams, request: Request) =>
   request.method === 'GET' && (params.body === undefined || params.body === null) && params.save_to === undefined && params.sink === undefined;
 
-function keyOf(svc: AccessService, params: FetchParams, request: Request): { key: string; application: string } | undefined {
+function keyOf(svc: AccessService, params: FetchParams, request: Request): { key: string; application: string; method: AuthMethod } | undefined {
   if (!keepable(params, request)) return undefined;
-  const application = applicationKey(svc, request.target);
+  const { application, method } = credentialOf(svc, request.target);
   const headers = Object.entries(request.headers).sort(([a], [b]) => (a < b ? -1 : 1));
-  return { key: JSON.stringify([application, params.format ?? 'markdown', request.target.href, headers]), application };
+  return { key: JSON.stringify([application, params.format ?? 'markdown', request.target.href, headers]), application, method };
 }
 
 /** The next page of a result this process fetched moments ago, or undefined (then fetch). */
@@ -73,6 +73,8 @@ export function cachedPage(svc: AccessService, params: FetchParams, request: Req
   const page = paginate(hit.fullText, params.start_index, params.max_length ?? DEFAULT_MAX_LENGTH);
   return {
     ...hit.result,
+    // (kept under its final URL too: asked for there, it names that URL)
+    url: request.target.href,
     text: page.text,
     note: page.note,
     total_length: page.total_length,
@@ -90,19 +92,19 @@ export function cachedPage(svc: AccessService, params: FetchParams, request: Req
 export function rememberPage(svc: AccessService, params: FetchParams, request: Request, result: FetchResult, fullText: string, sentWith: readonly string[]): string[] {
   const later = (params.start_index ?? 0) > 0;
   if ((!result.truncated && !later) || result.image || result.saved_to || !keepable(params, request)) return [];
-  const changed = noteVersion(svc, params, request, fullText, later);
-  const key = result.truncated && new URL(result.final_url).origin === request.target.origin ? keyOf(svc, params, request) : undefined;
-  // Kept under the credential held now: only if that is the one the page was fetched with (no sign-in landed while it was under way).
-  if (key && svc.methods.secretsFor(request.target).every((secret) => sentWith.includes(secret))) {
-    cacheOf(svc).set(key.key, {
-      application: key.application,
-      origin: request.target.origin,
-      value: { result, fullText },
-      size: fullText.length + 1024,
-    });
+  const finalUrl = new URL(result.final_url);
+  // A page reached through a redirect (same origin) is also kept under its final URL, the address its result shows.
+  const addresses = finalUrl.origin === request.target.origin && finalUrl.href !== request.target.href ? [request, { ...request, target: finalUrl }] : [request];
+  const changed = noteVersion(svc, params, addresses, fullText, later);
+  for (const address of result.truncated && finalUrl.origin === request.target.origin ? addresses : []) {
+    const key = keyOf(svc, params, address);
+    // Kept under the credential held now: only if that is the one the page was fetched with (the same method, e.g. not
+    // a session standing in for a refused service token, and no sign-in landed while it was under way).
+    if (!key || key.method !== result.auth || !svc.methods.secretsFor(address.target).every((secret) => sentWith.includes(secret))) continue;
+    cacheOf(svc).set(key.key, { application: key.application, origin: address.target.origin, value: { result, fullText }, size: fullText.length + 1024 });
   }
   return changed
-    ? [`The page changed since its earlier part was read: the copy kept for paging was gone (kept ${PAGE_KEPT_MINUTES} minutes, and dropped by a logout), so this part comes from a new fetch and may not continue the earlier one. To read one version throughout, ${step('fetch', { continue_at: 0 })} and the same other arguments.`]
+    ? [`The page changed since its earlier part was read: the copy kept for paging was gone (kept ${PAGE_KEPT_MINUTES} minutes at most; a logout, or many other long pages, drop it sooner), so this part comes from a new fetch and may not continue the earlier one. To read one version throughout, ${step('fetch', { continue_at: 0 })} and the same other arguments.`]
     : [];
 }
 
@@ -118,17 +120,20 @@ const PAGE_KEPT_MINUTES = DEFAULT_PAGE_CACHE_LIMITS.ttlMs / 60_000;
 const versions = new WeakMap<AccessService, Map<string, string>>();
 const MAX_VERSIONS = 2_000;
 
-/** Records this fetch's version of the text; true when a later part's text differs from the version recorded before. */
-function noteVersion(svc: AccessService, params: FetchParams, request: Request, fullText: string, later: boolean): boolean {
+/** Records this fetch's version of the text under each of its addresses (the first: the one asked for); true when a later part's text differs from the version recorded before. */
+function noteVersion(svc: AccessService, params: FetchParams, addresses: Request[], fullText: string, later: boolean): boolean {
   let seen = versions.get(svc);
   if (!seen) versions.set(svc, (seen = new Map()));
-  const headers = Object.entries(request.headers).sort(([a], [b]) => (a < b ? -1 : 1));
-  const key = digest(JSON.stringify([params.format ?? 'markdown', request.target.href, headers]));
   const version = `${fullText.length} ${digest(fullText)}`;
-  const before = seen.get(key);
-  seen.delete(key);
-  seen.set(key, version);
-  if (seen.size > MAX_VERSIONS) seen.delete(seen.keys().next().value!);
+  let before: string | undefined;
+  for (const [i, address] of addresses.entries()) {
+    const headers = Object.entries(address.headers).sort(([a], [b]) => (a < b ? -1 : 1));
+    const key = digest(JSON.stringify([params.format ?? 'markdown', address.target.href, headers]));
+    if (i === 0) before = seen.get(key);
+    seen.delete(key);
+    seen.set(key, version);
+    if (seen.size > MAX_VERSIONS) seen.delete(seen.keys().next().value!);
+  }
   return later && before !== undefined && before !== version;
 }
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { callbackAddress, eventually, resultData, tempHome, textOf } from '../helpers/harness.js';
+import { callbackAddress, eventually, finishSignIn, resultData, tempHome, textOf } from '../helpers/harness.js';
 import { cliEnv, finishCli, runCliText, startCli } from '../helpers/cli-run.js';
 import { e2eSuite } from '../helpers/suite.js';
 
@@ -38,29 +38,6 @@ const alive = (pid: number) => {
 function envWithJar(home: string): NodeJS.ProcessEnv {
   const env = cliEnv(home, 'ignore');
   return { ...env, TEST_BROWSER_JAR: join(dirname(env.TEST_BROWSER_LOG!), 'cookies.json') };
-}
-
-/** The user finishes signing in at `authorizationUrl` in the browser that opened it (emulator auto-approval); returns the callback page. */
-async function finishSignIn(authorizationUrl: string, jarFile: string): Promise<string> {
-  const response = await fetch(authorizationUrl, { redirect: 'manual' });
-  await response.arrayBuffer();
-  const callback = response.headers.get('location')!;
-  assert.match(callback, /\/callback\?/);
-  const jar = (existsSync(jarFile) ? JSON.parse(readFileSync(jarFile, 'utf8')) : []) as Array<[string, Array<{ name: string; value: string }>]>;
-  const cookie = jar.flatMap(([, cookies]) => cookies).map((c) => `${c.name}=${c.value}`).join('; ');
-  return (await eventually(
-    async () => {
-      try {
-        const r = await fetch(callback, { headers: { accept: 'text/html', cookie } });
-        const html = await r.text();
-        return r.status === 200 ? html : undefined;
-      } catch {
-        return undefined;
-      }
-    },
-    30_000,
-    'a process to answer the callback',
-  ))!;
 }
 
 describe('cf-access-mcp login, application under a path', () => {

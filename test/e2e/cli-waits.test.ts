@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Emulator } from '../../src/emulator/index.js';
-import { BROWSER_SCRIPT, cleanupHomes, eventually, SERVER_ENTRY, startEmulator, tempHome, trustedTeamsEnv } from '../helpers/harness.js';
+import { BROWSER_SCRIPT, cleanupHomes, eventually, finishSignIn, SERVER_ENTRY, startEmulator, tempHome, trustedTeamsEnv } from '../helpers/harness.js';
 
 /**
  * Issue 13 item 5: when `login`/`fetch` stop waiting they say that nobody
@@ -106,28 +106,8 @@ describe('CLI waits', () => {
     const authorizationUrl = opened(log)[0];
     assert.ok(authorizationUrl, 'the browser was opened once');
 
-    // The user finishes signing in: the authorization endpoint sends the browser to the callback, where the background process listens.
-    const response = await fetch(authorizationUrl, { redirect: 'manual' });
-    await response.arrayBuffer();
-    const callback = response.headers.get('location')!;
-    assert.match(callback, /\/callback\?/);
-    // The browser the login opened holds the start address's cookie, which the callback must carry.
-    const jarFile = join(dirname(log), 'cookies.json');
-    const jar = (existsSync(jarFile) ? JSON.parse(readFileSync(jarFile, 'utf8')) : []) as Array<[string, Array<{ name: string; value: string }>]>;
-    const cookie = jar.flatMap(([, cookies]) => cookies).map((c) => `${c.name}=${c.value}`).join('; ');
-    const page = (await eventually(
-      async () => {
-        try {
-          const r = await fetch(callback, { headers: { accept: 'text/html', cookie } });
-          const html = await r.text();
-          return r.status === 200 ? html : undefined;
-        } catch {
-          return undefined;
-        }
-      },
-      30_000,
-      'the background process to answer the callback',
-    ))!;
+    // The user finishes signing in in the browser the login opened (it holds the start address's cookie); the background process answers.
+    const page = await finishSignIn(authorizationUrl, join(dirname(log), 'cookies.json'));
     assert.doesNotMatch(page, /not valid|not load/i);
     await eventually(() => !alive(pid), 30_000, 'the background process to exit');
 

@@ -102,6 +102,21 @@ describe('paging without refetching', () => {
     assert.ok(docRequests(e).length >= 1, 'the page was fetched again, not served from before the logout');
   });
 
+  it('a page fetched with the session (the configured service token refused) is not kept as the service token\'s', async () => {
+    const e = await suite.emulator({ approval: 'auto', serviceTokens: [{ clientId: 'perf-client.access', clientSecret: 'perf-right-secret-8d1c' }] });
+    const s = await suite.server({ env: { CF_ACCESS_CLIENT_ID: 'perf-client.access', CF_ACCESS_CLIENT_SECRET: 'perf-wrong-secret-3f7a', CF_ACCESS_SERVICE_TOKEN_HOSTS: new URL(e.appUrl).host } });
+    suite.secrets.add('perf-wrong-secret-3f7a');
+    const url = `${e.appUrl}/doc?kb=120`;
+    assert.equal(resultData(await s.call('access_login', { url, method: 'oauth' })).method, 'oauth');
+    rememberStoredSecrets(s.home);
+    const first = await s.call('access_fetch', { url });
+    assert.equal(resultData(first).auth, 'oauth', textOf(first).slice(0, 300));
+    e.clearLog();
+    const next = await s.call('access_fetch', { url, start_index: 20_000 });
+    assert.equal(resultData(next).auth, 'oauth', textOf(next).slice(0, 300));
+    assert.equal(docRequests(e).length, 1, 'fetched again: the kept page belonged to no credential the lookup names');
+  });
+
   it('another credential for the same origin does not get the cached page', async () => {
     const e = await emulator();
     const s = await server();
@@ -149,6 +164,30 @@ describe('paging without refetching', () => {
     assert.deepEqual(steady.warnings, [], 'a page fetched again unchanged needs no warning');
     assert.deepEqual((await read('/changing', 3_000)).warnings, [], 'the next part continues the new version, from the kept copy');
   });
+  it('a page reached through a redirect is continued from the cache at its final URL too (the address its header line shows), and warns there when it changed', async () => {
+    const site = suite.track(await Hostile.start());
+    let version = 0;
+    site.routes.set('/moved', (_req, res) => void res.writeHead(302, { location: '/changing' }).end());
+    site.routes.set('/changing', (_req, res) => {
+      version++;
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
+      res.end(Array.from({ length: 3_000 }, (_, i) => `version ${version} line ${i}`).join('\n'));
+    });
+    const s = await server();
+    const first = await s.call('access_fetch', { url: `${site.origin}/moved`, max_length: 1_000 });
+    assert.equal(resultData(first).final_url, `${site.origin}/changing`);
+    const fetches = () => site.requests.filter((r) => r.path === '/changing').length;
+    const atFinal = await s.call('access_fetch', { url: `${site.origin}/changing`, max_length: 1_000, start_index: 1_000 });
+    assert.ok(!atFinal.isError, textOf(atFinal));
+    assert.equal(fetches(), 1, 'page 2 at the final URL comes from the cache');
+    assert.equal(resultData(atFinal).url, `${site.origin}/changing`, 'the result names the URL asked for');
+    assert.match(textOf(atFinal), /version 1 line/);
+    assert.ok(!(await s.call('access_logout', { url: `${site.origin}/` })).isError);
+    const later = await s.call('access_fetch', { url: `${site.origin}/changing`, max_length: 1_000, start_index: 2_000 });
+    assert.equal(fetches(), 2);
+    assert.match((resultData(later).warnings as string[]).join(' '), /changed since its earlier part was read/);
+  });
+
   it('a page whose fetch was under way while the user signed in again is not served to the new session from the cache', async () => {
     const site = suite.track(await Hostile.start());
     let held: (() => void) | undefined;

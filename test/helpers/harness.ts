@@ -211,6 +211,33 @@ export async function callbackAddress(authorizationUrl: string): Promise<string>
   assert.fail('too many redirects before the callback');
 }
 
+/**
+ * The user finishes signing in at `authorizationUrl` (emulator auto-approval) in the browser whose cookie
+ * file is `jarFile` (the one-time start address left the cookie the callback asks for), once some process
+ * listens for the callback. Returns the callback page.
+ */
+export async function finishSignIn(authorizationUrl: string, jarFile: string): Promise<string> {
+  const response = await fetch(authorizationUrl, { redirect: 'manual' });
+  await response.arrayBuffer();
+  const callback = response.headers.get('location')!;
+  assert.match(callback, /\/callback\?/);
+  const jar = (existsSync(jarFile) ? JSON.parse(readFileSync(jarFile, 'utf8')) : []) as Array<[string, Array<{ name: string; value: string }>]>;
+  const cookie = jar.flatMap(([, cookies]) => cookies).map((c) => `${c.name}=${c.value}`).join('; ');
+  return (await eventually(
+    async () => {
+      try {
+        const r = await fetch(callback, { headers: { accept: 'text/html', cookie } });
+        const html = await r.text();
+        return r.status === 200 ? html : undefined;
+      } catch {
+        return undefined;
+      }
+    },
+    30_000,
+    'a process to answer the callback',
+  ))!;
+}
+
 /** Resolves once process `pid` is gone (polling: a process that exits is not always our child to wait on). */
 export async function processGone(pid: number, what = 'the process to exit'): Promise<void> {
   await eventually(() => {

@@ -44,6 +44,33 @@ describe('code blocks', () => {
   });
 });
 
+describe('code with line numbers', () => {
+  it('a highlighter\'s table of line numbers and code (Pygments, Rouge, Hugo\'s Chroma) is one fenced block of the code, without the numbers', async () => {
+    const md = await markdownOf(
+      '<div class="highlight-python notranslate"><table class="highlighttable"><tr><td class="linenos"><div class="linenodiv"><pre><span class="normal">1</span>\n<span class="normal">2</span></pre></div></td>' +
+        '<td class="code"><div class="highlight"><pre><span></span>def f():\n    return 1\n</pre></div></td></tr></table></div>' +
+        '<figure class="highlight"><pre><code class="language-ruby" data-lang="ruby"><table class="rouge-table"><tbody><tr><td class="gutter gl"><pre class="lineno">1\n2\n</pre></td><td class="code"><pre>puts 1\nputs 2\n</pre></td></tr></tbody></table></code></pre></figure>' +
+        '<div class="highlight"><div class="chroma"><table class="lntable"><tr><td class="lntd"><pre tabindex="0" class="chroma"><code><span class="lnt">1\n</span><span class="lnt">2\n</span></code></pre></td>' +
+        '<td class="lntd"><pre tabindex="0" class="chroma"><code class="language-go" data-lang="go"><span class="line"><span class="cl">x := 1\n</span></span><span class="line"><span class="cl">y := 2\n</span></span></code></pre></td></tr></table></div></div>',
+    );
+    assert.match(md, /```python\ndef f\(\):\n    return 1\n```/);
+    assert.match(md, /```ruby\nputs 1\nputs 2\n```/);
+    assert.match(md, /```go\nx := 1\ny := 2\n```/);
+    assert.doesNotMatch(md, /\|/, 'no table');
+  });
+
+  it('line numbers written inside the code (Pygments and Chroma inline styles) are left out of it', async () => {
+    const md = await markdownOf(
+      '<div class="highlight-python notranslate"><div class="highlight"><pre><span></span><span class="linenos">1</span>def f():\n<span class="linenos">2</span>    return 1\n</pre></div></div>' +
+        '<pre class="chroma"><code class="language-go"><span class="line"><span class="ln">1</span><span class="cl">x := 1\n</span></span><span class="line"><span class="ln">2</span><span class="cl">y := 2</span></span></code></pre>',
+    );
+    assert.match(md, /```python\ndef f\(\):\n    return 1\n```/);
+    assert.match(md, /```go\nx := 1\ny := 2\n```/);
+    const text = (await htmlToReadable(page(`<main><p>${PROSE}</p><pre><span class="linenos">1</span>def f():\n<span class="linenos">2</span>    return 1</pre></main>`), 'text')).text;
+    assert.match(text, /^def f\(\):\n {4}return 1$/m, 'format text too');
+  });
+});
+
 describe('API signatures and definition lists', () => {
   it('rustdoc: a method signature heading becomes a heading of code, its permalink dropped', async () => {
     const md = await markdownOf(
