@@ -15,13 +15,19 @@ const suite = e2eSuite({ pathApps: ['/admin'], approval: 'interactive' });
 
 const sessionKeys = (home: string) => Object.keys(suite.readStore(home).sessions).sort();
 
+/** A fresh store signed in to the emulator's `/` application (one browser login). */
+async function homeSignedInAtRoot(appUrl: string): Promise<string> {
+  const home = tempHome();
+  const approving = await suite.server({ home });
+  assert.ok(!(await approving.call('access_fetch', { url: `${appUrl}/` })).isError);
+  await approving.close();
+  return home;
+}
+
 /** A store holding the `/` session, and a sign-in to `/admin` the user refused in the browser (held back). */
 async function rootSessionAndRefusedAdmin(): Promise<{ appUrl: string; home: string; host: string }> {
   const e = await suite.emulator();
-  const home = tempHome();
-  const approving = await suite.server({ home });
-  assert.ok(!(await approving.call('access_fetch', { url: `${e.appUrl}/` })).isError);
-  await approving.close();
+  const home = await homeSignedInAtRoot(e.appUrl);
   const denying = await suite.server({ home, browser: 'deny' });
   const denied = await denying.call('access_fetch', { url: `${e.appUrl}/admin/x`, wait_seconds: 30 });
   assert.equal(denied.isError, true, textOf(denied));
@@ -82,10 +88,7 @@ describe('an application under a path without a session of its own', () => {
 describe('a pasted callback address for an application under a path', () => {
   it('after the /admin login was cancelled: neither "not needed" because of the / session, nor "still pending"', async () => {
     const e = await suite.emulator({ approval: 'auto' });
-    const home = tempHome();
-    const approving = await suite.server({ home });
-    assert.ok(!(await approving.call('access_fetch', { url: `${e.appUrl}/` })).isError);
-    await approving.close();
+    const home = await homeSignedInAtRoot(e.appUrl);
     const server = await suite.server({ home, browser: 'none' });
     const pending = await server.call('access_fetch', { url: `${e.appUrl}/admin/x`, wait_seconds: 0 });
     const loginUrl = resultData(pending).login_url as string;
