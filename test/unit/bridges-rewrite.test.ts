@@ -175,15 +175,8 @@ function messagesOf(list: Array<[number, Buffer, boolean]>): Array<[number, stri
 }
 
 async function scrubFrames(stream: Buffer, cuts: number[], secrets: string[]): Promise<Buffer> {
-  const points = [...new Set(cuts.map((c) => c % (stream.length + 1)))].sort((a, b) => a - b);
-  const chunks: Buffer[] = [];
-  let last = 0;
-  for (const p of [...points, stream.length]) {
-    if (p > last) chunks.push(Buffer.from(stream.subarray(last, p)));
-    last = p;
-  }
   const out: Buffer[] = [];
-  for await (const c of Readable.from(chunks).pipe(new WebSocketScrubber(new SecretNeedles(secrets)))) out.push(c as Buffer);
+  for await (const c of Readable.from(cutAt(stream, cuts)).pipe(new WebSocketScrubber(new SecretNeedles(secrets)))) out.push(c as Buffer);
   return Buffer.concat(out);
 }
 
