@@ -25,3 +25,17 @@ export function valueAt(root: unknown, path: string[]): unknown {
   }
   return node;
 }
+
+/** A copy of `root` without the value at `path`; a container that only held it (or that an edit created) compares as absent. */
+export function withoutEntry(root: Record<string, unknown>, path: string[]): unknown {
+  const copy = structuredClone(root) as Record<string, unknown>;
+  const parent = valueAt(copy, path.slice(0, -1)) as Record<string, unknown> | undefined;
+  if (parent && typeof parent === 'object') delete parent[path[path.length - 1]!];
+  // A container that only held our entry (or that we created) compares as absent.
+  for (let depth = path.length - 1; depth > 0; depth--) {
+    const node = valueAt(copy, path.slice(0, depth));
+    const holder = valueAt(copy, path.slice(0, depth - 1)) as Record<string, unknown>;
+    if (node && typeof node === 'object' && Object.keys(node).length === 0) delete holder[path[depth - 1]!];
+  }
+  return copy;
+}

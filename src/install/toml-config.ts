@@ -7,7 +7,7 @@
  * result holds our entry and everything else unchanged.
  */
 import { parse, stringify, TomlError } from 'smol-toml';
-import { ConfigFileError, sameEntry, valueAt, type MergedConfig } from './edit-result.js';
+import { ConfigFileError, sameEntry, valueAt, withoutEntry, type MergedConfig } from './edit-result.js';
 
 const HEADER = /^\s*\[\[?([^\]]*)\]\]?\s*(?:#.*)?$/;
 
@@ -35,19 +35,6 @@ function headerPath(inner: string): string[] {
     return [];
   }
   return path;
-}
-
-function withoutEntry(root: Record<string, unknown>, path: string[]): unknown {
-  const copy = structuredClone(root) as Record<string, unknown>;
-  const parent = valueAt(copy, path.slice(0, -1)) as Record<string, unknown> | undefined;
-  if (parent && typeof parent === 'object') delete parent[path[path.length - 1]!];
-  // A container that only held our entry (or that we created) compares as absent.
-  for (let depth = path.length - 1; depth > 0; depth--) {
-    const node = valueAt(copy, path.slice(0, depth));
-    const holder = valueAt(copy, path.slice(0, depth - 1)) as Record<string, unknown>;
-    if (node && typeof node === 'object' && Object.keys(node).length === 0) delete holder[path[depth - 1]!];
-  }
-  return copy;
 }
 
 export function mergeTomlEntry(text: string, file: string, container: string[], name: string, entry: Record<string, unknown>): MergedConfig {

@@ -151,3 +151,61 @@ describe('install <client> round-trips each client config', () => {
     assert.match(readFileSync(outcome.file, 'utf8'), /\/\/ project settings[\s\S]*"cf-access"/);
   });
 });
+
+describe('install <client> changes only the bytes of our entry in a JSON file', () => {
+  const install = (w: Where, client: ClientId = 'gemini') => installInto({ client, name: 'cf-access', launch: LAUNCH, where: w, dryRun: false, force: true });
+  const settings = (w: Where) => join(w.home, '.gemini', 'settings.json');
+  function write(w: Where, text: string): string {
+    mkdirSync(dirname(settings(w)), { recursive: true });
+    writeFileSync(settings(w), text);
+    return text;
+  }
+
+  it('leaves a neighbour written on one line, comments and trailing commas as they were', async () => {
+    for (const [head, tail] of [
+      ['{\n  // mine\n  "theme": "dark",\n  "mcpServers": {\n    "gh": {"command": "gh-mcp", "env": {"X": "1"}}', '\n  }\n}\n'],
+      ['{\n  "mcpServers": {\n    "gh": {"command": "gh-mcp"},', '\n  },\n}\n'],
+      ['{\n\t"mcpServers": {\n\t\t"gh": { "command": "gh-mcp" }, // the GitHub one', '\n\t}\n}\n'],
+    ] as const) {
+      const w = where();
+      write(w, `${head}${tail}`);
+      await install(w);
+      const text = readFileSync(settings(w), 'utf8');
+      assert.ok(text.startsWith(head), `the lines before ours stay byte for byte:\n${text}`);
+      assert.ok(text.endsWith(tail), `the lines after ours stay byte for byte:\n${text}`);
+      assert.deepEqual(entryIn('gemini', 'user', w, settings(w)), CLIENTS.gemini.entry(LAUNCH));
+      assert.equal((await install(w)).action, 'unchanged');
+    }
+    const w = where();
+    write(w, '{\n  "mcpServers": {\n    "gh": {"command": "gh"} // the GitHub one\n  }\n}\n');
+    await install(w);
+    assert.match(readFileSync(settings(w), 'utf8'), /^ {4}"gh": \{"command": "gh"\}, \/\/ the GitHub one\n {4}"cf-access": \{$/m, 'a comma after the last member, its comment stays on its line');
+  });
+
+  it('replaces an existing entry where it stands; fills an empty or comment-only object; adds to a one-line file', async () => {
+    const w = where();
+    write(w, '{\n  "mcpServers": {\n    "a": {"command": "a"},\n    "cf-access": {"command": "old"},\n    "z": {"command": "z"}\n  }\n}\n');
+    await install(w);
+    const text = readFileSync(settings(w), 'utf8');
+    assert.ok(text.startsWith('{\n  "mcpServers": {\n    "a": {"command": "a"},\n    "cf-access": {\n'), text);
+    assert.ok(text.endsWith('},\n    "z": {"command": "z"}\n  }\n}\n'), text);
+    for (const original of ['{"mcpServers": {}}', '{\n  "mcpServers": { /* none yet */ }\n}\n', '{"theme": "dark", "mcpServers": {"gh": {"command": "gh"}}}', '{"theme": "dark"}']) {
+      const v = where();
+      write(v, original);
+      await install(v);
+      const after = readFileSync(settings(v), 'utf8');
+      assert.deepEqual(entryIn('gemini', 'user', v, settings(v)), CLIENTS.gemini.entry(LAUNCH), after);
+      if (original.includes('none yet')) assert.match(after, /\/\* none yet \*\//);
+      if (original.includes('"gh"')) assert.ok(after.includes('"gh": {"command": "gh"}'), after);
+    }
+  });
+
+  it('a servers key that is not an object: the file is left alone, with an error that names the key', async () => {
+    for (const value of ['null', '[]', '"x"']) {
+      const w = where();
+      const original = write(w, `{"mcpServers": ${value}}\n`);
+      await assert.rejects(install(w), (error: Error) => error.name === 'ConfigFileError' && /"mcpServers" as .*not an object of servers; it was left unchanged/.test(error.message));
+      assert.equal(readFileSync(settings(w), 'utf8'), original);
+    }
+  });
+});
