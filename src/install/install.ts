@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { createTwoFilesPatch } from 'diff';
 import { CLIENTS, type ClientId, type Launch, type Scope, type Where } from './clients.js';
@@ -73,16 +73,25 @@ export async function installInto(request: InstallRequest): Promise<InstallOutco
   return { ...base, action, written: !request.dryRun, diff, next_step: request.dryRun ? 'Dry run: nothing was written. Run again without --dry-run to write it.' : spec.after };
 }
 
-/** Written aside and renamed over, keeping the file's mode: a crash never leaves a half-written client config. */
+/**
+ * Written aside and renamed over, keeping the file's mode: a crash never leaves a half-written client config.
+ * A config that is a symbolic link (dotfiles kept in a repository) is written where it points: renaming over
+ * the link itself would replace it with a copy, and the repository would no longer see the change.
+ */
 async function writeAtomically(file: string, text: string): Promise<void> {
-  await mkdir(dirname(file), { recursive: true });
-  const mode = (await stat(file).catch(() => undefined))?.mode;
-  const temporary = join(dirname(file), `.${basename(file)}.${randomBytes(4).toString('hex')}.tmp`);
+  let temporary: string | undefined;
   try {
+    const real = await realpath(file).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return file;
+      throw error;
+    });
+    await mkdir(dirname(real), { recursive: true });
+    const mode = (await stat(real).catch(() => undefined))?.mode;
+    temporary = join(dirname(real), `.${basename(real)}.${randomBytes(4).toString('hex')}.tmp`);
     await writeFile(temporary, text, { mode: mode === undefined ? 0o644 : mode & 0o777 });
-    await rename(temporary, file);
+    await rename(temporary, real);
   } catch (error) {
-    await rm(temporary, { force: true }).catch(() => {});
+    if (temporary) await rm(temporary, { force: true }).catch(() => {});
     throw new InstallError(`Could not write ${file}: ${(error as Error).message}`);
   }
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parse as parseJsonc } from 'jsonc-parser';
@@ -207,5 +207,30 @@ describe('install <client> changes only the bytes of our entry in a JSON file', 
       await assert.rejects(install(w), (error: Error) => error.name === 'ConfigFileError' && /"mcpServers" as .*not an object of servers; it was left unchanged/.test(error.message));
       assert.equal(readFileSync(settings(w), 'utf8'), original);
     }
+  });
+});
+
+describe('install <client> writes through a symbolic link', () => {
+  it('a config kept in a dotfiles repository stays a link, and the file it points to gets the entry', async () => {
+    const w = where();
+    const dotfiles = tempHome('cfam-install-dotfiles-');
+    const real = join(dotfiles, 'gemini-settings.json');
+    writeFileSync(real, '{\n  "theme": "dark"\n}\n', { mode: 0o600 });
+    const link = join(w.home, '.gemini', 'settings.json');
+    mkdirSync(dirname(link), { recursive: true });
+    symlinkSync(real, link);
+    const outcome = await installInto({ client: 'gemini', name: 'cf-access', launch: LAUNCH, where: w, dryRun: false, force: false });
+    assert.equal(outcome.action, 'added');
+    assert.ok(lstatSync(link).isSymbolicLink(), 'the link is still a link');
+    assert.equal(readlinkSync(link), real);
+    assert.deepEqual(entryIn('gemini', 'user', w, real), CLIENTS.gemini.entry(LAUNCH));
+    assert.equal(statSync(real).mode & 0o777, 0o600, 'the mode of the file it points to is kept');
+    assert.deepEqual(readdirSync(dotfiles), ['gemini-settings.json'], 'no temporary file left');
+  });
+
+  it('a directory on the way that cannot be made is an install error naming the file, not a crash', async () => {
+    const w = where();
+    symlinkSync(join(w.home, 'missing-target'), join(w.home, '.cursor'));
+    await assert.rejects(installInto({ client: 'cursor', name: 'cf-access', launch: LAUNCH, where: w, dryRun: false, force: false }), (error: Error) => error.name === 'InstallError' && /Could not write .*\.cursor/.test(error.message));
   });
 });
