@@ -19,6 +19,8 @@ export interface AccessFacts {
   managedOAuth: boolean;
   /** Access guards the URL at all. */
   protected: boolean;
+  /** The application has only Service Auth policies: a service token is the one way in (no browser, no cloudflared). */
+  serviceAuthOnly: boolean;
 }
 
 const CHECK = 'access';
@@ -26,7 +28,7 @@ const CHECK = 'access';
 export async function checkAccess(ctx: DoctorContext): Promise<AccessFacts> {
   const { url, service } = ctx;
   const findings: Finding[] = [];
-  const done = (managedOAuth = false, isProtected = true): AccessFacts => ({ findings, managedOAuth, protected: isProtected });
+  const done = (managedOAuth = false, isProtected = true, serviceAuthOnly = false): AccessFacts => ({ findings, managedOAuth, protected: isProtected, serviceAuthOnly });
 
   let probe: Awaited<ReturnType<typeof service.probe>>;
   try {
@@ -50,8 +52,17 @@ export async function checkAccess(ctx: DoctorContext): Promise<AccessFacts> {
   }
   const described = challenge.style === 'bearer' ? 'a 401 Bearer challenge' : challenge.style === 'redirect' ? 'a redirect to the Access sign-in page' : 'a 403 (service authentication only)';
   if (challenge.style === 'forbidden') {
-    findings.push(finding(CHECK, 'service_auth_only', 'info', `Access guards ${url.host} with ${described}: only service tokens get in.`, 'Configure a service token for this host (CF_ACCESS_CLIENT_ID, CF_ACCESS_CLIENT_SECRET, CF_ACCESS_SERVICE_TOKEN_HOSTS).'));
-    return done();
+    const configured = service.serviceTokenFor(url) !== undefined;
+    findings.push(
+      finding(
+        CHECK,
+        'service_auth_only',
+        'info',
+        `Access guards ${url.host} with ${described}: only service tokens get in (neither a browser sign-in nor cloudflared can).`,
+        configured ? undefined : 'Configure a service token for this host (CF_ACCESS_CLIENT_ID, CF_ACCESS_CLIENT_SECRET, CF_ACCESS_SERVICE_TOKEN_HOSTS).',
+      ),
+    );
+    return done(false, true, true);
   }
   if (!challenge.resourceMetadataUrl) {
     findings.push(

@@ -21,15 +21,18 @@ export async function runDoctorChecks(ctx: DoctorContext): Promise<DoctorReport>
   findings.push(...network.findings);
   let managedOAuth = false;
   let isProtected = false;
+  let serviceAuthOnly = false;
   if (network.reachable) {
     findings.push(...(await checkClock(ctx)));
     const access = await checkAccess(ctx);
     findings.push(...access.findings);
     managedOAuth = access.managedOAuth;
     isProtected = access.protected;
-    findings.push(...(await checkServiceToken(ctx)));
+    serviceAuthOnly = access.serviceAuthOnly;
+    findings.push(...(await checkServiceToken(ctx, serviceAuthOnly)));
   }
-  findings.push(...(await checkCloudflared(ctx, isProtected && !managedOAuth && ctx.service.serviceTokenFor(ctx.url) === undefined)));
+  // cloudflared signs a person in: no help where Access takes only service tokens.
+  findings.push(...(await checkCloudflared(ctx, isProtected && !managedOAuth && !serviceAuthOnly && ctx.service.serviceTokenFor(ctx.url) === undefined)));
   findings.push(...checkStore(ctx));
   return { url: ctx.url.href, findings, failed: findings.some((f) => f.level === 'fail') };
 }

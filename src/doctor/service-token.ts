@@ -25,16 +25,27 @@ export function serviceTokenStatus(location: string | undefined): string | undef
   }
 }
 
-export async function checkServiceToken(ctx: DoctorContext): Promise<Finding[]> {
+/** `required`: the application takes only service tokens, so without one for this host nothing gets in. */
+export async function checkServiceToken(ctx: DoctorContext, required = false): Promise<Finding[]> {
   const { service, url } = ctx;
   const config = service.serviceTokens;
+  const level = required ? 'fail' : 'info';
+  const why = required ? ` ${url.host} accepts only service tokens, so nothing else can get in.` : '';
   if (config.tokens.length === 0) {
     const unused = config.unused.length > 0 ? ` ${config.unused.join(' ')}` : '';
-    return [finding(CHECK, 'service_token_none', 'info', `No service token is configured for any host.${unused}`)];
+    return [
+      finding(
+        CHECK,
+        'service_token_none',
+        level,
+        `No service token is configured for any host.${unused}${why}`,
+        required ? `Create a service token that the application's Service Auth policy includes, and set CF_ACCESS_CLIENT_ID, CF_ACCESS_CLIENT_SECRET and CF_ACCESS_SERVICE_TOKEN_HOSTS=${url.host}.` : undefined,
+      ),
+    ];
   }
   const token = service.serviceTokenFor(url);
   if (!token) {
-    return [finding(CHECK, 'service_token_not_for_host', 'info', `A service token is configured, but not for ${url.host}.`, `List ${url.host} in CF_ACCESS_SERVICE_TOKEN_HOSTS if the token is meant for it.`)];
+    return [finding(CHECK, 'service_token_not_for_host', level, `A service token is configured, but not for ${url.host}.${why}`, `List ${url.host} in CF_ACCESS_SERVICE_TOKEN_HOSTS (or the CF_ACCESS_SERVICE_TOKENS file) if the token is meant for it.`)];
   }
   let status: number;
   let refusal: string | undefined;

@@ -150,6 +150,25 @@ describe('cf-access-mcp doctor', () => {
     named(elsewhere.findings, 'service_token_not_for_host');
   });
 
+  it('service auth only: the missing service token is the FAIL, never cloudflared (it signs a person in, which Access refuses there)', async () => {
+    Object.assign(emulator.options, { mode: 'service-auth-only' });
+    const host = new URL(emulator.appUrl).host;
+    const noCloudflared = { CF_ACCESS_MCP_CLOUDFLARED: join(tempHome(), 'no-cloudflared') };
+    const none = await doctor(`${emulator.appUrl}/`, noCloudflared);
+    assert.equal(none.code, 1);
+    assert.equal(named(none.findings, 'service_token_none').level, 'fail');
+    assert.match(named(none.findings, 'service_token_none').fix ?? '', new RegExp(`CF_ACCESS_SERVICE_TOKEN_HOSTS=${host}`));
+    assert.equal(named(none.findings, 'cloudflared_missing').level, 'info');
+    assert.doesNotMatch(named(none.findings, 'cloudflared_missing').summary, /cloudflared is the way to sign in/);
+    const elsewhere = await doctor(`${emulator.appUrl}/`, { ...noCloudflared, CF_ACCESS_CLIENT_ID: TOKEN.clientId, CF_ACCESS_CLIENT_SECRET: TOKEN.clientSecret, CF_ACCESS_SERVICE_TOKEN_HOSTS: 'other.example.com' });
+    assert.equal(elsewhere.code, 1);
+    assert.equal(named(elsewhere.findings, 'service_token_not_for_host').level, 'fail');
+    const listed = await doctor(`${emulator.appUrl}/`, { ...noCloudflared, CF_ACCESS_CLIENT_ID: TOKEN.clientId, CF_ACCESS_CLIENT_SECRET: TOKEN.clientSecret, CF_ACCESS_SERVICE_TOKEN_HOSTS: host });
+    assert.equal(listed.code, 0);
+    named(listed.findings, 'service_token_accepted');
+    assert.equal(named(listed.findings, 'service_auth_only').fix, undefined, 'no advice to configure the token that is configured');
+  });
+
   it('network: DNS failure, TLS spoken to a plain port, a proxy that would carry loopback traffic', async () => {
     const dns = await doctor('https://no-such-host.invalid/');
     assert.equal(named(dns.findings, 'dns_failed').level, 'fail');
