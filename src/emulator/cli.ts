@@ -39,10 +39,12 @@ export async function runEmulatorCli(opts: EmulatorCliOptions = {}): Promise<voi
   console.log(`  team domain   : ${emulator.teamUrl}`);
   console.log(`  admin API     : ${emulator.teamUrl}/__emulator/info`);
   if (o.mode === 'managed') {
+    // The sign-in page opens by itself only for a team the user trusts: a newcomer's first login needs the team listed.
+    const trust = `CF_ACCESS_MCP_TEAMS=${new URL(emulator.teamUrl).host}`;
     console.log('Try it (in another terminal):');
-    console.log(`  cf-access-mcp login ${emulator.appUrl}/${o.approval === 'interactive' ? '   then click Approve in the page that opens' : ''}`);
+    console.log(`  ${trust} cf-access-mcp login ${emulator.appUrl}/${o.approval === 'interactive' ? '   then click Approve in the page that opens' : ''}`);
     console.log(`  cf-access-mcp fetch ${emulator.appUrl}/api/data.json`);
-    console.log(`  or ask your agent (with cf-access-mcp configured) to access_fetch ${emulator.appUrl}/`);
+    console.log(`  or ask your agent (with cf-access-mcp configured, ${trust} in its entry's env) to access_fetch ${emulator.appUrl}/`);
   }
   console.log(quiet ? 'Press Ctrl+C to stop.' : 'Each request is printed below. Press Ctrl+C to stop.');
 

@@ -184,6 +184,27 @@ describe('cf-access-mcp CLI', () => {
     assert.equal(run.code, 0, run.stderr);
   });
 
+  it('the emulator banner\'s "Try it" login opens the sign-in page for a newcomer (whose store trusts no team yet)', async () => {
+    const child = start(['emulator', '--auto', '--quiet'], process.env);
+    const done = finish(child);
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+    try {
+      await eventually(() => /Press Ctrl\+C to stop/.test(stdout), 15_000, 'the emulator banner');
+      const line = /^ {2}((?:\w+=\S+ )*)cf-access-mcp (login \S+)/m.exec(stdout);
+      assert.ok(line, stdout);
+      const assigned = Object.fromEntries(line[1]!.trim().split(/\s+/).filter(Boolean).map((pair) => pair.split('=') as [string, string]));
+      const newcomer = { ...cliEnv(tempHome(), 'approve'), CF_ACCESS_MCP_TEAMS: '', ...assigned };
+      const login = await cli([...line[2]!.split(' '), '--wait', '30'], newcomer);
+      assert.equal(login.code, 0, login.stderr);
+      assert.match(login.stdout, /Login completed/);
+      assert.match(login.stderr, /A browser window was opened/);
+    } finally {
+      child.kill('SIGINT');
+      await done;
+    }
+  });
+
   it('keeps the demo working', async () => {
     const run = await cli(['demo'], { ...process.env });
     assert.equal(run.code, 0, run.stderr + run.stdout.slice(-2000));
