@@ -3,6 +3,7 @@ import { mkdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/
 import { basename, dirname, join } from 'node:path';
 import { createTwoFilesPatch } from 'diff';
 import { CLIENTS, type ClientId, type Launch, type Scope, type Where } from './clients.js';
+import { redactDeep, redactWith } from '../core/redact.js';
 import { sameEntry } from './edit-result.js';
 import { mergeJsonEntry } from './json-config.js';
 import { mergeTomlEntry } from './toml-config.js';
@@ -53,12 +54,14 @@ export async function installInto(request: InstallRequest): Promise<InstallOutco
   });
   const merge = target.format === 'toml' ? mergeTomlEntry : mergeJsonEntry;
   const merged = merge(before ?? '', target.file, target.container, request.name, entry);
-  const base = { client: request.client, label: spec.label, scope, file: target.file, name: request.name, entry, existing: merged.existing };
+  // The file may hold credentials (this entry's CF_ACCESS_CLIENT_SECRET, another server's GITHUB_TOKEN): what is shown masks them.
+  const shown = (value: unknown) => redactDeep(value, merged.secrets);
+  const base = { client: request.client, label: spec.label, scope, file: target.file, name: request.name, entry, existing: shown(merged.existing) };
 
   if (merged.existing !== undefined && sameEntry(merged.existing, entry)) {
     return { ...base, action: 'unchanged', written: false, diff: '', next_step: `Nothing to do: ${spec.label} already has this entry. ${spec.after}` };
   }
-  const diff = createTwoFilesPatch(target.file, target.file, before ?? '', merged.text, before === undefined ? '(new file)' : '', '', { context: 3 });
+  const diff = redactWith(createTwoFilesPatch(target.file, target.file, before ?? '', merged.text, before === undefined ? '(new file)' : '', '', { context: 3 }), merged.secrets);
   if (merged.existing !== undefined && !request.force) {
     return {
       ...base,

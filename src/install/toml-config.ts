@@ -7,7 +7,7 @@
  * result holds our entry and everything else unchanged.
  */
 import { parse, stringify, TomlError } from 'smol-toml';
-import { ConfigFileError, sameEntry, valueAt, withoutEntry, type MergedConfig } from './edit-result.js';
+import { ConfigFileError, sameEntry, secretValues, valueAt, withoutEntry, type MergedConfig } from './edit-result.js';
 
 const HEADER = /^\s*\[\[?([^\]]*)\]\]?\s*(?:#.*)?$/;
 
@@ -41,7 +41,7 @@ export function mergeTomlEntry(text: string, file: string, container: string[], 
   const path = [...container, name];
   const before = parseToml(text, file);
   const existing = valueAt(before, path);
-  if (existing !== undefined && sameEntry(existing, entry)) return { existing, text };
+  if (existing !== undefined && sameEntry(existing, entry)) return { existing, text, secrets: secretValues(before) };
 
   const lines = text.split(/\r?\n/);
   const eol = text.includes('\r\n') ? '\r\n' : '\n';
@@ -77,7 +77,7 @@ export function mergeTomlEntry(text: string, file: string, container: string[], 
   if (!sameEntry(valueAt(after, path), entry) || !sameEntry(withoutEntry(after, path), withoutEntry(before, path))) {
     throw new ConfigFileError(`${file} defines [${path.join('.')}] in a form this command does not edit (inline or dotted keys); it was left unchanged. Edit the entry by hand (see mcp.json.example).`);
   }
-  return { existing, text: merged };
+  return { existing, text: merged, secrets: secretValues(before, after) };
 }
 
 /** The comment lines (with blank lines between them) at the end of `lines`. */

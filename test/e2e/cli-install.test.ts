@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { runCli } from '../helpers/cli-run.js';
@@ -42,6 +42,31 @@ describe('cf-access-mcp install', () => {
     assert.equal(forced.action, 'replaced');
     const settings = JSON.parse(readFileSync(join(home, '.gemini', 'settings.json'), 'utf8')) as { mcpServers: Record<string, unknown> };
     assert.deepEqual(settings.mcpServers['cf-access'], { command: 'npx', args: ['-y', 'cf-access-mcp'] });
+  });
+
+  it('never prints a credential the config file holds: not in the diff (changed lines or context), not in --json', async () => {
+    const secret = 'cfast_0123456789abcdef0123456789abcdef';
+    const neighbour = 'ghp_NeighbourToken0123456789';
+    const home = tempHome('cfam-install-cli-');
+    mkdirSync(join(home, '.codex'));
+    writeFileSync(
+      join(home, '.codex', 'config.toml'),
+      `[mcp_servers.gh]\ncommand = "gh"\nenv = { GITHUB_TOKEN = "${neighbour}" }\n\n[mcp_servers.cf-access]\ncommand = "old"\n\n[mcp_servers.cf-access.env]\nCF_ACCESS_CLIENT_ID = "id.access"\nCF_ACCESS_CLIENT_SECRET = "${secret}"\n`,
+    );
+    mkdirSync(join(home, '.gemini'));
+    writeFileSync(
+      join(home, '.gemini', 'settings.json'),
+      `{\n  "mcpServers": {\n    "gh": {"command": "gh", "env": {"GITHUB_TOKEN": "${neighbour}"}},\n    "cf-access": {"command": "old", "env": {"CF_ACCESS_CLIENT_SECRET": "${secret}"}, "headers": {"Authorization": "Bearer ${neighbour}"}}\n  }\n}\n`,
+    );
+    for (const client of ['codex', 'gemini']) {
+      for (const flags of [[], ['--json'], ['--force', '--dry-run'], ['--force', '--dry-run', '--json']]) {
+        const run = await runCli(['install', client, ...flags], env(home));
+        const shown = run.stdout.toString('utf8') + run.stderr;
+        assert.match(shown, /cf-access/, `${client} ${flags.join(' ')}: something was shown`);
+        assert.ok(!shown.includes(secret) && !shown.includes(neighbour), `${client} ${flags.join(' ')} printed a credential:\n${shown}`);
+        if (flags.includes('--json')) assert.ok(JSON.stringify((JSON.parse(run.stdout.toString('utf8')) as { existing: unknown }).existing).includes('[redacted]'));
+      }
+    }
   });
 
   it('usage errors: unknown client, a scope the client does not have', async () => {
