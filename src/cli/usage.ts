@@ -126,7 +126,7 @@ Options:
                   directory; claude-code, opencode, cursor, vscode, gemini) or
                   local (claude-code: this project, in ~/.claude.json)
   --dry-run       print the diff, write nothing
-  --force         replace a different entry of the same name
+  --force         replace a different entry of the same name (keeping its env)
   --name <n>      the entry's name (default cf-access)
   --npx           start the server with "npx -y cf-access-mcp"
   --json          print the result as JSON

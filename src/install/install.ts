@@ -38,6 +38,19 @@ export class InstallError extends Error {
   override readonly name = 'InstallError';
 }
 
+/** Where the clients keep a server's environment: env (most), environment (OpenCode), env_vars (Codex: names passed through). */
+const ENVIRONMENT_KEYS = ['env', 'environment', 'env_vars'];
+
+/**
+ * The environment the user gave an existing entry (the README sends service tokens and
+ * CF_ACCESS_MCP_TEAMS there): it is theirs, so a re-install (a new Node path, --npx, --force) keeps it.
+ */
+function environmentOf(existing: unknown): Record<string, unknown> | undefined {
+  if (!existing || typeof existing !== 'object' || Array.isArray(existing)) return undefined;
+  const kept = Object.fromEntries(ENVIRONMENT_KEYS.filter((key) => Object.hasOwn(existing, key)).map((key) => [key, (existing as Record<string, unknown>)[key]]));
+  return Object.keys(kept).length > 0 ? kept : undefined;
+}
+
 /** Merges our entry into the client's config file (or shows what it would do with dryRun). */
 export async function installInto(request: InstallRequest): Promise<InstallOutcome> {
   const spec = CLIENTS[request.client];
@@ -47,16 +60,22 @@ export async function installInto(request: InstallRequest): Promise<InstallOutco
     throw new InstallError(`${spec.label} has no ${scope} scope; use ${Object.keys(spec.scopes).map((s) => `--scope ${s}`).join(' or ')}.`);
   }
   const target = targetFor(request.where);
-  const entry = spec.entry(request.launch);
+  const launchEntry = spec.entry(request.launch);
   const before = await readFile(target.file, 'utf8').catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return undefined;
     throw new InstallError(`Could not read ${target.file}: ${error.message}`);
   });
   const merge = target.format === 'toml' ? mergeTomlEntry : mergeJsonEntry;
-  const merged = merge(before ?? '', target.file, target.container, request.name, entry);
+  let entry: Record<string, unknown> = launchEntry;
+  let merged = merge(before ?? '', target.file, target.container, request.name, entry);
+  const kept = environmentOf(merged.existing);
+  if (kept) {
+    entry = { ...launchEntry, ...kept };
+    merged = merge(before ?? '', target.file, target.container, request.name, entry);
+  }
   // The file may hold credentials (this entry's CF_ACCESS_CLIENT_SECRET, another server's GITHUB_TOKEN): what is shown masks them.
-  const shown = (value: unknown) => redactDeep(value, merged.secrets);
-  const base = { client: request.client, label: spec.label, scope, file: target.file, name: request.name, entry, existing: shown(merged.existing) };
+  const shown = <T>(value: T): T => redactDeep(value, merged.secrets);
+  const base = { client: request.client, label: spec.label, scope, file: target.file, name: request.name, entry: shown(entry), existing: shown(merged.existing) };
 
   if (merged.existing !== undefined && sameEntry(merged.existing, entry)) {
     return { ...base, action: 'unchanged', written: false, diff: '', next_step: `Nothing to do: ${spec.label} already has this entry. ${spec.after}` };
@@ -68,7 +87,7 @@ export async function installInto(request: InstallRequest): Promise<InstallOutco
       action: 'refused',
       written: false,
       diff,
-      next_step: `${target.file} already has a different "${request.name}" entry; it was left unchanged. Run again with --force to replace it, or with --name to add ours under another name.`,
+      next_step: `${target.file} already has a different "${request.name}" entry; it was left unchanged. Run again with --force to replace it (its environment, where a service token or CF_ACCESS_MCP_TEAMS lives, is kept), or with --name to add ours under another name.`,
     };
   }
   const action = before === undefined ? 'created' : merged.existing !== undefined ? 'replaced' : 'added';

@@ -131,7 +131,34 @@ describe('install <client> round-trips each client config', () => {
     const text = readFileSync(file, 'utf8');
     assert.ok(text.startsWith(head), text);
     assert.ok(text.endsWith(tail), text);
-    assert.doesNotMatch(text, /old|X = "1"/);
+    assert.doesNotMatch(text, /old/);
+    assert.match(text, /^\[mcp_servers\.cf-access\.env\]\nX = "1"\n/m, 'the entry\'s environment is the user\'s: kept');
+  });
+
+  it('a re-install keeps the environment the user gave the entry (env, environment, env_vars); same launch plus an environment is "unchanged"', async () => {
+    const cases: Array<[ClientId, Record<string, unknown>]> = [
+      ['gemini', { env: { CF_ACCESS_MCP_TEAMS: 'myteam.cloudflareaccess.com', CF_ACCESS_CLIENT_SECRET: 'cfast_0123456789abcdef' } }],
+      ['opencode', { environment: { CF_ACCESS_MCP_TEAMS: 'myteam.cloudflareaccess.com' } }],
+      ['codex', { env_vars: ['CF_ACCESS_CLIENT_ID', 'CF_ACCESS_CLIENT_SECRET'], env: { CF_ACCESS_SERVICE_TOKEN_HOSTS: 'app.example.com' } }],
+    ];
+    for (const [client, environment] of cases) {
+      const w = where();
+      const file = CLIENTS[client].scopes.user!(w).file;
+      const old = { command: 'old', args: [], viaNpx: false };
+      await installInto({ client, name: 'cf-access', launch: old, where: w, dryRun: false, force: false });
+      // The user adds the environment by hand, as the README says.
+      const withEnv = { ...CLIENTS[client].entry(old), ...environment };
+      if (client === 'codex') writeFileSync(file, `[mcp_servers.cf-access]\ncommand = "old"\nargs = []\nstartup_timeout_sec = 60\nenv_vars = ["CF_ACCESS_CLIENT_ID", "CF_ACCESS_CLIENT_SECRET"]\n\n[mcp_servers.cf-access.env]\nCF_ACCESS_SERVICE_TOKEN_HOSTS = "app.example.com"\n`);
+      else writeFileSync(file, JSON.stringify({ [CLIENTS[client].scopes.user!(w).container[0]!]: { 'cf-access': withEnv } }, null, 2));
+      assert.deepEqual(entryIn(client, 'user', w, file), withEnv);
+      assert.equal((await installInto({ client, name: 'cf-access', launch: old, where: w, dryRun: false, force: false })).action, 'unchanged', `${client}: our launch plus the user's environment is this server`);
+      const refused = await installInto({ client, name: 'cf-access', launch: LAUNCH, where: w, dryRun: false, force: false });
+      assert.equal(refused.action, 'refused');
+      assert.match(refused.next_step, /environment.*is kept/);
+      const forced = await installInto({ client, name: 'cf-access', launch: LAUNCH, where: w, dryRun: false, force: true });
+      assert.equal(forced.action, 'replaced');
+      assert.deepEqual(entryIn(client, 'user', w, file), { ...CLIENTS[client].entry(LAUNCH), ...environment }, `${client}: the new launch, the user's environment`);
+    }
   });
 
   it('leaves an invalid file alone and says so', async () => {
