@@ -22,14 +22,16 @@ export function checkStore(ctx: DoctorContext): Finding[] {
     const mode = (stat.mode & 0o777).toString(8);
     findings.push(finding('store', 'store_ok', 'ok', `The store ${dir} is a private directory (mode ${mode}).`));
   }
-  const session = service.sessionInfo(url.origin);
+  // The application serving this URL (one under a path, e.g. /admin, has its own session), not just the host's.
+  const session = service.sessionInfo(service.applicationFor(url));
+  const application = session.application;
   if (session.state === 'none') {
-    findings.push(finding('store', 'session_none', 'info', `No stored session for ${url.host}.`));
+    findings.push(finding('store', 'session_none', 'info', `No stored session for ${application}.`));
   } else {
     const expiry = session.expires_at ? `, ${session.state === 'expired' ? 'expired' : 'expires'} ${session.expires_at}${session.refreshable ? ' (refreshable)' : ''}` : '';
     const level = session.state === 'expired' && !session.refreshable ? 'warn' : 'info';
     findings.push(
-      finding('store', `session_${session.state}`, level, `Stored session for ${url.host}: ${session.state}, ${session.method}${expiry}.${session.refresh_note ? ` ${session.refresh_note}` : ''}`, level === 'warn' ? `Run cf-access-mcp login ${url.origin} to sign in again.` : undefined),
+      finding('store', `session_${session.state}`, level, `Stored session for ${application}: ${session.state}, ${session.method}${expiry}.${session.refresh_note ? ` ${session.refresh_note}` : ''}`, level === 'warn' ? `Run cf-access-mcp login ${url.href} to sign in again.` : undefined),
     );
   }
   return findings;

@@ -182,6 +182,21 @@ describe('cf-access-mcp doctor', () => {
     assert.match(proxy.fix ?? '', /NO_PROXY/);
   });
 
+  it('the store: an application under a path is looked up as itself, not as the host', async () => {
+    const paths = await startEmulator({ approval: 'auto', pathApps: ['/admin'] });
+    try {
+      const home = tempHome();
+      const login = await runCli(['login', `${paths.appUrl}/admin/x`], cliEnv(home, 'approve'));
+      assert.equal(login.code, 0, login.stderr);
+      const admin = await doctor(`${paths.appUrl}/admin/x`, { CF_ACCESS_MCP_HOME: home });
+      assert.match(named(admin.findings, 'session_authenticated').summary, new RegExp(`Stored session for ${new URL(paths.appUrl).host}/admin: authenticated`));
+      const root = await doctor(`${paths.appUrl}/`, { CF_ACCESS_MCP_HOME: home });
+      assert.match(named(root.findings, 'session_none').summary, new RegExp(`No stored session for ${new URL(paths.appUrl).host}\\.`));
+    } finally {
+      await paths.close();
+    }
+  });
+
   it('the store: a stored session for this URL is reported without tokens', async () => {
     const home = tempHome();
     const login = await runCli(['login', `${emulator.appUrl}/`], cliEnv(home, 'approve'));
