@@ -191,8 +191,9 @@ export function serviceTokenSecrets(config: ServiceTokenConfig): string[] {
   return [...new Set(config.tokens.map((t) => t.clientSecret))];
 }
 
-const CONFIGURE =
-  'set CF_ACCESS_CLIENT_ID, CF_ACCESS_CLIENT_SECRET and CF_ACCESS_SERVICE_TOKEN_HOSTS (or an entry in the CF_ACCESS_SERVICE_TOKENS file) in the MCP server\'s environment and restart it';
+/** Where the variables go for both ways of running: an MCP client's config entry, or the shell for the command line. */
+const configure = (url: URL) =>
+  `set CF_ACCESS_CLIENT_ID, CF_ACCESS_CLIENT_SECRET and CF_ACCESS_SERVICE_TOKEN_HOSTS=${url.host} (or an entry for ${url.host} in the CF_ACCESS_SERVICE_TOKENS file) where cf-access-mcp runs: the env of its entry in your MCP client's config (then restart the client), or your shell for the command line`;
 
 /** Access refused the service token we sent to a listed host: say so, never fall into a browser login. */
 export function serviceTokenRefusedError(url: URL, status: number): AccessError {
@@ -211,7 +212,7 @@ export function serviceAuthOnlyError(url: URL, config: ServiceTokenConfig): Acce
   return new AccessError(
     'service_token_missing',
     `${url.host} accepts only service tokens (Access answers 403 with cf-access-aud: the application has only Service Auth policies), and none is configured for this host. A browser login cannot help here.${unused}`,
-    `Create a service token that the application's Service Auth policy includes, then ${CONFIGURE}.`,
+    `Create a service token that the application's Service Auth policy includes, then ${configure(url)}.`,
   );
 }
 
@@ -222,6 +223,6 @@ export function serviceTokenMissingError(url: URL, config: ServiceTokenConfig): 
   return new AccessError(
     'service_token_missing',
     `No service token is configured for ${url.host}.${listed}${unused}`,
-    `To use one, ${CONFIGURE}; otherwise ${step('login', { url: url.href, method: 'auto' })}.`,
+    `To use one, ${configure(url)}; otherwise ${step('login', { url: url.href, method: 'auto' })}.`,
   );
 }

@@ -145,6 +145,15 @@ describe('cf-access-mcp CLI', () => {
     assert.match(run.stderr, /HTTP 200 · application\/json · managed OAuth session/);
   });
 
+  it('a missing service token is configured where the command line reads it: the shell, for this host (not "the MCP server\'s environment")', async () => {
+    const host = new URL(emulator.appUrl).host;
+    const run = await cli(['login', `${emulator.appUrl}/`, '--method', 'service_token']);
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(run.stderr, new RegExp(`CF_ACCESS_SERVICE_TOKEN_HOSTS=${host}`));
+    assert.match(run.stderr, /or your shell for the command line/);
+    assert.doesNotMatch(run.stderr, /MCP server's environment and restart it/);
+  });
+
   it('exits 3 when the login is not completed', async () => {
     const run = await cli(['login', `${emulator.appUrl}/`, '--wait', '1'], cliEnv(tempHome(), 'ignore'));
     assert.equal(run.code, 3, run.stderr);
