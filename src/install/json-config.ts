@@ -94,11 +94,14 @@ function nest(path: string[], value: unknown): unknown {
   return path.reduceRight<unknown>((inner, key) => ({ [key]: inner }), value);
 }
 
-export function mergeJsonEntry(text: string, file: string, container: string[], name: string, entry: unknown): MergedConfig {
+export function mergeJsonEntry(withBom: string, file: string, container: string[], name: string, entry: unknown): MergedConfig {
+  // A byte order mark (Windows editors write one; VS Code and Node's readers skip it) stays, and is not JSON.
+  const bom = withBom.startsWith('\uFEFF') ? '\uFEFF' : '';
+  const text = withBom.slice(bom.length);
   const path = [...container, name];
   const root = parseJsonConfig(text, file);
   const existing = valueAt(root, path);
-  if (existing !== undefined && sameEntry(existing, entry)) return { existing, text, secrets: secretValues(root) };
+  if (existing !== undefined && sameEntry(existing, entry)) return { existing, text: withBom, secrets: secretValues(root) };
 
   const source = text.trim() === '' ? '{}\n' : text;
   const tree = parseTree(source, [], PARSE_OPTIONS)!;
@@ -122,5 +125,5 @@ export function mergeJsonEntry(text: string, file: string, container: string[], 
   if (!sameEntry(valueAt(after, path), entry) || !sameEntry(withoutEntry(after, path), withoutEntry(root, path))) {
     throw new ConfigFileError(`${file} could not be edited without changing more than the "${name}" entry; it was left unchanged. Add the entry by hand (see mcp.json.example).`);
   }
-  return { existing, text: merged, secrets: secretValues(root, after) };
+  return { existing, text: bom + merged, secrets: secretValues(root, after) };
 }

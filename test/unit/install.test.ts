@@ -227,6 +227,17 @@ describe('install <client> changes only the bytes of our entry in a JSON file', 
     }
   });
 
+  it('a file with a byte order mark (a Windows editor wrote it) is edited, and keeps its mark and CRLF line ends', async () => {
+    const w = where();
+    write(w, '\uFEFF{\r\n  "theme": "dark"\r\n}\r\n');
+    assert.equal((await install(w)).action, 'added');
+    const text = readFileSync(settings(w), 'utf8');
+    assert.ok(text.startsWith('\uFEFF{\r\n  "theme": "dark",\r\n  "mcpServers": {\r\n'), JSON.stringify(text));
+    assert.doesNotMatch(text.replace(/\r\n/g, ''), /\n/, 'CRLF throughout');
+    assert.deepEqual(entryIn('gemini', 'user', w, settings(w)), CLIENTS.gemini.entry(LAUNCH));
+    assert.equal((await install(w)).action, 'unchanged');
+  });
+
   it('a servers key that is not an object: the file is left alone, with an error that names the key', async () => {
     for (const value of ['null', '[]', '"x"']) {
       const w = where();
