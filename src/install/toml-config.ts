@@ -73,10 +73,17 @@ export function mergeTomlEntry(text: string, file: string, container: string[], 
   }
   const merged = kept.join(eol);
 
-  const after = parseToml(merged, file);
-  if (!sameEntry(valueAt(after, path), entry) || !sameEntry(withoutEntry(after, path), withoutEntry(before, path))) {
-    throw new ConfigFileError(`${file} defines [${path.join('.')}] in a form this command does not edit (inline or dotted keys); it was left unchanged. Edit the entry by hand (see mcp.json.example).`);
+  const cannotEdit = new ConfigFileError(
+    `${file} defines [${path.join('.')}] in a form this command does not edit (inline or dotted keys, or a header line inside a multi-line string); it was left unchanged. Edit the entry by hand (see mcp.json.example).`,
+  );
+  let after: Record<string, unknown>;
+  try {
+    after = parseToml(merged, file);
+  } catch {
+    // The user's file parsed; our line edit is what broke it: say so, not that their file is invalid.
+    throw cannotEdit;
   }
+  if (!sameEntry(valueAt(after, path), entry) || !sameEntry(withoutEntry(after, path), withoutEntry(before, path))) throw cannotEdit;
   return { existing, text: merged, secrets: secretValues(before, after) };
 }
 

@@ -161,6 +161,20 @@ describe('install <client> round-trips each client config', () => {
     }
   });
 
+  it('codex: a header line inside a multi-line string is not taken for our table; the valid file is left alone without being called invalid', async () => {
+    const w = where();
+    const file = join(w.codexHome, 'config.toml');
+    mkdirSync(w.codexHome, { recursive: true });
+    const original = 'notes = """\n[mcp_servers.cf-access]\ncommand = "x"\n"""\n';
+    writeFileSync(file, original);
+    await assert.rejects(installInto({ client: 'codex', name: 'cf-access', launch: LAUNCH, where: w, dryRun: false, force: true }), (error: Error) => {
+      assert.doesNotMatch(error.message, /is not valid TOML/);
+      assert.match(error.message, /in a form this command does not edit.*left unchanged/);
+      return true;
+    });
+    assert.equal(readFileSync(file, 'utf8'), original);
+  });
+
   it('leaves an invalid file alone and says so', async () => {
     const w = where();
     const file = join(w.home, '.cursor', 'mcp.json');
