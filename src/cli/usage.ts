@@ -123,7 +123,7 @@ dist/index.js); with --npx it says "npx -y cf-access-mcp" (once published).
 
 Options:
   --scope <s>     user (default: every project), project (a file in the current
-                  directory; claude-code, opencode, cursor, vscode, gemini) or
+                  directory; claude-code, opencode, cursor, vscode, codex, gemini) or
                   local (claude-code: this project, in ~/.claude.json)
   --dry-run       print the diff, write nothing
   --force         replace a different entry of the same name (keeping its env)

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { CLIENTS } from '../../src/install/clients.js';
 import { runCli } from '../helpers/cli-run.js';
 import { cleanupHomes, SERVER_ENTRY, tempHome } from '../helpers/harness.js';
 
@@ -71,6 +72,9 @@ describe('cf-access-mcp install', () => {
 
   it('usage errors: unknown client, a scope the client does not have', async () => {
     const home = tempHome('cfam-install-cli-');
+    const help = (await runCli(['install', '--help'], env(home))).stdout.toString('utf8').replace(/\s+/g, ' ');
+    const projectClients = (Object.keys(CLIENTS) as Array<keyof typeof CLIENTS>).filter((client) => CLIENTS[client].scopes.project);
+    assert.ok(help.includes(`project (a file in the current directory; ${projectClients.join(', ')})`), `--help names every client with a project scope:\n${help}`);
     const unknown = await runCli(['install', 'emacs'], env(home));
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /Unknown client "emacs"; one of: claude-code, opencode/);
