@@ -10,6 +10,8 @@ import { authorizationServerOf, assertSupportsPublicClient, fetchResourceMetadat
 import { RegistrationRefusedError, registerClient } from '../auth/registration.js';
 import type { ResourceMetadata, ServerMetadata } from '../auth/schemas.js';
 import { discard, headerValue, send } from '../http/client.js';
+import { isTrustedTeam, teamHost } from '../auth/trusted-teams.js';
+import { isTrustedLoginHost } from '../core/url-policy.js';
 import { finding, type DoctorContext, type Finding } from './finding.js';
 import { stepFailure } from './step-failure.js';
 
@@ -93,6 +95,7 @@ export async function checkAccess(ctx: DoctorContext): Promise<AccessFacts> {
     return done();
   }
   findings.push(finding(CHECK, 'metadata_ok', 'ok', `Resource metadata names ${metadata.resource} and the team ${authorizationServer.host}; its server metadata is complete.`));
+  findings.push(teamTrust(ctx, authorizationServer));
   if (!server.registration_endpoint) {
     findings.push(
       finding(CHECK, 'registration_unavailable', 'fail', `The team ${authorizationServer.host} offers no dynamic client registration (no registration_endpoint), so no managed OAuth login can start.`, 'Ask the Access administrator to enable managed OAuth (dynamic registration) for this application; meanwhile use cloudflared or a service token.'),
@@ -110,6 +113,25 @@ export async function checkAccess(ctx: DoctorContext): Promise<AccessFacts> {
   if (!registered) return done();
   const accepted = await checkResourceAccepted(ctx, server.authorization_endpoint, registered, metadata.resource, findings);
   return done(accepted);
+}
+
+/** Whether a sign-in opens the team's page by itself, or gives a link (README "The browser opens only for teams you already use"). */
+function teamTrust(ctx: DoctorContext, authorizationServer: URL): Finding {
+  const { url, service } = ctx;
+  const team = teamHost(authorizationServer);
+  if (!isTrustedLoginHost(authorizationServer, url)) {
+    return finding(CHECK, 'team_not_access_domain', 'warn', `The sign-in server ${team} is not a *.cloudflareaccess.com team domain: no browser is opened for it, every sign-in gives a link.`, `Check that ${url.host} is the application you mean; open the link only if you trust ${team}.`);
+  }
+  if (isTrustedTeam(authorizationServer, service.store, service.config.trustedTeams ?? [])) {
+    return finding(CHECK, 'team_trusted', 'ok', `The sign-in page of the team ${team} opens in the browser by itself (listed in CF_ACCESS_MCP_TEAMS, or signed in to before).`);
+  }
+  return finding(
+    CHECK,
+    'team_untrusted',
+    'info',
+    `${team} is not a team you have signed in to before, so a sign-in to ${url.host} gives a link to open instead of opening the browser (any site can name any Access team).`,
+    `If ${team} is your organisation's team, set CF_ACCESS_MCP_TEAMS=${team} where cf-access-mcp runs (the env of its entry in your MCP client's config, or your shell for the command line).`,
+  );
 }
 
 function resourceMetadataFailure(error: unknown): Finding {

@@ -31,13 +31,13 @@ function fakeCloudflared(version: string): string {
   return path;
 }
 
-async function doctor(url: string, extra: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; findings: Finding[]; text: string }> {
+async function doctor(url: string, extra: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; findings: Finding[]; text: string; home: string }> {
   const env = { ...process.env, CF_ACCESS_MCP_HOME: tempHome(), CF_ACCESS_MCP_CLOUDFLARED: fakeCloudflared('2026.9.1'), ...extra };
   const run = await runCli(['doctor', url, '--json'], env);
   const text = run.stdout.toString('utf8');
   assert.equal(run.stderr.includes('error:'), false, run.stderr);
   const report = JSON.parse(text) as { findings: Finding[]; failed: boolean };
-  return { code: run.code, findings: report.findings, text };
+  return { code: run.code, findings: report.findings, text, home: env.CF_ACCESS_MCP_HOME! };
 }
 
 function named(findings: Finding[], name: string): Finding {
@@ -180,6 +180,24 @@ describe('cf-access-mcp doctor', () => {
     const proxy = named(proxied.findings, 'proxy_for_loopback');
     assert.doesNotMatch(proxied.text, /hunter2/, 'proxy credentials are not shown');
     assert.match(proxy.fix ?? '', /NO_PROXY/);
+  });
+
+  it('says whether the sign-in page will open by itself: an untrusted team (link only, with the fix), a listed team, a team signed in to before', async () => {
+    const team = new URL(emulator.teamUrl).host;
+    const fresh = await doctor(`${emulator.appUrl}/`, { CF_ACCESS_MCP_TEAMS: '' });
+    const untrusted = named(fresh.findings, 'team_untrusted');
+    assert.equal(untrusted.level, 'info');
+    assert.match(untrusted.summary, /gives a link to open instead of opening the browser/);
+    assert.ok(untrusted.fix?.includes(`CF_ACCESS_MCP_TEAMS=${team}`), untrusted.fix);
+    const listed = await doctor(`${emulator.appUrl}/`, { CF_ACCESS_MCP_TEAMS: team });
+    assert.equal(named(listed.findings, 'team_trusted').level, 'ok');
+    const home = tempHome();
+    assert.equal((await runCli(['login', `${emulator.appUrl}/`], cliEnv(home, 'approve'))).code, 0);
+    const before = await doctor(`${emulator.appUrl}/`, { CF_ACCESS_MCP_HOME: home, CF_ACCESS_MCP_TEAMS: '' });
+    named(before.findings, 'team_trusted');
+    // Doctor's own registrations do not make a team trusted.
+    const again = await doctor(`${emulator.appUrl}/`, { CF_ACCESS_MCP_HOME: fresh.home, CF_ACCESS_MCP_TEAMS: '' });
+    named(again.findings, 'team_untrusted');
   });
 
   it('the store: an application under a path is looked up as itself, not as the host', async () => {
