@@ -17,12 +17,15 @@ import { stepFailure } from './step-failure.js';
 
 export interface AccessFacts {
   findings: Finding[];
-  /** Managed OAuth can sign in here (discovery and a registration worked). */
-  managedOAuth: boolean;
   /** Access guards the URL at all. */
   protected: boolean;
   /** The application has only Service Auth policies: a service token is the one way in (no browser, no cloudflared). */
   serviceAuthOnly: boolean;
+  /**
+   * Access shows managed OAuth is off here (no resource metadata, no "oauth" method, no registration endpoint),
+   * so a person signs in with cloudflared. False when managed OAuth is offered but a step of it failed: that step is the finding.
+   */
+  managedOAuthOff: boolean;
 }
 
 const CHECK = 'access';
@@ -30,14 +33,15 @@ const CHECK = 'access';
 export async function checkAccess(ctx: DoctorContext): Promise<AccessFacts> {
   const { url, service } = ctx;
   const findings: Finding[] = [];
-  const done = (managedOAuth = false, isProtected = true, serviceAuthOnly = false): AccessFacts => ({ findings, managedOAuth, protected: isProtected, serviceAuthOnly });
+  const done = (isProtected = true, serviceAuthOnly = false): AccessFacts => ({ findings, protected: isProtected, serviceAuthOnly, managedOAuthOff: false });
+  const off = (): AccessFacts => ({ ...done(), managedOAuthOff: true });
 
   let probe: Awaited<ReturnType<typeof service.probe>>;
   try {
     probe = await service.probe(url, ctx.signal);
   } catch (error) {
     findings.push(stepFailure(CHECK, 'app', error));
-    return done(false, false);
+    return done(false);
   }
   const challenge = probe.challenge;
   if (!challenge) {
@@ -50,7 +54,7 @@ export async function checkAccess(ctx: DoctorContext): Promise<AccessFacts> {
     } else {
       findings.push(finding(CHECK, 'not_protected', 'info', `Cloudflare Access does not guard ${url.href} (HTTP ${probe.status} without a challenge).`, 'Nothing to sign in to: cf-access-mcp fetch and access_fetch reach it without credentials.'));
     }
-    return done(false, false);
+    return done(false);
   }
   const described = challenge.style === 'bearer' ? 'a 401 Bearer challenge' : challenge.style === 'redirect' ? 'a redirect to the Access sign-in page' : 'a 403 (service authentication only)';
   if (challenge.style === 'forbidden') {
@@ -64,13 +68,13 @@ export async function checkAccess(ctx: DoctorContext): Promise<AccessFacts> {
         configured ? undefined : 'Configure a service token for this host (CF_ACCESS_CLIENT_ID, CF_ACCESS_CLIENT_SECRET, CF_ACCESS_SERVICE_TOKEN_HOSTS).',
       ),
     );
-    return done(false, true, true);
+    return done(true, true);
   }
   if (!challenge.resourceMetadataUrl) {
     findings.push(
       finding(CHECK, 'no_resource_metadata', 'warn', `Access guards ${url.host} (${described}) but names no resource metadata: managed OAuth looks off for this application.`, 'Install cloudflared (used automatically), configure a service token, or ask the Access administrator to enable managed OAuth.'),
     );
-    return done();
+    return off();
   }
   findings.push(finding(CHECK, 'access_challenge', 'ok', `Access guards ${url.host} with ${described}.`));
 
@@ -85,7 +89,7 @@ export async function checkAccess(ctx: DoctorContext): Promise<AccessFacts> {
   }
   if (offersOAuth(metadata) === false) {
     findings.push(finding(CHECK, 'managed_oauth_off', 'warn', `The resource metadata of ${url.host} lists no "oauth" authentication method: managed OAuth is off.`, 'Install cloudflared (used automatically), configure a service token, or ask the administrator to enable managed OAuth.'));
-    return done();
+    return off();
   }
   try {
     authorizationServer = authorizationServerOf(metadata, url);
@@ -100,7 +104,7 @@ export async function checkAccess(ctx: DoctorContext): Promise<AccessFacts> {
     findings.push(
       finding(CHECK, 'registration_unavailable', 'fail', `The team ${authorizationServer.host} offers no dynamic client registration (no registration_endpoint), so no managed OAuth login can start.`, 'Ask the Access administrator to enable managed OAuth (dynamic registration) for this application; meanwhile use cloudflared or a service token.'),
     );
-    return done();
+    return off();
   }
   try {
     assertSupportsPublicClient(server, authorizationServer.host);
@@ -111,8 +115,8 @@ export async function checkAccess(ctx: DoctorContext): Promise<AccessFacts> {
 
   const registered = await checkRegistration(ctx, server.registration_endpoint, metadata.resource, findings);
   if (!registered) return done();
-  const accepted = await checkResourceAccepted(ctx, server.authorization_endpoint, registered, metadata.resource, findings);
-  return done(accepted);
+  await checkResourceAccepted(ctx, server.authorization_endpoint, registered, metadata.resource, findings);
+  return done();
 }
 
 /** Whether a sign-in opens the team's page by itself, or gives a link (README "The browser opens only for teams you already use"). */

@@ -19,20 +19,21 @@ export async function runDoctorChecks(ctx: DoctorContext): Promise<DoctorReport>
   const findings: Finding[] = [...checkProxy(ctx)];
   const network = await checkNetwork(ctx);
   findings.push(...network.findings);
-  let managedOAuth = false;
+  let managedOAuthOff = false;
   let isProtected = false;
   let serviceAuthOnly = false;
   if (network.reachable) {
     findings.push(...(await checkClock(ctx)));
     const access = await checkAccess(ctx);
     findings.push(...access.findings);
-    managedOAuth = access.managedOAuth;
+    managedOAuthOff = access.managedOAuthOff;
     isProtected = access.protected;
     serviceAuthOnly = access.serviceAuthOnly;
     findings.push(...(await checkServiceToken(ctx, serviceAuthOnly)));
   }
-  // cloudflared signs a person in: no help where Access takes only service tokens.
-  findings.push(...(await checkCloudflared(ctx, isProtected && !managedOAuth && !serviceAuthOnly && ctx.service.serviceTokenFor(ctx.url) === undefined)));
+  // cloudflared is the way in only where Access shows managed OAuth off (a failing step of managed OAuth is its own
+  // finding), and no help where Access takes only service tokens.
+  findings.push(...(await checkCloudflared(ctx, isProtected && managedOAuthOff && !serviceAuthOnly && ctx.service.serviceTokenFor(ctx.url) === undefined)));
   findings.push(...checkStore(ctx));
   return { url: ctx.url.href, findings, failed: findings.some((f) => f.level === 'fail') };
 }

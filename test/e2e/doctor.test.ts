@@ -139,6 +139,17 @@ describe('cf-access-mcp doctor', () => {
     assert.match(named(old.findings, 'cloudflared_outdated').summary, /2025\.4\.0 is older than 2026\.8/);
   });
 
+  it('a failing step of managed OAuth is the one FAIL: cloudflared is not called "the way to sign in" to an application that offers managed OAuth', async () => {
+    for (const [endpoint, expected] of [['registration', 'registration_refused'], ['server_metadata', 'server_metadata_http_error'], ['resource_metadata', 'resource_metadata_http_error']] as const) {
+      emulator.setFault({ endpoint, kind: '5xx' });
+      const { findings } = await doctor(`${emulator.appUrl}/`, { CF_ACCESS_MCP_CLOUDFLARED: join(tempHome(), 'no-cloudflared') });
+      assert.equal(named(findings, expected).level, 'fail');
+      const cloudflared = named(findings, 'cloudflared_missing');
+      assert.equal(cloudflared.level, 'info', `${endpoint}: ${cloudflared.summary}`);
+      assert.doesNotMatch(cloudflared.summary, /offers no managed OAuth/);
+    }
+  });
+
   it('a refused service token names its service_token_status; an accepted one is ok; the secret is never printed', async () => {
     const host = new URL(emulator.appUrl).host;
     const wrong = await doctor(`${emulator.appUrl}/`, { CF_ACCESS_CLIENT_ID: TOKEN.clientId, CF_ACCESS_CLIENT_SECRET: 'wrong-secret-abcdef0123456789', CF_ACCESS_SERVICE_TOKEN_HOSTS: host });
