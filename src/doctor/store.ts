@@ -14,8 +14,9 @@ export function checkStore(ctx: DoctorContext): Finding[] {
     }
   })();
   if (!service.store.persistent) {
-    const why = service.store.warnings.at(-1) ?? 'it could not be used';
-    findings.push(finding('store', 'store_memory_only', 'warn', `The store at ${dir} is not used: ${why}`, 'Use a directory you own with mode 700: chmod 700 it, or set CF_ACCESS_MCP_HOME.'));
+    // The store's own warning names the problem (a file, a link, another owner, not writable) and its fix; "chmod 700" fixes only some.
+    const why = service.store.warnings.at(-1) ?? `The store at ${dir} could not be used: sessions are kept in memory only.`;
+    findings.push(finding('store', 'store_memory_only', 'warn', why, `Fix ${dir} as said, or set CF_ACCESS_MCP_HOME to a directory you own that others cannot write to.`));
   } else if (!stat) {
     findings.push(finding('store', 'store_ok', 'ok', `The store ${dir} does not exist yet; it is created (mode 700) at the first sign-in.`));
   } else {

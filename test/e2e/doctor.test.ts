@@ -211,6 +211,16 @@ describe('cf-access-mcp doctor', () => {
     named(again.findings, 'team_untrusted');
   });
 
+  it('the store: a store path that is a file is reported once, with a fix that applies to a file (not "chmod 700 it")', async () => {
+    const file = join(tempHome(), 'not-a-directory');
+    writeFileSync(file, '');
+    const { findings } = await doctor(`${emulator.appUrl}/`, { CF_ACCESS_MCP_HOME: file });
+    const memory = named(findings, 'store_memory_only');
+    assert.match(memory.summary, /is not a directory/);
+    assert.equal(memory.summary.split('The store at').length, 2, `said once: ${memory.summary}`);
+    assert.doesNotMatch(`${memory.summary} ${memory.fix}`, /chmod 700 it/);
+  });
+
   it('the store: an application under a path is looked up as itself, not as the host', async () => {
     const paths = await startEmulator({ approval: 'auto', pathApps: ['/admin'] });
     try {
