@@ -95,7 +95,8 @@ URLs (protected app, second app, plain origin, team domain). Point an agent or
 Options:
   --auto        approve logins without a click (default: an Approve/Deny page)
   --port <n>    base port: app on n, team domain n+1, second app n+2, plain n+3 (default: free ports)
-  --mode <m>    managed (default), classic or service-auth-only
+  --mode <m>    managed (default), classic or service-auth-only (accepts a service
+                token it makes up and prints, the one way in there)
   --quiet       do not print one line per request
   -h, --help    show this help
 `;

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { startEmulator } from './index.js';
 import type { EmulatorOptions, LogEntry } from './types.js';
 
@@ -23,8 +24,11 @@ function traceLine(entry: LogEntry): string {
 export async function runEmulatorCli(opts: EmulatorCliOptions = {}): Promise<void> {
   const { port, quiet, signal, ...options } = opts;
   const offset = (n: number): number | undefined => (port === undefined || port === 0 ? undefined : port + n);
+  // Service authentication only: a service token is the one way in, so the emulator accepts one it makes up and says which.
+  const serviceToken = options.mode === 'service-auth-only' && !options.serviceTokens ? { clientId: `${randomBytes(8).toString('hex')}.access`, clientSecret: `cfast_${randomBytes(24).toString('hex')}` } : undefined;
   const emulator = await startEmulator({
     ...options,
+    ...(serviceToken ? { serviceTokens: [serviceToken] } : {}),
     appPort: options.appPort ?? offset(0) ?? 0,
     teamPort: options.teamPort ?? offset(1) ?? 0,
     app2Port: options.app2Port ?? offset(2) ?? 0,
@@ -45,6 +49,10 @@ export async function runEmulatorCli(opts: EmulatorCliOptions = {}): Promise<voi
     console.log(`  ${trust} cf-access-mcp login ${emulator.appUrl}/${o.approval === 'interactive' ? '   then click Approve in the page that opens' : ''}`);
     console.log(`  cf-access-mcp fetch ${emulator.appUrl}/api/data.json`);
     console.log(`  or ask your agent (with cf-access-mcp configured, ${trust} in its entry's env) to access_fetch ${emulator.appUrl}/`);
+  }
+  if (serviceToken) {
+    console.log('Try it (in another terminal), with the service token this emulator accepts (made up for this run):');
+    console.log(`  CF_ACCESS_CLIENT_ID=${serviceToken.clientId} CF_ACCESS_CLIENT_SECRET=${serviceToken.clientSecret} CF_ACCESS_SERVICE_TOKEN_HOSTS=${new URL(emulator.appUrl).host} cf-access-mcp fetch ${emulator.appUrl}/api/data.json`);
   }
   console.log(quiet ? 'Press Ctrl+C to stop.' : 'Each request is printed below. Press Ctrl+C to stop.');
 

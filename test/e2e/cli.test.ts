@@ -214,6 +214,26 @@ describe('cf-access-mcp CLI', () => {
     }
   });
 
+  it('emulator --mode service-auth-only prints a service token it accepts, and its "Try it" fetch gets in', async () => {
+    const child = start(['emulator', '--auto', '--quiet', '--mode', 'service-auth-only'], process.env);
+    const done = finish(child);
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+    try {
+      await eventually(() => /Press Ctrl\+C to stop/.test(stdout), 15_000, 'the emulator banner');
+      const line = /^ {2}((?:\w+=\S+ )+)cf-access-mcp (fetch \S+)/m.exec(stdout);
+      assert.ok(line, stdout);
+      const assigned = Object.fromEntries(line[1]!.trim().split(/\s+/).map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]));
+      const fetched = await cli(line[2]!.split(' '), { ...cliEnv(tempHome(), 'none'), ...assigned });
+      assert.equal(fetched.code, 0, fetched.stderr);
+      assert.match(fetched.stderr, /HTTP 200 .* service token/);
+      assert.ok(!fetched.stderr.includes(assigned.CF_ACCESS_CLIENT_SECRET!) && !fetched.stdout.includes(assigned.CF_ACCESS_CLIENT_SECRET!));
+    } finally {
+      child.kill('SIGINT');
+      await done;
+    }
+  });
+
   it('keeps the demo working', async () => {
     const run = await cli(['demo'], { ...process.env });
     assert.equal(run.code, 0, run.stderr + run.stdout.slice(-2000));
