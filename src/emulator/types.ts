@@ -152,7 +152,7 @@ export interface Emulator {
   revokeRefreshTokens(): void;
   isTokenActive(token: string): boolean;
   forgetRegistrations(): void;
-  /** Ends every session of the /mcp server, as a restart of a remote MCP server does (the next request with an old session id gets 404). */
+  /** Ends every session of the /mcp and /sse servers, as a restart of a remote MCP server does (an old session id gets 404, an event stream ends). */
   endMcpSessions(options?: { refuseInitializes?: number }): Promise<void>;
   clients(): Array<{ client_id: string; redirect_uris: string[] }>;
   setFault(f: Fault | null): void;

@@ -170,6 +170,74 @@ describe('cf-access-mcp bridge (issue 14)', () => {
   });
 });
 
+describe('cf-access-mcp bridge over the older HTTP+SSE transport: a lost session (issue 14)', () => {
+  let emulator: Emulator;
+  let sse: Bridged;
+  /** Messages the client posted to the remote's SSE sessions. */
+  const posts = () => emulator.requests({ endpoint: 'resource' }).filter((e) => e.path.startsWith('/sse/messages') && e.method === 'POST').length;
+
+  before(async () => {
+    emulator = await startEmulator();
+    sse = await connectBridge(`${emulator.appUrl}/sse`);
+    assert.match(sse.stderr.join(''), /older HTTP\+SSE transport/);
+    // The bridge learns from the tool list which tools the remote marks as safe to call again.
+    assert.ok((await sse.client.listTools()).tools.some((t) => t.name === 'count' && t.annotations?.readOnlyHint === true));
+  });
+
+  after(async () => {
+    await sse?.client.close();
+    assertNoSecretsLeaked(emulator.secrets());
+    await emulator.close();
+    cleanupHomes();
+  });
+
+  it('a restart ends the event stream mid-call: a new session, the read-only call sent again and answered, no second browser', async () => {
+    let restarted: Promise<void> | undefined;
+    const progress: number[] = [];
+    // The first progress note shows the call running on the remote; the restart comes while it runs (40 steps of 50 ms).
+    const result = await call(sse.client, 'count', { steps: 40 }, (p) => {
+      progress.push((p as { progress: number }).progress);
+      restarted ??= emulator.endMcpSessions();
+    });
+    await restarted;
+    assert.equal(result, 'counted to 40');
+    assert.equal(progress.at(-1), 40, 'the call ran again, from the start, in the new session');
+    assert.match(sse.stderr.join(''), /The event stream from .*\/sse ended \(the server restarted, or the connection dropped\); opening a new session/);
+    assert.equal(await call(sse.client, 'echo', { text: 'after the restart' }), 'after the restart');
+    // The new session knows the client's capabilities: the remote's own requests still reach it.
+    assert.equal(await call(sse.client, 'ask', { question: 'Still there?' }), 'answer: yes to "Still there?"');
+    assert.equal(browserOpens(sse.env).length, 1);
+  });
+
+  it('a call the remote does not mark as safe to repeat is not sent again: its error says it may have taken effect and what to do', async () => {
+    const before = posts();
+    const pending = call(sse.client, 'sleep', { ms: 600_000 });
+    await eventually(() => posts() > before, 10_000, 'the call reached the remote');
+    const postsAtRestart = posts();
+    await emulator.endMcpSessions();
+    const error = (await pending.catch((e: Error) => e)) as Error;
+    assert.ok(error instanceof Error, 'the call fails rather than hangs');
+    assert.match(error.message, /ended while the call of the tool "sleep" was waiting for its answer/);
+    assert.match(error.message, /may or may not have taken effect/);
+    assert.match(error.message, /Next step: Check whether it took effect/);
+    // The new session got the bridge's initialize and initialized, not the call a second time.
+    assert.equal(posts() - postsAtRestart, 2);
+    assert.equal(await call(sse.client, 'echo', { text: 'next' }), 'next');
+  });
+
+  it('a remote still starting up: the unanswered call gets an error naming the next step, and the next request opens the session', async () => {
+    const pending = call(sse.client, 'count', { steps: 40 }, () => void (restarted ??= emulator.endMcpSessions({ refuseInitializes: 1 })));
+    let restarted: Promise<void> | undefined;
+    const error = (await pending.catch((e: Error) => e)) as Error;
+    await restarted;
+    assert.ok(error instanceof Error, 'the call fails rather than hangs');
+    assert.match(error.message, /ended this session and could not open a new one \(HTTP 503 to a new event stream\)/);
+    assert.match(error.message, /Next step: Repeat the request/);
+    assert.equal(await call(sse.client, 'echo', { text: 'started' }), 'started');
+    assert.equal(browserOpens(sse.env).length, 1);
+  });
+});
+
 describe('access_proxy tool (issue 14)', () => {
   let emulator: Emulator;
   let server: TestServer;
