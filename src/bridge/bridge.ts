@@ -179,9 +179,9 @@ export class McpBridge {
   /**
    * The event stream of an HTTP+SSE session ended (a restart, a dropped
    * connection): the answers to the requests this session accepted would
-   * have come on it. A new session is opened at once (the remote's
-   * notifications come on the stream too), and those requests are sent again
-   * on it if they are safe to repeat; the others are answered with an error.
+   * have come on it. With requests waiting, a new session is opened at once
+   * and those safe to repeat are sent again on it (the others are answered
+   * with an error); with none, the next message opens it.
    */
   private async streamEnded(lost: SSEClientTransport): Promise<void> {
     // Its event source would connect again by itself, into a new session nobody initialised: stopped here.
@@ -192,33 +192,34 @@ export class McpBridge {
       return;
     }
     this.ended = lost;
+    const ended = `The event stream from ${this.target.href} ended (the server restarted, or the connection dropped)`;
+    if (this.unanswered.acceptedBy(lost).length === 0) return this.options.say(`${ended}; the next request opens a new session.`);
     let fresh: Transport;
     try {
-      fresh = await this.newSession(lost, `The event stream from ${this.target.href} ended (the server restarted, or the connection dropped); opening a new session and sending unanswered requests again.`);
+      fresh = await this.newSession(lost, `${ended}; opening a new session and sending unanswered requests again.`);
     } catch (error) {
       for (const request of this.unanswered.acceptedBy(lost)) this.reportFailure(request, error);
       return;
     }
     // Looked up only now: a request accepted while the new session opened is among them, one the client cancelled is not.
     for (const request of this.unanswered.acceptedBy(lost)) {
-      if (!this.unanswered.repeatable(request)) {
-        this.reportFailure(request, this.notRepeated(request));
+      const refused = this.unanswered.notRepeatable(request);
+      if (refused) {
+        this.reportFailure(request, this.notRepeated(request, refused));
         continue;
       }
-      this.unanswered.accepted(request.id, fresh);
+      this.unanswered.resent(request.id, fresh);
       fresh.send(request).catch((error: unknown) => this.reportFailure(request, error));
     }
   }
 
-  private notRepeated(request: JSONRPCRequest): AccessError {
+  private notRepeated(request: JSONRPCRequest, refused: { why: string; next: string }): AccessError {
     const tool = (request.params as { name?: unknown } | undefined)?.name;
     const what = request.method === 'tools/call' && typeof tool === 'string' ? `the call of the tool "${truncate(tool, 80)}"` : request.method;
     return new AccessError(
       'network_error',
-      `The session with ${this.target.href} ended while ${what} was waiting for its answer. The bridge opened a new session but did not send it again: ${
-        request.method === 'initialize' ? 'the client must initialize again' : 'the remote does not mark the tool as safe to repeat (readOnlyHint or idempotentHint), so it may or may not have taken effect'
-      }.`,
-      request.method === 'initialize' ? "Restart the MCP client's connection to this server." : 'Check whether it took effect, then call it again if it did not.',
+      `The session with ${this.target.href} ended while ${what} was waiting for its answer. The bridge opened a new session but did not send it again: ${refused.why}.`,
+      refused.next,
     );
   }
 

@@ -16,7 +16,7 @@ const ToolList = z.object({
  * accepted will never be answered, and these say which to send again.
  */
 export class UnansweredRequests {
-  private readonly waiting = new Map<Id, { request: JSONRPCRequest; acceptedBy?: Transport }>();
+  private readonly waiting = new Map<Id, { request: JSONRPCRequest; acceptedBy?: Transport; resent?: boolean }>();
   /** Tools the remote marks as safe to call again (readOnlyHint or idempotentHint), learnt from the tools/list answers passing through. */
   private readonly repeatableTools = new Set<string>();
 
@@ -59,16 +59,30 @@ export class UnansweredRequests {
     return this.waiting.get(request.id)?.acceptedBy === on;
   }
 
+  /** The request goes again on `transport`: once only, so a remote that keeps losing its sessions cannot make the bridge repeat it forever. */
+  resent(id: Id, transport: Transport): void {
+    const entry = this.waiting.get(id);
+    if (entry) Object.assign(entry, { acceptedBy: transport, resent: true });
+  }
+
   /**
-   * May the request be sent again without the user's say? A call of a tool
-   * that changes something may have taken effect before the answer was lost;
-   * only one the remote marks read-only or idempotent is repeated. Other
-   * requests (lists, reads, completions, pings) change nothing.
+   * Why the request may not be sent again on a new session, and what the
+   * user can do (undefined: it may be). A call of a tool that changes
+   * something may have taken effect before the answer was lost: only one the
+   * remote marks read-only or idempotent is repeated. Other requests (lists,
+   * reads, completions, pings) change nothing.
    */
-  repeatable(request: JSONRPCRequest): boolean {
-    if (request.method === 'initialize') return false;
-    if (request.method !== 'tools/call') return true;
+  notRepeatable(request: JSONRPCRequest): { why: string; next: string } | undefined {
+    if (this.waiting.get(request.id)?.resent) {
+      return { why: 'it had been sent again once already, and the new session was lost too', next: 'Check that the remote MCP server stays up (its event stream keeps ending), then repeat the request.' };
+    }
+    if (request.method === 'initialize') return { why: 'the client must initialize again', next: "Restart the MCP client's connection to this server." };
+    if (request.method !== 'tools/call') return undefined;
     const name = (request.params as { name?: unknown } | undefined)?.name;
-    return typeof name === 'string' && this.repeatableTools.has(name);
+    if (typeof name === 'string' && this.repeatableTools.has(name)) return undefined;
+    return {
+      why: 'the remote does not mark the tool as safe to repeat (readOnlyHint or idempotentHint), so it may or may not have taken effect',
+      next: 'Check whether it took effect, then call it again if it did not.',
+    };
   }
 }

@@ -6,6 +6,7 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { z } from 'zod';
 import { sendJson, type RequestContext } from './http-util.js';
 import type { Runtime } from './runtime.js';
+import type { McpRestartOptions } from './types.js';
 
 /** A small MCP server: echo, a tool that reports progress, one that asks the user (elicitation), one that lists the client's roots. */
 function remoteMcpServer(rt: Runtime): McpServer {
@@ -70,14 +71,16 @@ const refusals = new WeakMap<Runtime, number>();
  * get 404 after it) and HTTP+SSE ones (their event streams end, their message
  * URLs get 404). `refuseInitializes`: that many new sessions after it get 503
  * (an initialize POST, or the GET of an event stream), as a server still
- * starting up answers.
+ * starting up answers. `keepStreams`: the sessions are forgotten but their
+ * event streams stay open, as when another instance behind a load balancer,
+ * which never saw the session, answers its messages.
  */
-export async function endMcpSessions(rt: Runtime, options: { refuseInitializes?: number } = {}): Promise<void> {
+export async function endMcpSessions(rt: Runtime, options: McpRestartOptions = {}): Promise<void> {
   refusals.set(rt, options.refuseInitializes ?? 0);
   const map = sessionsOf(rt);
   for (const [id, transport] of [...map]) {
     map.delete(id);
-    await transport.close();
+    if (!options.keepStreams) await transport.close();
   }
 }
 

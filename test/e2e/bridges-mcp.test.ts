@@ -225,6 +225,32 @@ describe('cf-access-mcp bridge over the older HTTP+SSE transport: a lost session
     assert.equal(await call(sse.client, 'echo', { text: 'next' }), 'next');
   });
 
+  it('a call whose answer is lost twice is not sent a third time; with nothing waiting, the next request opens the session', async () => {
+    const restarts: Array<Promise<void>> = [];
+    // Each progress note is the call running in the session in use: the first two get that session restarted.
+    const error = (await call(sse.client, 'count', { steps: 40 }, () => void (restarts.length < 2 && restarts.push(emulator.endMcpSessions()))).catch((e: Error) => e)) as Error;
+    await Promise.all(restarts);
+    assert.equal(restarts.length, 2);
+    assert.ok(error instanceof Error, 'the call fails rather than hangs');
+    assert.match(error.message, /did not send it again: it had been sent again once already, and the new session was lost too/);
+    assert.match(error.message, /Next step: Check that the remote MCP server stays up/);
+
+    const said = () => sse.stderr.join('').split('the next request opens a new session').length - 1;
+    const before = said();
+    await emulator.endMcpSessions();
+    await eventually(() => said() > before, 10_000, 'the bridge to notice the ended stream');
+    assert.equal(await call(sse.client, 'echo', { text: 'next request' }), 'next request');
+    assert.equal(browserOpens(sse.env).length, 1);
+  });
+
+  it('a remote that no longer knows the session while its stream stays open (404 to a message): a new session, the request sent again', async () => {
+    await emulator.endMcpSessions({ keepStreams: true });
+    assert.equal(await call(sse.client, 'echo', { text: 'answered by a new session' }), 'answered by a new session');
+    assert.match(sse.stderr.join(''), /no longer knows this session \(HTTP 404/);
+    assert.equal(await call(sse.client, 'ask', { question: 'And now?' }), 'answer: yes to "And now?"');
+    assert.equal(browserOpens(sse.env).length, 1);
+  });
+
   it('a remote still starting up: the unanswered call gets an error naming the next step, and the next request opens the session', async () => {
     const pending = call(sse.client, 'count', { steps: 40 }, () => void (restarted ??= emulator.endMcpSessions({ refuseInitializes: 1 })));
     let restarted: Promise<void> | undefined;
