@@ -55,10 +55,6 @@ export class UnansweredRequests {
     return [...this.waiting.values()].filter((e) => e.acceptedBy === lost).map((e) => e.request);
   }
 
-  isWaiting(request: JSONRPCRequest, on: Transport): boolean {
-    return this.waiting.get(request.id)?.acceptedBy === on;
-  }
-
   /** The request goes again on `transport`: once only, so a remote that keeps losing its sessions cannot make the bridge repeat it forever. */
   resent(id: Id, transport: Transport): void {
     const entry = this.waiting.get(id);
