@@ -42,9 +42,11 @@ export class McpBridge {
   /** Answers to requests the bridge sent itself (a repeated initialize), not to be passed to the client. */
   private readonly ownRequests = new Map<string | number, (answer: JSONRPCMessage) => void>();
   private renewing?: Promise<Transport>;
-  /** An HTTP+SSE session whose event stream ended: the next message opens a new session first. */
-  private ended?: Transport;
+  /** HTTP+SSE sessions whose event stream ended: no answer comes from them any more; a message for one opens a new session first. */
+  private readonly ended = new WeakSet<Transport>();
   private readonly unanswered = new UnansweredRequests();
+  /** What our fetch threw for the GET of an event stream: the SDK passes on only its text, flattened with its causes. */
+  private readonly streamFailures = new WeakMap<Transport, unknown>();
   private sessions = 0;
   private readonly fetch;
 
@@ -96,15 +98,21 @@ export class McpBridge {
         return;
       }
       let remote = this.remote ?? (await this.connecting!);
-      if (remote === this.ended) remote = await this.newSession(remote, `The event stream of this session with ${this.target.href} ended; opening a new session for the next request.`);
+      if (this.ended.has(remote)) remote = await this.newSession(remote, `The event stream of this session with ${this.target.href} ended; opening a new session for the next request.`);
       try {
         await remote.send(message);
       } catch (error) {
-        if (!this.sessionLost(remote, message, error)) throw error;
-        remote = await this.newSession(remote, `${this.target.href} no longer knows this session (HTTP 404: the server restarted or ended it); opening a new session and sending the request again.`);
-        await remote.send(message);
+        if (this.sessionLost(remote, message, error)) {
+          remote = await this.newSession(remote, `${this.target.href} no longer knows this session (HTTP 404: the server restarted or ended it); opening a new session and sending the request again.`);
+          await remote.send(message);
+        } else if (!(this.ended.has(remote) && isJSONRPCRequest(message))) throw error;
+        // Else the stream ended while the request was sent (closing the session cut its POST): whether the remote took it is unknown, as below.
       }
-      if (isJSONRPCRequest(message)) this.unanswered.accepted(message.id, remote);
+      if (isJSONRPCRequest(message)) {
+        this.unanswered.accepted(message.id, remote);
+        // Its answer was to come on a stream that ended meanwhile.
+        if (this.ended.has(remote)) await this.recover(remote, `The event stream from ${this.target.href} ended while a request was sent; opening a new session.`);
+      }
     } catch (error) {
       this.reportFailure(message, error);
     }
@@ -121,7 +129,7 @@ export class McpBridge {
       if (!(error instanceof StreamableHTTPError) || !FALLBACK_STATUSES.has(error.code ?? 0)) throw this.noMcpServer(error, 'Streamable HTTP');
       await streamable.close().catch(() => {});
       this.options.say(`${this.target.href} does not speak Streamable HTTP (HTTP ${error.code}); trying the older HTTP+SSE transport.`);
-      const sse = this.wire(new SSEClientTransport(this.target, { fetch: this.fetch }));
+      const sse = this.wire(this.sseTransport());
       try {
         await sse.start();
         await sse.send(first);
@@ -191,17 +199,22 @@ export class McpBridge {
       this.remote = this.connecting = undefined;
       return;
     }
-    this.ended = lost;
+    this.ended.add(lost);
     const ended = `The event stream from ${this.target.href} ended (the server restarted, or the connection dropped)`;
     if (this.unanswered.acceptedBy(lost).length === 0) return this.options.say(`${ended}; the next request opens a new session.`);
+    await this.recover(lost, `${ended}; opening a new session and sending unanswered requests again.`);
+  }
+
+  /** A new session for the requests `lost` accepted and will not answer: each sent again on it if safe to repeat, else answered with an error. */
+  private async recover(lost: Transport, why: string): Promise<void> {
     let fresh: Transport;
     try {
-      fresh = await this.newSession(lost, `${ended}; opening a new session and sending unanswered requests again.`);
+      fresh = await this.newSession(lost, why);
     } catch (error) {
       for (const request of this.unanswered.acceptedBy(lost)) this.reportFailure(request, error);
       return;
     }
-    // Looked up only now: a request accepted while the new session opened is among them, one the client cancelled is not.
+    // Looked up only now (and handled without a pause, so each once): a request accepted while the new session opened is among them, one the client cancelled is not.
     for (const request of this.unanswered.acceptedBy(lost)) {
       const refused = this.unanswered.notRepeatable(request);
       if (refused) {
@@ -233,7 +246,7 @@ export class McpBridge {
   /** Initializes a new session (same transport as the lost one) with the client's own initialize request (answered to the bridge, not the client). */
   private async reinitialize(lost: Transport, why: string): Promise<Transport> {
     this.options.say(why);
-    const fresh = this.wire(lost instanceof SSEClientTransport ? new SSEClientTransport(this.target, { fetch: this.fetch }) : new StreamableHTTPClientTransport(this.target, { fetch: this.fetch }));
+    const fresh = this.wire(lost instanceof SSEClientTransport ? this.sseTransport() : new StreamableHTTPClientTransport(this.target, { fetch: this.fetch }));
     const id = `cf-access-mcp-bridge-session-${++this.sessions}`;
     const answered = new Promise<JSONRPCMessage>((resolve) => this.ownRequests.set(id, resolve));
     let timer: NodeJS.Timeout | undefined;
@@ -253,6 +266,8 @@ export class McpBridge {
       if (this.initialized) await fresh.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
     } catch (error) {
       await fresh.close().catch(() => {});
+      const failure = error instanceof SseError && error.code === undefined ? this.streamFailures.get(fresh) : undefined;
+      if (isAccessError(failure)) throw new AccessError(failure.code, `${this.target.href} ended this session and could not open a new one: ${failure.message}`, failure.nextStep, { cause: failure });
       const refusal = newSessionRefusal(error);
       if (refusal === undefined) throw error;
       throw new AccessError(
@@ -268,8 +283,21 @@ export class McpBridge {
     // Only now: if the new session could not be had, the next request meets the 404 (or the ended stream) again and tries again.
     await lost.close().catch(() => {});
     this.remote = fresh;
-    this.ended = undefined;
     return fresh;
+  }
+
+  private sseTransport(): SSEClientTransport {
+    const transport: SSEClientTransport = new SSEClientTransport(this.target, {
+      fetch: this.fetch,
+      eventSourceInit: {
+        fetch: (url, init) =>
+          this.fetch(url, init).catch((error: unknown) => {
+            this.streamFailures.set(transport, error);
+            throw error;
+          }),
+      },
+    });
+    return transport;
   }
 
   private wire<T extends Transport>(transport: T): T {
@@ -286,7 +314,7 @@ export class McpBridge {
     // One line, not a page or a schema dump: the client's result says what it means.
     transport.onerror = (error) => {
       // The event stream of the session in use ended: the bridge says what it does about it.
-      if (error instanceof SseError && transport instanceof SSEClientTransport && transport === this.remote && transport !== this.ended) return void this.streamEnded(transport);
+      if (error instanceof SseError && transport instanceof SSEClientTransport && transport === this.remote && !this.ended.has(transport)) return void this.streamEnded(transport);
       this.options.say(`remote: ${truncate(redactSecrets(error.message).replace(/\s+/g, ' '), 300)}`);
     };
     return transport;

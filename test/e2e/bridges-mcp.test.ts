@@ -251,6 +251,28 @@ describe('cf-access-mcp bridge over the older HTTP+SSE transport: a lost session
     assert.equal(browserOpens(sse.env).length, 1);
   });
 
+  it('a remote that stays down: each request gets an error saying it cannot be reached and what to check, and the bridge keeps running', async () => {
+    const gone = await startEmulator();
+    const own = await connectBridge(`${gone.appUrl}/sse`);
+    try {
+      assert.equal(await call(own.client, 'echo', { text: 'before' }), 'before');
+      const port = new URL(gone.appUrl).port;
+      await gone.close();
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const error = (await own.client.callTool({ name: 'echo', arguments: { text: 'gone' } }, undefined, { timeout: 60_000 }).catch((e: Error) => e)) as Error;
+        assert.ok(error instanceof Error, 'the call fails rather than hangs');
+        assert.match(error.message, new RegExp(`Could not reach 127\\.0\\.0\\.1:${port}: the connection to port ${port} was refused`));
+        assert.match(error.message, /keeps running/);
+        assert.match(error.message, /Next step: Check the port in the URL/);
+        assert.doesNotMatch(error.message, /aborted|fetch failed|SSE error/);
+      }
+    } finally {
+      await own.client.close();
+      assertNoSecretsLeaked(gone.secrets());
+      await gone.close();
+    }
+  });
+
   it('a remote still starting up: the unanswered call gets an error naming the next step, and the next request opens the session', async () => {
     const pending = call(sse.client, 'count', { steps: 40 }, () => void (restarted ??= emulator.endMcpSessions({ refuseInitializes: 1 })));
     let restarted: Promise<void> | undefined;
