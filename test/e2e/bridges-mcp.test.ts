@@ -45,6 +45,30 @@ async function call(client: Client, name: string, args: Record<string, unknown>,
   return textOf(result);
 }
 
+/** A bridge to a remote that goes away: each request gets our error saying why and what to check (not the SDK's or the event source's text), and the bridge keeps running. */
+async function remoteGoneIsReported(path: '/mcp' | '/sse'): Promise<void> {
+  const gone = await startEmulator();
+  const own = await connectBridge(`${gone.appUrl}${path}`);
+  try {
+    assert.equal(await call(own.client, 'echo', { text: 'before' }), 'before');
+    const port = new URL(gone.appUrl).port;
+    await gone.close();
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const error = (await own.client.callTool({ name: 'echo', arguments: { text: 'gone' } }, undefined, { timeout: 60_000 }).catch((e: Error) => e)) as Error;
+      assert.ok(error instanceof Error, 'the call fails rather than hangs');
+      assert.match(error.message, new RegExp(`Could not reach 127\\.0\\.0\\.1:${port}: the connection to port ${port} was refused`));
+      assert.match(error.message, /keeps running/);
+      assert.match(error.message, /Next step: Check the port in the URL/);
+      assert.doesNotMatch(error.message, /fetch failed|aborted|SSE error/);
+    }
+    assert.match(own.stderr.join(''), /Could not reach/);
+  } finally {
+    await own.client.close();
+    assertNoSecretsLeaked(gone.secrets());
+    await gone.close();
+  }
+}
+
 describe('cf-access-mcp bridge (issue 14)', () => {
   let emulator: Emulator;
   let bridged: Bridged;
@@ -143,27 +167,7 @@ describe('cf-access-mcp bridge (issue 14)', () => {
     }
   });
 
-  it('answers each request with an error saying the remote cannot be reached, and keeps running', async () => {
-    const gone = await startEmulator();
-    const own = await connectBridge(`${gone.appUrl}/mcp`);
-    try {
-      assert.equal(await call(own.client, 'echo', { text: 'before' }), 'before');
-      const port = new URL(gone.appUrl).port;
-      await gone.close();
-      for (let attempt = 0; attempt < 2; attempt++) {
-        const error = (await own.client.callTool({ name: 'echo', arguments: { text: 'gone' } }, undefined, { timeout: 60_000 }).catch((e: Error) => e)) as Error;
-        assert.ok(error instanceof Error, 'the call fails rather than hangs');
-        assert.match(error.message, new RegExp(`Could not reach 127\\.0\\.0\\.1:${port}: the connection to port ${port} was refused`));
-        assert.match(error.message, /keeps running/);
-        assert.doesNotMatch(error.message, /fetch failed/);
-      }
-      assert.match(own.stderr.join(''), /Could not reach/);
-    } finally {
-      await own.client.close();
-      assertNoSecretsLeaked(gone.secrets());
-      await gone.close();
-    }
-  });
+  it('answers each request with an error saying the remote cannot be reached, and keeps running', () => remoteGoneIsReported('/mcp'));
 
   it('reports clearly when the remote wants its own OAuth as well', async () => {
     await assert.rejects(connectBridge(`${emulator.appUrl}/mcp-oauth`), /its own OAuth sign-in/);
@@ -251,27 +255,7 @@ describe('cf-access-mcp bridge over the older HTTP+SSE transport: a lost session
     assert.equal(browserOpens(sse.env).length, 1);
   });
 
-  it('a remote that stays down: each request gets an error saying it cannot be reached and what to check, and the bridge keeps running', async () => {
-    const gone = await startEmulator();
-    const own = await connectBridge(`${gone.appUrl}/sse`);
-    try {
-      assert.equal(await call(own.client, 'echo', { text: 'before' }), 'before');
-      const port = new URL(gone.appUrl).port;
-      await gone.close();
-      for (let attempt = 0; attempt < 2; attempt++) {
-        const error = (await own.client.callTool({ name: 'echo', arguments: { text: 'gone' } }, undefined, { timeout: 60_000 }).catch((e: Error) => e)) as Error;
-        assert.ok(error instanceof Error, 'the call fails rather than hangs');
-        assert.match(error.message, new RegExp(`Could not reach 127\\.0\\.0\\.1:${port}: the connection to port ${port} was refused`));
-        assert.match(error.message, /keeps running/);
-        assert.match(error.message, /Next step: Check the port in the URL/);
-        assert.doesNotMatch(error.message, /aborted|fetch failed|SSE error/);
-      }
-    } finally {
-      await own.client.close();
-      assertNoSecretsLeaked(gone.secrets());
-      await gone.close();
-    }
-  });
+  it('a remote that stays down: each request gets an error saying it cannot be reached and what to check, and the bridge keeps running', () => remoteGoneIsReported('/sse'));
 
   it('a remote still starting up: the unanswered call gets an error naming the next step, and the next request opens the session', async () => {
     const pending = call(sse.client, 'count', { steps: 40 }, () => void (restarted ??= emulator.endMcpSessions({ refuseInitializes: 1 })));
