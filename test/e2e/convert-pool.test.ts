@@ -72,12 +72,12 @@ describe('access_fetch while another page converts slowly', () => {
 
   // The budget is below what the slow page takes even on a fast machine, and far above a small page's conversion in a freshly started worker.
   it('at the budget the slow page is shown as served with a note; the page fetched meanwhile converts; the server stays up', async () => {
-    const server = await startServer({ CF_ACCESS_MCP_CONVERT_BUDGET_MS: '2500' });
+    const server = await startServer({ CF_ACCESS_MCP_CONVERT_BUDGET_MS: '1500' });
     const slow = server.call('access_fetch', { url: `${site.origin}/slow?run=2` });
     const small = server.call('access_fetch', { url: `${site.origin}/small?name=Meanwhile` });
     const [late, meanwhile] = await Promise.all([slow, small]);
     const lateText = assertOk(late);
-    assert.match(lateText, /not converted to markdown: converting it took longer than the 2500 ms budget \(CF_ACCESS_MCP_CONVERT_BUDGET_MS\)\. It is shown as served \(HTML\)/);
+    assert.match(lateText, /not converted to markdown: converting it took longer than the 1500 ms budget \(CF_ACCESS_MCP_CONVERT_BUDGET_MS\)\. It is shown as served \(HTML\)/);
     assert.match(lateText, /<html><body><div><div>/);
     assert.match(assertOk(meanwhile), /# Meanwhile\n/);
     assertOk(await server.call('access_status', {}));
