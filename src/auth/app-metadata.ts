@@ -2,7 +2,7 @@ import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import type { Dispatcher } from 'undici';
 import { z } from 'zod';
 import { discard, headerValue, send } from '../http/client.js';
-import { requestJson } from '../http/json.js';
+import { requestJson, type JsonClient } from '../http/json.js';
 import { AccessError } from '../core/errors.js';
 import { isLoopbackHost, truncate } from '../core/url-policy.js';
 
@@ -89,7 +89,7 @@ export class TeamKeys {
   private readonly cache = new Map<string, Map<string, KeyObject>>();
 
   constructor(
-    private readonly dispatcher: Dispatcher,
+    private readonly http: JsonClient,
     private readonly timeoutMs = 15_000,
   ) {}
 
@@ -102,7 +102,7 @@ export class TeamKeys {
   };
 
   private async fetchKeys(authDomain: string): Promise<Map<string, KeyObject>> {
-    const response = await requestJson(this.dispatcher, certsUrl(authDomain), { signal: AbortSignal.timeout(this.timeoutMs) });
+    const response = await requestJson(this.http, certsUrl(authDomain), { signal: AbortSignal.timeout(this.timeoutMs) });
     if (response.status !== 200) throw new Error(`${authDomain} answered HTTP ${response.status} for its signing keys`);
     const parsed = CertsSchema.safeParse(response.json);
     if (!parsed.success) throw new Error(`the signing keys of ${authDomain} are not a JWKS`);
@@ -170,12 +170,12 @@ export async function fetchMetadataJwt(dispatcher: Dispatcher, target: URL, sign
 export class AppMetadataVerifier {
   private readonly keys: TeamKeys;
 
-  constructor(private readonly dispatcher: Dispatcher) {
-    this.keys = new TeamKeys(dispatcher);
+  constructor(private readonly http: JsonClient) {
+    this.keys = new TeamKeys(http);
   }
 
   async verify(target: URL, signal?: AbortSignal): Promise<VerifiedApp> {
-    const jwt = await fetchMetadataJwt(this.dispatcher, target, signal);
+    const jwt = await fetchMetadataJwt(this.http.dispatcher, target, signal);
     if (!jwt) throw unverified(target, 'it sent no signed application metadata (cf-access-metadata)');
     return verifyMetadataJwt(jwt, target, this.keys.lookup);
   }

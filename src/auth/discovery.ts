@@ -1,5 +1,4 @@
-import type { Dispatcher } from 'undici';
-import { requestJson, parseWith } from '../http/json.js';
+import { requestJson, parseWith, type JsonClient } from '../http/json.js';
 import { AccessError } from '../core/errors.js';
 import { ResourceMetadataSchema, ServerMetadataSchema, type ResourceMetadata, type ServerMetadata } from './schemas.js';
 import { isAllowedScheme, truncate } from '../core/url-policy.js';
@@ -7,7 +6,7 @@ import { isAllowedScheme, truncate } from '../core/url-policy.js';
 const FALLBACK = 'The site may not offer managed OAuth: use a service token (CF_ACCESS_CLIENT_ID/SECRET) or the cloudflared fallback, or ask the Access administrator to enable managed OAuth.';
 
 /** Step 2 (RFC 9728): fetch and check the protected resource metadata named by the challenge. */
-export async function fetchResourceMetadata(dispatcher: Dispatcher, metadataUrl: string, target: URL): Promise<ResourceMetadata> {
+export async function fetchResourceMetadata(http: JsonClient, metadataUrl: string, target: URL): Promise<ResourceMetadata> {
   let url: URL;
   try {
     url = new URL(metadataUrl, target);
@@ -21,7 +20,7 @@ export async function fetchResourceMetadata(dispatcher: Dispatcher, metadataUrl:
       'This does not look like Cloudflare Access. Check the URL; if the site is yours, fix its Access configuration.',
     );
   }
-  const response = await requestJson(dispatcher, url);
+  const response = await requestJson(http, url);
   if (response.status !== 200) {
     throw new AccessError('discovery_failed', `Resource metadata at ${url.host} answered HTTP ${response.status}.`, `Try again in a moment. ${FALLBACK}`);
   }
@@ -90,9 +89,9 @@ export function issuerMatches(issuer: string, authorizationServer: URL): boolean
 }
 
 /** Step 3 (RFC 8414): fetch the server metadata; endpoints must live on the server's own origin. */
-export async function fetchServerMetadata(dispatcher: Dispatcher, authorizationServer: URL): Promise<ServerMetadata> {
+export async function fetchServerMetadata(http: JsonClient, authorizationServer: URL): Promise<ServerMetadata> {
   const url = serverMetadataUrl(authorizationServer);
-  const response = await requestJson(dispatcher, url);
+  const response = await requestJson(http, url);
   if (response.status !== 200) {
     throw new AccessError('discovery_failed', `Authorization server metadata at ${url.host} answered HTTP ${response.status}.`, `Try again in a moment. ${FALLBACK}`);
   }

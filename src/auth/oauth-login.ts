@@ -1,4 +1,4 @@
-import type { Dispatcher } from 'undici';
+import type { JsonClient } from '../http/json.js';
 import { cap, step } from '../core/next-step.js';
 import { buildAuthorizationUrl } from './authorize-url.js';
 import { openBrowser, type BrowserResult } from './browser.js';
@@ -139,7 +139,7 @@ export class OAuthLogin {
   private readonly resumedListeners = new Set<CallbackListener>();
 
   constructor(
-    private readonly dispatcher: Dispatcher,
+    private readonly http: JsonClient,
     private readonly store: SessionStore,
     private readonly callback: CallbackListener,
     private readonly config: OAuthLoginConfig,
@@ -201,10 +201,10 @@ export class OAuthLogin {
   discover(target: URL, resourceMetadataUrl: string): Promise<Discovery> {
     const metadataUrl = absoluteUrl(resourceMetadataUrl, target);
     return this.discoveries.get(metadataUrl, target, async () => {
-      const resourceMetadata = await fetchResourceMetadata(this.dispatcher, resourceMetadataUrl, target);
+      const resourceMetadata = await fetchResourceMetadata(this.http, resourceMetadataUrl, target);
       const app = appKeyOf(resourceMetadata.resource, target);
       const authorizationServer = authorizationServerOf(resourceMetadata, target);
-      const server = await this.discoveries.server(authorizationServer, target, () => fetchServerMetadata(this.dispatcher, authorizationServer));
+      const server = await this.discoveries.server(authorizationServer, target, () => fetchServerMetadata(this.http, authorizationServer));
       return { origin: target.origin, app, metadataUrl, resource: resourceMetadata.resource, resourceMetadata, authorizationServer, server, at: Date.now() };
     });
   }
@@ -600,7 +600,7 @@ export class OAuthLogin {
     }
     let tokens;
     try {
-      tokens = await exchangeCode(this.dispatcher, {
+      tokens = await exchangeCode(this.http, {
         tokenEndpoint: discovery.server.token_endpoint,
         code: params.code,
         clientId: registration.client_id,
@@ -688,11 +688,11 @@ export class OAuthLogin {
     const endpoint = discovery.server.registration_endpoint!;
     let registration: Registration;
     try {
-      registration = await registerClient(this.dispatcher, endpoint, redirectUri, discovery.resource);
+      registration = await registerClient(this.http, endpoint, redirectUri, discovery.resource);
     } catch (error) {
       if (!(error instanceof RegistrationRefusedError && error.reason === 'grants')) throw error;
       this.log('notice', `${discovery.authorizationServer.host} refused the refresh_token grant at registration; registering authorization_code alone (refresh may not work).`);
-      registration = await registerClient(this.dispatcher, endpoint, redirectUri, discovery.resource, ['authorization_code']);
+      registration = await registerClient(this.http, endpoint, redirectUri, discovery.resource, ['authorization_code']);
     }
     // Flagged until the user completes or confirms a sign-in with this team: registering alone earns no trust.
     const entry: Registration & { [TEAM_TRUSTED_FIELD]: boolean } = { ...registration, [TEAM_TRUSTED_FIELD]: teamTrusted };

@@ -1,5 +1,4 @@
-import type { Dispatcher } from 'undici';
-import { requestJson, parseWith } from '../http/json.js';
+import { requestJson, parseWith, type JsonClient } from '../http/json.js';
 import { AccessError } from '../core/errors.js';
 import { remoteText } from '../core/remote-text.js';
 import { OAuthErrorSchema, RegistrationResponseSchema } from './schemas.js';
@@ -41,14 +40,14 @@ function refusalReason(error: string | undefined, description: string | undefine
 
 /** Step 4 (RFC 7591): register a public client for our loopback redirect URI, bound to the resource. */
 export async function registerClient(
-  dispatcher: Dispatcher,
+  http: JsonClient,
   registrationEndpoint: string,
   redirectUri: string,
   resource: string,
   grantTypes: GrantType[] = ['authorization_code', 'refresh_token'],
 ): Promise<Registration> {
   const url = new URL(registrationEndpoint);
-  const response = await requestJson(dispatcher, url, {
+  const response = await requestJson(http, url, {
     json: {
       client_name: 'cf-access-mcp',
       redirect_uris: [redirectUri],

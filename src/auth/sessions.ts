@@ -1,4 +1,3 @@
-import type { Dispatcher } from 'undici';
 import { step } from '../core/next-step.js';
 import { cloudflaredSessionVerified } from './cloudflared.js';
 import { AccessError, OAuthProtocolError } from '../core/errors.js';
@@ -6,6 +5,7 @@ import type { Logger } from '../core/logger.js';
 import { OriginLocks } from './login-lock.js';
 import { registrationKey, sessionKey, type SessionStore, type StoredSession } from './store.js';
 import { refreshTokens } from './token.js';
+import type { JsonClient } from '../http/json.js';
 
 /** Grants that mean the refresh token is dead: start a new login instead of retrying. */
 const DEAD_SESSION = new Set(['invalid_grant', 'invalid_client', 'unauthorized_client']);
@@ -33,7 +33,7 @@ export class Sessions {
   private readonly locks: OriginLocks;
 
   constructor(
-    private readonly dispatcher: Dispatcher,
+    private readonly http: JsonClient,
     private readonly store: SessionStore,
     private readonly refreshSkewMs: number,
     private readonly log: Logger,
@@ -105,7 +105,7 @@ export class Sessions {
       return undefined;
     }
     try {
-      const tokens = await refreshTokens(this.dispatcher, {
+      const tokens = await refreshTokens(this.http, {
         tokenEndpoint: current.token_endpoint,
         refreshToken: current.refresh_token,
         clientId: current.client_id,

@@ -1,6 +1,5 @@
-import type { Dispatcher } from 'undici';
 import { step } from '../core/next-step.js';
-import { requestJson, parseWith } from '../http/json.js';
+import { requestJson, parseWith, type JsonClient } from '../http/json.js';
 import { AccessError, OAuthProtocolError } from '../core/errors.js';
 import { redactSecrets, rememberSecret } from '../core/redact.js';
 import { remoteText } from '../core/remote-text.js';
@@ -27,12 +26,12 @@ const SECRET_FIELDS = ['code', 'code_verifier', 'refresh_token', 'token'];
  */
 export const MAX_TOKEN_LIFETIME_S = 366 * 24 * 3600;
 
-async function tokenRequest(dispatcher: Dispatcher, tokenEndpoint: string, form: Record<string, string | undefined>, step: string, loginUrl: string): Promise<TokenResponse> {
+async function tokenRequest(http: JsonClient, tokenEndpoint: string, form: Record<string, string | undefined>, step: string, loginUrl: string): Promise<TokenResponse> {
   const REDO = redo(loginUrl);
   const url = new URL(tokenEndpoint);
   const sent = SECRET_FIELDS.map((name) => form[name]);
   rememberSecret(...sent);
-  const response = await requestJson(dispatcher, url, { form });
+  const response = await requestJson(http, url, { form });
   if (response.status !== 200) {
     const err = OAuthErrorSchema.safeParse(response.json);
     // The server's words, on one line: they must not bring control characters or a line of their own into our message.
@@ -60,11 +59,11 @@ function toTokenSet(tokens: TokenResponse, previousRefresh?: string): TokenSet {
 
 /** Step 7: exchange the authorization code (with the PKCE verifier and `resource`). */
 export async function exchangeCode(
-  dispatcher: Dispatcher,
+  http: JsonClient,
   params: { tokenEndpoint: string; code: string; clientId: string; redirectUri: string; verifier: string; resource: string; loginUrl: string },
 ): Promise<TokenSet> {
   const tokens = await tokenRequest(
-    dispatcher,
+    http,
     params.tokenEndpoint,
     {
       grant_type: 'authorization_code',
@@ -82,11 +81,11 @@ export async function exchangeCode(
 
 /** Step 9: refresh (with `resource`, as RFC 8707 asks). */
 export async function refreshTokens(
-  dispatcher: Dispatcher,
+  http: JsonClient,
   params: { tokenEndpoint: string; refreshToken: string; clientId: string; resource: string; loginUrl: string },
 ): Promise<TokenSet> {
   const tokens = await tokenRequest(
-    dispatcher,
+    http,
     params.tokenEndpoint,
     { grant_type: 'refresh_token', refresh_token: params.refreshToken, client_id: params.clientId, resource: params.resource },
     'token refresh',
@@ -97,11 +96,11 @@ export async function refreshTokens(
 
 /** RFC 7009 revocation. Resolves true when the server accepted it. Never throws for HTTP errors. */
 export async function revokeToken(
-  dispatcher: Dispatcher,
+  http: JsonClient,
   params: { revocationEndpoint: string; token: string; hint: 'access_token' | 'refresh_token'; clientId?: string },
 ): Promise<boolean> {
   const url = new URL(params.revocationEndpoint);
-  const response = await requestJson(dispatcher, url, {
+  const response = await requestJson(http, url, {
     form: { token: params.token, token_type_hint: params.hint, client_id: params.clientId },
   });
   return response.status === 200;

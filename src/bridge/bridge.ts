@@ -1,4 +1,4 @@
-import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
+import { SSEClientTransport, SseError } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { isInitializedNotification, isJSONRPCRequest, isJSONRPCResultResponse, type JSONRPCMessage, type JSONRPCRequest } from '@modelcontextprotocol/sdk/types.js';
@@ -8,6 +8,7 @@ import { truncate } from '../core/url-policy.js';
 import { createDispatcher } from '../http/client.js';
 import type { AccessService } from '../service/access-service.js';
 import { accessFetch } from './access-fetch.js';
+import { UnansweredRequests } from './unanswered.js';
 
 export interface BridgeOptions {
   /** Where the bridge says what it is doing (stderr; stdout is the MCP protocol). */
@@ -41,6 +42,11 @@ export class McpBridge {
   /** Answers to requests the bridge sent itself (a repeated initialize), not to be passed to the client. */
   private readonly ownRequests = new Map<string | number, (answer: JSONRPCMessage) => void>();
   private renewing?: Promise<Transport>;
+  /** HTTP+SSE sessions whose event stream ended: no answer comes from them any more; a message for one opens a new session first. */
+  private readonly ended = new WeakSet<Transport>();
+  private readonly unanswered = new UnansweredRequests();
+  /** What our fetch threw for the GET of an event stream: the SDK passes on only its text, flattened with its causes. */
+  private readonly streamFailures = new WeakMap<Transport, unknown>();
   private sessions = 0;
   private readonly fetch;
 
@@ -78,22 +84,34 @@ export class McpBridge {
       this.initialize = message;
     }
     if (isInitializedNotification(message)) this.initialized = true;
+    if (isJSONRPCRequest(message)) this.unanswered.add(message);
+    else if ('method' in message && message.method === 'notifications/cancelled') this.unanswered.settle((message.params as { requestId: string | number }).requestId);
     try {
       if (!this.remote && !this.connecting) {
         // The first message opens the remote (and is sent by connect); a failed start may be retried by the next one.
         this.connecting = this.connect(message);
-        await this.connecting.catch((error: unknown) => {
+        const remote = await this.connecting.catch((error: unknown) => {
           this.connecting = undefined;
           throw error;
         });
+        if (isJSONRPCRequest(message)) this.unanswered.accepted(message.id, remote);
         return;
       }
-      const remote = this.remote ?? (await this.connecting!);
+      let remote = this.remote ?? (await this.connecting!);
+      if (this.ended.has(remote)) remote = await this.newSession(remote, `The event stream of this session with ${this.target.href} ended; opening a new session for the next request.`);
       try {
         await remote.send(message);
       } catch (error) {
-        if (!this.sessionLost(remote, message, error)) throw error;
-        await (await this.newSession(remote)).send(message);
+        if (this.sessionLost(remote, message, error)) {
+          remote = await this.newSession(remote, `${this.target.href} no longer knows this session (HTTP 404: the server restarted or ended it); opening a new session and sending the request again.`);
+          await remote.send(message);
+        } else if (!(this.ended.has(remote) && isJSONRPCRequest(message))) throw error;
+        // Else the stream ended while the request was sent (closing the session cut its POST): whether the remote took it is unknown, as below.
+      }
+      if (isJSONRPCRequest(message)) {
+        this.unanswered.accepted(message.id, remote);
+        // Its answer was to come on a stream that ended meanwhile.
+        if (this.ended.has(remote)) await this.recover(remote, `The event stream from ${this.target.href} ended while a request was sent; opening a new session.`);
       }
     } catch (error) {
       this.reportFailure(message, error);
@@ -111,7 +129,7 @@ export class McpBridge {
       if (!(error instanceof StreamableHTTPError) || !FALLBACK_STATUSES.has(error.code ?? 0)) throw this.noMcpServer(error, 'Streamable HTTP');
       await streamable.close().catch(() => {});
       this.options.say(`${this.target.href} does not speak Streamable HTTP (HTTP ${error.code}); trying the older HTTP+SSE transport.`);
-      const sse = this.wire(new SSEClientTransport(this.target, { fetch: this.fetch }));
+      const sse = this.wire(this.sseTransport());
       try {
         await sse.start();
         await sse.send(first);
@@ -158,28 +176,77 @@ export class McpBridge {
    * request until the user restarts it.
    */
   private sessionLost(remote: Transport, message: JSONRPCMessage, error: unknown): boolean {
-    return (
-      error instanceof StreamableHTTPError &&
-      error.code === 404 &&
-      remote instanceof StreamableHTTPClientTransport &&
-      remote.sessionId !== undefined &&
-      this.initialize !== undefined &&
-      !(isJSONRPCRequest(message) && message.method === 'initialize')
+    const gone =
+      remote instanceof StreamableHTTPClientTransport
+        ? error instanceof StreamableHTTPError && error.code === 404 && remote.sessionId !== undefined
+        : // The SDK's HTTP+SSE client has no typed error for a refused POST to the session's message URL.
+          remote instanceof SSEClientTransport && error instanceof Error && error.message.startsWith('Error POSTing to endpoint (HTTP 404)');
+    return gone && this.initialize !== undefined && !(isJSONRPCRequest(message) && message.method === 'initialize');
+  }
+
+  /**
+   * The event stream of an HTTP+SSE session ended (a restart, a dropped
+   * connection): the answers to the requests this session accepted would
+   * have come on it. With requests waiting, a new session is opened at once
+   * and those safe to repeat are sent again on it (the others are answered
+   * with an error); with none, the next message opens it.
+   */
+  private async streamEnded(lost: SSEClientTransport): Promise<void> {
+    // Its event source would connect again by itself, into a new session nobody initialised: stopped here.
+    void lost.close();
+    if (!this.initialize) {
+      // Not initialised yet: the next message opens the remote afresh.
+      this.remote = this.connecting = undefined;
+      return;
+    }
+    this.ended.add(lost);
+    const ended = `The event stream from ${this.target.href} ended (the server restarted, or the connection dropped)`;
+    if (this.unanswered.acceptedBy(lost).length === 0) return this.options.say(`${ended}; the next request opens a new session.`);
+    await this.recover(lost, `${ended}; opening a new session and sending unanswered requests again.`);
+  }
+
+  /** A new session for the requests `lost` accepted and will not answer: each sent again on it if safe to repeat, else answered with an error. */
+  private async recover(lost: Transport, why: string): Promise<void> {
+    let fresh: Transport;
+    try {
+      fresh = await this.newSession(lost, why);
+    } catch (error) {
+      for (const request of this.unanswered.acceptedBy(lost)) this.reportFailure(request, error);
+      return;
+    }
+    // Looked up only now (and handled without a pause, so each once): a request accepted while the new session opened is among them, one the client cancelled is not.
+    for (const request of this.unanswered.acceptedBy(lost)) {
+      const refused = this.unanswered.notRepeatable(request);
+      if (refused) {
+        this.reportFailure(request, this.notRepeated(request, refused));
+        continue;
+      }
+      this.unanswered.resent(request.id, fresh);
+      fresh.send(request).catch((error: unknown) => this.reportFailure(request, error));
+    }
+  }
+
+  private notRepeated(request: JSONRPCRequest, refused: { why: string; next: string }): AccessError {
+    const tool = (request.params as { name?: unknown } | undefined)?.name;
+    const what = request.method === 'tools/call' && typeof tool === 'string' ? `the call of the tool "${truncate(tool, 80)}"` : request.method;
+    return new AccessError(
+      'network_error',
+      `The session with ${this.target.href} ended while ${what} was waiting for its answer. The bridge opened a new session but did not send it again: ${refused.why}.`,
+      refused.next,
     );
   }
 
-  /** A new remote session (one for all requests that found the old one gone). */
-  private newSession(lost: Transport): Promise<Transport> {
+  /** A new remote session (one for all requests that found the old one gone); `why` is said on stderr. */
+  private newSession(lost: Transport, why: string): Promise<Transport> {
     if (this.remote !== lost && this.remote) return Promise.resolve(this.remote);
-    this.renewing ??= this.reinitialize(lost).finally(() => (this.renewing = undefined));
+    this.renewing ??= this.reinitialize(lost, why).finally(() => (this.renewing = undefined));
     return this.renewing;
   }
 
-  /** Initializes a new session with the client's own initialize request (answered to the bridge, not the client). */
-  private async reinitialize(lost: Transport): Promise<Transport> {
-    this.options.say(`${this.target.href} no longer knows this session (HTTP 404: the server restarted or ended it); opening a new session and sending the request again.`);
-    const fresh = this.wire(new StreamableHTTPClientTransport(this.target, { fetch: this.fetch }));
-    await fresh.start();
+  /** Initializes a new session (same transport as the lost one) with the client's own initialize request (answered to the bridge, not the client). */
+  private async reinitialize(lost: Transport, why: string): Promise<Transport> {
+    this.options.say(why);
+    const fresh = this.wire(lost instanceof SSEClientTransport ? this.sseTransport() : new StreamableHTTPClientTransport(this.target, { fetch: this.fetch }));
     const id = `cf-access-mcp-bridge-session-${++this.sessions}`;
     const answered = new Promise<JSONRPCMessage>((resolve) => this.ownRequests.set(id, resolve));
     let timer: NodeJS.Timeout | undefined;
@@ -187,6 +254,7 @@ export class McpBridge {
       timer = setTimeout(() => reject(new AccessError('network_error', `${this.target.href} did not answer the initialize request of a new session.`, 'Check that the remote MCP server is up, then repeat the request.')), this.svc.config.responseTimeoutMs);
     });
     try {
+      await fresh.start();
       await fresh.send({ ...this.initialize!, id });
       const answer = await Promise.race([answered, timeout]);
       if (!isJSONRPCResultResponse(answer)) {
@@ -198,10 +266,13 @@ export class McpBridge {
       if (this.initialized) await fresh.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
     } catch (error) {
       await fresh.close().catch(() => {});
-      if (!(error instanceof StreamableHTTPError)) throw error;
+      const failure = error instanceof SseError && error.code === undefined ? this.streamFailures.get(fresh) : undefined;
+      if (isAccessError(failure)) throw new AccessError(failure.code, `${this.target.href} ended this session and could not open a new one: ${failure.message}`, failure.nextStep, { cause: failure });
+      const refusal = newSessionRefusal(error);
+      if (refusal === undefined) throw error;
       throw new AccessError(
         'unsupported_server',
-        `${this.target.href} ended this session and could not open a new one (HTTP ${error.code} to initialize: ${truncate(error.message.replace(/^Streamable HTTP error: /, '').replace(/\s+/g, ' '), 200)}).`,
+        `${this.target.href} ended this session and could not open a new one (${refusal}).`,
         'Repeat the request: the bridge tries to open a new session again (a restarting server may need a moment).',
         { cause: error },
       );
@@ -209,16 +280,31 @@ export class McpBridge {
       clearTimeout(timer);
       this.ownRequests.delete(id);
     }
-    // Only now: if the new session could not be had, the next request meets the 404 again and tries again.
+    // Only now: if the new session could not be had, the next request meets the 404 (or the ended stream) again and tries again.
     await lost.close().catch(() => {});
     this.remote = fresh;
     return fresh;
+  }
+
+  private sseTransport(): SSEClientTransport {
+    const transport: SSEClientTransport = new SSEClientTransport(this.target, {
+      fetch: this.fetch,
+      eventSourceInit: {
+        fetch: (url, init) =>
+          this.fetch(url, init).catch((error: unknown) => {
+            this.streamFailures.set(transport, error);
+            throw error;
+          }),
+      },
+    });
+    return transport;
   }
 
   private wire<T extends Transport>(transport: T): T {
     transport.onmessage = (message) => {
       const own = 'id' in message && !('method' in message) && message.id !== undefined ? this.ownRequests.get(message.id) : undefined;
       if (own) return own(message);
+      this.unanswered.answered(message);
       if (isJSONRPCResultResponse(message) && this.initializeIds.delete(message.id)) {
         const version = (message.result as { protocolVersion?: unknown }).protocolVersion;
         if (typeof version === 'string') transport.setProtocolVersion?.(version);
@@ -226,7 +312,11 @@ export class McpBridge {
       this.toLocal(message);
     };
     // One line, not a page or a schema dump: the client's result says what it means.
-    transport.onerror = (error) => this.options.say(`remote: ${truncate(redactSecrets(error.message).replace(/\s+/g, ' '), 300)}`);
+    transport.onerror = (error) => {
+      // The event stream of the session in use ended: the bridge says what it does about it.
+      if (error instanceof SseError && transport instanceof SSEClientTransport && transport === this.remote && !this.ended.has(transport)) return void this.streamEnded(transport);
+      this.options.say(`remote: ${truncate(redactSecrets(error.message).replace(/\s+/g, ' '), 300)}`);
+    };
     return transport;
   }
 
@@ -256,7 +346,17 @@ export class McpBridge {
     );
     this.options.say(`Could not forward ${'method' in message ? message.method : 'a response'} to ${this.target.href}: ${text}`);
     if (isJSONRPCRequest(message)) {
+      this.unanswered.settle(message.id);
       this.toLocal({ jsonrpc: '2.0', id: message.id, error: { code: -32603, message: text } });
     }
   }
+}
+
+/** Why a new session could not be opened, when the remote answered with an error status (else undefined: the error says it). */
+function newSessionRefusal(error: unknown): string | undefined {
+  const detail = (text: string) => truncate(text.replace(/\s+/g, ' '), 200);
+  if (error instanceof StreamableHTTPError) return `HTTP ${error.code} to initialize: ${detail(error.message.replace(/^Streamable HTTP error: /, ''))}`;
+  if (error instanceof SseError) return error.code ? `HTTP ${error.code} to a new event stream` : `a new event stream failed: ${detail(error.message.replace(/^SSE error: /, ''))}`;
+  const post = error instanceof Error ? /^Error POSTing to endpoint \(HTTP (\d+)\): ([^]*)/.exec(error.message) : null;
+  return post ? `HTTP ${post[1]} to initialize: ${detail(post[2]!)}` : undefined;
 }

@@ -7,6 +7,18 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'pro
 /** Access's own session cookie holds a JWT: a credential, never handed to the local client. */
 const ACCESS_COOKIES = new Set(['cf_authorization']);
 
+/**
+ * Cookie name prefixes that bind a cookie to `Secure` (RFC 6265bis §4.1.3;
+ * `__Http-` and `__Host-Http-` in later drafts), matched without case as
+ * browsers do. Over the proxy's plain HTTP a client either drops them without
+ * `Secure` (Chromium, curl, git) or keeps them with `Secure` and never sends
+ * them back over http (Python's cookiejar), so they reach the client renamed.
+ */
+const SECURE_ONLY_PREFIX = /^__(?:host|secure|http)-/i;
+
+/** What the proxy puts before such a name for the client (`__Host-sid` → `cfam-__Host-sid`), and takes off again on the way to the origin. */
+export const RENAMED_COOKIE_MARK = 'cfam-';
+
 /** Connection options that name no header (most requests and responses carry only these). */
 const CONNECTION_OPTIONS = new Set(['keep-alive', 'close', 'upgrade']);
 
@@ -55,6 +67,8 @@ export function forwardRequestHeaders(headers: HeaderMap, keepUpgrade = false, o
     out[name] = value;
   }
   out['accept-encoding'] = 'identity';
+  const cookie = out['cookie'];
+  if (typeof cookie === 'string' && cookie.includes(`${RENAMED_COOKIE_MARK}__`)) out['cookie'] = restoreCookieNames(cookie);
   if (own) {
     const origin = out['origin'];
     if (typeof origin === 'string') out['origin'] = originBack(origin, own);
@@ -62,6 +76,18 @@ export function forwardRequestHeaders(headers: HeaderMap, keepUpgrade = false, o
     if (typeof referer === 'string') out['referer'] = originBack(referer, own);
   }
   return out;
+}
+
+/** A Cookie header with the names the proxy gave `__Host-`/`__Secure-` cookies turned back into the origin's own. */
+export function restoreCookieNames(header: string): string {
+  return header
+    .split(';')
+    .map((pair) => {
+      const start = pair.length - pair.trimStart().length;
+      const rest = pair.slice(start + RENAMED_COOKIE_MARK.length);
+      return pair.startsWith(RENAMED_COOKIE_MARK, start) && SECURE_ONLY_PREFIX.test(rest) ? pair.slice(0, start) + rest : pair;
+    })
+    .join(';');
 }
 
 /** `value` resolved against the request URL: on the origin → the same path on the proxy; anything else unchanged. */
@@ -81,13 +107,16 @@ export function rewriteLocation(value: string, requestUrl: URL, proxyBase: strin
 /**
  * A Set-Cookie for the origin made to stick to the proxy: no Domain (a
  * host-only cookie for 127.0.0.1), no Secure (the proxy speaks plain HTTP on
- * loopback), no SameSite=None (which needs Secure). Access's own session
+ * loopback), no SameSite=None (which needs Secure). A `__Host-`/`__Secure-`
+ * name, which a client refuses without Secure, gets RENAMED_COOKIE_MARK in
+ * front (restoreCookieNames takes it off again). Access's own session
  * cookie, or any cookie carrying one of our secrets, is dropped (undefined).
  */
 export function rewriteSetCookie(value: string, secrets: readonly string[]): string | undefined {
-  const [pair = '', ...attributes] = value.split(';');
-  const name = pair.slice(0, Math.max(0, pair.indexOf('='))).trim().toLowerCase();
-  if (ACCESS_COOKIES.has(name) || secrets.some((s) => s && value.includes(s))) return undefined;
+  const [first = '', ...attributes] = value.split(';');
+  const name = first.slice(0, Math.max(0, first.indexOf('='))).trim();
+  if (ACCESS_COOKIES.has(name.toLowerCase()) || secrets.some((s) => s && value.includes(s))) return undefined;
+  const pair = SECURE_ONLY_PREFIX.test(name) ? RENAMED_COOKIE_MARK + first.trimStart() : first;
   const kept = attributes.filter((attribute) => {
     const key = attribute.split('=')[0]!.trim().toLowerCase();
     if (key === 'domain' || key === 'secure') return false;

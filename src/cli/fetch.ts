@@ -11,6 +11,7 @@ import { FETCH_USAGE } from './usage.js';
 import { isLoginPending } from '../service/pending.js';
 import { stoppedWaitingText, stopWaiting } from './detach.js';
 import { waitDisplay } from './waiting.js';
+import { shownUrl } from '../core/url-policy.js';
 
 const FORMATS: Format[] = ['raw', 'markdown', 'text'];
 /** The CLI hands over the whole (capped) body: no paging. */
@@ -32,7 +33,7 @@ const AUTH_LABELS: Record<FetchResult['auth'], string> = { oauth: 'managed OAuth
 
 function statusLine(result: FetchResult): string {
   const auth = AUTH_LABELS[result.auth];
-  return `HTTP ${result.status} · ${result.content_type || 'unknown type'} · ${auth} · ${result.final_url}`;
+  return `HTTP ${result.status} · ${result.content_type || 'unknown type'} · ${auth} · ${shownUrl(result.final_url)}`;
 }
 
 /** `cf-access-mcp fetch <url>`: a small curl through Access, signing in when needed. */

@@ -4,6 +4,7 @@ import { EXIT, UsageError } from './exit-codes.js';
 import { forPeople, printJson, reportError } from './output.js';
 import { openSession } from './session.js';
 import { STATUS_USAGE } from './usage.js';
+import { shownUrl } from '../core/url-policy.js';
 
 function describe(s: SessionInfo): string {
   const parts = [`${s.application}  ${s.state}`];
@@ -34,7 +35,7 @@ export async function runStatus(args: string[]): Promise<number> {
       return EXIT.ok;
     }
     const lines = result.sessions.length ? result.sessions.map(describe) : ['No stored sessions.'];
-    if (result.probe) lines.push(`${result.probe.url}: ${result.probe.protected ? 'protected by Cloudflare Access' : 'not protected'} — ${result.probe.detail}`);
+    if (result.probe) lines.push(`${shownUrl(result.probe.url)}: ${result.probe.protected ? 'protected by Cloudflare Access' : 'not protected'} — ${result.probe.detail}`);
     lines.push(`Store: ${result.store}`);
     process.stdout.write(`${forPeople(lines.join('\n'))}\n`);
     for (const warning of result.warnings) process.stderr.write(`warning: ${forPeople(warning)}\n`);

@@ -103,3 +103,32 @@ export function parseTargetUrl(input: unknown): URL {
 export function truncate(text: string, max: number): string {
   return text.length > max ? `${text.slice(0, max)}…` : text;
 }
+
+/** URLs longer than this are shortened where our own sentences name them (see shownUrl). */
+export const SHOWN_URL_MAX = 300;
+/** What a shortened URL keeps: its start (the origin, at least, and the path's start) and its end. */
+const SHOWN_URL_HEAD = 200;
+const SHOWN_URL_TAIL = 60;
+
+/**
+ * A URL as our sentences show it. An agent may pass hundreds of kilobytes of
+ * query string; repeating them in a result's first line (and in every next
+ * step) costs its context for nothing it does not already have. Past
+ * SHOWN_URL_MAX characters the middle is left out, saying how much; the
+ * origin is always kept whole. Fields for programs keep the exact URL.
+ */
+export function shownUrl(url: string | URL, max = SHOWN_URL_MAX): string {
+  const text = typeof url === 'string' ? url : url.href;
+  if (text.length <= max) return text;
+  let origin = 0;
+  try {
+    const parsed = new URL(text);
+    if (parsed.origin !== 'null') origin = parsed.origin.length + 1;
+  } catch {
+    /* not a URL: shortened as text */
+  }
+  const head = Math.max(SHOWN_URL_HEAD, origin);
+  const left = text.length - head - SHOWN_URL_TAIL;
+  if (left <= 40) return text;
+  return `${text.slice(0, head)}…[${left} characters left out]…${text.slice(text.length - SHOWN_URL_TAIL)}`;
+}

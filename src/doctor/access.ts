@@ -82,7 +82,7 @@ export async function checkAccess(ctx: DoctorContext): Promise<AccessFacts> {
   let server: ServerMetadata;
   let authorizationServer: URL;
   try {
-    metadata = await fetchResourceMetadata(service.dispatcher, challenge.resourceMetadataUrl, url);
+    metadata = await fetchResourceMetadata(service.http, challenge.resourceMetadataUrl, url);
   } catch (error) {
     findings.push(resourceMetadataFailure(error));
     return done();
@@ -93,7 +93,7 @@ export async function checkAccess(ctx: DoctorContext): Promise<AccessFacts> {
   }
   try {
     authorizationServer = authorizationServerOf(metadata, url);
-    server = await fetchServerMetadata(service.dispatcher, authorizationServer);
+    server = await fetchServerMetadata(service.http, authorizationServer);
   } catch (error) {
     findings.push(serverMetadataFailure(error));
     return done();
@@ -165,7 +165,7 @@ async function checkRegistration(ctx: DoctorContext, endpoint: string, resource:
   for (const form of forms) {
     const redirectUri = `http://${form}:${port}/callback`;
     try {
-      const registration = await registerClient(ctx.service.dispatcher, endpoint, redirectUri, resource);
+      const registration = await registerClient(ctx.service.http, endpoint, redirectUri, resource);
       allowed.push({ clientId: registration.client_id, redirectUri, form });
     } catch (error) {
       if (error instanceof RegistrationRefusedError && error.reason === 'redirect_uri') refused.push(form);

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { readBody, sendJson, type RequestContext } from './http-util.js';
 import { mergeOptions, publicOptions } from './options.js';
 import { ADMIN_PREFIX } from './team-server.js';
-import type { Emulator } from './types.js';
+import type { Emulator, McpRestartOptions } from './types.js';
 
 const faultSchema = z
   .object({
@@ -86,7 +86,7 @@ export async function handleAdmin(ctx: RequestContext, emulator: Emulator): Prom
       emulator.forgetRegistrations();
       return ok();
     case 'POST end-mcp-sessions':
-      await emulator.endMcpSessions(body as { refuseInitializes?: number } | undefined);
+      await emulator.endMcpSessions(body as McpRestartOptions | undefined);
       return ok();
     case 'POST options': {
       const merged = mergeOptions(emulator.options, body ?? {});

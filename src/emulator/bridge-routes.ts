@@ -18,6 +18,14 @@ export async function serveBridgeRoutes(ctx: RequestContext): Promise<boolean> {
     // A cookie scoped to the origin's domain, and a redirect by absolute URL: both must stay on a proxy.
     ctx.res.writeHead(302, { location: `${ctx.url.origin}/echo?from=cookie`, 'set-cookie': [`pref=dark; Domain=${ctx.url.hostname}; Path=/; Secure; SameSite=None`], 'content-length': 0 });
     ctx.res.end();
+  } else if (path === '/cookie/prefixed') {
+    // Cookies whose names bind them to Secure (RFC 6265bis §4.1.3), then a redirect to the echo of what comes back.
+    ctx.res.writeHead(302, {
+      location: `${ctx.url.origin}/echo?from=prefixed`,
+      'set-cookie': ['__Host-session=s3ss10n; Path=/; Secure; HttpOnly; SameSite=Lax', `__Secure-theme=dark; Domain=${ctx.url.hostname}; Path=/; Secure`],
+      'content-length': 0,
+    });
+    ctx.res.end();
   } else return false;
   return true;
 }

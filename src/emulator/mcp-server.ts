@@ -6,14 +6,16 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { z } from 'zod';
 import { sendJson, type RequestContext } from './http-util.js';
 import type { Runtime } from './runtime.js';
+import type { McpRestartOptions } from './types.js';
 
 /** A small MCP server: echo, a tool that reports progress, one that asks the user (elicitation), one that lists the client's roots. */
 function remoteMcpServer(rt: Runtime): McpServer {
   const server = new McpServer({ name: 'emulator-remote-mcp', version: '1.0.0' }, { capabilities: { logging: {} }, instructions: 'The emulator\'s remote MCP server.' });
-  server.registerTool('echo', { description: 'Echoes the text back.', inputSchema: { text: z.string() } }, async ({ text }) => ({ content: [{ type: 'text', text }] }));
+  // echo, count and roots only read: a client may call them again (readOnlyHint); sleep and ask say nothing, so a bridge must not repeat them.
+  server.registerTool('echo', { description: 'Echoes the text back.', inputSchema: { text: z.string() }, annotations: { readOnlyHint: true } }, async ({ text }) => ({ content: [{ type: 'text', text }] }));
   server.registerTool(
     'count',
-    { description: 'Counts to `steps`, one step every 50 ms, sending a progress notification for each step.', inputSchema: { steps: z.number().int().min(1).max(100) } },
+    { description: 'Counts to `steps`, one step every 50 ms, sending a progress notification for each step.', inputSchema: { steps: z.number().int().min(1).max(100) }, annotations: { readOnlyHint: true } },
     async ({ steps }, extra) => {
       const token = extra._meta?.progressToken;
       for (let i = 1; i <= steps; i++) {
@@ -46,7 +48,7 @@ function remoteMcpServer(rt: Runtime): McpServer {
     if (cancelled) rt.log.push({ time: Date.now(), origin: 'app', endpoint: 'mcp_cancelled', method: 'MCP', path: '/mcp', status: 0, headers: {} });
     return { content: [{ type: 'text', text: cancelled ? 'cancelled' : `slept ${ms} ms` }] };
   });
-  server.registerTool('roots', { description: 'Lists the client\'s roots.', inputSchema: {} }, async () => {
+  server.registerTool('roots', { description: 'Lists the client\'s roots.', inputSchema: {}, annotations: { readOnlyHint: true } }, async () => {
     const { roots } = await server.server.listRoots();
     return { content: [{ type: 'text', text: roots.map((r) => r.uri).join('\n') || '(no roots)' }] };
   });
@@ -65,18 +67,30 @@ function sessionsOf(rt: Runtime): Map<string, Transport> {
 const refusals = new WeakMap<Runtime, number>();
 
 /**
- * Closes every Streamable HTTP session: a restarted server knows none of them
- * and answers 404 to their ids. `refuseInitializes`: that many initialize
- * requests after it get 503, as a server still starting up answers.
+ * Closes every session, as a restart does: Streamable HTTP ones (their ids
+ * get 404 after it) and HTTP+SSE ones (their event streams end, their message
+ * URLs get 404). `refuseInitializes`: that many new sessions after it get 503
+ * (an initialize POST, or the GET of an event stream), as a server still
+ * starting up answers. `keepStreams`: the sessions are forgotten but their
+ * event streams stay open, as when another instance behind a load balancer,
+ * which never saw the session, answers its messages.
  */
-export async function endMcpSessions(rt: Runtime, options: { refuseInitializes?: number } = {}): Promise<void> {
+export async function endMcpSessions(rt: Runtime, options: McpRestartOptions = {}): Promise<void> {
   refusals.set(rt, options.refuseInitializes ?? 0);
   const map = sessionsOf(rt);
-  const open = [...map.values()].filter((t) => t instanceof StreamableHTTPServerTransport);
-  for (const transport of open) {
-    if (transport.sessionId) map.delete(transport.sessionId);
-    await transport.close();
+  for (const [id, transport] of [...map]) {
+    map.delete(id);
+    if (!options.keepStreams) await transport.close();
   }
+}
+
+/** Whether a new session is refused (503) because the "restart" is not finished; counts the refusal. */
+function stillStarting(ctx: RequestContext): boolean {
+  const refuse = refusals.get(ctx.rt) ?? 0;
+  if (refuse <= 0) return false;
+  refusals.set(ctx.rt, refuse - 1);
+  sendJson(ctx, 503, { error: 'starting_up' });
+  return true;
 }
 
 /** /mcp (Streamable HTTP) on a protected app, once authenticated. */
@@ -86,11 +100,7 @@ export async function serveMcp(ctx: RequestContext): Promise<void> {
   const existing = typeof id === 'string' ? map.get(id) : undefined;
   if (existing instanceof StreamableHTTPServerTransport) return existing.handleRequest(ctx.req, ctx.res);
   if (ctx.req.method !== 'POST' || id !== undefined) return sendJson(ctx, 404, { jsonrpc: '2.0', error: { code: -32001, message: 'Session not found' }, id: null });
-  const refuse = refusals.get(ctx.rt) ?? 0;
-  if (refuse > 0) {
-    refusals.set(ctx.rt, refuse - 1);
-    return sendJson(ctx, 503, { error: 'starting_up' });
-  }
+  if (stillStarting(ctx)) return;
   const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
     sessionIdGenerator: () => randomUUID(),
     onsessioninitialized: (sessionId) => void map.set(sessionId, transport),
@@ -106,6 +116,7 @@ export async function serveMcp(ctx: RequestContext): Promise<void> {
 export async function serveMcpSse(ctx: RequestContext): Promise<void> {
   const map = sessionsOf(ctx.rt);
   if (ctx.req.method === 'GET' && ctx.url.pathname === '/sse') {
+    if (stillStarting(ctx)) return;
     const transport = new SSEServerTransport('/sse/messages', ctx.res);
     map.set(transport.sessionId, transport);
     transport.onclose = () => void map.delete(transport.sessionId);

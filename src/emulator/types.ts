@@ -152,8 +152,8 @@ export interface Emulator {
   revokeRefreshTokens(): void;
   isTokenActive(token: string): boolean;
   forgetRegistrations(): void;
-  /** Ends every session of the /mcp server, as a restart of a remote MCP server does (the next request with an old session id gets 404). */
-  endMcpSessions(options?: { refuseInitializes?: number }): Promise<void>;
+  /** Ends every session of the /mcp and /sse servers, as a restart of a remote MCP server does (an old session id gets 404, an event stream ends). */
+  endMcpSessions(options?: McpRestartOptions): Promise<void>;
   clients(): Array<{ client_id: string; redirect_uris: string[] }>;
   setFault(f: Fault | null): void;
   /** Every secret issued, received or configured (tokens, codes, verifiers, classic JWTs, service-token secrets), for leak checks. */
@@ -161,4 +161,12 @@ export interface Emulator {
   /** Signs a classic Access JWT for the app (or app2) as if `cloudflared access login` had completed. */
   issueClassicJwt(opts?: { lifetimeSeconds?: number; app?: string }): string;
   close(): Promise<void>;
+}
+
+/** How the emulator's MCP server "restarts" (Emulator.endMcpSessions). */
+export interface McpRestartOptions {
+  /** That many new sessions after it are refused with 503 (still starting up). */
+  refuseInitializes?: number;
+  /** Forget the sessions but leave their event streams open (another instance answers their messages). */
+  keepStreams?: boolean;
 }

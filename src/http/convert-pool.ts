@@ -1,10 +1,12 @@
 /**
- * Runs text conversion in one worker thread, so that no page can stall the
+ * Runs text conversion in worker threads, so that no page can stall the
  * event loop that serves every other tool call and the login callback. The
- * worker starts with the first page that needs it and stays warm; a job that
- * outlasts the time budget (CF_ACCESS_MCP_CONVERT_BUDGET_MS) or the memory
- * limit ends the worker (the next job starts a fresh one) and is answered with
- * the body as served.
+ * first worker starts with the first page that needs it and stays warm; when
+ * a job has held it for SECOND_WORKER_AFTER_MS while others queue, a second
+ * worker takes the queue, and is ended again once idle. Each job has its own
+ * time budget (CF_ACCESS_MCP_CONVERT_BUDGET_MS) from its start: a job that
+ * outlasts it or the memory limit ends its worker (the next job that needs
+ * one starts a fresh one) and is answered with the body as served.
  */
 import { Worker } from 'node:worker_threads';
 import { z } from 'zod';
@@ -20,6 +22,17 @@ const WORKER_HEAP_MB = 768;
  * warm-up starts it). A DOM is long-lived anyway; 4 MB converts as fast.
  */
 const WORKER_YOUNG_MB = 4;
+
+/**
+ * A job queued behind one that has run this long gets a second worker, so a
+ * slow page (a 5 MB one can take most of the budget) holds up only itself.
+ * Most pages convert in well under this; a second worker costs a start-up and
+ * its memory, so it is not started for the ordinary queue of a busy moment.
+ */
+const SECOND_WORKER_AFTER_MS = 250;
+const MAX_WORKERS = 2;
+/** The second worker is ended after this long without a job: idle memory stays that of one worker. */
+const EXTRA_WORKER_IDLE_MS = 5_000;
 
 const budgetSchema = z.coerce.number().int().min(1).max(600_000);
 
@@ -37,6 +50,8 @@ interface Pending {
   resolve: (result: TextResult) => void;
   served?: string;
   timer?: NodeJS.Timeout;
+  /** When its worker began it (performance.now()). */
+  startedAt?: number;
 }
 
 /**
@@ -52,20 +67,34 @@ function workerEntry(): URL {
   return new URL(`data:text/javascript,${encodeURIComponent(code)}`);
 }
 
-let worker: Worker | undefined;
-let current: Pending | undefined;
+/** One worker and the job it runs, if any. */
+interface Slot {
+  worker: Worker;
+  job?: Pending;
+  /** Set while a second worker sits idle: it is ended when this fires. */
+  idleTimer?: NodeJS.Timeout;
+}
+
+const slots: Slot[] = [];
 const queue: Pending[] = [];
 let nextId = 1;
 let requested = 0;
+/** Armed while a job queues behind a running one that has not yet run SECOND_WORKER_AFTER_MS. */
+let spareTimer: NodeJS.Timeout | undefined;
 
 /** How many conversions callers have asked for so far (the idle warm-up stops once a real one comes). */
 export function conversionsRequested(): number {
   return requested;
 }
 
-/** Whether the worker is running (it starts with the first page that needs it). */
+/** Whether a worker is running (the first starts with the first page that needs it). */
 export function converterWorkerRunning(): boolean {
-  return worker !== undefined;
+  return slots.length > 0;
+}
+
+/** How many workers are running: one, or two while a slow page holds the first. */
+export function converterWorkerCount(): number {
+  return slots.length;
 }
 
 /** Counts a conversion a caller asked for that ran elsewhere (a small page on the main thread). */
@@ -73,74 +102,115 @@ export function noteConversionRequested(): void {
   requested++;
 }
 
-/** Converts `job` in the worker; never rejects (a failure gives the body as served, with a note). */
+/** Converts `job` in a worker; never rejects (a failure gives the body as served, with a note). */
 export function convertInWorker(job: TextJob, budgetMs = conversionBudgetMs(), options: { warmUp?: boolean } = {}): Promise<TextResult> {
   if (!options.warmUp) requested++;
   return new Promise((resolve) => {
     queue.push({ id: nextId++, job, budgetMs, resolve });
-    startNext();
+    schedule();
   });
 }
 
-function startNext(): void {
-  if (current || !queue.length) {
-    if (!current) worker?.unref();
-    return;
+/** Hands queued jobs to idle workers, starting the first worker, or the second when the first is held by a slow page. */
+function schedule(): void {
+  clearTimeout(spareTimer);
+  spareTimer = undefined;
+  while (queue.length) {
+    const slot = slots.find((candidate) => !candidate.job) ?? spareSlot();
+    if (!slot) break;
+    start(slot, queue.shift()!);
   }
-  const pending = (current = queue.shift()!);
-  const target = ensureWorker();
-  target.ref();
+  for (const slot of slots) if (!slot.job) idle(slot);
+}
+
+/** A new worker when none runs, or a second one once the running job has had SECOND_WORKER_AFTER_MS; else undefined (and a timer to look again). */
+function spareSlot(): Slot | undefined {
+  if (!slots.length) return startWorker();
+  if (slots.length >= MAX_WORKERS) return undefined;
+  const ranFor = Math.min(...slots.map((slot) => performance.now() - slot.job!.startedAt!));
+  if (ranFor >= SECOND_WORKER_AFTER_MS) return startWorker();
+  spareTimer = setTimeout(schedule, SECOND_WORKER_AFTER_MS - ranFor);
+  spareTimer.unref();
+  return undefined;
+}
+
+function start(slot: Slot, pending: Pending): void {
+  clearTimeout(slot.idleTimer);
+  slot.idleTimer = undefined;
+  slot.job = pending;
+  pending.startedAt = performance.now();
+  slot.worker.ref();
   // The worker gets its own copy: the caller keeps the bytes for the fallback.
   const bytes = new Uint8Array(pending.job.bytes);
-  target.postMessage({ id: pending.id, job: { ...pending.job, bytes } }, [bytes.buffer]);
-  pending.timer = setTimeout(() => giveUp(pending, budgetNote(pending)), pending.budgetMs);
+  slot.worker.postMessage({ id: pending.id, job: { ...pending.job, bytes } }, [bytes.buffer]);
+  // The budget runs from the job's start in its worker, not from when it was queued.
+  pending.timer = setTimeout(() => giveUp(slot, pending), pending.budgetMs);
 }
 
-function ensureWorker(): Worker {
-  if (worker) return worker;
-  const started = new Worker(workerEntry(), {
+/** An idle worker keeps no process alive; a second one is ended after a while, so idle memory stays that of one. */
+function idle(slot: Slot): void {
+  slot.worker.unref();
+  if (slots.length < 2 || slot.idleTimer) return;
+  slot.idleTimer = setTimeout(() => {
+    slot.idleTimer = undefined;
+    if (!slot.job && slots.length > 1) retire(slot);
+  }, EXTRA_WORKER_IDLE_MS);
+  slot.idleTimer.unref();
+}
+
+function startWorker(): Slot {
+  const worker = new Worker(workerEntry(), {
     resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB, maxYoungGenerationSizeMb: WORKER_YOUNG_MB },
   });
-  started.on('message', (reply: WorkerReply) => onReply(reply));
-  started.on('error', () => {
-    if (worker === started) crashed('the converter failed (it may have run out of memory)');
-  });
-  started.on('exit', () => {
-    if (worker === started) crashed('the converter stopped');
-  });
-  worker = started;
-  return started;
+  const slot: Slot = { worker };
+  worker.on('message', (reply: WorkerReply) => onReply(slot, reply));
+  worker.on('error', () => crashed(slot, 'the converter failed (it may have run out of memory)'));
+  worker.on('exit', () => crashed(slot, 'the converter stopped'));
+  slots.push(slot);
+  return slot;
 }
 
-function onReply(reply: WorkerReply): void {
-  const pending = current;
+/** Takes the worker out of the pool and ends it; its job, if any, is answered by the caller. */
+function retire(slot: Slot): Pending | undefined {
+  const index = slots.indexOf(slot);
+  if (index < 0) return undefined;
+  slots.splice(index, 1);
+  clearTimeout(slot.idleTimer);
+  void slot.worker.terminate();
+  const pending = slot.job;
+  slot.job = undefined;
+  return pending;
+}
+
+function onReply(slot: Slot, reply: WorkerReply): void {
+  const pending = slot.job;
   if (!pending || reply.id !== pending.id) return;
   if (reply.kind === 'served') {
     pending.served = reply.text;
     return;
   }
+  slot.job = undefined;
   finish(pending, reply.kind === 'done' ? { text: reply.text, title: reply.title, notes: reply.notes } : fallback(pending, 'the converter failed'));
 }
 
-function crashed(why: string): void {
-  worker = undefined;
-  if (current) finish(current, fallback(current, why));
+function crashed(slot: Slot, why: string): void {
+  if (!slots.includes(slot)) return;
+  const pending = retire(slot);
+  if (pending) finish(pending, fallback(pending, why));
+  else schedule();
 }
 
-/** Out of time: the worker is ended mid-job (the only way to stop synchronous work) and replaced on the next job. */
-function giveUp(pending: Pending, why: string): void {
-  if (current !== pending) return;
-  const stopped = worker;
-  worker = undefined;
-  void stopped?.terminate();
-  finish(pending, fallback(pending, why));
+/** Out of time: the worker is ended mid-job (the only way to stop synchronous work); the next job that needs one starts a fresh one. */
+function giveUp(slot: Slot, pending: Pending): void {
+  if (slot.job !== pending) return;
+  retire(slot);
+  finish(pending, fallback(pending, budgetNote(pending)));
 }
 
 function finish(pending: Pending, result: TextResult): void {
   clearTimeout(pending.timer);
-  current = undefined;
   pending.resolve(result);
-  startNext();
+  schedule();
 }
 
 function budgetNote(pending: Pending): string {

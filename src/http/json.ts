@@ -6,13 +6,11 @@ import { headerValue, readCapped, send, startDeadline, type HeaderMap, type Requ
 
 const MAX_JSON_BYTES = 1024 * 1024;
 
-/** The total deadline of one JSON call through a pool (CF_ACCESS_MCP_DEADLINE_MS, set where the pool is made); the default's otherwise. */
-const deadlines = new WeakMap<Dispatcher, number>();
-const DEFAULT_JSON_DEADLINE_MS = 120_000;
-
-/** Bounds every JSON call through `dispatcher` (metadata, registration, token) to `ms` in all; 0: no total deadline. */
-export function setJsonDeadline(dispatcher: Dispatcher, ms: number): void {
-  deadlines.set(dispatcher, ms);
+/** What JSON calls (metadata, registration, token, keys) go through: a pool, and the total deadline of each call. */
+export interface JsonClient {
+  dispatcher: Dispatcher;
+  /** Milliseconds one call may take in all (CF_ACCESS_MCP_DEADLINE_MS); 0: no total deadline. */
+  deadlineMs: number;
 }
 
 export interface JsonResponse {
@@ -31,14 +29,14 @@ export interface JsonRequest {
 
 /**
  * A small JSON API call (metadata, registration, token). Bodies are capped at
- * 1 MB, and the whole call at the pool's total deadline: the per-chunk
+ * 1 MB, and the whole call at the client's total deadline: the per-chunk
  * timeouts alone never end a body trickling in a byte at a time, and these
  * calls run on the way to a login, where nothing else bounds them.
  */
-export async function requestJson(dispatcher: Dispatcher, url: URL, init: JsonRequest = {}): Promise<JsonResponse> {
-  const deadline = startDeadline(deadlines.get(dispatcher) ?? DEFAULT_JSON_DEADLINE_MS, url, init.signal);
+export async function requestJson(client: JsonClient, url: URL, init: JsonRequest = {}): Promise<JsonResponse> {
+  const deadline = startDeadline(client.deadlineMs, url, init.signal);
   try {
-    return await exchangeJson(dispatcher, url, init, deadline.signal);
+    return await exchangeJson(client.dispatcher, url, init, deadline.signal);
   } finally {
     deadline.dispose();
   }

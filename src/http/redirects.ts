@@ -1,7 +1,7 @@
 import type { Dispatcher } from 'undici';
 import { AccessError } from '../core/errors.js';
 import { accessLoginRedirect } from '../auth/detect.js';
-import { isAllowedScheme, isLocalHost, truncate } from '../core/url-policy.js';
+import { isAllowedScheme, isLocalHost, shownUrl, truncate } from '../core/url-policy.js';
 import { discard, headerValue, send, type RawResponse, type RequestSignal } from './client.js';
 
 export const MAX_REDIRECTS = 10;
@@ -26,7 +26,7 @@ export function refusedRedirect(from: URL, to: URL): AccessError | undefined {
     return new AccessError(
       'network_error',
       `${from.host} redirected to ${truncate(`${to.protocol}//${to.host}`, 120)}, which is not https; not following it.`,
-      `Fetch ${truncate(to.href, 300)} directly if you trust it (plain http is only allowed for loopback hosts).`,
+      `Fetch ${shownUrl(to)} directly if you trust it (plain http is only allowed for loopback hosts).`,
     );
   }
   // A remote site must not steer us into services on this machine (our own login callback among them).
@@ -34,7 +34,7 @@ export function refusedRedirect(from: URL, to: URL): AccessError | undefined {
     return new AccessError(
       'network_error',
       `${from.host} redirected to ${truncate(to.host, 120)}, an address on this machine; a redirect from a remote site to a local address is not followed.`,
-      `If you expected this, fetch ${truncate(to.href, 300)} directly.`,
+      `If you expected this, fetch ${shownUrl(to)} directly.`,
     );
   }
   return undefined;
@@ -88,12 +88,12 @@ export async function sendFollowingRedirects(dispatcher: Dispatcher, request: Ou
     if (!becomesGet && !SAFE_METHODS.has(method) && next.origin !== url.origin) {
       // Another origin would get the same POST/PUT/DELETE, with its own credentials attached: a site
       // could make us change data elsewhere. The redirect is returned for the agent to decide.
-      const unfollowed = `${url.host} answered the ${method} with HTTP ${response.status} to ${truncate(next.origin, 120)}; a request that may change data is not re-sent to another origin automatically. Send it to ${truncate(next.href, 300)} directly if that is intended.`;
+      const unfollowed = `${url.host} answered the ${method} with HTTP ${response.status} to ${truncate(next.origin, 120)}; a request that may change data is not re-sent to another origin automatically. Send it to ${shownUrl(next)} directly if that is intended.`;
       return { response, hops, credentialHeaders: Object.keys(credentials), unfollowed };
     }
     discard(response.body);
     if (hop >= MAX_REDIRECTS) {
-      throw new AccessError('network_error', `Too many redirects (more than ${MAX_REDIRECTS}) starting at ${truncate(request.url.href, 300)}.`, 'Check the URL; the site may be stuck in a redirect loop.');
+      throw new AccessError('network_error', `Too many redirects (more than ${MAX_REDIRECTS}) starting at ${shownUrl(request.url)}.`, 'Check the URL; the site may be stuck in a redirect loop.');
     }
     const refused = refusedRedirect(url, next);
     if (refused) throw refused;

@@ -1,3 +1,4 @@
+import { shownUrl } from '../core/url-policy.js';
 import { renderSteps, renderStepsDeep, type ArgMention, type FetchArg, type NextAction, type NextStep, type StepRenderer } from '../core/next-step.js';
 
 /** The tool that carries out each next step. Tool names live here, in the MCP layer only. */
@@ -10,8 +11,9 @@ function argName(name: string): string {
   return FETCH_ARGS[name as FetchArg] ?? name;
 }
 
-/** An argument with its value as a tool call takes it (save without a path: a placeholder for one). */
+/** An argument with its value as a tool call takes it (save without a path: a placeholder for one; a very long URL shortened). */
 function argValue(name: string, value: string | number | boolean): string {
+  if (name === 'url' && typeof value === 'string') return shownUrl(value);
   return name === 'save' && value === true ? '<file path>' : String(value);
 }
 

@@ -14,7 +14,7 @@ import { EMPTY_SERVICE_TOKENS, serviceTokenFor, type ServiceToken, type ServiceT
 import { Sessions } from '../auth/sessions.js';
 import { SessionStore } from '../auth/store.js';
 import { createDispatcher, discard } from '../http/client.js';
-import { setJsonDeadline } from '../http/json.js';
+import type { JsonClient } from '../http/json.js';
 import { sendFollowingRedirects } from '../http/redirects.js';
 import type { Config } from './config.js';
 import { fetchThroughAccess, type FetchParams } from './fetch-flow.js';
@@ -44,6 +44,8 @@ export class AccessService {
   readonly oauth: OAuthLogin;
   readonly callback: CallbackListener;
   readonly dispatcher: Dispatcher;
+  /** The same pool for JSON calls (metadata, registration, token, keys), each bounded by CF_ACCESS_MCP_DEADLINE_MS in all. */
+  readonly http: JsonClient;
   readonly cloudflared: CloudflaredLogin;
   /** Proves which Access application a URL is before cloudflared runs for it. */
   readonly appMetadata: AppMetadataVerifier;
@@ -63,19 +65,19 @@ export class AccessService {
     readonly log: Logger,
   ) {
     this.dispatcher = createDispatcher({ connectMs: config.connectTimeoutMs, headersMs: config.responseTimeoutMs, bodyMs: config.responseTimeoutMs });
-    setJsonDeadline(this.dispatcher, config.deadlineMs);
+    this.http = { dispatcher: this.dispatcher, deadlineMs: config.deadlineMs };
     this.store = new SessionStore(config.home, (level, message) => log(level, message));
-    this.sessions = new Sessions(this.dispatcher, this.store, config.refreshSkewMs, log);
+    this.sessions = new Sessions(this.http, this.store, config.refreshSkewMs, log);
     this.callback = new CallbackListener({ preferredPort: config.callbackPort, bind: config.callbackBind, log: (level, message) => log(level, message) });
     this.oauth = new OAuthLogin(
-      this.dispatcher,
+      this.http,
       this.store,
       this.callback,
       { browserCommand: config.browserCommand, loginTimeoutMs: config.loginTimeoutMs, trustedTeams: config.trustedTeams, callbackHost: config.callbackHost, callbackBind: config.callbackBind },
       log,
     );
     this.cloudflared = new CloudflaredLogin(this.store, { command: config.cloudflaredCommand ?? 'cloudflared', loginTimeoutMs: config.loginTimeoutMs }, log);
-    this.appMetadata = new AppMetadataVerifier(this.dispatcher);
+    this.appMetadata = new AppMetadataVerifier(this.http);
     this.serviceTokens = config.serviceTokens ?? EMPTY_SERVICE_TOKENS;
     this.methods = new LoginMethods({ store: this.store, oauth: this.oauth, cloudflared: this.cloudflared, appMetadata: this.appMetadata, serviceTokens: this.serviceTokens });
     for (const message of [...(config.warnings ?? []), ...this.serviceTokens.problems, ...this.serviceTokens.unused, ...(config.teamProblems ?? [])]) log('warning', message);

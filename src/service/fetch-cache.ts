@@ -95,7 +95,11 @@ export function rememberPage(svc: AccessService, params: FetchParams, request: R
   const finalUrl = new URL(result.final_url);
   // A page reached through a redirect (same origin) is also kept under its final URL, the address its result shows.
   const addresses = finalUrl.origin === request.target.origin && finalUrl.href !== request.target.href ? [request, { ...request, target: finalUrl }] : [request];
-  const changed = noteVersion(svc, params, addresses, fullText, later);
+  // A first part only records its version, and that waits until its result is on its way (hashing a long text takes a
+  // fraction of a millisecond); a later part compares, so it hashes now.
+  let changed = false;
+  if (later) changed = noteVersion(svc, params, addresses, fullText, true);
+  else setImmediate(() => noteVersion(svc, params, addresses, fullText, false));
   for (const address of result.truncated && finalUrl.origin === request.target.origin ? addresses : []) {
     const key = keyOf(svc, params, address);
     // Kept under the credential held now: only if that is the one the page was fetched with (the same method, e.g. not

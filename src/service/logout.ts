@@ -20,7 +20,7 @@ async function revokeSession(svc: AccessService, session: StoredSession): Promis
   ];
   try {
     const outcomes = await Promise.all(
-      tokens.map((t) => revokeToken(svc.dispatcher, { revocationEndpoint: session.revocation_endpoint!, token: t.token, hint: t.hint, clientId: session.client_id })),
+      tokens.map((t) => revokeToken(svc.http, { revocationEndpoint: session.revocation_endpoint!, token: t.token, hint: t.hint, clientId: session.client_id })),
     );
     return outcomes.every(Boolean)
       ? { revoked: true, detail: 'Tokens revoked at the server and deleted locally.' }

@@ -45,6 +45,30 @@ async function call(client: Client, name: string, args: Record<string, unknown>,
   return textOf(result);
 }
 
+/** A bridge to a remote that goes away: each request gets our error saying why and what to check (not the SDK's or the event source's text), and the bridge keeps running. */
+async function remoteGoneIsReported(path: '/mcp' | '/sse'): Promise<void> {
+  const gone = await startEmulator();
+  const own = await connectBridge(`${gone.appUrl}${path}`);
+  try {
+    assert.equal(await call(own.client, 'echo', { text: 'before' }), 'before');
+    const port = new URL(gone.appUrl).port;
+    await gone.close();
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const error = (await own.client.callTool({ name: 'echo', arguments: { text: 'gone' } }, undefined, { timeout: 60_000 }).catch((e: Error) => e)) as Error;
+      assert.ok(error instanceof Error, 'the call fails rather than hangs');
+      assert.match(error.message, new RegExp(`Could not reach 127\\.0\\.0\\.1:${port}: the connection to port ${port} was refused`));
+      assert.match(error.message, /keeps running/);
+      assert.match(error.message, /Next step: Check the port in the URL/);
+      assert.doesNotMatch(error.message, /fetch failed|aborted|SSE error/);
+    }
+    assert.match(own.stderr.join(''), /Could not reach/);
+  } finally {
+    await own.client.close();
+    assertNoSecretsLeaked(gone.secrets());
+    await gone.close();
+  }
+}
+
 describe('cf-access-mcp bridge (issue 14)', () => {
   let emulator: Emulator;
   let bridged: Bridged;
@@ -143,30 +167,106 @@ describe('cf-access-mcp bridge (issue 14)', () => {
     }
   });
 
-  it('answers each request with an error saying the remote cannot be reached, and keeps running', async () => {
-    const gone = await startEmulator();
-    const own = await connectBridge(`${gone.appUrl}/mcp`);
-    try {
-      assert.equal(await call(own.client, 'echo', { text: 'before' }), 'before');
-      const port = new URL(gone.appUrl).port;
-      await gone.close();
-      for (let attempt = 0; attempt < 2; attempt++) {
-        const error = (await own.client.callTool({ name: 'echo', arguments: { text: 'gone' } }, undefined, { timeout: 60_000 }).catch((e: Error) => e)) as Error;
-        assert.ok(error instanceof Error, 'the call fails rather than hangs');
-        assert.match(error.message, new RegExp(`Could not reach 127\\.0\\.0\\.1:${port}: the connection to port ${port} was refused`));
-        assert.match(error.message, /keeps running/);
-        assert.doesNotMatch(error.message, /fetch failed/);
-      }
-      assert.match(own.stderr.join(''), /Could not reach/);
-    } finally {
-      await own.client.close();
-      assertNoSecretsLeaked(gone.secrets());
-      await gone.close();
-    }
-  });
+  it('answers each request with an error saying the remote cannot be reached, and keeps running', () => remoteGoneIsReported('/mcp'));
 
   it('reports clearly when the remote wants its own OAuth as well', async () => {
     await assert.rejects(connectBridge(`${emulator.appUrl}/mcp-oauth`), /its own OAuth sign-in/);
+  });
+});
+
+describe('cf-access-mcp bridge over the older HTTP+SSE transport: a lost session (issue 14)', () => {
+  let emulator: Emulator;
+  let sse: Bridged;
+  /** Messages the client posted to the remote's SSE sessions. */
+  const posts = () => emulator.requests({ endpoint: 'resource' }).filter((e) => e.path.startsWith('/sse/messages') && e.method === 'POST').length;
+
+  before(async () => {
+    emulator = await startEmulator();
+    sse = await connectBridge(`${emulator.appUrl}/sse`);
+    assert.match(sse.stderr.join(''), /older HTTP\+SSE transport/);
+    // The bridge learns from the tool list which tools the remote marks as safe to call again.
+    assert.ok((await sse.client.listTools()).tools.some((t) => t.name === 'count' && t.annotations?.readOnlyHint === true));
+  });
+
+  after(async () => {
+    await sse?.client.close();
+    assertNoSecretsLeaked(emulator.secrets());
+    await emulator.close();
+    cleanupHomes();
+  });
+
+  it('a restart ends the event stream mid-call: a new session, the read-only call sent again and answered, no second browser', async () => {
+    let restarted: Promise<void> | undefined;
+    const progress: number[] = [];
+    // The first progress note shows the call running on the remote; the restart comes while it runs (40 steps of 50 ms).
+    const result = await call(sse.client, 'count', { steps: 40 }, (p) => {
+      progress.push((p as { progress: number }).progress);
+      restarted ??= emulator.endMcpSessions();
+    });
+    await restarted;
+    assert.equal(result, 'counted to 40');
+    assert.equal(progress.at(-1), 40, 'the call ran again, from the start, in the new session');
+    assert.match(sse.stderr.join(''), /The event stream from .*\/sse ended \(the server restarted, or the connection dropped\); opening a new session/);
+    assert.equal(await call(sse.client, 'echo', { text: 'after the restart' }), 'after the restart');
+    // The new session knows the client's capabilities: the remote's own requests still reach it.
+    assert.equal(await call(sse.client, 'ask', { question: 'Still there?' }), 'answer: yes to "Still there?"');
+    assert.equal(browserOpens(sse.env).length, 1);
+  });
+
+  it('a call the remote does not mark as safe to repeat is not sent again: its error says it may have taken effect and what to do', async () => {
+    const before = posts();
+    const pending = call(sse.client, 'sleep', { ms: 600_000 });
+    await eventually(() => posts() > before, 10_000, 'the call reached the remote');
+    const postsAtRestart = posts();
+    await emulator.endMcpSessions();
+    const error = (await pending.catch((e: Error) => e)) as Error;
+    assert.ok(error instanceof Error, 'the call fails rather than hangs');
+    assert.match(error.message, /ended while the call of the tool "sleep" was waiting for its answer/);
+    assert.match(error.message, /may or may not have taken effect/);
+    assert.match(error.message, /Next step: Check whether it took effect/);
+    // The new session got the bridge's initialize and initialized, not the call a second time.
+    assert.equal(posts() - postsAtRestart, 2);
+    assert.equal(await call(sse.client, 'echo', { text: 'next' }), 'next');
+  });
+
+  it('a call whose answer is lost twice is not sent a third time; with nothing waiting, the next request opens the session', async () => {
+    const restarts: Array<Promise<void>> = [];
+    // Each progress note is the call running in the session in use: the first two get that session restarted.
+    const error = (await call(sse.client, 'count', { steps: 40 }, () => void (restarts.length < 2 && restarts.push(emulator.endMcpSessions()))).catch((e: Error) => e)) as Error;
+    await Promise.all(restarts);
+    assert.equal(restarts.length, 2);
+    assert.ok(error instanceof Error, 'the call fails rather than hangs');
+    assert.match(error.message, /did not send it again: it had been sent again once already, and the new session was lost too/);
+    assert.match(error.message, /Next step: Check that the remote MCP server stays up/);
+
+    const said = () => sse.stderr.join('').split('the next request opens a new session').length - 1;
+    const before = said();
+    await emulator.endMcpSessions();
+    await eventually(() => said() > before, 10_000, 'the bridge to notice the ended stream');
+    assert.equal(await call(sse.client, 'echo', { text: 'next request' }), 'next request');
+    assert.equal(browserOpens(sse.env).length, 1);
+  });
+
+  it('a remote that no longer knows the session while its stream stays open (404 to a message): a new session, the request sent again', async () => {
+    await emulator.endMcpSessions({ keepStreams: true });
+    assert.equal(await call(sse.client, 'echo', { text: 'answered by a new session' }), 'answered by a new session');
+    assert.match(sse.stderr.join(''), /no longer knows this session \(HTTP 404/);
+    assert.equal(await call(sse.client, 'ask', { question: 'And now?' }), 'answer: yes to "And now?"');
+    assert.equal(browserOpens(sse.env).length, 1);
+  });
+
+  it('a remote that stays down: each request gets an error saying it cannot be reached and what to check, and the bridge keeps running', () => remoteGoneIsReported('/sse'));
+
+  it('a remote still starting up: the unanswered call gets an error naming the next step, and the next request opens the session', async () => {
+    const pending = call(sse.client, 'count', { steps: 40 }, () => void (restarted ??= emulator.endMcpSessions({ refuseInitializes: 1 })));
+    let restarted: Promise<void> | undefined;
+    const error = (await pending.catch((e: Error) => e)) as Error;
+    await restarted;
+    assert.ok(error instanceof Error, 'the call fails rather than hangs');
+    assert.match(error.message, /ended this session and could not open a new one \(HTTP 503 to a new event stream\)/);
+    assert.match(error.message, /Next step: Repeat the request/);
+    assert.equal(await call(sse.client, 'echo', { text: 'started' }), 'started');
+    assert.equal(browserOpens(sse.env).length, 1);
   });
 });
 

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { after, before, describe, it } from 'node:test';
+import { chromium } from 'playwright-core';
 import { WebSocket } from 'undici';
 import type { Emulator } from '../../src/emulator/index.js';
 import { browserOpens, bridgeEnv, minorFaultsOf, rssOf, run, startProxyCli, type ProxyChild } from '../helpers/bridges.js';
@@ -17,6 +18,12 @@ import { assertNoSecretsLeaked } from '../helpers/leaks.js';
  * `cf-access-mcp proxy` with no token in their arguments, environment,
  * requests or responses.
  */
+
+const CHROMIUM = '/usr/bin/chromium';
+const chromiumMissing = existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing: install Debian's chromium package (apt-get install -y chromium) to run the real-browser check`;
+
+/** The cookies the origin got, as the emulator's /echo tells them (clients order them differently). */
+const cookiePairs = (echo: string): string[] => ((JSON.parse(echo) as { headers: { cookie?: string } }).headers.cookie ?? '').split('; ').sort();
 
 /** 256 MiB each way proves the bodies are not buffered (they would grow RSS past the bound); bench/bridges.ts streams 1 GiB. */
 const STREAM_BYTES = 256 * 1024 * 1024;
@@ -114,6 +121,33 @@ describe('cf-access-mcp proxy (issue 14)', () => {
     assert.equal(echoed.headers.cookie, 'pref=dark');
     const relative = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{redirect_url}', `${proxy.base}/redirect/same`]);
     assert.equal(relative.stdout, `${proxy.base}/`);
+  });
+
+  it('__Host- and __Secure- cookies reach curl under a name it keeps over http, and the origin gets its own names back', async () => {
+    const head = await run('curl', ['-s', '-i', `${proxy.base}/cookie/prefixed`]);
+    const cookies = [...head.stdout.matchAll(/^set-cookie: (.*?)\r?$/gim)].map((m) => m[1]!);
+    assert.deepEqual(cookies, ['cfam-__Host-session=s3ss10n; Path=/; HttpOnly; SameSite=Lax', 'cfam-__Secure-theme=dark; Path=/']);
+    const jar = join(tempHome('cfam-jar-'), 'jar.txt');
+    const followed = await run('curl', ['-s', '-L', '-c', jar, '-b', jar, `${proxy.base}/cookie/prefixed`]);
+    assert.deepEqual(cookiePairs(followed.stdout), ['__Host-session=s3ss10n', '__Secure-theme=dark']);
+    const again = await run('curl', ['-s', '-b', jar, `${proxy.base}/echo`]);
+    assert.deepEqual(cookiePairs(again.stdout), ['__Host-session=s3ss10n', '__Secure-theme=dark']);
+  });
+
+  it('__Host- and __Secure- cookies work in a real browser (Chromium) on the proxy', { skip: chromiumMissing }, async () => {
+    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking'] });
+    try {
+      const page = await (await browser.newContext()).newPage();
+      await page.goto(`${proxy.base}/cookie/prefixed`, { timeout: 30_000 });
+      assert.equal(new URL(page.url()).origin, proxy.base, 'the redirect stayed on the proxy');
+      const echoed = await page.innerText('body');
+      assert.equal((JSON.parse(echoed) as { path: string }).path, '/echo?from=prefixed');
+      assert.deepEqual(cookiePairs(echoed), ['__Host-session=s3ss10n', '__Secure-theme=dark']);
+      // The session cookie stays HttpOnly; the other is visible to the page under the name the proxy gave it.
+      assert.equal(await page.evaluate(() => document.cookie), 'cfam-__Secure-theme=dark');
+    } finally {
+      await browser.close();
+    }
   });
 
   it('refuses a foreign Host (DNS rebinding), an absolute-form target and CONNECT', async () => {

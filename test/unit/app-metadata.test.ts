@@ -35,6 +35,8 @@ function signJwt(key: Key, claims: Record<string, unknown>, header: Record<strin
 }
 
 const dispatcher = createDispatcher();
+/** JSON calls (the team's keys) through that pool, each bounded in all as CF_ACCESS_MCP_DEADLINE_MS would. */
+const http = { dispatcher, deadlineMs: 30_000 };
 let team: Server;
 let teamHost: string;
 let published: Key[] = [];
@@ -81,7 +83,7 @@ async function refused(promise: Promise<unknown>, why: RegExp): Promise<AccessEr
 describe('signed application metadata (cf-access-metadata)', () => {
   it('accepts metadata signed by the team for this host', async () => {
     published = [keyA];
-    const keys = new TeamKeys(dispatcher);
+    const keys = new TeamKeys(http);
     const app = await verifyMetadataJwt(signJwt(keyA, claims()), target, keys.lookup);
     assert.deepEqual(app, { aud: 'a'.repeat(64), appHostname: target.host, team: teamHost, hostname: target.host });
   });
@@ -89,34 +91,34 @@ describe('signed application metadata (cf-access-metadata)', () => {
   it('refuses a bad signature', async () => {
     published = [keyA];
     const forged = signJwt({ ...keyB, kid: keyA.kid }, claims());
-    await refused(verifyMetadataJwt(forged, target, new TeamKeys(dispatcher).lookup), /signature .* invalid/);
+    await refused(verifyMetadataJwt(forged, target, new TeamKeys(http).lookup), /signature .* invalid/);
     const [h, , s] = signJwt(keyA, claims()).split('.');
     const tampered = `${h}.${b64(claims({ aud: 'b'.repeat(64) }))}.${s}`;
-    await refused(verifyMetadataJwt(tampered, target, new TeamKeys(dispatcher).lookup), /signature .* invalid/);
+    await refused(verifyMetadataJwt(tampered, target, new TeamKeys(http).lookup), /signature .* invalid/);
   });
 
   it('refuses another type than "match", and another algorithm', async () => {
     published = [keyA];
-    await refused(verifyMetadataJwt(signJwt(keyA, claims({ type: 'nomatch' })), target, new TeamKeys(dispatcher).lookup), /type "nomatch"/);
-    await refused(verifyMetadataJwt(signJwt(keyA, claims(), { alg: 'none' }), target, new TeamKeys(dispatcher).lookup), /malformed/);
+    await refused(verifyMetadataJwt(signJwt(keyA, claims({ type: 'nomatch' })), target, new TeamKeys(http).lookup), /type "nomatch"/);
+    await refused(verifyMetadataJwt(signJwt(keyA, claims(), { alg: 'none' }), target, new TeamKeys(http).lookup), /malformed/);
   });
 
   it('refuses metadata issued for another host (a page relaying the real application\'s header)', async () => {
     published = [keyA];
     const other = signJwt(keyA, claims({ hostname: '127.0.0.1:45679' }));
-    await refused(verifyMetadataJwt(other, target, new TeamKeys(dispatcher).lookup), /issued for 127\.0\.0\.1:45679, not 127\.0\.0\.1:45678/);
+    await refused(verifyMetadataJwt(other, target, new TeamKeys(http).lookup), /issued for 127\.0\.0\.1:45679, not 127\.0\.0\.1:45678/);
     const noPort = signJwt(keyA, claims({ hostname: '127.0.0.1' }));
-    await refused(verifyMetadataJwt(noPort, target, new TeamKeys(dispatcher).lookup), /issued for/);
+    await refused(verifyMetadataJwt(noPort, target, new TeamKeys(http).lookup), /issued for/);
   });
 
   it('refuses metadata older than 24 h or more than 5 min in the future', async () => {
     published = [keyA];
     const now = Math.floor(Date.now() / 1000);
-    await refused(verifyMetadataJwt(signJwt(keyA, claims({ iat: now - 25 * 3600 })), target, new TeamKeys(dispatcher).lookup), /more than 24 hours old/);
-    await refused(verifyMetadataJwt(signJwt(keyA, claims({ iat: now + 10 * 60 })), target, new TeamKeys(dispatcher).lookup), /in the future/);
+    await refused(verifyMetadataJwt(signJwt(keyA, claims({ iat: now - 25 * 3600 })), target, new TeamKeys(http).lookup), /more than 24 hours old/);
+    await refused(verifyMetadataJwt(signJwt(keyA, claims({ iat: now + 10 * 60 })), target, new TeamKeys(http).lookup), /in the future/);
     // Within the bounds: a few hours old, a minute ahead.
-    await verifyMetadataJwt(signJwt(keyA, claims({ iat: now - 3 * 3600 })), target, new TeamKeys(dispatcher).lookup);
-    await verifyMetadataJwt(signJwt(keyA, claims({ iat: now + 60 })), target, new TeamKeys(dispatcher).lookup);
+    await verifyMetadataJwt(signJwt(keyA, claims({ iat: now - 3 * 3600 })), target, new TeamKeys(http).lookup);
+    await verifyMetadataJwt(signJwt(keyA, claims({ iat: now + 60 })), target, new TeamKeys(http).lookup);
   });
 
   it('refuses a team outside *.cloudflareaccess.com without fetching its keys', async () => {
@@ -124,7 +126,7 @@ describe('signed application metadata (cf-access-metadata)', () => {
     const remote = new URL('https://app.example.com/');
     const before = certsFetches;
     const evil = signJwt(keyA, claims({ hostname: 'app.example.com', auth_domain: 'evil.example.com' }));
-    await refused(verifyMetadataJwt(evil, remote, new TeamKeys(dispatcher).lookup), /not a Cloudflare Access team domain/);
+    await refused(verifyMetadataJwt(evil, remote, new TeamKeys(http).lookup), /not a Cloudflare Access team domain/);
     assert.equal(certsFetches, before);
   });
 
@@ -133,13 +135,13 @@ describe('signed application metadata (cf-access-metadata)', () => {
     const remote = new URL('https://app.example.com/');
     const before = certsFetches;
     const local = signJwt(keyA, claims({ hostname: 'app.example.com' }));
-    await refused(verifyMetadataJwt(local, remote, new TeamKeys(dispatcher).lookup), /not a Cloudflare Access team domain/);
+    await refused(verifyMetadataJwt(local, remote, new TeamKeys(http).lookup), /not a Cloudflare Access team domain/);
     assert.equal(certsFetches, before, 'no request to this machine on behalf of a remote page');
   });
 
   it('fetches the keys once, again exactly once on an unknown kid, and refuses a kid still unknown', async () => {
     published = [keyA];
-    const keys = new TeamKeys(dispatcher);
+    const keys = new TeamKeys(http);
     const start = certsFetches;
     await verifyMetadataJwt(signJwt(keyA, claims()), target, keys.lookup);
     await verifyMetadataJwt(signJwt(keyA, claims()), target, keys.lookup);
@@ -203,7 +205,7 @@ describe('the emulator signs its applications like the edge', () => {
   });
 
   it('proves each app, and the plain origin proves nothing', async () => {
-    const verifier = new AppMetadataVerifier(dispatcher);
+    const verifier = new AppMetadataVerifier(http);
     const app = await verifier.verify(new URL(`${emulator.appUrl}/some/page`));
     assert.equal(app.aud, emulator.aud.app);
     assert.equal(app.team, new URL(emulator.teamUrl).host);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { rewriteLocation, rewriteResponseHeaders, rewriteSetCookie, forwardRequestHeaders } from '../../src/bridge/rewrite.js';
+import { forwardRequestHeaders, restoreCookieNames, rewriteLocation, rewriteResponseHeaders, rewriteSetCookie } from '../../src/bridge/rewrite.js';
 import { SecretNeedles, SecretScrubber } from '../../src/core/secret-scrubber.js';
 import { WebSocketScrubber } from '../../src/bridge/ws-scrub.js';
 
@@ -82,6 +82,23 @@ describe('proxy header rewriting (issue 14)', () => {
     assert.equal(rewriteSetCookie('a=1; Domain=.example.com; Path=/; Secure; HttpOnly; SameSite=None', []), 'a=1; Path=/; HttpOnly');
     assert.equal(rewriteSetCookie('CF_Authorization=eyJ...; Path=/', []), undefined);
     assert.equal(rewriteSetCookie('echo=oauth:SECRET123456; Path=/', ['oauth:SECRET123456']), undefined);
+  });
+
+  it('renames __Host-/__Secure- cookies for the client (no Secure over http) and restores their names on the way back', () => {
+    assert.equal(rewriteSetCookie('__Host-sid=abc; Path=/; Secure; HttpOnly; SameSite=Lax', []), 'cfam-__Host-sid=abc; Path=/; HttpOnly; SameSite=Lax');
+    assert.equal(rewriteSetCookie('__Secure-theme=dark; Domain=app.example.com; Path=/; Secure', []), 'cfam-__Secure-theme=dark; Path=/');
+    // Matched without case, as browsers match them; a name that merely contains one is left alone.
+    assert.equal(rewriteSetCookie('__host-x=1; Secure', []), 'cfam-__host-x=1');
+    assert.equal(rewriteSetCookie('__Host-Http-y=2; Path=/; Secure; HttpOnly', []), 'cfam-__Host-Http-y=2; Path=/; HttpOnly');
+    assert.equal(rewriteSetCookie('__cf_bm=z; Secure', []), '__cf_bm=z');
+    assert.equal(rewriteSetCookie('my__Host-a=1; Secure', []), 'my__Host-a=1');
+    // A deletion (Max-Age=0) reaches the renamed cookie too.
+    assert.equal(rewriteSetCookie('__Host-sid=; Path=/; Max-Age=0; Secure', []), 'cfam-__Host-sid=; Path=/; Max-Age=0');
+
+    assert.equal(restoreCookieNames('a=1; cfam-__Host-sid=abc; cfam-__secure-t=d'), 'a=1; __Host-sid=abc; __secure-t=d');
+    assert.equal(restoreCookieNames('cfam-other=1; x=cfam-__Host-v'), 'cfam-other=1; x=cfam-__Host-v', 'only names the proxy gave, never values');
+    assert.equal(forwardRequestHeaders({ cookie: 'cfam-__Host-sid=abc; pref=dark' }).cookie, '__Host-sid=abc; pref=dark');
+    assert.equal(forwardRequestHeaders({ cookie: 'cfam-__Host-s=1' }, true, { proxy: ['http://127.0.0.1:9000'], origin: 'https://app.example.com' }).cookie, '__Host-s=1');
   });
 
   it('masks our secret in any response header and drops hop-by-hop headers', () => {

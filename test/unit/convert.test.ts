@@ -204,7 +204,7 @@ describe('lazy loading', () => {
     }
     // The converter runs in a worker started with the first page (convert-pool.ts), which imports it on first use.
     assert.match(readFileSync(join(dir, 'text-convert.ts'), 'utf8'), /import\('\.\/html\.js'\)/);
-    assert.match(readFileSync(join(dir, 'convert-pool.ts'), 'utf8'), /function ensureWorker\(\)[^]*?new Worker\(/);
+    assert.match(readFileSync(join(dir, 'convert-pool.ts'), 'utf8'), /function startWorker\(\)[^]*?new Worker\(/);
   });
 });
 

@@ -3,6 +3,7 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { AccessError } from '../../src/core/errors.js';
 import { createDispatcher, readCapped, send, startDeadline } from '../../src/http/client.js';
+import { requestJson } from '../../src/http/json.js';
 
 /** A loopback server whose body trickles a byte every 20 ms, for ever (until the client goes). */
 let server: Server;
@@ -77,5 +78,26 @@ describe('startDeadline', () => {
     outer.abort(new Error('later'));
     assert.equal(deadline.signal?.aborted, false, 'the caller\'s signal is no longer listened to');
     assert.equal(startDeadline(0, base, outer.signal).signal, outer.signal);
+  });
+});
+
+describe('requestJson: the total deadline comes with each call, not from the pool', () => {
+  it('two callers sharing one pool each get their own deadline; 0 leaves the call to the caller\'s signal', async () => {
+    const dispatcher = createDispatcher({ connectMs: 5_000, headersMs: 5_000, bodyMs: 5_000 });
+    try {
+      for (const deadlineMs of [300, 700]) {
+        await assert.rejects(requestJson({ dispatcher, deadlineMs }, base), (error: unknown) => {
+          assert.ok(error instanceof AccessError);
+          assert.match(error.message, new RegExp(`did not finish within ${deadlineMs / 1000} s \\(the total deadline, CF_ACCESS_MCP_DEADLINE_MS\\)`));
+          return true;
+        });
+      }
+      const caller = new AbortController();
+      const unbounded = requestJson({ dispatcher, deadlineMs: 0 }, base, { signal: caller.signal });
+      setTimeout(() => caller.abort(new Error('the caller gave up')), 900).unref();
+      await assert.rejects(unbounded, /the caller gave up/);
+    } finally {
+      await dispatcher.close();
+    }
   });
 });

@@ -18,6 +18,7 @@ const RM_PATH = '/.well-known/cloudflare-access-protected-resource';
 const AS_PATH = '/.well-known/oauth-authorization-server';
 
 const dispatcher = createDispatcher();
+const http = { dispatcher, deadlineMs: 30_000 };
 after(() => dispatcher.close());
 
 /** Steps 1–3 as the login runs them: probe, resource metadata, authorization server, server metadata, checks. */
@@ -26,9 +27,9 @@ async function discover(target: URL) {
   discard(response.body);
   const challenge = await detectAccess(response, target);
   assert.ok(challenge?.resourceMetadataUrl, `no Access challenge from ${target.href} (HTTP ${response.status})`);
-  const resource = await fetchResourceMetadata(dispatcher, challenge.resourceMetadataUrl, target);
+  const resource = await fetchResourceMetadata(http, challenge.resourceMetadataUrl, target);
   const authorizationServer = authorizationServerOf(resource, target);
-  const server = await fetchServerMetadata(dispatcher, authorizationServer);
+  const server = await fetchServerMetadata(http, authorizationServer);
   assertSupportsPublicClient(server, authorizationServer.host);
   return { resource, authorizationServer, server };
 }
@@ -295,9 +296,9 @@ describe('metadata validation against the emulator', () => {
       return detectAccess(response, target());
     })();
     assert.equal(found?.style, 'redirect');
-    const resource = await fetchResourceMetadata(dispatcher, found!.resourceMetadataUrl!, target());
+    const resource = await fetchResourceMetadata(http, found!.resourceMetadataUrl!, target());
     assert.equal(offersOAuth(resource), false);
-    const server = await fetchServerMetadata(dispatcher, authorizationServerOf(resource, target()));
+    const server = await fetchServerMetadata(http, authorizationServerOf(resource, target()));
     const error = (() => {
       try {
         assertSupportsPublicClient(server, new URL(emulator.teamUrl).host);

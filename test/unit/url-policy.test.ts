@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AccessError } from '../../src/core/errors.js';
-import { isAllowedScheme, isLoopbackHost, parseTargetUrl } from '../../src/core/url-policy.js';
+import { step } from '../../src/core/next-step.js';
+import { isAllowedScheme, isLoopbackHost, parseTargetUrl, shownUrl, SHOWN_URL_MAX } from '../../src/core/url-policy.js';
+import { forAgents } from '../../src/mcp/next-step-words.js';
 
 function refused(input: unknown, messagePattern: RegExp): AccessError {
   let caught: unknown;
@@ -81,5 +83,40 @@ describe('parseTargetUrl', () => {
   it('does not echo a huge invalid input in full', () => {
     const error = refused(`not a url ${'x'.repeat(5000)}`, /not a valid absolute URL/);
     assert.ok(error.message.length < 400, `message length ${error.message.length}`);
+  });
+});
+
+describe('shownUrl: a very long URL in our own sentences', () => {
+  const long = `https://app.example.com/reports/2026/summary?filter=${'a%20b'.repeat(40_000)}&end=tail-marker`;
+
+  it('keeps a URL up to the limit as it is', () => {
+    const limit = `https://app.example.com/${'p'.repeat(SHOWN_URL_MAX - 24)}`;
+    assert.equal(limit.length, SHOWN_URL_MAX);
+    assert.equal(shownUrl(limit), limit);
+    assert.equal(shownUrl(new URL('https://app.example.com/a?b=c')), 'https://app.example.com/a?b=c');
+  });
+
+  it('keeps the origin and the path start, leaves out the middle and says how many characters', () => {
+    const shown = shownUrl(long);
+    const match = /^(.*)…\[(\d+) characters left out\]…(.*)$/.exec(shown);
+    assert.ok(match, shown);
+    const [, head, left, tail] = match;
+    assert.ok(head!.startsWith('https://app.example.com/reports/2026/summary?filter='), head);
+    assert.ok(long.startsWith(head!) && long.endsWith(tail!));
+    assert.match(tail!, /&end=tail-marker$/);
+    assert.equal(head!.length + Number(left) + tail!.length, long.length, 'the count is exact');
+    assert.ok(shown.length < 2 * SHOWN_URL_MAX, `${shown.length} characters`);
+  });
+
+  it('never cuts into the origin, even a long host', () => {
+    const host = `${'h'.repeat(60)}.${'i'.repeat(60)}.${'j'.repeat(60)}.${'k'.repeat(60)}.example`;
+    const url = `https://${host}:8443/${'x'.repeat(1_000)}`;
+    assert.ok(shownUrl(url).startsWith(`https://${host}:8443/`));
+  });
+
+  it('a next step that names a long URL shows it shortened', () => {
+    const text = forAgents(`To try again, ${step('login', { url: long, force: true })}.`);
+    assert.match(text, /^To try again, call access_login with url: https:\/\/app\.example\.com\/reports\/2026\/summary\?filter=a%20b[^,]*…\[\d+ characters left out\]…[^,]*&end=tail-marker, force: true\.$/);
+    assert.ok(text.length < 2 * SHOWN_URL_MAX);
   });
 });

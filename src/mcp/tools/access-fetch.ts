@@ -9,6 +9,7 @@ import { loginHooks } from '../progress.js';
 import type { ServiceProvider } from '../server.js';
 import { SaveRoots } from '../save-roots.js';
 import { forAgents } from '../next-step-words.js';
+import { shownUrl } from '../../core/url-policy.js';
 import { contentResult, fail, messageText, pageResult } from '../tool-result.js';
 
 const input = toolInput(
@@ -124,8 +125,8 @@ function usefulHeaders(result: FetchResult, raw: boolean): [string, string][] {
 /** The lines above the content: status, type, auth and final URL on one line, then what the agent may need to act on. */
 function describeResponse(result: FetchResult, raw: boolean): string[] {
   const status = `HTTP ${result.status}${STATUS_CODES[result.status] ? ` ${STATUS_CODES[result.status]}` : ''}`;
-  const lines = [`${status} · ${result.content_type || 'unknown type'} · ${AUTH_LABEL[result.auth]} · ${result.final_url}`];
-  if (result.final_url !== result.url) lines.push(`Redirected from ${result.url}`);
+  const lines = [`${status} · ${result.content_type || 'unknown type'} · ${AUTH_LABEL[result.auth]} · ${shownUrl(result.final_url)}`];
+  if (result.final_url !== result.url) lines.push(`Redirected from ${shownUrl(result.url)}`);
   if (result.title && !result.text.trimStart().startsWith(`# ${result.title}`)) lines.push(`Title: ${result.title}`);
   if (result.saved_to) lines.push(`Saved ${result.bytes ?? 0} bytes to ${result.saved_to}`);
   const headers = usefulHeaders(result, raw);

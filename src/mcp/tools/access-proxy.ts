@@ -1,7 +1,7 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import { parseTargetUrl } from '../../core/url-policy.js';
+import { parseTargetUrl, shownUrl } from '../../core/url-policy.js';
 import { isLoginPending } from '../../service/pending.js';
 import { toolInput } from '../arguments.js';
 import { loginHooks } from '../progress.js';
@@ -89,7 +89,7 @@ export function registerAccessProxy(server: McpServer, getService: ServiceProvid
           ...(replaced ? [`It replaces the proxy at ${replaced}, which stopped (another port was asked for).`] : []),
           guarded
             ? `Use ${proxy.baseUrl}/<path> in place of ${proxy.origin}/<path>; the Access credential is added by the proxy, never shown.`
-            : `${target.href} answered without an Access challenge, so there was nothing to sign in to: the proxy forwards to ${proxy.origin} without a credential until a path asks for one (then it signs in as access_fetch would). If the site is public, use it directly.`,
+            : `${shownUrl(target)} answered without an Access challenge, so there was nothing to sign in to: the proxy forwards to ${proxy.origin} without a credential until a path asks for one (then it signs in as access_fetch would). If the site is public, use it directly.`,
           ...(signedIn || !guarded ? [] : [`Not signed in yet${loginUrl ? `: ${loginUrl}` : ''}.`]),
         ];
         const message = lines.join(' ');

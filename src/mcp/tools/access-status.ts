@@ -5,6 +5,7 @@ import type { ServiceTokenSummary, SessionInfo } from '../../service/results.js'
 import { toolInput } from '../arguments.js';
 import { AuthMethodSchema } from '../../auth/methods.js';
 import { fail, structuredResult } from '../tool-result.js';
+import { shownUrl } from '../../core/url-policy.js';
 
 const sessionSchema = z.object({
   host: z.string(),
@@ -95,7 +96,7 @@ export function registerAccessStatus(server: McpServer, getService: ServiceProvi
         const lines = result.sessions.length ? result.sessions.map(describeSession) : ['No stored sessions.'];
         if (result.probe) {
           const via = result.probe.method && result.probe.method !== 'none' ? ` access_fetch would use: ${result.probe.method}.` : '';
-          lines.push(`${result.probe.url}: ${result.probe.protected ? `protected by Cloudflare Access (offer: ${result.probe.offer})` : 'not protected'} — ${result.probe.detail}${via}`);
+          lines.push(`${shownUrl(result.probe.url)}: ${result.probe.protected ? `protected by Cloudflare Access (offer: ${result.probe.offer})` : 'not protected'} — ${result.probe.detail}${via}`);
         }
         lines.push(...describeServiceTokens(result.service_tokens));
         const proxies = await (await import('../../bridge/registry.js')).proxiesOf(service).list();
