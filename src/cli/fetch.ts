@@ -159,8 +159,9 @@ async function writeBody(result: FetchResult, output: string | undefined): Promi
     return;
   }
   if (result.image) {
-    // An image is not dumped on a terminal: say what it is and how to save it.
-    process.stderr.write(`${result.text} Use -o <file> to save it.\n`);
+    // An image is not dumped on a terminal: say what it is and how to save it (result.text speaks of the tool's image content).
+    const bytes = Buffer.byteLength(result.image.data, 'base64');
+    process.stderr.write(`Image (${result.image.mimeType}, ${bytes} bytes): not shown on a terminal. Use -o <file> to save it, or redirect the output (> file).\n`);
     return;
   }
   if (result.binary) {

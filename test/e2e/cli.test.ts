@@ -234,6 +234,18 @@ describe('cf-access-mcp CLI', () => {
     }
   });
 
+  it('on a terminal, an image is described in the command line\'s words (not as "returned as image content")', async () => {
+    const home = tempHome();
+    assert.equal((await cli(['login', `${emulator.appUrl}/`], cliEnv(home, 'approve'))).code, 0);
+    // script(1) gives the command a terminal for stdout, as a person running it has.
+    const command = [process.execPath, SERVER_ENTRY, 'fetch', `${emulator.appUrl}/images/pixel.png`].map((word) => `'${word}'`).join(' ');
+    const run = await finish(spawn('script', ['-qec', command, '/dev/null'], { env: cliEnv(home, 'none'), stdio: 'pipe' }), '');
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    const shown = run.stdout + run.stderr;
+    assert.match(shown, /Image \(image\/png, \d+ bytes\): not shown on a terminal\. Use -o <file> to save it/);
+    assert.doesNotMatch(shown, /returned as image content/);
+  });
+
   it('keeps the demo working', async () => {
     const run = await cli(['demo'], { ...process.env });
     assert.equal(run.code, 0, run.stderr + run.stdout.slice(-2000));
