@@ -27,6 +27,13 @@ export function serviceTokenStatus(location: string | undefined): string | undef
 
 /** `required`: the application takes only service tokens, so without one for this host nothing gets in. */
 export async function checkServiceToken(ctx: DoctorContext, required = false): Promise<Finding[]> {
+  // A mistake in the configuration (a secret without its id, a bad host pattern, an unreadable tokens file) comes first:
+  // it is often why no token is configured for this host.
+  const problems = ctx.service.serviceTokens.problems.map((problem) => finding(CHECK, 'service_token_config_problem', 'warn', problem));
+  return [...problems, ...(await checkServiceTokenFor(ctx, required))];
+}
+
+async function checkServiceTokenFor(ctx: DoctorContext, required: boolean): Promise<Finding[]> {
   const { service, url } = ctx;
   const config = service.serviceTokens;
   const level = required ? 'fail' : 'info';

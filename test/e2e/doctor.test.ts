@@ -180,6 +180,14 @@ describe('cf-access-mcp doctor', () => {
     assert.equal(named(listed.findings, 'service_auth_only').fix, undefined, 'no advice to configure the token that is configured');
   });
 
+  it('a service-token configuration mistake is a finding (also in --json), not only a line on stderr; the secret is not shown', async () => {
+    const secret = 'cfast_half-configured-0123456789';
+    const { findings, text } = await doctor(`${emulator.appUrl}/`, { CF_ACCESS_CLIENT_SECRET: secret, CF_ACCESS_CLIENT_ID: '' });
+    assert.match(named(findings, 'service_token_config_problem').summary, /CF_ACCESS_CLIENT_ID is missing/);
+    assert.equal(named(findings, 'service_token_config_problem').level, 'warn');
+    assert.ok(!text.includes(secret));
+  });
+
   it('network: DNS failure, TLS spoken to a plain port, a proxy that would carry loopback traffic', async () => {
     const dns = await doctor('https://no-such-host.invalid/');
     assert.equal(named(dns.findings, 'dns_failed').level, 'fail');
