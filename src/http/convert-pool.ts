@@ -31,6 +31,8 @@ const WORKER_YOUNG_MB = 4;
  */
 const SECOND_WORKER_AFTER_MS = 250;
 const MAX_WORKERS = 2;
+/** How long a new worker may take to start and load its libraries before a job it was given is answered as served. */
+const WORKER_START_LIMIT_MS = 30_000;
 /** The second worker is ended after this long without a job: idle memory stays that of one worker. */
 const EXTRA_WORKER_IDLE_MS = 5_000;
 
@@ -50,7 +52,7 @@ interface Pending {
   resolve: (result: TextResult) => void;
   served?: string;
   timer?: NodeJS.Timeout;
-  /** When its worker began it (performance.now()). */
+  /** When it was handed to its worker, then when the worker began converting it (performance.now()). */
   startedAt?: number;
 }
 
@@ -143,8 +145,8 @@ function start(slot: Slot, pending: Pending): void {
   // The worker gets its own copy: the caller keeps the bytes for the fallback.
   const bytes = new Uint8Array(pending.job.bytes);
   slot.worker.postMessage({ id: pending.id, job: { ...pending.job, bytes } }, [bytes.buffer]);
-  // The budget runs from the job's start in its worker, not from when it was queued.
-  pending.timer = setTimeout(() => giveUp(slot, pending), pending.budgetMs);
+  // Until the worker acknowledges the job (its "served" text) it may still be starting: that has its own bound.
+  pending.timer = setTimeout(() => giveUp(slot, pending, `the converter did not start within ${WORKER_START_LIMIT_MS / 1000} s`), Math.max(pending.budgetMs, WORKER_START_LIMIT_MS));
 }
 
 /** An idle worker keeps no process alive; a second one is ended after a while, so idle memory stays that of one. */
@@ -187,6 +189,10 @@ function onReply(slot: Slot, reply: WorkerReply): void {
   if (!pending || reply.id !== pending.id) return;
   if (reply.kind === 'served') {
     pending.served = reply.text;
+    pending.startedAt = performance.now();
+    // The budget runs from here, the job's start in a started worker: not from when it was queued, nor through a new worker's start-up.
+    clearTimeout(pending.timer);
+    pending.timer = setTimeout(() => giveUp(slot, pending, budgetNote(pending)), pending.budgetMs);
     return;
   }
   slot.job = undefined;
@@ -201,10 +207,10 @@ function crashed(slot: Slot, why: string): void {
 }
 
 /** Out of time: the worker is ended mid-job (the only way to stop synchronous work); the next job that needs one starts a fresh one. */
-function giveUp(slot: Slot, pending: Pending): void {
+function giveUp(slot: Slot, pending: Pending, why: string): void {
   if (slot.job !== pending) return;
   retire(slot);
-  finish(pending, fallback(pending, budgetNote(pending)));
+  finish(pending, fallback(pending, why));
 }
 
 function finish(pending: Pending, result: TextResult): void {

@@ -5,7 +5,7 @@
  */
 import { setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
-import { convertText, type TextJob } from './text-convert.js';
+import { convertText, preloadHtmlConverter, type TextJob } from './text-convert.js';
 
 /**
  * On Linux the nice value belongs to the thread, so this lowers the converter
@@ -34,6 +34,8 @@ for (const method of ['log', 'info', 'debug', 'warn', 'error', 'trace', 'dir', '
 process.stdout.write = (() => true) as typeof process.stdout.write;
 
 const port = parentPort!;
+// Loaded before any HTML job is acknowledged: a page's time budget starts with that acknowledgement (its "served" text), not with the worker's start-up.
+const librariesLoaded = preloadHtmlConverter().catch(() => {});
 port.on('message', (message: { id: number; job: TextJob } | { warm: true }) => {
   if ('warm' in message) void warm();
   else void handle(message.id, message.job);
@@ -55,6 +57,7 @@ async function warm(): Promise<void> {
 
 async function handle(id: number, job: TextJob): Promise<void> {
   try {
+    if (job.html) await librariesLoaded;
     const result = await convertText(job, (text) => port.postMessage({ id, kind: 'served', text } satisfies WorkerReply));
     port.postMessage({ id, kind: 'done', ...result } satisfies WorkerReply);
   } catch (error) {

@@ -39,6 +39,11 @@ type LinkedomDocument = ReturnType<(typeof import('linkedom'))['parseHTML']>['do
 let domLibraries: Promise<[typeof import('linkedom'), typeof import('@mozilla/readability')]> | undefined;
 const loadDomLibraries = () => (domLibraries ??= Promise.all([import('linkedom'), import('@mozilla/readability')]));
 
+/** Loads the DOM libraries now rather than on the first page without a marked main (a worker's start-up). */
+export async function preloadDomLibraries(): Promise<void> {
+  await loadDomLibraries();
+}
+
 /** What is converted: an element of the parsed page (or of Readability's article) and what to leave out of it. */
 interface Content {
   root: HtmlElement;

@@ -121,6 +121,11 @@ const scrub = (text: string, job: TextJob) => unmark(redactWith(text, job.secret
 let htmlConverter: Promise<typeof import('./html.js')> | undefined;
 const loadHtmlConverter = () => (htmlConverter ??= import('./html.js'));
 
+/** Every library an HTML page may need, loaded now (a conversion worker's start-up, so no page's budget pays for it). */
+export async function preloadHtmlConverter(): Promise<void> {
+  await (await loadHtmlConverter()).preloadDomLibraries();
+}
+
 /** `onServed` gets the scrubbed body before conversion starts (the fallback if conversion runs out of time). */
 export async function convertText(job: TextJob, onServed?: (served: string) => void): Promise<TextResult> {
   const marked = markedText(job);
