@@ -44,7 +44,7 @@ export class OriginLocks {
 
   /** Takes the lock now, or reports that another holder has it. */
   async tryAcquire(origin: string, purpose: LockPurpose): Promise<HeldLock | 'busy'> {
-    if (!this.store.persistent) return NO_LOCK;
+    if (!this.store.createDir()) return NO_LOCK;
     const file = this.fileFor(origin, purpose);
     try {
       const locksDir = join(this.store.dir, 'locks');

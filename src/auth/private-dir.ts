@@ -1,4 +1,5 @@
-import { chmodSync, closeSync, constants as fsConstants, fchmodSync, fstatSync, lstatSync, mkdirSync, openSync, type Stats } from 'node:fs';
+import { accessSync, chmodSync, closeSync, constants as fsConstants, fchmodSync, fstatSync, lstatSync, mkdirSync, openSync, type Stats } from 'node:fs';
+import { dirname } from 'node:path';
 
 /** Why a path may not hold secrets, and what the user can do about it. */
 export interface Unsafe {
@@ -103,6 +104,35 @@ export function chmodNoFollow(path: string, mode: number): void {
     fchmodSync(fd, mode);
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * Why `dir`, which does not exist yet, could not be created later (a regular
+ * file or an unwritable directory on its way), as the error mkdir would throw;
+ * undefined when it exists or could be created. Creates nothing.
+ */
+export function whyNotCreatable(dir: string): NodeJS.ErrnoException | undefined {
+  for (let path = dir; ; ) {
+    let stat: Stats | undefined;
+    try {
+      stat = lstatOrUndefined(path);
+    } catch (error) {
+      return error as NodeJS.ErrnoException;
+    }
+    if (stat) {
+      if (path === dir) return undefined;
+      if (!stat.isDirectory() && !stat.isSymbolicLink()) return Object.assign(new Error(`${path} is not a directory`), { code: 'ENOTDIR' });
+      try {
+        accessSync(path, fsConstants.W_OK | fsConstants.X_OK);
+        return undefined;
+      } catch (error) {
+        return error as NodeJS.ErrnoException;
+      }
+    }
+    const parent = dirname(path);
+    if (parent === path) return undefined;
+    path = parent;
   }
 }
 

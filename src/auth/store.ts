@@ -1,9 +1,10 @@
 import { renameSync, accessSync, constants as fsConstants, existsSync, lstatSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import type Conf from 'conf';
 import { z } from 'zod';
 import { loadLockfile, PRIVATE_LOCK_FS } from './lock-fs.js';
-import { chmodNoFollow, securePrivateDir, unsafeEntry, unsafeStat, type Unsafe } from './private-dir.js';
+import { chmodNoFollow, securePrivateDir, unsafeEntry, unsafeStat, whyNotCreatable, type Unsafe } from './private-dir.js';
 import { rememberSecret } from '../core/redact.js';
 import type { Registration } from './registration.js';
 import { longestKeyFor, type AppKey } from './app-key.js';
@@ -129,6 +130,8 @@ export class SessionStore {
   /** Opened on the first write (see loadWriter). */
   private conf: Conf<StoreData> | undefined;
   private memory: StoreData | undefined;
+  /** The directory did not exist when the store was opened and has not been created since (see dirStillMissing). */
+  private dirPending = false;
   private queue: Promise<unknown> = Promise.resolve();
   private cache: { key: string; data: StoreData; seen?: ReturnType<DirectoryWatch['mark']> } | undefined;
   /** Without a working watch: the file was checked (one lstat) in this turn of the event loop, and reads until the next turn reuse that check. */
@@ -142,19 +145,48 @@ export class SessionStore {
   ) {
     this.file = join(dir, STORE_FILE);
     this.watch = new DirectoryWatch(dir);
+    if (entryExists(dir)) {
+      this.secureDir();
+      return;
+    }
+    // Nothing is created until something is stored: status, doctor or a mistyped CF_ACCESS_MCP_HOME leave no directory behind.
+    const cannot = whyNotCreatable(dir);
+    if (cannot) this.degradeToMemory(cannot);
+    else this.dirPending = true;
+  }
+
+  /** Makes the directory private (creating it 0700 when missing) and checks the store file; false when the store fell back to memory. */
+  private secureDir(): boolean {
+    this.dirPending = false;
     try {
       // Another user's directory, a link, or a planted store file could feed us sign-in links and sessions.
-      const unsafe = securePrivateDir(dir) ?? unsafeEntry(this.file, 'file');
+      const unsafe = securePrivateDir(this.dir) ?? unsafeEntry(this.file, 'file');
       if (unsafe) {
         this.refuse(unsafe);
-        return;
+        return false;
       }
       // A store file copied in or restored from a backup may be readable by others until the next write.
       if (existsSync(this.file)) chmodNoFollow(this.file, 0o600);
-      accessSync(dir, fsConstants.W_OK);
+      accessSync(this.dir, fsConstants.W_OK);
+      return true;
     } catch (error) {
       this.degradeToMemory(error);
+      return false;
     }
+  }
+
+  /** Creates the directory now (something is about to be written into it, e.g. a lock); false when the store is memory only. */
+  createDir(): boolean {
+    if (this.dirStillMissing()) this.secureDir();
+    return this.persistent;
+  }
+
+  /** Still true when the directory did not exist: it is checked once it appears (another process made it) or before the first write. */
+  private dirStillMissing(): boolean {
+    if (!this.dirPending) return false;
+    if (!entryExists(this.dir)) return true;
+    this.secureDir();
+    return false;
   }
 
   get persistent(): boolean {
@@ -237,6 +269,8 @@ export class SessionStore {
    */
   read(): StoreData {
     if (this.memory) return this.memory;
+    if (this.dirStillMissing()) return emptyData();
+    if (this.memory) return this.memory;
     if (this.cache && (this.checkedThisTurn || this.watch.unchangedSince(this.cache.seen))) return this.cache.data;
     const seen = this.watch.mark();
     let stat: import('node:fs').Stats | undefined;
@@ -310,6 +344,14 @@ export class SessionStore {
   /** Read-modify-write, serialised in this process and across processes. */
   update<T>(mutate: (data: StoreData) => T): Promise<T> {
     const run = async (): Promise<T> => {
+      if (this.memory) return mutate(this.memory);
+      if (this.dirStillMissing()) {
+        // A change that changes nothing (logout with nothing stored) creates nothing.
+        const data = emptyData();
+        const result = mutate(data);
+        if (isDeepStrictEqual(data, emptyData())) return result;
+        this.secureDir();
+      }
       if (this.memory) return mutate(this.memory);
       const { Conf, lockfile } = await loadWriter();
       try {
@@ -520,6 +562,15 @@ export function registrationKey(authorizationServer: string, redirectUri: string
 /** Where a session is kept: its application, else (stores from before, cloudflared) its origin. */
 export function sessionKey(session: Pick<StoredSession, 'origin' | 'app'>): AppKey {
   return session.app ?? session.origin;
+}
+
+/** Whether anything (even a dangling link) is at `path`; an error other than "none" counts as something, for the checks to name. */
+function entryExists(path: string): boolean {
+  try {
+    return lstatSync(path, { throwIfNoEntry: false }) !== undefined;
+  } catch {
+    return true;
+  }
 }
 
 /** A stored `resource` as an application key (origin, plus its path without a trailing slash), if it parses. */
