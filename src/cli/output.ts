@@ -4,8 +4,8 @@ import { redactSecrets } from '../core/redact.js';
 import { EXIT } from './exit-codes.js';
 import { forTerminal, forTerminalDeep } from './next-step-words.js';
 
-/** Error codes that mean "the login did not complete" (exit 3) rather than a failure (exit 1). */
-const LOGIN_INCOMPLETE = new Set(['login_pending', 'login_timeout', 'authorization_denied']);
+/** Error codes that mean "the login did not complete" (exit 3) rather than a failure (exit 1): a refused service token is a refusal like a denied login. */
+const LOGIN_INCOMPLETE = new Set(['login_pending', 'login_timeout', 'authorization_denied', 'service_token_refused']);
 
 const RANK: Record<LogLevel, number> = { debug: 0, info: 1, notice: 2, warning: 3, error: 4 };
 

@@ -154,6 +154,15 @@ describe('cf-access-mcp CLI', () => {
     assert.doesNotMatch(run.stderr, /MCP server's environment and restart it/);
   });
 
+  it('a refused service token is a refusal (exit 3, as a denied login), not a failure', async () => {
+    const host = new URL(emulator.appUrl).host;
+    const token = { CF_ACCESS_CLIENT_ID: 'not-known.access', CF_ACCESS_CLIENT_SECRET: 'refused-secret-0123456789abcdef', CF_ACCESS_SERVICE_TOKEN_HOSTS: host };
+    const run = await cli(['login', `${emulator.appUrl}/`, '--method', 'service_token'], cliEnv(tempHome(), 'none', token));
+    assert.equal(run.code, 3, run.stderr);
+    assert.match(run.stderr, /refused/i);
+    assert.doesNotMatch(run.stderr + run.stdout, /refused-secret/);
+  });
+
   it('exits 3 when the login is not completed', async () => {
     const run = await cli(['login', `${emulator.appUrl}/`, '--wait', '1'], cliEnv(tempHome(), 'ignore'));
     assert.equal(run.code, 3, run.stderr);
