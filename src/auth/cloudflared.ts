@@ -116,6 +116,11 @@ function wrongApplication(target: URL, app: VerifiedApp): AccessError {
   );
 }
 
+/** A word as a POSIX shell reads it: as is when plain, else single-quoted. */
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./~-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
 /** Hides anything token-shaped in text taken from cloudflared's stderr. */
 function scrub(text: string): string {
   return text.replace(new RegExp(JWT.source, 'g'), '[token]');
@@ -191,7 +196,13 @@ export class CloudflaredLogin {
           ? `${what} does not exist`
           : 'cloudflared is not installed (no "cloudflared" on PATH)'
         : `${what} cannot be run (${error.code ?? error.message})`;
-    return new AccessError('cloudflared_missing', `This application needs the cloudflared login, but ${why}.`, INSTALL_HINT, { cause: error });
+    const fix = configured ? `Point CF_ACCESS_MCP_CLOUDFLARED (now ${this.config.command}) at the cloudflared program, or unset it to use cloudflared from PATH. ${INSTALL_HINT}` : INSTALL_HINT;
+    return new AccessError('cloudflared_missing', `This application needs the cloudflared login, but ${why}.`, fix, { cause: error });
+  }
+
+  /** The command line a person types to run what we run: the configured cloudflared (CF_ACCESS_MCP_CLOUDFLARED), not whichever one is on PATH. */
+  private commandLine(...args: string[]): string {
+    return [this.config.command, ...args].map(shellWord).join(' ');
   }
 
   /** Spawns cloudflared without a shell; output is kept in memory only. */
@@ -389,7 +400,7 @@ export class CloudflaredLogin {
         throw new AccessError(
           'cloudflared_failed',
           `cloudflared access login for ${target.host} failed (exit ${result.code ?? result.signal})${detail ? `: ${detail}` : ''}.`,
-          `To try again, ${step('login', { url: target.href, method: 'cloudflared' })}; check that the URL is an Access application and that your account is allowed by its policy.`,
+          `To try again, ${step('login', { url: target.href, method: 'cloudflared' })}; check that the URL is an Access application and that your account is allowed by its policy. To see all cloudflared says, run \`${this.commandLine('access', 'login', target.href)}\` in a terminal.`,
         );
       }
       const jwt = extractJwt(result.stdout);
@@ -397,7 +408,7 @@ export class CloudflaredLogin {
         throw new AccessError(
           'cloudflared_failed',
           `cloudflared access login for ${target.host} finished without printing a token.`,
-          'Run "cloudflared access login" for this URL in a terminal to see what it says, then try again.',
+          `Run \`${this.commandLine('access', 'login', target.href)}\` in a terminal to see what it says, then try again.`,
         );
       }
       const expiresAt = jwtExpiresAt(jwt);

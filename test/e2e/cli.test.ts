@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { REPORT_SENTENCE, type Emulator } from '../../src/emulator/index.js';
@@ -161,6 +161,23 @@ describe('cf-access-mcp CLI', () => {
     assert.equal(run.code, 3, run.stderr);
     assert.match(run.stderr, /refused/i);
     assert.doesNotMatch(run.stderr + run.stdout, /refused-secret/);
+  });
+
+  it('after a cloudflared failure, the next step names the cloudflared set in CF_ACCESS_MCP_CLOUDFLARED, not the one on PATH', async () => {
+    const dir = join(tempHome(), 'my tools');
+    mkdirSync(dir);
+    const command = join(dir, 'cloudflared');
+    symlinkSync(join(ROOT, 'test', 'fixtures', 'cloudflared.mjs'), command);
+    const env = cliEnv(tempHome(), 'none', { CF_ACCESS_MCP_CLOUDFLARED: command, TEST_CLOUDFLARED_ACTION: 'fail', TEST_CLOUDFLARED_DIR: join(tempHome(), 'cache') });
+    const failed = await cli(['login', `${emulator.appUrl}/`, '--method', 'cloudflared'], env);
+    assert.equal(failed.code, 1, failed.stderr);
+    assert.match(failed.stderr, /cloudflared access login for .* failed/);
+    assert.ok(failed.stderr.includes(`run \`'${command}' access login ${emulator.appUrl}/\``), failed.stderr);
+
+    const missing = join(dir, 'cloudflred');
+    const absent = await cli(['login', `${emulator.appUrl}/`, '--method', 'cloudflared'], cliEnv(tempHome(), 'none', { CF_ACCESS_MCP_CLOUDFLARED: missing }));
+    assert.equal(absent.code, 1, absent.stderr);
+    assert.ok(absent.stderr.includes(`next step: Point CF_ACCESS_MCP_CLOUDFLARED (now ${missing}) at the cloudflared program`), absent.stderr);
   });
 
   it('exits 3 when the login is not completed', async () => {
