@@ -8,6 +8,7 @@ import { truncate } from '../core/url-policy.js';
 import { createDispatcher } from '../http/client.js';
 import type { AccessService } from '../service/access-service.js';
 import { accessFetch } from './access-fetch.js';
+import { watchAnswerStream } from './answer-stream.js';
 import { UnansweredRequests } from './unanswered.js';
 
 export interface BridgeOptions {
@@ -48,6 +49,7 @@ export class McpBridge {
   /** What our fetch threw for the GET of an event stream: the SDK passes on only its text, flattened with its causes. */
   private readonly streamFailures = new WeakMap<Transport, unknown>();
   private sessions = 0;
+  private closing = false;
   private readonly fetch;
 
   constructor(
@@ -74,6 +76,7 @@ export class McpBridge {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await this.remote?.close().catch(() => {});
     this.remote = undefined;
   }
@@ -120,7 +123,7 @@ export class McpBridge {
 
   /** Opens the remote with the first message: Streamable HTTP, else (400/404/405) the HTTP+SSE transport. */
   private async connect(first: JSONRPCMessage): Promise<Transport> {
-    const streamable = this.wire(new StreamableHTTPClientTransport(this.target, { fetch: this.fetch }));
+    const streamable = this.wire(this.streamableTransport());
     await streamable.start();
     try {
       await streamable.send(first);
@@ -226,14 +229,14 @@ export class McpBridge {
     }
   }
 
-  private notRepeated(request: JSONRPCRequest, refused: { why: string; next: string }): AccessError {
+  /** `lost`: what happened to the answer (the session ended, by default; or its answer stream ended). */
+  private notRepeated(request: JSONRPCRequest, refused: { why: string; next: string }, lost?: string): AccessError {
     const tool = (request.params as { name?: unknown } | undefined)?.name;
     const what = request.method === 'tools/call' && typeof tool === 'string' ? `the call of the tool "${truncate(tool, 80)}"` : request.method;
-    return new AccessError(
-      'network_error',
-      `The session with ${this.target.href} ended while ${what} was waiting for its answer. The bridge opened a new session but did not send it again: ${refused.why}.`,
-      refused.next,
-    );
+    const happened = lost
+      ? `The answer to ${what} sent to ${this.target.href} was lost: ${lost} before it came. The bridge did not send it again`
+      : `The session with ${this.target.href} ended while ${what} was waiting for its answer. The bridge opened a new session but did not send it again`;
+    return new AccessError('network_error', `${happened}: ${refused.why}.`, refused.next);
   }
 
   /** A new remote session (one for all requests that found the old one gone); `why` is said on stderr. */
@@ -246,7 +249,7 @@ export class McpBridge {
   /** Initializes a new session (same transport as the lost one) with the client's own initialize request (answered to the bridge, not the client). */
   private async reinitialize(lost: Transport, why: string): Promise<Transport> {
     this.options.say(why);
-    const fresh = this.wire(lost instanceof SSEClientTransport ? this.sseTransport() : new StreamableHTTPClientTransport(this.target, { fetch: this.fetch }));
+    const fresh = this.wire(lost instanceof SSEClientTransport ? this.sseTransport() : this.streamableTransport());
     const id = `cf-access-mcp-bridge-session-${++this.sessions}`;
     const answered = new Promise<JSONRPCMessage>((resolve) => this.ownRequests.set(id, resolve));
     let timer: NodeJS.Timeout | undefined;
@@ -284,6 +287,56 @@ export class McpBridge {
     await lost.close().catch(() => {});
     this.remote = fresh;
     return fresh;
+  }
+
+  /** A Streamable HTTP client whose POSTs' answer streams are watched (see watchAnswerStream). */
+  private streamableTransport(): StreamableHTTPClientTransport {
+    const transport: StreamableHTTPClientTransport = new StreamableHTTPClientTransport(this.target, {
+      fetch: async (url, init) => watchAnswerStream(init, await this.fetch(url, init), (ids) => void this.answerStreamCut(transport, ids)),
+    });
+    return transport;
+  }
+
+  /**
+   * The answer stream of a Streamable HTTP POST ended before the answers to
+   * `ids` came (the remote restarted while answering, or the connection
+   * dropped): none will come. Each request still waiting is sent again if safe
+   * to repeat (a restarted remote meets it with a 404, and a new session is
+   * opened), else answered with an error; the client is never left waiting.
+   */
+  private async answerStreamCut(cut: Transport, ids: Array<string | number>): Promise<void> {
+    // The POST that opened the stream is accepted (toRemote records it) once send() returns: after that, not before.
+    await new Promise((resolve) => setImmediate(resolve));
+    if (this.closing) return;
+    const lost = this.unanswered.waitingOn(ids, cut);
+    if (lost.length === 0) return;
+    this.options.say(`The answer stream from ${this.target.href} ended before the answer came (the server restarted, or the connection dropped); sending the request again where safe.`);
+    for (const request of lost) {
+      const refused = this.unanswered.notRepeatable(request);
+      if (refused) {
+        this.reportFailure(request, this.notRepeated(request, refused, 'its answer stream ended'));
+        continue;
+      }
+      this.unanswered.resent(request.id, cut);
+      void this.sendAgain(request);
+    }
+  }
+
+  /** Sends a request again on the session in use, or on a new one when the remote no longer knows it (HTTP 404). */
+  private async sendAgain(request: JSONRPCRequest): Promise<void> {
+    try {
+      let remote = this.remote ?? (await this.connecting!);
+      try {
+        await remote.send(request);
+      } catch (error) {
+        if (!this.sessionLost(remote, request, error)) throw error;
+        remote = await this.newSession(remote, `${this.target.href} no longer knows this session (HTTP 404: the server restarted or ended it); opening a new session and sending the request again.`);
+        await remote.send(request);
+      }
+      this.unanswered.accepted(request.id, remote);
+    } catch (error) {
+      this.reportFailure(request, error);
+    }
   }
 
   private sseTransport(): SSEClientTransport {

@@ -55,6 +55,14 @@ export class UnansweredRequests {
     return [...this.waiting.values()].filter((e) => e.acceptedBy === lost).map((e) => e.request);
   }
 
+  /** Those of `ids` still waiting for the answer `transport` was to give (not yet sent again elsewhere). */
+  waitingOn(ids: Id[], transport: Transport): JSONRPCRequest[] {
+    return ids.flatMap((id) => {
+      const entry = this.waiting.get(id);
+      return entry && (entry.acceptedBy === transport || entry.acceptedBy === undefined) ? [entry.request] : [];
+    });
+  }
+
   /** The request goes again on `transport`: once only, so a remote that keeps losing its sessions cannot make the bridge repeat it forever. */
   resent(id: Id, transport: Transport): void {
     const entry = this.waiting.get(id);

@@ -45,6 +45,19 @@ async function call(client: Client, name: string, args: Record<string, unknown>,
   return textOf(result);
 }
 
+/** Calls the read-only `count` (40 steps of 50 ms) and restarts the remote once the first progress note shows it running; the call's answer comes from the new session. */
+async function countThroughARestart(bridged: Bridged, emulator: Emulator): Promise<void> {
+  let restarted: Promise<void> | undefined;
+  const progress: number[] = [];
+  const result = await call(bridged.client, 'count', { steps: 40 }, (p) => {
+    progress.push((p as { progress: number }).progress);
+    restarted ??= emulator.endMcpSessions();
+  });
+  await restarted;
+  assert.equal(result, 'counted to 40');
+  assert.equal(progress.at(-1), 40, 'the call ran again, from the start, in the new session');
+}
+
 /** A bridge to a remote that goes away: each request gets our error saying why and what to check (not the SDK's or the event source's text), and the bridge keeps running. */
 async function remoteGoneIsReported(path: '/mcp' | '/sse'): Promise<void> {
   const gone = await startEmulator();
@@ -138,6 +151,27 @@ describe('cf-access-mcp bridge (issue 14)', () => {
     assert.equal(browserOpens(bridged.env).length, 1);
   });
 
+  it('a restart cuts the answer stream of a call mid-call: the read-only call is sent again in a new session and answered (the client does not wait for its timeout)', async () => {
+    await bridged.client.listTools(); // the bridge learns which tools are safe to repeat
+    await countThroughARestart(bridged, emulator);
+    assert.match(bridged.stderr.join(''), /The answer stream from .*\/mcp ended before the answer came/);
+    assert.equal(await call(bridged.client, 'echo', { text: 'after the cut' }), 'after the cut');
+    assert.equal(browserOpens(bridged.env).length, 1);
+  });
+
+  it('a call not marked safe to repeat whose answer stream is cut fails at once, saying it may have taken effect', async () => {
+    const posts = () => emulator.requests({ endpoint: 'resource' }).filter((e) => e.path.startsWith('/mcp') && e.method === 'POST').length;
+    const before = posts();
+    const pending = call(bridged.client, 'sleep', { ms: 600_000 });
+    await eventually(() => posts() > before, 10_000, 'the call reached the remote');
+    await emulator.endMcpSessions();
+    const error = (await pending.catch((e: Error) => e)) as Error;
+    assert.ok(error instanceof Error, 'the call fails rather than hangs');
+    assert.match(error.message, /The answer to the call of the tool "sleep" sent to .* was lost: its answer stream ended before it came/);
+    assert.match(error.message, /may or may not have taken effect/);
+    assert.equal(await call(bridged.client, 'echo', { text: 'next' }), 'next');
+  });
+
   it('a new session the restarting remote cannot open yet is tried again with the next request', async () => {
     await emulator.endMcpSessions({ refuseInitializes: 1 });
     await assert.rejects(call(bridged.client, 'echo', { text: 'still starting' }), /could not open a new one \(HTTP 503 to initialize/);
@@ -196,16 +230,7 @@ describe('cf-access-mcp bridge over the older HTTP+SSE transport: a lost session
   });
 
   it('a restart ends the event stream mid-call: a new session, the read-only call sent again and answered, no second browser', async () => {
-    let restarted: Promise<void> | undefined;
-    const progress: number[] = [];
-    // The first progress note shows the call running on the remote; the restart comes while it runs (40 steps of 50 ms).
-    const result = await call(sse.client, 'count', { steps: 40 }, (p) => {
-      progress.push((p as { progress: number }).progress);
-      restarted ??= emulator.endMcpSessions();
-    });
-    await restarted;
-    assert.equal(result, 'counted to 40');
-    assert.equal(progress.at(-1), 40, 'the call ran again, from the start, in the new session');
+    await countThroughARestart(sse, emulator);
     assert.match(sse.stderr.join(''), /The event stream from .*\/sse ended \(the server restarted, or the connection dropped\); opening a new session/);
     assert.equal(await call(sse.client, 'echo', { text: 'after the restart' }), 'after the restart');
     // The new session knows the client's capabilities: the remote's own requests still reach it.

@@ -56,4 +56,17 @@ describe('unanswered requests of the MCP bridge (issue 14)', () => {
     unanswered.answered({ jsonrpc: '2.0', id: 2, error: { code: -1, message: 'no' } });
     assert.deepEqual(unanswered.acceptedBy(lost), []);
   });
+
+  it('names the requests a cut answer stream leaves waiting: not those answered, cancelled or already sent again elsewhere', () => {
+    const unanswered = new UnansweredRequests();
+    const [cut, fresh] = [session('cut'), session('fresh')];
+    for (const id of [1, 2, 3, 4]) {
+      unanswered.add(request(id, 'tools/list'));
+      unanswered.accepted(id, cut);
+    }
+    unanswered.answered({ jsonrpc: '2.0', id: 1, result: { tools: [] } });
+    unanswered.settle(2);
+    unanswered.resent(3, fresh);
+    assert.deepEqual(unanswered.waitingOn([1, 2, 3, 4, 5], cut).map((r) => r.id), [4]);
+  });
 });
