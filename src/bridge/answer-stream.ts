@@ -39,16 +39,20 @@ export function watchAnswerStream(init: RequestInit | undefined, response: Respo
   if (ids.length === 0) return response;
   const [forClient, forWatch] = response.body.tee();
   const answered = new Set<Id>();
+  // A stream whose events carry ids can be resumed: the SDK reconnects with Last-Event-ID and the answer still comes.
+  let resumable = false;
   const watch = async () => {
     try {
       const reader = forWatch.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream()).getReader();
       for (let next = await reader.read(); !next.done; next = await reader.read()) {
+        if (next.value.id) resumable = true;
         const id = (next.value.event ?? 'message') === 'message' ? answerId(next.value.data) : undefined;
         if (id !== undefined) answered.add(id);
       }
     } catch {
       /* a broken stream is an ended one */
     }
+    if (resumable) return;
     const unanswered = ids.filter((id) => !answered.has(id));
     if (unanswered.length > 0) cut(unanswered);
   };

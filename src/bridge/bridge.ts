@@ -357,7 +357,7 @@ export class McpBridge {
     transport.onmessage = (message) => {
       const own = 'id' in message && !('method' in message) && message.id !== undefined ? this.ownRequests.get(message.id) : undefined;
       if (own) return own(message);
-      this.unanswered.answered(message);
+      if (!this.unanswered.answered(message)) return;
       if (isJSONRPCResultResponse(message) && this.initializeIds.delete(message.id)) {
         const version = (message.result as { protocolVersion?: unknown }).protocolVersion;
         if (typeof version === 'string') transport.setProtocolVersion?.(version);

@@ -36,18 +36,21 @@ export class UnansweredRequests {
     this.waiting.delete(id);
   }
 
-  /** A message from the remote: an answer settles its request, and a tools/list answer says which tools may be repeated. */
-  answered(message: JSONRPCMessage): void {
-    if (!('id' in message) || 'method' in message || message.id === undefined) return;
-    const request = this.waiting.get(message.id)?.request;
+  /** A message from the remote: an answer settles its request, and a tools/list answer says which tools may be repeated. False for a second answer to a settled request (not to be passed on). */
+  answered(message: JSONRPCMessage): boolean {
+    if (!('id' in message) || 'method' in message || message.id === undefined) return true;
+    const entry = this.waiting.get(message.id);
+    // Already settled (answered with our error, answered before it was sent again, or cancelled): a second answer is not passed on.
+    if (!entry) return false;
     this.waiting.delete(message.id);
-    if (request?.method !== 'tools/list' || !isJSONRPCResultResponse(message)) return;
+    if (entry.request.method !== 'tools/list' || !isJSONRPCResultResponse(message)) return true;
     const list = ToolList.safeParse(message.result);
-    if (!list.success) return;
+    if (!list.success) return true;
     for (const tool of list.data.tools) {
       if (tool.annotations?.readOnlyHint === true || tool.annotations?.idempotentHint === true) this.repeatableTools.add(tool.name);
       else this.repeatableTools.delete(tool.name);
     }
+    return true;
   }
 
   /** The requests `lost` accepted that are still waiting for their answer. */

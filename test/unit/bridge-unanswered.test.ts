@@ -69,4 +69,16 @@ describe('unanswered requests of the MCP bridge (issue 14)', () => {
     unanswered.resent(3, fresh);
     assert.deepEqual(unanswered.waitingOn([1, 2, 3, 4, 5], cut).map((r) => r.id), [4]);
   });
+
+  it('a second answer to a settled request is not to be passed on (answered already, or answered by the bridge with an error)', () => {
+    const unanswered = new UnansweredRequests();
+    unanswered.add(request(20, 'tools/call', { name: 'send' }));
+    assert.equal(unanswered.answered({ jsonrpc: '2.0', id: 20, result: { content: [] } }), true);
+    assert.equal(unanswered.answered({ jsonrpc: '2.0', id: 20, result: { content: [] } }), false);
+    unanswered.add(request(21, 'tools/call', { name: 'send' }));
+    unanswered.settle(21);
+    assert.equal(unanswered.answered({ jsonrpc: '2.0', id: 21, result: { content: [] } }), false);
+    // Notifications and requests from the remote always pass.
+    assert.equal(unanswered.answered({ jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: 1, progress: 1 } }), true);
+  });
 });
