@@ -1,3 +1,4 @@
+import { configuredRefusal } from './configured-refusal.js';
 import type { AccessService, LoginHooks } from './access-service.js';
 import { loginFor } from './login-flow.js';
 
@@ -24,7 +25,7 @@ export async function credentialHeadersFor(svc: AccessService, url: URL, options
     const current = await svc.credentialsFor(url);
     if (Object.keys(current).length > 0 && JSON.stringify(current) !== JSON.stringify(options.refused)) return current;
     const configured = svc.methods.configuredFor(url);
-    if (configured) throw configured.refusedError(url, 401);
+    if (configured) throw await configuredRefusal(svc, configured, url, 401, undefined, options.hooks?.signal);
     const session = svc.store.getSession(key);
     if (session?.refresh_token && (await svc.sessions.refresh(key, session).catch(() => undefined))) {
       const renewed = await svc.credentialsFor(url);
