@@ -51,7 +51,8 @@ export async function runInstall(args: string[]): Promise<number> {
     });
     if (values.json) printJson(outcome);
     else {
-      if (outcome.diff) process.stdout.write(outcome.diff);
+      // A patch can end without a newline (jsdiff's does); the message after it starts on its own line.
+      if (outcome.diff) process.stdout.write(outcome.diff.endsWith('\n') ? outcome.diff : `${outcome.diff}\n`);
       const said: Record<typeof outcome.action, string> = {
         created: `Created ${outcome.file} with the "${name}" server for ${outcome.label} (${outcome.scope} scope).`,
         added: `Added the "${name}" server to ${outcome.file} (${outcome.label}, ${outcome.scope} scope).`,

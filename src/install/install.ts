@@ -3,9 +3,9 @@ import { mkdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/
 import { basename, dirname, join } from 'node:path';
 import { createTwoFilesPatch } from 'diff';
 import { CLIENTS, type ClientId, type Launch, type Scope, type Where } from './clients.js';
-import { redactDeep, redactWith } from '../core/redact.js';
 import { sameEntry } from './edit-result.js';
 import { mergeJsonEntry } from './json-config.js';
+import { maskedView } from './mask.js';
 import { mergeTomlEntry } from './toml-config.js';
 
 export interface InstallRequest {
@@ -74,13 +74,14 @@ export async function installInto(request: InstallRequest): Promise<InstallOutco
     merged = merge(before ?? '', target.file, target.container, request.name, entry);
   }
   // The file may hold credentials (this entry's CF_ACCESS_CLIENT_SECRET, another server's GITHUB_TOKEN): what is shown masks them.
-  const shown = <T>(value: T): T => redactDeep(value, merged.secrets);
-  const base = { client: request.client, label: spec.label, scope, file: target.file, name: request.name, entry: shown(entry), existing: shown(merged.existing) };
+  const ours = [...target.container, request.name];
+  const view = maskedView(target.format, before ?? '', merged.text, ours);
+  const base = { client: request.client, label: spec.label, scope, file: target.file, name: request.name, entry: view.value(entry, ours), existing: view.value(merged.existing, ours) };
 
   if (merged.existing !== undefined && sameEntry(merged.existing, entry)) {
     return { ...base, action: 'unchanged', written: false, diff: '', next_step: `Nothing to do: ${spec.label} already has this entry. ${spec.after}` };
   }
-  const diff = redactWith(createTwoFilesPatch(target.file, target.file, before ?? '', merged.text, before === undefined ? '(new file)' : '', '', { context: 3 }), merged.secrets);
+  const diff = view.render((shownBefore, shownAfter) => createTwoFilesPatch(target.file, target.file, shownBefore, shownAfter, before === undefined ? '(new file)' : '', '', { context: 3 }));
   if (merged.existing !== undefined && !request.force) {
     return {
       ...base,
