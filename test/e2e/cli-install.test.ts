@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { CLIENTS } from '../../src/install/clients.js';
@@ -136,6 +136,46 @@ CF_ACCESS_CLIENT_SECRET = "${secrets.shortSecret}"
     assert.equal((await runCli(['install', 'codex', '--force'], env(home))).code, 0);
     const written = readFileSync(join(home, '.codex', 'config.toml'), 'utf8');
     for (const secret of Object.values(secrets).filter((s) => s !== secrets.slack)) assert.ok(written.includes(secret), `the file keeps ${secret}`);
+  });
+
+  it('a project config that is a symbolic link (file or directory) is refused, read and written through never; a user config link is followed and named', async () => {
+    const home = tempHome('cfam-install-cli-');
+    const project = tempHome('cfam-install-project-');
+    const elsewhere = tempHome('cfam-install-elsewhere-');
+    const target = join(elsewhere, 'authorized.json');
+    const original = '{"mcpServers": {"gh": {"command": "gh", "env": {"GITHUB_TOKEN": "ghp_ElsewhereSecret0123456789abcd"}}}}\n';
+    writeFileSync(target, original);
+    symlinkSync(target, join(project, '.mcp.json'));
+    mkdirSync(join(elsewhere, 'dot-vscode'));
+    symlinkSync(join(elsewhere, 'dot-vscode'), join(project, '.vscode'));
+    for (const [client, link, real] of [
+      ['claude-code', join(project, '.mcp.json'), target],
+      ['vscode', join(project, '.vscode'), join(elsewhere, 'dot-vscode')],
+    ] as const) {
+      for (const flags of [[], ['--dry-run'], ['--force', '--json']]) {
+        const run = await runCli(['install', client, '--scope', 'project', ...flags], env(home), project);
+        assert.equal(run.code, 1, run.stderr);
+        assert.equal(run.stdout.toString('utf8'), '', 'no diff of the file the link points to');
+        assert.ok(run.stderr.includes(`${link} is a symbolic link to ${realpathSync(real)}`), run.stderr);
+        assert.match(run.stderr, /next step: replace .* with a regular (file|directory).*--scope user/);
+        assert.doesNotMatch(run.stderr, /ElsewhereSecret/);
+      }
+    }
+    assert.equal(readFileSync(target, 'utf8'), original, 'the file the link points to is unchanged');
+    assert.ok(lstatSync(join(project, '.mcp.json')).isSymbolicLink());
+    assert.equal(existsSync(join(elsewhere, 'dot-vscode', 'mcp.json')), false, 'nothing written through the linked directory');
+
+    // User scope: a dotfiles link is followed, and the output names the file written.
+    const dotfiles = tempHome('cfam-install-dotfiles-');
+    writeFileSync(join(dotfiles, 'gemini.json'), '{}\n');
+    mkdirSync(join(home, '.gemini'));
+    symlinkSync(join(dotfiles, 'gemini.json'), join(home, '.gemini', 'settings.json'));
+    const user = await runCli(['install', 'gemini'], env(home), project);
+    assert.equal(user.code, 0, user.stderr);
+    assert.ok(user.stderr.includes(`${join(home, '.gemini', 'settings.json')} (through a symbolic link: ${realpathSync(join(dotfiles, 'gemini.json'))})`), user.stderr);
+    assert.match(readFileSync(join(dotfiles, 'gemini.json'), 'utf8'), /"cf-access"/);
+    const json = JSON.parse((await runCli(['install', 'gemini', '--json'], env(home), project)).stdout.toString('utf8')) as { real_file?: string };
+    assert.equal(json.real_file, realpathSync(join(dotfiles, 'gemini.json')));
   });
 
   it('usage errors: unknown client, a scope the client does not have', async () => {

@@ -335,3 +335,49 @@ describe('install <client> masks what it shows, not what it writes', () => {
     assert.deepEqual(outcome.entry.env, { CF_ACCESS_MCP_TEAMS: 'myteam.cloudflareaccess.com', CF_ACCESS_CLIENT_SECRET: '[redacted]' });
   });
 });
+
+describe('install <client> never follows a link in the project directory', () => {
+  it('project scope: a config file or directory that is a link is refused before it is read; nothing is written', async () => {
+    for (const [client, linked] of [
+      ['claude-code', '.mcp.json'],
+      ['vscode', '.vscode'],
+      ['cursor', '.cursor'],
+      ['gemini', join('.gemini', 'settings.json')],
+      ['codex', '.codex'],
+      ['opencode', 'opencode.json'],
+    ] as const) {
+      const w = where();
+      const elsewhere = tempHome('cfam-install-elsewhere-');
+      const target = linked.endsWith('.json') ? join(elsewhere, 'target.json') : elsewhere;
+      if (linked.endsWith('.json')) writeFileSync(target, '{}\n');
+      mkdirSync(dirname(join(w.cwd, linked)), { recursive: true });
+      symlinkSync(target, join(w.cwd, linked));
+      for (const dryRun of [true, false]) {
+        await assert.rejects(installInto({ client, scope: 'project', name: 'cf-access', launch: LAUNCH, where: w, dryRun, force: true }), (error: Error & { nextStep?: string }) => {
+          assert.equal(error.name, 'InstallError');
+          assert.ok(error.message.startsWith(`${join(w.cwd, linked)} is a symbolic link to ${target}`), error.message);
+          assert.match(error.nextStep ?? '', /replace .* with a regular (file|directory).*--scope user/);
+          return true;
+        });
+      }
+      assert.deepEqual(readdirSync(elsewhere), linked.endsWith('.json') ? ['target.json'] : [], `${client}: nothing written where the link points`);
+      if (linked.endsWith('.json')) assert.equal(readFileSync(target, 'utf8'), '{}\n');
+    }
+  });
+
+  it('user and local scope (files in the home directory) follow a link, and name the file written', async () => {
+    for (const scope of ['user', 'local'] as const) {
+      const w = where();
+      const dotfiles = tempHome('cfam-install-dotfiles-');
+      writeFileSync(join(dotfiles, 'claude.json'), '{}\n');
+      symlinkSync(join(dotfiles, 'claude.json'), join(w.home, '.claude.json'));
+      const outcome = await installInto({ client: 'claude-code', scope, name: 'cf-access', launch: LAUNCH, where: w, dryRun: false, force: false });
+      assert.equal(outcome.file, join(w.home, '.claude.json'));
+      assert.equal(outcome.real_file, join(dotfiles, 'claude.json'));
+      assert.match(readFileSync(join(dotfiles, 'claude.json'), 'utf8'), /"cf-access"/);
+      assert.ok(lstatSync(join(w.home, '.claude.json')).isSymbolicLink());
+    }
+    const plain = where();
+    assert.equal((await installInto({ client: 'cursor', name: 'cf-access', launch: LAUNCH, where: plain, dryRun: false, force: false })).real_file, undefined, 'no link: no second name');
+  });
+});
