@@ -10,6 +10,7 @@ import { connectionDropped, discard, type HeaderMap } from '../http/client.js';
 import type { AccessService } from '../service/access-service.js';
 import { credentialHeadersFor } from '../service/credentials.js';
 import { accessChallengeOf } from './access-challenge.js';
+import { CookieNames } from './cookie-names.js';
 import { CredentialLeases, type Lease } from './credential-lease.js';
 import { crossSite, foreignHost, headerConflict, notOriginForm, refusalFor, refuseSocket, replayImpossible, sendRefusal, type Refusal } from './refusals.js';
 import { Relay, type RelayOutcome } from './relay.js';
@@ -95,6 +96,8 @@ export class AccessProxy {
   private readonly server: Server;
   private readonly sockets = new Set<Duplex>();
   private readonly leases: CredentialLeases;
+  /** The names this proxy gives prefixed cookies, for its lifetime. */
+  private readonly cookies = new CookieNames();
   private idleTimer?: NodeJS.Timeout;
   private ownHosts = new Set<string>();
   private ownOrigin: OwnOrigin = { proxy: [], origin: '' };
@@ -227,7 +230,7 @@ export class AccessProxy {
     const { req } = exchange;
     const url = this.upstreamUrl(req);
     const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
-    const headers = forwardRequestHeaders(req.headers, false, this.ownOrigin);
+    const headers = forwardRequestHeaders(req.headers, false, this.ownOrigin, this.cookies);
     // The held credential without a turn of the event loop (every request but the first after a refresh).
     const held = this.leases.cached(url);
     let lease = held ? this.checked(req, held) : await this.lease(req, url);
@@ -271,7 +274,7 @@ export class AccessProxy {
       res,
       head: req.method === 'HEAD',
       needles: lease.needles,
-      rewrite: (answer) => rewriteResponseHeaders(answer, url, this.baseUrl, lease.secrets),
+      rewrite: (answer) => rewriteResponseHeaders(answer, url, this.baseUrl, lease.secrets, this.cookies),
       challenged: check ? (status, answer) => this.isChallenge(status, answer, url) : undefined,
     });
     exchange.relay = relay;
@@ -308,7 +311,7 @@ export class AccessProxy {
     try {
       const url = this.upstreamUrl(req);
       // No extension is offered: a compressed frame could not be checked for our secrets.
-      const forwarded = forwardRequestHeaders(req.headers, true, this.ownOrigin);
+      const forwarded = forwardRequestHeaders(req.headers, true, this.ownOrigin, this.cookies);
       delete forwarded['sec-websocket-extensions'];
       const protocol = String(req.headers.upgrade ?? 'websocket');
       const open = (lease: Lease) => upgrade(url, { dispatcher: this.svc.dispatcher, method: req.method ?? 'GET', headers: { ...forwarded, ...lease.lowered }, protocol });
@@ -344,7 +347,7 @@ export class AccessProxy {
     const upstream = upgraded.socket;
     this.sockets.add(socket).add(upstream);
     this.active++;
-    const headers = rewriteResponseHeaders(upgraded.headers, url, this.baseUrl, lease.secrets);
+    const headers = rewriteResponseHeaders(upgraded.headers, url, this.baseUrl, lease.secrets, this.cookies);
     const lines = ['HTTP/1.1 101 Switching Protocols', 'connection: Upgrade', `upgrade: ${String(upgraded.headers.upgrade ?? 'websocket')}`];
     for (const [name, value] of Object.entries(headers)) for (const v of [value].flat()) lines.push(`${name}: ${v}`);
     socket.write(`${lines.join('\r\n')}\r\n\r\n`);

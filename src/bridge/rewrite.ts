@@ -1,23 +1,12 @@
 import { redactWith } from '../core/redact.js';
 import type { HeaderMap } from '../http/client.js';
+import { COOKIES_TO_CHECK, CookieNames, RENAMED_COOKIE_MARK } from './cookie-names.js';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) and what undici or the proxy sets itself. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'expect']);
 
 /** Access's own session cookie holds a JWT: a credential, never handed to the local client. */
 const ACCESS_COOKIES = new Set(['cf_authorization']);
-
-/**
- * Cookie name prefixes that bind a cookie to `Secure` (RFC 6265bis §4.1.3;
- * `__Http-` and `__Host-Http-` in later drafts), matched without case as
- * browsers do. Over the proxy's plain HTTP a client either drops them without
- * `Secure` (Chromium, curl, git) or keeps them with `Secure` and never sends
- * them back over http (Python's cookiejar), so they reach the client renamed.
- */
-const SECURE_ONLY_PREFIX = /^__(?:host|secure|http)-/i;
-
-/** What the proxy puts before such a name for the client (`__Host-sid` → `cfam-__Host-sid`), and takes off again on the way to the origin. */
-export const RENAMED_COOKIE_MARK = 'cfam-';
 
 /** Connection options that name no header (most requests and responses carry only these). */
 const CONNECTION_OPTIONS = new Set(['keep-alive', 'close', 'upgrade']);
@@ -55,9 +44,12 @@ export function originBack(value: string, own: OwnOrigin): string {
  * `Origin` or `Referer` naming the proxy's pages names the origin's instead:
  * the origin gets its own Host, and a CSRF check comparing the two (Rails,
  * Django, WebSocket origin checks) would refuse a browser's form post through
- * the proxy. The reverse of the Location rewrite.
+ * the proxy. The reverse of the Location rewrite. Cookies the proxy renamed
+ * get their names back with `cookies`; any other `cfam-` or `__Host-`/
+ * `__Secure-` cookie (another proxy's, or one a loopback page planted) is
+ * left out.
  */
-export function forwardRequestHeaders(headers: HeaderMap, keepUpgrade = false, own?: OwnOrigin): Record<string, string | string[]> {
+export function forwardRequestHeaders(headers: HeaderMap, keepUpgrade = false, own?: OwnOrigin, cookies?: CookieNames): Record<string, string | string[]> {
   const drop = listed(headers);
   const out: Record<string, string | string[]> = {};
   for (const name in headers) {
@@ -68,7 +60,11 @@ export function forwardRequestHeaders(headers: HeaderMap, keepUpgrade = false, o
   }
   out['accept-encoding'] = 'identity';
   const cookie = out['cookie'];
-  if (typeof cookie === 'string' && cookie.includes(`${RENAMED_COOKIE_MARK}__`)) out['cookie'] = restoreCookieNames(cookie);
+  if (typeof cookie === 'string' && COOKIES_TO_CHECK.test(cookie)) {
+    const restored = restoreCookieNames(cookie, cookies);
+    if (restored === undefined) delete out['cookie'];
+    else out['cookie'] = restored;
+  }
   if (own) {
     const origin = out['origin'];
     if (typeof origin === 'string') out['origin'] = originBack(origin, own);
@@ -78,16 +74,12 @@ export function forwardRequestHeaders(headers: HeaderMap, keepUpgrade = false, o
   return out;
 }
 
-/** A Cookie header with the names the proxy gave `__Host-`/`__Secure-` cookies turned back into the origin's own. */
-export function restoreCookieNames(header: string): string {
-  return header
-    .split(';')
-    .map((pair) => {
-      const start = pair.length - pair.trimStart().length;
-      const rest = pair.slice(start + RENAMED_COOKIE_MARK.length);
-      return pair.startsWith(RENAMED_COOKIE_MARK, start) && SECURE_ONLY_PREFIX.test(rest) ? pair.slice(0, start) + rest : pair;
-    })
-    .join(';');
+/** Names no client was given: with it nothing is restored, every `cfam-` and prefixed cookie left out. */
+const NO_NAMES_GIVEN = new CookieNames();
+
+/** A Cookie header for the origin: the names `cookies` gave turned back into the origin's own, other `cfam-` and prefixed ones left out (undefined: none left). */
+export function restoreCookieNames(header: string, cookies: CookieNames = NO_NAMES_GIVEN): string | undefined {
+  return cookies.restoreHeader(header);
 }
 
 /** `value` resolved against the request URL: on the origin → the same path on the proxy; anything else unchanged. */
@@ -108,15 +100,20 @@ export function rewriteLocation(value: string, requestUrl: URL, proxyBase: strin
  * A Set-Cookie for the origin made to stick to the proxy: no Domain (a
  * host-only cookie for 127.0.0.1), no Secure (the proxy speaks plain HTTP on
  * loopback), no SameSite=None (which needs Secure). A `__Host-`/`__Secure-`
- * name, which a client refuses without Secure, gets RENAMED_COOKIE_MARK in
- * front (restoreCookieNames takes it off again). Access's own session
- * cookie, or any cookie carrying one of our secrets, is dropped (undefined).
+ * name, which a client refuses without Secure, gets the proxy's tagged name
+ * (`cookies.forClient`; restoreCookieNames takes it off again), a deletion
+ * (Max-Age=0, a past Expires) too. Access's own session cookie, any cookie
+ * carrying one of our secrets, and any the origin names `cfam-…` are dropped
+ * (undefined).
  */
-export function rewriteSetCookie(value: string, secrets: readonly string[]): string | undefined {
+export function rewriteSetCookie(value: string, secrets: readonly string[], cookies: CookieNames): string | undefined {
   const [first = '', ...attributes] = value.split(';');
   const name = first.slice(0, Math.max(0, first.indexOf('='))).trim();
   if (ACCESS_COOKIES.has(name.toLowerCase()) || secrets.some((s) => s && value.includes(s))) return undefined;
-  const pair = SECURE_ONLY_PREFIX.test(name) ? RENAMED_COOKIE_MARK + first.trimStart() : first;
+  // The proxies' own names: an origin setting one could plant a cookie another proxy takes for its own.
+  if (name.startsWith(RENAMED_COOKIE_MARK)) return undefined;
+  const renamed = cookies.forClient(name);
+  const pair = renamed === name ? first : renamed + first.slice(first.indexOf('='));
   const kept = attributes.filter((attribute) => {
     const key = attribute.split('=')[0]!.trim().toLowerCase();
     if (key === 'domain' || key === 'secure') return false;
@@ -126,15 +123,15 @@ export function rewriteSetCookie(value: string, secrets: readonly string[]): str
 }
 
 /** The origin's response headers as the local client gets them: hop-by-hop dropped, redirects and cookies kept on the proxy, our secrets masked. */
-export function rewriteResponseHeaders(headers: HeaderMap, requestUrl: URL, proxyBase: string, secrets: readonly string[]): Record<string, string | string[]> {
+export function rewriteResponseHeaders(headers: HeaderMap, requestUrl: URL, proxyBase: string, secrets: readonly string[], cookies: CookieNames): Record<string, string | string[]> {
   const drop = listed(headers);
   const out: Record<string, string | string[]> = {};
   for (const name in headers) {
     const value = headers[name];
     if (value === undefined || drop.has(name)) continue;
     if (name === 'set-cookie') {
-      const cookies = (Array.isArray(value) ? value : [value]).map((c) => rewriteSetCookie(c, secrets)).filter((c): c is string => c !== undefined);
-      if (cookies.length) out[name] = cookies;
+      const kept = (Array.isArray(value) ? value : [value]).map((c) => rewriteSetCookie(c, secrets, cookies)).filter((c): c is string => c !== undefined);
+      if (kept.length) out[name] = kept;
       continue;
     }
     if (name === 'location' || name === 'content-location') {

@@ -7,6 +7,7 @@ import { uploadSink } from './upload-sink.js';
 export async function serveBridgeRoutes(ctx: RequestContext): Promise<boolean> {
   const path = ctx.url.pathname;
   if (path === '/mcp') await serveMcp(ctx);
+  else if (path === '/mcp-resumable') await serveMcp(ctx, { resumable: true });
   else if (path === '/sse' || path === '/sse/messages') await serveMcpSse(ctx);
   else if (path === '/upload' && (ctx.req.method === 'POST' || ctx.req.method === 'PUT')) await uploadSink(ctx);
   else if (path.startsWith('/git/') && ctx.rt.options.gitRoot) await serveGit(ctx, ctx.rt.options.gitRoot);

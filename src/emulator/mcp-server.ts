@@ -4,6 +4,7 @@ import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { z } from 'zod';
+import { memoryEventStore } from './event-store.js';
 import { sendJson, type RequestContext } from './http-util.js';
 import type { Runtime } from './runtime.js';
 import type { McpRestartOptions } from './types.js';
@@ -47,6 +48,14 @@ function remoteMcpServer(rt: Runtime): McpServer {
     });
     if (cancelled) rt.log.push({ time: Date.now(), origin: 'app', endpoint: 'mcp_cancelled', method: 'MCP', path: '/mcp', status: 0, headers: {} });
     return { content: [{ type: 'text', text: cancelled ? 'cancelled' : `slept ${ms} ms` }] };
+  });
+  // Not marked read-only: a bridge that took the ended stream for a lost answer would run it twice or report it lost.
+  server.registerTool('resume', { description: 'Ends its own answer stream once (on /mcp-resumable only: the client resumes it with Last-Event-ID), then answers; each run is logged as endpoint "mcp_resume".', inputSchema: {} }, async (_args, extra) => {
+    rt.log.push({ time: Date.now(), origin: 'app', endpoint: 'mcp_resume', method: 'MCP', path: '/mcp-resumable', status: 0, headers: {} });
+    if (!extra.closeSSEStream) return { content: [{ type: 'text', text: 'this stream is not resumable' }], isError: true };
+    extra.closeSSEStream();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    return { content: [{ type: 'text', text: 'answered on the resumed stream' }] };
   });
   server.registerTool('roots', { description: 'Lists the client\'s roots.', inputSchema: {}, annotations: { readOnlyHint: true } }, async () => {
     const { roots } = await server.server.listRoots();
@@ -93,8 +102,12 @@ function stillStarting(ctx: RequestContext): boolean {
   return true;
 }
 
-/** /mcp (Streamable HTTP) on a protected app, once authenticated. */
-export async function serveMcp(ctx: RequestContext): Promise<void> {
+/**
+ * /mcp (Streamable HTTP) on a protected app, once authenticated. On
+ * /mcp-resumable the session keeps its events (every event has an id) and may
+ * end an answer stream early, for the client to resume it with Last-Event-ID.
+ */
+export async function serveMcp(ctx: RequestContext, { resumable = false } = {}): Promise<void> {
   const map = sessionsOf(ctx.rt);
   const id = ctx.req.headers['mcp-session-id'];
   const existing = typeof id === 'string' ? map.get(id) : undefined;
@@ -104,6 +117,7 @@ export async function serveMcp(ctx: RequestContext): Promise<void> {
   const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
     sessionIdGenerator: () => randomUUID(),
     onsessioninitialized: (sessionId) => void map.set(sessionId, transport),
+    ...(resumable ? { eventStore: memoryEventStore(), retryInterval: 50 } : {}),
   });
   transport.onclose = () => {
     if (transport.sessionId) map.delete(transport.sessionId);

@@ -103,7 +103,7 @@ describe('cf-access-mcp bridge (issue 14)', () => {
     assert.equal(bridged.client.getInstructions(), "The emulator's remote MCP server.");
     assert.ok(bridged.client.getServerCapabilities()?.logging);
     const { tools } = await bridged.client.listTools();
-    assert.deepEqual(tools.map((t) => t.name).sort(), ['ask', 'count', 'echo', 'roots', 'sleep']);
+    assert.deepEqual(tools.map((t) => t.name).sort(), ['ask', 'count', 'echo', 'resume', 'roots', 'sleep']);
     assert.equal(browserOpens(bridged.env).length, 1);
     assert.match(bridged.stderr.join(''), /Checking Cloudflare Access/);
   });
@@ -170,6 +170,24 @@ describe('cf-access-mcp bridge (issue 14)', () => {
     assert.match(error.message, /The answer to the call of the tool "sleep" sent to .* was lost: its answer stream ended before it came/);
     assert.match(error.message, /may or may not have taken effect/);
     assert.equal(await call(bridged.client, 'echo', { text: 'next' }), 'next');
+  });
+
+  it('an answer stream the remote ends on purpose (resumable: its events carry ids) is resumed by the client, not taken for a lost answer: one run, one answer', async () => {
+    const resumable = await connectBridge(`${emulator.appUrl}/mcp-resumable`, bridged.env);
+    try {
+      const runs = () => emulator.log.filter((e) => e.endpoint === 'mcp_resume').length;
+      const before = runs();
+      // Not marked safe to repeat: taken for a cut, it would fail with "may or may not have taken effect".
+      assert.equal(await call(resumable.client, 'resume', {}), 'answered on the resumed stream');
+      assert.equal(runs() - before, 1, 'the remote ran the tool once');
+      const resumed = emulator.requests({ endpoint: 'resource' }).filter((e) => e.path === '/mcp-resumable' && e.method === 'GET' && e.headers['last-event-id']);
+      assert.ok(resumed.length >= 1, 'the client resumed the stream with Last-Event-ID through the bridge');
+      assert.doesNotMatch(resumable.stderr.join(''), /ended before the answer came|was lost/);
+      assert.equal(await call(resumable.client, 'echo', { text: 'after the resume' }), 'after the resume');
+      assert.equal(browserOpens(bridged.env).length, 1);
+    } finally {
+      await resumable.client.close();
+    }
   });
 
   it('a new session the restarting remote cannot open yet is tried again with the next request', async () => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -53,6 +54,13 @@ function streamUpload(base: string, bytes: number): Promise<{ status: number; bo
     req.on('error', reject);
     pipeline(source, req).catch(reject);
   });
+}
+
+/** Any other page on 127.0.0.1 (another port): the browser's cookies for the proxy are its cookies too. */
+async function servePage(html: string): Promise<{ base: string; server: Server }> {
+  const server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(html));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
 }
 
 function streamDownload(base: string, bytes: number): Promise<number> {
@@ -123,10 +131,12 @@ describe('cf-access-mcp proxy (issue 14)', () => {
     assert.equal(relative.stdout, `${proxy.base}/`);
   });
 
-  it('__Host- and __Secure- cookies reach curl under a name it keeps over http, and the origin gets its own names back', async () => {
+  it('__Host- and __Secure- cookies reach curl under a name it keeps over http (tagged for this proxy), and the origin gets its own names back', async () => {
     const head = await run('curl', ['-s', '-i', `${proxy.base}/cookie/prefixed`]);
     const cookies = [...head.stdout.matchAll(/^set-cookie: (.*?)\r?$/gim)].map((m) => m[1]!);
-    assert.deepEqual(cookies, ['cfam-__Host-session=s3ss10n; Path=/; HttpOnly; SameSite=Lax', 'cfam-__Secure-theme=dark; Path=/']);
+    assert.equal(cookies.length, 2);
+    assert.match(cookies[0]!, /^cfam-[0-9a-f]{16}-__Host-session=s3ss10n; Path=\/; HttpOnly; SameSite=Lax$/);
+    assert.match(cookies[1]!, /^cfam-[0-9a-f]{16}-__Secure-theme=dark; Path=\/$/);
     const jar = join(tempHome('cfam-jar-'), 'jar.txt');
     const followed = await run('curl', ['-s', '-L', '-c', jar, '-b', jar, `${proxy.base}/cookie/prefixed`]);
     assert.deepEqual(cookiePairs(followed.stdout), ['__Host-session=s3ss10n', '__Secure-theme=dark']);
@@ -135,6 +145,7 @@ describe('cf-access-mcp proxy (issue 14)', () => {
   });
 
   it('__Host- and __Secure- cookies work in a real browser (Chromium) on the proxy', { skip: chromiumMissing }, async () => {
+    const loopbackPage = await servePage('<p>another local page</p>');
     const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking'] });
     try {
       const page = await (await browser.newContext()).newPage();
@@ -144,9 +155,53 @@ describe('cf-access-mcp proxy (issue 14)', () => {
       assert.equal((JSON.parse(echoed) as { path: string }).path, '/echo?from=prefixed');
       assert.deepEqual(cookiePairs(echoed), ['__Host-session=s3ss10n', '__Secure-theme=dark']);
       // The session cookie stays HttpOnly; the other is visible to the page under the name the proxy gave it.
-      assert.equal(await page.evaluate(() => document.cookie), 'cfam-__Secure-theme=dark');
+      assert.match(await page.evaluate(() => document.cookie), /^cfam-[0-9a-f]{16}-__Secure-theme=dark$/);
+      // A page on another loopback port shares the jar (cookies ignore ports): what it plants never reaches the origin as prefixed.
+      await page.goto(`${loopbackPage.base}/`, { timeout: 30_000 });
+      await page.evaluate(() => {
+        const tagged = document.cookie.split('; ').find((c) => c.includes('__Secure-theme'))!.split('=')[0]!;
+        document.cookie = 'cfam-__Host-planted=evil; Path=/';
+        document.cookie = `${tagged.replace('__Secure-theme', '__Secure-planted')}=evil; Path=/`;
+        document.cookie = '__Host-raw=evil; Secure; Path=/';
+      });
+      await page.goto(`${proxy.base}/echo`, { timeout: 30_000 });
+      assert.deepEqual(cookiePairs(await page.innerText('body')), ['__Host-session=s3ss10n', '__Secure-theme=dark']);
     } finally {
       await browser.close();
+      loopbackPage.server.close();
+    }
+  });
+
+  it('forwards no prefixed cookie it did not give: untagged, tagged by another proxy or guessed, or under the real name', async () => {
+    const jar = join(tempHome('cfam-jar-'), 'jar.txt');
+    await run('curl', ['-s', '-L', '-c', jar, `${proxy.base}/cookie/prefixed`]);
+    const own = readFileSync(jar, 'utf8').match(/cfam-[0-9a-f]{16}-__Host-session/)![0];
+    const forged = own.replace(/[0-9a-f]{16}/, (tag) => (tag[0] === '0' ? '1' : '0') + tag.slice(1));
+    const planted = ['cfam-__Host-session=planted', `${forged}=guessed`, `${own.replace('__Host-session', '__Host-other')}=moved`, '__Host-session=raw', '__Secure-theme=raw', 'cfam-x=1'];
+    const echoed = await run('curl', ['-s', '-b', jar, '-b', planted.join('; '), `${proxy.base}/echo`]);
+    assert.deepEqual(cookiePairs(echoed.stdout), ['__Host-session=s3ss10n', '__Secure-theme=dark']);
+    const alone = await run('curl', ['-s', '-b', planted.join('; '), `${proxy.base}/echo`]);
+    assert.equal((JSON.parse(alone.stdout) as { headers: { cookie?: string } }).headers.cookie, undefined, 'no Cookie header at all');
+  });
+
+  it("two proxies for two applications share curl's cookie jar (cookies ignore ports), and neither origin gets the other's prefixed cookies", async () => {
+    const other = await startProxyCli(`${emulator.app2Url}/`, bridgeEnv());
+    try {
+      const jar = join(tempHome('cfam-jar-'), 'jar.txt');
+      await run('curl', ['-s', '-L', '-c', jar, '-b', jar, `${proxy.base}/cookie/prefixed`]);
+      const crossed = await run('curl', ['-s', '-c', jar, '-b', jar, `${other.base}/echo`]);
+      assert.equal((JSON.parse(crossed.stdout) as { headers: { cookie?: string } }).headers.cookie, undefined, "application 1's session never reaches application 2");
+      const toApp2 = emulator.requests({ endpoint: 'resource' }).filter((e) => e.path === '/echo' && e.headers.host === new URL(emulator.app2Url).host).at(-1)!;
+      assert.equal(toApp2.headers.cookie, undefined);
+
+      await run('curl', ['-s', '-L', '-c', jar, '-b', jar, `${other.base}/cookie/prefixed`]);
+      assert.equal(readFileSync(jar, 'utf8').match(/cfam-[0-9a-f]{16}-__Host-session/g)!.length, 2, 'one session cookie per proxy in the one jar');
+      for (const base of [proxy.base, other.base]) {
+        const echoed = await run('curl', ['-s', '-b', jar, `${base}/echo`]);
+        assert.deepEqual(cookiePairs(echoed.stdout), ['__Host-session=s3ss10n', '__Secure-theme=dark'], `${base} gets only its own`);
+      }
+    } finally {
+      await other.stop();
     }
   });
 

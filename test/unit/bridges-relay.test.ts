@@ -10,6 +10,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Agent, request } from 'undici';
 import { Relay, SMALL_BODY, type RelayOutcome } from '../../src/bridge/relay.js';
+import { CookieNames } from '../../src/bridge/cookie-names.js';
 import { rewriteResponseHeaders } from '../../src/bridge/rewrite.js';
 import { SecretNeedles } from '../../src/core/secret-scrubber.js';
 
@@ -82,7 +83,7 @@ async function harness(): Promise<Harness> {
       res,
       head: req.method === 'HEAD',
       needles,
-      rewrite: (headers) => rewriteResponseHeaders(headers, url, h.base, [SECRET]),
+      rewrite: (headers) => rewriteResponseHeaders(headers, url, h.base, [SECRET], new CookieNames()),
       challenged: h.challenged,
     });
     res.once('close', () => {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { CookieNames } from '../../src/bridge/cookie-names.js';
 import { forwardRequestHeaders, restoreCookieNames, rewriteLocation, rewriteResponseHeaders, rewriteSetCookie } from '../../src/bridge/rewrite.js';
 import { SecretNeedles, SecretScrubber } from '../../src/core/secret-scrubber.js';
 import { WebSocketScrubber } from '../../src/bridge/ws-scrub.js';
@@ -78,31 +79,56 @@ describe('proxy header rewriting (issue 14)', () => {
     assert.equal(rewriteLocation('https://other.example.com/', origin, base), 'https://other.example.com/');
   });
 
-  it('makes cookies stick to the proxy and drops Access session cookies and ones with our secret', () => {
-    assert.equal(rewriteSetCookie('a=1; Domain=.example.com; Path=/; Secure; HttpOnly; SameSite=None', []), 'a=1; Path=/; HttpOnly');
-    assert.equal(rewriteSetCookie('CF_Authorization=eyJ...; Path=/', []), undefined);
-    assert.equal(rewriteSetCookie('echo=oauth:SECRET123456; Path=/', ['oauth:SECRET123456']), undefined);
+  it('makes cookies stick to the proxy and drops Access session cookies, ones with our secret and ones named like the proxy\'s own', () => {
+    const names = new CookieNames();
+    assert.equal(rewriteSetCookie('a=1; Domain=.example.com; Path=/; Secure; HttpOnly; SameSite=None', [], names), 'a=1; Path=/; HttpOnly');
+    assert.equal(rewriteSetCookie('CF_Authorization=eyJ...; Path=/', [], names), undefined);
+    assert.equal(rewriteSetCookie('echo=oauth:SECRET123456; Path=/', ['oauth:SECRET123456'], names), undefined);
+    // An origin could otherwise plant a name another proxy on 127.0.0.1 takes for its own.
+    assert.equal(rewriteSetCookie('cfam-0123456789abcdef-__Host-sid=evil; Path=/', [], names), undefined);
   });
 
-  it('renames __Host-/__Secure- cookies for the client (no Secure over http) and restores their names on the way back', () => {
-    assert.equal(rewriteSetCookie('__Host-sid=abc; Path=/; Secure; HttpOnly; SameSite=Lax', []), 'cfam-__Host-sid=abc; Path=/; HttpOnly; SameSite=Lax');
-    assert.equal(rewriteSetCookie('__Secure-theme=dark; Domain=app.example.com; Path=/; Secure', []), 'cfam-__Secure-theme=dark; Path=/');
+  it('renames __Host-/__Secure- cookies with a tag of its own (no Secure over http) and restores only those on the way back', () => {
+    const names = new CookieNames();
+    const tagged = (name: string) => names.forClient(name);
+    assert.match(tagged('__Host-sid'), /^cfam-[0-9a-f]{16}-__Host-sid$/);
+    assert.equal(tagged('__Host-sid'), tagged('__Host-sid'), 'fixed for the proxy\'s lifetime');
+    assert.notEqual(tagged('__Host-sid').slice(0, 21), tagged('__Host-other').slice(0, 21), 'a tag per name: reading one in document.cookie gives no other');
+    assert.equal(rewriteSetCookie('__Host-sid=abc; Path=/; Secure; HttpOnly; SameSite=Lax', [], names), `${tagged('__Host-sid')}=abc; Path=/; HttpOnly; SameSite=Lax`);
+    assert.equal(rewriteSetCookie('__Secure-theme=dark; Domain=app.example.com; Path=/; Secure', [], names), `${tagged('__Secure-theme')}=dark; Path=/`);
     // Matched without case, as browsers match them; a name that merely contains one is left alone.
-    assert.equal(rewriteSetCookie('__host-x=1; Secure', []), 'cfam-__host-x=1');
-    assert.equal(rewriteSetCookie('__Host-Http-y=2; Path=/; Secure; HttpOnly', []), 'cfam-__Host-Http-y=2; Path=/; HttpOnly');
-    assert.equal(rewriteSetCookie('__cf_bm=z; Secure', []), '__cf_bm=z');
-    assert.equal(rewriteSetCookie('my__Host-a=1; Secure', []), 'my__Host-a=1');
-    // A deletion (Max-Age=0) reaches the renamed cookie too.
-    assert.equal(rewriteSetCookie('__Host-sid=; Path=/; Max-Age=0; Secure', []), 'cfam-__Host-sid=; Path=/; Max-Age=0');
+    assert.equal(rewriteSetCookie('__host-x=1; Secure', [], names), `${tagged('__host-x')}=1`);
+    assert.equal(rewriteSetCookie('__Host-Http-y=2; Path=/; Secure; HttpOnly', [], names), `${tagged('__Host-Http-y')}=2; Path=/; HttpOnly`);
+    assert.equal(rewriteSetCookie('__cf_bm=z; Secure', [], names), '__cf_bm=z');
+    assert.equal(rewriteSetCookie('my__Host-a=1; Secure', [], names), 'my__Host-a=1');
+    // A deletion (Max-Age=0, a past Expires) reaches the renamed cookie too.
+    assert.equal(rewriteSetCookie('__Host-sid=; Path=/; Max-Age=0; Secure', [], names), `${tagged('__Host-sid')}=; Path=/; Max-Age=0`);
+    assert.equal(rewriteSetCookie('__Secure-theme=x; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Secure', [], names), `${tagged('__Secure-theme')}=x; Expires=Thu, 01 Jan 1970 00:00:00 GMT`);
 
-    assert.equal(restoreCookieNames('a=1; cfam-__Host-sid=abc; cfam-__secure-t=d'), 'a=1; __Host-sid=abc; __secure-t=d');
-    assert.equal(restoreCookieNames('cfam-other=1; x=cfam-__Host-v'), 'cfam-other=1; x=cfam-__Host-v', 'only names the proxy gave, never values');
-    assert.equal(forwardRequestHeaders({ cookie: 'cfam-__Host-sid=abc; pref=dark' }).cookie, '__Host-sid=abc; pref=dark');
-    assert.equal(forwardRequestHeaders({ cookie: 'cfam-__Host-s=1' }, true, { proxy: ['http://127.0.0.1:9000'], origin: 'https://app.example.com' }).cookie, '__Host-s=1');
+    assert.equal(restoreCookieNames(`a=1; ${tagged('__Host-sid')}=abc; ${tagged('__secure-t')}=d`, names), 'a=1; __Host-sid=abc; __secure-t=d');
+    assert.equal(restoreCookieNames('x=cfam-__Host-v', names), 'x=cfam-__Host-v', 'names only, never values');
+    assert.equal(forwardRequestHeaders({ cookie: `${tagged('__Host-sid')}=abc; pref=dark` }, false, undefined, names).cookie, '__Host-sid=abc; pref=dark');
+    assert.equal(forwardRequestHeaders({ cookie: `${tagged('__Host-s')}=1` }, true, { proxy: ['http://127.0.0.1:9000'], origin: 'https://app.example.com' }, names).cookie, '__Host-s=1');
+  });
+
+  it('never sends the origin a prefixed cookie that is not its own: another proxy\'s, the untagged form, a forged tag, the real name (cookies on 127.0.0.1 ignore the port)', () => {
+    const names = new CookieNames();
+    const other = new CookieNames();
+    const own = names.forClient('__Host-sid');
+    const theirs = other.forClient('__Host-sid');
+    assert.notEqual(own, theirs);
+    const header = `pref=dark; ${theirs}=their-session; cfam-__Host-sid=planted; ${own}=mine; cfam-0123456789abcdef-__Host-sid=guessed; ${names.forClient('__Secure-a').replace('__Secure-a', '__Secure-b')}=moved; cfam-other=1; cfam-${own.slice(5, 21)}=bare; __Host-sid=set-by-a-page; __secure-x=1`;
+    assert.equal(restoreCookieNames(header, names), 'pref=dark; __Host-sid=mine');
+    assert.equal(forwardRequestHeaders({ cookie: header }, false, undefined, names).cookie, 'pref=dark; __Host-sid=mine');
+    assert.equal(forwardRequestHeaders({ cookie: header }, false, undefined, other).cookie, 'pref=dark; __Host-sid=their-session');
+    // Nothing left: no Cookie header at all; without a renamer every cfam- cookie stays behind.
+    assert.equal('cookie' in forwardRequestHeaders({ cookie: `${theirs}=x; cfam-__Host-y=1` }, false, undefined, names), false);
+    assert.equal(forwardRequestHeaders({ cookie: `a=1; ${own}=mine; __Host-b=2` }).cookie, 'a=1');
+    assert.equal(forwardRequestHeaders({ cookie: 'a=1;b=cfam-x;  c' }, false, undefined, names).cookie, 'a=1;b=cfam-x;  c', 'no such name: passed unparsed');
   });
 
   it('masks our secret in any response header and drops hop-by-hop headers', () => {
-    const headers = rewriteResponseHeaders({ 'x-echo': 'Bearer oauth:SECRET123456', connection: 'keep-alive, x-hop', 'x-hop': '1', location: 'https://app.example.com/next' }, origin, base, ['oauth:SECRET123456']);
+    const headers = rewriteResponseHeaders({ 'x-echo': 'Bearer oauth:SECRET123456', connection: 'keep-alive, x-hop', 'x-hop': '1', location: 'https://app.example.com/next' }, origin, base, ['oauth:SECRET123456'], new CookieNames());
     assert.equal(headers['x-echo'], 'Bearer [redacted]');
     assert.equal(headers['x-hop'], undefined);
     assert.equal(headers.connection, undefined);
@@ -116,6 +142,7 @@ describe('proxy header rewriting (issue 14)', () => {
       url,
       'http://127.0.0.1:9000',
       [],
+      new CookieNames(),
     );
     assert.equal(out.link, '<http://127.0.0.1:9000/api/items?page=2>; rel="next", </api/items?page=9>; rel="last", <https://cdn.example.net/x.css>; rel="preload"');
   });
