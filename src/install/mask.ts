@@ -36,31 +36,47 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const ENV_STYLE = /^[A-Z][A-Z0-9_]*$/;
 /** Credentials shorter than this are masked where they stand but not searched for elsewhere (too likely in ordinary text). */
 const MIN_SEARCHED = 8;
+/** Longer strings and comments are masked whole, unread: no setting is that long, pasted text is (Claude's ~/.claude.json keeps its history). */
+const MAX_SCANNED = 64 * 1024;
 
-const URL_PATTERN = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>`]+/gi;
+/*
+ * Every pattern run over a string is linear in its length: those that find a name (a setting, a flag, a URL's
+ * scheme, a token's prefix) start with a lookbehind, so that no two attempts start in one run of name characters
+ * (`'a-'.repeat(200000)` in Claude's pasted history took minutes), and a value is read only after a name that
+ * is masked, from where the name ends (replaceSettings).
+ */
+const URL_PATTERN = /(?<![\w+.-])[a-z][a-z0-9+.-]*:\/\/[^\s"'<>`]+/gi;
 const URL_PASSWORD = /^([a-z][a-z0-9+.-]*:\/\/[^/?#@\s:]*:)([^/?#\s]*)@/i;
-const URL_PARAMETER = /([?&#;])([^=&#;\s]+)=([^&#;\s]*)/g;
+const URL_PARAMETER = /([?&#;])([^=?&#;\s]+)=([^&#;\s]*)/g;
+/** A path segment shaped like a UUID: an identifier that often is the credential (`/s/<uuid>/mcp`). */
+const URL_UUID = /(?<=\/)[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?=[/?#;]|$)/gi;
 /** A value already masked is one word, not "[redacted" and a bracket. */
 const WORD = String.raw`\[redacted\]|[^\s"',;&<>()[\]{}]+`;
-/** `"NAME": "value"`, `NAME = 'value'`. */
-const QUOTED_SETTING = /(["']?)([A-Za-z_][\w.-]*)\1([ \t]*[:=][ \t]*)(["'])((?:\\.|(?!\4)[^\\\n])*)\4/g;
-/** `NAME=value`, `--flag=value`, `Authorization: Bearer value`. */
-const BARE_SETTING = new RegExp(String.raw`(?<![\w.-])(-{0,2}[A-Za-z_][\w.-]*)([ \t]*[:=][ \t]*)((?:Bearer|Basic|Token)[ \t]+)?(${WORD})`, 'gi');
-/** `--token value`, and `"--token", "value"` (an argument list in a comment). */
-const FLAG_PAIR = new RegExp(String.raw`(?<![\w-])(-{1,2}[A-Za-z][\w.-]*)((?:["']?[ \t]*,[ \t]*|[ \t]+)["']?)(${WORD})`, 'g');
+/** `"NAME": "value"`, `NAME = 'value'`: the name and separator; the quoted value is read by QUOTED_VALUE. */
+const QUOTED_SETTING = /(["']?)(?<![\w.-])([A-Za-z_][\w.-]*)\1([ \t]*[:=][ \t]*)(?=["'])/g;
+const QUOTED_VALUE: Record<string, RegExp> = { '"': /"((?:\\.|[^"\\\n])*)"/y, "'": /'((?:\\.|[^'\\\n])*)'/y };
+/** `NAME=value`, `--flag=value`, `Authorization: Bearer value`: the name and separator, then BARE_VALUE. */
+const BARE_SETTING = /(?<![\w.-])(-{0,2}[A-Za-z_][\w.-]*)([ \t]*[:=][ \t]*)/g;
+const BARE_VALUE = new RegExp(String.raw`((?:Bearer|Basic|Token)[ \t]+)?(${WORD})`, 'iy');
+/** `--token value`, and `"--token", "value"` (an argument list in a comment): the flag and separator, then FLAG_VALUE. */
+const FLAG_PAIR = /(?<![\w.-])(-{1,2}[A-Za-z][\w.-]*)((?:["']?[ \t]*,[ \t]*|[ \t]+)["']?)/g;
+const FLAG_VALUE = new RegExp(WORD, 'y');
 const BEARER = /\b(Bearer|Basic|bearer|basic)([ \t]+)([A-Za-z0-9._~+/=-]{8,})/g;
 /** Tokens recognizable by their prefix. */
 const TOKEN_SHAPES: RegExp[] = [
   /\b(?:gh[pousr]_[A-Za-z0-9]{16,}|github_pat_[A-Za-z0-9_]{20,})/g,
   /\bglpat-[A-Za-z0-9_-]{16,}/g,
   /\bxox[abprse]-[A-Za-z0-9-]{8,}/g,
-  /\b(?:sk|rk)[-_](?=[A-Za-z0-9_-]*\d)[A-Za-z0-9_-]{16,}/g,
   /\b(?:AKIA|ASIA)[A-Z0-9]{16}\b/g,
   /\bAIza[A-Za-z0-9_-]{30,}/g,
   /\b(?:npm|hf)_[A-Za-z0-9]{30,}/g,
   /\bpypi-[A-Za-z0-9_-]{30,}/g,
-  /\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]*)?/g,
+  /(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]*)?/g,
 ];
+/** `sk-…`/`rk-…` with a digit somewhere (checked on the match: a lookahead would rescan the run from every `sk-` in it). */
+const KEY_SHAPE = /\b(?:sk|rk)[-_][A-Za-z0-9_-]{16,}/g;
+/** The patterns that find names, for the test that each starts with a lookbehind (see above). */
+export const NAME_PATTERNS: readonly RegExp[] = [URL_PATTERN, QUOTED_SETTING, BARE_SETTING, FLAG_PAIR, TOKEN_SHAPES.at(-1)!];
 /** A candidate for a random string: see looksRandom. */
 const LONG_WORD = /[A-Za-z0-9_-]{24,}/g;
 
@@ -116,7 +132,7 @@ class ConfigMask {
     }
     for (const comment of pieces.comments) {
       const original = text.slice(comment.start, comment.end);
-      const shown = this.freeText(original, true);
+      const shown = original.length > MAX_SCANNED ? commentHidden(original) : this.freeText(original, true);
       if (shown !== original) edits.push({ ...comment, text: shown });
     }
     edits.sort((a, b) => a.start - b.start);
@@ -152,6 +168,7 @@ class ConfigMask {
   /** One value of the file, as shown: wholly masked, partly (a URL's password), or as it is. */
   private literal(value: unknown, path: KeyPath, previous: string | undefined): unknown {
     if (typeof value !== 'string' && typeof value !== 'number') return value;
+    if (typeof value === 'string' && value.length > MAX_SCANNED) return REDACTED;
     if (this.isOurSetting(path)) return typeof value === 'string' ? this.freeText(value, false) : value;
     const key = path.findLast((step): step is string => typeof step === 'string');
     const counted = typeof value === 'number' && key !== undefined && COUNT_NAME.test(key);
@@ -175,20 +192,33 @@ class ConfigMask {
   }
 
   /** A string (a value, an argument, a comment) with every credential in it masked; `comment`: also environment-style settings. */
-  private freeText(text: string, comment: boolean): string {
+  freeText(text: string, comment: boolean): string {
     let out = text.replace(URL_PATTERN, (url) => this.url(url));
-    out = replaceEach(out, QUOTED_SETTING, ([, q, name, separator, vq, value]) => {
-      if (value === '' || value === REDACTED) return undefined;
+    out = replaceSettings(out, QUOTED_SETTING, (head, at, text) => {
+      const [, q, name, separator] = head;
       const secret = isSecretName(name!);
       if (!secret && !(comment && ENV_STYLE.test(name!))) return undefined;
-      return `${q}${name}${q}${separator}${vq}${secret ? this.hide(value!) : REDACTED}${vq}`;
+      const quoted = valueAt(QUOTED_VALUE[text[at]!]!, text, at);
+      const value = quoted?.[1];
+      if (!quoted || value === '' || value === REDACTED) return undefined;
+      const vq = text[at]!;
+      return { text: `${q}${name}${q}${separator}${vq}${secret ? this.hide(value!) : REDACTED}${vq}`, end: at + quoted[0].length };
     });
-    out = replaceEach(out, BARE_SETTING, ([, name, separator, scheme, value]) =>
-      isSecretName(name!) && value !== REDACTED ? `${name}${separator}${scheme ?? ''}${this.hide(value!)}` : undefined,
-    );
-    out = replaceEach(out, FLAG_PAIR, ([, flag, separator, value]) => (takesSecret(flag!) && value !== REDACTED ? `${flag}${separator}${this.hide(value!)}` : undefined));
+    out = replaceSettings(out, BARE_SETTING, ([, name, separator], at, text) => {
+      if (!isSecretName(name!)) return undefined;
+      const found = valueAt(BARE_VALUE, text, at);
+      if (!found || found[2] === REDACTED) return undefined;
+      return { text: `${name}${separator}${found[1] ?? ''}${this.hide(found[2]!)}`, end: at + found[0].length };
+    });
+    out = replaceSettings(out, FLAG_PAIR, ([, flag, separator], at, text) => {
+      if (!takesSecret(flag!)) return undefined;
+      const found = valueAt(FLAG_VALUE, text, at);
+      if (!found || found[0] === REDACTED) return undefined;
+      return { text: `${flag}${separator}${this.hide(found[0])}`, end: at + found[0].length };
+    });
     out = out.replace(BEARER, (_all, scheme: string, space: string, value: string) => `${scheme}${space}${this.hide(value)}`);
     for (const shape of TOKEN_SHAPES) out = out.replace(shape, (token) => this.hide(token));
+    out = out.replace(KEY_SHAPE, (key) => (/\d/.test(key) ? this.hide(key) : key));
     return out.replace(LONG_WORD, (word) => (looksRandom(word) ? this.hide(word) : word));
   }
 
@@ -201,23 +231,30 @@ class ConfigMask {
 }
 
 /**
- * `text` with matches of `pattern` replaced by what `edit` returns; where it returns undefined the match
- * stays, and the search goes on from its next character (`old: --token=x` is not one setting named "old").
+ * `text` with settings replaced: `head` (global) finds a name and its separator, and `edit` returns the
+ * replacement and where the value it read ends, or undefined to leave it. The search goes on after the
+ * value replaced, or after the head (`old: --token=x` is not one setting named "old"), never back into it.
  */
-function replaceEach(text: string, pattern: RegExp, edit: (match: RegExpExecArray) => string | undefined): string {
+function replaceSettings(text: string, head: RegExp, edit: (match: RegExpExecArray, at: number, text: string) => { text: string; end: number } | undefined): string {
   let out = '';
   let done = 0;
-  pattern.lastIndex = 0;
-  for (let match = pattern.exec(text); match; match = pattern.exec(text)) {
-    const replaced = edit(match);
-    if (replaced === undefined) {
-      pattern.lastIndex = match.index + 1;
-      continue;
+  head.lastIndex = 0;
+  for (let match = head.exec(text); match; match = head.exec(text)) {
+    const at = match.index + match[0].length;
+    const replaced = edit(match, at, text);
+    if (replaced) {
+      out += text.slice(done, match.index) + replaced.text;
+      done = replaced.end;
     }
-    out += text.slice(done, match.index) + replaced;
-    done = pattern.lastIndex = match.index + match[0].length;
+    head.lastIndex = replaced?.end ?? at;
   }
   return out + text.slice(done);
+}
+
+/** What the sticky `pattern` matches at `at` in `text`. */
+function valueAt(pattern: RegExp, text: string, at: number): RegExpExecArray | null {
+  pattern.lastIndex = at;
+  return pattern.exec(text);
 }
 
 function isSecretName(name: string): boolean {
@@ -237,7 +274,11 @@ function isForwardedName(value: unknown, path: KeyPath, holder: number): boolean
 
 /** Letters and digits mixed, a long unbroken run, and varied characters: a key or token, not a word or a path. */
 function looksRandom(word: string): boolean {
-  const longestRun = Math.max(...(word.match(/[A-Za-z0-9]+/g) ?? ['']).map((run) => run.length));
+  let longestRun = 0;
+  for (let i = 0, run = 0; i < word.length; i++) {
+    run = /[A-Za-z0-9]/.test(word[i]!) ? run + 1 : 0;
+    longestRun = Math.max(longestRun, run);
+  }
   const digits = word.replace(/\D/g, '').length;
   const letters = word.replace(/[^A-Za-z]/g, '').length;
   return longestRun >= 16 && digits >= 2 && letters >= 2 && entropy(word) >= 3.5;
@@ -263,6 +304,13 @@ function decoded(name: string): string {
 /** A masked value as written in place of `original`: a quoted string, with the line breaks the original spanned (the lines stay lines). */
 function written(shown: unknown, original: string): string {
   return JSON.stringify(shown) + (original.match(/\r?\n/g) ?? []).join('');
+}
+
+/** A comment masked whole: still a comment of the same kind, over the same lines. */
+function commentHidden(comment: string): string {
+  const breaks = (comment.match(/\r?\n/g) ?? []).join('');
+  if (comment.startsWith('/*')) return `/* ${REDACTED}${breaks} */`;
+  return `${comment.startsWith('#') ? '#' : '//'} ${REDACTED}${breaks}`;
 }
 
 /** When the scanner cannot follow a TOML text: keys and table headers stay, every value and comment is masked. */

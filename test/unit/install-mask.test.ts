@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { parse as parseJsonc } from 'jsonc-parser';
 import { parse as parseToml } from 'smol-toml';
 import { configLiterals } from '../../src/install/literals.js';
-import { maskedView } from '../../src/install/mask.js';
+import { maskedView, NAME_PATTERNS } from '../../src/install/mask.js';
 
 /**
  * What `install` shows of a client's config (the diff, --json): every
@@ -174,5 +174,41 @@ describe('install masking: the shape of what is shown', () => {
       2,
     );
     assert.equal(shownJson(text), text);
+  });
+});
+
+describe('install masking: any length of text, in linear time', () => {
+  it('a string or comment over 64 KB (pasted history) is masked whole, unread; the lines stay', () => {
+    const pasted = 'see the notes of the meeting '.repeat(3000);
+    const json = shownJson(`{\n  "history": [${JSON.stringify(pasted)}],\n  // ${pasted}\n  /* ${pasted}\n${pasted} */\n  "theme": "dark"\n}\n`);
+    assert.equal(json, '{\n  "history": ["[redacted]"],\n  // [redacted]\n  /* [redacted]\n */\n  "theme": "dark"\n}\n');
+    assert.equal(shownToml(`notes = ${JSON.stringify(pasted)} # ${pasted}\n`), `notes = "[redacted]" # [redacted]\n`);
+  });
+
+  it('long runs of name characters and separators are read as they are', () => {
+    for (const run of ['a-'.repeat(20000), '0123456789abcdef'.repeat(2500), 'a.-'.repeat(10000), 'a:'.repeat(20000), '?a'.repeat(20000), 'sk-'.repeat(10000), 'eyJ-'.repeat(10000), '"a'.repeat(10000)]) {
+      assert.equal(maskedView('json', '', '', OURS).value({ history: [run] }, []).history[0], run.startsWith('0123') ? '[redacted]' : run);
+    }
+    assert.equal(maskedView('json', '', '', OURS).value({ note: `https://x.example.com/${'?a'.repeat(20000)}` }, []).note, `https://x.example.com/${'?a'.repeat(20000)}`);
+  });
+
+  it('by construction: no pattern that finds a name starts an attempt inside a run of name characters', () => {
+    // An attempt from each character of a run rescans the rest of it: quadratic (minutes for Claude's history).
+    // Each sample with the characters its name is a run of.
+    const samples: Array<[string, RegExp]> = [['TOKEN: "v"', /[\w.-]/], ['TOKEN=v', /[\w.-]/], ['--token v', /[\w.-]/], ['https://host.example.com/', /[\w+.-]/], ['eyJabcdefghij.abcdefghij', /[\w-]/]];
+    for (const pattern of NAME_PATTERNS) {
+      const sticky = new RegExp(pattern.source, pattern.flags.replace('g', '') + 'y');
+      const found = samples.find(([text]) => ((sticky.lastIndex = 0), sticky.test(text)));
+      assert.ok(found, `${pattern} finds one of the samples`);
+      const [sample, run] = found;
+      for (const before of ['a', 'Z', '1', '_', '-', '.']) {
+        for (let at = 1; at <= sample.length; at++) {
+          const text = before + sample;
+          if (!run.test(text[at - 1]!)) continue;
+          sticky.lastIndex = at;
+          assert.equal(sticky.test(text), false, `${pattern} starts inside ${JSON.stringify(text)} at ${at}`);
+        }
+      }
+    }
   });
 });
