@@ -9,7 +9,8 @@
  *   `headers` or `http_headers` (Codex) of any entry: where clients keep
  *   credentials. Shown: the variable names a Codex `env_vars` list forwards,
  *   and our own entry's non-secret settings (OUR_SETTINGS);
- * - every value under a secret-looking key (SECRET_NAME), however short;
+ * - every value under a secret-looking key (SECRET_NAME) at any depth, however short
+ *   (`auth.value`, `credentials.password`); a number counting tokens stays (COUNT_NAME);
  * - in any string (arguments, URLs, comments): a value after a secret-looking
  *   flag (`--token x`, `--api-key=x`) or setting (`TOKEN=x`, `Authorization: Bearer x`),
  *   a URL's password and secret-looking query parameters, token-shaped words
@@ -26,8 +27,10 @@ import { configLiterals, type KeyPath } from './literals.js';
 
 /** Where clients keep a server's credentials. */
 const HOLDERS = new Set(['env', 'environment', 'env_vars', 'headers', 'http_headers']);
-/** Names (keys, flags, URL parameters) whose values are credentials: CF_ACCESS_CLIENT_SECRET, GITHUB_TOKEN, API_KEY, Authorization, --api-key, sig… */
-const SECRET_NAME = /secret|token|passw|pwd|(?:^|[-_])pass$|keys?$|(?:^|[-_])pat$|credential|private|auth|cookie|session|signature|(?:^|[-_])sig$|webhook|(?:^|[-_])dsn$/i;
+/** Names (keys, flags, URL parameters) whose values are credentials: CF_ACCESS_CLIENT_SECRET, GITHUB_TOKEN, API_KEY, Authorization, --api-key, --passphrase, sig… */
+const SECRET_NAME = /secret|token|passw|pwd|passphrase|(?:^|[-_])pass$|keys?$|api[-_]?keys?|(?:^|[-_])pat$|credential|private|auth|cookie|session|signature|(?:^|[-_])sig$|webhook|(?:^|[-_])dsn$|jwt|otp$|(?:^|[-_.])(?:pin|otp)(?:$|[-_.])/i;
+/** A PIN or one-time code as the last word of a camelCase name (userPin, smsOtp; not "spin"). */
+const SECRET_SUFFIX = /[a-z0-9](?:Pin|PIN|Otp|OTP)$/;
 /** Our own entry's environment that is not a credential: shown, so the teams and hosts configured can be checked. */
 const OUR_SETTINGS = new Set(['CF_ACCESS_MCP_TEAMS', 'CF_ACCESS_SERVICE_TOKEN_HOSTS']);
 /** A number under a name like lastTotalInputTokens (Claude's ~/.claude.json) counts tokens; it is not one. */
@@ -172,13 +175,27 @@ class ConfigMask {
     if (this.isOurSetting(path)) return typeof value === 'string' ? this.freeText(value, false) : value;
     const key = path.findLast((step): step is string => typeof step === 'string');
     const counted = typeof value === 'number' && key !== undefined && COUNT_NAME.test(key);
-    if ((key !== undefined && SECRET_NAME.test(key) && !counted) || (previous !== undefined && takesSecret(previous))) return this.hide(String(value));
+    if ((this.underSecretName(path) && !counted) || (previous !== undefined && takesSecret(previous))) return this.hide(String(value));
     if (typeof value === 'string' && previous !== undefined && /^(?:-e|--env)$/.test(previous) && value.includes('=')) {
       return `${value.slice(0, value.indexOf('=') + 1)}${REDACTED}`;
     }
     const holder = path.findLastIndex((step) => typeof step === 'string' && HOLDERS.has(step));
     if (holder >= 0 && !isForwardedName(value, path, holder)) return REDACTED;
     return typeof value === 'string' ? this.freeText(value, false) : value;
+  }
+
+  /**
+   * Whether any key on the way to a value is secret-looking: `credentials.value`, `auth: {type, value}`,
+   * Claude's `customApiKeyResponses.approved` (the API key's last characters). Not the keys that name our
+   * entry and where it stands (the user chose them), nor keys that are paths (Claude's projects).
+   */
+  private underSecretName(path: KeyPath): boolean {
+    const ours = this.isOurs(path) ? this.ours.length : 0;
+    return path.some((step, i) => i >= ours && typeof step === 'string' && !/[\\/]/.test(step) && isSecretName(step));
+  }
+
+  private isOurs(path: KeyPath): boolean {
+    return path.length >= this.ours.length && this.ours.every((step, i) => path[i] === step);
   }
 
   private isOurSetting(path: KeyPath): boolean {
@@ -258,13 +275,14 @@ function valueAt(pattern: RegExp, text: string, at: number): RegExpExecArray | n
 }
 
 function isSecretName(name: string): boolean {
-  return SECRET_NAME.test(name.replace(/^-+/, ''));
+  const bare = name.replace(/^-+/, '');
+  return SECRET_NAME.test(bare) || SECRET_SUFFIX.test(bare);
 }
 
 /** A flag whose next argument is a credential: --token, --api-key, --password, -H/--header. */
 function takesSecret(flag: string): boolean {
   const named = /^-{1,2}([A-Za-z][\w.-]*)$/.exec(flag)?.[1];
-  return named !== undefined && (SECRET_NAME.test(named) || named === 'H' || /^headers?$/i.test(named));
+  return named !== undefined && (isSecretName(named) || named === 'H' || /^headers?$/i.test(named));
 }
 
 /** Codex's `env_vars = ["NAME", …]` lists variables to forward by name: names, not values. */

@@ -96,6 +96,37 @@ describe('install masking: where credentials live', () => {
     assert.deepEqual(masked, { password: '[redacted]', nested: { apiKey: '[redacted]', API_KEY: '[redacted]', lastTotalInputTokens: 12, pin_password: '[redacted]' } });
   });
 
+  it('every value under a secret-looking key at any depth; token counts stay; our entry\'s name and project paths do not count', () => {
+    const shown = shownToml('[mcp_servers.gh.credentials]\nvalue = "SEKRIT1"\nlist = ["SEKRIT2"]\n[mcp_servers.gh]\ncommand = "gh"\n');
+    assert.deepEqual(toml(shown), { mcp_servers: { gh: { credentials: { value: '[redacted]', list: ['[redacted]'] }, command: 'gh' } } });
+    const json = parseJsonc(
+      shownJson(
+        JSON.stringify({
+          customApiKeyResponses: { approved: ['Xy12abcdefghijKLMNOP'], rejected: [] },
+          mcpServers: { remote: { url: 'https://x.example.com/', auth: { type: 'bearer', value: 'SEKRIT3' } } },
+          projects: { '/home/me/auth-service': { mcpServers: { fs: { command: 'npx' } } } },
+          oauthAccount: { lastTotalOutputTokens: 7 },
+        }),
+      ),
+    );
+    assert.deepEqual(json, {
+      customApiKeyResponses: { approved: ['[redacted]'], rejected: [] },
+      mcpServers: { remote: { url: 'https://x.example.com/', auth: { type: '[redacted]', value: '[redacted]' } } },
+      projects: { '/home/me/auth-service': { mcpServers: { fs: { command: 'npx' } } } },
+      oauthAccount: { lastTotalOutputTokens: 7 },
+    });
+    // Our entry under a name the user chose, in a project named like a secret.
+    const ours = ['projects', '/home/me/session-store', 'mcpServers', 'cf-auth'];
+    const entry = maskedView('json', '', '', ours).value({ command: '/usr/bin/node', args: ['/opt/cf/dist/index.js'] }, ours);
+    assert.deepEqual(entry, { command: '/usr/bin/node', args: ['/opt/cf/dist/index.js'] });
+  });
+
+  it('passphrases, one-time codes, PINs and JWTs, as keys, flags and settings; words that merely end in "pin" stay', () => {
+    const masked = parseJsonc(shownJson(JSON.stringify({ passphrase: 'p', sms_otp: '1', totp: '2', userPin: '3', pin: '4', PIN_CODE: '5', jwt: 'j', spin: 'round', args: ['--passphrase', 'X1', '--otp', 'X2', '--pin', 'X3', 'passphrase=X4'] })));
+    assert.deepEqual(masked, { passphrase: '[redacted]', sms_otp: '[redacted]', totp: '[redacted]', userPin: '[redacted]', pin: '[redacted]', PIN_CODE: '[redacted]', jwt: '[redacted]', spin: 'round', args: ['--passphrase', '[redacted]', '--otp', '[redacted]', '--pin', '[redacted]', 'passphrase=[redacted]'] });
+    assert.equal(shownToml('# passphrase = "X5"\n'), '# passphrase = "[redacted]"\n');
+  });
+
   it('shown: our own CF_ACCESS_MCP_TEAMS and service-token hosts, the names Codex env_vars forwards; not another entry\'s', () => {
     const shown = shownToml(
       '[mcp_servers.cf-access]\nenv_vars = ["CF_ACCESS_CLIENT_ID", "CF_ACCESS_CLIENT_SECRET"]\n\n[mcp_servers.cf-access.env]\nCF_ACCESS_MCP_TEAMS = "myteam.cloudflareaccess.com"\nCF_ACCESS_SERVICE_TOKEN_HOSTS = "app.example.com"\nCF_ACCESS_CLIENT_ID = "id.access"\nCF_ACCESS_CLIENT_SECRET = "s"\n\n[mcp_servers.other.env]\nCF_ACCESS_MCP_TEAMS = "theirs.cloudflareaccess.com"\n',
