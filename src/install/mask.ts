@@ -13,7 +13,8 @@
  *   (`auth.value`, `credentials.password`); a number counting tokens stays (COUNT_NAME);
  * - in any string (arguments, URLs, comments): a value after a secret-looking
  *   flag (`--token x`, `--api-key=x`) or setting (`TOKEN=x`, `Authorization: Bearer x`),
- *   a URL's password and secret-looking query parameters, token-shaped words
+ *   a URL's password, UUID-shaped path segments and query values (outside our
+ *   entry: every one; in it, secret-looking ones), token-shaped words
  *   (`ghp_…`, `sk-…`, `xoxb-…`, JWTs, long random strings);
  * - comments get the same string rules, plus `"NAME": "value"` / `NAME = "value"`
  *   with an environment-style NAME (a commented-out env line).
@@ -52,7 +53,7 @@ const URL_PATTERN = /(?<![\w+.-])[a-z][a-z0-9+.-]*:\/\/[^\s"'<>`]+/gi;
 const URL_PASSWORD = /^([a-z][a-z0-9+.-]*:\/\/[^/?#@\s:]*:)([^/?#\s]*)@/i;
 const URL_PARAMETER = /([?&#;])([^=?&#;\s]+)=([^&#;\s]*)/g;
 /** A path segment shaped like a UUID: an identifier that often is the credential (`/s/<uuid>/mcp`). */
-const URL_UUID = /(?<=\/)[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?=[/?#;]|$)/gi;
+const URL_UUID = /(?<=\/)[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?=\/|$)/gi;
 /** A value already masked is one word, not "[redacted" and a bracket. */
 const WORD = String.raw`\[redacted\]|[^\s"',;&<>()[\]{}]+`;
 /** `"NAME": "value"`, `NAME = 'value'`: the name and separator; the quoted value is read by QUOTED_VALUE. */
@@ -172,7 +173,7 @@ class ConfigMask {
   private literal(value: unknown, path: KeyPath, previous: string | undefined): unknown {
     if (typeof value !== 'string' && typeof value !== 'number') return value;
     if (typeof value === 'string' && value.length > MAX_SCANNED) return REDACTED;
-    if (this.isOurSetting(path)) return typeof value === 'string' ? this.freeText(value, false) : value;
+    if (this.isOurSetting(path)) return typeof value === 'string' ? this.freeText(value, false, true) : value;
     const key = path.findLast((step): step is string => typeof step === 'string');
     const counted = typeof value === 'number' && key !== undefined && COUNT_NAME.test(key);
     if ((this.underSecretName(path) && !counted) || (previous !== undefined && takesSecret(previous))) return this.hide(String(value));
@@ -181,7 +182,7 @@ class ConfigMask {
     }
     const holder = path.findLastIndex((step) => typeof step === 'string' && HOLDERS.has(step));
     if (holder >= 0 && !isForwardedName(value, path, holder)) return REDACTED;
-    return typeof value === 'string' ? this.freeText(value, false) : value;
+    return typeof value === 'string' ? this.freeText(value, false, this.isOurs(path)) : value;
   }
 
   /**
@@ -208,9 +209,9 @@ class ConfigMask {
     );
   }
 
-  /** A string (a value, an argument, a comment) with every credential in it masked; `comment`: also environment-style settings. */
-  freeText(text: string, comment: boolean): string {
-    let out = text.replace(URL_PATTERN, (url) => this.url(url));
+  /** A string (a value, an argument, a comment) with every credential in it masked; `comment`: also environment-style settings; `ours`: in our entry. */
+  freeText(text: string, comment: boolean, ours = false): string {
+    let out = text.replace(URL_PATTERN, (url) => this.url(url, ours));
     out = replaceSettings(out, QUOTED_SETTING, (head, at, text) => {
       const [, q, name, separator] = head;
       const secret = isSecretName(name!);
@@ -239,11 +240,22 @@ class ConfigMask {
     return out.replace(LONG_WORD, (word) => (looksRandom(word) ? this.hide(word) : word));
   }
 
-  /** A URL with its password and secret-looking query parameters masked; the rest stays readable. */
-  private url(url: string): string {
-    return url
+  /**
+   * A URL with its password, UUID-shaped path segments and query values masked; the rest stays readable.
+   * In our own entry (URLs we wrote) only secret-looking query parameters are masked.
+   */
+  private url(url: string, ours: boolean): string {
+    const query = url.search(/[?#]/);
+    const path = query < 0 ? url : url.slice(0, query);
+    const rest = query < 0 ? '' : url.slice(query);
+    const shownPath = path
       .replace(URL_PASSWORD, (all, head: string, password: string) => (password ? `${head}${this.hide(password)}@` : all))
-      .replace(URL_PARAMETER, (all, separator: string, name: string, value: string) => (value && isSecretName(decoded(name)) ? `${separator}${name}=${this.hide(value)}` : all));
+      .replace(URL_UUID, (id) => this.hide(id));
+    return (shownPath + rest).replace(URL_PARAMETER, (all, separator: string, name: string, value: string) => {
+      if (!value || value === REDACTED) return all;
+      if (isSecretName(decoded(name))) return `${separator}${name}=${this.hide(value)}`;
+      return ours ? all : `${separator}${name}=${REDACTED}`;
+    });
   }
 }
 

@@ -52,19 +52,29 @@ describe('install masking: arguments', () => {
 });
 
 describe('install masking: URLs', () => {
-  it('a password in the userinfo and secret-looking query parameters; the rest stays', () => {
+  it('a password in the userinfo, UUID-shaped path segments and every query value; the rest stays', () => {
     const cases: Array<[string, string]> = [
       ['https://user:pass@host.example.com/x', 'https://user:[redacted]@host.example.com/x'],
       ['postgres://u:p@h/db', 'postgres://u:[redacted]@h/db'],
-      ['https://api.example.com/mcp?api_key=abc&x=1', 'https://api.example.com/mcp?api_key=[redacted]&x=1'],
+      ['https://api.example.com/mcp?api_key=abc&x=1', 'https://api.example.com/mcp?api_key=[redacted]&x=[redacted]'],
       ['https://x.example.com/?token=t0k&sig=s1g&access_token=a', 'https://x.example.com/?token=[redacted]&sig=[redacted]&access_token=[redacted]'],
       ['https://x.example.com/#password=pw', 'https://x.example.com/#password=[redacted]'],
-      ['https://mcp.example.com/sse?client=cursor', 'https://mcp.example.com/sse?client=cursor'],
+      ['https://mcp.example.com/sse?client=cursor&customer=c42', 'https://mcp.example.com/sse?client=[redacted]&customer=[redacted]'],
+      ['https://mcp.x.com/s/0f8e4c2a-1b3d-4e5f-8a9b-0c1d2e3f4a5b/mcp', 'https://mcp.x.com/s/[redacted]/mcp'],
+      ['https://mcp.x.com/s/0F8E4C2A-1B3D-4E5F-8A9B-0C1D2E3F4A5B', 'https://mcp.x.com/s/[redacted]'],
+      ['postgres://u:p;w@h/db;role=r', 'postgres://u:[redacted]@h/db;role=[redacted]'],
+      ['https://docs.example.com/guide/v2-setup/', 'https://docs.example.com/guide/v2-setup/'],
     ];
     for (const [url, shown] of cases) {
       const masked = shownJson(JSON.stringify({ mcpServers: { x: { url, args: [url] } } }));
       assert.deepEqual((parseJsonc(masked) as { mcpServers: { x: unknown } }).mcpServers.x, { url: shown, args: [shown] }, masked);
     }
+  });
+
+  it('in our own entry, only secret-looking query parameters', () => {
+    const url = 'https://app.example.com/mcp?client=cursor&token=t0k';
+    const entry = maskedView('json', '', '', OURS).value({ args: [url] }, OURS);
+    assert.deepEqual(entry, { args: ['https://app.example.com/mcp?client=cursor&token=[redacted]'] });
   });
 });
 
@@ -198,7 +208,7 @@ describe('install masking: the shape of what is shown', () => {
         theme: 'dark',
         mcpServers: {
           'cf-access': { type: 'stdio', command: '/home/me/.nvm/versions/node/v20.18.1/bin/node', args: ['/home/me/.npm/_npx/6b4c8f2e1a9d7c3b/node_modules/cf-access-mcp/dist/index.js'] },
-          fs: { command: 'npx', args: ['-y', '@modelcontextprotocol/server-filesystem', '/home/me/work'], url: 'https://mcp.example.com/sse?client=cursor', timeout: 30000 },
+          fs: { command: 'npx', args: ['-y', '@modelcontextprotocol/server-filesystem', '/home/me/work'], url: 'https://mcp.example.com/sse', timeout: 30000 },
         },
       },
       null,
