@@ -10,6 +10,8 @@ import type { ConfigLiterals, KeyPath, Literal, Span } from './literals.js';
 const BARE_KEY = /[A-Za-z0-9_-]+/y;
 /** A number, boolean or date: up to the next separator. */
 const BARE_VALUE = /[^\s,\]}#]+/y;
+/** The time of a date written with a space before it. */
+const DATE_TIME_AFTER_SPACE = / \d{2}:\d{2}[^\s,\]}#]*/y;
 
 export class TomlScanError extends Error {
   override readonly name = 'TomlScanError';
@@ -128,14 +130,23 @@ class TomlScanner {
     let value: unknown;
     if (c === '"' || c === "'") value = this.string();
     else {
-      BARE_VALUE.lastIndex = this.at;
-      const bare = BARE_VALUE.exec(this.text);
-      if (!bare) this.fail('a value');
-      this.at += bare[0].length;
-      value = bareValue(bare[0]);
+      value = bareValue(this.bareValue());
     }
     this.literals.push({ start, end: this.at, value, path, previous: array?.previous });
     if (array) array.previous = typeof value === 'string' ? value : undefined;
+  }
+
+  /** A number, boolean or date as written; a date and a time may be separated by a space (`1979-05-27 07:32:00Z`). */
+  private bareValue(): string {
+    BARE_VALUE.lastIndex = this.at;
+    const bare = BARE_VALUE.exec(this.text);
+    if (!bare) this.fail('a value');
+    this.at += bare[0].length;
+    DATE_TIME_AFTER_SPACE.lastIndex = this.at;
+    const time = /^\d{4}-\d{2}-\d{2}$/.test(bare[0]) ? DATE_TIME_AFTER_SPACE.exec(this.text) : null;
+    if (!time) return bare[0];
+    this.at += time[0].length;
+    return bare[0] + time[0];
   }
 
   private array(path: KeyPath): void {
@@ -193,11 +204,14 @@ function bareValue(raw: string): unknown {
   return Number.isFinite(number) ? number : raw;
 }
 
-const ESCAPES: Record<string, string> = { b: '\b', t: '\t', n: '\n', f: '\f', r: '\r', '"': '"', '\\': '\\' };
+const ESCAPES: Record<string, string> = { b: '\b', t: '\t', n: '\n', f: '\f', r: '\r', e: '\x1b', '"': '"', '\\': '\\' };
 
+/** A basic string's escapes, TOML 1.1's \xHH and \e included; any other escape is not followed (the text is then masked whole). */
 function unescape(raw: string): string {
-  return raw.replace(/\\(?:u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8})|([btnfr"\\])|[ \t]*\r?\n\s*)/g, (_all, u?: string, big?: string, simple?: string) => {
-    if (u ?? big) return String.fromCodePoint(parseInt((u ?? big)!, 16));
+  return raw.replace(/\\(?:x([0-9A-Fa-f]{2})|u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8})|([btnfre"\\])|[ \t]*\r?\n\s*|([^]?))/g, (_all, hex?: string, u?: string, big?: string, simple?: string, unknown?: string) => {
+    if (unknown !== undefined) throw new TomlScanError(`an escape the scanner does not know: \\${unknown}`);
+    const code = hex ?? u ?? big;
+    if (code) return String.fromCodePoint(parseInt(code, 16));
     return simple ? ESCAPES[simple]! : '';
   });
 }

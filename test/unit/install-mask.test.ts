@@ -202,6 +202,23 @@ describe('install masking: the shape of what is shown', () => {
     assert.equal(configLiterals(text, 'toml').literals.length, 8);
   });
 
+  it('TOML 1.1 escapes (\\xHH, \\e) in keys and strings are decoded as smol-toml does; an unknown escape is not guessed at', () => {
+    const text = '"\\x74oken" = "SEKRIT1"\ncolor = "\\e[1m\\x41"\n[mcp_servers."\\x67h".env]\nK = "v"\n';
+    assert.deepEqual(toml(text), { token: 'SEKRIT1', color: '\u001b[1mA', mcp_servers: { gh: { env: { K: 'v' } } } });
+    assert.deepEqual(
+      configLiterals(text, 'toml').literals.map((literal) => [literal.path, literal.value]),
+      [[['token'], 'SEKRIT1'], [['color'], '\u001b[1mA'], [['mcp_servers', 'gh', 'env', 'K'], 'v']],
+    );
+    assert.equal(shownToml(text), '"\\x74oken" = "[redacted]"\ncolor = "\\e[1m\\x41"\n[mcp_servers."\\x67h".env]\nK = "[redacted]"\n');
+    assert.throws(() => configLiterals('a = "\\q"\n', 'toml'), { name: 'TomlScanError' });
+  });
+
+  it('TOML dates with a space before the time are followed, not masked whole', () => {
+    const text = 'born = 1979-05-27 07:32:00Z\nlocal = 1979-05-27 07:32:00.999\nday = 1979-05-27\ntoken = "SEKRIT1"\nmodel = "gpt-5"\n';
+    assert.equal(toml(text) !== undefined, true);
+    assert.equal(shownToml(text), 'born = 1979-05-27 07:32:00Z\nlocal = 1979-05-27 07:32:00.999\nday = 1979-05-27\ntoken = "[redacted]"\nmodel = "gpt-5"\n');
+  });
+
   it('readable: launch paths, package names, hosts and ordinary settings are shown as they are', () => {
     const text = JSON.stringify(
       {
