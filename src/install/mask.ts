@@ -343,7 +343,64 @@ function commentHidden(comment: string): string {
   return `${comment.startsWith('#') ? '#' : '//'} ${REDACTED}${breaks}`;
 }
 
-/** When the scanner cannot follow a TOML text: keys and table headers stay, every value and comment is masked. */
+const TOML_KEY = String.raw`(?:[A-Za-z0-9_-]+|"(?:[^"\\\n]|\\.)*"|'[^'\n]*')`;
+const TOML_KEYS = String.raw`${TOML_KEY}(?:[ \t]*\.[ \t]*${TOML_KEY})*`;
+/** A table header, with nothing after it but a comment. */
+const HEADER_LINE = new RegExp(String.raw`^[ \t]*\[\[?[ \t]*${TOML_KEYS}[ \t]*\]\]?(?=[ \t]*(?:#|$))`);
+/** `key =`, `a."b".c =` at the start of a line. */
+const KEY_LINE = new RegExp(String.raw`^[ \t]*${TOML_KEYS}[ \t]*=`);
+
+type MultiLine = '"""' | "'''";
+
+/**
+ * When the scanner cannot follow a TOML text: table headers and `key =` stay, every value and comment is
+ * masked, and so is every line inside a multi-line string, whatever it looks like (`[SEKRIT]`, `PGPASSWORD x --set=`).
+ */
 function everyValueHidden(text: string): string {
-  return text.replace(/^([ \t]*(?:\[\[?[^\]#\n]*\]\]?|[A-Za-z0-9_."' -]+=)?)[ \t]*([^\r\n]*)/gm, (all, head: string, rest: string) => (rest ? `${head} ${REDACTED}` : all));
+  let open: MultiLine | undefined;
+  return text
+    .split('\n')
+    .map((withCr) => {
+      const cr = withCr.endsWith('\r') ? '\r' : '';
+      const line = withCr.slice(0, withCr.length - cr.length);
+      const head = open ? '' : ((HEADER_LINE.exec(line) ?? KEY_LINE.exec(line))?.[0] ?? '');
+      open = multiLineAfter(line, head.length, open);
+      return (line.slice(head.length).trim() ? `${head} ${REDACTED}` : line) + cr;
+    })
+    .join('\n');
+}
+
+/** The multi-line string still open at the end of `line`, read from `from` with `open` open there. */
+function multiLineAfter(line: string, from: number, open: MultiLine | undefined): MultiLine | undefined {
+  let i = from;
+  while (i < line.length) {
+    if (open) {
+      const close = open === "'''" ? line.indexOf(open, i) : basicClose(line, i);
+      if (close < 0) return open;
+      i = close + 3;
+      // Up to two quotes right before the closing three belong to the string.
+      for (let extra = 0; extra < 2 && line[i] === open[0]; extra++) i++;
+      open = undefined;
+    } else if (line[i] === '#') {
+      return undefined;
+    } else if (line.startsWith('"""', i) || line.startsWith("'''", i)) {
+      open = line.slice(i, i + 3) as MultiLine;
+      i += 3;
+    } else if (line[i] === '"') {
+      for (i++; i < line.length && line[i] !== '"'; i += line[i] === '\\' ? 2 : 1);
+      i++;
+    } else if (line[i] === "'") {
+      const close = line.indexOf("'", i + 1);
+      i = close < 0 ? line.length : close + 1;
+    } else {
+      i++;
+    }
+  }
+  return open;
+}
+
+/** Where `"""` closes a multi-line basic string in `line` from `from` (escapes skipped), or -1. */
+function basicClose(line: string, from: number): number {
+  for (let i = from; i < line.length; i += line[i] === '\\' ? 2 : 1) if (line.startsWith('"""', i)) return i;
+  return -1;
 }

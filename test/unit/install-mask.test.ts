@@ -191,6 +191,14 @@ describe('install masking: the shape of what is shown', () => {
     assert.equal(masked, '[mcp_servers.x]\nkey = [redacted]\n [redacted]\n');
   });
 
+  it('TOML the scanner cannot follow: lines inside multi-line strings are masked whole, whatever they look like', () => {
+    const text = '[mcp_servers.x]\nkey = {{ broken\nnotes = """\nPGPASSWORD SEKRIT1 psql --set=x\n[SEKRIT2]\nwords= here\n"""\nraw = \'\'\'\nb.c = SEKRIT3 \'\'\'\n"a"."b" = 1\r\n[t] # comment\n[not a header] x\n[[list]] = 2\nq = "has \\" \\"\\"\\" quotes" # c\nafter = "v"\n';
+    assert.equal(
+      shownToml(text),
+      '[mcp_servers.x]\nkey = [redacted]\nnotes = [redacted]\n [redacted]\n [redacted]\n [redacted]\n [redacted]\nraw = [redacted]\n [redacted]\n"a"."b" = [redacted]\r\n[t] [redacted]\n [redacted]\n [redacted]\nq = [redacted]\nafter = [redacted]\n',
+    );
+  });
+
   it('the scanner reports each TOML string at the path smol-toml gives it', () => {
     const text = 'a = "1"\nb.c = \'2\'\n"q k" = ["3", { d = "4" }]\n[t]\ne = """\n5"""\n[[u]]\nf = "6"\n[[u]]\nf = "7"\n[u.v]\ng = "8"\n';
     const parsed = JSON.parse(JSON.stringify(parseToml(text))) as Record<string, unknown>;
