@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { createTwoFilesPatch } from 'diff';
 import { CLIENTS, type ClientId, type Launch, type Scope, type Where } from './clients.js';
 import { sameEntry } from './edit-result.js';
 import { mergeJsonEntry } from './json-config.js';
-import { linkInProject, realFileOf } from './links.js';
+import { linkInProject, writtenFileOf } from './links.js';
 import { maskedView } from './mask.js';
 import { mergeTomlEntry } from './toml-config.js';
 
@@ -73,7 +73,8 @@ export async function installInto(request: InstallRequest): Promise<InstallOutco
   // Only the user's own files (user scope; Claude Code's local scope is ~/.claude.json too) are followed through links.
   const followLinks = scope !== 'project';
   if (!followLinks) await refuseLinkInProject(target.file, request.where.cwd);
-  const realFile = followLinks ? await realFileOf(target.file) : undefined;
+  const written = followLinks ? await linkedFile(target.file) : target.file;
+  const realFile = written === target.file ? undefined : written;
   const launchEntry = spec.entry(request.launch);
   const before = await readFile(target.file, 'utf8').catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return undefined;
@@ -115,7 +116,7 @@ export async function installInto(request: InstallRequest): Promise<InstallOutco
     };
   }
   const action = before === undefined ? 'created' : merged.existing !== undefined ? 'replaced' : 'added';
-  if (!request.dryRun) await writeAtomically(target.file, merged.text, followLinks);
+  if (!request.dryRun) await writeAtomically(target.file, written, merged.text);
   return { ...base, action, written: !request.dryRun, diff, next_step: request.dryRun ? 'Dry run: nothing was written. Run again without --dry-run to write it.' : spec.after };
 }
 
@@ -130,21 +131,25 @@ async function refuseLinkInProject(file: string, project: string): Promise<void>
   );
 }
 
+/** Where a write to a user's `file` lands (see writtenFileOf); a link into a directory that does not exist is refused. */
+async function linkedFile(file: string): Promise<string> {
+  const found = await writtenFileOf(file);
+  if ('path' in found) return found.path;
+  throw new InstallError(
+    `${found.link} is a symbolic link to ${found.target}, which does not exist, and neither does its directory ${found.missingDirectory}; nothing was written.`,
+    `create ${found.missingDirectory} (where your dotfiles should be) and run again, or replace ${found.link} with a regular file.`,
+  );
+}
+
 /**
  * Written aside and renamed over, keeping the file's mode: a crash never leaves a half-written client config.
- * A user's config that is a symbolic link (dotfiles kept in a repository) is written where it points: renaming
- * over the link itself would replace it with a copy, and the repository would no longer see the change.
- * A project's config is never followed (refuseLinkInProject checked its path).
+ * `real` is where a user's config that is a symbolic link points (dotfiles kept in a repository; see linkedFile):
+ * renaming over the link itself would replace it with a copy, and the repository would no longer see the change.
+ * A project's config is never followed (refuseLinkInProject checked its path). `file` names it in errors.
  */
-async function writeAtomically(file: string, text: string, followLinks: boolean): Promise<void> {
+async function writeAtomically(file: string, real: string, text: string): Promise<void> {
   let temporary: string | undefined;
   try {
-    const real = !followLinks
-      ? file
-      : await realpath(file).catch((error: NodeJS.ErrnoException) => {
-          if (error.code === 'ENOENT') return file;
-          throw error;
-        });
     await mkdir(dirname(real), { recursive: true });
     const mode = (await stat(real).catch(() => undefined))?.mode;
     temporary = join(dirname(real), `.${basename(real)}.${randomBytes(4).toString('hex')}.tmp`);

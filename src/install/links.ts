@@ -31,8 +31,27 @@ export async function linkInProject(file: string, project: string): Promise<Foun
   return undefined;
 }
 
-/** The file a write to `file` reaches, when that is not `file` itself (a link on the way); undefined otherwise. */
-export async function realFileOf(file: string): Promise<string | undefined> {
-  const real = await realpath(file).catch(async () => join(await realpath(dirname(file)).catch(() => dirname(file)), basename(file)));
-  return real === file ? undefined : real;
+/** Where a write to a user's config lands: `path` (the file itself, or where its links lead), or a link to a missing directory. */
+export type WrittenFile = { path: string } | { link: string; target: string; missingDirectory: string };
+
+/** Links followed by hand before giving up (the kernel's own limit is 40). */
+const MAX_HOPS = 40;
+
+/**
+ * The file a write to `file` reaches. A link that points to a file not there yet (dotfiles set up before
+ * the client ran) is followed by hand, since realpath fails: the write creates its target, as the client
+ * would, instead of replacing the link with a regular file.
+ */
+export async function writtenFileOf(file: string): Promise<WrittenFile> {
+  const real = await realpath(file).catch(() => undefined);
+  if (real) return { path: real };
+  let target = file;
+  for (let hops = 0; hops < MAX_HOPS && (await lstat(target).catch(() => undefined))?.isSymbolicLink(); hops++) {
+    target = resolve(dirname(target), await readlink(target));
+  }
+  // Not a link (a new file), or a directory on the way is one: where the write goes is its directory's real path.
+  if (target === file) return { path: join(await realpath(dirname(file)).catch(() => dirname(file)), basename(file)) };
+  const directory = await realpath(dirname(target)).catch(() => undefined);
+  if (!directory) return { link: file, target, missingDirectory: dirname(target) };
+  return { path: join(directory, basename(target)) };
 }

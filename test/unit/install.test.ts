@@ -285,6 +285,41 @@ describe('install <client> writes through a symbolic link', () => {
     symlinkSync(join(w.home, 'missing-target'), join(w.home, '.cursor'));
     await assert.rejects(installInto({ client: 'cursor', name: 'cf-access', launch: LAUNCH, where: w, dryRun: false, force: false }), (error: Error) => error.name === 'InstallError' && /Could not write .*\.cursor/.test(error.message));
   });
+
+  it('a link to a file not there yet (relative, as dotfiles tools make them) gets its target created, and stays a link', async () => {
+    const w = where();
+    const dotfiles = join(w.home, 'dotfiles', 'codex');
+    mkdirSync(dotfiles, { recursive: true });
+    mkdirSync(w.codexHome, { recursive: true });
+    const link = join(w.codexHome, 'config.toml');
+    symlinkSync(join('..', 'dotfiles', 'codex', 'config.toml'), link);
+    const dry = await installInto({ client: 'codex', name: 'cf-access', launch: LAUNCH, where: w, dryRun: true, force: false });
+    assert.equal(dry.real_file, join(dotfiles, 'config.toml'));
+    assert.deepEqual(readdirSync(dotfiles), [], 'a dry run writes nothing');
+    const outcome = await installInto({ client: 'codex', name: 'cf-access', launch: LAUNCH, where: w, dryRun: false, force: false });
+    assert.equal(outcome.action, 'created');
+    assert.equal(outcome.real_file, join(dotfiles, 'config.toml'));
+    assert.ok(lstatSync(link).isSymbolicLink(), 'the link is still a link');
+    assert.deepEqual(entryIn('codex', 'user', w, join(dotfiles, 'config.toml')), CLIENTS.codex.entry(LAUNCH));
+  });
+
+  it('a link to a file in a directory that does not exist is refused with what to do; nothing is written', async () => {
+    const w = where();
+    const missing = join(w.home, 'dotfiles', 'gemini');
+    const link = join(w.home, '.gemini', 'settings.json');
+    mkdirSync(dirname(link), { recursive: true });
+    symlinkSync(join(missing, 'settings.json'), link);
+    for (const dryRun of [true, false]) {
+      await assert.rejects(installInto({ client: 'gemini', name: 'cf-access', launch: LAUNCH, where: w, dryRun, force: false }), (error: Error & { nextStep?: string }) => {
+        assert.equal(error.name, 'InstallError');
+        assert.equal(error.message, `${link} is a symbolic link to ${join(missing, 'settings.json')}, which does not exist, and neither does its directory ${missing}; nothing was written.`);
+        assert.match(error.nextStep ?? '', new RegExp(`^create ${missing} .*run again.*regular file`));
+        return true;
+      });
+    }
+    assert.ok(lstatSync(link).isSymbolicLink());
+    assert.deepEqual(readdirSync(w.home).sort(), ['.gemini']);
+  });
 });
 
 describe('install <client> masks what it shows, not what it writes', () => {
