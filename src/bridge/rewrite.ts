@@ -1,12 +1,9 @@
 import { redactWith } from '../core/redact.js';
 import type { HeaderMap } from '../http/client.js';
-import { COOKIES_TO_CHECK, CookieNames, RENAMED_COOKIE_MARK } from './cookie-names.js';
+import { ACCESS_COOKIES, COOKIES_TO_CHECK, CookieNames, RENAMED_COOKIE_MARK } from './cookie-names.js';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) and what undici or the proxy sets itself. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'expect']);
-
-/** Access's own session cookie holds a JWT: a credential, never handed to the local client. */
-const ACCESS_COOKIES = new Set(['cf_authorization']);
 
 /** Connection options that name no header (most requests and responses carry only these). */
 const CONNECTION_OPTIONS = new Set(['keep-alive', 'close', 'upgrade']);
