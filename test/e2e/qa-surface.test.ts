@@ -1,0 +1,32 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { resultData, textOf } from '../helpers/harness.js';
+import { e2eSuite } from '../helpers/suite.js';
+
+/**
+ * Findings of a black-box pass over the tool surface, as an agent in a real
+ * client meets them: each test is one sequence of calls that went wrong.
+ */
+
+const suite = e2eSuite({ approval: 'auto' });
+
+const stateOf = (url: string) => new URL(url).searchParams.get('state');
+
+describe('a login cancelled by access_logout', () => {
+  it('is gone at once: status does not list it, and the next access_login starts a new sign-in', async () => {
+    const e = await suite.emulator();
+    const server = await suite.server({ browser: 'ignore' });
+    const first = await server.call('access_login', { url: `${e.appUrl}/`, wait_seconds: 0 });
+    assert.equal(resultData(first).status, 'pending', textOf(first));
+    const out = await server.call('access_logout', { url: `${e.appUrl}/` });
+    assert.match(textOf(out), /login pending for it was cancelled/);
+    const status = await server.call('access_status', {});
+    assert.deepEqual(resultData(status).sessions, [], `the cancelled login is still listed: ${textOf(status)}`);
+    const again = await server.call('access_login', { url: `${e.appUrl}/`, wait_seconds: 0 });
+    assert.notEqual(again.isError, true, textOf(again));
+    assert.equal(resultData(again).status, 'pending', textOf(again));
+    assert.notEqual(stateOf(resultData(again).login_url as string), stateOf(resultData(first).login_url as string), 'the cancelled sign-in link was handed out again');
+    assert.equal(server.browserArgv().length, 2, 'a second browser window for the new sign-in');
+  });
+
+});
