@@ -50,7 +50,8 @@ export async function logout(svc: AccessService, params: { url?: string; all?: b
     const session = svc.store.getSession(key);
     if (!session) {
       const detail = cancelled.length > 0 ? 'No session was stored for the application serving this URL; the login pending for it was cancelled.' : 'No session was stored for the application serving this URL.';
-      const application = key === target.origin ? target.origin + target.pathname.replace(/\/+$/, '') : key;
+      // Nothing known for the host: the URL's path, not a claim about the host-wide application. A cancelled login names its own.
+      const application = key === target.origin && cancelled.length === 0 ? target.origin + target.pathname.replace(/\/+$/, '') : key;
       return { logged_out: [{ host: target.host, application: appLabel(application), revoked: false, detail }] };
     }
     sessions = [session];

@@ -29,4 +29,13 @@ describe('a login cancelled by access_logout', () => {
     assert.equal(server.browserArgv().length, 2, 'a second browser window for the new sign-in');
   });
 
+  it('logging out of a deeper URL names the application whose login it cancelled, not the URL path', async () => {
+    const e = await suite.emulator();
+    const server = await suite.server({ browser: 'ignore' });
+    await server.call('access_login', { url: `${e.appUrl}/`, wait_seconds: 0 });
+    const out = await server.call('access_logout', { url: `${e.appUrl}/reports/q3` });
+    const [entry] = resultData(out).logged_out as Array<{ application: string; detail: string }>;
+    assert.match(entry!.detail, /login pending for it was cancelled/, textOf(out));
+    assert.equal(entry!.application, new URL(e.appUrl).host, textOf(out));
+  });
 });
