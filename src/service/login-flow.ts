@@ -81,7 +81,8 @@ async function beginLogin(
 ): Promise<LoginInProgress> {
   const choice = options.method ?? 'auto';
   const existing = svc.methods.pendingFor(target, allowed(svc, choice));
-  if (existing) return existing;
+  // Joined only when it is for the application this challenge names: a login pending for / is no way into /admin.
+  if (existing && (await challengedApp(svc, target, challenge, existing.key)) === existing.key) return existing;
   if (challenge.style === 'forbidden') throw serviceAuthOnlyError(target, svc.serviceTokens);
   let name: CredentialMethod;
   if (choice === 'auto') {
@@ -102,6 +103,12 @@ async function beginLogin(
   recorded.catch(() => {}); // nobody may be waiting any more
   login.done = recorded;
   return login;
+}
+
+/** The application a challenge names (discovery is cached); `known` when it names none or discovery fails (the login reports that). */
+function challengedApp(svc: AccessService, target: URL, challenge: AccessChallenge, known: AppKey): Promise<AppKey> {
+  if (challenge.style === 'forbidden' || !challenge.resourceMetadataUrl) return Promise.resolve(known);
+  return svc.appOfChallenge(target, challenge).catch(() => known);
 }
 
 /** The method `auto` logs in with for what the application offers (managed OAuth when offered, else cloudflared). */

@@ -39,3 +39,17 @@ describe('a login cancelled by access_logout', () => {
     assert.equal(entry!.application, new URL(e.appUrl).host, textOf(out));
   });
 });
+
+describe('a login pending for / and a first call to a path application', () => {
+  it('access_fetch of /admin/x gets the /admin sign-in, not the link of the pending / login', async () => {
+    const e = await suite.emulator({ pathApps: ['/admin'] });
+    const server = await suite.server({ browser: 'ignore' });
+    const root = await server.call('access_fetch', { url: `${e.appUrl}/`, wait_seconds: 0 });
+    assert.equal(resultData(root).status, 'pending', textOf(root));
+    const admin = await server.call('access_fetch', { url: `${e.appUrl}/admin/x`, wait_seconds: 0 });
+    const data = resultData(admin);
+    assert.equal(data.status, 'pending', textOf(admin));
+    assert.equal(new URL(data.login_url as string).searchParams.get('resource'), `${e.appUrl}/admin`, `signing in there would not open /admin: ${textOf(admin)}`);
+    assert.match(textOf(admin), new RegExp(`${new URL(e.appUrl).host}/admin needs the user to sign in`));
+  });
+});
