@@ -4,7 +4,7 @@ import { AccessError } from '../core/errors.js';
 import { appLabel, type AppKey } from '../auth/app-key.js';
 import type { LoginInProgress, LoginMethod } from '../auth/login-method.js';
 import type { CredentialMethod, LoginChoice } from '../auth/methods.js';
-import { step } from '../core/next-step.js';
+import { cap, step } from '../core/next-step.js';
 import { assertMayLogIn, endsInCoolDown, recordRefusal } from './refusals.js';
 import { serviceAuthOnlyError } from '../auth/service-tokens.js';
 import { sessionKey, type StoredSession } from '../auth/store.js';
@@ -207,7 +207,7 @@ export async function login(
   if (!begun) {
     const { challenge } = await svc.probe(target, hooks.signal);
     if (!challenge) {
-      return { status: 'not_protected', host: target.host, method: 'none', message: `${target.host} did not answer with a Cloudflare Access challenge; no login is needed. ${capitalise(step('fetch', { url: target.href }))} directly.` };
+      return { status: 'not_protected', host: target.host, method: 'none', message: `${target.host} did not answer with a Cloudflare Access challenge; no login is needed. ${cap(step('fetch', { url: target.href }))} directly.` };
     }
     if (params.force) {
       // The user asked: the application the challenge names starts over (its session and an earlier refusal go); no other one does.
@@ -289,6 +289,3 @@ function authenticatedResult(svc: AccessService, target: URL, session: StoredSes
   };
 }
 
-function capitalise(text: string): string {
-  return text.charAt(0).toUpperCase() + text.slice(1);
-}
