@@ -275,7 +275,9 @@ async function buildResult(
   const requested = request.target;
   const pageWarnings = [...redirectNotes, ...content.notes];
   const warnings = [...(warmUp ? [] : svc.takeStoreWarnings()), ...pageWarnings];
-  const page = paginate(content.text, params.start_index ?? 0, params.max_length ?? DEFAULT_MAX_LENGTH);
+  // An image, a binary or a saved file comes back as one sentence of ours, never cut into parts (and the image sent again with each).
+  const described = content.kind === 'image' || content.kind === 'binary' || content.kind === 'saved';
+  const page = described ? paginate(content.text, 0, Math.max(1, content.text.length)) : paginate(content.text, params.start_index ?? 0, params.max_length ?? DEFAULT_MAX_LENGTH);
   const selected: Record<string, string> = {};
   // A site may echo our credential anywhere it controls, not only in the body.
   for (const name of SELECTED_HEADERS) {

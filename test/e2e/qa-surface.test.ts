@@ -73,3 +73,21 @@ describe('sentences the server writes', () => {
     assert.equal(lines.length, 2, textOf(result));
   });
 });
+
+describe('our own description of a body that is not text', () => {
+  for (const [what, path, extra] of [
+    ['an image', '/images/pixel.png', {}],
+    ['a binary', '/files/blob.bin', {}],
+    ['a saved file', '/api/data.json', { save_to: 'out/data.json' }],
+  ] as const) {
+    it(`${what} is described whole, not paged with a start_index to continue at`, async () => {
+      const e = await suite.emulator();
+      const server = await suite.server();
+      const result = await server.call('access_fetch', { url: `${e.appUrl}${path}`, max_length: 5, start_index: 3, ...extra });
+      assert.notEqual(result.isError, true, textOf(result));
+      const text = textOf(result);
+      assert.doesNotMatch(text, /start_index|No more content/, text);
+      assert.match(text, /\n\n(Image \(|Binary content \(|Saved \d+ bytes \()/, text);
+    });
+  }
+});
