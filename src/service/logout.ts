@@ -31,14 +31,14 @@ async function revokeSession(svc: AccessService, session: StoredSession): Promis
 }
 
 /** access_logout: one application (the one serving url) or every one (all). */
-export async function logout(svc: AccessService, params: { url?: string; all?: boolean }): Promise<LogoutResult> {
+export async function logout(svc: AccessService, params: { url?: string; all?: boolean; application?: AppKey }): Promise<LogoutResult> {
   if (!params.all && !params.url) {
     throw new AccessError('invalid_url', 'Logging out needs a URL or all.', `Name the application: ${step('logout', { url: '<url>' })}, or ${step('logout', { all: true })}.`);
   }
   const target = params.all ? undefined : parseTargetUrl(params.url!);
   // The application serving this URL, the most specific one known (with a session or not), worked out before
   // its pending login and refusal are forgotten; other applications on the host keep theirs.
-  const key = target && svc.applicationFor(target);
+  const key = target && (params.application ?? (await svc.servingApplication(target)));
   const cancelled = await cancelPendingLogins(svc, key);
   await forgetRefusals(svc, key);
   let sessions: StoredSession[];

@@ -91,3 +91,19 @@ describe('our own description of a body that is not text', () => {
     });
   }
 });
+
+describe('access_logout of a path application the server has not met yet', () => {
+  it('ends nothing of the host-wide application: Access names /admin as the application serving the URL', async () => {
+    const e = await suite.emulator({ pathApps: ['/admin'] });
+    const server = await suite.server();
+    assert.notEqual((await server.call('access_fetch', { url: `${e.appUrl}/` })).isError, true);
+    const out = await server.call('access_logout', { url: `${e.appUrl}/admin/x` });
+    const [entry] = resultData(out).logged_out as Array<{ application: string; revoked: boolean }>;
+    assert.equal(entry!.application, `${new URL(e.appUrl).host}/admin`, textOf(out));
+    assert.equal(entry!.revoked, false);
+    assert.deepEqual(Object.keys(suite.readStore(server.home).sessions), [e.appUrl], 'the / session is kept');
+    const root = await server.call('access_fetch', { url: `${e.appUrl}/` });
+    assert.notEqual(root.isError, true, textOf(root));
+    assert.equal(server.browserArgv().length, 1, 'no new sign-in to /');
+  });
+});
