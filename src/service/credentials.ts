@@ -34,7 +34,10 @@ export async function credentialHeadersFor(svc: AccessService, url: URL, options
     }
   } else {
     const headers = await svc.credentialsFor(url);
-    if (Object.keys(headers).length > 0) return headers;
+    // A session of a broader application is no credential for a path application known here without one
+    // (its login pending, refused, discovered): that application's own login is joined or started below.
+    const broader = !svc.methods.configuredFor(url) && svc.applicationFor(url) !== key;
+    if (Object.keys(headers).length > 0 && !broader) return headers;
   }
   const { challenge } = await svc.probe(url, options.hooks?.signal);
   if (!challenge) return {};

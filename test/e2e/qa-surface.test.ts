@@ -107,3 +107,20 @@ describe('access_logout of a path application the server has not met yet', () =>
     assert.equal(server.browserArgv().length, 1, 'no new sign-in to /');
   });
 });
+
+describe('access_proxy for a path application whose login is pending', () => {
+  it('says not signed in, with the /admin sign-in link, rather than signed in with the / session', async () => {
+    const e = await suite.emulator({ pathApps: ['/admin'] });
+    const first = await suite.server();
+    assert.notEqual((await first.call('access_fetch', { url: `${e.appUrl}/` })).isError, true);
+    await first.close();
+    const server = await suite.server({ home: first.home, browser: 'ignore' });
+    const pending = await server.call('access_fetch', { url: `${e.appUrl}/admin/x`, wait_seconds: 0 });
+    assert.equal(resultData(pending).status, 'pending', textOf(pending));
+    const proxy = await server.call('access_proxy', { url: `${e.appUrl}/admin/x`, wait_seconds: 0 });
+    const data = resultData(proxy);
+    assert.equal(data.signed_in, false, textOf(proxy));
+    assert.equal(new URL(data.login_url as string).searchParams.get('resource'), `${e.appUrl}/admin`, textOf(proxy));
+    assert.match(data.next_step as string, /\/admin needs the user to sign in|Ask the user/);
+  });
+});
