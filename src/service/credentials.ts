@@ -1,3 +1,4 @@
+import type { AccessChallenge } from '../auth/detect.js';
 import type { AccessService, LoginHooks } from './access-service.js';
 import { loginFor } from './login-flow.js';
 
@@ -20,12 +21,19 @@ export interface CredentialOptions {
 export async function credentialHeadersFor(svc: AccessService, url: URL, options: CredentialOptions): Promise<Record<string, string>> {
   // The application serving the URL (sessions are kept per Access application).
   const key = svc.store.appKeyFor(url);
+  const signal = options.hooks?.signal;
+  let probed: { challenge?: AccessChallenge } | undefined;
   if (options.refused) {
     const current = await svc.credentialsFor(url);
     if (Object.keys(current).length > 0 && JSON.stringify(current) !== JSON.stringify(options.refused)) return current;
     const configured = svc.methods.configuredFor(url);
     if (configured) throw configured.refusedError(url, 401);
-    const session = svc.store.getSession(key);
+    // Refused by the application the session belongs to, or by a path application under it (/admin under /) that
+    // needs its own login: the challenge's metadata says which. Renewing the broader session would not get in.
+    probed = await svc.probe(url, signal);
+    if (!probed.challenge) return {};
+    const named = probed.challenge.style === 'forbidden' ? key : await svc.appOfChallenge(url, probed.challenge).catch(() => key);
+    const session = named === key ? svc.store.getSession(key) : undefined;
     if (session?.refresh_token && (await svc.sessions.refresh(key, session).catch(() => undefined))) {
       const renewed = await svc.credentialsFor(url);
       if (Object.keys(renewed).length > 0) return renewed;
@@ -39,7 +47,7 @@ export async function credentialHeadersFor(svc: AccessService, url: URL, options
     const broader = !svc.methods.configuredFor(url) && svc.applicationFor(url) !== key;
     if (Object.keys(headers).length > 0 && !broader) return headers;
   }
-  const { challenge } = await svc.probe(url, options.hooks?.signal);
+  const { challenge } = probed ?? (await svc.probe(url, signal));
   if (!challenge) return {};
   await loginFor(svc, url, challenge, options.waitSeconds, options.hooks ?? {}, { skipCache: options.refused !== undefined });
   return svc.credentialsFor(url);

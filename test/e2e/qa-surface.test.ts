@@ -124,3 +124,19 @@ describe('access_proxy for a path application whose login is pending', () => {
     assert.match(data.next_step as string, /\/admin needs the user to sign in|Ask the user/);
   });
 });
+
+describe('the local proxy and a path application not signed in yet', () => {
+  it('a request under /admin through the / proxy signs in to /admin (not a renewal of the / session and a 401 passed on)', async () => {
+    const e = await suite.emulator({ pathApps: ['/admin'] });
+    const server = await suite.server();
+    const proxy = await server.call('access_proxy', { url: `${e.appUrl}/` });
+    const base = resultData(proxy).base_url as string;
+    assert.ok(base, textOf(proxy));
+    const response = await fetch(`${base}/admin/reports`);
+    const body = await response.text();
+    // The origin's own answer (it serves nothing there), reached with the /admin credential: not Access's 401.
+    assert.equal(response.status, 404, body);
+    assert.match(body, /Nothing lives at \/admin\/reports/);
+    assert.deepEqual(Object.keys(suite.readStore(server.home).sessions).sort(), [e.appUrl, `${e.appUrl}/admin`]);
+  });
+});
