@@ -61,8 +61,12 @@ export interface LoginMethod {
    * for its host. Undefined when the method holds none there (session methods always).
    */
   configuredHeaders(url: URL): Record<string, string> | undefined;
-  /** Access refused what configuredHeaders sent (HTTP `status`): the error that says so. Never a browser login. */
-  refusedError(url: URL, status: number): AccessError;
+  /**
+   * Access refused what configuredHeaders sent (HTTP `status`): the error that
+   * says so. Never a browser login; `signIn` false: the application lets no
+   * person sign in, so none is offered either.
+   */
+  refusedError(url: URL, status: number, signIn?: boolean): AccessError;
   /** Starts or joins the login for the application `challenge` belongs to. */
   begin(target: URL, challenge: AccessChallenge, options: BeginOptions): Promise<LoginInProgress>;
   /** The login pending in this process (or, where the method shares logins, another one) for the application serving `url`. */

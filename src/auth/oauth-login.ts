@@ -374,7 +374,6 @@ export class OAuthLogin {
         (error: unknown) => this.ended(login, current.state, discovery.metadataUrl, undefined, error),
       )
       .finally(() => lock.release());
-    this.log('info', `Login to ${origin} started; waiting for the browser callback.`);
     return login;
   }
 
@@ -532,6 +531,8 @@ export class OAuthLogin {
       })
       .catch((error: unknown) => this.log('warning', `Could not record the login to ${origin} for a restart: ${(error as Error).message}.`));
     await this.shared.publish({ origin, state: 'pending', authorization_url: authorizationUrl, started_at: startedAt, expires_at: expiresAt });
+    // Before the browser opens: a quick sign-in can complete (and log so) before this login is handed back.
+    this.log('info', `Login to ${origin} started; waiting for the browser callback.`);
     let browser: BrowserResult;
     let confirmTeam: (() => Promise<BrowserResult>) | undefined;
     if (trusted) {

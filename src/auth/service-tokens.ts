@@ -195,12 +195,26 @@ export function serviceTokenSecrets(config: ServiceTokenConfig): string[] {
 const configure = (url: URL) =>
   `set CF_ACCESS_CLIENT_ID, CF_ACCESS_CLIENT_SECRET and CF_ACCESS_SERVICE_TOKEN_HOSTS=${url.host} (or an entry for ${url.host} in the CF_ACCESS_SERVICE_TOKENS file) where cf-access-mcp runs: the env of its entry in your MCP client's config (then restart the client), or your shell for the command line`;
 
-/** Access refused the service token we sent to a listed host: say so, never fall into a browser login. */
-export function serviceTokenRefusedError(url: URL, status: number): AccessError {
+/**
+ * Access refused the service token we sent to a listed host: say so, never
+ * fall into a browser login. `signIn` is false when the application lets no
+ * person sign in (only Service Auth policies): then the token is the one way
+ * in, and logging in as a person is not offered.
+ */
+export function serviceTokenRefusedError(url: URL, status: number, signIn = true): AccessError {
   const how = status >= 300 && status < 400 ? 'redirected to the Access login page' : `answered HTTP ${status}`;
+  const refused = `${url.host} refused the service token: Access ${how} although the configured service token was sent.`;
+  if (!signIn) {
+    return new AccessError(
+      'service_token_refused',
+      `${refused} The application accepts only service tokens (it has only Service Auth policies), so signing in as a person cannot help. No browser login was started.`,
+      `Check the service token: that its client ID (ends in .access) and secret belong together and are current (not rotated, revoked or expired) where cf-access-mcp runs (CF_ACCESS_CLIENT_ID and CF_ACCESS_CLIENT_SECRET, or the entry for ${url.host} in the CF_ACCESS_SERVICE_TOKENS file), ` +
+        `and that the Access application for ${url.host} has a Service Auth policy that includes this service token.`,
+    );
+  }
   return new AccessError(
     'service_token_refused',
-    `${url.host} refused the service token: Access ${how} although the configured service token was sent. No browser login was started.`,
+    `${refused} No browser login was started.`,
     `Check that the Access application for ${url.host} has a Service Auth policy that includes this service token, and that the client ID and secret are current (not rotated, revoked or expired). ` +
       `To log in as a person instead, ${step('login', { url: url.href, method: 'oauth' })} (or method cloudflared).`,
   );
@@ -208,6 +222,14 @@ export function serviceTokenRefusedError(url: URL, status: number): AccessError 
 
 /** An app with only Service Auth policies (403 + cf-access-aud) and no token configured for its host. */
 export function serviceAuthOnlyError(url: URL, config: ServiceTokenConfig): AccessError {
+  if (serviceTokenFor(config, url)) {
+    // A browser login was asked for: the token configured for this host is the only way in.
+    return new AccessError(
+      'authorization_failed',
+      `${url.host} accepts only service tokens (Access answers 403 with cf-access-aud: the application has only Service Auth policies), so a browser login cannot help. A service token is configured for this host.`,
+      `To see whether Access takes it, ${step('login', { url: url.href, method: 'service_token' })}.`,
+    );
+  }
   const unused = config.unused.length ? ` Note: ${config.unused[0]}` : '';
   return new AccessError(
     'service_token_missing',

@@ -10,6 +10,7 @@ import type { Registration } from './registration.js';
 import { longestKeyFor, type AppKey } from './app-key.js';
 import { SessionMethodSchema } from './methods.js';
 import { DirectoryWatch } from './dir-watch.js';
+import { MissingDirectory } from './missing-dir.js';
 
 export type { SessionMethod } from './methods.js';
 
@@ -130,8 +131,8 @@ export class SessionStore {
   /** Opened on the first write (see loadWriter). */
   private conf: Conf<StoreData> | undefined;
   private memory: StoreData | undefined;
-  /** The directory did not exist when the store was opened and has not been created since (see dirStillMissing). */
-  private dirPending = false;
+  /** Set while the directory did not exist when the store was opened and has not been created since (see dirStillMissing). */
+  private missingDir: MissingDirectory | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private cache: { key: string; data: StoreData; seen?: ReturnType<DirectoryWatch['mark']> } | undefined;
   /** Without a working watch: the file was checked (one lstat) in this turn of the event loop, and reads until the next turn reuse that check. */
@@ -152,12 +153,13 @@ export class SessionStore {
     // Nothing is created until something is stored: status, doctor or a mistyped CF_ACCESS_MCP_HOME leave no directory behind.
     const cannot = whyNotCreatable(dir);
     if (cannot) this.degradeToMemory(cannot);
-    else this.dirPending = true;
+    else this.missingDir = new MissingDirectory(dir);
   }
 
   /** Makes the directory private (creating it 0700 when missing) and checks the store file; false when the store fell back to memory. */
   private secureDir(): boolean {
-    this.dirPending = false;
+    this.missingDir?.close();
+    this.missingDir = undefined;
     try {
       // Another user's directory, a link, or a planted store file could feed us sign-in links and sessions.
       const unsafe = securePrivateDir(this.dir) ?? unsafeEntry(this.file, 'file');
@@ -177,14 +179,18 @@ export class SessionStore {
 
   /** Creates the directory now (something is about to be written into it, e.g. a lock); false when the store is memory only. */
   createDir(): boolean {
-    if (this.dirStillMissing()) this.secureDir();
+    if (this.dirStillMissing(true)) this.secureDir();
     return this.persistent;
   }
 
-  /** Still true when the directory did not exist: it is checked once it appears (another process made it) or before the first write. */
-  private dirStillMissing(): boolean {
-    if (!this.dirPending) return false;
-    if (!entryExists(this.dir)) return true;
+  /**
+   * Still true when the directory did not exist: it is checked once it
+   * appears (another process made it) or before the first write. A read asks
+   * the watch (no system call while nothing changed); a write looks `now`.
+   */
+  private dirStillMissing(now = false): boolean {
+    if (!this.missingDir) return false;
+    if (now ? this.missingDir.checkNow() : this.missingDir.stillMissing()) return true;
     this.secureDir();
     return false;
   }
@@ -306,12 +312,14 @@ export class SessionStore {
    * even if the watch's event for it has not been delivered yet.
    */
   revalidate(): void {
+    this.missingDir?.forget();
     this.checkedThisTurn = false;
     if (this.cache) this.cache.seen = undefined;
   }
 
   /** Stops watching the directory (reads then check the file each turn). */
   close(): void {
+    this.missingDir?.close();
     this.watch.close();
   }
 
@@ -345,7 +353,7 @@ export class SessionStore {
   update<T>(mutate: (data: StoreData) => T): Promise<T> {
     const run = async (): Promise<T> => {
       if (this.memory) return mutate(this.memory);
-      if (this.dirStillMissing()) {
+      if (this.dirStillMissing(true)) {
         // A change that changes nothing (logout with nothing stored) creates nothing.
         const data = emptyData();
         const result = mutate(data);

@@ -51,13 +51,16 @@ export async function runInstall(args: string[]): Promise<number> {
     });
     if (values.json) printJson(outcome);
     else {
-      if (outcome.diff) process.stdout.write(outcome.diff);
+      // A patch can end without a newline (jsdiff's does); the message after it starts on its own line.
+      if (outcome.diff) process.stdout.write(outcome.diff.endsWith('\n') ? outcome.diff : `${outcome.diff}\n`);
+      // A user's config kept in a dotfiles repository is written where its link points: name that file too.
+      const file = outcome.real_file ? `${outcome.file} (through a symbolic link: ${outcome.real_file})` : outcome.file;
       const said: Record<typeof outcome.action, string> = {
-        created: `Created ${outcome.file} with the "${name}" server for ${outcome.label} (${outcome.scope} scope).`,
-        added: `Added the "${name}" server to ${outcome.file} (${outcome.label}, ${outcome.scope} scope).`,
-        replaced: `Replaced the "${name}" server in ${outcome.file} (${outcome.label}, ${outcome.scope} scope).`,
-        unchanged: `${outcome.file} already has this "${name}" server.`,
-        refused: `Not changed: ${outcome.file} already has a different "${name}" server (the diff above shows what --force would write).`,
+        created: `Created ${file} with the "${name}" server for ${outcome.label} (${outcome.scope} scope).`,
+        added: `Added the "${name}" server to ${file} (${outcome.label}, ${outcome.scope} scope).`,
+        replaced: `Replaced the "${name}" server in ${file} (${outcome.label}, ${outcome.scope} scope).`,
+        unchanged: `${file} already has this "${name}" server.`,
+        refused: `Not changed: ${file} already has a different "${name}" server (the diff above shows what --force would write).`,
       };
       const what = values['dry-run'] && outcome.action !== 'refused' && outcome.action !== 'unchanged' ? `Would have: ${said[outcome.action]}` : said[outcome.action];
       process.stderr.write(`${what}\nnext step: ${outcome.next_step}\n`);
@@ -65,7 +68,8 @@ export async function runInstall(args: string[]): Promise<number> {
     return outcome.action === 'refused' ? EXIT.failure : EXIT.ok;
   } catch (error) {
     if (error instanceof InstallError || error instanceof ConfigFileError) {
-      process.stderr.write(`error: ${error.message}\nnext step: fix or move the file, then run the command again.\n`);
+      const next = (error instanceof InstallError && error.nextStep) || 'fix or move the file, then run the command again.';
+      process.stderr.write(`error: ${error.message}\nnext step: ${next}\n`);
       return EXIT.failure;
     }
     throw error;

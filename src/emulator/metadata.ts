@@ -6,6 +6,7 @@ export const SERVER_METADATA_PATH = '/.well-known/oauth-authorization-server';
 export const OAUTH_PATHS = {
   authorization: '/cdn-cgi/access/oauth/authorization',
   decision: '/cdn-cgi/access/oauth/authorization/decision',
+  signIn: '/cdn-cgi/access/oauth/authorization/sign-in',
   token: '/cdn-cgi/access/oauth/token',
   registration: '/cdn-cgi/access/oauth/registration',
   revoke: '/cdn-cgi/access/oauth/revoke',

@@ -103,7 +103,17 @@ export async function handleAuthorize(ctx: RequestContext): Promise<void> {
     const requestId = rt.state.addPending(grant);
     return consentPage(ctx, requestId, app.resource, client.client_name ?? client.client_id, redirectUri);
   }
-  approveUnlessDenied(ctx, grant);
+  // Who signs in is not known yet here: Access shows its sign-in page and applies the policy after it.
+  // Auto approval signs in at once, so an admitted user goes straight back; a refused one goes through sign-in first.
+  if (policyDenies(rt, app)) return redirect(ctx, `${rt.teamUrl}${OAUTH_PATHS.signIn}?${new URLSearchParams({ request_id: rt.state.addPending(grant) })}`);
+  approve(ctx, grant);
+}
+
+/** GET of the sign-in step (auto approval): the user has signed in, so the policy applies now. */
+export function handleSignIn(ctx: RequestContext): void {
+  const pending = ctx.rt.state.takePending(ctx.url.searchParams.get('request_id') ?? '');
+  if (!pending) return errorPage(ctx, 'invalid_request', 'The authorization request is unknown or has expired');
+  approveUnlessDenied(ctx, pending);
 }
 
 /** The user signed in; a policy that refuses them gets Access's block page, and the callback never comes. */

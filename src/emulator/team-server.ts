@@ -2,7 +2,7 @@ import { certsDocument, handleLogin } from './classic.js';
 import { enterEndpoint } from './endpoint.js';
 import { sendJson, type RequestContext } from './http-util.js';
 import { OAUTH_PATHS, SERVER_METADATA_PATH, serverMetadata } from './metadata.js';
-import { handleAuthorize, handleDecision } from './oauth-authorize.js';
+import { handleAuthorize, handleDecision, handleSignIn } from './oauth-authorize.js';
 import { handleRegistration } from './oauth-registration.js';
 import { handleRevoke, handleToken } from './oauth-token.js';
 
@@ -23,6 +23,7 @@ const ROUTES: Record<string, Route> = {
   [OAUTH_PATHS.registration]: { method: 'POST', endpoint: 'registration', handle: handleRegistration },
   [OAUTH_PATHS.authorization]: { method: 'GET', endpoint: 'authorize', handle: handleAuthorize },
   [OAUTH_PATHS.decision]: { method: 'POST', endpoint: 'authorize_decision', handle: handleDecision },
+  [OAUTH_PATHS.signIn]: { method: 'GET', endpoint: 'sign_in', handle: handleSignIn },
   [OAUTH_PATHS.token]: { method: 'POST', endpoint: 'token', handle: handleToken },
   [OAUTH_PATHS.revoke]: { method: 'POST', endpoint: 'revoke', handle: handleRevoke },
   '/cdn-cgi/access/certs': {

@@ -52,7 +52,7 @@ export interface EmulatorOptions {
    * `resource` (e.g. ['/admin']): the most specific path wins, a token works for its own only.
    */
   pathApps?: string[];
-  /** Applications whose policy refuses the user: 'app', 'app2' or a path of pathApps ('/admin'). */
+  /** Applications whose policy refuses the user, once signed in (the block page comes after the sign-in step): 'app', 'app2' or a path of pathApps ('/admin'). */
   deny?: string[];
   /**
    * Applications that admit the user at sign-in but refuse every signed-in request (a

@@ -30,9 +30,11 @@ export interface ParsedPage {
   baseHref?: string;
   /** Every `<main>` and `[role=main]`, in document order. */
   mains: HtmlElement[];
-  /** Sum and maximum of the elements' depths: what Readability's (and any tree walk's) work grows with. */
+  /** Sum and maximum of the elements' depths: what a tree walk's work grows with. */
   depthSum: number;
   maxDepth: number;
+  /** Sum of the squares of the elements' depths: what Readability's work grows with on nested markup (see html.ts). */
+  depthSquareSum: number;
 }
 
 export class NestedTooDeepError extends Error {
@@ -44,7 +46,7 @@ export const isText = (node: HtmlNode): node is HtmlText => node.name === '#text
 /** Parses `html`; throws NestedTooDeepError as soon as an element sits deeper than `maxDepth`. */
 export function parseHtml(html: string, maxDepth: number): ParsedPage {
   const root: HtmlElement = { name: '#root', attrs: {}, children: [], parent: undefined };
-  const page: ParsedPage = { root, body: root, mains: [], depthSum: 0, maxDepth: 0 };
+  const page: ParsedPage = { root, body: root, mains: [], depthSum: 0, maxDepth: 0, depthSquareSum: 0 };
   let body: HtmlElement | undefined;
   let current = root;
   let depth = 0;
@@ -83,6 +85,7 @@ export function parseHtml(html: string, maxDepth: number): ParsedPage {
         current = element;
         if (++depth > maxDepth) throw new NestedTooDeepError(`elements nested more than ${maxDepth} deep`);
         page.depthSum += depth;
+        page.depthSquareSum += depth * depth;
         if (depth > page.maxDepth) page.maxDepth = depth;
         if (name === 'main' || attrs.role === 'main') page.mains.push(element);
         else if (name === 'body') body ??= element;

@@ -17,15 +17,23 @@ export interface ReadableHtml {
 }
 
 /**
- * Readability's work grows with the sum of every element's depth (11 KB of
- * nested <div>s kept it busy for 10 s, 55 KB for 5 minutes). Past the first
- * budget the page skips Readability (the body minus navigation is used); past
- * the second it is returned as served. Real pages stay far below both (a long
- * article: some tens of thousands). Past MAX_DEPTH the parser stops at once
- * (linkedom took 11 s to build 100,000 nested <div>s; Readability runs only on
- * pages within it): that also bounds the Markdown walk's recursion.
+ * Readability's work on nested markup grows with the sum of the squares of the
+ * elements' depths (its cleaning step reads the text of every block below each
+ * block: on a chain, the cube of its depth). 8 KB of 700 nested <div>s sums to
+ * 118 million and kept it busy for 6 s; the documentation pages of test/corpus
+ * (up to 250 KB) stay under 1 million. Past READABILITY_NESTING_BUDGET the page
+ * skips Readability (the body minus navigation is used): a chain of some 300
+ * elements, under a second. So does a page whose sum of depths (its elements
+ * times their mean depth; the corpus: under 80,000) is past
+ * READABILITY_SIZE_BUDGET: a flat page of some 100,000 elements, where
+ * Readability's time per element alone makes seconds. Past
+ * CONVERSION_DEPTH_BUDGET (what our own walk grows with) the page is returned
+ * as served. Past MAX_DEPTH the parser stops at once (linkedom took 11 s to
+ * build 100,000 nested <div>s; Readability runs only on pages within it): that
+ * also bounds the Markdown walk's recursion.
  */
-const READABILITY_DEPTH_BUDGET = 300_000;
+const READABILITY_NESTING_BUDGET = 10_000_000;
+const READABILITY_SIZE_BUDGET = 300_000;
 const CONVERSION_DEPTH_BUDGET = 5_000_000;
 const MAX_DEPTH = 1_000;
 
@@ -79,7 +87,7 @@ async function convertPage(html: string, format: 'markdown' | 'text', pageUrl: U
   let content: Content | undefined;
   const main = markedMain(page);
   if (main) content = { root: main, skip: mainChrome };
-  else if (page.depthSum <= READABILITY_DEPTH_BUDGET) {
+  else if (readabilityAffordable(page)) {
     if (!readability) return undefined;
     const article = await readabilityArticle(html, pageUrl).catch(() => undefined);
     const root = article ? parse(article.html).root : undefined;
@@ -95,6 +103,8 @@ async function convertPage(html: string, format: 'markdown' | 'text', pageUrl: U
   const markdown = toMarkdown(content.root, { base, skip: content.skip, inTable: false, indents: 0 });
   return { text: withTitle(markdown, title, (t) => `# ${t}`), title };
 }
+
+const readabilityAffordable = (page: ParsedPage) => page.depthSquareSum <= READABILITY_NESTING_BUDGET && page.depthSum <= READABILITY_SIZE_BUDGET;
 
 function parse(html: string): ParsedPage {
   try {

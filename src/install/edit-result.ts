@@ -6,8 +6,6 @@ export interface MergedConfig {
   existing?: unknown;
   /** The whole new text (equal to the old one when the entry is already there). */
   text: string;
-  /** Secret values anywhere in the file before or after (see secretValues), masked in everything shown. */
-  secrets: string[];
 }
 
 export class ConfigFileError extends Error {
@@ -40,20 +38,4 @@ export function withoutEntry(root: Record<string, unknown>, path: string[]): unk
     if (node && typeof node === 'object' && Object.keys(node).length === 0) delete holder[path[depth - 1]!];
   }
   return copy;
-}
-
-/** Keys whose string values are credentials: env variables (CF_ACCESS_CLIENT_SECRET, GITHUB_TOKEN, API_KEY…) and headers (Authorization). */
-const SECRET_KEY = /secret|token|passw|pwd|api[-_]?key|credential|private|auth|cookie/i;
-
-/** Every string held under a secret-looking key in these documents, longest first (for redactWith). */
-export function secretValues(...roots: unknown[]): string[] {
-  const found = new Set<string>();
-  const walk = (node: unknown, key: string): void => {
-    if (typeof node === 'string') {
-      if (SECRET_KEY.test(key) && node.length >= 8) found.add(node);
-    } else if (Array.isArray(node)) node.forEach((item) => walk(item, key));
-    else if (node && typeof node === 'object') for (const [k, v] of Object.entries(node)) walk(v, k);
-  };
-  for (const root of roots) walk(root, '');
-  return [...found].sort((a, b) => b.length - a.length);
 }

@@ -9,7 +9,7 @@
  * everything else unchanged.
  */
 import { findNodeAtLocation, parse, parseTree, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser';
-import { ConfigFileError, sameEntry, secretValues, valueAt, withoutEntry, type MergedConfig } from './edit-result.js';
+import { ConfigFileError, sameEntry, valueAt, withoutEntry, type MergedConfig } from './edit-result.js';
 
 const PARSE_OPTIONS = { allowTrailingComma: true, disallowComments: false };
 
@@ -101,7 +101,7 @@ export function mergeJsonEntry(withBom: string, file: string, container: string[
   const path = [...container, name];
   const root = parseJsonConfig(text, file);
   const existing = valueAt(root, path);
-  if (existing !== undefined && sameEntry(existing, entry)) return { existing, text: withBom, secrets: secretValues(root) };
+  if (existing !== undefined && sameEntry(existing, entry)) return { existing, text: withBom };
 
   const source = text.trim() === '' ? '{}\n' : text;
   const tree = parseTree(source, [], PARSE_OPTIONS)!;
@@ -125,5 +125,5 @@ export function mergeJsonEntry(withBom: string, file: string, container: string[
   if (!sameEntry(valueAt(after, path), entry) || !sameEntry(withoutEntry(after, path), withoutEntry(root, path))) {
     throw new ConfigFileError(`${file} could not be edited without changing more than the "${name}" entry; it was left unchanged. Add the entry by hand (see mcp.json.example).`);
   }
-  return { existing, text: bom + merged, secrets: secretValues(root, after) };
+  return { existing, text: bom + merged };
 }

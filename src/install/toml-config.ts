@@ -7,7 +7,7 @@
  * result holds our entry and everything else unchanged.
  */
 import { parse, stringify, TomlError } from 'smol-toml';
-import { ConfigFileError, sameEntry, secretValues, valueAt, withoutEntry, type MergedConfig } from './edit-result.js';
+import { ConfigFileError, sameEntry, valueAt, withoutEntry, type MergedConfig } from './edit-result.js';
 
 const HEADER = /^\s*\[\[?([^\]]*)\]\]?\s*(?:#.*)?$/;
 
@@ -41,7 +41,7 @@ export function mergeTomlEntry(text: string, file: string, container: string[], 
   const path = [...container, name];
   const before = parseToml(text, file);
   const existing = valueAt(before, path);
-  if (existing !== undefined && sameEntry(existing, entry)) return { existing, text, secrets: secretValues(before) };
+  if (existing !== undefined && sameEntry(existing, entry)) return { existing, text };
 
   const lines = text.split(/\r?\n/);
   const eol = text.includes('\r\n') ? '\r\n' : '\n';
@@ -84,7 +84,7 @@ export function mergeTomlEntry(text: string, file: string, container: string[], 
     throw cannotEdit;
   }
   if (!sameEntry(valueAt(after, path), entry) || !sameEntry(withoutEntry(after, path), withoutEntry(before, path))) throw cannotEdit;
-  return { existing, text: merged, secrets: secretValues(before, after) };
+  return { existing, text: merged };
 }
 
 /** The comment lines (with blank lines between them) at the end of `lines`. */

@@ -1,4 +1,5 @@
 import type { AccessChallenge } from '../auth/detect.js';
+import { configuredRefusal } from './configured-refusal.js';
 import type { AccessService, LoginHooks } from './access-service.js';
 import { loginFor } from './login-flow.js';
 
@@ -27,7 +28,7 @@ export async function credentialHeadersFor(svc: AccessService, url: URL, options
     const current = await svc.credentialsFor(url);
     if (Object.keys(current).length > 0 && JSON.stringify(current) !== JSON.stringify(options.refused)) return current;
     const configured = svc.methods.configuredFor(url);
-    if (configured) throw configured.refusedError(url, 401);
+    if (configured) throw await configuredRefusal(svc, configured, url, 401, undefined, signal);
     // Refused by the application the session belongs to, or by a path application under it (/admin under /) that
     // needs its own login: the challenge's metadata says which. Renewing the broader session would not get in.
     probed = await svc.probe(url, signal);

@@ -19,6 +19,7 @@ import { RefreshRefusedError } from '../auth/sessions.js';
 import { sessionKey, type StoredSession } from '../auth/store.js';
 import { arg, cap, step } from '../core/next-step.js';
 import { policyDenied, recordRefusal } from './refusals.js';
+import { configuredRefusal } from './configured-refusal.js';
 import type { AuthMethod, FetchResult } from './results.js';
 
 export interface FetchParams {
@@ -160,7 +161,7 @@ export async function fetchThroughAccess(svc: AccessService, params: FetchParams
       // Never a browser login here: only a user session from an explicit login may still get in.
       configuredRefused.add(origin);
       if (await svc.sessions.usable(svc.store.appKeyFor(finalUrl))) continue;
-      throw configured.refusedError(finalUrl, response.status);
+      throw await configuredRefusal(svc, configured, finalUrl, response.status, challenge!, hooks.signal);
     }
     // The application whose session we sent, and the one that answered: a path under another application needs its own login.
     const sentKey = followed.credentialHeaders.length > 0 ? svc.store.appKeyFor(finalUrl) : undefined;
@@ -186,7 +187,7 @@ export async function fetchThroughAccess(svc: AccessService, params: FetchParams
       }
     }
     const configuredHere = svc.methods.configuredFor(finalUrl);
-    if (configuredHere) throw configuredHere.refusedError(finalUrl, response.status);
+    if (configuredHere) throw await configuredRefusal(svc, configuredHere, finalUrl, response.status, challenge!, hooks.signal);
     if (loggedIn.has(challengedKey)) throw await refused(svc, challengedKey, svc.store.getSession(challengedKey), { status: response.status, challenge: challenge! });
     if (loginsThisCall > 0) {
       // At most one browser login per call.

@@ -7,6 +7,7 @@ import type { CredentialMethod, LoginChoice } from '../auth/methods.js';
 import { cap, step } from '../core/next-step.js';
 import { assertMayLogIn, endsInCoolDown, recordRefusal } from './refusals.js';
 import { serviceAuthOnlyError } from '../auth/service-tokens.js';
+import { configuredRefusal } from './configured-refusal.js';
 import { sessionKey, type StoredSession } from '../auth/store.js';
 import { sessionState } from '../auth/sessions.js';
 import { parseTargetUrl } from '../core/url-policy.js';
@@ -172,7 +173,7 @@ async function checkConfigured(svc: AccessService, method: LoginMethod, target: 
         `Configure the ${method.label} for ${finalUrl.host} too if the same one should go there, or ${step('login', { url: finalUrl.origin })}.`,
       );
     }
-    throw await method.begin(finalUrl, challenge, { ...noLogin, status }).then(() => method.refusedError(finalUrl, status));
+    throw await configuredRefusal(svc, method, finalUrl, status, challenge, signal);
   }
   return {
     status: 'authenticated',

@@ -158,8 +158,8 @@ export class ServiceTokenMethod implements LoginMethod {
     return token ? serviceTokenHeaders(token, this.config.header) : undefined;
   }
 
-  refusedError(url: URL, status: number): AccessError {
-    return serviceTokenRefusedError(url, status);
+  refusedError(url: URL, status: number, signIn = true): AccessError {
+    return serviceTokenRefusedError(url, status, signIn);
   }
 
   /** Immediate: there is no login to run. It says why the configured token does not get in (refused, or none for this host). */

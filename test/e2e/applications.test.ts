@@ -84,7 +84,7 @@ describe('two Access applications on one host', () => {
 });
 
 describe('policy denials end with one clear result and no second browser', () => {
-  it('denied at authorization: the pending login says what the block page means, and the next call opens no second browser', async () => {
+  it('denied after signing in, in the browser: the pending login says what the block page means, and the next call opens no second browser', async () => {
     const e = await emulatorWith({ deny: ['/admin'] });
     const server = await serverOn();
     const first = await server.call('access_fetch', { url: `${e.appUrl}/admin`, wait_seconds: 2 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { CLIENTS } from '../../src/install/clients.js';
@@ -68,6 +68,114 @@ describe('cf-access-mcp install', () => {
         if (flags.includes('--json')) assert.ok(JSON.stringify((JSON.parse(run.stdout.toString('utf8')) as { existing: unknown }).existing).includes('[redacted]'));
       }
     }
+  });
+
+  it('masks credentials wherever they stand: arguments, URLs, commented-out lines, short values, a whole env and headers; the file keeps them', async () => {
+    // Each a credential the old masking (values under secret-looking keys, 8 characters or more) printed.
+    const secrets = {
+      argToken: 'ghp_ArgumentToken0123456789abcdefAB',
+      flagEquals: 'flagEqualsValue42',
+      urlKey: 'urlQueryKey0042',
+      urlPassword: 'userinfoPass77',
+      dbPassword: 'dbPw0099',
+      commentToken: 'ghp_CommentedOut0123456789abcdefAB',
+      commentPassword: 'commentPw55',
+      shortSecret: 'Qz7xw',
+      slack: 'xoxb-2400-1234-AbCdEfGhIj',
+      plainEnv: 'plainEnvValue31',
+      header: 'X9hdrV4lue',
+    };
+    const home = tempHome('cfam-install-cli-');
+    mkdirSync(join(home, '.gemini'));
+    // Every neighbour and comment within the diff's three context lines of our entry.
+    const gemini = `{
+  "mcpServers": {
+    "chat": {"command": ["slack-mcp", "${secrets.slack}"], "env": {"API_KEY": "${secrets.shortSecret}"}},
+    // "env": {"GITHUB_TOKEN": "${secrets.commentToken}"},
+    /* old: --password ${secrets.commentPassword} */
+    "cf-access": {"command": "old", "env": {"CF_ACCESS_MCP_TEAMS": "myteam.cloudflareaccess.com", "CF_ACCESS_CLIENT_SECRET": "${secrets.shortSecret}"}},
+    "gh": {"command": "gh-mcp", "args": ["--token", "${secrets.argToken}", "--api-key=${secrets.flagEquals}", "https://api.example.com/mcp?api_key=${secrets.urlKey}"]},
+    "db": {"command": "db-mcp", "args": ["https://me:${secrets.urlPassword}@db.example.com/"], "env": {"DATABASE_URL": "postgres://u:${secrets.dbPassword}@h/db", "REGION": "${secrets.plainEnv}"}, "headers": {"X-Custom": "${secrets.header}"}}
+  }
+}
+`;
+    writeFileSync(join(home, '.gemini', 'settings.json'), gemini);
+    mkdirSync(join(home, '.codex'));
+    // The old entry's header is written quoted, so it changes and the three lines above it are context.
+    const codex = `[mcp_servers.gh]
+args = ["--token", '${secrets.argToken}', "--api-key=${secrets.flagEquals}", "https://api.example.com/?token=${secrets.urlKey}"] # args = ["--password", "${secrets.commentPassword}"]
+env = { DATABASE_URL = "postgres://u:${secrets.dbPassword}@h/db", REGION = "${secrets.plainEnv}", API_KEY = "${secrets.shortSecret}" } # GITHUB_TOKEN = "${secrets.commentToken}"
+http_headers = { X-Custom = "${secrets.header}", X-Other = "https://me:${secrets.urlPassword}@db.example.com/" }
+[mcp_servers."cf-access"]
+command = ["slack-mcp", "${secrets.slack}"]
+
+[mcp_servers."cf-access".env]
+CF_ACCESS_MCP_TEAMS = "myteam.cloudflareaccess.com"
+CF_ACCESS_CLIENT_SECRET = "${secrets.shortSecret}"
+`;
+    writeFileSync(join(home, '.codex', 'config.toml'), codex);
+    for (const client of ['gemini', 'codex']) {
+      for (const flags of [['--force', '--dry-run'], ['--force', '--dry-run', '--json'], ['--json']]) {
+        const run = await runCli(['install', client, ...flags], env(home));
+        const stdout = run.stdout.toString('utf8');
+        const shown = stdout + run.stderr;
+        for (const [what, secret] of Object.entries(secrets)) assert.ok(!shown.includes(secret), `${client} ${flags.join(' ')} printed ${what}:\n${shown}`);
+        const diff = flags.includes('--json') ? (JSON.parse(stdout) as { diff: string }).diff : stdout;
+        if (flags.includes('--force')) {
+          assert.match(diff, /CF_ACCESS_MCP_TEAMS"? *[:=] *"myteam\.cloudflareaccess\.com"/, `our non-secret setting stays readable:\n${diff}`);
+          assert.match(diff, /"--token", "\[redacted\]"/, `a masked value keeps its line:\n${diff}`);
+          assert.match(diff, /postgres:\/\/u:\[redacted\]@h\/db|DATABASE_URL"? *[:=] *"\[redacted\]"/, diff);
+          assert.match(diff, /(?:\/\/|#) .*GITHUB_TOKEN.*\[redacted\]/, `the commented-out line is shown, masked:\n${diff}`);
+        } else {
+          assert.equal(run.code, 1, 'refused without --force');
+          assert.ok(JSON.stringify((JSON.parse(stdout) as { existing: unknown }).existing).includes('[redacted]'));
+        }
+      }
+    }
+    assert.equal(readFileSync(join(home, '.gemini', 'settings.json'), 'utf8'), gemini, 'nothing written in a dry run');
+    assert.equal((await runCli(['install', 'codex', '--force'], env(home))).code, 0);
+    const written = readFileSync(join(home, '.codex', 'config.toml'), 'utf8');
+    for (const secret of Object.values(secrets).filter((s) => s !== secrets.slack)) assert.ok(written.includes(secret), `the file keeps ${secret}`);
+  });
+
+  it('a project config that is a symbolic link (file or directory) is refused, read and written through never; a user config link is followed and named', async () => {
+    const home = tempHome('cfam-install-cli-');
+    const project = tempHome('cfam-install-project-');
+    const elsewhere = tempHome('cfam-install-elsewhere-');
+    const target = join(elsewhere, 'authorized.json');
+    const original = '{"mcpServers": {"gh": {"command": "gh", "env": {"GITHUB_TOKEN": "ghp_ElsewhereSecret0123456789abcd"}}}}\n';
+    writeFileSync(target, original);
+    symlinkSync(target, join(project, '.mcp.json'));
+    mkdirSync(join(elsewhere, 'dot-vscode'));
+    symlinkSync(join(elsewhere, 'dot-vscode'), join(project, '.vscode'));
+    for (const [client, link, real] of [
+      ['claude-code', join(project, '.mcp.json'), target],
+      ['vscode', join(project, '.vscode'), join(elsewhere, 'dot-vscode')],
+    ] as const) {
+      for (const flags of [[], ['--dry-run'], ['--force', '--json']]) {
+        const run = await runCli(['install', client, '--scope', 'project', ...flags], env(home), project);
+        assert.equal(run.code, 1, run.stderr);
+        assert.equal(run.stdout.toString('utf8'), '', 'no diff of the file the link points to');
+        assert.ok(run.stderr.includes(`${link} is a symbolic link to ${realpathSync(real)}`), run.stderr);
+        assert.match(run.stderr, /next step: replace .* with a regular (file|directory).*--scope user/);
+        assert.doesNotMatch(run.stderr, /ElsewhereSecret/);
+      }
+    }
+    assert.equal(readFileSync(target, 'utf8'), original, 'the file the link points to is unchanged');
+    assert.ok(lstatSync(join(project, '.mcp.json')).isSymbolicLink());
+    assert.equal(existsSync(join(elsewhere, 'dot-vscode', 'mcp.json')), false, 'nothing written through the linked directory');
+
+    // User scope: a dotfiles link is followed, and the output names the file written.
+    const dotfiles = tempHome('cfam-install-dotfiles-');
+    writeFileSync(join(dotfiles, 'gemini.json'), '{}\n');
+    mkdirSync(join(home, '.gemini'));
+    symlinkSync(join(dotfiles, 'gemini.json'), join(home, '.gemini', 'settings.json'));
+    const user = await runCli(['install', 'gemini'], env(home), project);
+    assert.equal(user.code, 0, user.stderr);
+    assert.ok(user.stderr.includes(`${join(home, '.gemini', 'settings.json')} (through a symbolic link: ${realpathSync(join(dotfiles, 'gemini.json'))})`), user.stderr);
+    assert.match(readFileSync(join(dotfiles, 'gemini.json'), 'utf8'), /"cf-access"/);
+    const json = JSON.parse((await runCli(['install', 'gemini', '--json'], env(home), project)).stdout.toString('utf8')) as { real_file?: string };
+    assert.equal(json.real_file, realpathSync(join(dotfiles, 'gemini.json')));
   });
 
   it('usage errors: unknown client, a scope the client does not have', async () => {

@@ -137,6 +137,15 @@ describe('cf-access-mcp CLI', () => {
     assert.match(empty.stdout, /No stored sessions\./);
   });
 
+  it('--verbose tells the login in the order it happened: started, then logged in (a quick browser used to finish first)', async () => {
+    const login = await cli(['login', `${emulator.appUrl}/`, '--verbose'], cliEnv(tempHome(), 'approve'));
+    assert.equal(login.code, 0, login.stderr);
+    const started = login.stderr.indexOf('info: Login to ');
+    const loggedIn = login.stderr.indexOf('info: Logged in to ');
+    assert.ok(started >= 0 && loggedIn >= 0, login.stderr);
+    assert.ok(started < loggedIn, login.stderr);
+  });
+
   it('fetch signs in on the way when there is no session yet', async () => {
     const env = cliEnv(tempHome(), 'approve');
     const run = await cli(['fetch', `${emulator.app2Url}/api/data.json`], env);

@@ -52,7 +52,7 @@ before(async () => {
 
 beforeEach(() => {
   emulator.setFault(null);
-  Object.assign(emulator.options, { mode: 'managed', redirectHosts: 'both', clockSkewSeconds: 0, registrableGrants: ['authorization_code', 'refresh_token'] });
+  Object.assign(emulator.options, { mode: 'managed', redirectHosts: 'both', clockSkewSeconds: 0, registrableGrants: ['authorization_code', 'refresh_token'], deny: [] });
 });
 
 after(async () => {
@@ -123,6 +123,15 @@ describe('cf-access-mcp doctor', () => {
       assert.equal(named(findings, expected).level, level);
     });
   }
+
+  it('an application whose policy refuses the user: the sign-in still starts (Access refuses only once someone signs in), no redirect URI blamed', async () => {
+    emulator.options.deny = ['app'];
+    const { code, findings } = await doctor(`${emulator.appUrl}/`);
+    assert.equal(named(findings, 'resource_accepted').level, 'ok');
+    assert.equal(findings.find((f) => f.name === 'authorize_refused'), undefined);
+    assert.ok(findings.every((f) => f.level !== 'fail'), JSON.stringify(findings.filter((f) => f.level === 'fail')));
+    assert.equal(code, 0);
+  });
 
   it('an unprotected URL → not_protected', async () => {
     const { code, findings } = await doctor(`${emulator.plainUrl}/`);

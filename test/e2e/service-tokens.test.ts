@@ -6,6 +6,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { REPORT_SENTENCE, type Emulator, type LogEntry } from '../../src/emulator/index.js';
 import { cleanupHomes, startEmulator, tempHome, TestServer, textOf, resultData } from '../helpers/harness.js';
 import { assertNoSecretsLeaked } from '../helpers/leaks.js';
+import { cliEnv, runCliText } from '../helpers/cli-run.js';
 
 /**
  * Issue 4, service tokens, end to end over stdio against the emulator: a
@@ -168,6 +169,38 @@ describe('a refused service token', () => {
       emulator.options.strictServiceTokens = false;
       emulator.options.mode = 'service-auth-only';
     }
+  });
+
+  it('on an application that accepts only service tokens, says to check the token and the policy, and offers no browser login (tools and CLI)', async () => {
+    const server = await startServer({ env: tokenEnv(WRONG_SECRET) });
+    const checkToken = (text: string, what: string) => {
+      assert.match(text, /refused the service token/, what);
+      assert.match(text, /accepts only service tokens/, what);
+      assert.match(text, /client ID \(ends in \.access\) and secret belong together/, what);
+      assert.match(text, /has a Service Auth policy that includes this service token/, what);
+      assert.doesNotMatch(text, /oauth|cloudflared|as a person instead/i, `${what} offered a browser login: ${text}`);
+    };
+    const fetched = await server.call('access_fetch', { url: `${emulator.appUrl}/`, wait_seconds: 0 });
+    assert.equal(fetched.isError, true);
+    checkToken(textOf(fetched), 'access_fetch');
+    const login = await server.call('access_login', { url: `${emulator.appUrl}/` });
+    assert.equal(login.isError, true);
+    checkToken(textOf(login), 'access_login');
+    // Asked for OAuth anyway: the app has none, and the token is the way in.
+    const oauth = await server.call('access_login', { url: `${emulator.appUrl}/`, method: 'oauth' });
+    assert.equal(oauth.isError, true);
+    assert.match(textOf(oauth), /accepts only service tokens \([^)]*\), so a browser login cannot help\. A service token is configured for this host/);
+    assert.match(textOf(oauth), /call access_login with url: \S+, method: service_token/);
+    assert.deepEqual(server.browserOpens(), []);
+
+    const env = cliEnv(tempHome(), 'none', tokenEnv(WRONG_SECRET));
+    for (const args of [['fetch', `${emulator.appUrl}/`], ['login', `${emulator.appUrl}/`]]) {
+      const run = await runCliText(args, env);
+      assert.equal(run.code, 3, run.stderr);
+      checkToken(run.stderr, `cf-access-mcp ${args[0]}`);
+      assert.ok(!(run.stderr + run.stdout).includes(WRONG_SECRET));
+    }
+    assert.equal(emulator.requests({ endpoint: 'authorize' }).length, 0);
   });
 
   it('lets a call that asks for a browser login have one, and fetches with that session afterwards', async () => {

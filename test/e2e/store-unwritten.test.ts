@@ -65,4 +65,18 @@ describe('a store directory that does not exist', () => {
     assert.equal(mode(home), 0o700);
     assert.equal(mode(join(home, 'store.json')), 0o600);
   });
+
+  it('a server that started before it existed uses the session a CLI login stored in it later (another process made it)', async () => {
+    const e = await suite.emulator();
+    const { root, home } = missingHome();
+    const server = await suite.server({ home, browser: 'none' });
+    assert.equal((await server.call('access_status', {})).isError, undefined);
+    assert.equal(existsSync(root), false);
+
+    const login = await runCliText(['login', `${e.appUrl}/`], cliEnv(home, 'approve'));
+    assert.equal(login.code, 0, login.stderr);
+    suite.readStore(home);
+    // No browser for the server: only the session the CLI stored gets it in.
+    assertContent(await server.call('access_fetch', { url: `${e.appUrl}/` }));
+  });
 });

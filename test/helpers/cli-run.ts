@@ -25,8 +25,8 @@ export function cliEnv(home: string, browser: 'approve' | 'ignore' | 'none', ext
   };
 }
 
-export function startCli(args: string[], env: NodeJS.ProcessEnv): ChildProcessWithoutNullStreams {
-  return spawn(process.execPath, [SERVER_ENTRY, ...args], { env, stdio: 'pipe' });
+export function startCli(args: string[], env: NodeJS.ProcessEnv, cwd?: string): ChildProcessWithoutNullStreams {
+  return spawn(process.execPath, [SERVER_ENTRY, ...args], { env, stdio: 'pipe', ...(cwd ? { cwd } : {}) });
 }
 
 export function finishCli(child: ChildProcessWithoutNullStreams, input = ''): Promise<CliRun> {
@@ -46,8 +46,9 @@ export function finishCli(child: ChildProcessWithoutNullStreams, input = ''): Pr
   });
 }
 
-export function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<CliRun> {
-  return finishCli(startCli(args, env));
+/** `cwd`: the directory it runs in (a project, for `install --scope project`). */
+export function runCli(args: string[], env: NodeJS.ProcessEnv, cwd?: string): Promise<CliRun> {
+  return finishCli(startCli(args, env, cwd));
 }
 
 /** `runCli` with stdout as text. */

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import { convertBody, type ConvertOptions } from '../../src/http/convert.js';
 import { converterWorkerCount } from '../../src/http/convert-pool.js';
-import { slowPage, smallUnmarkedPage } from '../helpers/slow-pages.js';
+import { SLOW_PAGE_LAST_ENTRY, slowPage, smallUnmarkedPage } from '../helpers/slow-pages.js';
 
 /**
  * Issue 16: a slow page (one that keeps Readability busy for most of the
@@ -34,7 +34,7 @@ describe('the conversion pool: a slow page does not hold up the others', () => {
 
     const done = await slow;
     assert.deepEqual(finished, ['small', 'slow']);
-    assert.match(done.text, /Words at the bottom of a deep page/);
+    assert.ok(done.text.includes(`[${SLOW_PAGE_LAST_ENTRY}](https://docs.example/files/${SLOW_PAGE_LAST_ENTRY})`), done.text.slice(-300));
     assert.equal(done.notes, undefined);
     // Idle again: the second worker is ended, one stays warm.
     await eventually(() => converterWorkerCount() === 1);
@@ -48,7 +48,7 @@ describe('the conversion pool: a slow page does not hold up the others', () => {
     const small = convertBody(smallUnmarkedPage('Meanwhile'), 'text/html', 'markdown', { ...OPTIONS, budgetMs: 60_000 });
     const [late, meanwhile] = await Promise.all([slow, small]);
     assert.match(late.notes?.join(' ') ?? '', /not converted to markdown: converting it took longer than the 1500 ms budget \(CF_ACCESS_MCP_CONVERT_BUDGET_MS\)\. It is shown as served \(HTML\)/);
-    assert.match(late.text, /^<html><body><div><div>/);
+    assert.ok(late.text.startsWith('<html><body><div><a href="/files/entry-0.html">'), late.text.slice(0, 100));
     assert.match(meanwhile.text, /^# Meanwhile\n/);
     assert.equal(meanwhile.notes, undefined);
     // The slow page's worker was ended; the next pages convert all the same.

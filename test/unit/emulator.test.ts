@@ -1011,14 +1011,21 @@ describe('emulator: several applications on one host, and policy denials', () =>
     });
   });
 
-  it('deny policy: block page at authorization, refresh refused, 403 block page with Access headers, custom deny URL', async () => {
+  it('deny policy: block page after the sign-in (not at the authorization endpoint, which knows no user yet), refresh refused, 403 block page with Access headers, custom deny URL', async () => {
     await withEmulator({ pathApps: ['/admin'] }, async (e) => {
       const { clientId, tokens } = await login(e, `${e.appUrl}/admin`);
       e.options.deny = ['/admin'];
       const { challenge } = pkce();
-      const blocked = await authorize(e, { clientId: await registerClient(e), challenge, resource: `${e.appUrl}/admin` });
+      const authorization = await authorize(e, { clientId: await registerClient(e), challenge, resource: `${e.appUrl}/admin`, state: 's1' });
+      assert.equal(authorization.status, 302, 'the sign-in starts');
+      const signIn = new URL(authorization.headers.get('location')!);
+      assert.equal(signIn.origin, e.teamUrl);
+      assert.ok(!signIn.href.startsWith(REDIRECT_URI), 'no code and no error for the client before anyone signed in');
+      const blocked = await get(signIn.href);
       assert.equal(blocked.status, 403);
       assert.match(await blocked.text(), /That account does not have access/);
+      assert.equal(blocked.headers.get('location'), null, 'the callback never comes');
+      assert.equal((await get(signIn.href)).status, 400, 'each sign-in is used once');
       const refused = await refresh(e, clientId, tokens.refresh_token!);
       assert.equal(refused.status, 400);
       assert.equal(await errorOf(refused), 'access_denied');

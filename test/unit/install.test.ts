@@ -286,3 +286,98 @@ describe('install <client> writes through a symbolic link', () => {
     await assert.rejects(installInto({ client: 'cursor', name: 'cf-access', launch: LAUNCH, where: w, dryRun: false, force: false }), (error: Error) => error.name === 'InstallError' && /Could not write .*\.cursor/.test(error.message));
   });
 });
+
+describe('install <client> masks what it shows, not what it writes', () => {
+  const install = (w: Where, client: ClientId, extra: Partial<Parameters<typeof installInto>[0]> = {}) =>
+    installInto({ client, name: 'cf-access', launch: LAUNCH, where: w, dryRun: false, force: true, ...extra });
+
+  /** Each case: a neighbour line within the diff's context (right before our entry), and the credential it must not show. */
+  const CASES: Array<[string, string, string]> = [
+    ['a token after --token in args', '"gh": {"command": "gh", "args": ["--token", "ghp_ArgToken0123456789abcdef"]},', 'ghp_ArgToken0123456789abcdef'],
+    ['--api-key=value', '"gh": {"command": "gh", "args": ["--api-key=flagValue99"]},', 'flagValue99'],
+    ['a token-shaped argument', '"chat": {"command": "slack-mcp", "args": ["xoxb-2400-1234-AbCdEfGhIj"]},', 'xoxb-2400-1234-AbCdEfGhIj'],
+    ['api_key= in a URL', '"remote": {"url": "https://mcp.example.com/?api_key=urlKey0042"},', 'urlKey0042'],
+    ['a URL password', '"db": {"command": "db", "args": ["https://me:userinfoPass77@db.example.com/"]},', 'userinfoPass77'],
+    ['a password in DATABASE_URL', '"db": {"command": "db", "env": {"DATABASE_URL": "postgres://u:dbPw0099@h/db"}},', 'dbPw0099'],
+    ['a commented-out env line', '// "env": {"GITHUB_TOKEN": "ghp_CommentedOut0123456789ab"},', 'ghp_CommentedOut0123456789ab'],
+    ['a commented-out argument', '/* "args": ["--password", "commentPw55"] */', 'commentPw55'],
+    ['a short value under a secret key', '"x": {"command": "x", "env": {"API_KEY": "Qz7xw"}},', 'Qz7xw'],
+    ['a value in headers', '"x": {"url": "https://x.example.com/", "headers": {"X-Custom": "hdrV4lue"}},', 'hdrV4lue'],
+  ];
+
+  for (const [what, line, secret] of CASES) {
+    it(`${what}: masked in the diff, kept in the file`, async () => {
+      const w = where();
+      const file = join(w.home, '.gemini', 'settings.json');
+      mkdirSync(dirname(file), { recursive: true });
+      writeFileSync(file, `{\n  "mcpServers": {\n    ${line}\n    "cf-access": {"command": "old"}\n  }\n}\n`);
+      const outcome = await install(w, 'gemini', { dryRun: true });
+      assert.ok(outcome.diff.includes('[redacted]'), `the masked line is among the context lines:\n${outcome.diff}`);
+      assert.ok(!JSON.stringify(outcome).includes(secret), `shown:\n${outcome.diff}`);
+      await install(w, 'gemini');
+      assert.ok(readFileSync(file, 'utf8').includes(secret), 'the file keeps the real value');
+    });
+  }
+
+  it('codex: a neighbour table and commented-out lines in context are masked; our CF_ACCESS_MCP_TEAMS stays readable; lines stay lines', async () => {
+    const w = where();
+    const file = join(w.codexHome, 'config.toml');
+    mkdirSync(w.codexHome, { recursive: true });
+    writeFileSync(
+      file,
+      '[mcp_servers.gh]\nargs = ["--token", \'ghp_ArgToken0123456789abcdef\']\n# GITHUB_TOKEN = "ghp_CommentedOut0123456789ab"\n[mcp_servers.cf-access]\ncommand = "old"\n\n[mcp_servers.cf-access.env]\nCF_ACCESS_MCP_TEAMS = "myteam.cloudflareaccess.com"\nCF_ACCESS_CLIENT_SECRET = "Qz7xw"\n',
+    );
+    const outcome = await install(w, 'codex', { dryRun: true });
+    for (const secret of ['ghp_ArgToken', 'ghp_CommentedOut', 'Qz7xw']) assert.ok(!JSON.stringify(outcome).includes(secret), outcome.diff);
+    assert.match(outcome.diff, /^ args = \["--token", "\[redacted\]"\]$/m);
+    assert.match(outcome.diff, /^ # GITHUB_TOKEN = "\[redacted\]"$/m);
+    assert.match(outcome.diff, /^ CF_ACCESS_MCP_TEAMS = "myteam\.cloudflareaccess\.com"$/m);
+    assert.deepEqual(outcome.entry.env, { CF_ACCESS_MCP_TEAMS: 'myteam.cloudflareaccess.com', CF_ACCESS_CLIENT_SECRET: '[redacted]' });
+  });
+});
+
+describe('install <client> never follows a link in the project directory', () => {
+  it('project scope: a config file or directory that is a link is refused before it is read; nothing is written', async () => {
+    for (const [client, linked] of [
+      ['claude-code', '.mcp.json'],
+      ['vscode', '.vscode'],
+      ['cursor', '.cursor'],
+      ['gemini', join('.gemini', 'settings.json')],
+      ['codex', '.codex'],
+      ['opencode', 'opencode.json'],
+    ] as const) {
+      const w = where();
+      const elsewhere = tempHome('cfam-install-elsewhere-');
+      const target = linked.endsWith('.json') ? join(elsewhere, 'target.json') : elsewhere;
+      if (linked.endsWith('.json')) writeFileSync(target, '{}\n');
+      mkdirSync(dirname(join(w.cwd, linked)), { recursive: true });
+      symlinkSync(target, join(w.cwd, linked));
+      for (const dryRun of [true, false]) {
+        await assert.rejects(installInto({ client, scope: 'project', name: 'cf-access', launch: LAUNCH, where: w, dryRun, force: true }), (error: Error & { nextStep?: string }) => {
+          assert.equal(error.name, 'InstallError');
+          assert.ok(error.message.startsWith(`${join(w.cwd, linked)} is a symbolic link to ${target}`), error.message);
+          assert.match(error.nextStep ?? '', /replace .* with a regular (file|directory).*--scope user/);
+          return true;
+        });
+      }
+      assert.deepEqual(readdirSync(elsewhere), linked.endsWith('.json') ? ['target.json'] : [], `${client}: nothing written where the link points`);
+      if (linked.endsWith('.json')) assert.equal(readFileSync(target, 'utf8'), '{}\n');
+    }
+  });
+
+  it('user and local scope (files in the home directory) follow a link, and name the file written', async () => {
+    for (const scope of ['user', 'local'] as const) {
+      const w = where();
+      const dotfiles = tempHome('cfam-install-dotfiles-');
+      writeFileSync(join(dotfiles, 'claude.json'), '{}\n');
+      symlinkSync(join(dotfiles, 'claude.json'), join(w.home, '.claude.json'));
+      const outcome = await installInto({ client: 'claude-code', scope, name: 'cf-access', launch: LAUNCH, where: w, dryRun: false, force: false });
+      assert.equal(outcome.file, join(w.home, '.claude.json'));
+      assert.equal(outcome.real_file, join(dotfiles, 'claude.json'));
+      assert.match(readFileSync(join(dotfiles, 'claude.json'), 'utf8'), /"cf-access"/);
+      assert.ok(lstatSync(join(w.home, '.claude.json')).isSymbolicLink());
+    }
+    const plain = where();
+    assert.equal((await installInto({ client: 'cursor', name: 'cf-access', launch: LAUNCH, where: plain, dryRun: false, force: false })).real_file, undefined, 'no link: no second name');
+  });
+});

@@ -14,11 +14,12 @@ import { SessionStore, STORE_FILE } from '../../src/auth/store.js';
 import { MAX_TOKEN_LIFETIME_S } from '../../src/auth/token.js';
 import { createDispatcher } from '../../src/http/client.js';
 import { convertBody } from '../../src/http/convert.js';
-import { htmlToReadable, PageTooComplexError } from '../../src/http/html.js';
+import { htmlToReadable, htmlToReadableWithoutDom, PageTooComplexError } from '../../src/http/html.js';
 import { domToText } from '../../src/http/html-text.js';
 import { NestedTooDeepError, parseHtml } from '../../src/http/html-tree.js';
 import { isLocalHost, refusedRedirect, sendFollowingRedirects } from '../../src/http/redirects.js';
 import { cleanupHomes, ROOT, tempHome } from '../helpers/harness.js';
+import { deeplyNestedPage, slowPage } from '../helpers/slow-pages.js';
 
 /** Unit side of the adversarial review: redaction, redirect policy, private files, child stdio. */
 
@@ -360,9 +361,21 @@ describe('hostile pages cannot freeze the server (the converter runs on the even
   it('measures the nesting while parsing, and stops at once past the limit (no recursion, no DOM built to the end)', () => {
     // <html> 1, <body> 2, div 3, p 4, p 4, ul 3, li 4.
     const page = parseHtml('<html><body><div><p>a</p><p>b</p></div><ul><li>c</li></ul></body></html>', 1_000);
-    assert.deepEqual({ depthSum: page.depthSum, maxDepth: page.maxDepth }, { depthSum: 21, maxDepth: 4 });
+    assert.deepEqual({ depthSum: page.depthSum, depthSquareSum: page.depthSquareSum, maxDepth: page.maxDepth }, { depthSum: 21, depthSquareSum: 71, maxDepth: 4 });
     assert.equal(parseHtml(nested(998), 1_000).maxDepth, 1_000);
     assert.throws(() => parseHtml(nested(20_000), 1_000), NestedTooDeepError);
+  });
+
+  it('a small page nested 700 deep skips Readability (seconds on it) and is converted at once; a real page without a marked main still gets Readability', async () => {
+    const url = new URL('https://docs.example/');
+    const deep = await htmlToReadableWithoutDom(deeplyNestedPage().toString(), 'markdown', url);
+    assert.ok(deep, 'the nested page was sent to Readability');
+    assert.match(deep.text, /^Words at the bottom of a deep page, with \[a link\]\(https:\/\/docs\.example\/x\)/);
+    // Node's API pages mark no main element: Readability picks the article.
+    const nodeHttp = readFileSync(join(ROOT, 'test', 'corpus', 'node-http.html'), 'utf8');
+    assert.equal(await htmlToReadableWithoutDom(nodeHttp, 'markdown', url), undefined);
+    // The pool's slow page is shallow: Readability's slowness there is another matter (its time budget).
+    assert.equal(await htmlToReadableWithoutDom(slowPage().toString(), 'markdown', url), undefined);
   });
 
   it('converts a page nested just under the limit, in every element the walk treats apart', async () => {
