@@ -137,6 +137,8 @@ export class OAuthLogin {
   private readonly waiting = new Map<string, { state: string; listener: CallbackListener }>();
   /** Listeners of logins taken over from other processes, each on that login's own port. */
   private readonly resumedListeners = new Set<CallbackListener>();
+  /** Logins a logout cancelled that are still winding down: no longer pending, never joined again. */
+  private readonly cancelled = new WeakSet<PendingLogin>();
 
   constructor(
     private readonly http: JsonClient,
@@ -158,19 +160,28 @@ export class OAuthLogin {
   /** The login under way in this process for the application; one past its timeout no longer counts. */
   pendingFor(key: AppKey): PendingLogin | undefined {
     const login = this.pending.get(key);
-    return login && login.expiresAt > Date.now() ? login : undefined;
+    return login && this.live(login) ? login : undefined;
+  }
+
+  /** Neither past its timeout nor cancelled by a logout (both may still be winding down). */
+  private live(login: PendingLogin): boolean {
+    return login.expiresAt > Date.now() && !this.cancelled.has(login);
   }
 
   /** The login under way here for the most specific application serving `url`. */
   pendingForUrl(url: URL): PendingLogin | undefined {
-    const key = longestKeyFor([...this.pending.keys()], url);
+    const key = longestKeyFor(this.liveKeys(), url);
     return key === undefined ? undefined : this.pendingFor(key);
+  }
+
+  private liveKeys(): AppKey[] {
+    return [...this.pending].filter(([, login]) => this.live(login)).map(([key]) => key);
   }
 
   /** Origins with a login pending here or in another live process (for status). */
   pendingOrigins(): string[] {
     const elsewhere = Object.keys(this.store.read().logins).filter((origin) => this.pendingElsewhere(origin));
-    return [...new Set([...this.pending.keys(), ...elsewhere])];
+    return [...new Set([...this.liveKeys(), ...elsewhere])];
   }
 
   /** A login another live process is running for the origin (from the store), for status. */
@@ -229,8 +240,8 @@ export class OAuthLogin {
     const discovery = await this.checkedDiscovery(target, challenge);
     const key = discovery.app;
     const existing = this.pending.get(key);
-    if (existing && existing.expiresAt > Date.now()) return existing;
-    // Timed out but still winding down (failure published, lock released): start anew once it has.
+    if (existing && this.live(existing)) return existing;
+    // Timed out or cancelled but still winding down (failure published, lock released): start anew once it has.
     if (existing) return existing.done.then(() => this.begin(target, challenge, mayStart), () => this.begin(target, challenge, mayStart));
     let starting = this.starting.get(key);
     if (!starting) {
@@ -453,6 +464,9 @@ export class OAuthLogin {
    */
   async cancel(origin: string): Promise<boolean> {
     const waiting = this.waiting.get(origin);
+    // At once, not when it has wound down: a status or login right after the logout must not see it pending.
+    const login = this.pending.get(origin);
+    if (login) this.cancelled.add(login);
     const deleted = await this.resumable.delete(origin).catch(() => false);
     if (!waiting) return deleted;
     const host = new URL(origin).host;

@@ -1,6 +1,6 @@
 import { SSEClientTransport, SseError } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { isInitializedNotification, isJSONRPCRequest, isJSONRPCResultResponse, type JSONRPCMessage, type JSONRPCRequest } from '@modelcontextprotocol/sdk/types.js';
 import { AccessError, describeError, isAccessError } from '../core/errors.js';
 import { redactSecrets } from '../core/redact.js';
@@ -46,6 +46,8 @@ export class McpBridge {
   /** HTTP+SSE sessions whose event stream ended: no answer comes from them any more; a message for one opens a new session first. */
   private readonly ended = new WeakSet<Transport>();
   private readonly unanswered = new UnansweredRequests();
+  /** Requests whose answer stream the SDK can resume (an event of it carried an id): its end is not a lost answer, unless the SDK gives up resuming. */
+  private readonly resumable = new Set<string | number>();
   /** What our fetch threw for the GET of an event stream: the SDK passes on only its text, flattened with its causes. */
   private readonly streamFailures = new WeakMap<Transport, unknown>();
   private sessions = 0;
@@ -88,7 +90,11 @@ export class McpBridge {
     }
     if (isInitializedNotification(message)) this.initialized = true;
     if (isJSONRPCRequest(message)) this.unanswered.add(message);
-    else if ('method' in message && message.method === 'notifications/cancelled') this.unanswered.settle((message.params as { requestId: string | number }).requestId);
+    else if ('method' in message && message.method === 'notifications/cancelled') {
+      const { requestId } = message.params as { requestId: string | number };
+      this.unanswered.settle(requestId);
+      this.resumable.delete(requestId);
+    }
     try {
       if (!this.remote && !this.connecting) {
         // The first message opens the remote (and is sent by connect); a failed start may be retried by the next one.
@@ -103,11 +109,11 @@ export class McpBridge {
       let remote = this.remote ?? (await this.connecting!);
       if (this.ended.has(remote)) remote = await this.newSession(remote, `The event stream of this session with ${this.target.href} ended; opening a new session for the next request.`);
       try {
-        await remote.send(message);
+        await remote.send(message, this.sendOptions(message));
       } catch (error) {
         if (this.sessionLost(remote, message, error)) {
           remote = await this.newSession(remote, `${this.target.href} no longer knows this session (HTTP 404: the server restarted or ended it); opening a new session and sending the request again.`);
-          await remote.send(message);
+          await remote.send(message, this.sendOptions(message));
         } else if (!(this.ended.has(remote) && isJSONRPCRequest(message))) throw error;
         // Else the stream ended while the request was sent (closing the session cut its POST): whether the remote took it is unknown, as below.
       }
@@ -126,7 +132,7 @@ export class McpBridge {
     const streamable = this.wire(this.streamableTransport());
     await streamable.start();
     try {
-      await streamable.send(first);
+      await streamable.send(first, this.sendOptions(first));
       this.remote = streamable;
     } catch (error) {
       if (!(error instanceof StreamableHTTPError) || !FALLBACK_STATUSES.has(error.code ?? 0)) throw this.noMcpServer(error, 'Streamable HTTP');
@@ -225,7 +231,7 @@ export class McpBridge {
         continue;
       }
       this.unanswered.resent(request.id, fresh);
-      fresh.send(request).catch((error: unknown) => this.reportFailure(request, error));
+      fresh.send(request, this.sendOptions(request)).catch((error: unknown) => this.reportFailure(request, error));
     }
   }
 
@@ -289,6 +295,23 @@ export class McpBridge {
     return fresh;
   }
 
+  /** For a request: the SDK says when its answer stream became resumable (an event carried an id), the condition under which the SDK resumes it itself. */
+  private sendOptions(message: JSONRPCMessage): TransportSendOptions | undefined {
+    if (!isJSONRPCRequest(message)) return undefined;
+    const id = message.id;
+    return { onresumptiontoken: () => void this.resumable.add(id) };
+  }
+
+  /**
+   * The SDK gave up resuming an answer stream (its reconnections failed):
+   * the requests of this session that were waiting on a resumable stream get
+   * what a cut stream gets, rather than waiting for the client's timeout.
+   */
+  private resumingFailed(transport: Transport): void {
+    const waiting = [...this.resumable].filter((id) => this.unanswered.waitingOn([id], transport).length > 0);
+    if (waiting.length > 0) void this.answerStreamCut(transport, waiting, { evenResumable: true });
+  }
+
   /** A Streamable HTTP client whose POSTs' answer streams are watched (see watchAnswerStream). */
   private streamableTransport(): StreamableHTTPClientTransport {
     const transport: StreamableHTTPClientTransport = new StreamableHTTPClientTransport(this.target, {
@@ -304,13 +327,15 @@ export class McpBridge {
    * to repeat (a restarted remote meets it with a 404, and a new session is
    * opened), else answered with an error; the client is never left waiting.
    */
-  private async answerStreamCut(cut: Transport, ids: Array<string | number>): Promise<void> {
+  private async answerStreamCut(cut: Transport, ids: Array<string | number>, { evenResumable = false } = {}): Promise<void> {
     // The POST that opened the stream is accepted (toRemote records it) once send() returns: after that, not before.
+    // By then the SDK has also handled every event of the stream (its parsing runs on promises alone): what it delivered is settled.
     await new Promise((resolve) => setImmediate(resolve));
     if (this.closing) return;
-    const lost = this.unanswered.waitingOn(ids, cut);
+    const lost = this.unanswered.waitingOn(ids, cut).filter((request) => evenResumable || !this.resumable.has(request.id));
     if (lost.length === 0) return;
-    this.options.say(`The answer stream from ${this.target.href} ended before the answer came (the server restarted, or the connection dropped); sending the request again where safe.`);
+    for (const request of lost) this.resumable.delete(request.id);
+    this.options.say(`The answer stream from ${this.target.href} ended before the answer came (the server restarted, or the connection dropped); what is safe to repeat is sent again, anything else is answered with an error.`);
     for (const request of lost) {
       const refused = this.unanswered.notRepeatable(request);
       if (refused) {
@@ -327,11 +352,11 @@ export class McpBridge {
     try {
       let remote = this.remote ?? (await this.connecting!);
       try {
-        await remote.send(request);
+        await remote.send(request, this.sendOptions(request));
       } catch (error) {
         if (!this.sessionLost(remote, request, error)) throw error;
         remote = await this.newSession(remote, `${this.target.href} no longer knows this session (HTTP 404: the server restarted or ended it); opening a new session and sending the request again.`);
-        await remote.send(request);
+        await remote.send(request, this.sendOptions(request));
       }
       this.unanswered.accepted(request.id, remote);
     } catch (error) {
@@ -357,6 +382,7 @@ export class McpBridge {
     transport.onmessage = (message) => {
       const own = 'id' in message && !('method' in message) && message.id !== undefined ? this.ownRequests.get(message.id) : undefined;
       if (own) return own(message);
+      if ('id' in message && !('method' in message) && message.id !== undefined) this.resumable.delete(message.id);
       if (!this.unanswered.answered(message)) return;
       if (isJSONRPCResultResponse(message) && this.initializeIds.delete(message.id)) {
         const version = (message.result as { protocolVersion?: unknown }).protocolVersion;
@@ -368,6 +394,8 @@ export class McpBridge {
     transport.onerror = (error) => {
       // The event stream of the session in use ended: the bridge says what it does about it.
       if (error instanceof SseError && transport instanceof SSEClientTransport && transport === this.remote && !this.ended.has(transport)) return void this.streamEnded(transport);
+      // The SDK's words when it stops resuming a stream (StreamableHTTPClientTransport._scheduleReconnection).
+      if (transport instanceof StreamableHTTPClientTransport && /^Maximum reconnection attempts/.test(error.message)) this.resumingFailed(transport);
       this.options.say(`remote: ${truncate(redactSecrets(error.message).replace(/\s+/g, ' '), 300)}`);
     };
     return transport;
@@ -400,6 +428,7 @@ export class McpBridge {
     this.options.say(`Could not forward ${'method' in message ? message.method : 'a response'} to ${this.target.href}: ${text}`);
     if (isJSONRPCRequest(message)) {
       this.unanswered.settle(message.id);
+      this.resumable.delete(message.id);
       this.toLocal({ jsonrpc: '2.0', id: message.id, error: { code: -32603, message: text } });
     }
   }

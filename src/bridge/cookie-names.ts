@@ -12,8 +12,46 @@ export const SECURE_ONLY_PREFIX = /^__(?:host|secure|http)-/i;
 /** Every name the proxies give starts with this; the client's cookies so named go to no origin unless they are this proxy's own. */
 export const RENAMED_COOKIE_MARK = 'cfam-';
 
-/** A Cookie header naming a cookie the proxy renames or leaves out (the others pass unparsed). */
-export const COOKIES_TO_CHECK = /(?:^|;)\s*(?:cfam-|__(?:host|secure|http)-)/i;
+/** Access's own session cookie holds a JWT: a credential, never handed to the local client nor taken from it. */
+export const ACCESS_COOKIES: ReadonlySet<string> = new Set(['cf_authorization']);
+
+/**
+ * A Cookie header that may name a cookie the proxy renames or leaves out,
+ * however hidden (see PLANTED_IN_NAME); the others pass unparsed.
+ */
+export const COOKIES_TO_CHECK = /cfam-|(?:host|secure|http)-|%[0-9a-f]{2}|cf.authorization/i;
+
+/** What old PHP turns into `_` in a cookie name ('[' when unmatched; CVE-2022-31629). */
+const MANGLED_UNDERSCORE = String.raw`[_. \[]`;
+
+/** The names no client cookie may smuggle to the origin: prefixed ones, the proxies' own, Access's. */
+const PLANTABLE = [
+  String.raw`${MANGLED_UNDERSCORE}{2}(?:host|secure|http)-`,
+  RENAMED_COOKIE_MARK,
+  ...[...ACCESS_COOKIES].map((name) => name.replace(/_/g, MANGLED_UNDERSCORE) + String.raw`(?=[\s,;=]|$)`),
+].join('|');
+
+/**
+ * Such a name where a lenient parser starts a cookie: at the start of a name,
+ * or after whitespace or a comma inside a name or value. Python's SimpleCookie
+ * (Bottle) splits `a=b __Host-sid=evil` on the space, old Rack split on ','
+ * and URL-decoded names, old PHP mapped '.' and ' ' to '_' — and Chromium lets
+ * any loopback page set a plain cookie whose value holds such text. A value's
+ * own start is no cookie start, so `x=cfam-…` passes.
+ */
+const PLANTED_IN_NAME = new RegExp(String.raw`(?:^|[\s,;])(?:${PLANTABLE})`, 'i');
+const PLANTED_IN_VALUE = new RegExp(String.raw`[\s,;](?:${PLANTABLE})`, 'i');
+
+/** `text` as a form decoder reads it ('+' a space, each valid %XX its byte); a bad escape stays as is. */
+function formDecoded(text: string): string {
+  return text.replace(/\+/g, ' ').replace(/%([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+}
+
+/** Whether a client cookie pair could reach a lenient origin as a prefixed, proxy or Access cookie it did not get from us. */
+function smuggles(name: string, value: string, checkName: boolean): boolean {
+  if (checkName && (ACCESS_COOKIES.has(name.toLowerCase()) || PLANTED_IN_NAME.test(formDecoded(name)))) return true;
+  return PLANTED_IN_VALUE.test(formDecoded(value));
+}
 
 /** Hex digits of the tag (64 bits). */
 const TAG_LENGTH = 16;
@@ -55,17 +93,31 @@ export class CookieNames {
     return timingSafeEqual(Buffer.from(tag), Buffer.from(this.tagOf(original))) ? original : undefined;
   }
 
-  /** A Cookie header for the origin: names restored, other proxies' and planted ones left out (undefined: none left). */
+  /**
+   * A Cookie header for the origin: names restored; other proxies' and
+   * planted ones, the client's own Access cookie (only our credential goes to
+   * the origin) and any pair hiding such a name left out (undefined: none
+   * left). A header with nothing to change comes back as it was.
+   */
   restoreHeader(header: string): string | undefined {
     const pairs: string[] = [];
+    let changed = false;
     for (const part of header.split(';')) {
       const pair = part.trim();
+      if (!pair) continue;
       const eq = pair.indexOf('=');
       const name = eq < 0 ? pair : pair.slice(0, eq).trimEnd();
       const restored = this.forOrigin(name);
-      if (restored !== undefined && pair) pairs.push(restored + (eq < 0 ? '' : pair.slice(eq)));
+      // A restored name is one the origin set itself; only a name passed as is can hide another.
+      if (restored === undefined || smuggles(name, eq < 0 ? '' : pair.slice(eq + 1), restored === name)) {
+        changed = true;
+        continue;
+      }
+      if (restored !== name) changed = true;
+      pairs.push(restored + (eq < 0 ? '' : pair.slice(eq)));
     }
-    return pairs.length ? pairs.join('; ') : undefined;
+    if (!pairs.length) return undefined;
+    return changed ? pairs.join('; ') : header;
   }
 
   private tagOf(name: string): string {

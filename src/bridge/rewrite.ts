@@ -1,12 +1,9 @@
 import { redactWith } from '../core/redact.js';
 import type { HeaderMap } from '../http/client.js';
-import { COOKIES_TO_CHECK, CookieNames, RENAMED_COOKIE_MARK } from './cookie-names.js';
+import { ACCESS_COOKIES, COOKIES_TO_CHECK, CookieNames, RENAMED_COOKIE_MARK } from './cookie-names.js';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) and what undici or the proxy sets itself. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'expect']);
-
-/** Access's own session cookie holds a JWT: a credential, never handed to the local client. */
-const ACCESS_COOKIES = new Set(['cf_authorization']);
 
 /** Connection options that name no header (most requests and responses carry only these). */
 const CONNECTION_OPTIONS = new Set(['keep-alive', 'close', 'upgrade']);
@@ -47,7 +44,8 @@ export function originBack(value: string, own: OwnOrigin): string {
  * the proxy. The reverse of the Location rewrite. Cookies the proxy renamed
  * get their names back with `cookies`; any other `cfam-` or `__Host-`/
  * `__Secure-` cookie (another proxy's, or one a loopback page planted) is
- * left out.
+ * left out, as are a cookie hiding such a name from a lenient parser and the
+ * client's own Access cookie (CookieNames.restoreHeader).
  */
 export function forwardRequestHeaders(headers: HeaderMap, keepUpgrade = false, own?: OwnOrigin, cookies?: CookieNames): Record<string, string | string[]> {
   const drop = listed(headers);
@@ -77,7 +75,7 @@ export function forwardRequestHeaders(headers: HeaderMap, keepUpgrade = false, o
 /** Names no client was given: with it nothing is restored, every `cfam-` and prefixed cookie left out. */
 const NO_NAMES_GIVEN = new CookieNames();
 
-/** A Cookie header for the origin: the names `cookies` gave turned back into the origin's own, other `cfam-` and prefixed ones left out (undefined: none left). */
+/** A Cookie header for the origin: the names `cookies` gave turned back into the origin's own, other `cfam-`, prefixed, smuggled and Access ones left out (undefined: none left). */
 export function restoreCookieNames(header: string, cookies: CookieNames = NO_NAMES_GIVEN): string | undefined {
   return cookies.restoreHeader(header);
 }

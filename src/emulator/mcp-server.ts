@@ -50,13 +50,25 @@ function remoteMcpServer(rt: Runtime): McpServer {
     return { content: [{ type: 'text', text: cancelled ? 'cancelled' : `slept ${ms} ms` }] };
   });
   // Not marked read-only: a bridge that took the ended stream for a lost answer would run it twice or report it lost.
-  server.registerTool('resume', { description: 'Ends its own answer stream once (on /mcp-resumable only: the client resumes it with Last-Event-ID), then answers; each run is logged as endpoint "mcp_resume".', inputSchema: {} }, async (_args, extra) => {
-    rt.log.push({ time: Date.now(), origin: 'app', endpoint: 'mcp_resume', method: 'MCP', path: '/mcp-resumable', status: 0, headers: {} });
-    if (!extra.closeSSEStream) return { content: [{ type: 'text', text: 'this stream is not resumable' }], isError: true };
-    extra.closeSSEStream();
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    return { content: [{ type: 'text', text: 'answered on the resumed stream' }] };
-  });
+  server.registerTool(
+    'resume',
+    {
+      description:
+        'Ends its own answer stream once (on /mcp-resumable only: the client resumes it with Last-Event-ID), then answers; with end_session, ends every session instead (a restart: the stream cannot be resumed). Each run is logged as endpoint "mcp_resume".',
+      inputSchema: { end_session: z.boolean().optional() },
+    },
+    async ({ end_session }, extra) => {
+      rt.log.push({ time: Date.now(), origin: 'app', endpoint: 'mcp_resume', method: 'MCP', path: '/mcp-resumable', status: 0, headers: {} });
+      if (!extra.closeSSEStream) return { content: [{ type: 'text', text: 'this stream is not resumable' }], isError: true };
+      extra.closeSSEStream();
+      if (end_session) {
+        await endMcpSessions(rt);
+        return { content: [{ type: 'text', text: 'never delivered: the session ended' }] };
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      return { content: [{ type: 'text', text: 'answered on the resumed stream' }] };
+    },
+  );
   server.registerTool('roots', { description: 'Lists the client\'s roots.', inputSchema: {}, annotations: { readOnlyHint: true } }, async () => {
     const { roots } = await server.server.listRoots();
     return { content: [{ type: 'text', text: roots.map((r) => r.uri).join('\n') || '(no roots)' }] };

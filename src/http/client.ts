@@ -197,8 +197,8 @@ export function networkError(error: unknown, url: URL): AccessError {
     );
   }
   // After the proxy check: undici reports a proxy's 407 as an InvalidArgumentError too.
-  // Refused before anything was sent (CONNECT, a content-length that does not match the body…): the caller's request, not the network.
-  if (error instanceof undiciErrors.InvalidArgumentError) {
+  // Refused before anything was sent (CONNECT, a content-length that does not match the body, an expect header…): the caller's request, not the network.
+  if (error instanceof undiciErrors.InvalidArgumentError || error instanceof undiciErrors.RequestContentLengthMismatchError || error instanceof undiciErrors.NotSupportedError) {
     return new AccessError('invalid_url', `The request to ${where} was not sent: ${error.message}.`, 'Check the method, headers and body of the request, then try again.', { cause: error });
   }
   if (error instanceof Error && error.name === 'AbortError') {

@@ -6,7 +6,7 @@ import { detectAccess, type AccessChallenge } from '../auth/detect.js';
 import { AccessError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { OAuthLogin } from '../auth/oauth-login.js';
-import { longestKeyFor, type AppKey } from '../auth/app-key.js';
+import { keyServes, longestKeyFor, type AppKey } from '../auth/app-key.js';
 import type { LoginInProgress } from '../auth/login-method.js';
 import type { AuthMethod, LoginChoice } from '../auth/methods.js';
 import { LoginMethods } from './login-methods.js';
@@ -146,7 +146,7 @@ export class AccessService {
     return serviceTokenSummary(this);
   }
 
-  logout(params: { url?: string; all?: boolean }): Promise<LogoutResult> {
+  logout(params: { url?: string; all?: boolean; application?: AppKey }): Promise<LogoutResult> {
     return this.track(() => logout(this, params));
   }
 
@@ -185,6 +185,26 @@ export class AccessService {
    */
   applicationFor(url: URL): AppKey {
     return longestKeyFor([...this.store.knownAppKeys(), ...this.methods.all().flatMap((m) => m.pendingKeys())], url) ?? url.origin;
+  }
+
+  /**
+   * The application serving `url`, asking Access when the URL lies deeper than
+   * every application known here: a path application never visited (`/admin`
+   * while only `/` has a session) is named by the challenge's metadata, so a
+   * logout of its URL does not end the broader application's session. One
+   * unauthenticated request; what is known here when Access cannot be asked.
+   */
+  async servingApplication(url: URL, signal?: AbortSignal): Promise<AppKey> {
+    const known = this.applicationFor(url);
+    if (url.pathname.replace(/\/+$/, '') === new URL(known).pathname.replace(/\/+$/, '')) return known;
+    try {
+      const { challenge } = await this.probe(url, signal);
+      if (!challenge?.resourceMetadataUrl) return known;
+      const named = await this.appOfChallenge(url, challenge);
+      return named.length > known.length && keyServes(named, url) ? named : known;
+    } catch {
+      return known;
+    }
   }
 
   /** Which of our methods the credential headers sent to `url` belong to (a result's credential line). */

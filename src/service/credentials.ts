@@ -1,3 +1,4 @@
+import type { AccessChallenge } from '../auth/detect.js';
 import { configuredRefusal } from './configured-refusal.js';
 import type { AccessService, LoginHooks } from './access-service.js';
 import { loginFor } from './login-flow.js';
@@ -21,12 +22,19 @@ export interface CredentialOptions {
 export async function credentialHeadersFor(svc: AccessService, url: URL, options: CredentialOptions): Promise<Record<string, string>> {
   // The application serving the URL (sessions are kept per Access application).
   const key = svc.store.appKeyFor(url);
+  const signal = options.hooks?.signal;
+  let probed: { challenge?: AccessChallenge } | undefined;
   if (options.refused) {
     const current = await svc.credentialsFor(url);
     if (Object.keys(current).length > 0 && JSON.stringify(current) !== JSON.stringify(options.refused)) return current;
     const configured = svc.methods.configuredFor(url);
-    if (configured) throw await configuredRefusal(svc, configured, url, 401, undefined, options.hooks?.signal);
-    const session = svc.store.getSession(key);
+    if (configured) throw await configuredRefusal(svc, configured, url, 401, undefined, signal);
+    // Refused by the application the session belongs to, or by a path application under it (/admin under /) that
+    // needs its own login: the challenge's metadata says which. Renewing the broader session would not get in.
+    probed = await svc.probe(url, signal);
+    if (!probed.challenge) return {};
+    const named = probed.challenge.style === 'forbidden' ? key : await svc.appOfChallenge(url, probed.challenge).catch(() => key);
+    const session = named === key ? svc.store.getSession(key) : undefined;
     if (session?.refresh_token && (await svc.sessions.refresh(key, session).catch(() => undefined))) {
       const renewed = await svc.credentialsFor(url);
       if (Object.keys(renewed).length > 0) return renewed;
@@ -35,9 +43,12 @@ export async function credentialHeadersFor(svc: AccessService, url: URL, options
     }
   } else {
     const headers = await svc.credentialsFor(url);
-    if (Object.keys(headers).length > 0) return headers;
+    // A session of a broader application is no credential for a path application known here without one
+    // (its login pending, refused, discovered): that application's own login is joined or started below.
+    const broader = !svc.methods.configuredFor(url) && svc.applicationFor(url) !== key;
+    if (Object.keys(headers).length > 0 && !broader) return headers;
   }
-  const { challenge } = await svc.probe(url, options.hooks?.signal);
+  const { challenge } = probed ?? (await svc.probe(url, signal));
   if (!challenge) return {};
   await loginFor(svc, url, challenge, options.waitSeconds, options.hooks ?? {}, { skipCache: options.refused !== undefined });
   return svc.credentialsFor(url);

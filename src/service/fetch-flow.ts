@@ -17,7 +17,7 @@ import { loginFor, methodForOffer, offerFor } from './login-flow.js';
 import { appLabel, type AppKey } from '../auth/app-key.js';
 import { RefreshRefusedError } from '../auth/sessions.js';
 import { sessionKey, type StoredSession } from '../auth/store.js';
-import { arg, step } from '../core/next-step.js';
+import { arg, cap, step } from '../core/next-step.js';
 import { policyDenied, recordRefusal } from './refusals.js';
 import { configuredRefusal } from './configured-refusal.js';
 import type { AuthMethod, FetchResult } from './results.js';
@@ -85,7 +85,8 @@ function prepareRequest(params: FetchParams): PreparedRequest {
   for (const [name, value] of Object.entries(params.headers ?? {})) {
     // Checked here, or undici's "invalid header" would read like a network failure.
     if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) || /[\r\n\0]/.test(String(value))) {
-      throw new AccessError('invalid_url', `The request header "${truncate(name, 60)}" has an invalid name or value.`, 'Use header names made of letters, digits and "-", and values without line breaks; then call again.');
+      // The name as a JSON string: a line break in it must not start a line of its own (a forged "Next step:") in our message.
+      throw new AccessError('invalid_url', `The request header ${JSON.stringify(truncate(name, 60))} has an invalid name or value.`, 'Use header names made of letters, digits and "-", and values without line breaks; then call again.');
     }
     // Our credentials for the URL's origin must not be steered to another virtual host on the same server (or proxy).
     if (name.toLowerCase() === 'host') {
@@ -203,7 +204,7 @@ export async function fetchThroughAccess(svc: AccessService, params: FetchParams
     if (!fromCache) loggedIn.add(sessionKey(fresh));
     else loginsThisCall--;
   }
-  throw new AccessError('authorization_failed', `Could not get past Cloudflare Access for ${target.host}.`, `${capitalised(step('status', { url: target.href }))} to see what the application offers.`);
+  throw new AccessError('authorization_failed', `Could not get past Cloudflare Access for ${target.host}.`, `${cap(step('status', { url: target.href }))} to see what the application offers.`);
 }
 
 /** Records the refusal (no new browser for a while) and returns the error that says so. */
@@ -248,9 +249,6 @@ function headerConflict(url: URL, header: string, ours: string): AccessError {
   );
 }
 
-function capitalised(text: string): string {
-  return text.charAt(0).toUpperCase() + text.slice(1);
-}
 
 async function buildResult(
   svc: AccessService,
@@ -278,7 +276,9 @@ async function buildResult(
   const requested = request.target;
   const pageWarnings = [...redirectNotes, ...content.notes];
   const warnings = [...(warmUp ? [] : svc.takeStoreWarnings()), ...pageWarnings];
-  const page = paginate(content.text, params.start_index ?? 0, params.max_length ?? DEFAULT_MAX_LENGTH);
+  // An image, a binary or a saved file comes back as one sentence of ours, never cut into parts (and the image sent again with each).
+  const described = content.kind === 'image' || content.kind === 'binary' || content.kind === 'saved';
+  const page = described ? paginate(content.text, 0, Math.max(1, content.text.length)) : paginate(content.text, params.start_index ?? 0, params.max_length ?? DEFAULT_MAX_LENGTH);
   const selected: Record<string, string> = {};
   // A site may echo our credential anywhere it controls, not only in the body.
   for (const name of SELECTED_HEADERS) {

@@ -4,7 +4,7 @@ import { AccessError } from '../core/errors.js';
 import { appLabel, type AppKey } from '../auth/app-key.js';
 import type { LoginInProgress, LoginMethod } from '../auth/login-method.js';
 import type { CredentialMethod, LoginChoice } from '../auth/methods.js';
-import { step } from '../core/next-step.js';
+import { cap, step } from '../core/next-step.js';
 import { assertMayLogIn, endsInCoolDown, recordRefusal } from './refusals.js';
 import { serviceAuthOnlyError } from '../auth/service-tokens.js';
 import { configuredRefusal } from './configured-refusal.js';
@@ -82,7 +82,8 @@ async function beginLogin(
 ): Promise<LoginInProgress> {
   const choice = options.method ?? 'auto';
   const existing = svc.methods.pendingFor(target, allowed(svc, choice));
-  if (existing) return existing;
+  // Joined only when it is for the application this challenge names: a login pending for / is no way into /admin.
+  if (existing && (await challengedApp(svc, target, challenge, existing.key)) === existing.key) return existing;
   if (challenge.style === 'forbidden') throw serviceAuthOnlyError(target, svc.serviceTokens);
   let name: CredentialMethod;
   if (choice === 'auto') {
@@ -103,6 +104,12 @@ async function beginLogin(
   recorded.catch(() => {}); // nobody may be waiting any more
   login.done = recorded;
   return login;
+}
+
+/** The application a challenge names (discovery is cached); `known` when it names none or discovery fails (the login reports that). */
+function challengedApp(svc: AccessService, target: URL, challenge: AccessChallenge, known: AppKey): Promise<AppKey> {
+  if (challenge.style === 'forbidden' || !challenge.resourceMetadataUrl) return Promise.resolve(known);
+  return svc.appOfChallenge(target, challenge).catch(() => known);
 }
 
 /** The method `auto` logs in with for what the application offers (managed OAuth when offered, else cloudflared). */
@@ -201,7 +208,7 @@ export async function login(
   if (!begun) {
     const { challenge } = await svc.probe(target, hooks.signal);
     if (!challenge) {
-      return { status: 'not_protected', host: target.host, method: 'none', message: `${target.host} did not answer with a Cloudflare Access challenge; no login is needed. ${capitalise(step('fetch', { url: target.href }))} directly.` };
+      return { status: 'not_protected', host: target.host, method: 'none', message: `${target.host} did not answer with a Cloudflare Access challenge; no login is needed. ${cap(step('fetch', { url: target.href }))} directly.` };
     }
     if (params.force) {
       // The user asked: the application the challenge names starts over (its session and an earlier refusal go); no other one does.
@@ -283,6 +290,3 @@ function authenticatedResult(svc: AccessService, target: URL, session: StoredSes
   };
 }
 
-function capitalise(text: string): string {
-  return text.charAt(0).toUpperCase() + text.slice(1);
-}

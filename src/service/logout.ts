@@ -31,14 +31,14 @@ async function revokeSession(svc: AccessService, session: StoredSession): Promis
 }
 
 /** access_logout: one application (the one serving url) or every one (all). */
-export async function logout(svc: AccessService, params: { url?: string; all?: boolean }): Promise<LogoutResult> {
+export async function logout(svc: AccessService, params: { url?: string; all?: boolean; application?: AppKey }): Promise<LogoutResult> {
   if (!params.all && !params.url) {
     throw new AccessError('invalid_url', 'Logging out needs a URL or all.', `Name the application: ${step('logout', { url: '<url>' })}, or ${step('logout', { all: true })}.`);
   }
   const target = params.all ? undefined : parseTargetUrl(params.url!);
   // The application serving this URL, the most specific one known (with a session or not), worked out before
   // its pending login and refusal are forgotten; other applications on the host keep theirs.
-  const key = target && svc.applicationFor(target);
+  const key = target && (params.application ?? (await svc.servingApplication(target)));
   const cancelled = await cancelPendingLogins(svc, key);
   await forgetRefusals(svc, key);
   let sessions: StoredSession[];
@@ -50,7 +50,8 @@ export async function logout(svc: AccessService, params: { url?: string; all?: b
     const session = svc.store.getSession(key);
     if (!session) {
       const detail = cancelled.length > 0 ? 'No session was stored for the application serving this URL; the login pending for it was cancelled.' : 'No session was stored for the application serving this URL.';
-      const application = key === target.origin ? target.origin + target.pathname.replace(/\/+$/, '') : key;
+      // Nothing known for the host: the URL's path, not a claim about the host-wide application. A cancelled login names its own.
+      const application = key === target.origin && cancelled.length === 0 ? target.origin + target.pathname.replace(/\/+$/, '') : key;
       return { logged_out: [{ host: target.host, application: appLabel(application), revoked: false, detail }] };
     }
     sessions = [session];

@@ -75,6 +75,6 @@ export function policyDenied(key: AppKey, session: StoredSession | undefined, de
   return new AccessError(
     'policy_denied',
     `Signed in${signedInAs(session)}, but the policy of the application ${appLabel(key)} does not admit this account: ${how}${ray}. This is not a failed login, and no new login was started.`,
-    `Tell the user their account is not allowed by this application's Access policy; the Access administrator can change that${ray ? ` (give them the ray id${ray})` : ''}. If the user signs in with another account, ${step('login', { url: key, force: true })}.`,
+    `Tell the user their account is not allowed by this application's Access policy; the Access administrator can change that${detail.challenge?.rayId ? ` (give them the ray id ${detail.challenge.rayId})` : ''}. If the user signs in with another account, ${step('login', { url: key, force: true })}.`,
   );
 }

@@ -184,6 +184,12 @@ describe('cf-access-mcp bridge (issue 14)', () => {
       assert.ok(resumed.length >= 1, 'the client resumed the stream with Last-Event-ID through the bridge');
       assert.doesNotMatch(resumable.stderr.join(''), /ended before the answer came|was lost/);
       assert.equal(await call(resumable.client, 'echo', { text: 'after the resume' }), 'after the resume');
+
+      // A resumable stream whose session then ends (a restart): the SDK's resumption fails, and the call is not left waiting.
+      const error = (await call(resumable.client, 'resume', { end_session: true }).catch((e: Error) => e)) as Error;
+      assert.ok(error instanceof Error, 'the call fails rather than hangs');
+      assert.match(error.message, /The answer to the call of the tool "resume" sent to .* was lost: its answer stream ended before it came/);
+      assert.equal(await call(resumable.client, 'echo', { text: 'after the restart' }), 'after the restart');
       assert.equal(browserOpens(bridged.env).length, 1);
     } finally {
       await resumable.client.close();

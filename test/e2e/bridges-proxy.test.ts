@@ -184,6 +184,40 @@ describe('cf-access-mcp proxy (issue 14)', () => {
     assert.equal((JSON.parse(alone.stdout) as { headers: { cookie?: string } }).headers.cookie, undefined, 'no Cookie header at all');
   });
 
+  it("leaves out a cookie hiding a prefixed name from a lenient parser, and the client's own CF_Authorization; ordinary cookies reach the origin as sent", async () => {
+    const jar = join(tempHome('cfam-jar-'), 'jar.txt');
+    await run('curl', ['-s', '-L', '-c', jar, `${proxy.base}/cookie/prefixed`]);
+    const hidden = ['a=b __Host-session=evil', 'c=d, __Host-session=evil', '%5F%5FHost-session=evil', '..Host-session=evil', 'CF_Authorization=planted'];
+    const ordinary = 'note=hello world, again;list=1,2,3';
+    const echoed = await run('curl', ['-s', '-b', jar, '-H', `Cookie: ${ordinary}; ${hidden.join('; ')}`, `${proxy.base}/echo`]);
+    const cookie = (JSON.parse(echoed.stdout) as { headers: { cookie: string } }).headers.cookie;
+    assert.deepEqual(cookie.split(/;\s*/).sort(), ['__Host-session=s3ss10n', '__Secure-theme=dark', 'list=1,2,3', 'note=hello world, again']);
+    const untouched = await run('curl', ['-s', '-H', `Cookie: ${ordinary}`, `${proxy.base}/echo`]);
+    assert.equal((JSON.parse(untouched.stdout) as { headers: { cookie?: string } }).headers.cookie, ordinary, 'byte for byte');
+  });
+
+  it('a loopback page cannot hide a prefixed cookie in a plain cookie\'s value, nor plant CF_Authorization, in a real browser (Chromium)', { skip: chromiumMissing }, async () => {
+    const loopbackPage = await servePage('<p>another local page</p>');
+    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking'] });
+    try {
+      const page = await (await browser.newContext()).newPage();
+      await page.goto(`${loopbackPage.base}/`, { timeout: 30_000 });
+      const planted = await page.evaluate(() => {
+        document.cookie = 'a=b __Host-session=evil; Path=/';
+        document.cookie = 'c=d, __Host-session=evil; Path=/';
+        document.cookie = 'CF_Authorization=planted; Path=/';
+        document.cookie = 'note=hello world; Path=/';
+        return document.cookie;
+      });
+      assert.deepEqual(planted.split('; ').sort(), ['CF_Authorization=planted', 'a=b __Host-session=evil', 'c=d, __Host-session=evil', 'note=hello world'], 'Chromium keeps them all');
+      await page.goto(`${proxy.base}/echo`, { timeout: 30_000 });
+      assert.deepEqual(cookiePairs(await page.innerText('body')), ['note=hello world']);
+    } finally {
+      await browser.close();
+      loopbackPage.server.close();
+    }
+  });
+
   it("two proxies for two applications share curl's cookie jar (cookies ignore ports), and neither origin gets the other's prefixed cookies", async () => {
     const other = await startProxyCli(`${emulator.app2Url}/`, bridgeEnv());
     try {

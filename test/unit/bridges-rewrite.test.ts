@@ -127,6 +127,46 @@ describe('proxy header rewriting (issue 14)', () => {
     assert.equal(forwardRequestHeaders({ cookie: 'a=1;b=cfam-x;  c' }, false, undefined, names).cookie, 'a=1;b=cfam-x;  c', 'no such name: passed unparsed');
   });
 
+  it('leaves out a cookie that hides a prefixed or proxy name from a lenient origin parser (SimpleCookie, old Rack, old PHP); ordinary cookies pass untouched', () => {
+    const names = new CookieNames();
+    const own = names.forClient('__Host-sid');
+    const hidden = [
+      'a=b __Host-sid=evil', // SimpleCookie (Bottle) splits on whitespace
+      'a=b\t__secure-t=evil',
+      'a=b, __Host-sid=evil', // SimpleCookie; old Rack split on ','
+      'a=b,__Host-sid=evil',
+      'a=b __Http-x=evil',
+      'a=b cfam-0123456789abcdef-__Host-sid=evil',
+      '%5F%5FHost-sid=evil', // old Rack URL-decoded names
+      '_%5fHost-sid=evil',
+      '%63fam-x=evil',
+      '..Host-sid=evil', // old PHP mapped '.' and ' ' to '_' (CVE-2022-31629)
+      '. Secure-x=evil',
+      '_[Host-sid=evil', // and an unmatched '['
+      'a=b+__Host-sid=evil', // '+' is a space to a form decoder
+      'a=b%20__Host-sid%3Devil',
+      'a __Host-sid=evil',
+      `${own}=mine __Host-other=evil`, // this proxy's own name, a value set by a page that read it
+    ];
+    for (const cookie of hidden) {
+      assert.equal(forwardRequestHeaders({ cookie: `pref=dark; ${cookie}; z=1` }, false, undefined, names).cookie, 'pref=dark; z=1', cookie);
+      assert.equal('cookie' in forwardRequestHeaders({ cookie }, false, undefined, names), false, cookie);
+    }
+    // Spaces, commas, escapes and these words elsewhere: the header reaches the origin byte for byte.
+    const ordinary = 'a=hello world, again;b=1,2,3;  c=%7B%22k%22%3A1%7D; d=50%; e=__Host-x; f=x cfamily-1; g=my__Host-a; __cf_bm=1; .AspNetCore.Session=2; my.host-name=3; h=https://x.example/host-a';
+    assert.equal(forwardRequestHeaders({ cookie: ordinary }, false, undefined, names).cookie, ordinary);
+    assert.equal(forwardRequestHeaders({ cookie: `${ordinary}; ${own}=mine` }, false, undefined, names).cookie, `${ordinary.split(/;\s*/).join('; ')}; __Host-sid=mine`);
+  });
+
+  it("leaves out the client's own Access cookie (a loopback page can plant one): only the proxy's credential reaches the origin", () => {
+    const names = new CookieNames();
+    for (const planted of ['CF_Authorization=eyJ.planted', 'cf_authorization=x', 'CF%5FAuthorization=x', 'CF.Authorization=x', 'a=b CF_Authorization=x', 'a=b, cf_authorization']) {
+      assert.equal(forwardRequestHeaders({ cookie: `pref=dark; ${planted}` }, false, undefined, names).cookie, 'pref=dark', planted);
+      assert.equal('cookie' in forwardRequestHeaders({ cookie: planted }), false, planted);
+    }
+    assert.equal(forwardRequestHeaders({ cookie: 'CF_Authorization_hint=1; x=CF_Authorization' }).cookie, 'CF_Authorization_hint=1; x=CF_Authorization');
+  });
+
   it('masks our secret in any response header and drops hop-by-hop headers', () => {
     const headers = rewriteResponseHeaders({ 'x-echo': 'Bearer oauth:SECRET123456', connection: 'keep-alive, x-hop', 'x-hop': '1', location: 'https://app.example.com/next' }, origin, base, ['oauth:SECRET123456'], new CookieNames());
     assert.equal(headers['x-echo'], 'Bearer [redacted]');

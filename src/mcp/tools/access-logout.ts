@@ -36,8 +36,8 @@ export function registerAccessLogout(server: McpServer, getService: ServiceProvi
         const service = await getService();
         // The application serving the URL, worked out before its session is deleted (the store cannot tell afterwards).
         const target = args.url && !args.all ? parseTargetUrl(args.url) : undefined;
-        const key = target && service.applicationFor(target);
-        const result = await service.logout(args);
+        const key = target && (await service.servingApplication(target));
+        const result = await service.logout({ ...args, application: key });
         const lines = result.logged_out.length ? result.logged_out.map((r) => `${r.application}: ${r.detail}`) : ['No stored sessions to log out of.'];
         const stopped = await stopProxies(service, args.all === true, target, key);
         for (const application of stopped) lines.push(`Stopped the local proxy of ${application}.`);
