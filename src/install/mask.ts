@@ -56,8 +56,8 @@ const URL_PARAMETER = /([?&#;])([^=?&#;\s]+)=([^&#;\s]*)/g;
 const URL_UUID = /(?<=\/)[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?=\/|$)/gi;
 /** A value already masked is one word, not "[redacted" and a bracket. */
 const WORD = String.raw`\[redacted\]|[^\s"',;&<>()[\]{}]+`;
-/** `"NAME": "value"`, `NAME = 'value'`: the name and separator; the quoted value is read by QUOTED_VALUE. */
-const QUOTED_SETTING = /(["']?)(?<![\w.-])([A-Za-z_][\w.-]*)\1([ \t]*[:=][ \t]*)(?=["'])/g;
+/** `"NAME": "value"`, `NAME = 'value'`, `--flag='value'`: the name and separator; the quoted value is read by QUOTED_VALUE. */
+const QUOTED_SETTING = /(["']?)(?<![\w.-])(-{0,2}[A-Za-z_][\w.-]*)\1([ \t]*[:=][ \t]*)(?=["'])/g;
 const QUOTED_VALUE: Record<string, RegExp> = { '"': /"((?:\\.|[^"\\\n])*)"/y, "'": /'((?:\\.|[^'\\\n])*)'/y };
 /** `NAME=value`, `--flag=value`, `Authorization: Bearer value`: the name and separator, then BARE_VALUE. */
 const BARE_SETTING = /(?<![\w.-])(-{0,2}[A-Za-z_][\w.-]*)([ \t]*[:=][ \t]*)/g;
@@ -231,7 +231,8 @@ class ConfigMask {
     out = replaceSettings(out, FLAG_PAIR, ([, flag, separator], at, text) => {
       if (!takesSecret(flag!)) return undefined;
       const found = valueAt(FLAG_VALUE, text, at);
-      if (!found || found[0] === REDACTED) return undefined;
+      // A lone `=` or `:` is the separator of `--token = value`, which the settings above have read.
+      if (!found || found[0] === REDACTED || found[0] === '=' || found[0] === ':') return undefined;
       return { text: `${flag}${separator}${this.hide(found[0])}`, end: at + found[0].length };
     });
     out = out.replace(BEARER, (_all, scheme: string, space: string, value: string) => `${scheme}${space}${this.hide(value)}`);

@@ -28,6 +28,12 @@ describe('install masking: arguments', () => {
       [['-H', 'X-Api: v4lue'], ['-H', '[redacted]']],
       [['--api-key=k3y'], ['--api-key=[redacted]']],
       [['--auth-token=abc123'], ['--auth-token=[redacted]']],
+      [["--password='hunter2'"], ["--password='[redacted]'"]],
+      [['--api-key="shortk"'], ['--api-key="[redacted]"']],
+      [["--db-pass='pw12'"], ["--db-pass='[redacted]'"]],
+      [['-Dtoken="abc12"'], ['-Dtoken="[redacted]"']],
+      [['--password = "hunter2"'], ['--password = "[redacted]"']],
+      [['--password = hunter2'], ['--password = [redacted]']],
       [['-e', 'DB=postgres'], ['-e', 'DB=[redacted]']],
       [['-e', 'GITHUB_TOKEN'], ['-e', 'GITHUB_TOKEN']],
       [['ghp_0123456789abcdefABCDEF'], ['[redacted]']],
@@ -162,8 +168,8 @@ describe('install masking: comments', () => {
       json,
       '{\n  // "env": {"GITHUB_TOKEN": "[redacted]", "REGION": "[redacted]"},\n  // "args": ["--token", "[redacted]"],\n  /* old: --api-key=[redacted] and postgres://bob:[redacted]@db/app\n     [redacted] */\n  // keep the theme: dark\n  "theme": "dark"\n}\n',
     );
-    const commented = shownToml('# GITHUB_TOKEN = "ghp_x"\n# args = ["--password", "pw"]\nmodel = "gpt-5" # API_KEY=abc, the model\n# TOKEN = \'t\'\n');
-    assert.equal(commented, '# GITHUB_TOKEN = "[redacted]"\n# args = ["--password", "[redacted]"]\nmodel = "gpt-5" # API_KEY=[redacted], the model\n# TOKEN = \'[redacted]\'\n');
+    const commented = shownToml('# GITHUB_TOKEN = "ghp_x"\n# args = ["--password", "pw"]\nmodel = "gpt-5" # API_KEY=abc, the model\n# TOKEN = \'t\'\n# run --password="hunter2" or -Dtoken=\'abc12\'\n');
+    assert.equal(commented, '# GITHUB_TOKEN = "[redacted]"\n# args = ["--password", "[redacted]"]\nmodel = "gpt-5" # API_KEY=[redacted], the model\n# TOKEN = \'[redacted]\'\n# run --password="[redacted]" or -Dtoken=\'[redacted]\'\n');
   });
 });
 
@@ -252,7 +258,7 @@ describe('install masking: any length of text, in linear time', () => {
   });
 
   it('long runs of name characters and separators are read as they are', () => {
-    for (const run of ['a-'.repeat(20000), '0123456789abcdef'.repeat(2500), 'a.-'.repeat(10000), 'a:'.repeat(20000), '?a'.repeat(20000), 'sk-'.repeat(10000), 'eyJ-'.repeat(10000), '"a'.repeat(10000)]) {
+    for (const run of ['a-'.repeat(20000), '0123456789abcdef'.repeat(2500), 'a.-'.repeat(10000), 'a:'.repeat(20000), '?a'.repeat(20000), 'sk-'.repeat(10000), 'eyJ-'.repeat(10000), '"a'.repeat(10000), '--a'.repeat(10000), '"--a'.repeat(10000), "'-a=".repeat(10000)]) {
       assert.equal(maskedView('json', '', '', OURS).value({ history: [run] }, []).history[0], run.startsWith('0123') ? '[redacted]' : run);
     }
     assert.equal(maskedView('json', '', '', OURS).value({ note: `https://x.example.com/${'?a'.repeat(20000)}` }, []).note, `https://x.example.com/${'?a'.repeat(20000)}`);
@@ -261,18 +267,29 @@ describe('install masking: any length of text, in linear time', () => {
   it('by construction: no pattern that finds a name starts an attempt inside a run of name characters', () => {
     // An attempt from each character of a run rescans the rest of it: quadratic (minutes for Claude's history).
     // Each sample with the characters its name is a run of.
-    const samples: Array<[string, RegExp]> = [['TOKEN: "v"', /[\w.-]/], ['TOKEN=v', /[\w.-]/], ['--token v', /[\w.-]/], ['https://host.example.com/', /[\w+.-]/], ['eyJabcdefghij.abcdefghij', /[\w-]/]];
+    const samples: Array<[string, RegExp]> = [
+      ['TOKEN: "v"', /[\w.-]/],
+      ['--token="v"', /[\w.-]/],
+      ["-Dtoken='v'", /[\w.-]/],
+      ['TOKEN=v', /[\w.-]/],
+      ['--token v', /[\w.-]/],
+      ['https://host.example.com/', /[\w+.-]/],
+      ['eyJabcdefghij.abcdefghij', /[\w-]/],
+    ];
     for (const pattern of NAME_PATTERNS) {
       const sticky = new RegExp(pattern.source, pattern.flags.replace('g', '') + 'y');
-      const found = samples.find(([text]) => ((sticky.lastIndex = 0), sticky.test(text)));
-      assert.ok(found, `${pattern} finds one of the samples`);
-      const [sample, run] = found;
-      for (const before of ['a', 'Z', '1', '_', '-', '.']) {
-        for (let at = 1; at <= sample.length; at++) {
-          const text = before + sample;
-          if (!run.test(text[at - 1]!)) continue;
-          sticky.lastIndex = at;
-          assert.equal(sticky.test(text), false, `${pattern} starts inside ${JSON.stringify(text)} at ${at}`);
+      const found = samples.filter(([text]) => ((sticky.lastIndex = 0), sticky.test(text)));
+      assert.ok(found.length > 0, `${pattern} finds one of the samples`);
+      // The first sample it finds gives its name characters; it is checked on every sample it finds.
+      const run = found[0]![1];
+      for (const [sample] of found) {
+        for (const before of ['a', 'Z', '1', '_', '-', '.', '+']) {
+          for (let at = 1; at <= sample.length; at++) {
+            const text = before + sample;
+            if (!run.test(text[at - 1]!)) continue;
+            sticky.lastIndex = at;
+            assert.equal(sticky.test(text), false, `${pattern} starts inside ${JSON.stringify(text)} at ${at}`);
+          }
         }
       }
     }
