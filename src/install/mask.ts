@@ -49,7 +49,8 @@ const MAX_SCANNED = 64 * 1024;
  * (`'a-'.repeat(200000)` in Claude's pasted history took minutes), and a value is read only after a name that
  * is masked, from where the name ends (replaceSettings).
  */
-const URL_PATTERN = /(?<![\w+.-])[a-z][a-z0-9+.-]*:\/\/[^\s"'<>`]+/gi;
+/** A URL, and what sticks to it in front that cannot start a scheme (`.https://`, `-https://`): kept as it is. */
+const URL_PATTERN = /(?<![a-z0-9+.-])([0-9+.-]*)([a-z][a-z0-9+.-]*:\/\/[^\s"'<>`]+)/gi;
 const URL_PASSWORD = /^([a-z][a-z0-9+.-]*:\/\/[^/?#@\s:]*:)([^/?#\s]*)@/i;
 const URL_PARAMETER = /([?&#;])([^=?&#;\s]+)=([^&#;\s]*)/g;
 /** A path segment shaped like a UUID: an identifier that often is the credential (`/s/<uuid>/mcp`). */
@@ -211,7 +212,7 @@ class ConfigMask {
 
   /** A string (a value, an argument, a comment) with every credential in it masked; `comment`: also environment-style settings; `ours`: in our entry. */
   freeText(text: string, comment: boolean, ours = false): string {
-    let out = text.replace(URL_PATTERN, (url) => this.url(url, ours));
+    let out = text.replace(URL_PATTERN, (_all, lead: string, url: string) => lead + this.url(url, ours));
     out = replaceSettings(out, QUOTED_SETTING, (head, at, text) => {
       const [, q, name, separator] = head;
       const secret = isSecretName(name!);

@@ -70,6 +70,11 @@ describe('install masking: URLs', () => {
       ['https://mcp.x.com/s/0F8E4C2A-1B3D-4E5F-8A9B-0C1D2E3F4A5B', 'https://mcp.x.com/s/[redacted]'],
       ['postgres://u:p;w@h/db;role=r', 'postgres://u:[redacted]@h/db;role=[redacted]'],
       ['https://docs.example.com/guide/v2-setup/', 'https://docs.example.com/guide/v2-setup/'],
+      ['.https://u:pw@h', '.https://u:[redacted]@h'],
+      ['+https://u:pw@h', '+https://u:[redacted]@h'],
+      ['--db=postgres://u:pw@h/db', '--db=postgres://u:[redacted]@h/db'],
+      ['x_https://u:pw@h', 'x_https://u:[redacted]@h'],
+      ['1.https://u:pw@h', '1.https://u:[redacted]@h'],
     ];
     for (const [url, shown] of cases) {
       const masked = shownJson(JSON.stringify({ mcpServers: { x: { url, args: [url] } } }));
@@ -258,7 +263,7 @@ describe('install masking: any length of text, in linear time', () => {
   });
 
   it('long runs of name characters and separators are read as they are', () => {
-    for (const run of ['a-'.repeat(20000), '0123456789abcdef'.repeat(2500), 'a.-'.repeat(10000), 'a:'.repeat(20000), '?a'.repeat(20000), 'sk-'.repeat(10000), 'eyJ-'.repeat(10000), '"a'.repeat(10000), '--a'.repeat(10000), '"--a'.repeat(10000), "'-a=".repeat(10000)]) {
+    for (const run of ['a-'.repeat(20000), '0123456789abcdef'.repeat(2500), 'a.-'.repeat(10000), 'a:'.repeat(20000), '?a'.repeat(20000), 'sk-'.repeat(10000), 'eyJ-'.repeat(10000), '"a'.repeat(10000), '--a'.repeat(10000), '"--a'.repeat(10000), "'-a=".repeat(10000), '.-1'.repeat(10000), '1+'.repeat(20000)]) {
       assert.equal(maskedView('json', '', '', OURS).value({ history: [run] }, []).history[0], run.startsWith('0123') ? '[redacted]' : run);
     }
     assert.equal(maskedView('json', '', '', OURS).value({ note: `https://x.example.com/${'?a'.repeat(20000)}` }, []).note, `https://x.example.com/${'?a'.repeat(20000)}`);
@@ -273,7 +278,7 @@ describe('install masking: any length of text, in linear time', () => {
       ["-Dtoken='v'", /[\w.-]/],
       ['TOKEN=v', /[\w.-]/],
       ['--token v', /[\w.-]/],
-      ['https://host.example.com/', /[\w+.-]/],
+      ['https://host.example.com/', /[a-z0-9+.-]/i],
       ['eyJabcdefghij.abcdefghij', /[\w-]/],
     ];
     for (const pattern of NAME_PATTERNS) {
