@@ -47,7 +47,8 @@ const MAX_SCANNED = 64 * 1024;
  * Every pattern run over a string is linear in its length: those that find a name (a setting, a flag, a URL's
  * scheme, a token's prefix) start with a lookbehind, so that no two attempts start in one run of name characters
  * (`'a-'.repeat(200000)` in Claude's pasted history took minutes), and a value is read only after a name that
- * is masked, from where the name ends (replaceSettings).
+ * is masked, from where the name ends (replaceSettings). A JWT may follow a dash (`x-eyJ…`), so its attempts start
+ * after any `-eyJ`; its header stops before the next one, so no two attempts read the same characters.
  */
 /** A URL, and what sticks to it in front that cannot start a scheme (`.https://`, `-https://`): kept as it is. */
 const URL_PATTERN = /(?<![a-z0-9+.-])([0-9+.-]*)([a-z][a-z0-9+.-]*:\/\/[^\s"'<>`]+)/gi;
@@ -76,7 +77,7 @@ const TOKEN_SHAPES: RegExp[] = [
   /\bAIza[A-Za-z0-9_-]{30,}/g,
   /\b(?:npm|hf)_[A-Za-z0-9]{30,}/g,
   /\bpypi-[A-Za-z0-9_-]{30,}/g,
-  /(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]*)?/g,
+  /(?<![A-Za-z0-9_])eyJ(?:[A-Za-z0-9_]|-(?!eyJ)){8,}\.[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]*)?/g,
 ];
 /** `sk-…`/`rk-…` with a digit somewhere (checked on the match: a lookahead would rescan the run from every `sk-` in it). */
 const KEY_SHAPE = /\b(?:sk|rk)[-_][A-Za-z0-9_-]{16,}/g;

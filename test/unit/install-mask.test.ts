@@ -39,6 +39,7 @@ describe('install masking: arguments', () => {
       [['ghp_0123456789abcdefABCDEF'], ['[redacted]']],
       [['sk-proj-0123456789abcdefghij'], ['[redacted]']],
       [['xoxb-1234-5678-abcdefgh'], ['[redacted]']],
+      [['x-eyJhbGciOiJub25lIn0.eyJzdWIiOiJtZSJ9.c2lnbmF0dXJl'], ['x-[redacted]']],
       [['Authorization: Bearer abcdefgh12345678'], ['Authorization: Bearer [redacted]']],
       [['q8Xz3Lp0Vn7Rt2Wm9Ks4Hd6Jf1'], ['[redacted]']],
       [['--verbose', '-y', '@modelcontextprotocol/server-filesystem', '/home/me/projects/project2/node_modules/cf-access-mcp/dist/index.js', 'ghcr.io/github/github-mcp-server:latest'], ['--verbose', '-y', '@modelcontextprotocol/server-filesystem', '/home/me/projects/project2/node_modules/cf-access-mcp/dist/index.js', 'ghcr.io/github/github-mcp-server:latest']],
@@ -263,7 +264,7 @@ describe('install masking: any length of text, in linear time', () => {
   });
 
   it('long runs of name characters and separators are read as they are', () => {
-    for (const run of ['a-'.repeat(20000), '0123456789abcdef'.repeat(2500), 'a.-'.repeat(10000), 'a:'.repeat(20000), '?a'.repeat(20000), 'sk-'.repeat(10000), 'eyJ-'.repeat(10000), '"a'.repeat(10000), '--a'.repeat(10000), '"--a'.repeat(10000), "'-a=".repeat(10000), '.-1'.repeat(10000), '1+'.repeat(20000)]) {
+    for (const run of ['a-'.repeat(20000), '0123456789abcdef'.repeat(2500), 'a.-'.repeat(10000), 'a:'.repeat(20000), '?a'.repeat(20000), 'sk-'.repeat(10000), 'eyJ-'.repeat(10000), '"a'.repeat(10000), '--a'.repeat(10000), '"--a'.repeat(10000), "'-a=".repeat(10000), '.-1'.repeat(10000), '-eyJ'.repeat(10000), '1+'.repeat(20000)]) {
       assert.equal(maskedView('json', '', '', OURS).value({ history: [run] }, []).history[0], run.startsWith('0123') ? '[redacted]' : run);
     }
     assert.equal(maskedView('json', '', '', OURS).value({ note: `https://x.example.com/${'?a'.repeat(20000)}` }, []).note, `https://x.example.com/${'?a'.repeat(20000)}`);
@@ -272,6 +273,7 @@ describe('install masking: any length of text, in linear time', () => {
   it('by construction: no pattern that finds a name starts an attempt inside a run of name characters', () => {
     // An attempt from each character of a run rescans the rest of it: quadratic (minutes for Claude's history).
     // Each sample with the characters its name is a run of.
+    // A JWT's name characters are word characters: it may follow a dash (x-eyJ…); see the header's own check below.
     const samples: Array<[string, RegExp]> = [
       ['TOKEN: "v"', /[\w.-]/],
       ['--token="v"', /[\w.-]/],
@@ -279,7 +281,7 @@ describe('install masking: any length of text, in linear time', () => {
       ['TOKEN=v', /[\w.-]/],
       ['--token v', /[\w.-]/],
       ['https://host.example.com/', /[a-z0-9+.-]/i],
-      ['eyJabcdefghij.abcdefghij', /[\w-]/],
+      ['eyJabcdefghij.abcdefghij', /\w/],
     ];
     for (const pattern of NAME_PATTERNS) {
       const sticky = new RegExp(pattern.source, pattern.flags.replace('g', '') + 'y');
@@ -298,5 +300,10 @@ describe('install masking: any length of text, in linear time', () => {
         }
       }
     }
+    // Where a JWT's attempts may start inside a run of [\w-] (after each -eyJ), its header stops before the next such start.
+    const jwt = new RegExp(NAME_PATTERNS.at(-1)!.source, 'y');
+    assert.equal(jwt.test('eyJabcdefghij-eyJabcdefghij.abcdefghij'), false);
+    jwt.lastIndex = 14;
+    assert.equal(jwt.test('eyJabcdefghij-eyJabcdefghij.abcdefghij'), true);
   });
 });
