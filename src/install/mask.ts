@@ -354,40 +354,48 @@ const HEADER_LINE = new RegExp(String.raw`^[ \t]*\[\[?[ \t]*${TOML_KEYS}[ \t]*\]
 const KEY_LINE = new RegExp(String.raw`^[ \t]*${TOML_KEYS}[ \t]*=`);
 
 type MultiLine = '"""' | "'''";
+/** What is open at the end of a line: a multi-line string, and how many arrays (`[`). */
+interface Open {
+  string: MultiLine | undefined;
+  arrays: number;
+}
 
 /**
  * When the scanner cannot follow a TOML text: table headers and `key =` stay, every value and comment is
  * masked, and so is every line inside a multi-line string, whatever it looks like (`[SEKRIT]`, `PGPASSWORD x --set=`).
+ * A header is one only outside every array: `["SEKRIT"]` as an array's last element is a value.
  */
 function everyValueHidden(text: string): string {
-  let open: MultiLine | undefined;
+  let open: Open = { string: undefined, arrays: 0 };
   return text
     .split('\n')
     .map((withCr) => {
       const cr = withCr.endsWith('\r') ? '\r' : '';
       const line = withCr.slice(0, withCr.length - cr.length);
-      const head = open ? '' : ((HEADER_LINE.exec(line) ?? KEY_LINE.exec(line))?.[0] ?? '');
-      open = multiLineAfter(line, head.length, open);
+      const header = open.arrays === 0 ? HEADER_LINE.exec(line) : null;
+      const head = open.string ? '' : ((header ?? KEY_LINE.exec(line))?.[0] ?? '');
+      open = openAfter(line, head.length, open);
       return (line.slice(head.length).trim() ? `${head} ${REDACTED}` : line) + cr;
     })
     .join('\n');
 }
 
-/** The multi-line string still open at the end of `line`, read from `from` with `open` open there. */
-function multiLineAfter(line: string, from: number, open: MultiLine | undefined): MultiLine | undefined {
+/** What is still open at the end of `line`, read from `from` with `open` open there. */
+function openAfter(line: string, from: number, open: Open): Open {
+  let { string, arrays } = open;
   let i = from;
   while (i < line.length) {
-    if (open) {
-      const close = open === "'''" ? line.indexOf(open, i) : basicClose(line, i);
-      if (close < 0) return open;
+    if (string) {
+      const close = string === "'''" ? line.indexOf(string, i) : basicClose(line, i);
+      if (close < 0) break;
       i = close + 3;
       // Up to two quotes right before the closing three belong to the string.
-      for (let extra = 0; extra < 2 && line[i] === open[0]; extra++) i++;
-      open = undefined;
+      for (let extra = 0; extra < 2 && line[i] === string[0]; extra++) i++;
+      string = undefined;
     } else if (line[i] === '#') {
-      return undefined;
+      break;
     } else if (line.startsWith('"""', i) || line.startsWith("'''", i)) {
-      open = line.slice(i, i + 3) as MultiLine;
+      string = line.slice(i, i + 3) as MultiLine;
       i += 3;
     } else if (line[i] === '"') {
       for (i++; i < line.length && line[i] !== '"'; i += line[i] === '\\' ? 2 : 1);
@@ -396,10 +404,12 @@ function multiLineAfter(line: string, from: number, open: MultiLine | undefined)
       const close = line.indexOf("'", i + 1);
       i = close < 0 ? line.length : close + 1;
     } else {
+      if (line[i] === '[') arrays++;
+      else if (line[i] === ']' && arrays > 0) arrays--;
       i++;
     }
   }
-  return open;
+  return { string, arrays };
 }
 
 /** Where `"""` closes a multi-line basic string in `line` from `from` (escapes skipped), or -1. */

@@ -211,6 +211,14 @@ describe('install masking: the shape of what is shown', () => {
     );
   });
 
+  it('TOML the scanner cannot follow: a line that looks like a header inside an array is a value, masked', () => {
+    const text = '[mcp_servers.x]\nkey = {{ broken\nargs = [\n  "a]", # ]\n  \'[\',\n  ["SEKRIT1"]\n]\nnested = [[\n[SEKRIT2]\n], [\n[SEKRIT3]]]\n[t]\nafter = "v"\n';
+    assert.equal(
+      shownToml(text),
+      '[mcp_servers.x]\nkey = [redacted]\nargs = [redacted]\n [redacted]\n [redacted]\n [redacted]\n [redacted]\nnested = [redacted]\n [redacted]\n [redacted]\n [redacted]\n[t]\nafter = [redacted]\n',
+    );
+  });
+
   it('the scanner reports each TOML string at the path smol-toml gives it', () => {
     const text = 'a = "1"\nb.c = \'2\'\n"q k" = ["3", { d = "4" }]\n[t]\ne = """\n5"""\n[[u]]\nf = "6"\n[[u]]\nf = "7"\n[u.v]\ng = "8"\n';
     const parsed = JSON.parse(JSON.stringify(parseToml(text))) as Record<string, unknown>;
