@@ -123,6 +123,10 @@ const EXPIRED_NOTICE_MS = 24 * 60 * 60_000;
  * per-origin lock — the holder opens the browser and publishes the URL, the
  * others show that URL and pick the session up from the store.
  */
+function cancelledByLogout(origin: string): AccessError {
+  return new AccessError('login_cancelled', `The login to ${new URL(origin).host} was cancelled by a logout.`, `If you still need this site, ${step('login', { url: origin })}.`);
+}
+
 export class OAuthLogin {
   private readonly pending = new Map<string, PendingLogin>();
   private readonly starting = new Map<string, Promise<PendingLogin>>();
@@ -361,9 +365,13 @@ export class OAuthLogin {
           await this.dropRegistration(discovery, first.registration);
           this.log('notice', `The client registration for ${discovery.authorizationServer.host} was rejected; registering again.`);
         } else throw error;
+        // A logout meanwhile cancelled this login: no second attempt (and no second browser) for it.
+        if (this.cancelled.has(login)) throw cancelledByLogout(origin);
         await this.resumable.delete(origin, first.state).catch(() => false);
         const retry = await this.attempt(target, discovery, refusedHost);
         current = retry;
+        // Cancelled while the retry started: its callback state is the one waiting now, and is cancelled too.
+        if (this.cancelled.has(login)) await this.cancel(origin);
         delete login.confirmTeam;
         Object.assign(login, pick(retry));
         bind(retry);
@@ -469,8 +477,7 @@ export class OAuthLogin {
     if (login) this.cancelled.add(login);
     const deleted = await this.resumable.delete(origin).catch(() => false);
     if (!waiting) return deleted;
-    const host = new URL(origin).host;
-    waiting.listener.cancel(waiting.state, new AccessError('login_cancelled', `The login to ${host} was cancelled by a logout.`, `If you still need this site, ${step('login', { url: origin })}.`), true);
+    waiting.listener.cancel(waiting.state, cancelledByLogout(origin), true);
     return true;
   }
 

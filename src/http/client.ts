@@ -197,9 +197,19 @@ export function networkError(error: unknown, url: URL): AccessError {
     );
   }
   // After the proxy check: undici reports a proxy's 407 as an InvalidArgumentError too.
-  // Refused before anything was sent (CONNECT, a content-length that does not match the body, an expect header…): the caller's request, not the network.
-  if (error instanceof undiciErrors.InvalidArgumentError || error instanceof undiciErrors.RequestContentLengthMismatchError || error instanceof undiciErrors.NotSupportedError) {
+  // Refused before anything was sent (CONNECT, an expect header…): the caller's request, not the network.
+  if (error instanceof undiciErrors.InvalidArgumentError || error instanceof undiciErrors.NotSupportedError) {
     return new AccessError('invalid_url', `The request to ${where} was not sent: ${error.message}.`, 'Check the method, headers and body of the request, then try again.', { cause: error });
+  }
+  // A content-length the body does not match: caught before sending for a body in hand, but a streamed body (the
+  // proxy relaying an upload cut short) may have gone out in part, so the origin may have seen some of it.
+  if (error instanceof undiciErrors.RequestContentLengthMismatchError) {
+    return new AccessError(
+      'invalid_url',
+      `The request to ${where} was not sent completely: ${error.message}.`,
+      "Check the request's headers (its content-length must match the body, or be left out) and whether the origin acted on a partial request, before sending it again.",
+      { cause: error },
+    );
   }
   if (error instanceof Error && error.name === 'AbortError') {
     return new AccessError('network_error', `The request to ${where} was cancelled.`, 'Call the tool again if you still need the result.', { cause: error });

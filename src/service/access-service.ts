@@ -38,6 +38,9 @@ export interface LoginHooks extends WaitHooks {
  * the process-wide parts (one HTTP pool, one store, one callback listener);
  * the flows live in fetch-flow, login-flow, status and logout.
  */
+/** How long a logout asks Access which application serves a URL before it goes by what is known here. */
+const SERVING_PROBE_MS = 5_000;
+
 export class AccessService {
   readonly store: SessionStore;
   readonly sessions: Sessions;
@@ -198,7 +201,9 @@ export class AccessService {
     const known = this.applicationFor(url);
     if (url.pathname.replace(/\/+$/, '') === new URL(known).pathname.replace(/\/+$/, '')) return known;
     try {
-      const { challenge } = await this.probe(url, signal);
+      // Briefly: a logout must not hang on a slow or unreachable host, and stays cancellable.
+      const bounded = AbortSignal.any([...(signal ? [signal] : []), AbortSignal.timeout(SERVING_PROBE_MS)]);
+      const { challenge } = await this.probe(url, bounded);
       if (!challenge?.resourceMetadataUrl) return known;
       const named = await this.appOfChallenge(url, challenge);
       return named.length > known.length && keyServes(named, url) ? named : known;

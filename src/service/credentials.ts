@@ -33,7 +33,9 @@ export async function credentialHeadersFor(svc: AccessService, url: URL, options
     // needs its own login: the challenge's metadata says which. Renewing the broader session would not get in.
     probed = await svc.probe(url, signal);
     if (!probed.challenge) return {};
-    const named = probed.challenge.style === 'forbidden' ? key : await svc.appOfChallenge(url, probed.challenge).catch(() => key);
+    // A challenge without metadata names no application: the session's own is the one refusing.
+    const names = probed.challenge.style !== 'forbidden' && probed.challenge.resourceMetadataUrl !== undefined;
+    const named = names ? await svc.appOfChallenge(url, probed.challenge).catch(() => key) : key;
     const session = named === key ? svc.store.getSession(key) : undefined;
     if (session?.refresh_token && (await svc.sessions.refresh(key, session).catch(() => undefined))) {
       const renewed = await svc.credentialsFor(url);

@@ -30,13 +30,13 @@ export function registerAccessLogout(server: McpServer, getService: ServiceProvi
       },
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
     },
-    async (raw) => {
+    async (raw, extra) => {
       try {
         const { args, warnings } = input.parse(raw);
         const service = await getService();
         // The application serving the URL, worked out before its session is deleted (the store cannot tell afterwards).
         const target = args.url && !args.all ? parseTargetUrl(args.url) : undefined;
-        const key = target && (await service.servingApplication(target));
+        const key = target && (await service.servingApplication(target, extra.signal));
         const result = await service.logout({ ...args, application: key });
         const lines = result.logged_out.length ? result.logged_out.map((r) => `${r.application}: ${r.detail}`) : ['No stored sessions to log out of.'];
         const stopped = await stopProxies(service, args.all === true, target, key);
