@@ -115,6 +115,11 @@ const PUBLISH_WAIT_MS = 10_000;
 /** How long after a login expired the next one still says that the earlier link is dead. */
 const EXPIRED_NOTICE_MS = 24 * 60 * 60_000;
 
+/** What a login a logout cancelled ends with. */
+function cancelledByLogout(origin: string): AccessError {
+  return new AccessError('login_cancelled', `The login to ${new URL(origin).host} was cancelled by a logout.`, `If you still need this site, ${step('login', { url: origin })}.`);
+}
+
 /**
  * The managed-OAuth login (steps 2–7 of the protocol): discovery, registration
  * (reused per authorization server and redirect URI), PKCE, browser, callback,
@@ -123,10 +128,6 @@ const EXPIRED_NOTICE_MS = 24 * 60 * 60_000;
  * per-origin lock — the holder opens the browser and publishes the URL, the
  * others show that URL and pick the session up from the store.
  */
-function cancelledByLogout(origin: string): AccessError {
-  return new AccessError('login_cancelled', `The login to ${new URL(origin).host} was cancelled by a logout.`, `If you still need this site, ${step('login', { url: origin })}.`);
-}
-
 export class OAuthLogin {
   private readonly pending = new Map<string, PendingLogin>();
   private readonly starting = new Map<string, Promise<PendingLogin>>();

@@ -18,10 +18,10 @@ export interface BridgeOptions {
   loginWaitSeconds: number;
 }
 
-/** Statuses after which the SDK's guidance is to try the older HTTP+SSE transport. */
 /** See toLocal. */
 const RESPONSE_AFTER_NOTIFICATION_MS = 5;
 
+/** Statuses after which the SDK's guidance is to try the older HTTP+SSE transport. */
 const FALLBACK_STATUSES = new Set([400, 404, 405]);
 
 /**

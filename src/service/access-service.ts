@@ -32,15 +32,15 @@ export interface LoginHooks extends WaitHooks {
   onLoginUrl?: (login: LoginInProgress) => void;
 }
 
+/** How long a logout asks Access which application serves a URL before it goes by what is known here. */
+const SERVING_PROBE_MS = 5_000;
+
 /**
  * Everything the tools and the CLI do, independent of MCP: fetch through
  * Access (logging in when needed), login, status, logout. This class holds
  * the process-wide parts (one HTTP pool, one store, one callback listener);
  * the flows live in fetch-flow, login-flow, status and logout.
  */
-/** How long a logout asks Access which application serves a URL before it goes by what is known here. */
-const SERVING_PROBE_MS = 5_000;
-
 export class AccessService {
   readonly store: SessionStore;
   readonly sessions: Sessions;

@@ -1,7 +1,7 @@
 import type { AccessChallenge } from '../auth/detect.js';
 import { configuredRefusal } from './configured-refusal.js';
 import type { AccessService, LoginHooks } from './access-service.js';
-import { loginFor } from './login-flow.js';
+import { challengedApp, loginFor } from './login-flow.js';
 
 export interface CredentialOptions {
   /** Seconds to wait for a browser login before a LoginPendingError is thrown. */
@@ -34,8 +34,7 @@ export async function credentialHeadersFor(svc: AccessService, url: URL, options
     probed = await svc.probe(url, signal);
     if (!probed.challenge) return {};
     // A challenge without metadata names no application: the session's own is the one refusing.
-    const names = probed.challenge.style !== 'forbidden' && probed.challenge.resourceMetadataUrl !== undefined;
-    const named = names ? await svc.appOfChallenge(url, probed.challenge).catch(() => key) : key;
+    const named = await challengedApp(svc, url, probed.challenge, key);
     const session = named === key ? svc.store.getSession(key) : undefined;
     if (session?.refresh_token && (await svc.sessions.refresh(key, session).catch(() => undefined))) {
       const renewed = await svc.credentialsFor(url);

@@ -107,7 +107,7 @@ async function beginLogin(
 }
 
 /** The application a challenge names (discovery is cached); `known` when it names none or discovery fails (the login reports that). */
-function challengedApp(svc: AccessService, target: URL, challenge: AccessChallenge, known: AppKey): Promise<AppKey> {
+export function challengedApp(svc: AccessService, target: URL, challenge: AccessChallenge, known: AppKey): Promise<AppKey> {
   if (challenge.style === 'forbidden' || !challenge.resourceMetadataUrl) return Promise.resolve(known);
   return svc.appOfChallenge(target, challenge).catch(() => known);
 }
