@@ -61,9 +61,25 @@ async function main(argv: string[]): Promise<number> {
   return (await load())(rest);
 }
 
+/**
+ * Resolves once everything already written to `stream` has left the process.
+ * A pipe is written asynchronously on Linux: what it still queues (a body
+ * streamed into `| sha256sum`, say) would be lost by process.exit.
+ */
+function flushed(stream: NodeJS.WriteStream): Promise<void> {
+  if (stream.destroyed || stream.writableLength === 0) return Promise.resolve();
+  // Writes complete in order, so this empty one's callback comes after all before it (with an error once the reader is gone).
+  return new Promise((resolve) => stream.write('', () => resolve()));
+}
+
+async function exitAfterOutput(code: number): Promise<never> {
+  await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+  process.exit(code);
+}
+
 main(process.argv.slice(2)).then(
   (code) => {
-    if (code >= 0) process.exit(code);
+    if (code >= 0) void exitAfterOutput(code);
   },
   (error: unknown) => {
     if (error instanceof UsageError || (error as NodeJS.ErrnoException)?.code?.startsWith?.('ERR_PARSE_ARGS')) {
@@ -73,9 +89,10 @@ main(process.argv.slice(2)).then(
       process.stderr.write(
         `cf-access-mcp: ${(error as Error).message}\n${synopsis ? `${synopsis}\n` : ''}Run "cf-access-mcp ${command ? `${command} ` : ''}--help" for more.\n`,
       );
-      process.exit(EXIT.usage);
+      void exitAfterOutput(EXIT.usage);
+      return;
     }
     process.stderr.write(`cf-access-mcp: ${redactSecrets((error as Error)?.message ?? String(error))}\n`);
-    process.exit(EXIT.failure);
+    void exitAfterOutput(EXIT.failure);
   },
 );

@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PIXEL_PNG, blobBytes } from '../../src/emulator/binary.js';
 import { REPORT_SENTENCE, type Emulator } from '../../src/emulator/index.js';
 import { cliEnv, finishCli, runCli, startCli } from '../helpers/cli-run.js';
-import { cleanupHomes, eventually, startEmulator, tempHome } from '../helpers/harness.js';
+import { cleanupHomes, eventually, SERVER_ENTRY, startEmulator, tempHome } from '../helpers/harness.js';
 import { assertNoSecretsLeaked } from '../helpers/leaks.js';
 
 /**
@@ -57,6 +59,22 @@ describe('fetch into a pipe writes the bytes as served, like curl', () => {
     const big = await runCli(['fetch', `${emulator.appUrl}/big?size=${size}`], env);
     assert.equal(big.code, 0, big.stderr);
     assert.equal(big.stdout.length, size, 'every byte, not cut at CF_ACCESS_MCP_MAX_BODY_BYTES');
+  });
+
+  it('a reader that starts late still gets every byte: the process exits only once its pipe has taken them', async () => {
+    // More than the pipe holds, and less than a write queues before it reports back-pressure: at the end of the download the
+    // tail is still queued in the CLI's own process, which then has to wait for the reader rather than exit.
+    const size = 64 * 1024 + 8 * 1024 + 5;
+    const out = join(tempHome('cfam-curl-late-'), 'body');
+    const shell = spawn('bash', ['-c', 'set -o pipefail; "$@" | { sleep 2; cat > "$OUT"; }', 'late-reader', process.execPath, SERVER_ENTRY, 'fetch', `${emulator.appUrl}/big?size=${size}`], {
+      env: { ...env, OUT: out },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    shell.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    const [code] = (await once(shell, 'close')) as [number | null];
+    assert.equal(code, 0, stderr);
+    assert.equal(statSync(out).size, size, 'no byte lost at exit');
   });
 
   it('-o - is stdout; -o /dev/null works; -o <file> saves the bytes', async () => {
