@@ -12,14 +12,18 @@ export const SECURE_ONLY_PREFIX = /^__(?:host|secure|http)-/i;
 /** Every name the proxies give starts with this; the client's cookies so named go to no origin unless they are this proxy's own. */
 export const RENAMED_COOKIE_MARK = 'cfam-';
 
-/** Access's own session cookie holds a JWT: a credential, never handed to the local client nor taken from it. */
-export const ACCESS_COOKIES: ReadonlySet<string> = new Set(['cf_authorization']);
+/**
+ * Access's own cookies: the session (a JWT, a credential) and the nonce it sets
+ * with its redirect to sign-in, which binds that sign-in to the browser that
+ * started it. Neither is handed to the local client nor taken from it.
+ */
+export const ACCESS_COOKIES: ReadonlySet<string> = new Set(['cf_authorization', 'cf_appsession']);
 
 /**
  * A Cookie header that may name a cookie the proxy renames or leaves out,
  * however hidden (see PLANTED_IN_NAME); the others pass unparsed.
  */
-export const COOKIES_TO_CHECK = /cfam-|(?:host|secure|http)-|%[0-9a-f]{2}|cf.authorization/i;
+export const COOKIES_TO_CHECK = /cfam-|(?:host|secure|http)-|%[0-9a-f]{2}|cf.(?:authorization|appsession)/i;
 
 /** What old PHP turns into `_` in a cookie name ('[' when unmatched; CVE-2022-31629). */
 const MANGLED_UNDERSCORE = String.raw`[_. \[]`;

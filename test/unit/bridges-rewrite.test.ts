@@ -83,6 +83,7 @@ describe('proxy header rewriting (issue 14)', () => {
     const names = new CookieNames();
     assert.equal(rewriteSetCookie('a=1; Domain=.example.com; Path=/; Secure; HttpOnly; SameSite=None', [], names), 'a=1; Path=/; HttpOnly');
     assert.equal(rewriteSetCookie('CF_Authorization=eyJ...; Path=/', [], names), undefined);
+    assert.equal(rewriteSetCookie('CF_AppSession=0f1e2d; Path=/; HttpOnly', [], names), undefined);
     assert.equal(rewriteSetCookie('echo=oauth:SECRET123456; Path=/', ['oauth:SECRET123456'], names), undefined);
     // An origin could otherwise plant a name another proxy on 127.0.0.1 takes for its own.
     assert.equal(rewriteSetCookie('cfam-0123456789abcdef-__Host-sid=evil; Path=/', [], names), undefined);
@@ -158,13 +159,14 @@ describe('proxy header rewriting (issue 14)', () => {
     assert.equal(forwardRequestHeaders({ cookie: `${ordinary}; ${own}=mine` }, false, undefined, names).cookie, `${ordinary.split(/;\s*/).join('; ')}; __Host-sid=mine`);
   });
 
-  it("leaves out the client's own Access cookie (a loopback page can plant one): only the proxy's credential reaches the origin", () => {
+  it("leaves out the client's own Access cookies (a loopback page can plant one): only the proxy's credential reaches the origin", () => {
     const names = new CookieNames();
-    for (const planted of ['CF_Authorization=eyJ.planted', 'cf_authorization=x', 'CF%5FAuthorization=x', 'CF.Authorization=x', 'a=b CF_Authorization=x', 'a=b, cf_authorization']) {
+    for (const planted of ['CF_Authorization=eyJ.planted', 'cf_authorization=x', 'CF%5FAuthorization=x', 'CF.Authorization=x', 'a=b CF_Authorization=x', 'a=b, cf_authorization', 'CF_AppSession=n', 'cf%5Fappsession=n', 'a=b CF_AppSession=n']) {
       assert.equal(forwardRequestHeaders({ cookie: `pref=dark; ${planted}` }, false, undefined, names).cookie, 'pref=dark', planted);
       assert.equal('cookie' in forwardRequestHeaders({ cookie: planted }), false, planted);
     }
     assert.equal(forwardRequestHeaders({ cookie: 'CF_Authorization_hint=1; x=CF_Authorization' }).cookie, 'CF_Authorization_hint=1; x=CF_Authorization');
+    assert.equal(forwardRequestHeaders({ cookie: 'CF_AppSessionish=1; x=CF_AppSession' }).cookie, 'CF_AppSessionish=1; x=CF_AppSession');
   });
 
   it('masks our secret in any response header and drops hop-by-hop headers', () => {
