@@ -60,6 +60,12 @@ export class AccessService {
   /** The login methods by name (see login-methods.ts): callers never branch on which one they hold. */
   readonly methods: LoginMethods;
   private inFlight = 0;
+  /**
+   * Refusals of one credential being handled (see credentials.ts), by
+   * application and the refused headers: when a page's thirty requests are
+   * refused at once, one asks Access and renews, the rest wait for it.
+   */
+  readonly refusalsHandled = new Map<string, Promise<unknown>>();
   /** How many store warnings results have shown (a store can also degrade later, e.g. a disk that turns read-only). */
   private storeWarningsShown = 0;
 

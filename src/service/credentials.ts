@@ -2,6 +2,7 @@ import type { AccessChallenge } from '../auth/detect.js';
 import { configuredRefusal } from './configured-refusal.js';
 import type { AccessService, LoginHooks } from './access-service.js';
 import { challengedApp, loginFor } from './login-flow.js';
+import type { AppKey } from '../auth/app-key.js';
 
 export interface CredentialOptions {
   /** Seconds to wait for a browser login before a LoginPendingError is thrown. */
@@ -9,6 +10,8 @@ export interface CredentialOptions {
   /** The credential headers Access just refused (maybe {}): renew them (refresh, else a new login) unless another caller already did. */
   refused?: Record<string, string>;
   hooks?: LoginHooks;
+  /** Set when this call already waited for another caller's handling of the same refusal: it then goes on alone. */
+  joined?: boolean;
 }
 
 /**
@@ -29,19 +32,22 @@ export async function credentialHeadersFor(svc: AccessService, url: URL, options
     if (Object.keys(current).length > 0 && JSON.stringify(current) !== JSON.stringify(options.refused)) return current;
     const configured = svc.methods.configuredFor(url);
     if (configured) throw await configuredRefusal(svc, configured, url, 401, undefined, signal);
-    // Refused by the application the session belongs to, or by a path application under it (/admin under /) that
-    // needs its own login: the challenge's metadata says which. Renewing the broader session would not get in.
-    probed = await svc.probe(url, signal);
-    if (!probed.challenge) return {};
-    // A challenge without metadata names no application: the session's own is the one refusing.
-    const named = await challengedApp(svc, url, probed.challenge, key);
-    const session = named === key ? svc.store.getSession(key) : undefined;
-    if (session?.refresh_token && (await svc.sessions.refresh(key, session).catch(() => undefined))) {
-      const renewed = await svc.credentialsFor(url);
-      if (Object.keys(renewed).length > 0) return renewed;
-    } else if (session) {
-      await svc.sessions.drop(key, session);
+    const refusal = `${key}\n${JSON.stringify(options.refused)}`;
+    const handling = svc.refusalsHandled.get(refusal);
+    if (handling && !options.joined) {
+      // Most likely it renews the very credential this call holds; if not (another application refused that URL), this call goes on alone.
+      await settledOrAborted(handling, signal);
+      return credentialHeadersFor(svc, url, { ...options, joined: true });
     }
+    const handled = renewRefused(svc, url, key, signal);
+    if (!handling) {
+      svc.refusalsHandled.set(refusal, handled);
+      void handled.catch(() => {}).finally(() => svc.refusalsHandled.get(refusal) === handled && svc.refusalsHandled.delete(refusal));
+    }
+    const outcome = await handled;
+    if (outcome.renewed) return outcome.renewed;
+    probed = outcome.probed;
+    if (!probed.challenge) return {};
   } else {
     const headers = await svc.credentialsFor(url);
     // A session of a broader application is no credential for a path application known here without one
@@ -58,4 +64,45 @@ export async function credentialHeadersFor(svc: AccessService, url: URL, options
 /** Every secret value we may send to `url` (to scrub from what goes back to a local client). */
 export function credentialSecretsFor(svc: AccessService, url: URL): string[] {
   return svc.methods.secretsFor(url);
+}
+
+/**
+ * After Access refused the credential `key`'s session gave for `url`: asks
+ * Access which application refused (the session's own, or a path application
+ * under it such as /admin under /, which needs its own login: renewing the
+ * broader session would not get in) and renews the session by refresh when it
+ * was its own, else drops it. `renewed`: the new headers when that worked.
+ */
+async function renewRefused(svc: AccessService, url: URL, key: AppKey, signal: AbortSignal | undefined): Promise<{ probed: { challenge?: AccessChallenge }; renewed?: Record<string, string> }> {
+  const probed = await svc.probe(url, signal);
+  if (!probed.challenge) return { probed };
+  // A challenge without metadata names no application: the session's own is the one refusing.
+  const named = await challengedApp(svc, url, probed.challenge, key);
+  const session = named === key ? svc.store.getSession(key) : undefined;
+  if (session?.refresh_token && (await svc.sessions.refresh(key, session).catch(() => undefined))) {
+    const renewed = await svc.credentialsFor(url);
+    if (Object.keys(renewed).length > 0) return { probed, renewed };
+  } else if (session) {
+    await svc.sessions.drop(key, session);
+  }
+  return { probed };
+}
+
+/** Waits for `work` to settle either way, or throws when `signal` aborts first. */
+async function settledOrAborted(work: Promise<unknown>, signal: AbortSignal | undefined): Promise<void> {
+  if (!signal) {
+    await work.catch(() => {});
+    return;
+  }
+  signal.throwIfAborted();
+  let onAbort = () => {};
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    await Promise.race([work.catch(() => {}), aborted]);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
 }

@@ -385,6 +385,21 @@ describe('cf-access-mcp proxy (issue 14)', () => {
     assert.ok(emulator.requests({ endpoint: 'token' }).length >= 2);
   });
 
+  it('a page of requests refused at once asks Access once and renews once, not once per request', async () => {
+    emulator.expireAccessTokens();
+    const before = emulator.log.length;
+    const tokensBefore = emulator.requests({ endpoint: 'token' }).length;
+    const urls = Array.from({ length: 16 }, (_, i) => `${proxy.base}/api/data.json?asset=${i}`);
+    const codes = await Promise.all(urls.map((url) => run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', url])));
+    assert.deepEqual(codes.map((c) => c.stdout), urls.map(() => '200'));
+    const newEntries = emulator.log.slice(before);
+    // What the proxy sends without any credential to learn which application refused: the refused requests carry the old token.
+    const unauthenticated = newEntries.filter((e) => e.endpoint === 'probe' && !e.headers.authorization && !e.headers['cf-access-token'] && !/CF_Authorization/i.test(e.headers.cookie ?? ''));
+    assert.ok(unauthenticated.length <= 2, `${unauthenticated.length} unauthenticated requests to learn who refused`);
+    assert.equal(emulator.requests({ endpoint: 'token' }).length - tokensBefore, 1, 'one refresh');
+    assert.equal(browserOpens(env).length, 1, 'no browser');
+  });
+
   it('streams 256 MiB up and down with the proxy RSS growing by less than 60 MB, reusing the memory it freed', async () => {
     const pid = proxy.child.pid!;
     await streamDownload(proxy.base, 1024 * 1024);
