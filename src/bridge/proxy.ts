@@ -132,9 +132,9 @@ export class AccessProxy {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  /** The Access application whose credential the proxy serves (known once signed in; until then its origin). */
+  /** The Access application the proxy was started for: the most specific one known here (signed in, pending or discovered), else its origin. */
   get appKey(): AppKey {
-    return this.svc.store.appKeyFor(this.target);
+    return this.svc.applicationFor(this.target);
   }
 
   get idleSeconds(): number | undefined {

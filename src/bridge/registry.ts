@@ -58,7 +58,8 @@ export class ProxyRegistry {
    * the new one listens (a port that cannot be had leaves it running).
    */
   async start(url: string, options: ProxyStart): Promise<ProxyStarted> {
-    const key = this.svc.store.appKeyFor(new URL(url));
+    // The application as Access named it, signed in or not: a pending /admin login is not the / proxy's.
+    const key = this.svc.applicationFor(new URL(url));
     const running = (await this.running()).find((p) => p.appKey === key);
     if (running && (options.port === undefined || new URL(running.baseUrl).port === String(options.port))) {
       const idleChanged = options.idleRequested === true && running.idleSeconds !== options.idleSeconds;

@@ -123,6 +123,26 @@ describe('access_proxy for a path application whose login is pending', () => {
     assert.equal(new URL(data.login_url as string).searchParams.get('resource'), `${e.appUrl}/admin`, textOf(proxy));
     assert.match(data.next_step as string, /\/admin needs the user to sign in|Ask the user/);
   });
+
+  it("is /admin's own proxy, not the running / proxy under the /admin label's link", async () => {
+    const e = await suite.emulator({ pathApps: ['/admin'] });
+    const first = await suite.server();
+    assert.notEqual((await first.call('access_fetch', { url: `${e.appUrl}/` })).isError, true);
+    await first.close();
+    const server = await suite.server({ home: first.home, browser: 'ignore' });
+    const root = resultData(await server.call('access_proxy', { url: `${e.appUrl}/` }));
+    assert.equal(root.application, new URL(e.appUrl).host);
+    assert.equal(resultData(await server.call('access_fetch', { url: `${e.appUrl}/admin/x`, wait_seconds: 0 })).status, 'pending');
+    const proxy = await server.call('access_proxy', { url: `${e.appUrl}/admin/x`, wait_seconds: 0 });
+    const admin = resultData(proxy);
+    assert.equal(admin.application, `${new URL(e.appUrl).host}/admin`, textOf(proxy));
+    assert.notEqual(admin.base_url, root.base_url, textOf(proxy));
+    assert.equal(admin.reused, false);
+    assert.equal(new URL(admin.login_url as string).searchParams.get('resource'), `${e.appUrl}/admin`);
+    // Asked again, the same /admin proxy; the / proxy is still there for /.
+    assert.equal(resultData(await server.call('access_proxy', { url: `${e.appUrl}/admin/y`, wait_seconds: 0 })).base_url, admin.base_url);
+    assert.equal(resultData(await server.call('access_proxy', { url: `${e.appUrl}/` })).base_url, root.base_url);
+  });
 });
 
 describe('the local proxy and a path application not signed in yet', () => {
