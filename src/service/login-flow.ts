@@ -43,7 +43,7 @@ function announce(begun: LoginInProgress, hooks: LoginHooks): void {
 }
 
 /** The one pending shape, from whichever method is waiting. */
-function pendingOf(svc: AccessService, login: LoginInProgress, cancelled: boolean): PendingLoginResult {
+function pendingOf(svc: AccessService, login: LoginInProgress, cancelled: boolean, forceJoined = false): PendingLoginResult {
   return describePending(
     {
       origin: login.key,
@@ -54,7 +54,7 @@ function pendingOf(svc: AccessService, login: LoginInProgress, cancelled: boolea
       replaced: login.replaced,
       refreshNote: expiredRefreshNote(svc, login.key),
     },
-    { cancelled, callbackUri: login.redirectUri ?? (login.source === undefined ? undefined : (svc.callback.redirectUri ?? 'http://localhost:<port>/callback')) },
+    { cancelled, forceJoined, callbackUri: login.redirectUri ?? (login.source === undefined ? undefined : (svc.callback.redirectUri ?? 'http://localhost:<port>/callback')) },
   );
 }
 
@@ -204,6 +204,9 @@ export async function login(
   }
   const waitSeconds = params.wait_seconds ?? svc.config.defaultWaitSeconds;
   let begun = svc.methods.pendingFor(target, allowed(svc, browserMethod));
+  // A login pending for / is no way into /admin: for a URL deeper than its application, Access says which one serves it.
+  if (begun && (await svc.servingApplication(target, hooks.signal)) !== begun.key) begun = undefined;
+  const forceJoined = Boolean(begun && params.force);
   if (begun && params.force && svc.store.getSession(begun.key)) await svc.store.deleteSession(begun.key);
   if (!begun) {
     const { challenge } = await svc.probe(target, hooks.signal);
@@ -221,7 +224,7 @@ export async function login(
   announce(begun, hooks);
   const waited = await waitAtMost<StoredSession>(begun.done, Math.max(0, waitSeconds), hooks);
   if (waited.done) return authenticatedResult(svc, target, waited.value, 'Login completed.');
-  return pendingOf(svc, begun, waited.reason === 'cancelled');
+  return pendingOf(svc, begun, waited.reason === 'cancelled', forceJoined);
 }
 
 /**

@@ -42,6 +42,8 @@ export interface PendingContext {
   cancelled?: boolean;
   /** The loopback callback address, named when the browser may be on another machine. */
   callbackUri?: string;
+  /** A forced login found this one pending and joined it: a second would break the sign-in the user may be in. */
+  forceJoined?: boolean;
 }
 
 function minutesUntil(at: number): string {
@@ -61,6 +63,9 @@ export function describePending(facts: PendingFacts, context: PendingContext = {
   }
   if (facts.refreshNote) sentences.push(`The session for ${host} expired and was not renewed: ${facts.refreshNote}.`);
   if (context.cancelled) sentences.push('The call was cancelled; the login keeps waiting in the background.');
+  if (context.forceJoined) {
+    sentences.push(`A login for ${host} was already waiting, so force started no second one (that would break a sign-in the user may be in the middle of); its link still works.`);
+  }
   sentences.push(`Login pending: ${host} needs the user to sign in${via} before it can be reached.`);
   if (facts.browser.opened) {
     sentences.push(url ? `A browser window was opened at the sign-in page.` : 'A browser window is being opened at the sign-in page.');
@@ -78,6 +83,7 @@ export function describePending(facts: PendingFacts, context: PendingContext = {
   nextStep +=
     ` Once they say they are done, repeat the same call: the login waits until ${until} (${minutesUntil(facts.expiresAt)}) and the call then completes without a new sign-in.` +
     ' A page saying \u201cThat account does not have access\u201d means the application\'s policy refused the account, not that the login failed: then tell the user, and do not start another login. Do not retry in a loop.';
+  if (context.forceJoined) nextStep += ` Only if that link cannot be used any more, ${step('logout', { url: facts.origin })} (it cancels the waiting login), then log in again.`;
   if (!facts.browser.opened && context.callbackUri) {
     nextStep += ` If the browser runs on another machine, it ends on an address starting with ${context.callbackUri} that does not load: ask the user to copy that whole address, then ${step('login', { url: facts.origin, callback_url: '<that address>' })}.`;
     const forward = facts.method === 'oauth' ? forwardingHint(context.callbackUri) : undefined;

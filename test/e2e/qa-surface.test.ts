@@ -52,6 +52,32 @@ describe('a login pending for / and a first call to a path application', () => {
     assert.equal(new URL(data.login_url as string).searchParams.get('resource'), `${e.appUrl}/admin`, `signing in there would not open /admin: ${textOf(admin)}`);
     assert.match(textOf(admin), new RegExp(`${new URL(e.appUrl).host}/admin needs the user to sign in`));
   });
+
+  it('access_login of /admin/x, likewise', async () => {
+    const e = await suite.emulator({ pathApps: ['/admin'] });
+    const server = await suite.server({ browser: 'ignore' });
+    assert.equal(resultData(await server.call('access_login', { url: `${e.appUrl}/`, wait_seconds: 0 })).status, 'pending');
+    const admin = await server.call('access_login', { url: `${e.appUrl}/admin/x`, wait_seconds: 0 });
+    const data = resultData(admin);
+    assert.equal(data.status, 'pending', textOf(admin));
+    assert.equal(new URL(data.login_url as string).searchParams.get('resource'), `${e.appUrl}/admin`, `signing in there would not open /admin: ${textOf(admin)}`);
+  });
+});
+
+describe('access_login force: true while a login waits for the user', () => {
+  it('continues that login (its link, no second browser) and says so, naming how to start over', async () => {
+    const e = await suite.emulator();
+    const server = await suite.server({ browser: 'ignore' });
+    const first = resultData(await server.call('access_login', { url: `${e.appUrl}/`, wait_seconds: 0 }));
+    const forced = await server.call('access_login', { url: `${e.appUrl}/`, wait_seconds: 0, force: true });
+    const data = resultData(forced);
+    assert.equal(data.status, 'pending', textOf(forced));
+    assert.equal(stateOf(data.login_url as string), stateOf(first.login_url as string));
+    assert.equal(server.browserArgv().length, 1, 'no second browser');
+    assert.match(data.message as string, /already waiting, so force started no second one/);
+    assert.match(data.next_step as string, /access_logout/);
+    assert.doesNotMatch(textOf(await server.call('access_login', { url: `${e.appUrl}/`, wait_seconds: 0 })), /force started no second one/);
+  });
 });
 
 describe('sentences the server writes', () => {

@@ -12,7 +12,7 @@ const input = toolInput(
   'access_login',
   {
     url: z.string().describe('Any URL of the protected application (several applications may share a host under different paths).'),
-    force: z.boolean().optional().describe('Discard the stored session and log in again, also when the application refused the account a moment ago.'),
+    force: z.boolean().optional().describe('Discard the stored session and log in again, also when the application refused the account a moment ago. A login already waiting for the user is continued, not started twice.'),
     wait_seconds: z.number().int().min(0).max(3600).optional().describe('How long to wait for the user to finish (default 45).'),
     method: LoginChoiceSchema
       .optional()
