@@ -134,6 +134,24 @@ describe('access_logout of a path application the server has not met yet', () =>
   });
 });
 
+describe('access_logout while Access does not answer which application serves the URL', () => {
+  it('goes by what is known here after a few seconds instead of waiting for the host', async () => {
+    const e = await suite.emulator();
+    // Any other request may wait a minute for its answer: the logout's question is bounded more tightly.
+    const server = await suite.server({ env: { CF_ACCESS_MCP_TIMEOUT_MS: '60000' } });
+    assert.notEqual((await server.call('access_fetch', { url: `${e.appUrl}/` })).isError, true);
+    e.setFault({ endpoint: 'probe', kind: 'delay', delayMs: 120_000 });
+    const started = Date.now();
+    const out = await server.call('access_logout', { url: `${e.appUrl}/reports/q3` });
+    e.setFault(null);
+    // The bound is 5 s; without it the call would wait for the response timeout (a minute here).
+    assert.ok(Date.now() - started < 45_000, `the logout waited ${Date.now() - started} ms`);
+    const [entry] = resultData(out).logged_out as Array<{ application: string }>;
+    assert.equal(entry!.application, new URL(e.appUrl).host, textOf(out));
+    assert.deepEqual(Object.keys(suite.readStore(server.home).sessions), []);
+  });
+});
+
 describe('access_proxy for a path application whose login is pending', () => {
   it('says not signed in, with the /admin sign-in link, rather than signed in with the / session', async () => {
     const e = await suite.emulator({ pathApps: ['/admin'] });
