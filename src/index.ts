@@ -41,6 +41,8 @@ async function main(argv: string[]): Promise<number> {
     await runStdioServer();
     return -1;
   }
+  // The reader of our output may stop early (`| head`): what it did not take is dropped, as with curl, not a crash.
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', ignoreGoneReader);
   if (first.startsWith('-')) {
     const { values } = parseArgs({
       args: argv,
@@ -61,25 +63,38 @@ async function main(argv: string[]): Promise<number> {
   return (await load())(rest);
 }
 
-/**
- * Resolves once everything already written to `stream` has left the process.
- * A pipe is written asynchronously on Linux: what it still queues (a body
- * streamed into `| sha256sum`, say) would be lost by process.exit.
- */
-function flushed(stream: NodeJS.WriteStream): Promise<void> {
-  if (stream.destroyed || stream.writableLength === 0) return Promise.resolve();
-  // Writes complete in order, so this empty one's callback comes after all before it (with an error once the reader is gone).
-  return new Promise((resolve) => stream.write('', () => resolve()));
+function ignoreGoneReader(error: NodeJS.ErrnoException): void {
+  if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_DESTROYED') throw error;
 }
 
-async function exitAfterOutput(code: number): Promise<never> {
-  await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+/** How long the MCP bridge waits at exit for a client that holds its output open without reading it. */
+const BRIDGE_FLUSH_MS = 2_000;
+
+/**
+ * Resolves once everything already written to `stream` has left the process
+ * (or its reader is gone), or after `boundMs`. A pipe is written asynchronously
+ * on Linux: what it still queues (a body streamed into `| sha256sum`, say)
+ * would be lost by process.exit.
+ */
+function flushed(stream: NodeJS.WriteStream, boundMs?: number): Promise<void> {
+  if (stream.destroyed || stream.writableLength === 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    if (boundMs !== undefined) setTimeout(resolve, boundMs).unref();
+    // Writes complete in order, so this empty one's callback comes after all before it (with an error once the reader is gone).
+    stream.write('', () => resolve());
+  });
+}
+
+async function exitAfterOutput(code: number, command: string | undefined): Promise<never> {
+  // A person or a script reads what fetch or status printed, however slowly; an MCP client that stopped reading the bridge does not.
+  const bound = command === 'bridge' ? BRIDGE_FLUSH_MS : undefined;
+  await Promise.all([flushed(process.stdout, bound), flushed(process.stderr, bound ?? BRIDGE_FLUSH_MS)]);
   process.exit(code);
 }
 
 main(process.argv.slice(2)).then(
   (code) => {
-    if (code >= 0) void exitAfterOutput(code);
+    if (code >= 0) void exitAfterOutput(code, process.argv[2]);
   },
   (error: unknown) => {
     if (error instanceof UsageError || (error as NodeJS.ErrnoException)?.code?.startsWith?.('ERR_PARSE_ARGS')) {
@@ -89,10 +104,10 @@ main(process.argv.slice(2)).then(
       process.stderr.write(
         `cf-access-mcp: ${(error as Error).message}\n${synopsis ? `${synopsis}\n` : ''}Run "cf-access-mcp ${command ? `${command} ` : ''}--help" for more.\n`,
       );
-      void exitAfterOutput(EXIT.usage);
+      void exitAfterOutput(EXIT.usage, process.argv[2]);
       return;
     }
     process.stderr.write(`cf-access-mcp: ${redactSecrets((error as Error)?.message ?? String(error))}\n`);
-    void exitAfterOutput(EXIT.failure);
+    void exitAfterOutput(EXIT.failure, process.argv[2]);
   },
 );

@@ -77,6 +77,22 @@ describe('fetch into a pipe writes the bytes as served, like curl', () => {
     assert.equal(statSync(out).size, size, 'no byte lost at exit');
   });
 
+  it('a reader that stops early (| head) ends the output quietly: no crash, no stack trace, the exit code of the fetch', async () => {
+    const url = `${emulator.appUrl}/big?size=${300 * 1024}`;
+    for (const args of [['--format', 'text'], ['--json'], []]) {
+      const shell = spawn('bash', ['-c', 'set -o pipefail; "$@" | head -n 3 > /dev/null', 'early-reader', process.execPath, SERVER_ENTRY, 'fetch', url, ...args], {
+        env,
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      shell.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+      const [code] = (await once(shell, 'close')) as [number | null];
+      assert.doesNotMatch(stderr, /Unhandled|EPIPE|\n\s+at /, `${args.join(' ')}: ${stderr}`);
+      // Streamed bodies say that the output was closed early (exit 1); a body written whole simply ends (exit 0).
+      assert.ok(code === 0 || (args.length === 0 && code === 1), `${args.join(' ')}: exit ${code}: ${stderr}`);
+    }
+  });
+
   it('-o - is stdout; -o /dev/null works; -o <file> saves the bytes', async () => {
     const dash = await runCli(['fetch', `${emulator.appUrl}/images/pixel.png`, '-o', '-'], env);
     assert.equal(dash.code, 0, dash.stderr);
