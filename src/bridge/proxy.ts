@@ -237,12 +237,20 @@ export class AccessProxy {
     // Only a redirect, 401 or 403 can be Access asking for a credential: the relay asks before the client sees a byte.
     if ((await this.relay(exchange, url, headers, lease, hasBody, true)) === 'done') return;
     // Access wants a (new) credential: the same single-flight refresh or login the tools use.
-    this.leases.drop(lease.key);
-    const refused = lease;
-    lease = await this.lease(req, url, refused);
+    lease = await this.renewed(req, url, headers, lease);
     if (hasBody) throw new Refused(replayImpossible(this.origin));
-    for (const name in refused.lowered) delete headers[name];
+    // Refused at the same moment as other requests, this one took their renewal: for a path of another application
+    // (an /admin not met yet) that is refused too, and then this request asks Access itself, once.
+    if ((await this.relay(exchange, url, headers, lease, false, true)) === 'done') return;
+    lease = await this.renewed(req, url, headers, lease);
     await this.relay(exchange, url, headers, lease, false, false);
+  }
+
+  /** The credential that replaces `refused` (whose headers leave `headers`). */
+  private renewed(req: IncomingMessage, url: URL, headers: Outgoing, refused: Lease): Promise<Lease> {
+    this.leases.drop(refused.key);
+    for (const name in refused.lowered) delete headers[name];
+    return this.lease(req, url, refused);
   }
 
   /** Our credential for the URL (renewed when `refused` is the one Access just refused); refused when the client set a header it would replace (never dropped silently). */

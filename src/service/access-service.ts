@@ -23,6 +23,7 @@ import { logout, type LogoutResult } from './logout.js';
 import type { FetchResult, LoginResult, ServiceTokenSummary, SessionInfo } from './results.js';
 import { serviceTokenSummary, sessionInfo, status, type StatusResult } from './status.js';
 import type { WaitHooks } from './wait.js';
+import type { RefusalOutcome } from './credentials.js';
 
 export type { FetchParams } from './fetch-flow.js';
 export type { LoginChoice as LoginMethod } from '../auth/methods.js';
@@ -65,7 +66,7 @@ export class AccessService {
    * application and the refused headers: when a page's thirty requests are
    * refused at once, one asks Access and renews, the rest wait for it.
    */
-  readonly refusalsHandled = new Map<string, Promise<unknown>>();
+  readonly refusalsHandled = new Map<string, Promise<RefusalOutcome>>();
   /** How many store warnings results have shown (a store can also degrade later, e.g. a disk that turns read-only). */
   private storeWarningsShown = 0;
 

@@ -29,24 +29,30 @@ export async function credentialHeadersFor(svc: AccessService, url: URL, options
   let probed: { challenge?: AccessChallenge } | undefined;
   if (options.refused) {
     const current = await svc.credentialsFor(url);
-    if (Object.keys(current).length > 0 && JSON.stringify(current) !== JSON.stringify(options.refused)) return current;
+    if (renewedSince(current, options.refused)) return current;
     const configured = svc.methods.configuredFor(url);
     if (configured) throw await configuredRefusal(svc, configured, url, 401, undefined, signal);
     const refusal = `${key}\n${JSON.stringify(options.refused)}`;
-    const handling = svc.refusalsHandled.get(refusal);
-    if (handling && !options.joined) {
-      // Most likely it renews the very credential this call holds; if not (another application refused that URL), this call goes on alone.
-      await settledOrAborted(handling, signal);
-      return credentialHeadersFor(svc, url, { ...options, joined: true });
+    const handling = options.joined ? undefined : svc.refusalsHandled.get(refusal);
+    let outcome: RefusalOutcome | undefined;
+    if (handling) {
+      // Another request saw this credential refused a moment ago: what Access told it most likely holds here too.
+      outcome = await settledOrAborted(handling, signal);
+      const now = outcome && (await svc.credentialsFor(url));
+      if (now && renewedSince(now, options.refused)) return now;
+      // It failed, or another application refused its URL (the session is kept): this call asks Access itself.
+      if (!now || Object.keys(now).length > 0) return credentialHeadersFor(svc, url, { ...options, joined: true });
+      // The session was dropped: sign in with the challenge it got (logins are single-flight, so this joins its login).
+    } else {
+      const handled = renewRefused(svc, url, key, signal);
+      if (!svc.refusalsHandled.has(refusal)) {
+        svc.refusalsHandled.set(refusal, handled);
+        void handled.catch(() => {}).finally(() => svc.refusalsHandled.get(refusal) === handled && svc.refusalsHandled.delete(refusal));
+      }
+      outcome = await handled;
+      if (outcome.renewed) return outcome.renewed;
     }
-    const handled = renewRefused(svc, url, key, signal);
-    if (!handling) {
-      svc.refusalsHandled.set(refusal, handled);
-      void handled.catch(() => {}).finally(() => svc.refusalsHandled.get(refusal) === handled && svc.refusalsHandled.delete(refusal));
-    }
-    const outcome = await handled;
-    if (outcome.renewed) return outcome.renewed;
-    probed = outcome.probed;
+    probed = outcome!.probed;
     if (!probed.challenge) return {};
   } else {
     const headers = await svc.credentialsFor(url);
@@ -66,6 +72,18 @@ export function credentialSecretsFor(svc: AccessService, url: URL): string[] {
   return svc.methods.secretsFor(url);
 }
 
+export interface RefusalOutcome {
+  /** What Access answered the unauthenticated request. */
+  probed: { challenge?: AccessChallenge };
+  /** The session's new headers, when it was the one refusing and a refresh renewed it. */
+  renewed?: Record<string, string>;
+}
+
+/** Headers other than the refused ones: someone renewed the credential meanwhile. */
+function renewedSince(current: Record<string, string>, refused: Record<string, string>): boolean {
+  return Object.keys(current).length > 0 && JSON.stringify(current) !== JSON.stringify(refused);
+}
+
 /**
  * After Access refused the credential `key`'s session gave for `url`: asks
  * Access which application refused (the session's own, or a path application
@@ -73,7 +91,7 @@ export function credentialSecretsFor(svc: AccessService, url: URL): string[] {
  * broader session would not get in) and renews the session by refresh when it
  * was its own, else drops it. `renewed`: the new headers when that worked.
  */
-async function renewRefused(svc: AccessService, url: URL, key: AppKey, signal: AbortSignal | undefined): Promise<{ probed: { challenge?: AccessChallenge }; renewed?: Record<string, string> }> {
+async function renewRefused(svc: AccessService, url: URL, key: AppKey, signal: AbortSignal | undefined): Promise<RefusalOutcome> {
   const probed = await svc.probe(url, signal);
   if (!probed.challenge) return { probed };
   // A challenge without metadata names no application: the session's own is the one refusing.
@@ -88,12 +106,10 @@ async function renewRefused(svc: AccessService, url: URL, key: AppKey, signal: A
   return { probed };
 }
 
-/** Waits for `work` to settle either way, or throws when `signal` aborts first. */
-async function settledOrAborted(work: Promise<unknown>, signal: AbortSignal | undefined): Promise<void> {
-  if (!signal) {
-    await work.catch(() => {});
-    return;
-  }
+/** What `work` resolves to, or undefined when it fails; throws when `signal` aborts first. */
+async function settledOrAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T | undefined> {
+  const settled = work.catch(() => undefined);
+  if (!signal) return settled;
   signal.throwIfAborted();
   let onAbort = () => {};
   const aborted = new Promise<never>((_, reject) => {
@@ -101,7 +117,7 @@ async function settledOrAborted(work: Promise<unknown>, signal: AbortSignal | un
     signal.addEventListener('abort', onAbort, { once: true });
   });
   try {
-    await Promise.race([work.catch(() => {}), aborted]);
+    return await Promise.race([settled, aborted]);
   } finally {
     signal.removeEventListener('abort', onAbort);
   }

@@ -152,6 +152,43 @@ describe('access_logout while Access does not answer which application serves th
   });
 });
 
+describe('requests through the proxy refused at the same moment', () => {
+  const unauthenticated = (e: Awaited<ReturnType<typeof suite.emulator>>, from: number) =>
+    e.log.slice(from).filter((entry) => entry.endpoint === 'probe' && !entry.headers.authorization && !entry.headers['cf-access-token']);
+
+  it('a revoked session: one question to Access and one new sign-in for all of them', async () => {
+    const e = await suite.emulator();
+    const server = await suite.server();
+    const base = resultData(await server.call('access_proxy', { url: `${e.appUrl}/` })).base_url as string;
+    assert.equal((await fetch(`${base}/api/data.json`)).status, 200);
+    e.revokeAllTokens();
+    const from = e.log.length;
+    const statuses = await Promise.all(Array.from({ length: 12 }, (_, i) => fetch(`${base}/api/data.json?asset=${i}`).then((r) => r.status)));
+    assert.deepEqual(statuses, statuses.map(() => 200));
+    assert.ok(unauthenticated(e, from).length <= 2, `${unauthenticated(e, from).length} unauthenticated requests to learn who refused`);
+    assert.equal(server.browserArgv().length, 2, 'one new sign-in');
+  });
+
+  it('one of them under a path application not met yet still reaches it with its own sign-in, not the renewed / credential', async () => {
+    const e = await suite.emulator({ pathApps: ['/admin'] });
+    const server = await suite.server();
+    const base = resultData(await server.call('access_proxy', { url: `${e.appUrl}/` })).base_url as string;
+    assert.equal((await fetch(`${base}/api/data.json`)).status, 200);
+    e.expireAccessTokens();
+    const responses = await Promise.all([
+      ...Array.from({ length: 6 }, (_, i) => fetch(`${base}/api/data.json?asset=${i}`)),
+      fetch(`${base}/admin/reports`),
+    ]);
+    const admin = responses.at(-1)!;
+    const body = await admin.text();
+    // The origin's own answer, reached with the /admin credential: not Access's 401 passed on.
+    assert.equal(admin.status, 404, body);
+    assert.match(body, /Nothing lives at \/admin\/reports/);
+    for (const response of responses.slice(0, -1)) assert.equal(response.status, 200);
+    assert.deepEqual(Object.keys(suite.readStore(server.home).sessions).sort(), [e.appUrl, `${e.appUrl}/admin`]);
+  });
+});
+
 describe('access_proxy for a path application whose login is pending', () => {
   it('says not signed in, with the /admin sign-in link, rather than signed in with the / session', async () => {
     const e = await suite.emulator({ pathApps: ['/admin'] });
