@@ -4,6 +4,7 @@ import { CallbackListener } from '../auth/callback-server.js';
 import { CloudflaredLogin } from '../auth/cloudflared.js';
 import { detectAccess, type AccessChallenge } from '../auth/detect.js';
 import { AccessError } from '../core/errors.js';
+import { untilAborted } from '../core/until-aborted.js';
 import type { Logger } from '../core/logger.js';
 import { OAuthLogin } from '../auth/oauth-login.js';
 import { keyServes, longestKeyFor, type AppKey } from '../auth/app-key.js';
@@ -212,7 +213,8 @@ export class AccessService {
       const bounded = AbortSignal.any([...(signal ? [signal] : []), AbortSignal.timeout(SERVING_PROBE_MS)]);
       const { challenge } = await this.probe(url, bounded);
       if (!challenge?.resourceMetadataUrl) return known;
-      const named = await this.appOfChallenge(url, challenge);
+      // The metadata request takes no signal: the same bound applies to the wait for it.
+      const named = await untilAborted(this.appOfChallenge(url, challenge), bounded);
       return named.length > known.length && keyServes(named, url) ? named : known;
     } catch {
       return known;

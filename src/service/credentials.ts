@@ -3,6 +3,7 @@ import { configuredRefusal } from './configured-refusal.js';
 import type { AccessService, LoginHooks } from './access-service.js';
 import { challengedApp, loginFor } from './login-flow.js';
 import type { AppKey } from '../auth/app-key.js';
+import { untilAborted } from '../core/until-aborted.js';
 
 export interface CredentialOptions {
   /** Seconds to wait for a browser login before a LoginPendingError is thrown. */
@@ -37,7 +38,7 @@ export async function credentialHeadersFor(svc: AccessService, url: URL, options
     let outcome: RefusalOutcome | undefined;
     if (handling) {
       // Another request saw this credential refused a moment ago: what Access told it most likely holds here too.
-      outcome = await settledOrAborted(handling, signal);
+      outcome = await untilAborted(handling.catch(() => undefined), signal);
       const now = outcome && (await svc.credentialsFor(url));
       if (now && renewedSince(now, options.refused)) return now;
       // It failed, or another application refused its URL (the session is kept): this call asks Access itself.
@@ -104,21 +105,4 @@ async function renewRefused(svc: AccessService, url: URL, key: AppKey, signal: A
     await svc.sessions.drop(key, session);
   }
   return { probed };
-}
-
-/** What `work` resolves to, or undefined when it fails; throws when `signal` aborts first. */
-async function settledOrAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T | undefined> {
-  const settled = work.catch(() => undefined);
-  if (!signal) return settled;
-  signal.throwIfAborted();
-  let onAbort = () => {};
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-  try {
-    return await Promise.race([settled, aborted]);
-  } finally {
-    signal.removeEventListener('abort', onAbort);
-  }
 }
