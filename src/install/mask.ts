@@ -67,6 +67,10 @@ const BARE_VALUE = new RegExp(String.raw`((?:Bearer|Basic|Token)[ \t]+)?(${WORD}
 /** `--token value`, and `"--token", "value"` (an argument list in a comment): the flag and separator, then FLAG_VALUE. */
 const FLAG_PAIR = /(?<![\w.-])(-{1,2}[A-Za-z][\w.-]*)((?:["']?[ \t]*,[ \t]*|[ \t]+)["']?)/g;
 const FLAG_VALUE = new RegExp(WORD, 'y');
+/** A header flag's value, `X-Api-Key: v4lue` or `Authorization: Bearer v4lue`, unquoted: the name, then one word (or a scheme and one). */
+const HEADER_VALUE = new RegExp(String.raw`[!#$%&*+.^_|~0-9A-Za-z-]+:[ \t]*(?:(?:Bearer|Basic|Token)[ \t]+)?(?:${WORD})|(?:${WORD})`, 'iy');
+/** The rest of a quoted header flag's value, up to its closing quote. */
+const QUOTED_HEADER: Record<string, RegExp> = { '"': /[^"\n]*/y, "'": /[^'\n]*/y };
 const BEARER = /\b(Bearer|Basic|bearer|basic)([ \t]+)([A-Za-z0-9._~+/=-]{8,})/g;
 /** Tokens recognizable by their prefix. */
 const TOKEN_SHAPES: RegExp[] = [
@@ -216,7 +220,7 @@ class ConfigMask {
     let out = text.replace(URL_PATTERN, (_all, lead: string, url: string) => lead + this.url(url, ours));
     out = replaceSettings(out, QUOTED_SETTING, (head, at, text) => {
       const [, q, name, separator] = head;
-      const secret = isSecretName(name!);
+      const secret = isSecretName(name!) || isHeaderFlag(name!);
       if (!secret && !(comment && ENV_STYLE.test(name!))) return undefined;
       const quoted = valueAt(QUOTED_VALUE[text[at]!]!, text, at);
       const value = quoted?.[1];
@@ -225,6 +229,12 @@ class ConfigMask {
       return { text: `${q}${name}${q}${separator}${vq}${secret ? this.hide(value!) : REDACTED}${vq}`, end: at + quoted[0].length };
     });
     out = replaceSettings(out, BARE_SETTING, ([, name, separator], at, text) => {
+      if (isHeaderFlag(name!) && separator!.includes('=')) {
+        // `-H=X-Api-Key: v4lue`: the whole header, as an argument list shows `-H`'s next argument.
+        const header = valueAt(HEADER_VALUE, text, at);
+        if (!header || header[0] === REDACTED) return undefined;
+        return { text: `${name}${separator}${this.hide(header[0])}`, end: at + header[0].length };
+      }
       if (!isSecretName(name!)) return undefined;
       const found = valueAt(BARE_VALUE, text, at);
       if (!found || found[2] === REDACTED) return undefined;
@@ -232,6 +242,13 @@ class ConfigMask {
     });
     out = replaceSettings(out, FLAG_PAIR, ([, flag, separator], at, text) => {
       if (!takesSecret(flag!)) return undefined;
+      const quote = separator!.at(-1)!;
+      if (isHeaderFlag(flag!)) {
+        // `-H "X-Api-Key: v4lue"`: the header line, its name included, up to the closing quote (or, unquoted, the name and one word).
+        const header = valueAt(QUOTED_HEADER[quote] ?? HEADER_VALUE, text, at);
+        if (!header || header[0] === '' || header[0] === REDACTED || header[0] === '=' || header[0] === ':') return undefined;
+        return { text: `${flag}${separator}${this.hide(header[0])}`, end: at + header[0].length };
+      }
       const found = valueAt(FLAG_VALUE, text, at);
       // A lone `=` or `:` is the separator of `--token = value`, which the settings above have read.
       if (!found || found[0] === REDACTED || found[0] === '=' || found[0] === ':') return undefined;
@@ -297,7 +314,12 @@ function isSecretName(name: string): boolean {
 /** A flag whose next argument is a credential: --token, --api-key, --password, -H/--header. */
 function takesSecret(flag: string): boolean {
   const named = /^-{1,2}([A-Za-z][\w.-]*)$/.exec(flag)?.[1];
-  return named !== undefined && (isSecretName(named) || named === 'H' || /^headers?$/i.test(named));
+  return named !== undefined && (isSecretName(named) || isHeaderFlag(flag));
+}
+
+/** curl's and most tools' header flag (-H, --header, --headers): its value is a whole header line. */
+function isHeaderFlag(flag: string): boolean {
+  return /^(?:-H|-{1,2}headers?)$/i.test(flag) && flag !== '-h';
 }
 
 /** Codex's `env_vars = ["NAME", …]` lists variables to forward by name: names, not values. */
