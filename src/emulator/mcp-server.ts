@@ -77,6 +77,8 @@ function remoteMcpServer(rt: Runtime): McpServer {
 }
 
 const sessions = new WeakMap<Runtime, Map<string, Transport>>();
+/** Sessions of /mcp-resumable: a session lives on the endpoint that made it, as on two separate servers. */
+const resumableSessions = new WeakSet<Transport>();
 
 function sessionsOf(rt: Runtime): Map<string, Transport> {
   let map = sessions.get(rt);
@@ -123,7 +125,7 @@ export async function serveMcp(ctx: RequestContext, { resumable = false } = {}):
   const map = sessionsOf(ctx.rt);
   const id = ctx.req.headers['mcp-session-id'];
   const existing = typeof id === 'string' ? map.get(id) : undefined;
-  if (existing instanceof StreamableHTTPServerTransport) return existing.handleRequest(ctx.req, ctx.res);
+  if (existing instanceof StreamableHTTPServerTransport && resumableSessions.has(existing) === resumable) return existing.handleRequest(ctx.req, ctx.res);
   if (ctx.req.method !== 'POST' || id !== undefined) return sendJson(ctx, 404, { jsonrpc: '2.0', error: { code: -32001, message: 'Session not found' }, id: null });
   if (stillStarting(ctx)) return;
   const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
@@ -131,6 +133,7 @@ export async function serveMcp(ctx: RequestContext, { resumable = false } = {}):
     onsessioninitialized: (sessionId) => void map.set(sessionId, transport),
     ...(resumable ? { eventStore: memoryEventStore(), retryInterval: 50 } : {}),
   });
+  if (resumable) resumableSessions.add(transport);
   transport.onclose = () => {
     if (transport.sessionId) map.delete(transport.sessionId);
   };

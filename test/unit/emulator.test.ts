@@ -1043,3 +1043,30 @@ describe('emulator: several applications on one host, and policy denials', () =>
     });
   });
 });
+
+describe('emulator: the remote MCP endpoints', () => {
+  it('a session belongs to the endpoint that made it: /mcp and /mcp-resumable are two servers', async () => {
+    await withEmulator({}, async (e) => {
+      const credential = { 'cf-access-token': e.issueClassicJwt() };
+      const post = (path: string, body: unknown, session?: string) =>
+        fetch(`${e.appUrl}${path}`, {
+          method: 'POST',
+          headers: { ...credential, 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...(session ? { 'mcp-session-id': session } : {}) },
+          body: JSON.stringify(body),
+        });
+      const initialize = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } };
+      const made = await post('/mcp', initialize);
+      assert.equal(made.status, 200);
+      const session = made.headers.get('mcp-session-id')!;
+      await made.body?.cancel();
+      assert.ok(session);
+      const ping = { jsonrpc: '2.0', id: 2, method: 'ping' };
+      const elsewhere = await post('/mcp-resumable', ping, session);
+      assert.equal(elsewhere.status, 404, 'the other endpoint does not know the session');
+      await elsewhere.body?.cancel();
+      const here = await post('/mcp', ping, session);
+      assert.equal(here.status, 200);
+      await here.body?.cancel();
+    });
+  });
+});
