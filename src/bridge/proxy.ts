@@ -13,7 +13,7 @@ import { accessChallengeOf } from './access-challenge.js';
 import { CookieNames } from './cookie-names.js';
 import { CredentialLeases, type Lease } from './credential-lease.js';
 import { crossSite, foreignHost, headerConflict, notOriginForm, refusalFor, refuseSocket, replayImpossible, sendRefusal, type Refusal } from './refusals.js';
-import { Relay, type RelayOutcome } from './relay.js';
+import { Relay, type Challenged, type RelayOutcome } from './relay.js';
 import { forwardRequestHeaders, rewriteResponseHeaders, type OwnOrigin } from './rewrite.js';
 import { WebSocketScrubber } from './ws-scrub.js';
 
@@ -240,8 +240,11 @@ export class AccessProxy {
     lease = await this.renewed(req, url, headers, lease);
     if (hasBody) throw new Refused(replayImpossible(this.origin));
     // Refused at the same moment as other requests, this one took their renewal: for a path of another application
-    // (an /admin not met yet) that is refused too, and then this request asks Access itself, once.
-    if ((await this.relay(exchange, url, headers, lease, false, true)) === 'done') return;
+    // (an /admin not met yet) that is refused too, and then this request signs in there. A refusal by the renewed
+    // credential's own application is passed on as before: renewing it again would only repeat the same sign-in.
+    const renewedKey = lease.key;
+    const byAnother: Challenged = (status, answer) => this.isChallengeOfAnother(status, answer, url, renewedKey);
+    if ((await this.relay(exchange, url, headers, lease, false, byAnother)) === 'done') return;
     lease = await this.renewed(req, url, headers, lease);
     await this.relay(exchange, url, headers, lease, false, false);
   }
@@ -273,8 +276,11 @@ export class AccessProxy {
     return lease;
   }
 
-  /** Sends the request with the lease's credential and relays the response to the client ('renew': Access refused the credential, nothing was sent). */
-  private relay(exchange: Exchange, url: URL, headers: Outgoing, lease: Lease, withBody: boolean, check: boolean, retried = false): Promise<RelayOutcome> {
+  /**
+   * Sends the request with the lease's credential and relays the response to the client ('renew': Access refused the
+   * credential, nothing was sent). `check`: whether to look for Access's refusal, or which refusals count (a predicate).
+   */
+  private relay(exchange: Exchange, url: URL, headers: Outgoing, lease: Lease, withBody: boolean, check: boolean | Challenged, retried = false): Promise<RelayOutcome> {
     if (exchange.gone) return Promise.resolve('done');
     const { req, res } = exchange;
     for (const name in lease.lowered) headers[name] = lease.lowered[name]!;
@@ -283,7 +289,7 @@ export class AccessProxy {
       head: req.method === 'HEAD',
       needles: lease.needles,
       rewrite: (answer) => rewriteResponseHeaders(answer, url, this.baseUrl, lease.secrets, this.cookies),
-      challenged: check ? (status, answer) => this.isChallenge(status, answer, url) : undefined,
+      challenged: check === true ? (status, answer) => this.isChallenge(status, answer, url) : check || undefined,
     });
     exchange.relay = relay;
     this.svc.dispatcher.dispatch(
@@ -310,6 +316,13 @@ export class AccessProxy {
   private async isChallenge(status: number, headers: HeaderMap, url: URL): Promise<boolean> {
     const challenge = await accessChallengeOf(status, headers, url);
     return challenge !== undefined && challenge !== 'own_oauth';
+  }
+
+  /** Access's refusal naming an application other than `key` (a challenge without metadata names none). */
+  private async isChallengeOfAnother(status: number, headers: HeaderMap, url: URL, key: AppKey): Promise<boolean> {
+    const challenge = await accessChallengeOf(status, headers, url);
+    if (challenge === undefined || challenge === 'own_oauth' || !challenge.resourceMetadataUrl) return false;
+    return (await this.svc.appOfChallenge(url, challenge).catch(() => key)) !== key;
   }
 
   private async handleUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {

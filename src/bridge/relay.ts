@@ -12,6 +12,9 @@ const DISCARD_LIMIT = 64 * 1024;
 /** How a relay ended: the response reached the client, or Access asked for a new credential (nothing was sent). */
 export type RelayOutcome = 'done' | 'renew';
 
+/** Whether a response is Access refusing the credential (then the request is renewed and sent again, the response unsent). */
+export type Challenged = (status: number, headers: IncomingHttpHeaders) => Promise<boolean>;
+
 export interface RelayOptions {
   res: ServerResponse;
   /** The client's request was HEAD: the origin sends no body. */
@@ -24,7 +27,7 @@ export interface RelayOptions {
    * before a byte of the response reaches the client (the origin is paused
    * meanwhile). Omitted: every response goes to the client as it is.
    */
-  challenged?: (status: number, headers: IncomingHttpHeaders) => Promise<boolean>;
+  challenged?: Challenged;
 }
 
 const encoded = (headers: IncomingHttpHeaders): boolean => {

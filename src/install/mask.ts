@@ -70,7 +70,7 @@ const FLAG_VALUE = new RegExp(WORD, 'y');
 /** A header flag's value, `X-Api-Key: v4lue` or `Authorization: Bearer v4lue`, unquoted: the name, then one word (or a scheme and one). */
 const HEADER_VALUE = new RegExp(String.raw`[!#$%&*+.^_|~0-9A-Za-z-]+:[ \t]*(?:(?:Bearer|Basic|Token)[ \t]+)?(?:${WORD})|(?:${WORD})`, 'iy');
 /** The rest of a quoted header flag's value, up to its closing quote. */
-const QUOTED_HEADER: Record<string, RegExp> = { '"': /[^"\n]*/y, "'": /[^'\n]*/y };
+const QUOTED_HEADER: Record<string, RegExp> = { '"': /(?:\\.|[^"\\\n])*/y, "'": /(?:\\.|[^'\\\n])*/y };
 const BEARER = /\b(Bearer|Basic|bearer|basic)([ \t]+)([A-Za-z0-9._~+/=-]{8,})/g;
 /** Tokens recognizable by their prefix. */
 const TOKEN_SHAPES: RegExp[] = [
@@ -218,6 +218,14 @@ class ConfigMask {
   /** A string (a value, an argument, a comment) with every credential in it masked; `comment`: also environment-style settings; `ours`: in our entry. */
   freeText(text: string, comment: boolean, ours = false): string {
     let out = text.replace(URL_PATTERN, (_all, lead: string, url: string) => lead + this.url(url, ours));
+    // `-H "X-Api-Key: v4lue"` first: the header line whole, its name included, up to the closing quote (or, unquoted, the
+    // name and one word), before the settings below read `X-Api-Key:` inside it as a name of their own.
+    out = replaceSettings(out, FLAG_PAIR, ([, flag, separator], at, text) => {
+      if (!isHeaderFlag(flag!)) return undefined;
+      const header = valueAt(QUOTED_HEADER[separator!.at(-1)!] ?? HEADER_VALUE, text, at);
+      if (!header || header[0] === '' || header[0] === REDACTED || header[0] === '=' || header[0] === ':') return undefined;
+      return { text: `${flag}${separator}${this.hide(header[0])}`, end: at + header[0].length };
+    });
     out = replaceSettings(out, QUOTED_SETTING, (head, at, text) => {
       const [, q, name, separator] = head;
       const secret = isSecretName(name!) || isHeaderFlag(name!);
@@ -241,14 +249,7 @@ class ConfigMask {
       return { text: `${name}${separator}${found[1] ?? ''}${this.hide(found[2]!)}`, end: at + found[0].length };
     });
     out = replaceSettings(out, FLAG_PAIR, ([, flag, separator], at, text) => {
-      if (!takesSecret(flag!)) return undefined;
-      const quote = separator!.at(-1)!;
-      if (isHeaderFlag(flag!)) {
-        // `-H "X-Api-Key: v4lue"`: the header line, its name included, up to the closing quote (or, unquoted, the name and one word).
-        const header = valueAt(QUOTED_HEADER[quote] ?? HEADER_VALUE, text, at);
-        if (!header || header[0] === '' || header[0] === REDACTED || header[0] === '=' || header[0] === ':') return undefined;
-        return { text: `${flag}${separator}${this.hide(header[0])}`, end: at + header[0].length };
-      }
+      if (!takesSecret(flag!) || isHeaderFlag(flag!)) return undefined;
       const found = valueAt(FLAG_VALUE, text, at);
       // A lone `=` or `:` is the separator of `--token = value`, which the settings above have read.
       if (!found || found[0] === REDACTED || found[0] === '=' || found[0] === ':') return undefined;

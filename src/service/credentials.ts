@@ -2,7 +2,7 @@ import type { AccessChallenge } from '../auth/detect.js';
 import { configuredRefusal } from './configured-refusal.js';
 import type { AccessService, LoginHooks } from './access-service.js';
 import { challengedApp, loginFor } from './login-flow.js';
-import type { AppKey } from '../auth/app-key.js';
+import { keyServes, type AppKey } from '../auth/app-key.js';
 import { untilAborted } from '../core/until-aborted.js';
 
 export interface CredentialOptions {
@@ -41,9 +41,10 @@ export async function credentialHeadersFor(svc: AccessService, url: URL, options
       outcome = await untilAborted(handling.catch(() => undefined), signal);
       const now = outcome && (await svc.credentialsFor(url));
       if (now && renewedSince(now, options.refused)) return now;
-      // It failed, or another application refused its URL (the session is kept): this call asks Access itself.
-      if (!now || Object.keys(now).length > 0) return credentialHeadersFor(svc, url, { ...options, joined: true });
-      // The session was dropped: sign in with the challenge it got (logins are single-flight, so this joins its login).
+      // The session it dropped serves this URL too: sign in with the challenge it got (logins are single-flight, so this
+      // joins its login). Otherwise (it failed, another application refused its URL, there was no session) this call asks Access itself.
+      const joinable = now !== undefined && Object.keys(now).length === 0 && outcome?.dropped !== undefined && keyServes(outcome.dropped, url);
+      if (!joinable) return credentialHeadersFor(svc, url, { ...options, joined: true });
     } else {
       const handled = renewRefused(svc, url, key, signal);
       if (!svc.refusalsHandled.has(refusal)) {
@@ -78,6 +79,8 @@ export interface RefusalOutcome {
   probed: { challenge?: AccessChallenge };
   /** The session's new headers, when it was the one refusing and a refresh renewed it. */
   renewed?: Record<string, string>;
+  /** The application whose session was dropped (it refused and could not be renewed): a new sign-in there is next. */
+  dropped?: AppKey;
 }
 
 /** Headers other than the refused ones: someone renewed the credential meanwhile. */
@@ -103,6 +106,7 @@ async function renewRefused(svc: AccessService, url: URL, key: AppKey, signal: A
     if (Object.keys(renewed).length > 0) return { probed, renewed };
   } else if (session) {
     await svc.sessions.drop(key, session);
+    return { probed, dropped: key };
   }
   return { probed };
 }

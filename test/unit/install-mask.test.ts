@@ -34,6 +34,7 @@ describe('install masking: arguments', () => {
       [["curl --header 'Authorization: Bearer abcdefgh12345678' -s"], ["curl --header '[redacted]' -s"]],
       [['curl -H X-Api: v4lue https://api.example.com/'], ['curl -H [redacted] https://api.example.com/']],
       [['-h', 'topic'], ['-h', 'topic']],
+      [['curl -H "X-Api-Key: a\\"b s3cr3t" -s'], ['curl -H "[redacted]" -s']],
       [['--api-key=k3y'], ['--api-key=[redacted]']],
       [['--auth-token=abc123'], ['--auth-token=[redacted]']],
       [["--password='hunter2'"], ["--password='[redacted]'"]],

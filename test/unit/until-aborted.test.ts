@@ -21,6 +21,22 @@ describe('untilAborted', () => {
     await assert.rejects(untilAborted(new Promise(() => {}), AbortSignal.abort(new Error('before'))), /before/);
   });
 
+  it('a work that fails after the signal had already aborted is no unhandled rejection', async () => {
+    const unhandled: unknown[] = [];
+    const note = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', note);
+    try {
+      let fail!: (error: Error) => void;
+      const work = new Promise<never>((_, reject) => (fail = reject));
+      await assert.rejects(untilAborted(work, AbortSignal.abort(new Error('before'))), /before/);
+      fail(new Error('late'));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.deepEqual(unhandled, []);
+    } finally {
+      process.off('unhandledRejection', note);
+    }
+  });
+
   it('leaves no listener on the signal once the work is done', async () => {
     const controller = new AbortController();
     let added = 0;
