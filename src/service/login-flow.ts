@@ -195,17 +195,17 @@ export async function login(
   const chosen = method === 'auto' ? svc.methods.configuredFor(target) : svc.methods.get(method);
   if (chosen && !chosen.logsIn) return checkConfigured(svc, chosen, target, hooks.signal);
   const browserMethod = method as BrowserChoice;
-  // The application serving the URL as far as known (a path application without a session of its own is still itself):
-  // never answered for, nor its session ended, by a broader application's session.
-  const key = svc.applicationFor(target);
+  // The application serving the URL (a path application without a session of its own is still itself): never answered
+  // for, nor its session ended, by a broader application's session. For a URL deeper than any known here Access says which.
+  const key = await svc.servingApplication(target, hooks.signal);
   if (!params.force) {
     const session = await svc.sessions.usable(key);
     if (session && (method === 'auto' || method === session.method)) return authenticatedResult(svc, target, session, 'Already logged in.');
   }
   const waitSeconds = params.wait_seconds ?? svc.config.defaultWaitSeconds;
   let begun = svc.methods.pendingFor(target, allowed(svc, browserMethod));
-  // A login pending for / is no way into /admin: for a URL deeper than its application, Access says which one serves it.
-  if (begun && (await svc.servingApplication(target, hooks.signal)) !== begun.key) begun = undefined;
+  // A login pending for / is no way into /admin.
+  if (begun && begun.key !== key) begun = undefined;
   const forceJoined = Boolean(begun && params.force);
   if (begun && params.force && svc.store.getSession(begun.key)) await svc.store.deleteSession(begun.key);
   if (!begun) {

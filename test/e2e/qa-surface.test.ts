@@ -64,6 +64,23 @@ describe('a login pending for / and a first call to a path application', () => {
   });
 });
 
+describe('access_login of a path application not met yet, with a session for /', () => {
+  it('signs in to /admin rather than answering "already logged in" with the / session', async () => {
+    const e = await suite.emulator({ pathApps: ['/admin'] });
+    const server = await suite.server();
+    assert.notEqual((await server.call('access_fetch', { url: `${e.appUrl}/` })).isError, true);
+    const admin = await server.call('access_login', { url: `${e.appUrl}/admin/x` });
+    const data = resultData(admin);
+    assert.equal(data.status, 'authenticated', textOf(admin));
+    assert.doesNotMatch(textOf(admin), /Already logged in/);
+    assert.equal(server.browserArgv().length, 2, 'a sign-in to /admin');
+    assert.deepEqual(Object.keys(suite.readStore(server.home).sessions).sort(), [e.appUrl, `${e.appUrl}/admin`]);
+    // Asked again, it is known: no question to Access, no browser.
+    assert.match(textOf(await server.call('access_login', { url: `${e.appUrl}/admin/y` })), /Already logged in/);
+    assert.equal(server.browserArgv().length, 2);
+  });
+});
+
 describe('access_login force: true while a login waits for the user', () => {
   it('continues that login (its link, no second browser) and says so, naming how to start over', async () => {
     const e = await suite.emulator();
