@@ -4,7 +4,10 @@
  * nothing for a binary whose size is declared), or the whole body streamed to
  * a file for save_to.
  */
-import { discard, headerValue, measureCapped, readCapped, type RawResponse } from './client.js';
+import { pipeline } from 'node:stream';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import { AccessError } from '../core/errors.js';
+import { discard, headerValue, measureCapped, readCapped, type BodyStream, type RawResponse } from './client.js';
 import { bodyKindOf, convertBody, describeBinary, type Format } from './convert.js';
 import { contentTypeOf } from './json.js';
 import { saveBodyToFile, streamBodyTo, type BodySink, type SavedFile, type SaveOptions } from './save-to-file.js';
@@ -39,7 +42,8 @@ export interface ResponseContent {
   notes: string[];
 }
 
-export async function readResponseContent(response: RawResponse, url: URL, options: ContentOptions): Promise<ResponseContent> {
+export async function readResponseContent(served: RawResponse, url: URL, options: ContentOptions): Promise<ResponseContent> {
+  const response = decoded(served, url);
   const contentType = contentTypeOf(response.headers);
   const declaredBytes = contentLengthOf(response);
   const notes: string[] = [];
@@ -106,4 +110,31 @@ function contentLengthOf(response: RawResponse): number | undefined {
 function charsetOf(response: RawResponse): string | undefined {
   const header = headerValue(response.headers, 'content-type') ?? '';
   return /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(header)?.[1];
+}
+
+/**
+ * The body as the origin meant it. We ask for no compression, but some origins
+ * send pre-compressed files as they are: such a body is decoded here, so that
+ * what is scrubbed of our credentials, converted, saved or written is the body
+ * itself (a credential the origin echoes would hide in the compressed bytes).
+ * An encoding we cannot decode is refused rather than passed on unchecked.
+ */
+function decoded(response: RawResponse, url: URL): RawResponse {
+  const encoding = headerValue(response.headers, 'content-encoding')?.trim().toLowerCase();
+  if (!encoding || encoding === 'identity') return response;
+  const decoder = encoding === 'gzip' || encoding === 'x-gzip' ? createGunzip() : encoding === 'deflate' ? createInflate() : encoding === 'br' ? createBrotliDecompress() : undefined;
+  if (!decoder) {
+    discard(response.body);
+    throw new AccessError(
+      'network_error',
+      `${url.host} answered with a body encoded as "${encoding.slice(0, 40)}", which cannot be decoded here; it was not passed on, since it could not be checked for the credential.`,
+      'Ask for another representation of the resource (a different URL or Accept header), or fetch it without Access credentials if it is public.',
+    );
+  }
+  // A decoding error reaches the reader through the decoder; the reader stopping early stops the download too.
+  pipeline(response.body, decoder, () => {});
+  const headers = { ...response.headers };
+  delete headers['content-encoding'];
+  delete headers['content-length'];
+  return { ...response, headers, body: decoder as unknown as BodyStream };
 }

@@ -93,6 +93,18 @@ describe('fetch into a pipe writes the bytes as served, like curl', () => {
     }
   });
 
+  it('a body the origin compressed anyway is decoded, then scrubbed: a credential it echoes never reaches the output', async () => {
+    for (const args of [[], ['--format', 'text'], ['--json']]) {
+      const run = await runCli(['fetch', `${emulator.appUrl}/gzip-echo`, ...args], env);
+      assert.equal(run.code, 0, run.stderr);
+      const out = run.stdout.toString('utf8');
+      const body = args[0] === '--json' ? ((JSON.parse(out) as { text: string }).text) : out;
+      const echoed = JSON.parse(body) as { headers: Record<string, string> };
+      assert.ok(echoed.headers.authorization, `the echo of the request's headers, decoded: ${body.slice(0, 200)}`);
+      for (const secret of emulator.secrets()) assert.ok(!out.includes(secret), `${args.join(' ')}: a credential in the output`);
+    }
+  });
+
   it('-o - is stdout; -o /dev/null works; -o <file> saves the bytes', async () => {
     const dash = await runCli(['fetch', `${emulator.appUrl}/images/pixel.png`, '-o', '-'], env);
     assert.equal(dash.code, 0, dash.stderr);
