@@ -89,15 +89,17 @@ export async function runFetch(args: string[]): Promise<number> {
     if (output.file !== undefined && request.save_to === undefined) await assertOutsideStore(session.service, output.file);
     const result = await session.service.fetch(request, display.hooks);
     display.stop();
-    const code = values.fail && result.status >= 400 ? EXIT.failure : EXIT.ok;
+    // -f: an error status writes no body anywhere (terminal, file, --json), as curl -f does.
+    const failed = Boolean(values.fail) && result.status >= 400;
+    const code = failed ? EXIT.failure : EXIT.ok;
     if (values.json) {
-      if (output.file !== undefined && !result.saved_to) await writeFile(output.file, bodyOf(result));
-      printJson(jsonResult(result, output.file));
+      if (output.file !== undefined && !result.saved_to && !failed) await writeFile(output.file, bodyOf(result));
+      printJson(jsonResult(result, failed ? undefined : output.file, failed));
       return code;
     }
     process.stderr.write(`${statusLine(result)}\n`);
     for (const warning of result.warnings) process.stderr.write(`warning: ${forPeople(warning)}\n`);
-    if (!output.rawToStdout) await writeBody(result, output.file);
+    if (!output.rawToStdout && !failed) await writeBody(result, output.file);
     return code;
   } catch (error) {
     display.stop();
@@ -141,8 +143,9 @@ function bodyOf(result: FetchResult): Buffer | string {
 }
 
 /** fetch --json: the result's fields; the body as text (or where it was saved), never credentials. */
-function jsonResult(result: FetchResult, file: string | undefined): Record<string, unknown> {
+function jsonResult(result: FetchResult, file: string | undefined, failed = false): Record<string, unknown> {
   const { image, text, note: _note, start_index: _s, truncated: _t, next_start_index: _n, total_length: _l, ...fields } = result;
+  if (failed) return fields;
   if (file !== undefined) return { ...fields, saved_to: result.saved_to ?? file };
   return { ...fields, ...(image ? { image } : { text }) };
 }

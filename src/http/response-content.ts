@@ -63,7 +63,8 @@ export async function readResponseContent(served: RawResponse, url: URL, options
       const text = `Saved ${saved.bytes} bytes (${contentType || 'unknown type'}) to ${saved.path}.`;
       return { kind: 'saved', contentType, text, saved, notes };
     }
-    notes.push(`Nothing was saved to ${options.saveTo}: the origin answered HTTP ${response.status}, so its response is shown instead.`);
+    // An agent is told; the command line writes the response to the file itself, as curl -o does (unless -f).
+    if (options.save?.confined) notes.push(`Nothing was saved to ${options.saveTo}: the origin answered HTTP ${response.status}, so its response is shown instead.`);
   }
 
   const kind = bodyKindOf(contentType);

@@ -141,6 +141,23 @@ describe('fetch into a pipe writes the bytes as served, like curl', () => {
     assert.doesNotMatch(text, /<html/i);
   });
 
+  it('-o <file> with an HTTP error status: the response goes to the file as curl writes it; with -f no file at all, and --json -f has no body', async () => {
+    const dir = tempHome('cfam-curl-status-');
+    const plain = join(dir, 'plain.html');
+    const run = await runCli(['fetch', `${emulator.appUrl}/no-such-page`, '-o', plain], env);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(readFileSync(plain, 'utf8'), /Nothing lives at \/no-such-page/);
+    assert.doesNotMatch(run.stderr, /Nothing was saved/, 'no sentence contradicting the file it wrote');
+    const failing = join(dir, 'failing.html');
+    const failed = await runCli(['fetch', '-f', `${emulator.appUrl}/no-such-page`, '-o', failing], env);
+    assert.equal(failed.code, 1, failed.stderr);
+    assert.equal(existsSync(failing), false, 'no file written for a failure');
+    assert.doesNotMatch(failed.stderr, /Saved|Nothing was saved/);
+    const json = JSON.parse((await runCli(['fetch', '-f', '--json', `${emulator.appUrl}/no-such-page`], env)).stdout.toString('utf8')) as Record<string, unknown>;
+    assert.equal(json.status, 404);
+    assert.equal('text' in json, false, 'no body in --json -f');
+  });
+
   it('-f: an HTTP error status writes no body and exits 1', async () => {
     const run = await runCli(['fetch', `${emulator.appUrl}/no-such-page`, '-f'], env);
     assert.equal(run.code, 1, run.stderr);
