@@ -70,6 +70,11 @@ export async function runProxy(args: string[]): Promise<number> {
       await credentialHeadersFor(session.service, new URL(url), { waitSeconds, hooks: display.hooks });
     } catch (error) {
       display.stop();
+      // Ctrl-C while signing in: nothing is announced, since the proxy stops with this process.
+      if (session.signal.aborted) {
+        process.stderr.write('Interrupted while signing in; the proxy was not started.\n');
+        return EXIT.loginIncomplete;
+      }
       if (!isLoginPending(error)) return reportError(error);
       process.stderr.write('Sign-in not completed; the proxy runs anyway and answers 503 with the sign-in link until it is.\n');
     }

@@ -197,7 +197,7 @@ describe('settings', () => {
 });
 
 describe('Ctrl-C', () => {
-  for (const command of ['login', 'fetch'] as const) {
+  for (const command of ['login', 'fetch', 'proxy'] as const) {
     it(`during a pending ${command}: exit 3, and the login lock is released`, async () => {
       const store = tempHome();
       const child = startCli([command, `${emulator.app2Url}/`], cliEnv(store, 'ignore'));
@@ -211,6 +211,7 @@ describe('Ctrl-C', () => {
       assert.equal(run.code, 3, run.stderr);
       assert.match(run.stderr, /interrupted/i);
       assert.deepEqual(heldLocks(store), [], 'no lock directory left behind');
+      if (command === 'proxy') assert.equal(run.stdout.length, 0, 'no address printed for a proxy that is gone');
     });
   }
 });
