@@ -69,6 +69,8 @@ const FLAG_PAIR = /(?<![\w.-])(-{1,2}[A-Za-z][\w.-]*)((?:["']?[ \t]*,[ \t]*|[ \t
 const FLAG_VALUE = new RegExp(WORD, 'y');
 /** A header flag's value, `X-Api-Key: v4lue` or `Authorization: Bearer v4lue`, unquoted: the name, then one word (or a scheme and one). */
 const HEADER_VALUE = new RegExp(String.raw`[!#$%&*+.^_|~0-9A-Za-z-]+:[ \t]*(?:(?:Bearer|Basic|Token)[ \t]+)?(?:${WORD})|(?:${WORD})`, 'iy');
+/** curl's `-H` with the header glued to it (`-HX-Api-Key: v4lue`, `-H"X-Api-Key: v4lue"`, as a shell passes `-H'…'`). */
+const GLUED_HEADER_FLAG = /(?<![\w.-])-H(?=["']|[!#$%&*+.^_|~0-9A-Za-z-]+:)/g;
 /** The rest of a quoted header flag's value, up to its closing quote. */
 const QUOTED_HEADER: Record<string, RegExp> = { '"': /(?:\\.|[^"\\\n])*/y, "'": /(?:\\.|[^'\\\n])*/y };
 const BEARER = /\b(Bearer|Basic|bearer|basic)([ \t]+)([A-Za-z0-9._~+/=-]{8,})/g;
@@ -86,7 +88,7 @@ const TOKEN_SHAPES: RegExp[] = [
 /** `sk-…`/`rk-…` with a digit somewhere (checked on the match: a lookahead would rescan the run from every `sk-` in it). */
 const KEY_SHAPE = /\b(?:sk|rk)[-_][A-Za-z0-9_-]{16,}/g;
 /** The patterns that find names, for the test that each starts with a lookbehind (see above). */
-export const NAME_PATTERNS: readonly RegExp[] = [URL_PATTERN, QUOTED_SETTING, BARE_SETTING, FLAG_PAIR, TOKEN_SHAPES.at(-1)!];
+export const NAME_PATTERNS: readonly RegExp[] = [URL_PATTERN, QUOTED_SETTING, BARE_SETTING, FLAG_PAIR, GLUED_HEADER_FLAG, TOKEN_SHAPES.at(-1)!];
 /** A candidate for a random string: see looksRandom. */
 const LONG_WORD = /[A-Za-z0-9_-]{24,}/g;
 
@@ -225,6 +227,12 @@ class ConfigMask {
       const header = valueAt(QUOTED_HEADER[separator!.at(-1)!] ?? HEADER_VALUE, text, at);
       if (!header || header[0] === '' || header[0] === REDACTED || header[0] === '=' || header[0] === ':') return undefined;
       return { text: `${flag}${separator}${this.hide(header[0])}`, end: at + header[0].length };
+    });
+    out = replaceSettings(out, GLUED_HEADER_FLAG, (_flag, at, text) => {
+      const quote = QUOTED_HEADER[text[at]!] ? text[at]! : '';
+      const header = valueAt(QUOTED_HEADER[quote] ?? HEADER_VALUE, text, at + quote.length);
+      if (!header || header[0] === '' || header[0] === REDACTED) return undefined;
+      return { text: `-H${quote}${this.hide(header[0])}`, end: at + quote.length + header[0].length };
     });
     out = replaceSettings(out, QUOTED_SETTING, (head, at, text) => {
       const [, q, name, separator] = head;
