@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { redactSecrets } from './core/redact.js';
+import { askedForJson } from './cli/args.js';
 import { EXIT, UsageError } from './cli/exit-codes.js';
+import type { ErrorDocument } from './cli/output.js';
 import { MAIN_USAGE } from './cli/usage.js';
 import { VERSION } from './version.js';
 
@@ -92,22 +94,35 @@ async function exitAfterOutput(code: number, command: string | undefined): Promi
   process.exit(code);
 }
 
+/** A usage error's synopsis (its command's "Usage:" line) and where to read more. */
+function usageHelp(error: Error): { synopsis?: string; help: string } {
+  const synopsis = (error as UsageError).usage?.split('\n').find((line) => line.startsWith('Usage:'));
+  const command = synopsis?.split(' ')[2];
+  return { synopsis, help: `Run "cf-access-mcp ${command ? `${command} ` : ''}--help" for more.` };
+}
+
+/** A usage error under --json: the code and fields of the CLI's other error documents (cli/output.ts). */
+function usageDocument(error: Error): ErrorDocument {
+  const { synopsis, help } = usageHelp(error);
+  return { error: 'usage_error', message: error.message, next_step: synopsis ? `Fix the command line: ${synopsis.replace(/^Usage: /, '')}. ${help}` : help };
+}
+
 main(process.argv.slice(2)).then(
   (code) => {
     if (code >= 0) void exitAfterOutput(code, process.argv[2]);
   },
-  (error: unknown) => {
-    if (error instanceof UsageError || (error as NodeJS.ErrnoException)?.code?.startsWith?.('ERR_PARSE_ARGS')) {
-      const usage = (error as UsageError).usage;
-      const synopsis = usage?.split('\n').find((line) => line.startsWith('Usage:'));
-      const command = synopsis?.split(' ')[2];
-      process.stderr.write(
-        `cf-access-mcp: ${(error as Error).message}\n${synopsis ? `${synopsis}\n` : ''}Run "cf-access-mcp ${command ? `${command} ` : ''}--help" for more.\n`,
-      );
-      void exitAfterOutput(EXIT.usage, process.argv[2]);
-      return;
+  async (error: unknown) => {
+    const usage = error instanceof UsageError || (error as NodeJS.ErrnoException)?.code?.startsWith?.('ERR_PARSE_ARGS');
+    if (askedForJson(process.argv.slice(2))) {
+      // Loaded only here: the MCP server starts without the CLI's output code.
+      const { errorDocument, printJson } = await import('./cli/output.js');
+      printJson(usage ? usageDocument(error as Error) : errorDocument(error));
+    } else if (usage) {
+      const { synopsis, help } = usageHelp(error as Error);
+      process.stderr.write(`cf-access-mcp: ${(error as Error).message}\n${synopsis ? `${synopsis}\n` : ''}${help}\n`);
+    } else {
+      process.stderr.write(`cf-access-mcp: ${redactSecrets((error as Error)?.message ?? String(error))}\n`);
     }
-    process.stderr.write(`cf-access-mcp: ${redactSecrets((error as Error)?.message ?? String(error))}\n`);
-    void exitAfterOutput(EXIT.failure, process.argv[2]);
+    void exitAfterOutput(usage ? EXIT.usage : EXIT.failure, process.argv[2]);
   },
 );

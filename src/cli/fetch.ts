@@ -9,7 +9,7 @@ import { forPeople, printJson, reportError } from './output.js';
 import { openSession } from './session.js';
 import { FETCH_USAGE } from './usage.js';
 import { isLoginPending } from '../service/pending.js';
-import { stoppedWaitingText, stopWaiting } from './detach.js';
+import { stoppedPendingResult, stoppedWaitingText, stopWaiting } from './detach.js';
 import { waitDisplay } from './waiting.js';
 import { shownUrl } from '../core/url-policy.js';
 
@@ -106,8 +106,13 @@ export async function runFetch(args: string[]): Promise<number> {
     if (isLoginPending(error)) {
       // The pending text is written for an agent whose server keeps waiting; this process is about to exit.
       const listener = await stopWaiting(session.service, error.pending.host, Boolean(values.detach));
-      const text = stoppedWaitingText(error.pending, `cf-access-mcp fetch ${url}`, listener, session.signal.aborted);
-      process.stderr.write(`error: ${text.message}\nnext step: ${text.nextStep}\n`);
+      const command = `cf-access-mcp fetch ${url}`;
+      // With --json, the pending login a `login --json` prints.
+      if (values.json) printJson(stoppedPendingResult(error.pending, command, listener, session.signal.aborted));
+      else {
+        const text = stoppedWaitingText(error.pending, command, listener, session.signal.aborted);
+        process.stderr.write(`error: ${text.message}\nnext step: ${text.nextStep}\n`);
+      }
       return EXIT.loginIncomplete;
     }
     return reportError(error, session.signal.aborted);

@@ -4,7 +4,7 @@ import { InstallError, installInto } from '../install/install.js';
 import { NPX_LAUNCH, thisInstallation } from '../install/launch.js';
 import { parseCommandArgs } from './args.js';
 import { EXIT, UsageError } from './exit-codes.js';
-import { printJson } from './output.js';
+import { printJson, reportFailure } from './output.js';
 import { INSTALL_USAGE } from './usage.js';
 
 const SCOPES: Scope[] = ['user', 'project', 'local'];
@@ -69,8 +69,8 @@ export async function runInstall(args: string[]): Promise<number> {
   } catch (error) {
     if (error instanceof InstallError || error instanceof ConfigFileError) {
       const next = (error instanceof InstallError && error.nextStep) || 'fix or move the file, then run the command again.';
-      process.stderr.write(`error: ${error.message}\nnext step: ${next}\n`);
-      return EXIT.failure;
+      const code = error instanceof ConfigFileError ? 'config_file_invalid' : 'install_failed';
+      return reportFailure({ error: code, message: error.message, next_step: next }, EXIT.failure);
     }
     throw error;
   }

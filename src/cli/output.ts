@@ -1,6 +1,7 @@
 import { AccessError } from '../core/errors.js';
 import type { Logger, LogLevel } from '../core/logger.js';
 import { redactSecrets } from '../core/redact.js';
+import { askedForJson } from './args.js';
 import { EXIT } from './exit-codes.js';
 import { forTerminal, forTerminalDeep } from './next-step-words.js';
 
@@ -23,22 +24,52 @@ export function forPeople(text: string): string {
 }
 
 /**
- * Prints an error for a person (what happened, then the next step) and returns
- * the exit code. `interrupted`: the user pressed Ctrl-C, which is exit 3
- * whatever the interrupted step then threw.
+ * A failure as --json prints it: the error's code, what happened and the next
+ * step, the shape of the proxy's refusals (see bridge/refusals.ts).
+ */
+export interface ErrorDocument {
+  error: string;
+  message: string;
+  next_step: string;
+}
+
+const INTERRUPTED = 'Interrupted (Ctrl-C); nothing was left running or locked.';
+
+/** An error that is not ours (a file that cannot be written, say) names no next step of its own. */
+const ANY_NEXT_STEP = 'Fix what the message names and run the command again (--verbose shows more).';
+
+export function errorDocument(error: unknown, interrupted = false): ErrorDocument {
+  if (interrupted) return { error: 'interrupted', message: INTERRUPTED, next_step: 'Run the command again.' };
+  if (error instanceof AccessError) return { error: error.code, message: error.message, next_step: error.nextStep };
+  return { error: 'failure', message: (error as Error)?.message ?? String(error), next_step: ANY_NEXT_STEP };
+}
+
+function exitCodeOf(error: unknown, interrupted: boolean): number {
+  if (interrupted) return EXIT.loginIncomplete;
+  if (!(error instanceof AccessError)) return EXIT.failure;
+  if (error.code === 'invalid_url') return EXIT.usage;
+  return LOGIN_INCOMPLETE.has(error.code) ? EXIT.loginIncomplete : EXIT.failure;
+}
+
+/**
+ * Prints an error (what happened, then the next step) and returns the exit
+ * code: for a person on stderr, or with --json as one document on stdout.
+ * `interrupted`: the user pressed Ctrl-C, which is exit 3 whatever the
+ * interrupted step then threw.
  */
 export function reportError(error: unknown, interrupted = false): number {
-  if (interrupted) {
-    process.stderr.write('Interrupted (Ctrl-C); nothing was left running or locked.\n');
-    return EXIT.loginIncomplete;
-  }
-  if (error instanceof AccessError) {
-    process.stderr.write(redactSecrets(`error: ${forPeople(error.message)}\nnext step: ${forPeople(error.nextStep)}\n`));
-    if (error.code === 'invalid_url') return EXIT.usage;
-    return LOGIN_INCOMPLETE.has(error.code) ? EXIT.loginIncomplete : EXIT.failure;
-  }
-  process.stderr.write(`error: ${redactSecrets((error as Error)?.message ?? String(error))}\n`);
-  return EXIT.failure;
+  if (askedForJson(process.argv.slice(2))) printJson(errorDocument(error, interrupted));
+  else if (interrupted) process.stderr.write(`${INTERRUPTED}\n`);
+  else if (error instanceof AccessError) process.stderr.write(redactSecrets(`error: ${forPeople(error.message)}\nnext step: ${forPeople(error.nextStep)}\n`));
+  else process.stderr.write(`error: ${redactSecrets((error as Error)?.message ?? String(error))}\n`);
+  return exitCodeOf(error, interrupted);
+}
+
+/** A failure the command describes itself (install's): as reportError prints an AccessError. */
+export function reportFailure(failure: ErrorDocument, code: number): number {
+  if (askedForJson(process.argv.slice(2))) printJson(failure);
+  else process.stderr.write(`error: ${failure.message}\nnext step: ${failure.next_step}\n`);
+  return code;
 }
 
 export function printJson(value: unknown): void {

@@ -155,10 +155,14 @@ CF_ACCESS_CLIENT_SECRET = "${secrets.shortSecret}"
       for (const flags of [[], ['--dry-run'], ['--force', '--json']]) {
         const run = await runCli(['install', client, '--scope', 'project', ...flags], env(home), project);
         assert.equal(run.code, 1, run.stderr);
-        assert.equal(run.stdout.toString('utf8'), '', 'no diff of the file the link points to');
-        assert.ok(run.stderr.includes(`${link} is a symbolic link to ${realpathSync(real)}`), run.stderr);
-        assert.match(run.stderr, /next step: replace .* with a regular (file|directory).*--scope user/);
-        assert.doesNotMatch(run.stderr, /ElsewhereSecret/);
+        // With --json the refusal is the one document on stdout; either way no diff of the file the link points to.
+        const said = flags.includes('--json') ? (JSON.parse(run.stdout.toString('utf8')) as { error: string; message: string; next_step: string }) : undefined;
+        if (said) assert.equal(said.error, 'install_failed');
+        else assert.equal(run.stdout.toString('utf8'), '', 'no diff of the file the link points to');
+        const message = said ? `${said.message}\nnext step: ${said.next_step}` : run.stderr;
+        assert.ok(message.includes(`${link} is a symbolic link to ${realpathSync(real)}`), message);
+        assert.match(message, /next step: replace .* with a regular (file|directory).*--scope user/);
+        assert.doesNotMatch(run.stdout.toString('utf8') + run.stderr, /ElsewhereSecret/);
       }
     }
     assert.equal(readFileSync(target, 'utf8'), original, 'the file the link points to is unchanged');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { REPORT_SENTENCE, type Emulator } from '../../src/emulator/index.js';
@@ -86,6 +86,9 @@ describe('cf-access-mcp CLI', () => {
       [['login', 'https://a.example', '--wait', 'soon'], /--wait needs a whole number of seconds/],
       [['fetch', 'not a url'], /is not a valid absolute URL/],
       [['emulator', '--mode', 'weird'], /--mode must be one of/],
+      // Neither asks for JSON: after "--" it is a URL, and proxy has no --json.
+      [['fetch', 'https://a.example', '--', '--json'], /exactly one URL/],
+      [['proxy', 'https://a.example', '--json'], /Unknown option '--json'/],
     ];
     for (const [args, message] of cases) {
       const run = await cli(args);
@@ -93,6 +96,50 @@ describe('cf-access-mcp CLI', () => {
       assert.match(run.stderr, message, args.join(' '));
       assert.equal(run.stdout, '', `${args.join(' ')} writes nothing to stdout`);
     }
+  });
+
+  it('with --json, every outcome is one JSON document on stdout, failures and usage errors too, with the same exit codes', async () => {
+    const host = new URL(emulator.appUrl).host;
+    const refusedToken = { CF_ACCESS_CLIENT_ID: 'not-known.access', CF_ACCESS_CLIENT_SECRET: 'refused-secret-0123456789abcdef', CF_ACCESS_SERVICE_TOKEN_HOSTS: host };
+    const installHome = tempHome();
+    mkdirSync(join(installHome, '.cursor'));
+    writeFileSync(join(installHome, '.cursor', 'mcp.json'), '{ "mcpServers": ');
+    const cases: Array<[string[], NodeJS.ProcessEnv, number, string]> = [
+      [['fetch', '--json', 'http://127.0.0.1:1/'], cliEnv(tempHome(), 'none'), 1, 'network_error'],
+      [['logout', '--json', 'notaurl'], cliEnv(tempHome(), 'none'), 2, 'invalid_url'],
+      [['fetch', '--json'], cliEnv(tempHome(), 'none'), 2, 'usage_error'],
+      [['status', '--json', '--nope'], cliEnv(tempHome(), 'none'), 2, 'usage_error'],
+      [['doctor', '--json', 'notaurl'], cliEnv(tempHome(), 'none'), 2, 'usage_error'],
+      [['login', '--json', `${emulator.appUrl}/`, '--method', 'service_token'], cliEnv(tempHome(), 'none', refusedToken), 3, 'service_token_refused'],
+      [['install', 'cursor', '--json'], { ...process.env, HOME: installHome, XDG_CONFIG_HOME: join(installHome, '.config') }, 1, 'config_file_invalid'],
+    ];
+    for (const [args, env, code, error] of cases) {
+      const run = await cli(args, env);
+      assert.equal(run.code, code, `${args.join(' ')} → ${run.code}: ${run.stdout}${run.stderr}`);
+      const document = JSON.parse(run.stdout) as { error: string; message: string; next_step: string };
+      assert.equal(document.error, error, args.join(' '));
+      assert.ok(document.message && document.next_step, run.stdout);
+      assert.doesNotMatch(run.stderr, /^(error|cf-access-mcp):/m, 'the message is not repeated on stderr');
+      assert.doesNotMatch(run.stdout, /refused-secret/);
+    }
+
+    const interactive = await startEmulator({ approval: 'interactive' });
+    try {
+      const denied = await cli(['login', '--json', `${interactive.appUrl}/`], cliEnv(tempHome(), 'approve', { TEST_BROWSER_ACTION: 'deny' }));
+      assert.equal(denied.code, 3, denied.stdout + denied.stderr);
+      assert.equal((JSON.parse(denied.stdout) as { error: string }).error, 'authorization_denied');
+      assert.doesNotMatch(denied.stderr, /^error:/m);
+      assertNoSecretsLeaked(interactive.secrets());
+    } finally {
+      await interactive.close();
+    }
+
+    const pending = await cli(['fetch', '--json', `${emulator.appUrl}/`, '--wait', '1'], cliEnv(tempHome(), 'ignore'));
+    assert.equal(pending.code, 3, pending.stderr);
+    const result = JSON.parse(pending.stdout) as { status: string; login_url: string; next_step: string; listening: boolean };
+    assert.equal(result.status, 'pending', 'the pending login login --json prints');
+    assert.equal(result.listening, false);
+    assert.match(result.next_step, /run "cf-access-mcp fetch .*" again without --wait/);
   });
 
   it('logs in with the browser, shows status, fetches to a file, and logs out of everything', async () => {
