@@ -1,6 +1,7 @@
 /** DNS and TLS for the URL's host, and which certificate authorities this process trusts. */
 import { lookup } from 'node:dns/promises';
 import { existsSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { connect, rootCertificates, type PeerCertificate } from 'node:tls';
 import { connectionProblem } from '../http/network-errors.js';
 import { finding, type DoctorContext, type Finding } from './finding.js';
@@ -50,7 +51,9 @@ export async function checkNetwork(ctx: DoctorContext): Promise<{ findings: Find
 
 function tlsCertificate(url: URL): Promise<PeerCertificate> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 443), servername: url.hostname, timeout: TLS_TIMEOUT_MS });
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    // SNI names a host, never an address (RFC 6066 §3), as https requests send it; the certificate is still checked against the address.
+    const socket = connect({ host, port: Number(url.port || 443), ...(isIP(host) ? {} : { servername: host }), timeout: TLS_TIMEOUT_MS });
     socket.once('secureConnect', () => {
       const cert = socket.getPeerCertificate();
       socket.end();

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import type { Emulator, FaultEndpoint, FaultKind } from '../../src/emulator/index.js';
 import { cliEnv, runCli } from '../helpers/cli-run.js';
-import { cleanupHomes, startEmulator, tempHome } from '../helpers/harness.js';
+import { cleanupHomes, ROOT, startEmulator, tempHome } from '../helpers/harness.js';
 import { assertNoSecretsLeaked } from '../helpers/leaks.js';
 
 /**
@@ -31,13 +33,13 @@ function fakeCloudflared(version: string): string {
   return path;
 }
 
-async function doctor(url: string, extra: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; findings: Finding[]; text: string; home: string }> {
+async function doctor(url: string, extra: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; findings: Finding[]; text: string; stderr: string; home: string }> {
   const env = { ...process.env, CF_ACCESS_MCP_HOME: tempHome(), CF_ACCESS_MCP_CLOUDFLARED: fakeCloudflared('2026.9.1'), ...extra };
   const run = await runCli(['doctor', url, '--json'], env);
   const text = run.stdout.toString('utf8');
   assert.equal(run.stderr.includes('error:'), false, run.stderr);
   const report = JSON.parse(text) as { findings: Finding[]; failed: boolean };
-  return { code: run.code, findings: report.findings, text, home: env.CF_ACCESS_MCP_HOME! };
+  return { code: run.code, findings: report.findings, text, stderr: run.stderr, home: env.CF_ACCESS_MCP_HOME! };
 }
 
 function named(findings: Finding[], name: string): Finding {
@@ -208,6 +210,20 @@ describe('cf-access-mcp doctor', () => {
     const proxy = named(proxied.findings, 'proxy_for_loopback');
     assert.doesNotMatch(proxied.text, /hunter2/, 'proxy credentials are not shown');
     assert.match(proxy.fix ?? '', /NO_PROXY/);
+  });
+
+  it('TLS to an IP address: no server name sent for it (no DEP0123 warning on stderr), the certificate still checked against the address', async () => {
+    const fixture = (name: string) => join(ROOT, 'test', 'fixtures', name);
+    const server = createHttpsServer({ key: readFileSync(fixture('tls-self-signed.key')), cert: readFileSync(fixture('tls-self-signed.crt')) }, (_req, res) => res.end('hi'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { findings, stderr } = await doctor(`https://127.0.0.1:${(server.address() as AddressInfo).port}/`, { NODE_EXTRA_CA_CERTS: fixture('tls-self-signed.crt') });
+      assert.equal(named(findings, 'tls_ok').level, 'ok', 'the certificate names 127.0.0.1');
+      assert.doesNotMatch(stderr, /DEP0123|TLS ServerName/);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
   });
 
   it('says whether the sign-in page will open by itself: an untrusted team (link only, with the fix), a listed team, a team signed in to before', async () => {
