@@ -5,13 +5,14 @@ import { assertOutsideStore } from '../service/fetch-flow.js';
 import type { FetchResult } from '../service/results.js';
 import { parseCommandArgs, secondsOption } from './args.js';
 import { EXIT, UsageError } from './exit-codes.js';
-import { forPeople, printJson, reportError } from './output.js';
+import { forPeople, printJson, reportError, stdoutDelivery } from './output.js';
 import { openSession } from './session.js';
 import { FETCH_USAGE } from './usage.js';
 import { isLoginPending } from '../service/pending.js';
 import { stoppedPendingResult, stoppedWaitingText, stopWaiting } from './detach.js';
 import { waitDisplay } from './waiting.js';
 import { shownUrl } from '../core/url-policy.js';
+import { AccessError } from '../core/errors.js';
 
 const FORMATS: Format[] = ['raw', 'markdown', 'text'];
 /** The CLI hands over the whole (capped) body: no paging. */
@@ -69,6 +70,7 @@ export async function runFetch(args: string[]): Promise<number> {
   const output = outputPlan(values.output, values.format as Format | undefined, Boolean(values.json));
 
   const session = openSession(Boolean(values.verbose));
+  const delivered = stdoutDelivery();
   const display = waitDisplay({ service: session.service, url, paste: false, signal: session.signal });
   try {
     const request: FetchParams = {
@@ -95,12 +97,12 @@ export async function runFetch(args: string[]): Promise<number> {
     if (values.json) {
       if (output.file !== undefined && !result.saved_to && !failed) await writeFile(output.file, bodyOf(result));
       printJson(jsonResult(result, failed ? undefined : output.file, failed));
-      return code;
+      return await completeOutput(code, delivered);
     }
     process.stderr.write(`${statusLine(result)}\n`);
     for (const warning of result.warnings) process.stderr.write(`warning: ${forPeople(warning)}\n`);
     if (!output.rawToStdout && !failed) await writeBody(result, output.file);
-    return code;
+    return await completeOutput(code, delivered);
   } catch (error) {
     display.stop();
     if (isLoginPending(error)) {
@@ -119,6 +121,16 @@ export async function runFetch(args: string[]): Promise<number> {
   } finally {
     await session.close();
   }
+}
+
+/**
+ * Like curl's write error (its exit 23): output the reader of stdout left
+ * before taking it all (`| head -c 10`) is a failure, even when the last of it
+ * was still queued in this process after the download ended.
+ */
+async function completeOutput(code: number, delivered: () => Promise<boolean>): Promise<number> {
+  if (code !== EXIT.ok || (await delivered())) return code;
+  return reportError(new AccessError('save_failed', 'The output was closed before the whole body was written.', 'Nothing to do if the reading program stopped on purpose (e.g. head); otherwise write to a file with -o.'));
 }
 
 interface OutputPlan {

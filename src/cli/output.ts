@@ -72,6 +72,22 @@ export function reportFailure(failure: ErrorDocument, code: number): number {
   return code;
 }
 
+/**
+ * Starts watching stdout for a reader that leaves before taking everything
+ * (`| head`). The returned check resolves once all that was written has left
+ * the process: false if some of it never reached the reader.
+ */
+export function stdoutDelivery(): () => Promise<boolean> {
+  let lost = false;
+  // A write that failed earlier is reported here only: the stream carries on as if nothing happened.
+  process.stdout.on('error', () => (lost = true));
+  return () =>
+    new Promise((resolve) => {
+      // Writes complete in order: this empty one's callback comes after all before it, with their error once the reader is gone.
+      process.stdout.write('', (error) => resolve(!lost && !error));
+    });
+}
+
 export function printJson(value: unknown): void {
   process.stdout.write(`${redactSecrets(JSON.stringify(forTerminalDeep(value), null, 2))}\n`);
 }

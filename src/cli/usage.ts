@@ -68,7 +68,8 @@ export const FETCH_USAGE = `Usage: cf-access-mcp fetch <url> [options]
 Fetches <url> with the stored session (or a service token), signing in first when
 needed. Like curl: into a pipe or a file the body goes byte for byte as served
 (any type, any size); on a terminal HTML is shown as Markdown and binaries are
-described. The status line goes to stderr.
+described. The status line goes to stderr. A reader that leaves before the whole
+body was written (| head -c 10) makes it exit 1, as curl fails with a write error.
 
 Options:
   -X, --request <method>      HTTP method (default GET, or POST with -d)
