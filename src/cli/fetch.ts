@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import type { Format } from '../http/convert.js';
 import type { FetchParams } from '../service/access-service.js';
 import { assertOutsideStore } from '../service/fetch-flow.js';
+import { fileError } from '../http/save-to-file.js';
 import type { FetchResult } from '../service/results.js';
 import { parseCommandArgs, secondsOption } from './args.js';
 import { EXIT, UsageError } from './exit-codes.js';
@@ -95,7 +96,7 @@ export async function runFetch(args: string[]): Promise<number> {
     const failed = Boolean(values.fail) && result.status >= 400;
     const code = failed ? EXIT.failure : EXIT.ok;
     if (values.json) {
-      if (output.file !== undefined && !result.saved_to && !failed) await writeFile(output.file, bodyOf(result));
+      if (output.file !== undefined && !result.saved_to && !failed) await writeOutputFile(output.file, bodyOf(result));
       printJson(jsonResult(result, failed ? undefined : output.file, failed));
       return await completeOutput(code, delivered);
     }
@@ -167,6 +168,13 @@ function jsonResult(result: FetchResult, file: string | undefined, failed = fals
   return { ...fields, ...(image ? { image } : { text }) };
 }
 
+/** A page not streamed by save_to (converted, or an error status): a failure names the file and what to do, as a download's does. */
+async function writeOutputFile(file: string, body: Buffer | string): Promise<void> {
+  await writeFile(file, body).catch((error: unknown) => {
+    throw fileError(error, file, 'write it');
+  });
+}
+
 async function writeBody(result: FetchResult, output: string | undefined): Promise<void> {
   if (result.saved_to) {
     process.stderr.write(`Saved ${result.bytes ?? 'the'} bytes to ${result.saved_to}\n`);
@@ -174,7 +182,7 @@ async function writeBody(result: FetchResult, output: string | undefined): Promi
   }
   const body = bodyOf(result);
   if (output !== undefined) {
-    await writeFile(output, body);
+    await writeOutputFile(output, body);
     process.stderr.write(`Saved to ${output}\n`);
     return;
   }

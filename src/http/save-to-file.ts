@@ -15,6 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream, type Stats } from 'node:fs';
 import { lstat, mkdir, open, realpath, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { getSystemErrorMap } from 'node:util';
 import { pipeline } from 'node:stream/promises';
 import { AccessError } from '../core/errors.js';
 import { SecretScrubber, scrubbedStream } from '../core/secret-scrubber.js';
@@ -165,7 +166,9 @@ async function writeInPlace(body: BodyStream, path: string, url: URL): Promise<S
 async function writeAsideThenRename(body: BodyStream, path: string, url: URL, options: { mode?: number; maxBytes?: number; stillRegular?: boolean }): Promise<SavedFile> {
   const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(4).toString('hex')}.part`);
   try {
-    const file = await open(temporary, 'wx', options.mode ?? 0o666);
+    const file = await open(temporary, 'wx', options.mode ?? 0o666).catch((error: unknown) => {
+      throw fileError(error, path, `create a file in its directory ${dirname(path)}`);
+    });
     const bytes = await streamTo(body, file.createWriteStream(), options.maxBytes ?? Infinity, path);
     if (options.stillRegular && !(await lstat(path).catch(() => undefined))?.isFile()) {
       throw new AccessError('save_failed', `${arg('save')} ${path} changed while downloading (it is no longer a regular file); it was left unchanged.`, 'Call again to see why it is refused now.');
@@ -247,10 +250,11 @@ function saveError(error: unknown, path: string, url: URL): AccessError {
 
 function isFileSystemError(error: unknown): boolean {
   const code = (error as NodeJS.ErrnoException)?.code ?? '';
-  return ['EACCES', 'EPERM', 'ENOSPC', 'EROFS', 'EISDIR', 'ENOTDIR', 'EEXIST', 'EDQUOT', 'EMFILE', 'ENAMETOOLONG', 'ENOENT', 'ELOOP'].includes(code);
+  return ['EACCES', 'EPERM', 'ENOSPC', 'EROFS', 'EISDIR', 'ENOTDIR', 'EEXIST', 'EDQUOT', 'EMFILE', 'ENAMETOOLONG', 'ENOENT', 'ELOOP', 'EIO'].includes(code);
 }
 
-function fileError(error: unknown, path: string, action: string): AccessError {
+/** A file that could not be written, named as the caller knows it; what to do next. */
+export function fileError(error: unknown, path: string, action: string): AccessError {
   const code = (error as NodeJS.ErrnoException)?.code;
   const reason =
     code === 'EACCES' || code === 'EPERM'
@@ -261,8 +265,14 @@ function fileError(error: unknown, path: string, action: string): AccessError {
           ? 'the file system is read-only'
           : code === 'ENOTDIR' || code === 'EEXIST'
             ? 'a part of the path is a file, not a directory'
-            : ((error as Error)?.message ?? String(error));
+            : systemReason(error);
   return new AccessError('save_failed', `Could not save to ${path}: failed to ${action} (${reason}).`, `Choose a writable file path for ${arg('save')} (for example inside the project directory) and call again.`, {
     cause: error,
   });
+}
+
+/** The system's words for an error without the path in its message: that may be our temporary file, not the one asked for. */
+function systemReason(error: unknown): string {
+  const { errno, code } = (error ?? {}) as NodeJS.ErrnoException;
+  return (errno !== undefined ? getSystemErrorMap().get(errno)?.[1] : undefined) ?? code ?? String(error);
 }

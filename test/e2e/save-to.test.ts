@@ -299,6 +299,16 @@ describe('CLI fetch -o keeps curl\'s behaviour (the user typed the path)', () =>
     assert.match(readFileSync(join(elsewhere, '.page.html'), 'utf8'), /<html/i);
   });
 
+  it('-o to a path that cannot be written (/proc/version): the error names that path and what to do, never our temporary file', async () => {
+    const cwd = tempHome('cfam-cli-cwd-');
+    for (const format of [[], ['--format', 'text'], ['--json']]) {
+      const run = await cli(['fetch', page(), '-o', '/proc/version', ...format], cwd);
+      assert.equal(run.code, 1, run.stderr);
+      assert.match(run.stderr, /error: Could not save to \/proc\/version: failed to .*\nnext step: Choose a writable file path for -o <file>/, `${format.join(' ')}: ${run.stderr}`);
+      assert.doesNotMatch(run.stderr, /\.part|\.version\./, `${format.join(' ')}: no temporary file named`);
+    }
+  });
+
   it('-o to a character device writes to the device and leaves it a device (/dev/null, run as root)', async (t) => {
     const cwd = tempHome('cfam-cli-cwd-');
     // First a private null device, so a regression cannot break this machine's /dev/null.
