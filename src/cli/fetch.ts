@@ -1,8 +1,9 @@
-import { writeFile } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import type { Format } from '../http/convert.js';
 import type { FetchParams } from '../service/access-service.js';
 import { assertOutsideStore } from '../service/fetch-flow.js';
-import { fileError } from '../http/save-to-file.js';
+import { fileError, makeDirectories } from '../http/save-to-file.js';
 import type { FetchResult } from '../service/results.js';
 import { parseCommandArgs, secondsOption } from './args.js';
 import { EXIT, UsageError } from './exit-codes.js';
@@ -47,6 +48,7 @@ export async function runFetch(args: string[]): Promise<number> {
       header: { type: 'string', short: 'H', multiple: true },
       data: { type: 'string', short: 'd' },
       output: { type: 'string', short: 'o' },
+      'create-dirs': { type: 'boolean' },
       format: { type: 'string' },
       fail: { type: 'boolean', short: 'f' },
       wait: { type: 'string' },
@@ -88,8 +90,11 @@ export async function runFetch(args: string[]): Promise<number> {
       typedByUser: true,
       ...(output.rawToStdout ? { sink: { out: process.stdout, ...(values.fail ? { skipStatusAtLeast: 400 } : {}) } } : {}),
     };
-    // A converted page is written here, not by save_to: the same refusal applies.
-    if (output.file !== undefined && request.save_to === undefined) await assertOutsideStore(session.service, output.file);
+    if (output.file !== undefined) {
+      // A converted page is written here, not by save_to: the same refusal applies, before any directory is made for it.
+      await assertOutsideStore(session.service, output.file);
+      await prepareDirectory(output.file, Boolean(values['create-dirs']));
+    }
     const result = await session.service.fetch(request, display.hooks);
     display.stop();
     // -f: an error status writes no body anywhere (terminal, file, --json), as curl -f does.
@@ -166,6 +171,25 @@ function jsonResult(result: FetchResult, file: string | undefined, failed = fals
   if (failed) return fields;
   if (file !== undefined) return { ...fields, saved_to: result.saved_to ?? file };
   return { ...fields, ...(image ? { image } : { text }) };
+}
+
+/**
+ * Like curl: the directory of -o <file> must exist, unless --create-dirs asks
+ * for it (as curl's). Checked before the request, so a doomed save sends nothing.
+ */
+async function prepareDirectory(file: string, create: boolean): Promise<void> {
+  const directory = dirname(resolve(file));
+  const missing = await stat(directory).then(
+    () => false,
+    (error: NodeJS.ErrnoException) => error.code === 'ENOENT',
+  );
+  if (!missing) return;
+  if (!create) {
+    throw new AccessError('save_failed', `Could not save to ${file}: its directory ${directory} does not exist.`, `Add --create-dirs to create it, or create it first (mkdir -p ${directory}).`);
+  }
+  await makeDirectories(directory).catch((error: unknown) => {
+    throw fileError(error, file, 'create its directory');
+  });
 }
 
 /** A page not streamed by save_to (converted, or an error status): a failure names the file and what to do, as a download's does. */

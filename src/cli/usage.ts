@@ -76,6 +76,7 @@ Options:
   -H, --header 'Name: value'  add a request header (repeatable)
   -d, --data <body>           request body
   -o, --output <file>         write the body to <file> (- for stdout, /dev/null to discard)
+  --create-dirs               create the missing directories of -o <file> (else an error)
   --format <f>                markdown or text: convert HTML to readable text; raw: as served
                               (default: raw into a pipe or file, markdown on a terminal)
   -f, --fail                  exit 1 when the server answers with HTTP 400 or above (no body written)

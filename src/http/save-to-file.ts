@@ -9,7 +9,8 @@
  *   writing aside and renaming, so a failed download keeps the old one.
  * - a path a person typed (CLI `fetch -o`, as curl does): anything the user
  *   can write; a device or pipe (`-o /dev/null`) is written in place and stays
- *   what it is; a symlink is written through.
+ *   what it is; a symlink is written through. Its directory must exist: the
+ *   caller makes it only when asked (curl's --create-dirs).
  */
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, type Stats } from 'node:fs';
@@ -77,14 +78,14 @@ export async function saveBodyToFile(served: BodyStream, path: string, url: URL,
   // Only Readable's own methods are used on the body below.
   const body = scrubbedStream(served, options.secrets ?? []) as BodyStream;
   const confined = options.confined;
+  if (!confined) return saveAsTyped(body, path, url);
   try {
-    await makeDirectories(dirname(path), confined ? 0o700 : undefined);
+    await makeDirectories(dirname(path), 0o700);
   } catch (error) {
     body.on('error', () => {}).destroy();
     throw fileError(error, path, 'create its directory');
   }
-  if (confined) return saveConfined(body, path, url, confined);
-  return saveAsTyped(body, path, url);
+  return saveConfined(body, path, url, confined);
 }
 
 async function saveConfined(body: BodyStream, path: string, url: URL, confined: { overwrite: boolean; maxBytes: number }): Promise<SavedFile> {
@@ -216,7 +217,7 @@ function isSpecial(stats: Stats): boolean {
  * spins forever when the file system answers ENOENT for a parent that exists
  * (/proc, /sys), which would hang the tool call.
  */
-async function makeDirectories(directory: string, mode?: number): Promise<void> {
+export async function makeDirectories(directory: string, mode?: number): Promise<void> {
   const missing: string[] = [];
   for (let dir = directory; !(await exists(dir)); dir = dirname(dir)) {
     missing.push(dir);

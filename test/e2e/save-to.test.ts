@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -306,6 +306,20 @@ describe('CLI fetch -o keeps curl\'s behaviour (the user typed the path)', () =>
       assert.equal(run.code, 1, run.stderr);
       assert.match(run.stderr, /error: Could not save to \/proc\/version: failed to .*\nnext step: Choose a writable file path for -o <file>/, `${format.join(' ')}: ${run.stderr}`);
       assert.doesNotMatch(run.stderr, /\.part|\.version\./, `${format.join(' ')}: no temporary file named`);
+    }
+  });
+
+  it('-o into a directory that does not exist fails and creates nothing, as curl; --create-dirs creates it', async () => {
+    const cwd = tempHome('cfam-cli-cwd-');
+    for (const format of [[], ['--format', 'text']]) {
+      const run = await cli(['fetch', page(), '-o', 'missing/dir/page.html', ...format], cwd);
+      assert.equal(run.code, 1, run.stderr);
+      assert.match(run.stderr, /error: Could not save to missing\/dir\/page\.html: its directory .*\/missing\/dir does not exist\.\nnext step: Add --create-dirs/, run.stderr);
+      assert.equal(existsSync(join(cwd, 'missing')), false, `${format.join(' ')}: no directory created`);
+      const created = await cli(['fetch', page(), '-o', 'missing/dir/page.html', '--create-dirs', ...format], cwd);
+      assert.equal(created.code, 0, created.stderr);
+      assert.match(readFileSync(join(cwd, 'missing', 'dir', 'page.html'), 'utf8'), /Plain origin/);
+      rmSync(join(cwd, 'missing'), { recursive: true });
     }
   });
 

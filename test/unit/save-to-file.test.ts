@@ -54,14 +54,26 @@ describe('resolveSavePath', () => {
 });
 
 describe('saveBodyToFile', () => {
-  it('streams every chunk to the file, creating parent directories, and leaves no temporary file', async () => {
+  it('streams every chunk to the file and leaves no temporary file', async () => {
     const dir = scratch();
+    mkdirSync(join(dir, 'x', 'y'), { recursive: true });
     const chunks = [Buffer.from('a,b\n'), Buffer.alloc(70_000, 7), Buffer.from('end')];
     const path = join(dir, 'x', 'y', 'report.csv');
     const saved = await saveBodyToFile(bodyOf(chunks), path, URL_);
     assert.deepEqual(saved, { path, bytes: 70_007 });
     assert.ok(readFileSync(path).equals(Buffer.concat(chunks)));
     assert.deepEqual(readdirSync(join(dir, 'x', 'y')), ['report.csv']);
+  });
+
+  it('creates no directory for a path the user typed (the CLI does, for --create-dirs), and names that path', async () => {
+    const dir = scratch();
+    await assert.rejects(saveBodyToFile(bodyOf([Buffer.from('x')]), join(dir, 'x', 'report.csv'), URL_), (error: AccessError) => {
+      assert.equal(error.code, 'save_failed');
+      assert.match(error.message, /Could not save to .*\/x\/report\.csv: failed to create a file in its directory .*\/x \(no such file or directory\)/);
+      assert.doesNotMatch(error.message, /\.part/);
+      return true;
+    });
+    assert.deepEqual(readdirSync(dir), []);
   });
 
   it('keeps the earlier file and removes the partial one when the body fails midway', async () => {
