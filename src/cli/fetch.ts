@@ -136,7 +136,9 @@ export async function runFetch(args: string[]): Promise<number> {
  */
 async function completeOutput(code: number, delivered: () => Promise<boolean>): Promise<number> {
   if (code !== EXIT.ok || (await delivered())) return code;
-  return reportError(new AccessError('save_failed', 'The output was closed before the whole body was written.', 'Nothing to do if the reading program stopped on purpose (e.g. head); otherwise write to a file with -o.'));
+  const cut = new AccessError('save_failed', 'The output was closed before the whole body was written.', 'Nothing to do if the reading program stopped on purpose (e.g. head); otherwise write to a file with -o.');
+  // Said on stderr even with --json: stdout, where the document would go, is what closed.
+  return reportError(cut, false, false);
 }
 
 interface OutputPlan {

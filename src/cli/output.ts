@@ -55,10 +55,11 @@ function exitCodeOf(error: unknown, interrupted: boolean): number {
  * Prints an error (what happened, then the next step) and returns the exit
  * code: for a person on stderr, or with --json as one document on stdout.
  * `interrupted`: the user pressed Ctrl-C, which is exit 3 whatever the
- * interrupted step then threw.
+ * interrupted step then threw. `json: false` for an error about stdout itself
+ * (its reader left): a document there would reach nobody, so it goes to stderr.
  */
-export function reportError(error: unknown, interrupted = false): number {
-  if (askedForJson(process.argv.slice(2))) printJson(errorDocument(error, interrupted));
+export function reportError(error: unknown, interrupted = false, json = askedForJson(process.argv.slice(2))): number {
+  if (json) printJson(errorDocument(error, interrupted));
   else if (interrupted) process.stderr.write(`${INTERRUPTED}\n`);
   else if (error instanceof AccessError) process.stderr.write(redactSecrets(`error: ${forPeople(error.message)}\nnext step: ${forPeople(error.nextStep)}\n`));
   else process.stderr.write(`error: ${redactSecrets((error as Error)?.message ?? String(error))}\n`);

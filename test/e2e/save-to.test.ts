@@ -275,19 +275,27 @@ describe('a hostile body cannot hold a call open or fill the disk', () => {
 });
 
 describe('CLI fetch -o keeps curl\'s behaviour (the user typed the path)', () => {
-  function cli(args: string[], cwd: string): Promise<{ code: number | null; stderr: string }> {
+  function cli(args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
     const env = { ...process.env, CF_ACCESS_MCP_HOME: tempHome(), CF_ACCESS_MCP_CALLBACK_PORT: '0', CF_ACCESS_MCP_BROWSER: 'none' };
     return new Promise((resolve, reject) => {
       const child = spawn(process.execPath, [SERVER_ENTRY, ...args], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
       let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => recordOutput('cli stdout', chunk.toString('utf8')));
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
       child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
       child.once('error', reject);
       child.once('close', (code) => {
+        recordOutput('cli stdout', stdout);
         recordOutput('cli stderr', stderr);
-        resolve({ code, stderr });
+        resolve({ code, stdout, stderr });
       });
     });
+  }
+
+  /** A --json error document, as the lines a person reads on stderr without --json. */
+  function jsonError(stdout: string): string {
+    const document = JSON.parse(stdout) as { error: string; message: string; next_step: string };
+    return `error: ${document.message}\nnext step: ${document.next_step}`;
   }
 
   it('writes outside the working directory, to a dot-file and over an existing file', async () => {
@@ -304,8 +312,10 @@ describe('CLI fetch -o keeps curl\'s behaviour (the user typed the path)', () =>
     for (const format of [[], ['--format', 'text'], ['--json']]) {
       const run = await cli(['fetch', page(), '-o', '/proc/version', ...format], cwd);
       assert.equal(run.code, 1, run.stderr);
-      assert.match(run.stderr, /error: Could not save to \/proc\/version: failed to .*\nnext step: Choose a writable file path for -o <file>/, `${format.join(' ')}: ${run.stderr}`);
-      assert.doesNotMatch(run.stderr, /\.part|\.version\./, `${format.join(' ')}: no temporary file named`);
+      // With --json the same error is the document on stdout.
+      const said = format[0] === '--json' ? jsonError(run.stdout) : run.stderr;
+      assert.match(said, /error: Could not save to \/proc\/version: failed to .*\nnext step: Choose a writable file path for -o <file>/, `${format.join(' ')}: ${said}`);
+      assert.doesNotMatch(run.stderr + run.stdout, /\.part|\.version\./, `${format.join(' ')}: no temporary file named`);
     }
   });
 
