@@ -32,8 +32,17 @@ export interface Listener {
   detached: boolean;
 }
 
-/** What the command says when it stops waiting: never that a login keeps waiting unless a process really does, nor that nobody listens when one does. */
-export function stoppedWaitingText(pending: Pick<PendingLoginResult, 'host' | 'expires_at'>, command: string, listener: Listener | undefined, interrupted: boolean): { message: string; nextStep: string } {
+/**
+ * What the command says when it stops waiting: never that a login keeps waiting unless a process really does, nor that nobody listens when one does.
+ * `waitGiven`: the command ran with --wait (only then is "without --wait" advice).
+ */
+export function stoppedWaitingText(
+  pending: Pick<PendingLoginResult, 'host' | 'expires_at'>,
+  command: string,
+  listener: Listener | undefined,
+  interrupted: boolean,
+  waitGiven: boolean,
+): { message: string; nextStep: string } {
   const stopped = `Login to ${pending.host} not completed${interrupted ? ' (interrupted)' : ' in time'}.`;
   if (listener?.detached) {
     return {
@@ -49,13 +58,13 @@ export function stoppedWaitingText(pending: Pick<PendingLoginResult, 'host' | 'e
   }
   return {
     message: `${stopped} The sign-in link works only while a cf-access-mcp process is listening for it, and this one has stopped: finishing the sign-in now leads to a page that does not load.`,
-    nextStep: `run "${command}" again without --wait and finish signing in while it waits, or add --detach to leave a background process listening.`,
+    nextStep: `run "${command}" again${waitGiven ? ' without --wait' : ''} and finish signing in while it waits, or add --detach to leave a background process listening.`,
   };
 }
 
 /** The pending result as a CLI prints it after it stopped waiting (JSON mode). */
-export function stoppedPendingResult(pending: PendingLoginResult, command: string, listener: Listener | undefined, interrupted: boolean): PendingLoginResult & { listening: boolean } {
-  const text = stoppedWaitingText(pending, command, listener, interrupted);
+export function stoppedPendingResult(pending: PendingLoginResult, command: string, listener: Listener | undefined, interrupted: boolean, waitGiven: boolean): PendingLoginResult & { listening: boolean } {
+  const text = stoppedWaitingText(pending, command, listener, interrupted, waitGiven);
   return { ...pending, message: text.message, next_step: text.nextStep, listening: listener !== undefined };
 }
 

@@ -115,10 +115,11 @@ export async function runFetch(args: string[]): Promise<number> {
       // The pending text is written for an agent whose server keeps waiting; this process is about to exit.
       const listener = await stopWaiting(session.service, error.pending.host, Boolean(values.detach));
       const command = `cf-access-mcp fetch ${url}`;
+      const waitGiven = values.wait !== undefined;
       // With --json, the pending login a `login --json` prints.
-      if (values.json) printJson(stoppedPendingResult(error.pending, command, listener, session.signal.aborted));
+      if (values.json) printJson(stoppedPendingResult(error.pending, command, listener, session.signal.aborted, waitGiven));
       else {
-        const text = stoppedWaitingText(error.pending, command, listener, session.signal.aborted);
+        const text = stoppedWaitingText(error.pending, command, listener, session.signal.aborted, waitGiven);
         process.stderr.write(`error: ${text.message}\nnext step: ${text.nextStep}\n`);
       }
       return EXIT.loginIncomplete;

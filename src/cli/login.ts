@@ -42,7 +42,7 @@ export async function runLogin(args: string[]): Promise<number> {
     const result = await session.service.login({ url, force: Boolean(values.force), wait_seconds: waitSeconds, method: method?.data }, display.hooks);
     display.stop();
     const listener = result.status === 'pending' ? await stopWaiting(session.service, result.host, Boolean(values.detach)) : undefined;
-    return report(result, url, Boolean(values.json), session.signal.aborted, listener);
+    return report(result, url, Boolean(values.json), session.signal.aborted, listener, waitOption !== undefined);
   } catch (error) {
     display.stop();
     return reportError(error, session.signal.aborted);
@@ -51,15 +51,15 @@ export async function runLogin(args: string[]): Promise<number> {
   }
 }
 
-function report(result: LoginResult, url: string, json: boolean, interrupted: boolean, listener: Listener | undefined): number {
+function report(result: LoginResult, url: string, json: boolean, interrupted: boolean, listener: Listener | undefined, waitGiven: boolean): number {
   const code = result.status === 'pending' ? EXIT.loginIncomplete : EXIT.ok;
   const command = `cf-access-mcp login ${url}`;
   if (json) {
-    printJson(result.status === 'pending' ? stoppedPendingResult(result as PendingLoginResult, command, listener, interrupted) : result);
+    printJson(result.status === 'pending' ? stoppedPendingResult(result as PendingLoginResult, command, listener, interrupted, waitGiven) : result);
     return code;
   }
   if (result.status === 'pending') {
-    const text = stoppedWaitingText(result as PendingLoginResult, command, listener, interrupted);
+    const text = stoppedWaitingText(result as PendingLoginResult, command, listener, interrupted, waitGiven);
     process.stderr.write(`${text.message}\nnext step: ${text.nextStep}\n`);
     return code;
   }

@@ -58,6 +58,25 @@ function cli(args: string[], processEnv: NodeJS.ProcessEnv): Promise<{ code: num
   });
 }
 
+/** Runs the CLI until it waits for the sign-in, then presses Ctrl-C. */
+function interrupted(args: string[], processEnv: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [SERVER_ENTRY, ...args], { env: processEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let pressed = false;
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+      if (pressed || !/Waiting for the login/.test(stderr)) return;
+      pressed = true;
+      child.kill('SIGINT');
+    });
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
 function opened(browserLog: string): string[] {
   return existsSync(browserLog) ? readFileSync(browserLog, 'utf8').split('\n').filter((l) => l.startsWith('open ')).map((l) => l.slice(5)) : [];
 }
@@ -91,6 +110,20 @@ describe('CLI waits', () => {
     const fetched = await cli(['fetch', `${emulator.appUrl}/`, '--wait', '1'], env(tempHome(), log, 'ignore'));
     assert.equal(fetched.code, 3);
     assert.doesNotMatch(fetched.stderr.slice(fetched.stderr.indexOf('not completed')), PROMISES_WAITING);
+  });
+
+  it('after Ctrl-C, the next step names --wait only when the command was given one', async () => {
+    const log = join(tempHome('cfam-b-'), 'browser.log');
+    const plain = await interrupted(['login', `${emulator.appUrl}/`], env(tempHome(), log, 'ignore'));
+    assert.equal(plain.code, 3, plain.stderr);
+    const said = plain.stderr.slice(plain.stderr.indexOf('not completed'));
+    assert.match(said, /not completed \(interrupted\)/);
+    assert.match(said, /next step: run "cf-access-mcp login \S+" again and finish signing in while it waits/);
+    assert.doesNotMatch(said, /--wait/);
+
+    const waited = await interrupted(['login', `${emulator.appUrl}/`, '--wait', '60'], env(tempHome(), log, 'ignore'));
+    assert.equal(waited.code, 3, waited.stderr);
+    assert.match(waited.stderr.slice(waited.stderr.indexOf('not completed')), /again without --wait/);
   });
 
   it('login --detach leaves a background process that finishes the sign-in; a later fetch uses the stored session', async () => {
