@@ -3,7 +3,7 @@ export const EXIT = {
   ok: 0,
   failure: 1,
   usage: 2,
-  /** The login did not complete: still pending when the wait ended, timed out, denied (a refused service token too), or interrupted. */
+  /** The login did not complete: still pending when the wait ended, timed out, denied or held back after a refusal (a refused service token too), or interrupted. */
   loginIncomplete: 3,
 } as const;
 

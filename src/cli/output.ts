@@ -4,9 +4,12 @@ import { redactSecrets } from '../core/redact.js';
 import { askedForJson } from './args.js';
 import { EXIT } from './exit-codes.js';
 import { forTerminal, forTerminalDeep } from './next-step-words.js';
+import { LoginHeldBackError } from '../service/refusals.js';
+import { appLabel } from '../auth/app-key.js';
+import { step } from '../core/next-step.js';
 
 /** Error codes that mean "the login did not complete" (exit 3) rather than a failure (exit 1): a refused service token is a refusal like a denied login. */
-const LOGIN_INCOMPLETE = new Set(['login_pending', 'login_timeout', 'authorization_denied', 'service_token_refused']);
+const LOGIN_INCOMPLETE = new Set(['login_pending', 'login_timeout', 'authorization_denied', 'service_token_refused', 'login_held_back']);
 
 const RANK: Record<LogLevel, number> = { debug: 0, info: 1, notice: 2, warning: 3, error: 4 };
 
@@ -40,7 +43,7 @@ const ANY_NEXT_STEP = 'Fix what the message names and run the command again (--v
 
 export function errorDocument(error: unknown, interrupted = false): ErrorDocument {
   if (interrupted) return { error: 'interrupted', message: INTERRUPTED, next_step: 'Run the command again.' };
-  if (error instanceof AccessError) return { error: error.code, message: error.message, next_step: error.nextStep };
+  if (error instanceof AccessError) return { error: error.code, message: error.message, next_step: nextStepFor(error) };
   return { error: 'failure', message: (error as Error)?.message ?? String(error), next_step: ANY_NEXT_STEP };
 }
 
@@ -61,7 +64,7 @@ function exitCodeOf(error: unknown, interrupted: boolean): number {
 export function reportError(error: unknown, interrupted = false, json = askedForJson(process.argv.slice(2))): number {
   if (json) printJson(errorDocument(error, interrupted));
   else if (interrupted) process.stderr.write(`${INTERRUPTED}\n`);
-  else if (error instanceof AccessError) process.stderr.write(redactSecrets(`error: ${forPeople(error.message)}\nnext step: ${forPeople(error.nextStep)}\n`));
+  else if (error instanceof AccessError) process.stderr.write(redactSecrets(`error: ${forPeople(error.message)}\nnext step: ${forPeople(nextStepFor(error))}\n`));
   else process.stderr.write(`error: ${redactSecrets((error as Error)?.message ?? String(error))}\n`);
   return exitCodeOf(error, interrupted);
 }
@@ -87,6 +90,16 @@ export function stdoutDelivery(): () => Promise<boolean> {
       // Writes complete in order: this empty one's callback comes after all before it, with their error once the reader is gone.
       process.stdout.write('', (error) => resolve(!lost && !error));
     });
+}
+
+/** An error's next step as the person at the terminal does it (the service words some for an agent: "ask the user …"). */
+function nextStepFor(error: AccessError): string {
+  if (!(error instanceof LoginHeldBackError)) return error.nextStep;
+  const { application, url, failed, until } = error.heldBack;
+  const retry = `to try again before ${new Date(until).toISOString()}, ${step('login', { url, force: true })}`;
+  return failed
+    ? `Fix what made the last login to ${appLabel(application)} fail (above); once it is fixed, or ${retry}.`
+    : `If your account should have access to ${appLabel(application)}, ask its Access administrator (they decide); ${retry}.`;
 }
 
 export function printJson(value: unknown): void {

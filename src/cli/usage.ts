@@ -19,7 +19,7 @@ Usage:
 Run "cf-access-mcp <command> --help" for a command's options.
 
 Exit codes: 0 ok, 1 failure, 2 usage error (unknown command or option, missing or malformed URL),
-3 login not completed (still pending, timed out or denied, or the service token refused) or interrupted with Ctrl-C.
+3 login not completed (still pending, timed out, denied or held back after a refusal, or the service token refused) or interrupted with Ctrl-C.
 `;
 
 export const LOGIN_USAGE = `Usage: cf-access-mcp login <url> [options]

@@ -38,18 +38,35 @@ export function endsInCoolDown(error: unknown): error is AccessError {
   return error instanceof AccessError && !NOT_FAILED.has(error.code);
 }
 
+/**
+ * A browser login held back by a recent refusal. Besides the sentences (worded
+ * for an agent), it carries what a surface needs to word the next step its own
+ * way: the URL to log in to again, whether the last login failed (rather than
+ * being refused), and until when the cool-down lasts.
+ */
+export class LoginHeldBackError extends AccessError {
+  override readonly name = 'LoginHeldBackError';
+  constructor(
+    message: string,
+    nextStep: string,
+    readonly heldBack: { application: AppKey; url: string; failed: boolean; until: number },
+  ) {
+    super('login_held_back', message, nextStep);
+  }
+}
+
 /** Throws when a browser login for `key` is held back by a recent refusal (unless forced). */
 export function assertMayLogIn(svc: AccessService, key: AppKey, url: URL): void {
   const refusal = svc.store.getRefusal(key);
   if (!refusal) return;
   const failed = refusal.kind === 'failed';
   const until = new Date(refusal.until).toISOString();
-  throw new AccessError(
-    'login_held_back',
+  throw new LoginHeldBackError(
     `No new browser login was started for ${appLabel(key)}: ${failed ? 'the last login to it failed' : 'it refused the user'} at ${new Date(refusal.at).toISOString()} (${refusal.message.replace(/\s*Next step:.*$/s, '')}), and another login right away would likely end the same way.`,
     failed
       ? `Tell the user why the last login failed; once the cause is fixed (or to simply try again before ${until}), ${step('login', { url: url.href, force: true })}.`
       : `Ask the user whether their account should have access (the Access administrator decides). To try again before ${until}, ${step('login', { url: url.href, force: true })}.`,
+    { application: key, url: url.href, failed, until: refusal.until },
   );
 }
 

@@ -219,6 +219,27 @@ describe('cf-access-mcp CLI', () => {
     assert.doesNotMatch(run.stderr + run.stdout, /refused-secret/);
   });
 
+  it('a login held back by the deny cool-down is a refusal (exit 3) whose next step speaks to the person at the terminal', async () => {
+    const interactive = await startEmulator({ approval: 'interactive' });
+    try {
+      const env = cliEnv(tempHome(), 'approve', { TEST_BROWSER_ACTION: 'deny' });
+      const denied = await cli(['login', `${interactive.appUrl}/`, '--wait', '30'], env);
+      assert.equal(denied.code, 3, denied.stderr);
+      assert.match(denied.stderr, /denied in the browser/);
+
+      const held = await cli(['login', `${interactive.appUrl}/`, '--wait', '30'], env);
+      assert.equal(held.code, 3, held.stderr);
+      assert.match(held.stderr, /No new browser login was started/);
+      const next = /^next step: (.*)$/m.exec(held.stderr)?.[1] ?? '';
+      assert.match(next, /If your account should have access .*ask its Access administrator/);
+      assert.ok(next.includes(`run \`cf-access-mcp login ${interactive.appUrl}/ --force\``), next);
+      assert.doesNotMatch(next, /the user/i);
+      assert.equal(readFileSync(env.TEST_BROWSER_LOG!, 'utf8').split('\n').filter((l) => l.startsWith('open ')).length, 1, 'no second browser');
+    } finally {
+      await interactive.close();
+    }
+  });
+
   it('after a cloudflared failure, the next step names the cloudflared set in CF_ACCESS_MCP_CLOUDFLARED, not the one on PATH', async () => {
     const dir = join(tempHome(), 'my tools');
     mkdirSync(dir);
