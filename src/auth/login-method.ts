@@ -25,6 +25,12 @@ export interface LoginInProgress {
   fromCache?: boolean;
   /** The earlier login for the same application that expired; its link no longer works. */
   replaced?: { authorizationUrl: string; expiredAt: number };
+  /**
+   * A login this process took over from the process that began it, now gone (`pid`): no browser was opened here.
+   * `cookie`: that process's browser loaded the one-time start address, so only that browser can complete the
+   * sign-in (any other is refused at the callback until the login expires).
+   */
+  resumed?: { pid: number; cookie: boolean };
   /** The loopback redirect URI when the login can be completed by pasting the address the browser ended on. */
   redirectUri?: string;
   /** Opens the page after the user confirmed a team not trusted yet (see oauth-login.ts). */

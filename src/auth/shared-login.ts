@@ -101,7 +101,7 @@ export class SharedLogins {
         if (look.kind === 'failed') throw look.error;
         if (look.kind === 'lead') {
           const own = await takeOver(look.lock);
-          Object.assign(login, { source: own.source, authorizationUrl: own.authorizationUrl, startedAt: own.startedAt, expiresAt: own.expiresAt, browser: own.browser });
+          Object.assign(login, { source: own.source, authorizationUrl: own.authorizationUrl, startedAt: own.startedAt, expiresAt: own.expiresAt, browser: own.browser, resumed: own.resumed });
           return own.done;
         }
         if (look.record?.authorization_url) {

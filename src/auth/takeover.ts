@@ -44,8 +44,9 @@ export async function resumeLogin(record: ResumableLogin, options: { bind?: stri
     authorizationUrl: record.authorization_url,
     startedAt: record.started_at,
     expiresAt: record.expires_at,
-    // The process that began it opened (or showed) the sign-in page; none is opened again.
+    // The process that began it opened (or showed) the sign-in page; none is opened again (`resumed` says so).
     browser: { opened: true },
+    resumed: { pid: record.pid, cookie: Boolean(record.cookie) },
     redirectUri: record.redirect_uri,
     done: result,
     deliver: (url) => listener.deliver(url),

@@ -4,6 +4,7 @@ import type { LoginInProgress as PendingLogin } from '../auth/login-method.js';
 import type { AccessService, LoginHooks } from '../service/access-service.js';
 import { forPeople } from './output.js';
 import { appLabel } from '../auth/app-key.js';
+import { step } from '../core/next-step.js';
 
 const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 const PLAIN_REMINDER_MS = 30_000;
@@ -26,6 +27,20 @@ export interface WaitDisplay {
 function clock(ms: number): string {
   const s = Math.floor(ms / 1000);
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+}
+
+/**
+ * A sign-in begun by a process that is gone, which this one took over: no
+ * browser was opened here. When that process's browser loaded the start
+ * address, only that browser completes it; a fresh sign-in needs --force.
+ */
+function resumedText(pending: PendingLogin, host: string, resumed: NonNullable<PendingLogin['resumed']>): string {
+  const took = `No browser was opened: this command took over the sign-in to ${host} that cf-access-mcp process ${resumed.pid} began (that process is gone), and listens for it while it waits.`;
+  if (!resumed.cookie) return `${took} To sign in, visit:\n  ${pending.authorizationUrl}`;
+  return (
+    `${took}\nIt completes only in the browser window process ${resumed.pid} opened; its link, opened in any other browser, is refused ("This browser did not start this sign-in"):\n  ${pending.authorizationUrl}\n` +
+    `If that window is gone, press Ctrl-C and ${forPeople(step('login', { url: pending.key, force: true }))} to start a fresh sign-in.`
+  );
 }
 
 /**
@@ -86,6 +101,8 @@ export function waitDisplay(options: WaitDisplayOptions): WaitDisplay {
     if (pending.source !== 'this-process') {
       // Another process sharing the store runs this sign-in (an MCP server, another terminal): we opened nothing.
       say(`Another cf-access-mcp process is already signing in to ${host}; this command waits for it. To sign in, visit:\n  ${pending.authorizationUrl}`);
+    } else if (pending.resumed) {
+      say(resumedText(pending, host, pending.resumed));
     } else if (pending.browser.opened) {
       say(`A browser window was opened to sign in to ${host}. If none appeared, visit:\n  ${pending.authorizationUrl}`);
     } else {

@@ -206,6 +206,12 @@ export async function login(
   let begun = svc.methods.pendingFor(target, allowed(svc, browserMethod));
   // A login pending for / is no way into /admin.
   if (begun && begun.key !== key) begun = undefined;
+  if (begun?.resumed && params.force) {
+    // Taken over from a process that is gone: its link may work only in the browser that process opened. Force starts afresh.
+    await svc.oauth.cancel(begun.key);
+    await begun.done.catch(() => {});
+    begun = undefined;
+  }
   const forceJoined = Boolean(begun && params.force);
   if (begun && params.force && svc.store.getSession(begun.key)) await svc.store.deleteSession(begun.key);
   if (!begun) {

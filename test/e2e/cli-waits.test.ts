@@ -77,6 +77,26 @@ function interrupted(args: string[], processEnv: NodeJS.ProcessEnv): Promise<{ c
   });
 }
 
+/** The CLI running in the background, its stderr collected as it comes. */
+function background(args: string[], processEnv: NodeJS.ProcessEnv): { pid: number; stderr: () => string; done: Promise<number | null> } {
+  const child = spawn(process.execPath, [SERVER_ENTRY, ...args], { env: processEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stdout.resume();
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const done = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+  return { pid: child.pid!, stderr: () => stderr, done };
+}
+
+/** The resumable login recorded in the store (its start cookie is set once the browser loaded the start address). */
+function pendingRecord(home: string): { pid: number; cookie?: unknown } | undefined {
+  try {
+    const data = JSON.parse(readFileSync(join(home, 'store.json'), 'utf8')) as { pending_logins?: Record<string, { pid: number; cookie?: unknown }> };
+    return Object.values(data.pending_logins ?? {})[0];
+  } catch {
+    return undefined;
+  }
+}
+
 function opened(browserLog: string): string[] {
   return existsSync(browserLog) ? readFileSync(browserLog, 'utf8').split('\n').filter((l) => l.startsWith('open ')).map((l) => l.slice(5)) : [];
 }
@@ -124,6 +144,35 @@ describe('CLI waits', () => {
     const waited = await interrupted(['login', `${emulator.appUrl}/`, '--wait', '60'], env(tempHome(), log, 'ignore'));
     assert.equal(waited.code, 3, waited.stderr);
     assert.match(waited.stderr.slice(waited.stderr.indexOf('not completed')), /again without --wait/);
+  });
+
+  it('login taking over a sign-in whose process is gone says that no browser was opened and which browser completes it, and names --force, which starts afresh', async () => {
+    const home = tempHome();
+    const url = `${emulator.appUrl}/`;
+    const first = background(['login', url, '--wait', '60'], env(home, join(tempHome('cfam-b-'), 'browser.log'), 'ignore'));
+    // Its browser loaded the one-time start address: the callback now requires that browser's cookie.
+    await eventually(() => pendingRecord(home)?.cookie, 15_000, 'the start cookie to be recorded');
+    process.kill(first.pid, 'SIGKILL');
+    await first.done;
+
+    const logB = join(tempHome('cfam-b-'), 'browser.log');
+    const second = background(['login', url], env(home, logB, 'approve'));
+    await eventually(() => /Waiting for the login/.test(second.stderr()), 15_000, 'the second login to wait');
+    const said = second.stderr();
+    assert.doesNotMatch(said, /A browser window was opened/);
+    assert.match(said, new RegExp(`No browser was opened: this command took over the sign-in to \\S+ that cf-access-mcp process ${first.pid} began`));
+    assert.match(said, new RegExp(`completes only in the browser window process ${first.pid} opened`));
+    assert.ok(said.includes(`run \`cf-access-mcp login ${emulator.appUrl} --force\` to start a fresh sign-in`), said);
+    assert.deepEqual(opened(logB), [], 'no browser');
+    process.kill(second.pid, 'SIGKILL');
+    await second.done;
+
+    // Orphaned again (its taker is gone too): --force starts a fresh sign-in rather than joining the old one.
+    const logC = join(tempHome('cfam-b-'), 'browser.log');
+    const fresh = await cli(['login', url, '--force', '--wait', '30'], env(home, logC, 'approve'));
+    assert.equal(fresh.code, 0, fresh.stderr);
+    assert.match(fresh.stdout, /Login completed/);
+    assert.equal(opened(logC).length, 1, 'the fresh sign-in opened its browser');
   });
 
   it('login --detach leaves a background process that finishes the sign-in; a later fetch uses the stored session', async () => {
