@@ -51,9 +51,11 @@ export function stoppedWaitingText(
     };
   }
   if (listener) {
+    // Which kind of process that is, and so how long it listens, is not known here: an MCP server or a detached
+    // login keeps listening until the login expires, a login or fetch with --wait only until its own wait ends.
     return {
-      message: `${stopped} The login is run by another cf-access-mcp process (pid ${listener.pid}), which keeps listening for the sign-in until ${pending.expires_at}: finishing the sign-in at the link above still completes it.`,
-      nextStep: `Finish signing in in the browser; afterwards "cf-access-mcp status" shows the session and "${command}" uses it.`,
+      message: `${stopped} The login is run by another cf-access-mcp process (pid ${listener.pid}), and finishing the sign-in at the link above completes it only while that process listens: an MCP server or a background login (--detach) keeps listening until ${pending.expires_at}, a login or fetch in another terminal only while it waits.`,
+      nextStep: `Finish signing in in the browser; afterwards "cf-access-mcp status" shows the session and "${command}" uses it. If the browser ends on a page that cannot be reached, that process had stopped listening: run "${command}" again${waitGiven ? ' without --wait' : ''} and finish signing in while it waits.`,
     };
   }
   return {

@@ -88,9 +88,16 @@ export function waitDisplay(options: WaitDisplayOptions): WaitDisplay {
     reader.on('error', () => {});
   };
 
+  // The login shown, and who ran it then: a login followed in another process becomes this process's when that one goes.
+  let current: PendingLogin | undefined;
+  let shownSource: PendingLogin['source'];
+
   const onLoginUrl = (pending: PendingLogin) => {
-    if (shown.has(pending.authorizationUrl)) return;
-    shown.add(pending.authorizationUrl);
+    const seen = `${pending.source} ${pending.authorizationUrl}`;
+    if (shown.has(seen)) return;
+    shown.add(seen);
+    current = pending;
+    shownSource = pending.source;
     // The application (host, plus its path when it lives under one): /admin and / of one host are different sign-ins.
     const host = appLabel(pending.key);
     const started = Date.now();
@@ -141,8 +148,23 @@ export function waitDisplay(options: WaitDisplayOptions): WaitDisplay {
     clearSpinner();
   };
 
+  /**
+   * The process whose login this command waited for stopped listening (a login --wait that ran out, Ctrl-C, killed):
+   * this process now runs the login, a new one or theirs taken over. Tell the person, with what to do now.
+   */
+  const onTick = () => {
+    if (!current || shownSource !== 'other-process' || current.source !== 'this-process') return;
+    const host = appLabel(current.key);
+    say(
+      current.resumed
+        ? `The cf-access-mcp process that was signing in to ${host} is gone.`
+        : `The cf-access-mcp process that was signing in to ${host} stopped listening, so its link no longer works; this command started a new sign-in.`,
+    );
+    onLoginUrl(current);
+  };
+
   return {
-    hooks: { signal: options.signal, onLoginUrl },
+    hooks: { signal: options.signal, onLoginUrl, onTick },
     stop: () => {
       stopTimers();
       reader?.close();

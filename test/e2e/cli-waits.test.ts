@@ -146,6 +146,35 @@ describe('CLI waits', () => {
     assert.match(waited.stderr.slice(waited.stderr.indexOf('not completed')), /again without --wait/);
   });
 
+  it('login joining a login --wait of another terminal promises no listening past that one\'s wait, and carries on when it exits', async () => {
+    const url = `${emulator.appUrl}/`;
+    // Stops waiting before the other: never "keeps listening until <expiry>" about a command that exits after its --wait.
+    const home = tempHome();
+    const first = background(['login', url, '--wait', '6'], env(home, join(tempHome('cfam-b-'), 'browser.log'), 'ignore'));
+    await eventually(() => /Waiting for the login/.test(first.stderr()), 15_000, 'the first login to wait');
+    const joined = await cli(['login', url, '--wait', '1'], env(home, join(tempHome('cfam-b-'), 'browser.log'), 'ignore'));
+    assert.equal(joined.code, 3, joined.stderr);
+    const said = joined.stderr.slice(joined.stderr.indexOf('not completed'));
+    assert.match(said, new RegExp(`another cf-access-mcp process \\(pid ${first.pid}\\)`));
+    assert.doesNotMatch(said, /which keeps listening for the sign-in until/);
+    assert.match(said, /a login or fetch in another terminal only while it waits/);
+    await first.done;
+
+    // Waits longer than the other: when that one exits, this one says its link is dead and signs in itself.
+    const home2 = tempHome();
+    const other = background(['login', url, '--wait', '3'], env(home2, join(tempHome('cfam-b-'), 'browser.log'), 'ignore'));
+    await eventually(() => /Waiting for the login/.test(other.stderr()), 15_000, 'the other login to wait');
+    const log = join(tempHome('cfam-b-'), 'browser.log');
+    // A browser slower than the one-second check, as a person is.
+    const waiting = background(['login', url, '--wait', '40'], { ...env(home2, log, 'approve'), TEST_BROWSER_DELAY_MS: '2500' });
+    assert.equal(await other.done, 3);
+    assert.equal(await waiting.done, 0, waiting.stderr());
+    const told = waiting.stderr();
+    assert.match(told, /Another cf-access-mcp process is already signing in/);
+    assert.match(told, /process that was signing in to \S+ stopped listening, so its link no longer works; this command started a new sign-in\.\nA browser window was opened/);
+    assert.equal(opened(log).length, 1, 'its own sign-in, in one browser');
+  });
+
   it('login taking over a sign-in whose process is gone says that no browser was opened and which browser completes it, and names --force, which starts afresh', async () => {
     const home = tempHome();
     const url = `${emulator.appUrl}/`;
