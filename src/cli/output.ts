@@ -85,11 +85,15 @@ export function stdoutDelivery(): () => Promise<boolean> {
   let lost = false;
   // A write that failed earlier is reported here only: the stream carries on as if nothing happened.
   process.stdout.on('error', () => (lost = true));
-  return () =>
-    new Promise((resolve) => {
-      // Writes complete in order: this empty one's callback comes after all before it, with their error once the reader is gone.
-      process.stdout.write('', (error) => resolve(!lost && !error));
-    });
+  const failed = () => lost || process.stdout.errored != null;
+  return async () => {
+    // No probe write: on a socket (an agent's stdio 'pipe') even an empty write fails once the reader has closed,
+    // after it took every byte. A pipe or socket takes what was written asynchronously: wait until nothing is left here.
+    while (!failed() && process.stdout.writableLength > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    // A last write that failed reports its error on the next tick.
+    await new Promise((resolve) => setImmediate(resolve));
+    return !failed();
+  };
 }
 
 /** An error's next step as the person at the terminal does it (the service words some for an agent: "ask the user …"). */

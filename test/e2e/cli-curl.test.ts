@@ -119,6 +119,30 @@ describe('fetch into a pipe writes the bytes as served, like curl', () => {
     assert.doesNotMatch(whole.stderr, /output was closed/);
   });
 
+  it('stdout a socket (an agent spawning the CLI with stdio "pipe"): a reader that took every byte, or none was meant for it, is no failure', async () => {
+    // Node's stdio 'pipe' is a socket pair: once its reader closes, even an empty write fails there, where a pipe takes it.
+    const run = async (args: string[], take: number | 'none') => {
+      const child = spawn(process.execPath, [SERVER_ENTRY, 'fetch', ...args], { env, cwd: tempHome('cfam-cli-cwd-'), stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      let got = 0;
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+      if (take === 'none') child.stdout.destroy();
+      else child.stdout.on('data', (chunk: Buffer) => ((got += chunk.length) >= take ? child.stdout.destroy() : undefined));
+      const [code] = (await once(child, 'close')) as [number | null];
+      return { code, stderr, got };
+    };
+    const file = await run([`${emulator.appUrl}/big?size=330`, '-o', 'saved.bin'], 'none');
+    assert.equal(file.code, 0, `-o: nothing goes to stdout: ${file.stderr}`);
+    const empty = await run([`${emulator.appUrl}/big?size=0`], 'none');
+    assert.equal(empty.code, 0, `an empty body: ${empty.stderr}`);
+    const whole = await run([`${emulator.appUrl}/big?size=330`], 330);
+    assert.equal(whole.got, 330);
+    assert.equal(whole.code, 0, `every byte taken, then closed: ${whole.stderr}`);
+    const cut = await run([`${emulator.appUrl}/big?size=${300 * 1024}`, '--format', 'text'], 10);
+    assert.equal(cut.code, 1, cut.stderr);
+    assert.match(cut.stderr, /The output was closed .*before the whole body was written/);
+  });
+
   it('a body the origin compressed anyway is decoded, then scrubbed: a credential it echoes never reaches the output', async () => {
     for (const args of [[], ['--format', 'text'], ['--json']]) {
       const run = await runCli(['fetch', `${emulator.appUrl}/gzip-echo`, ...args], env);
