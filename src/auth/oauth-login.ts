@@ -469,16 +469,17 @@ export class OAuthLogin {
   /**
    * access_logout: cancels this process's login waiting for the origin (its
    * callback link then shows "cancelled") and forgets a resumable one, so no
-   * later process finishes it. True when there was one.
+   * later process finishes it. True when there was one. `why`: what the login
+   * (and every caller following it) ends with; a logout unless said otherwise.
    */
-  async cancel(origin: string): Promise<boolean> {
+  async cancel(origin: string, why: AccessError = cancelledByLogout(origin)): Promise<boolean> {
     const waiting = this.waiting.get(origin);
     // At once, not when it has wound down: a status or login right after the logout must not see it pending.
     const login = this.pending.get(origin);
     if (login) this.cancelled.add(login);
     const deleted = await this.resumable.delete(origin).catch(() => false);
     if (!waiting) return deleted;
-    waiting.listener.cancel(waiting.state, cancelledByLogout(origin), true);
+    waiting.listener.cancel(waiting.state, why, true);
     return true;
   }
 

@@ -38,8 +38,8 @@ function resumedText(pending: PendingLogin, host: string, resumed: NonNullable<P
   const took = `No browser was opened: this command took over the sign-in to ${host} that cf-access-mcp process ${resumed.pid} began (that process is gone), and listens for it while it waits.`;
   if (!resumed.cookie) return `${took} To sign in, visit:\n  ${pending.authorizationUrl}`;
   return (
-    `${took}\nIt completes only in the browser window process ${resumed.pid} opened; its link, opened in any other browser, is refused ("This browser did not start this sign-in"):\n  ${pending.authorizationUrl}\n` +
-    `If that window is gone, press Ctrl-C and ${forPeople(step('login', { url: pending.key, force: true }))} to start a fresh sign-in.`
+    `${took}\nIt completes only in the browser process ${resumed.pid} opened (any window of it); its link, opened in any other browser, is refused ("This browser did not start this sign-in"):\n  ${pending.authorizationUrl}\n` +
+    `If that browser is closed, press Ctrl-C and ${forPeople(step('login', { url: pending.key, force: true }))} to start a fresh sign-in.`
   );
 }
 

@@ -37,6 +37,15 @@ export async function loginFor(
   throw new LoginPendingError(pendingOf(svc, begun, waited.reason === 'cancelled'));
 }
 
+/** What a taken-over login that force replaced ends with, for every caller that followed it. */
+function replacedByForce(key: AppKey): AccessError {
+  return new AccessError(
+    'login_cancelled',
+    `The sign-in to ${appLabel(key)} taken over from a cf-access-mcp process that is gone was replaced by a new one (a login with force), since its link worked only in the browser that process opened.`,
+    `${cap(step('login', { url: key }))} to follow the new sign-in.`,
+  );
+}
+
 /** Tells the caller the sign-in page as soon as there is one (elicitation, a CLI spinner). */
 function announce(begun: LoginInProgress, hooks: LoginHooks): void {
   if (begun.authorizationUrl && begun.source !== 'store') hooks.onLoginUrl?.(begun);
@@ -51,6 +60,7 @@ function pendingOf(svc: AccessService, login: LoginInProgress, cancelled: boolea
       authorizationUrl: login.authorizationUrl,
       expiresAt: login.expiresAt,
       browser: login.browser,
+      resumed: login.resumed,
       replaced: login.replaced,
       refreshNote: expiredRefreshNote(svc, login.key),
     },
@@ -206,9 +216,10 @@ export async function login(
   let begun = svc.methods.pendingFor(target, allowed(svc, browserMethod));
   // A login pending for / is no way into /admin.
   if (begun && begun.key !== key) begun = undefined;
-  if (begun?.resumed && params.force) {
-    // Taken over from a process that is gone: its link may work only in the browser that process opened. Force starts afresh.
-    await svc.oauth.cancel(begun.key);
+  if (begun?.resumed?.cookie && params.force) {
+    // Taken over from a process that is gone, and its link works only in the browser that process opened: force starts afresh.
+    // (A link that works in any browser is joined, as any pending login is: the user may be signing in with it right now.)
+    await svc.oauth.cancel(begun.key, replacedByForce(begun.key));
     await begun.done.catch(() => {});
     begun = undefined;
   }

@@ -35,6 +35,8 @@ export interface PendingFacts {
   replaced?: { authorizationUrl: string; expiredAt: number };
   /** Why the previous session could not be renewed (see refresh-note.ts), told when a new sign-in is needed. */
   refreshNote?: string;
+  /** Taken over from the process that began it, now gone (see takeover.ts): its browser, not ours; with `cookie`, only that browser completes it. */
+  resumed?: { pid: number; cookie: boolean };
 }
 
 export interface PendingContext {
@@ -67,13 +69,19 @@ export function describePending(facts: PendingFacts, context: PendingContext = {
     sentences.push(`A login for ${host} was already waiting, so force started no second one (that would break a sign-in the user may be in the middle of); its link still works.`);
   }
   sentences.push(`Login pending: ${host} needs the user to sign in${via} before it can be reached.`);
-  if (facts.browser.opened) {
+  const resumed = facts.resumed;
+  if (resumed) {
+    sentences.push(`This sign-in was begun by cf-access-mcp process ${resumed.pid}, which is gone; this process took it over and opened no browser.`);
+    if (resumed.cookie) sentences.push('The sign-in page was already loaded in the browser that process opened, and only that browser can complete it: its link is refused in any other.');
+  } else if (facts.browser.opened) {
     sentences.push(url ? `A browser window was opened at the sign-in page.` : 'A browser window is being opened at the sign-in page.');
   } else {
     sentences.push(`No browser was opened${facts.browser.reason ? ` because ${facts.browser.reason}` : ''}.`);
   }
   let nextStep: string;
-  if (facts.browser.opened) {
+  if (resumed?.cookie) {
+    nextStep = `Ask the user to finish signing in in the browser where the sign-in page was opened earlier; if that browser is closed, ${step('login', { url: facts.origin, force: true })} to start a fresh sign-in.`;
+  } else if (facts.browser.opened && !resumed) {
     nextStep = url
       ? `Ask the user to finish signing in in that window; if no window appeared, ask them to open ${url} themselves.`
       : 'Ask the user to finish signing in in that window.';
@@ -95,7 +103,7 @@ export function describePending(facts: PendingFacts, context: PendingContext = {
     method: facts.method,
     login_url: url,
     expires_at: until,
-    browser_opened: facts.browser.opened,
+    browser_opened: facts.browser.opened && !resumed,
     message: sentences.join(' '),
     next_step: nextStep,
   };

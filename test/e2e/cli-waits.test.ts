@@ -190,7 +190,7 @@ describe('CLI waits', () => {
     const said = second.stderr();
     assert.doesNotMatch(said, /A browser window was opened/);
     assert.match(said, new RegExp(`No browser was opened: this command took over the sign-in to \\S+ that cf-access-mcp process ${first.pid} began`));
-    assert.match(said, new RegExp(`completes only in the browser window process ${first.pid} opened`));
+    assert.match(said, new RegExp(`completes only in the browser process ${first.pid} opened`));
     assert.ok(said.includes(`run \`cf-access-mcp login ${emulator.appUrl} --force\` to start a fresh sign-in`), said);
     assert.deepEqual(opened(logB), [], 'no browser');
     process.kill(second.pid, 'SIGKILL');

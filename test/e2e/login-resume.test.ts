@@ -90,6 +90,45 @@ describe('a login begun by a server that was killed', () => {
     assert.ok(!second.stderr.join('').includes(callback.split('code=')[1]!.split('&')[0]!), 'the code is not logged');
   });
 
+  it('access_login says the taken-over sign-in opened no browser here and which browser completes it; force starts a fresh one', async () => {
+    const e = await emulatorWith();
+    const home = tempHome();
+    await loginLeftByKilledServer(e, home);
+
+    const second = await serverOn(home, 'approve');
+    await eventually(() => second.stderr.join('').includes('Took over the pending login'), 20_000, 'the takeover to be logged');
+    const pending = await second.call('access_login', { url: `${e.appUrl}/`, wait_seconds: 0 });
+    const data = resultData(pending);
+    assert.equal(data.status, 'pending', textOf(pending));
+    assert.equal(data.browser_opened, false, 'no browser was opened by this server');
+    assert.match(String(data.message), /begun by cf-access-mcp process \d+, which is gone; this process took it over and opened no browser/);
+    assert.match(String(data.message), /only that browser can complete it/);
+    assert.doesNotMatch(String(data.message), /A browser window was opened/);
+    assert.match(String(data.next_step), /force/);
+    assert.equal(second.browserOpens().length, 0);
+
+    const fresh = await second.call('access_login', { url: `${e.appUrl}/`, force: true, wait_seconds: 30 });
+    assert.equal(resultData(fresh).status, 'authenticated', textOf(fresh));
+    assert.equal(second.browserOpens().length, 1, 'force opened one browser for a fresh sign-in');
+  });
+
+  it('force joins a taken-over sign-in whose link works in any browser (no browser loaded it): the user may be using it', async () => {
+    const e = await emulatorWith();
+    const home = tempHome();
+    const first = await serverOn(home, 'none');
+    assert.equal(resultData(await first.call('access_fetch', { url: `${e.appUrl}/`, wait_seconds: 0 })).status, 'pending');
+    await eventually(() => Object.keys(readStore(home).pending_logins ?? {}).length > 0, 10_000, 'the login to be recorded');
+    await killHard(first);
+
+    const second = await serverOn(home, 'approve');
+    await eventually(() => second.stderr.join('').includes('Took over the pending login'), 20_000, 'the takeover to be logged');
+    const joined = await second.call('access_login', { url: `${e.appUrl}/`, force: true, wait_seconds: 0 });
+    assert.equal(resultData(joined).status, 'pending', textOf(joined));
+    assert.match(textOf(joined), /force started no second one/);
+    assert.doesNotMatch(textOf(joined), /only that browser can complete it/);
+    assert.equal(second.browserOpens().length, 0, 'no second browser');
+  });
+
   it('a pasted callback address completes it in the next server', async () => {
     const e = await emulatorWith();
     const home = tempHome();
