@@ -1,4 +1,4 @@
-import { stat, writeFile } from 'node:fs/promises';
+import { lstat, stat, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Format } from '../http/convert.js';
 import type { FetchParams } from '../service/access-service.js';
@@ -71,6 +71,7 @@ export async function runFetch(args: string[]): Promise<number> {
   const waitOption = secondsOption(values.wait, '--wait', FETCH_USAGE);
   const method = values.request ?? (values.data !== undefined ? 'POST' : 'GET');
   const output = outputPlan(values.output, values.format as Format | undefined, Boolean(values.json));
+  const createDirs = Boolean(values['create-dirs']);
 
   const session = openSession(Boolean(values.verbose));
   const delivered = stdoutDelivery();
@@ -88,12 +89,13 @@ export async function runFetch(args: string[]): Promise<number> {
       save_to: output.file !== undefined && output.format === 'raw' ? output.file : undefined,
       // The user typed -o: written wherever they can, like curl (a device stays a device).
       typedByUser: true,
+      createDirectories: createDirs,
       ...(output.rawToStdout ? { sink: { out: process.stdout, ...(values.fail ? { skipStatusAtLeast: 400 } : {}) } } : {}),
     };
     if (output.file !== undefined) {
       // A converted page is written here, not by save_to: the same refusal applies, before any directory is made for it.
       await assertOutsideStore(session.service, output.file);
-      await prepareDirectory(output.file, Boolean(values['create-dirs']));
+      await checkDirectory(output.file, createDirs);
     }
     const result = await session.service.fetch(request, display.hooks);
     display.stop();
@@ -101,13 +103,13 @@ export async function runFetch(args: string[]): Promise<number> {
     const failed = Boolean(values.fail) && result.status >= 400;
     const code = failed ? EXIT.failure : EXIT.ok;
     if (values.json) {
-      if (output.file !== undefined && !result.saved_to && !failed) await writeOutputFile(output.file, bodyOf(result));
+      if (output.file !== undefined && !result.saved_to && !failed) await writeOutputFile(output.file, bodyOf(result), createDirs);
       printJson(jsonResult(result, failed ? undefined : output.file, failed));
       return await completeOutput(code, delivered);
     }
     process.stderr.write(`${statusLine(result)}\n`);
     for (const warning of result.warnings) process.stderr.write(`warning: ${forPeople(warning)}\n`);
-    if (!output.rawToStdout && !failed) await writeBody(result, output.file);
+    if (!output.rawToStdout && !failed) await writeBody(result, output.file, createDirs);
     return await completeOutput(code, delivered);
   } catch (error) {
     display.stop();
@@ -178,38 +180,42 @@ function jsonResult(result: FetchResult, file: string | undefined, failed = fals
 
 /**
  * Like curl: the directory of -o <file> must exist, unless --create-dirs asks
- * for it (as curl's). Checked before the request, so a doomed save sends nothing.
+ * for it (as curl's, made only once there is something to write). Checked
+ * before the request, so a doomed save sends nothing.
  */
-async function prepareDirectory(file: string, create: boolean): Promise<void> {
+async function checkDirectory(file: string, create: boolean): Promise<void> {
   const directory = dirname(resolve(file));
   const missing = await stat(directory).then(
     () => false,
     (error: NodeJS.ErrnoException) => error.code === 'ENOENT',
   );
-  if (!missing) return;
-  if (!create) {
-    throw new AccessError('save_failed', `Could not save to ${file}: its directory ${directory} does not exist.`, `Add --create-dirs to create it, or create it first (mkdir -p ${directory}).`);
-  }
-  await makeDirectories(directory).catch((error: unknown) => {
-    throw fileError(error, file, 'create its directory');
-  });
+  if (!missing || create) return;
+  // A symbolic link to nothing cannot be created over: say what it is rather than suggest --create-dirs.
+  const link = await lstat(directory).then((found) => found.isSymbolicLink(), () => false);
+  if (link) throw new AccessError('save_failed', `Could not save to ${file}: its directory ${directory} is a symbolic link to something that does not exist.`, 'Fix or remove that link, or choose another path for -o <file>.');
+  throw new AccessError('save_failed', `Could not save to ${file}: its directory ${directory} does not exist.`, `Add --create-dirs to create it, or create it first (mkdir -p ${JSON.stringify(directory)}).`);
 }
 
 /** A page not streamed by save_to (converted, or an error status): a failure names the file and what to do, as a download's does. */
-async function writeOutputFile(file: string, body: Buffer | string): Promise<void> {
+async function writeOutputFile(file: string, body: Buffer | string, createDirs: boolean): Promise<void> {
+  if (createDirs) {
+    await makeDirectories(dirname(resolve(file))).catch((error: unknown) => {
+      throw fileError(error, file, 'create its directory');
+    });
+  }
   await writeFile(file, body).catch((error: unknown) => {
     throw fileError(error, file, 'write it');
   });
 }
 
-async function writeBody(result: FetchResult, output: string | undefined): Promise<void> {
+async function writeBody(result: FetchResult, output: string | undefined, createDirs: boolean): Promise<void> {
   if (result.saved_to) {
     process.stderr.write(`Saved ${result.bytes ?? 'the'} bytes to ${result.saved_to}\n`);
     return;
   }
   const body = bodyOf(result);
   if (output !== undefined) {
-    await writeOutputFile(output, body);
+    await writeOutputFile(output, body, createDirs);
     process.stderr.write(`Saved to ${output}\n`);
     return;
   }

@@ -71,6 +71,8 @@ export interface SaveOptions {
   confined?: { overwrite: boolean; maxBytes: number };
   /** The credentials the request carried: masked (same length) wherever the body echoes them. */
   secrets?: readonly string[];
+  /** A path the user typed: create its missing directories once the body is there to write (curl's --create-dirs). */
+  createDirectories?: boolean;
 }
 
 /** Writes the whole body to `path` (see the module comment for the rules). */
@@ -78,7 +80,12 @@ export async function saveBodyToFile(served: BodyStream, path: string, url: URL,
   // Only Readable's own methods are used on the body below.
   const body = scrubbedStream(served, options.secrets ?? []) as BodyStream;
   const confined = options.confined;
-  if (!confined) return saveAsTyped(body, path, url);
+  if (!confined) {
+    if (options.createDirectories) await makeDirectories(dirname(path)).catch((error: unknown) => {
+      throw fileError(error, path, 'create its directory');
+    });
+    return saveAsTyped(body, path, url);
+  }
   try {
     await makeDirectories(dirname(path), 0o700);
   } catch (error) {

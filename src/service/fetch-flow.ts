@@ -46,6 +46,8 @@ export interface FetchParams {
    * total deadline applies.
    */
   typedByUser?: boolean;
+  /** Set by the CLI only (--create-dirs): save_to's missing directories are created once the body is there to write. */
+  createDirectories?: boolean;
   /** Set by the CLI only: stream the body as served into this (stdout) instead of converting it. */
   sink?: BodySink;
 }
@@ -318,7 +320,7 @@ async function planSave(svc: AccessService, params: FetchParams, input: string, 
   const roots = params.saveRoots ?? [process.cwd()];
   const path = await resolveSavePath(input, target, params.typedByUser ? process.cwd() : relativeBase(roots));
   await assertOutsideStore(svc, path);
-  if (params.typedByUser) return { path, options: {} };
+  if (params.typedByUser) return { path, options: { createDirectories: params.createDirectories === true } };
   const confined = await confineSavePath(path, target, { roots, overwrite: params.overwrite === true });
   return { path: confined, options: { confined: { overwrite: params.overwrite === true, maxBytes: svc.config.maxSaveBytes } } };
 }

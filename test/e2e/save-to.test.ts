@@ -330,7 +330,16 @@ describe('CLI fetch -o keeps curl\'s behaviour (the user typed the path)', () =>
       assert.equal(created.code, 0, created.stderr);
       assert.match(readFileSync(join(cwd, 'missing', 'dir', 'page.html'), 'utf8'), /Plain origin/);
       rmSync(join(cwd, 'missing'), { recursive: true });
+      // As curl, the directories come with the file: a refused status (-f) writes nothing and makes none.
+      const refused = await cli(['fetch', `${emulator.plainUrl}/no-such-page`, '-f', '-o', 'missing/dir/page.html', '--create-dirs', ...format], cwd);
+      assert.equal(refused.code, 1, refused.stderr);
+      assert.equal(existsSync(join(cwd, 'missing')), false, `${format.join(' ')}: no directory made for a body not written`);
     }
+    // A directory that is a symbolic link to nothing is named as such: --create-dirs could not help.
+    symlinkSync(join(cwd, 'nowhere'), join(cwd, 'linkdir'));
+    const dangling = await cli(['fetch', page(), '-o', 'linkdir/page.html'], cwd);
+    assert.equal(dangling.code, 1, dangling.stderr);
+    assert.match(dangling.stderr, /its directory .*linkdir is a symbolic link to something that does not exist/);
   });
 
   it('-o to a character device writes to the device and leaves it a device (/dev/null, run as root)', async (t) => {
