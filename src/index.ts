@@ -44,7 +44,8 @@ async function main(argv: string[]): Promise<number> {
     return -1;
   }
   // The reader of our output may stop early (`| head`): what it did not take is dropped, as with curl, not a crash.
-  for (const stream of [process.stdout, process.stderr]) stream.on('error', ignoreGoneReader);
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => outputFailed(error, 'the output'));
+  process.stderr.on('error', () => {});
   if (first.startsWith('-')) {
     const { values } = parseArgs({
       args: argv,
@@ -65,8 +66,18 @@ async function main(argv: string[]): Promise<number> {
   return (await load())(rest);
 }
 
-function ignoreGoneReader(error: NodeJS.ErrnoException): void {
-  if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_DESTROYED') throw error;
+/** Set when writing stdout failed for another reason than its reader leaving (a full disk): the command then exits 1. */
+let writeFailed = false;
+
+/**
+ * A reader that leaves (`| head`) ends the output quietly (fetch says whether
+ * it took the whole body); any other failure to write (`> /dev/full`) is said
+ * once, without a stack trace, and the command fails.
+ */
+function outputFailed(error: NodeJS.ErrnoException, what: string): void {
+  if (error.code === 'EPIPE' || error.code === 'ERR_STREAM_DESTROYED' || writeFailed) return;
+  writeFailed = true;
+  process.stderr.write(`cf-access-mcp: could not write ${what}: ${error.code ?? error.message}.\n`);
 }
 
 /** How long the MCP bridge waits at exit for a client that holds its output open without reading it. */
@@ -91,7 +102,9 @@ async function exitAfterOutput(code: number, command: string | undefined): Promi
   // A person or a script reads what fetch or status printed, however slowly; an MCP client that stopped reading the bridge does not.
   const bound = command === 'bridge' ? BRIDGE_FLUSH_MS : undefined;
   await Promise.all([flushed(process.stdout, bound), flushed(process.stderr, bound ?? BRIDGE_FLUSH_MS)]);
-  process.exit(code);
+  // A write that failed just now has not emitted its error yet (that comes on the next tick).
+  if (process.stdout.errored) outputFailed(process.stdout.errored as NodeJS.ErrnoException, 'the output');
+  process.exit(writeFailed && code === EXIT.ok ? EXIT.failure : code);
 }
 
 /** A usage error's synopsis (its command's "Usage:" line) and where to read more. */

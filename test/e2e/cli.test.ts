@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { REPORT_SENTENCE, type Emulator } from '../../src/emulator/index.js';
@@ -140,6 +141,24 @@ describe('cf-access-mcp CLI', () => {
     assert.equal(result.status, 'pending', 'the pending login login --json prints');
     assert.equal(result.listening, false);
     assert.match(result.next_step, /run "cf-access-mcp fetch .*" again without --wait/);
+  });
+
+  it('output that cannot be written (> /dev/full) is one line on stderr and exit 1, never a stack trace or a silent 0', { skip: !existsSync('/dev/full') && 'no /dev/full here' }, async () => {
+    const env = cliEnv(tempHome(), 'approve');
+    const full = openSync('/dev/full', 'w');
+    try {
+      for (const args of [['status', '--json'], ['status'], ['fetch', `${emulator.plainUrl}/`, '--format', 'text']]) {
+        const child = spawn(process.execPath, [SERVER_ENTRY, ...args], { env, stdio: ['ignore', full, 'pipe'] });
+        let stderr = '';
+        child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+        const [code] = (await once(child, 'close')) as [number | null];
+        assert.equal(code, 1, `${args.join(' ')}: ${stderr}`);
+        assert.match(stderr, /could not write the output: ENOSPC/, args.join(' '));
+        assert.doesNotMatch(stderr, /\n\s+at |Unhandled/, `${args.join(' ')}: ${stderr}`);
+      }
+    } finally {
+      closeSync(full);
+    }
   });
 
   it('logs in with the browser, shows status, fetches to a file, and logs out of everything', async () => {
