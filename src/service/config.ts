@@ -57,7 +57,8 @@ function wholeFrom(env: NodeJS.ProcessEnv, name: string, fallback: number, warni
 
 /** A positive integer from the environment; anything else is reported and the default used. */
 function positiveIntFrom(env: NodeJS.ProcessEnv, name: string, fallback: number, warnings: string[]): number {
-  return wholeFrom(env, name, fallback, warnings, { min: 1, what: `a whole number of ${name.endsWith('_MS') ? 'milliseconds' : 'bytes'}` });
+  const unit = name.endsWith('_MS') ? 'milliseconds' : name.endsWith('_BYTES') ? 'bytes' : 'seconds';
+  return wholeFrom(env, name, fallback, warnings, { min: 1, what: `a whole number of ${unit}` });
 }
 
 /** The default store directory: the OS config directory, as conf would choose it. */

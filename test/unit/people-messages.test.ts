@@ -107,11 +107,13 @@ describe('invalid environment values are warned about, with the value used inste
       CF_ACCESS_MCP_MAX_BODY_BYTES: '12',
       CF_ACCESS_MCP_TIMEOUT_MS: '1.5',
       CF_ACCESS_MCP_CONVERT_BUDGET_MS: 'soon',
+      CF_ACCESS_MCP_DENY_COOLDOWN: 'abc',
     });
     assert.equal(config.loginTimeoutMs, 300_000);
     assert.equal(config.callbackPort, 8400);
     const warnings = (config.warnings ?? []).join('\n');
     assert.match(warnings, /CF_ACCESS_MCP_LOGIN_TIMEOUT="abc" is not a whole number of seconds at least 1; using 300 instead\./);
+    assert.match(warnings, /CF_ACCESS_MCP_DENY_COOLDOWN="abc" is not a whole number of seconds at least 1; using 600 instead\./);
     assert.match(warnings, /CF_ACCESS_MCP_CALLBACK_PORT="99999" is not a port number from 0 to 65535; using 8400 instead\./);
     for (const name of ['CF_ACCESS_MCP_REFRESH_SKEW', 'CF_ACCESS_MCP_MAX_BODY_BYTES', 'CF_ACCESS_MCP_TIMEOUT_MS', 'CF_ACCESS_MCP_CONVERT_BUDGET_MS']) assert.match(warnings, new RegExp(name));
   });
