@@ -61,6 +61,11 @@ export async function streamBodyTo(body: BodyStream, out: NodeJS.WritableStream,
     if ((error as NodeJS.ErrnoException)?.code === 'EPIPE') {
       throw new AccessError('save_failed', `The output was closed after ${bytes} bytes, before the whole body was written.`, 'Nothing to do if the reading program stopped on purpose (e.g. head); otherwise write to a file with -o.', { cause: error });
     }
+    // The output itself failed (a full disk behind `> file`): not the network's fault.
+    if ((out as { errored?: unknown }).errored != null || (error as NodeJS.ErrnoException)?.syscall === 'write') {
+      const code = (error as NodeJS.ErrnoException).code ?? 'an error';
+      throw new AccessError('save_failed', `Could not write the output after ${bytes} bytes (${code}).`, 'Check where the output goes (free space, permissions), or write to a file elsewhere with -o.', { cause: error });
+    }
     throw networkError(error, url);
   }
   return bytes;
