@@ -80,7 +80,7 @@ export function describePending(facts: PendingFacts, context: PendingContext = {
   }
   let nextStep: string;
   if (resumed?.cookie) {
-    nextStep = `Ask the user to finish signing in in the browser where the sign-in page was opened earlier; if that browser is closed, ${step('login', { url: facts.origin, force: true })} to start a fresh sign-in.`;
+    nextStep = `Ask the user to finish signing in in the browser where the sign-in page was opened earlier (in that browser, any window may open ${url}); if that browser is closed, ${step('login', { url: facts.origin, force: true })} to start a fresh sign-in.`;
   } else if (facts.browser.opened && !resumed) {
     nextStep = url
       ? `Ask the user to finish signing in in that window; if no window appeared, ask them to open ${url} themselves.`
