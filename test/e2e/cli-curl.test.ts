@@ -28,6 +28,16 @@ function heldLocks(store: string): string[] {
   return existsSync(dir) ? readdirSync(dir).filter((name) => name.endsWith('.lock')) : [];
 }
 
+/** `fetch <args> | <reader>` in bash with pipefail: its exit code and stderr, which never shows a crash. */
+async function fetchInto(reader: string, args: string[]): Promise<{ code: number | null; stderr: string }> {
+  const shell = spawn('bash', ['-c', `set -o pipefail; "$@" | ${reader}`, 'piped-fetch', process.execPath, SERVER_ENTRY, 'fetch', ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  shell.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  const [code] = (await once(shell, 'close')) as [number | null];
+  assert.doesNotMatch(stderr, /Unhandled|EPIPE|\n\s+at /, `${args.join(' ')}: ${stderr}`);
+  return { code, stderr };
+}
+
 before(async () => {
   emulator = await startEmulator({ approval: 'auto' });
   home = tempHome();
@@ -80,14 +90,7 @@ describe('fetch into a pipe writes the bytes as served, like curl', () => {
   it('a reader that stops early (| head) ends the output without a crash or stack trace, and a body cut short exits 1 as curl fails', async () => {
     const url = `${emulator.appUrl}/big?size=${300 * 1024}`;
     for (const args of [['--format', 'text'], ['--json'], []]) {
-      const shell = spawn('bash', ['-c', 'set -o pipefail; "$@" | head -n 3 > /dev/null', 'early-reader', process.execPath, SERVER_ENTRY, 'fetch', url, ...args], {
-        env,
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
-      let stderr = '';
-      shell.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-      const [code] = (await once(shell, 'close')) as [number | null];
-      assert.doesNotMatch(stderr, /Unhandled|EPIPE|\n\s+at /, `${args.join(' ')}: ${stderr}`);
+      const { code, stderr } = await fetchInto('head -n 3 > /dev/null', [url, ...args]);
       // 300 KiB never fit in the pipe: head leaves with most of it unwritten, streamed or converted.
       assert.equal(code, 1, `${args.join(' ')}: ${stderr}`);
       assert.match(stderr, /The output was closed .*before the whole body was written/, args.join(' '));
@@ -97,17 +100,7 @@ describe('fetch into a pipe writes the bytes as served, like curl', () => {
   it('a reader that leaves after the download ended but before taking the tail still queued here: exit 1, not a silent 0', async () => {
     // As in the late-reader case above, the tail is queued in the CLI when the download ends; then head takes a few bytes and leaves.
     const size = 64 * 1024 + 8 * 1024 + 5;
-    const run = async (url: string, args: string[]) => {
-      const shell = spawn('bash', ['-c', 'set -o pipefail; "$@" | { sleep 2; head -c 10 > /dev/null; }', 'leaving-reader', process.execPath, SERVER_ENTRY, 'fetch', url, ...args], {
-        env,
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
-      let stderr = '';
-      shell.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-      const [code] = (await once(shell, 'close')) as [number | null];
-      assert.doesNotMatch(stderr, /Unhandled|EPIPE|\n\s+at /, `${args.join(' ')}: ${stderr}`);
-      return { code, stderr };
-    };
+    const run = (url: string, args: string[]) => fetchInto('{ sleep 2; head -c 10 > /dev/null; }', [url, ...args]);
     for (const args of [['--format', 'raw'], ['--format', 'text'], ['--json']]) {
       const cut = await run(`${emulator.appUrl}/big?size=${size}`, args);
       assert.equal(cut.code, 1, `${args.join(' ')}: ${cut.stderr}`);
