@@ -44,7 +44,7 @@ async function main(argv: string[]): Promise<number> {
     return -1;
   }
   // The reader of our output may stop early (`| head`): what it did not take is dropped, as with curl, not a crash.
-  process.stdout.on('error', (error: NodeJS.ErrnoException) => outputFailed(error, 'the output'));
+  process.stdout.on('error', outputFailed);
   process.stderr.on('error', () => {});
   if (first.startsWith('-')) {
     const { values } = parseArgs({
@@ -74,10 +74,10 @@ let writeFailed = false;
  * it took the whole body); any other failure to write (`> /dev/full`) is said
  * once, without a stack trace, and the command fails.
  */
-function outputFailed(error: NodeJS.ErrnoException, what: string): void {
+function outputFailed(error: NodeJS.ErrnoException): void {
   if (error.code === 'EPIPE' || error.code === 'ERR_STREAM_DESTROYED' || writeFailed) return;
   writeFailed = true;
-  process.stderr.write(`cf-access-mcp: could not write ${what}: ${error.code ?? error.message}.\n`);
+  process.stderr.write(`cf-access-mcp: could not write the output: ${error.code ?? error.message}.\n`);
 }
 
 /** How long the MCP bridge waits at exit for a client that holds its output open without reading it. */
@@ -103,7 +103,7 @@ async function exitAfterOutput(code: number, command: string | undefined): Promi
   const bound = command === 'bridge' ? BRIDGE_FLUSH_MS : undefined;
   await Promise.all([flushed(process.stdout, bound), flushed(process.stderr, bound ?? BRIDGE_FLUSH_MS)]);
   // A write that failed just now has not emitted its error yet (that comes on the next tick).
-  if (process.stdout.errored) outputFailed(process.stdout.errored as NodeJS.ErrnoException, 'the output');
+  if (process.stdout.errored) outputFailed(process.stdout.errored as NodeJS.ErrnoException);
   process.exit(writeFailed && code === EXIT.ok ? EXIT.failure : code);
 }
 

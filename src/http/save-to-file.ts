@@ -85,19 +85,15 @@ export async function saveBodyToFile(served: BodyStream, path: string, url: URL,
   // Only Readable's own methods are used on the body below.
   const body = scrubbedStream(served, options.secrets ?? []) as BodyStream;
   const confined = options.confined;
-  if (!confined) {
-    if (options.createDirectories) await makeDirectories(dirname(path)).catch((error: unknown) => {
-      throw fileError(error, path, 'create its directory');
-    });
-    return saveAsTyped(body, path, url);
-  }
   try {
-    await makeDirectories(dirname(path), 0o700);
+    // An agent's save_to makes its missing directories (private); a typed path only when asked (--create-dirs).
+    if (confined) await makeDirectories(dirname(path), 0o700);
+    else if (options.createDirectories) await makeDirectories(dirname(path));
   } catch (error) {
     body.on('error', () => {}).destroy();
     throw fileError(error, path, 'create its directory');
   }
-  return saveConfined(body, path, url, confined);
+  return confined ? saveConfined(body, path, url, confined) : saveAsTyped(body, path, url);
 }
 
 async function saveConfined(body: BodyStream, path: string, url: URL, confined: { overwrite: boolean; maxBytes: number }): Promise<SavedFile> {

@@ -70,10 +70,12 @@ export function describePending(facts: PendingFacts, context: PendingContext = {
   }
   sentences.push(`Login pending: ${host} needs the user to sign in${via} before it can be reached.`);
   const resumed = facts.resumed;
+  // A taken-over login's browser was opened by the process that began it, not by this one.
+  const opened = facts.browser.opened && !resumed;
   if (resumed) {
     sentences.push(`This sign-in was begun by cf-access-mcp process ${resumed.pid}, which is gone; this process took it over and opened no browser.`);
     if (resumed.cookie) sentences.push('The sign-in page was already loaded in the browser that process opened, and only that browser can complete it: its link is refused in any other.');
-  } else if (facts.browser.opened) {
+  } else if (opened) {
     sentences.push(url ? `A browser window was opened at the sign-in page.` : 'A browser window is being opened at the sign-in page.');
   } else {
     sentences.push(`No browser was opened${facts.browser.reason ? ` because ${facts.browser.reason}` : ''}.`);
@@ -81,7 +83,7 @@ export function describePending(facts: PendingFacts, context: PendingContext = {
   let nextStep: string;
   if (resumed?.cookie) {
     nextStep = `Ask the user to finish signing in in the browser where the sign-in page was opened earlier (in that browser, any window may open ${url}); if that browser is closed, ${step('login', { url: facts.origin, force: true })} to start a fresh sign-in.`;
-  } else if (facts.browser.opened && !resumed) {
+  } else if (opened) {
     nextStep = url
       ? `Ask the user to finish signing in in that window; if no window appeared, ask them to open ${url} themselves.`
       : 'Ask the user to finish signing in in that window.';
@@ -103,7 +105,7 @@ export function describePending(facts: PendingFacts, context: PendingContext = {
     method: facts.method,
     login_url: url,
     expires_at: until,
-    browser_opened: facts.browser.opened && !resumed,
+    browser_opened: opened,
     message: sentences.join(' '),
     next_step: nextStep,
   };
