@@ -9,6 +9,7 @@ import { registerAccessLogin } from './tools/access-login.js';
 import { registerAccessLogout } from './tools/access-logout.js';
 import { registerAccessProxy } from './tools/access-proxy.js';
 import { registerAccessStatus } from './tools/access-status.js';
+import { ToolTable } from './tool-table.js';
 
 /** The MCP surface: five tools over the access service. */
 export function createMcpServer(service: ServiceProvider): McpServer {
@@ -22,10 +23,12 @@ export function createMcpServer(service: ServiceProvider): McpServer {
         'If the user signs in on another machine and the browser ends on a localhost /callback address that does not load, pass that address to access_login as callback_url.',
     },
   );
-  registerAccessFetch(server, service);
-  registerAccessLogin(server, service);
-  registerAccessStatus(server, service);
-  registerAccessLogout(server, service);
-  registerAccessProxy(server, service);
+  const tools = new ToolTable(server);
+  registerAccessFetch(tools, service);
+  registerAccessLogin(tools, service);
+  registerAccessStatus(tools, service);
+  registerAccessLogout(tools, service);
+  registerAccessProxy(tools, service);
+  tools.answerCalls();
   return server;
 }

@@ -1,6 +1,7 @@
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { ownSignals } from '../core/own-signals.js';
+import { truncate } from '../core/url-policy.js';
 import type { AccessService } from '../service/access-service.js';
+import { LineTransport } from './line-transport.js';
 import { createLogger } from './logging.js';
 import { createMcpServer } from './server.js';
 import { reportStalls } from './stall-report.js';
@@ -19,7 +20,9 @@ export async function runStdioServer(): Promise<void> {
     ));
   const server = createMcpServer(getService);
   attach(server);
-  const transport = new StdioServerTransport();
+  // A malformed line from the client, or a message the protocol cannot place: said once on stderr, and the server goes on.
+  server.server.onerror = (error) => log('warning', `MCP: ${truncate(error.message, 300)}`);
+  const transport = new LineTransport();
 
   let closing = false;
   const shutdown = async () => {
@@ -29,7 +32,7 @@ export async function runStdioServer(): Promise<void> {
     await server.close().catch(() => {});
     process.exit(0);
   };
-  // The SDK's stdio transport does not watch stdin closing: without this the
+  // The transport does not watch stdin closing: without this the
   // callback listener would keep the process alive after the client is gone.
   process.stdin.on('end', shutdown);
   process.stdin.on('close', shutdown);

@@ -1,12 +1,12 @@
 import { STATUS_CODES } from 'node:http';
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { CallToolRequestSchema, CallToolResultSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { isLoginPending } from '../../service/pending.js';
 import type { FetchResult } from '../../service/results.js';
 import { toolInput } from '../arguments.js';
 import { loginHooks } from '../progress.js';
 import type { ServiceProvider } from '../server.js';
+import type { ToolTable } from '../tool-table.js';
 import { SaveRoots } from '../save-roots.js';
 import { forAgents } from '../next-step-words.js';
 import { shownUrl } from '../../core/url-policy.js';
@@ -45,9 +45,10 @@ const AUTH_LABEL: Record<FetchResult['auth'], string> = {
   none: 'no credentials',
 };
 
-export function registerAccessFetch(server: McpServer, getService: ServiceProvider): void {
+export function registerAccessFetch(tools: ToolTable, getService: ServiceProvider): void {
+  const server = tools.server;
   const saveRoots = new SaveRoots(server);
-  server.registerTool(
+  tools.register(
     'access_fetch',
     {
       title: 'Fetch a URL behind Cloudflare Access',
@@ -92,16 +93,12 @@ function fetchToolResult(result: FetchResult, warnings: string[], raw: boolean):
 
 /**
  * The idle warm-up (see service/warm-up.ts) hands over its page's result: a
- * call's path through the SDK and this tool runs once on it — the request's
- * schema, the arguments (the SDK's check and ours), the rendering and the
- * result's schema — so the first call does not spend its time compiling them.
+ * call's path through this tool runs once on it (the arguments, the rendering,
+ * the serialisation), so the first call does not spend its time compiling them.
  */
 export async function warmAccessFetch(result: FetchResult): Promise<void> {
-  const args = { url: result.url };
-  CallToolRequestSchema.safeParse({ method: 'tools/call', params: { name: 'access_fetch', arguments: args } });
-  await input.advertised.safeParseAsync(args);
-  input.parse(args);
-  JSON.stringify(CallToolResultSchema.safeParse(fetchToolResult(result, [], false)).data);
+  input.parse({ url: result.url });
+  JSON.stringify(fetchToolResult(result, [], false));
 }
 
 /** The text under the head: the origin's page as served, then our paging note; a description of a file, image or binary is all ours. */

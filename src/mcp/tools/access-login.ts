@@ -1,4 +1,3 @@
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { LoginResultSchema } from '../../service/results.js';
@@ -6,6 +5,7 @@ import { LoginChoiceSchema } from '../../auth/methods.js';
 import { toolInput } from '../arguments.js';
 import { loginHooks } from '../progress.js';
 import type { ServiceProvider } from '../server.js';
+import type { ToolTable } from '../tool-table.js';
 import { fail, messageText, structuredResult } from '../tool-result.js';
 
 const input = toolInput(
@@ -27,8 +27,9 @@ const input = toolInput(
 
 const outputSchema = LoginResultSchema.extend({ warnings: z.array(z.string()).optional() });
 
-export function registerAccessLogin(server: McpServer, getService: ServiceProvider): void {
-  server.registerTool(
+export function registerAccessLogin(tools: ToolTable, getService: ServiceProvider): void {
+  const server = tools.server;
+  tools.register(
     'access_login',
     {
       title: 'Log in to a Cloudflare Access site',

@@ -1,5 +1,5 @@
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { ServiceProvider } from '../server.js';
+import type { ToolTable } from '../tool-table.js';
 import { z } from 'zod';
 import type { proxiesOf } from '../../bridge/registry.js';
 import { parseTargetUrl } from '../../core/url-policy.js';
@@ -15,8 +15,9 @@ const input = toolInput(
   { all: true },
 );
 
-export function registerAccessLogout(server: McpServer, getService: ServiceProvider): void {
-  server.registerTool(
+export function registerAccessLogout(tools: ToolTable, getService: ServiceProvider): void {
+  const server = tools.server;
+  tools.register(
     'access_logout',
     {
       title: 'Log out of Cloudflare Access sites',

@@ -1,4 +1,3 @@
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { parseTargetUrl, shownUrl } from '../../core/url-policy.js';
@@ -6,6 +5,7 @@ import { isLoginPending } from '../../service/pending.js';
 import { toolInput } from '../arguments.js';
 import { loginHooks } from '../progress.js';
 import type { ServiceProvider } from '../server.js';
+import type { ToolTable } from '../tool-table.js';
 import { fail, structuredResult } from '../tool-result.js';
 
 const input = toolInput(
@@ -25,8 +25,9 @@ const input = toolInput(
   { url: 'https://app.example.com/' },
 );
 
-export function registerAccessProxy(server: McpServer, getService: ServiceProvider): void {
-  server.registerTool(
+export function registerAccessProxy(tools: ToolTable, getService: ServiceProvider): void {
+  const server = tools.server;
+  tools.register(
     'access_proxy',
     {
       title: 'Local proxy to a Cloudflare Access application',

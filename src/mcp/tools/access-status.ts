@@ -1,5 +1,5 @@
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { ServiceProvider } from '../server.js';
+import type { ToolTable } from '../tool-table.js';
 import { z } from 'zod';
 import type { ServiceTokenSummary, SessionInfo } from '../../service/results.js';
 import { toolInput } from '../arguments.js';
@@ -46,8 +46,9 @@ function describeServiceTokens(summary: ServiceTokenSummary | undefined): string
 
 const input = toolInput('access_status', { url: z.string().optional().describe('A URL to check; omit to list every stored host.') }, {});
 
-export function registerAccessStatus(server: McpServer, getService: ServiceProvider): void {
-  server.registerTool(
+export function registerAccessStatus(tools: ToolTable, getService: ServiceProvider): void {
+  const server = tools.server;
+  tools.register(
     'access_status',
     {
       title: 'Cloudflare Access session status',
