@@ -1,9 +1,12 @@
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 
-/** A line longer than this is dropped (the SDK's stdio transport has the same bound). */
+/** A line longer than this is dropped, and the next one read. */
 const MAX_LINE_BYTES = 10 * 1024 * 1024;
 const NEWLINE = 0x0a;
+
+/** A line the transport dropped. Its message says why, never what the line held (it may carry a credential). */
+export class DroppedLine extends Error {}
 
 /**
  * MCP over stdio: one JSON-RPC message per line, as the SDK's
@@ -12,16 +15,17 @@ const NEWLINE = 0x0a;
  * schema checks the moment it arrives, so the transport's parse (a copy of the
  * whole message, about a tenth of a warm fetch's time beyond a bare tool's;
  * README "per call") checked nothing the Protocol does not. Here a line only
- * has to be a JSON object of JSON-RPC 2.0; anything else goes to onerror and the
- * next line is read, as with the SDK's transport.
+ * has to be a JSON object of JSON-RPC 2.0; anything else goes to onerror as a
+ * DroppedLine and the next line is read.
  */
 export class LineTransport implements Transport {
   onmessage?: (message: JSONRPCMessage) => void;
   onclose?: () => void;
   onerror?: (error: Error) => void;
 
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
+  /** The start of a line still waiting for its newline: one buffer grown by doubling, so a line trickling in byte by byte costs neither a buffer per byte nor a copy of the whole per byte. */
+  private partial: Buffer = Buffer.alloc(0);
+  private partialBytes = 0;
   /** Set while the rest of a line that was too long is skipped. */
   private skipping = false;
   private started = false;
@@ -36,26 +40,36 @@ export class LineTransport implements Transport {
     if (this.started) throw new Error('LineTransport already started.');
     this.started = true;
     this.input.on('data', this.onData);
+    this.input.on('end', this.onEnd);
     this.input.on('error', this.onInputError);
   }
 
+  /** Resolves once the line is handed to the output, or the output is gone (nothing more can be done for it then). */
   send(message: JSONRPCMessage): Promise<void> {
     return new Promise((resolve) => {
-      if (this.output.write(`${JSON.stringify(message)}\n`)) resolve();
-      else this.output.once('drain', resolve);
+      if (this.output.write(`${JSON.stringify(message)}\n`)) return resolve();
+      const settle = () => {
+        this.output.off('drain', settle);
+        this.output.off('close', settle);
+        this.output.off('error', settle);
+        resolve();
+      };
+      this.output.on('drain', settle);
+      this.output.on('close', settle);
+      this.output.on('error', settle);
     });
   }
 
   async close(): Promise<void> {
     this.input.off('data', this.onData);
+    this.input.off('end', this.onEnd);
     this.input.off('error', this.onInputError);
     if (this.input.listenerCount('data') === 0) this.input.pause();
-    this.pending = [];
-    this.pendingBytes = 0;
+    this.clearPartial();
     this.onclose?.();
   }
 
-  private readonly onInputError = (error: Error) => this.onerror?.(error);
+  private readonly onInputError = (error: Error) => this.report(error);
 
   private readonly onData = (chunk: Buffer | string) => {
     const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
@@ -67,28 +81,48 @@ export class LineTransport implements Transport {
         this.skipping = false;
         continue;
       }
-      const line = this.pending.length ? Buffer.concat([...this.pending, tail]) : tail;
-      this.pending = [];
-      this.pendingBytes = 0;
+      const line = this.partialBytes ? Buffer.concat([this.partial.subarray(0, this.partialBytes), tail]) : tail;
+      this.clearPartial();
       if (line.length > this.maxLineBytes) this.tooLong();
       else this.deliver(line);
     }
-    if (start >= bytes.length || this.skipping) return;
-    const rest = bytes.subarray(start);
-    this.pendingBytes += rest.length;
-    if (this.pendingBytes > this.maxLineBytes) {
-      this.pending = [];
-      this.pendingBytes = 0;
-      this.skipping = true;
-      this.tooLong();
-    } else {
-      // A copy: `rest` shares the stream's chunk, which must not be held on to.
-      this.pending.push(Buffer.from(rest));
-    }
+    if (start < bytes.length && !this.skipping) this.keep(bytes.subarray(start));
   };
 
+  /** A last line without its newline still counts once the input ends. */
+  private readonly onEnd = () => {
+    if (this.skipping || !this.partialBytes) return;
+    const line = Buffer.from(this.partial.subarray(0, this.partialBytes));
+    this.clearPartial();
+    this.deliver(line);
+  };
+
+  private keep(rest: Buffer): void {
+    const needed = this.partialBytes + rest.length;
+    if (needed > this.maxLineBytes) {
+      this.clearPartial();
+      this.skipping = true;
+      this.tooLong();
+      return;
+    }
+    if (needed > this.partial.length) {
+      const grown = Buffer.allocUnsafe(Math.min(this.maxLineBytes, Math.max(needed, this.partial.length * 2, 4096)));
+      this.partial.copy(grown, 0, 0, this.partialBytes);
+      this.partial = grown;
+    }
+    // A copy: `rest` shares the stream's chunk, which must not be held on to.
+    rest.copy(this.partial, this.partialBytes);
+    this.partialBytes = needed;
+  }
+
+  private clearPartial(): void {
+    this.partialBytes = 0;
+    // A long line's buffer is not kept for the life of the process.
+    if (this.partial.length > 64 * 1024) this.partial = Buffer.alloc(0);
+  }
+
   private tooLong(): void {
-    this.onerror?.(new Error(`A message longer than ${this.maxLineBytes} bytes was dropped.`));
+    this.report(new DroppedLine(`A message longer than ${this.maxLineBytes} bytes was dropped.`));
   }
 
   private deliver(line: Buffer): void {
@@ -98,15 +132,30 @@ export class LineTransport implements Transport {
     let message: unknown;
     try {
       message = JSON.parse(text);
-    } catch (error) {
-      this.onerror?.(new Error(`A line that is not JSON was dropped: ${(error as Error).message}`));
+    } catch {
+      // Not JSON.parse's own message: it quotes the line.
+      this.report(new DroppedLine('A line that is not JSON was dropped.'));
       return;
     }
     if (!isJsonRpc(message)) {
-      this.onerror?.(new Error('A line that is not a JSON-RPC 2.0 message was dropped.'));
+      this.report(new DroppedLine('A line that is not a JSON-RPC 2.0 message was dropped.'));
       return;
     }
-    this.onmessage?.(message);
+    try {
+      this.onmessage?.(message);
+    } catch (error) {
+      // As the SDK's transport: a message that cannot be handled is reported, and the next line is read.
+      this.report(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  /** onerror, which must not end the process from inside a stdin event either. */
+  private report(error: Error): void {
+    try {
+      this.onerror?.(error);
+    } catch {
+      // Nothing more to tell anyone.
+    }
   }
 }
 

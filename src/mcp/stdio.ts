@@ -1,7 +1,6 @@
 import { ownSignals } from '../core/own-signals.js';
-import { truncate } from '../core/url-policy.js';
 import type { AccessService } from '../service/access-service.js';
-import { LineTransport } from './line-transport.js';
+import { DroppedLine, LineTransport } from './line-transport.js';
 import { createLogger } from './logging.js';
 import { createMcpServer } from './server.js';
 import { reportStalls } from './stall-report.js';
@@ -20,8 +19,9 @@ export async function runStdioServer(): Promise<void> {
     ));
   const server = createMcpServer(getService);
   attach(server);
-  // A malformed line from the client, or a message the protocol cannot place: said once on stderr, and the server goes on.
-  server.server.onerror = (error) => log('warning', `MCP: ${truncate(error.message, 300)}`);
+  // A malformed line from the client, or a message the protocol cannot place: said, and the server goes on. Only what
+  // kind of problem: the SDK's own messages quote the client's message, which may carry a credential or a form's answers.
+  server.server.onerror = (error) => log('warning', `MCP: ${problemOf(error)}`);
   const transport = new LineTransport();
 
   let closing = false;
@@ -36,6 +36,8 @@ export async function runStdioServer(): Promise<void> {
   // callback listener would keep the process alive after the client is gone.
   process.stdin.on('end', shutdown);
   process.stdin.on('close', shutdown);
+  // The client is gone (EPIPE on stdout): nothing more can be answered.
+  process.stdout.on('error', () => void shutdown());
   // The server owns SIGINT and SIGTERM (see ownSignals): a library that re-raises them once the store's
   // writer has loaded would cut the shutdown short (the login lock, a pending login kept for the next process).
   ownSignals(['SIGINT', 'SIGTERM'], () => void shutdown());
@@ -50,4 +52,9 @@ export async function runStdioServer(): Promise<void> {
     300,
   ).unref();
   reportStalls();
+}
+
+/** An error's kind without its details: the text before the first colon (the SDK writes "<what>: <the message as JSON>"). */
+function problemOf(error: Error): string {
+  return error instanceof DroppedLine ? error.message : `${error.message.split(':')[0]!.slice(0, 80)} (details not shown: they quote the client's message).`;
 }

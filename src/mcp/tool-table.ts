@@ -25,8 +25,10 @@ export interface ToolConfig {
  * accepts anything (ours are read in arguments.ts, with our own messages) and
  * parses the result once more, copying it: on a warm access_fetch that was the
  * largest single share of what we spend beyond a bare tool (README, "per
- * call"). What it checked is kept here: the tool's name, no task mode; a
- * handler's result is built by tool-result.ts and never a thrown error.
+ * call"). What it checked is kept here: the tool's name, arguments that are
+ * an object (null reads as none), no task mode. Results are built by
+ * tool-result.ts (contract.test.ts checks them against each outputSchema);
+ * a handler that throws still gets an error result.
  */
 export class ToolTable {
   private readonly handlers = new Map<string, ToolHandler>();
@@ -56,8 +58,16 @@ export class ToolTable {
     // A result the agent reads, as McpServer gave it, in our words.
     if (!handler) return fail(new AccessError('invalid_arguments', `There is no tool ${JSON.stringify(truncate(params.name, 60))} on this server.`, `Call one of ${[...this.handlers.keys()].join(', ')}.`));
     if (params.task !== undefined) throw new McpError(ErrorCode.InvalidParams, `${params.name} does not run as a task: call it without params.task.`);
+    const args = params.arguments ?? {};
+    if (typeof args !== 'object' || Array.isArray(args)) {
+      const came = Array.isArray(args) ? 'an array' : `a ${typeof args}`;
+      return fail(new AccessError('invalid_arguments', `${params.name} was called with ${came} as its arguments; they must be an object of named values.`, `Call ${params.name} again with its arguments as an object, as its input schema in tools/list shows.`));
+    }
     try {
-      return await handler(params.arguments ?? {}, extra);
+      const result = await handler(args, extra);
+      // Never an answer without a result (the client would wait for ever): the one check of the SDK's that costs nothing.
+      if (!result || !Array.isArray(result.content)) throw new Error(`${params.name} produced no result.`);
+      return result;
     } catch (error) {
       // Handlers answer their own failures; this is the net under them, as McpServer's was.
       return fail(error);

@@ -56,8 +56,9 @@ test('odd tools/call requests get the protocol error or the tool error they shou
       call(16, { name: '__proto__', arguments: {} }),
       `${JSON.stringify({ jsonrpc: '2.0', id: 17, method: 'tools/list' })}\n`,
       call(18, { name: 'access_status', arguments: {}, task: 'yes' }),
+      call(19, { name: 'access_fetch', arguments: null }),
     ],
-    [10, 11, 12, 13, 14, 15, 16, 17, 18],
+    [10, 11, 12, 13, 14, 15, 16, 17, 18, 19],
   );
   assert.equal(code, 0);
   const unknown = byId.get(10)!.result!;
@@ -70,24 +71,30 @@ test('odd tools/call requests get the protocol error or the tool error they shou
   assert.ok(byId.get(12)!.error, 'a task request is refused');
   assert.equal(byId.get(18)!.error!.code, -32602);
   assert.match(byId.get(18)!.error!.message, /does not run as a task/);
-  // Arguments that are not an object read as none: the tool says what it needs.
+  // Arguments that are not an object are refused in words (before, the SDK's -32602); null reads as none.
   assert.equal(byId.get(13)!.result!.isError, true);
-  assert.match(byId.get(13)!.result!.content![0]!.text!, /url is required/);
+  assert.match(byId.get(13)!.result!.content![0]!.text!, /access_fetch was called with a string as its arguments; they must be an object of named values\./);
+  assert.equal(byId.get(19)!.result!.isError, true);
+  assert.match(byId.get(19)!.result!.content![0]!.text!, /url is required/);
   assert.notEqual(byId.get(14)!.result!.isError, true, 'arguments may be left out');
   assert.equal(byId.get(15)!.error!.code, -32601);
   assert.equal(byId.get(17)!.result!.tools!.length, 5);
 });
 
-test('malformed lines on stdin are skipped and reported on stderr; the calls around them are answered', async () => {
+test('malformed lines on stdin are skipped and said on stderr without their content; the calls around them are answered', async () => {
+  // A message the Protocol cannot place (an extra top-level key) quoting a credential: the SDK's error text would quote it.
+  const unplaceable = `${JSON.stringify({ jsonrpc: '2.0', id: 30, method: 'tools/call', params: { name: 'access_fetch', arguments: { url: 'https://x.example/', headers: { authorization: 'Bearer SEKRET-1234' } } }, extra: 1 })}\n`;
   const { byId, stderr, code } = await session(
-    ['this is not json\n', '[1,2,3]\n', '\r\n', call(20, { name: 'access_status', arguments: {} }), '{"jsonrpc":"2.0","id":21,"method":"tools/call","params":{"name":"access_status"', '}}\r\n'],
+    ['this is not json SEKRET-1234\n', '[1,2,3]\n', '\r\n', unplaceable, call(20, { name: 'access_status', arguments: {} }), '{"jsonrpc":"2.0","id":21,"method":"tools/call","params":{"name":"access_status"', '}}\r\n'],
     [20, 21],
   );
   assert.equal(code, 0);
   assert.notEqual(byId.get(20)!.result!.isError, true);
-  assert.notEqual(byId.get(21)!.result!.isError, true, 'a message split across writes, ending in CRLF');
+  assert.notEqual(byId.get(21)!.result!.isError, true, 'a message written in two parts, ending in CRLF');
   assert.equal(byId.size, 3, 'initialize and the two calls; nothing for the malformed lines');
   assert.match(stderr, /warning: MCP: A line that is not JSON was dropped/);
   assert.match(stderr, /warning: MCP: A line that is not a JSON-RPC 2\.0 message was dropped/);
+  assert.match(stderr, /warning: MCP: Unknown message type \(details not shown/);
+  assert.doesNotMatch(stderr, /SEKRET/);
   assert.doesNotMatch(stderr, /at .*\(.*:\d+:\d+\)/, 'no stack trace');
 });

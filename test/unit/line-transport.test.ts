@@ -40,9 +40,9 @@ test('messages split across chunks, several in one chunk, CRLF endings and blank
   assert.deepEqual(t.errors, []);
 });
 
-test('a line that is not JSON, or not JSON-RPC 2.0, is reported and skipped; the next line is read', async () => {
+test('a line that is not JSON, or not JSON-RPC 2.0, is reported without its content and skipped; the next line is read', async () => {
   const t = await started();
-  t.input.write('not json\n');
+  t.input.write('not json, Bearer SEKRET-1234\n');
   t.input.write('[1,2]\n{"jsonrpc":"1.0","id":1,"method":"ping"}\nnull\n');
   t.input.write(`${JSON.stringify(ping(9))}\n`);
   await t.settle();
@@ -50,6 +50,42 @@ test('a line that is not JSON, or not JSON-RPC 2.0, is reported and skipped; the
   assert.equal(t.errors.length, 4);
   assert.match(t.errors[0]!, /not JSON/);
   assert.match(t.errors[1]!, /not a JSON-RPC 2\.0 message/);
+  assert.doesNotMatch(t.errors.join('\n'), /SEKRET/);
+});
+
+test('a line trickling in a byte at a time arrives whole, and one over the bound that way is dropped', async () => {
+  const t = await started(2000);
+  const line = `${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping', params: { pad: 'é'.repeat(500) } })}\n`;
+  for (const byte of Buffer.from(line)) t.input.write(Buffer.from([byte]));
+  for (let i = 0; i < 2500; i++) t.input.write('x');
+  t.input.write(`\n${JSON.stringify(ping(2))}\n`);
+  await t.settle();
+  assert.deepEqual(t.messages, [JSON.parse(line), ping(2)]);
+  assert.equal(t.errors.length, 1);
+  assert.match(t.errors[0]!, /longer than 2000 bytes/);
+});
+
+test('a last line without its newline is read when the input ends', async () => {
+  const t = await started();
+  t.input.end(JSON.stringify(ping(4)));
+  await t.settle();
+  assert.deepEqual(t.messages, [ping(4)]);
+});
+
+test('a message whose handler throws is reported, and the lines after it are still read', async () => {
+  const t = await started();
+  let first = true;
+  t.transport.onmessage = (message) => {
+    if (first) {
+      first = false;
+      throw new Error('handler failed');
+    }
+    t.messages.push(message);
+  };
+  t.input.write(`${JSON.stringify(ping(1))}\n${JSON.stringify(ping(2))}\n`);
+  await t.settle();
+  assert.deepEqual(t.messages, [ping(2)]);
+  assert.deepEqual(t.errors, ['handler failed']);
 });
 
 test('a line longer than the bound is dropped without being kept, whether it comes in one chunk or many', async () => {
@@ -75,6 +111,17 @@ test('send writes one line per message; close stops reading and reports the clos
   t.input.write(`${JSON.stringify(ping(5))}\n`);
   await t.settle();
   assert.deepEqual(t.messages, []);
+});
+
+test('send settles when the output fails instead of waiting for a drain that never comes', async () => {
+  const input = new PassThrough();
+  const output = new PassThrough({ highWaterMark: 16 });
+  const transport = new LineTransport(input, output);
+  await transport.start();
+  const sending = transport.send({ jsonrpc: '2.0', id: 1, result: { text: 'x'.repeat(100) } });
+  output.on('error', () => {});
+  output.destroy(new Error('EPIPE'));
+  await sending;
 });
 
 test('send waits for the output to drain when it is full', async () => {
