@@ -141,6 +141,13 @@ export class LineTransport implements Transport {
       this.report(new DroppedLine('A line that is not a JSON-RPC 2.0 message was dropped.'));
       return;
     }
+    const problem = requestProblem(message);
+    if (problem) {
+      // The Protocol would drop it without a word, and the client would wait for its answer until it gives up.
+      void this.send({ jsonrpc: '2.0', id: (message as { id: string | number }).id, error: { code: INVALID_REQUEST, message: `Invalid Request: ${problem}` } });
+      this.report(new DroppedLine(`A request that is not valid JSON-RPC was answered with an error: ${problem}`));
+      return;
+    }
     try {
       this.onmessage?.(message);
     } catch (error) {
@@ -157,6 +164,24 @@ export class LineTransport implements Transport {
       // Nothing more to tell anyone.
     }
   }
+}
+
+const INVALID_REQUEST = -32600;
+const REQUEST_MEMBERS = new Set(['jsonrpc', 'id', 'method', 'params']);
+const isObject = (value: unknown) => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * What makes a request (a method and an id to answer) one the SDK's Protocol will not take: members JSON-RPC does not
+ * have, params or _meta that are not objects. Checked without a schema; a subtler fault is left to the Protocol.
+ */
+function requestProblem(message: JSONRPCMessage): string | undefined {
+  const { id, method, params } = message as { id?: unknown; method?: unknown; params?: unknown };
+  if (typeof method !== 'string' || !(typeof id === 'string' || Number.isInteger(id))) return undefined;
+  for (const key in message) if (!REQUEST_MEMBERS.has(key)) return 'a request has only jsonrpc, id, method and params.';
+  if (params === undefined) return undefined;
+  if (!isObject(params)) return 'params must be an object.';
+  const meta = (params as { _meta?: unknown })._meta;
+  return meta === undefined || isObject(meta) ? undefined : 'params._meta must be an object.';
 }
 
 function isJsonRpc(value: unknown): value is JSONRPCMessage {

@@ -27,9 +27,15 @@ async function session(lines: string[], expectedIds: number[]): Promise<{ byId: 
   for (const line of lines) child.stdin.write(line);
   const answered = () => new Set(stdout.split('\n').filter(Boolean).map((line) => (JSON.parse(line) as Answer).id));
   const deadline = Date.now() + 60_000;
-  while (!expectedIds.every((id) => answered().has(id))) {
-    assert.ok(Date.now() < deadline, `unanswered: ${expectedIds.filter((id) => !answered().has(id))}; stderr:\n${stderr.slice(-2000)}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+  try {
+    while (!expectedIds.every((id) => answered().has(id))) {
+      assert.ok(Date.now() < deadline, `unanswered: ${expectedIds.filter((id) => !answered().has(id))}; stderr:\n${stderr.slice(-2000)}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  } catch (error) {
+    // A server that never answers must not keep this test file alive.
+    child.kill();
+    throw error;
   }
   child.stdin.end();
   const code = await exited;
@@ -82,19 +88,26 @@ test('odd tools/call requests get the protocol error or the tool error they shou
 });
 
 test('malformed lines on stdin are skipped and said on stderr without their content; the calls around them are answered', async () => {
-  // A message the Protocol cannot place (an extra top-level key) quoting a credential: the SDK's error text would quote it.
-  const unplaceable = `${JSON.stringify({ jsonrpc: '2.0', id: 30, method: 'tools/call', params: { name: 'access_fetch', arguments: { url: 'https://x.example/', headers: { authorization: 'Bearer SEKRET-1234' } } }, extra: 1 })}\n`;
+  // A request the Protocol would drop (an extra member) quoting a credential, and an answer to nothing we asked
+  // carrying one: the SDK's error texts would quote both.
+  const invalid = `${JSON.stringify({ jsonrpc: '2.0', id: 30, method: 'tools/call', params: { name: 'access_fetch', arguments: { url: 'https://x.example/', headers: { authorization: 'Bearer SEKRET-1234' } } }, extra: 1 })}\n`;
+  const stray = `${JSON.stringify({ jsonrpc: '2.0', id: 999, result: { answer: 'SEKRET-1234' } })}\n`;
   const { byId, stderr, code } = await session(
-    ['this is not json SEKRET-1234\n', '[1,2,3]\n', '\r\n', unplaceable, call(20, { name: 'access_status', arguments: {} }), '{"jsonrpc":"2.0","id":21,"method":"tools/call","params":{"name":"access_status"', '}}\r\n'],
-    [20, 21],
+    ['this is not json SEKRET-1234\n', '[1,2,3]\n', '\r\n', invalid, stray, call(31, { name: 'access_status', arguments: {} }).replace('"params":{', '"params":null,"x":{'), call(20, { name: 'access_status', arguments: {} }), '{"jsonrpc":"2.0","id":21,"method":"tools/call","params":{"name":"access_status"', '}}\r\n'],
+    [20, 21, 30, 31],
   );
+  // A request with an id that the Protocol would drop gets JSON-RPC's Invalid Request, not silence.
+  assert.equal(byId.get(30)!.error!.code, -32600);
+  assert.match(byId.get(30)!.error!.message, /only jsonrpc, id, method and params/);
+  assert.equal(byId.get(31)!.error!.code, -32600);
   assert.equal(code, 0);
   assert.notEqual(byId.get(20)!.result!.isError, true);
   assert.notEqual(byId.get(21)!.result!.isError, true, 'a message written in two parts, ending in CRLF');
-  assert.equal(byId.size, 3, 'initialize and the two calls; nothing for the malformed lines');
+  assert.equal(byId.size, 5, 'initialize, the two calls and the two invalid requests; nothing for the other lines');
   assert.match(stderr, /warning: MCP: A line that is not JSON was dropped/);
   assert.match(stderr, /warning: MCP: A line that is not a JSON-RPC 2\.0 message was dropped/);
-  assert.match(stderr, /warning: MCP: Unknown message type \(details not shown/);
+  assert.match(stderr, /warning: MCP: Received a response for an unknown message ID \(details not shown/);
+  assert.match(stderr, /warning: MCP: A request that is not valid JSON-RPC was answered with an error/);
   assert.doesNotMatch(stderr, /SEKRET/);
   assert.doesNotMatch(stderr, /at .*\(.*:\d+:\d+\)/, 'no stack trace');
 });

@@ -53,6 +53,25 @@ test('a line that is not JSON, or not JSON-RPC 2.0, is reported without its cont
   assert.doesNotMatch(t.errors.join('\n'), /SEKRET/);
 });
 
+test('a request the Protocol would drop without a word is answered with Invalid Request; a notification is passed on', async () => {
+  const t = await started();
+  const lines = [
+    { jsonrpc: '2.0', id: 1, method: 'tools/call', params: null },
+    { jsonrpc: '2.0', id: 'two', method: 'tools/call', params: { _meta: 'x' } },
+    { jsonrpc: '2.0', id: 3, method: 'ping', extra: true },
+    { jsonrpc: '2.0', method: 'notifications/x', params: null },
+    { jsonrpc: '2.0', id: 5, method: 'ping', params: { _meta: { progressToken: 1 } } },
+  ];
+  t.input.write(lines.map((line) => `${JSON.stringify(line)}\n`).join(''));
+  await t.settle();
+  assert.deepEqual(t.messages, [lines[3], lines[4]]);
+  const answers = t.written().trim().split('\n').map((line) => JSON.parse(line) as { id: unknown; error: { code: number; message: string } });
+  assert.deepEqual(answers.map((a) => [a.id, a.error.code]), [[1, -32600], ['two', -32600], [3, -32600]]);
+  assert.match(answers[0]!.error.message, /params must be an object/);
+  assert.match(answers[1]!.error.message, /_meta must be an object/);
+  assert.equal(t.errors.length, 3);
+});
+
 test('a line trickling in a byte at a time arrives whole, and one over the bound that way is dropped', async () => {
   const t = await started(2000);
   const line = `${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping', params: { pad: 'é'.repeat(500) } })}\n`;
