@@ -4,6 +4,7 @@ import { redactSecrets } from './core/redact.js';
 import { askedForJson } from './cli/args.js';
 import { EXIT, UsageError } from './cli/exit-codes.js';
 import type { ErrorDocument } from './cli/output.js';
+import { recordStdoutError, stdoutFailureWasSaid, stdoutWriteFailure } from './cli/stdout-failure.js';
 import { MAIN_USAGE } from './cli/usage.js';
 import { VERSION } from './version.js';
 
@@ -44,7 +45,9 @@ async function main(argv: string[]): Promise<number> {
     return -1;
   }
   // The reader of our output may stop early (`| head`): what it did not take is dropped, as with curl, not a crash.
-  process.stdout.on('error', outputFailed);
+  // Any other failure to write (`> /dev/full`) is said once at exit, without a stack trace (unless the command
+  // said it already: fetch names the bytes written), and the command fails.
+  process.stdout.on('error', recordStdoutError);
   process.stderr.on('error', () => {});
   if (first.startsWith('-')) {
     const { values } = parseArgs({
@@ -64,20 +67,6 @@ async function main(argv: string[]): Promise<number> {
   const load = COMMANDS[first === '__finish-login' ? '__finish_login' : first];
   if (!load) throw new UsageError(`Unknown command "${first}".`);
   return (await load())(rest);
-}
-
-/** Set when writing stdout failed for another reason than its reader leaving (a full disk): the command then exits 1. */
-let writeFailed = false;
-
-/**
- * A reader that leaves (`| head`) ends the output quietly (fetch says whether
- * it took the whole body); any other failure to write (`> /dev/full`) is said
- * once, without a stack trace, and the command fails.
- */
-function outputFailed(error: NodeJS.ErrnoException): void {
-  if (error.code === 'EPIPE' || error.code === 'ERR_STREAM_DESTROYED' || writeFailed) return;
-  writeFailed = true;
-  process.stderr.write(`cf-access-mcp: could not write the output: ${error.code ?? error.message}.\n`);
 }
 
 /** How long the MCP bridge waits at exit for a client that holds its output open without reading it. */
@@ -103,7 +92,8 @@ async function exitAfterOutput(code: number, command: string | undefined): Promi
   const bound = command === 'bridge' ? BRIDGE_FLUSH_MS : undefined;
   await Promise.all([flushed(process.stdout, bound), flushed(process.stderr, bound ?? BRIDGE_FLUSH_MS)]);
   // A write that failed just now has not emitted its error yet (that comes on the next tick).
-  if (process.stdout.errored) outputFailed(process.stdout.errored as NodeJS.ErrnoException);
+  const writeFailed = stdoutWriteFailure();
+  if (writeFailed && !stdoutFailureWasSaid()) process.stderr.write(`cf-access-mcp: could not write the output: ${writeFailed}.\n`);
   process.exit(writeFailed && code === EXIT.ok ? EXIT.failure : code);
 }
 

@@ -8,6 +8,7 @@ import type { FetchResult } from '../service/results.js';
 import { parseCommandArgs, secondsOption } from './args.js';
 import { EXIT, UsageError } from './exit-codes.js';
 import { forPeople, printJson, reportError, stdoutDelivery } from './output.js';
+import { stdoutWriteFailure } from './stdout-failure.js';
 import { openSession } from './session.js';
 import { FETCH_USAGE } from './usage.js';
 import { isLoginPending } from '../service/pending.js';
@@ -139,8 +140,11 @@ export async function runFetch(args: string[]): Promise<number> {
  */
 async function completeOutput(code: number, delivered: () => Promise<boolean>): Promise<number> {
   if (code !== EXIT.ok || (await delivered())) return code;
-  const cut = new AccessError('save_failed', 'The output was closed before the whole body was written.', 'Nothing to do if the reading program stopped on purpose (e.g. head); otherwise write to a file with -o.');
-  // Said on stderr even with --json: stdout, where the document would go, is what closed.
+  const failure = stdoutWriteFailure();
+  const cut = failure === undefined
+    ? new AccessError('save_failed', 'The output was closed before the whole body was written.', 'Nothing to do if the reading program stopped on purpose (e.g. head); otherwise write to a file with -o.')
+    : new AccessError('save_failed', `Could not write the output (${failure}).`, 'Check where the output goes (free space, permissions), or write to a file elsewhere with -o.');
+  // Said on stderr even with --json: stdout, where the document would go, is what failed.
   return reportError(cut, false, false);
 }
 

@@ -7,6 +7,7 @@ import { forTerminal, forTerminalDeep } from './next-step-words.js';
 import { LoginHeldBackError } from '../service/refusals.js';
 import { appLabel } from '../auth/app-key.js';
 import { step } from '../core/next-step.js';
+import { noteStdoutFailureSaid, stdoutWriteFailure } from './stdout-failure.js';
 
 /** Error codes that mean "the login did not complete" (exit 3) rather than a failure (exit 1): a refused service token is a refusal like a denied login. */
 const LOGIN_INCOMPLETE = new Set(['login_pending', 'login_timeout', 'authorization_denied', 'service_token_refused', 'login_held_back']);
@@ -62,6 +63,7 @@ function exitCodeOf(error: unknown, interrupted: boolean): number {
  * (its reader left): a document there would reach nobody, so it goes to stderr.
  */
 export function reportError(error: unknown, interrupted = false, json = askedForJson(process.argv.slice(2))): number {
+  if (!json && error instanceof AccessError && error.code === 'save_failed' && stdoutWriteFailure()) noteStdoutFailureSaid();
   if (json) printJson(errorDocument(error, interrupted));
   else if (interrupted) process.stderr.write(`${INTERRUPTED}\n`);
   else if (error instanceof AccessError) process.stderr.write(redactSecrets(`error: ${forPeople(error.message)}\nnext step: ${forPeople(nextStepFor(error))}\n`));

@@ -143,17 +143,20 @@ describe('cf-access-mcp CLI', () => {
     assert.match(result.next_step, /run "cf-access-mcp fetch .*" again without --wait/);
   });
 
-  it('output that cannot be written (> /dev/full) is one line on stderr and exit 1, never a stack trace or a silent 0', { skip: !existsSync('/dev/full') && 'no /dev/full here' }, async () => {
+  it('output that cannot be written (> /dev/full) is said once on stderr and exits 1, never a stack trace or a silent 0', { skip: !existsSync('/dev/full') && 'no /dev/full here' }, async () => {
     const env = cliEnv(tempHome(), 'approve');
     const full = openSync('/dev/full', 'w');
     try {
-      for (const args of [['status', '--json'], ['status'], ['fetch', `${emulator.plainUrl}/`, '--format', 'text'], ['fetch', `${emulator.plainUrl}/`, '--format', 'raw']]) {
+      for (const args of [['status', '--json'], ['status'], ['fetch', `${emulator.plainUrl}/`, '--format', 'text'], ['fetch', `${emulator.plainUrl}/`, '--format', 'raw'], ['fetch', `${emulator.plainUrl}/`, '--json']]) {
         const child = spawn(process.execPath, [SERVER_ENTRY, ...args], { env, stdio: ['ignore', full, 'pipe'] });
         let stderr = '';
         child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
         const [code] = (await once(child, 'close')) as [number | null];
         assert.equal(code, 1, `${args.join(' ')}: ${stderr}`);
-        assert.match(stderr, /could not write the output: ENOSPC/, args.join(' '));
+        // fetch says it in its own words (how far it got, the next step); other commands in one line at exit. Once either way.
+        assert.match(stderr, args[0] === 'fetch' ? /error: Could not write the output( after \d+ bytes)? \(ENOSPC\)\.\nnext step: / : /^cf-access-mcp: could not write the output: ENOSPC\.\n$/, args.join(' '));
+        assert.equal(stderr.split('ENOSPC').length, 2, `said once: ${args.join(' ')}: ${stderr}`);
+        assert.doesNotMatch(stderr, /closed before the whole body/, args.join(' '));
         assert.doesNotMatch(stderr, /\n\s+at |Unhandled|Could not reach/, `${args.join(' ')}: ${stderr}`);
       }
     } finally {
