@@ -197,7 +197,7 @@ async function checkDirectory(file: string, create: boolean): Promise<void> {
   // A symbolic link to nothing cannot be created over: say what it is rather than suggest --create-dirs.
   const link = await lstat(directory).then((found) => found.isSymbolicLink(), () => false);
   if (link) throw new AccessError('save_failed', `Could not save to ${file}: its directory ${directory} is a symbolic link to something that does not exist.`, 'Fix or remove that link, or choose another path for -o <file>.');
-  throw new AccessError('save_failed', `Could not save to ${file}: its directory ${directory} does not exist.`, `Add --create-dirs to create it, or create it first (mkdir -p ${JSON.stringify(directory)}).`);
+  throw new AccessError('save_failed', `Could not save to ${file}: its directory ${directory} does not exist.`, `Add --create-dirs to create it, or create it first (mkdir -p ${shellWord(directory)}).`);
 }
 
 /** A page not streamed by save_to (converted, or an error status): a failure names the file and what to do, as a download's does. */
@@ -235,4 +235,9 @@ async function writeBody(result: FetchResult, output: string | undefined, create
     return;
   }
   process.stdout.write(typeof body === 'string' && body && !body.endsWith('\n') ? `${body}\n` : body);
+}
+
+/** A path as one POSIX shell word, for a command the person may paste: nothing in it is split or expanded. */
+function shellWord(path: string): string {
+  return /^[\w./@%+=:,-]+$/.test(path) ? path : `'${path.replaceAll("'", "'\\''")}'`;
 }

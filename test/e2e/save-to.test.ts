@@ -335,6 +335,14 @@ describe('CLI fetch -o keeps curl\'s behaviour (the user typed the path)', () =>
       assert.equal(refused.code, 1, refused.stderr);
       assert.equal(existsSync(join(cwd, 'missing')), false, `${format.join(' ')}: no directory made for a body not written`);
     }
+    // The command to create it can be pasted into a shell as it is: a name with a space, a quote or a $ stays one word.
+    const odd = await cli(['fetch', page(), '-o', "it's $HOME/page.html"], cwd);
+    assert.equal(odd.code, 1, odd.stderr);
+    const command = /\(mkdir -p (.*)\)\.\n/.exec(odd.stderr)?.[1];
+    assert.ok(command, odd.stderr);
+    const made = spawnSync('sh', ['-c', `mkdir -p ${command}`], { cwd, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/nonexistent' } });
+    assert.equal(made.status, 0, made.stderr.toString());
+    assert.ok(existsSync(join(cwd, "it's $HOME")), `made as named: ${command}`);
     // A directory that is a symbolic link to nothing is named as such: --create-dirs could not help.
     symlinkSync(join(cwd, 'nowhere'), join(cwd, 'linkdir'));
     const dangling = await cli(['fetch', page(), '-o', 'linkdir/page.html'], cwd);
