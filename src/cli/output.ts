@@ -108,6 +108,22 @@ function nextStepFor(error: AccessError): string {
     : `If your account should have access to ${appLabel(application)}, ask its Access administrator (they decide); ${retry}.`;
 }
 
+/** Set once a command's outcome was printed as JSON: a later hard exit adds no second document. */
+let documentPrinted = false;
+
 export function printJson(value: unknown): void {
+  documentPrinted = true;
   process.stdout.write(`${redactSecrets(JSON.stringify(forTerminalDeep(value), null, 2))}\n`);
+}
+
+/**
+ * A second Ctrl-C stops the command at once, before it has cleaned up: said
+ * as any other outcome (with --json, the one document, unless one is out
+ * already), claiming nothing about what was left.
+ */
+export function reportStoppedAtOnce(): number {
+  const message = 'Interrupted twice (Ctrl-C): stopped at once.';
+  if (!askedForJson(process.argv.slice(2))) process.stderr.write(`\n${message}\n`);
+  else if (!documentPrinted) printJson({ error: 'interrupted', message, next_step: 'Run the command again.' });
+  return EXIT.loginIncomplete;
 }

@@ -1,8 +1,7 @@
 import { AccessService } from '../service/access-service.js';
 import { loadConfig } from '../service/config.js';
 import { ownSignals } from '../core/own-signals.js';
-import { EXIT } from './exit-codes.js';
-import { cliLogger } from './output.js';
+import { cliLogger, reportStoppedAtOnce } from './output.js';
 
 export interface CliSession {
   service: AccessService;
@@ -16,7 +15,7 @@ export function openSession(verbose: boolean): CliSession {
   const service = new AccessService(loadConfig(), cliLogger(verbose));
   const controller = new AbortController();
   const onInterrupt = () => {
-    if (controller.signal.aborted) process.exit(EXIT.loginIncomplete);
+    if (controller.signal.aborted) process.exit(reportStoppedAtOnce());
     controller.abort();
   };
   // The command owns Ctrl-C (see ownSignals): a library re-raising it would kill the process by signal before

@@ -58,8 +58,8 @@ function cli(args: string[], processEnv: NodeJS.ProcessEnv): Promise<{ code: num
   });
 }
 
-/** Runs the CLI until it waits for the sign-in, then presses Ctrl-C. */
-function interrupted(args: string[], processEnv: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** Runs the CLI until it waits for the sign-in, then presses Ctrl-C (`presses` times at once). */
+function interrupted(args: string[], processEnv: NodeJS.ProcessEnv, presses = 1): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [SERVER_ENTRY, ...args], { env: processEnv, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -70,7 +70,7 @@ function interrupted(args: string[], processEnv: NodeJS.ProcessEnv): Promise<{ c
       stderr += chunk;
       if (pressed || !/Waiting for the login/.test(stderr)) return;
       pressed = true;
-      child.kill('SIGINT');
+      for (let i = 0; i < presses; i++) child.kill('SIGINT');
     });
     child.once('error', reject);
     child.once('close', (code) => resolve({ code, stdout, stderr }));
@@ -144,6 +144,21 @@ describe('CLI waits', () => {
     const waited = await interrupted(['login', `${emulator.appUrl}/`, '--wait', '60'], env(tempHome(), log, 'ignore'));
     assert.equal(waited.code, 3, waited.stderr);
     assert.match(waited.stderr.slice(waited.stderr.indexOf('not completed')), /again without --wait/);
+  });
+
+  it('Ctrl-C twice stops at once, and still says so: with --json as the one document on stdout, exit 3', async () => {
+    const log = join(tempHome('cfam-b-'), 'browser.log');
+    for (let round = 0; round < 3; round++) {
+      const json = await interrupted(['login', `${emulator.appUrl}/`, '--json'], env(tempHome(), log, 'ignore'), 2);
+      assert.equal(json.code, 3, json.stderr);
+      // However the two presses fell (the first one's report out or not): one document, an interruption.
+      const document = JSON.parse(json.stdout) as { error?: string; status?: string; message: string; next_step: string };
+      assert.match(document.message, /interrupted/i, json.stdout);
+      assert.ok(document.error === 'interrupted' || document.status === 'pending', json.stdout);
+      const text = await interrupted(['login', `${emulator.appUrl}/`], env(tempHome(), log, 'ignore'), 2);
+      assert.equal(text.code, 3, text.stderr);
+      assert.match(text.stderr, /interrupted/i);
+    }
   });
 
   it('login joining a login --wait of another terminal promises no listening past that one\'s wait, and carries on when it exits', async () => {
