@@ -56,5 +56,5 @@ export async function runStdioServer(): Promise<void> {
 
 /** An error's kind without its details: the text before the first colon (the SDK writes "<what>: <the message as JSON>"). */
 function problemOf(error: Error): string {
-  return error instanceof DroppedLine ? error.message : `${error.message.split(':')[0]!.slice(0, 80)} (details not shown: they quote the client's message).`;
+  return error instanceof DroppedLine ? error.message : `${error.message.split(':')[0]!.slice(0, 80)} (details not shown).`;
 }
