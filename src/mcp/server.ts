@@ -1,4 +1,5 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { AccessService } from '../service/access-service.js';
 
 /** The service is created on first use, so start-up does not load the HTTP stack, store or auth core. */
@@ -11,9 +12,19 @@ import { registerAccessProxy } from './tools/access-proxy.js';
 import { registerAccessStatus } from './tools/access-status.js';
 import { ToolTable } from './tool-table.js';
 
+/** McpServer whose tool calls are answered by its tool table from the moment it connects. */
+class AccessMcpServer extends McpServer {
+  readonly tools = new ToolTable(this);
+
+  override async connect(transport: Transport): Promise<void> {
+    await super.connect(transport);
+    this.tools.takeCallsFrom(transport);
+  }
+}
+
 /** The MCP surface: five tools over the access service. */
 export function createMcpServer(service: ServiceProvider): McpServer {
-  const server = new McpServer(
+  const server = new AccessMcpServer(
     { name: 'cf-access-mcp', title: 'Cloudflare Access for agents', version: VERSION },
     {
       capabilities: { logging: {} },
@@ -23,7 +34,7 @@ export function createMcpServer(service: ServiceProvider): McpServer {
         'If the user signs in on another machine and the browser ends on a localhost /callback address that does not load, pass that address to access_login as callback_url.',
     },
   );
-  const tools = new ToolTable(server);
+  const { tools } = server;
   registerAccessFetch(tools, service);
   registerAccessLogin(tools, service);
   registerAccessStatus(tools, service);

@@ -1,6 +1,7 @@
 import type { McpServer, ToolCallback } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { AnySchema, ZodRawShapeCompat } from '@modelcontextprotocol/sdk/server/zod-compat.js';
-import { ErrorCode, McpError, type CallToolResult, type JSONRPCRequest, type ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { ErrorCode, McpError, type CallToolResult, type JSONRPCMessage, type JSONRPCRequest, type RequestId, type ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
 import { AccessError } from '../core/errors.js';
 import { truncate } from '../core/url-policy.js';
 import type { ToolExtra } from './progress.js';
@@ -29,9 +30,15 @@ export interface ToolConfig {
  * an object (null reads as none), no task mode. Results are built by
  * tool-result.ts (contract.test.ts checks them against each outputSchema);
  * a handler that throws still gets an error result.
+ *
+ * Once connected, calls are taken off the transport before the SDK's Protocol
+ * sees them (takeCallsFrom): its classification of each message and its
+ * request bookkeeping were the rest of the SDK's share of a call.
  */
 export class ToolTable {
   private readonly handlers = new Map<string, ToolHandler>();
+  /** Calls taken off the transport and not yet answered, for notifications/cancelled and the connection closing. */
+  private readonly inFlight = new Map<RequestId, AbortController>();
 
   constructor(readonly server: McpServer) {}
 
@@ -49,6 +56,68 @@ export class ToolTable {
       if (request.method !== 'tools/call') throw new McpError(ErrorCode.MethodNotFound, 'Method not found');
       return this.call(request, extra);
     };
+  }
+
+  /**
+   * Answers tools/call as it arrives, ahead of the SDK's Protocol; every other
+   * message goes on to it. Call after server.connect(transport), which sets
+   * the transport's handlers. What the Protocol did for a request is done
+   * here: the handler's signal (notifications/cancelled, the connection
+   * closing), progress and requests related to the call, and no answer to a
+   * cancelled call.
+   */
+  takeCallsFrom(transport: Transport): void {
+    const toProtocol = transport.onmessage;
+    const closed = transport.onclose;
+    transport.onmessage = (message, extra) => {
+      if (isToolCall(message)) return this.answer(message, transport);
+      const cancelled = cancelledCall(message);
+      if (cancelled) this.inFlight.get(cancelled.requestId)?.abort(cancelled.reason);
+      toProtocol?.(message, extra);
+    };
+    transport.onclose = () => {
+      for (const controller of this.inFlight.values()) controller.abort();
+      this.inFlight.clear();
+      closed?.();
+    };
+  }
+
+  private answer(request: JSONRPCRequest, transport: Transport): void {
+    const protocol = this.server.server;
+    const { id } = request;
+    const controller = new AbortController();
+    this.inFlight.set(id, controller);
+    const extra: ToolExtra = {
+      signal: controller.signal,
+      requestId: id,
+      _meta: request.params?._meta,
+      sendNotification: async (notification) => {
+        if (!controller.signal.aborted) await protocol.notification(notification, { relatedRequestId: id });
+      },
+      sendRequest: async (sent, resultSchema, options) => {
+        if (controller.signal.aborted) throw new McpError(ErrorCode.ConnectionClosed, 'Request was cancelled');
+        return protocol.request(sent, resultSchema, { ...options, relatedRequestId: id });
+      },
+    };
+    this.call(request, extra)
+      .then(
+        (result): JSONRPCMessage => ({ jsonrpc: '2.0', id, result }),
+        (error: Error & { code?: unknown; data?: unknown }): JSONRPCMessage => ({
+          jsonrpc: '2.0',
+          id,
+          error: {
+            code: Number.isSafeInteger(error.code) ? (error.code as number) : ErrorCode.InternalError,
+            message: error.message ?? 'Internal error',
+            ...(error.data !== undefined ? { data: error.data } : {}),
+          },
+        }),
+      )
+      .then((response) => (controller.signal.aborted ? undefined : transport.send(response)))
+      .catch((error: unknown) => protocol.onerror?.(new Error(`Failed to send response: ${String(error)}`)))
+      .finally(() => {
+        // A later call may have reused the id.
+        if (this.inFlight.get(id) === controller) this.inFlight.delete(id);
+      });
   }
 
   private async call(request: JSONRPCRequest, extra: ToolExtra): Promise<CallToolResult> {
@@ -73,4 +142,18 @@ export class ToolTable {
       return fail(error);
     }
   }
+}
+
+/** A tools/call request with an id to answer (a message the Protocol would take as a request). */
+function isToolCall(message: JSONRPCMessage): message is JSONRPCRequest {
+  const { method, id } = message as { method?: unknown; id?: unknown };
+  return method === 'tools/call' && (typeof id === 'string' || Number.isSafeInteger(id));
+}
+
+function cancelledCall(message: JSONRPCMessage): { requestId: RequestId; reason?: string } | undefined {
+  if ((message as { method?: unknown }).method !== 'notifications/cancelled' || 'id' in message) return undefined;
+  const params = (message as { params?: { requestId?: unknown; reason?: unknown } }).params;
+  const requestId = params?.requestId;
+  if (typeof requestId !== 'string' && typeof requestId !== 'number') return undefined;
+  return { requestId, reason: typeof params?.reason === 'string' ? params.reason : undefined };
 }
