@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AccessError } from '../core/errors.js';
 import { truncate } from '../core/url-policy.js';
+import { plainCheckOf, type PlainCheck } from './plain-check.js';
 
 /**
  * Tool arguments as models actually send them. The SDK would refuse
@@ -24,6 +25,8 @@ interface Field {
   schema: z.ZodType;
   json: JsonSchema;
   required: boolean;
+  /** The schema's verdict without zod, when it is simple enough (see plain-check.ts). */
+  plain?: PlainCheck;
 }
 
 function jsonSchemaOf(schema: z.ZodType): JsonSchema & Record<string, unknown> {
@@ -126,7 +129,7 @@ export function toolInput<S extends z.ZodRawShape>(tool: string, shape: S, examp
   for (const [name, schema] of Object.entries(shape) as [string, z.ZodType][]) {
     const json = jsonSchemaOf(schema);
     const isRequired = !schema.safeParse(undefined).success;
-    fields.set(name, { name, schema, json, required: isRequired });
+    fields.set(name, { name, schema, json, required: isRequired, plain: plainCheckOf(schema) });
     advertised[name] = z.unknown().optional().meta(json);
     if (isRequired) required.push(name);
   }
@@ -138,6 +141,8 @@ export function toolInput<S extends z.ZodRawShape>(tool: string, shape: S, examp
       const given = raw && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
       const unknown: string[] = [];
       const args: Record<string, unknown> = {};
+      // Whether every argument passed its plain check: then zod has nothing to add.
+      let plain = true;
       for (const [name, value] of Object.entries(given)) {
         const field = fields.get(name);
         if (!field) {
@@ -145,9 +150,12 @@ export function toolInput<S extends z.ZodRawShape>(tool: string, shape: S, examp
           continue;
         }
         if (value === null && !field.required) continue;
-        args[name] = coerce(field, value);
+        const coerced = coerce(field, value);
+        args[name] = coerced;
+        if (plain && !field.plain?.(coerced)) plain = false;
       }
       const warnings = capped(unknown.map((name) => `Unknown argument "${truncate(name, 40)}" was ignored; ${tool} takes ${names.join(', ')}.`), 3);
+      if (plain && required.every((name) => args[name] !== undefined)) return { args: args as z.infer<z.ZodObject<S>>, warnings };
       const parsed = strict.safeParse(args);
       if (parsed.success) return { args: parsed.data, warnings };
       const bad = new Set<string>();
