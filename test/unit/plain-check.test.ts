@@ -66,7 +66,7 @@ test('arguments read without zod are exactly what zod would give; a refusal stil
   ];
   for (const call of calls) {
     const { args } = input.parse(call);
-    const coerced = { ...call, max_length: typeof call.max_length === 'string' ? Number(call.max_length) : call.max_length, force: call.force === 'true' ? true : call.force };
+    const coerced: Record<string, unknown> = { ...call, max_length: typeof call.max_length === 'string' ? Number(call.max_length) : call.max_length, force: call.force === 'true' ? true : call.force };
     for (const key of Object.keys(coerced)) if (coerced[key] === null || coerced[key] === undefined || !(key in shape)) delete coerced[key];
     assert.deepEqual(args, z.object(shape).parse(coerced), JSON.stringify(call));
   }

@@ -115,7 +115,7 @@ test('taken off the transport: the handler gets progress and requests related to
   const answer = await answerTo(7);
   assert.equal((answer.result!.content[0] as { text: string }).text, 'file:///tmp/r');
   assert.equal(sawId, 7);
-  const progress = received.find((m) => 'method' in m && m.method === 'notifications/progress') as { params: { progressToken: string; progress: number } };
+  const progress = received.find((m) => 'method' in m && m.method === 'notifications/progress') as unknown as { params: { progressToken: string; progress: number } };
   assert.deepEqual([progress.params.progressToken, progress.params.progress], ['p1', 1]);
   await close();
 });
