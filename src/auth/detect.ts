@@ -49,6 +49,11 @@ export function accessLoginRedirect(location: string | undefined, base: URL): UR
   return isLoopbackHost(host) && isLoopbackHost(base.hostname) ? target : undefined;
 }
 
+/** Access challenges only with a redirect, a 401 or a 403: any other status is an answer (checked without a turn of the event loop). */
+export function mayBeChallenge(status: number): boolean {
+  return status === 401 || status === 403 || (status >= 300 && status < 400);
+}
+
 /**
  * Recognises every way Access answers an unauthenticated request
  * (see access-facts.md): 401 + Bearer challenge, 302 to the login page with a
@@ -61,6 +66,7 @@ export function accessLoginRedirect(location: string | undefined, base: URL): UR
  * signed application metadata check (app-metadata.ts).
  */
 export async function detectAccess(head: ResponseHead, requestUrl: URL): Promise<AccessChallenge | undefined> {
+  if (!mayBeChallenge(head.status)) return undefined;
   const challenges = await parseChallenges(head.headers['www-authenticate']);
   const resourceMetadataUrl = resourceMetadataFrom(challenges);
   const aud = header(head, 'cf-access-aud');

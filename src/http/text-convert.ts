@@ -119,7 +119,9 @@ const scrub = (text: string, job: TextJob) => unmark(redactWith(text, job.secret
 
 /** The HTML converter (and its libraries) loads on the first page that needs it, once. */
 let htmlConverter: Promise<typeof import('./html.js')> | undefined;
-const loadHtmlConverter = () => (htmlConverter ??= import('./html.js'));
+/** Set once loaded: a page converted on the main thread then takes no turn of the event loop to reach it. */
+let loadedConverter: typeof import('./html.js') | undefined;
+const loadHtmlConverter = () => (htmlConverter ??= import('./html.js').then((module) => (loadedConverter = module)));
 
 /** Every library an HTML page may need, loaded now (a conversion worker's start-up, so no page's budget pays for it). */
 export async function preloadHtmlConverter(): Promise<void> {
@@ -153,7 +155,7 @@ export async function convertHtmlWithoutDom(job: TextJob): Promise<TextResult | 
 }
 
 async function convertHtml(marked: string, served: string, job: TextJob, readability = true): Promise<TextResult | undefined> {
-  const { htmlToReadable, htmlToReadableWithoutDom, PageTooComplexError } = await loadHtmlConverter();
+  const { htmlToReadable, htmlToReadableWithoutDom, PageTooComplexError } = loadedConverter ?? (await loadHtmlConverter());
   try {
     const format = job.format as 'markdown' | 'text';
     const url = job.url ? new URL(job.url) : undefined;

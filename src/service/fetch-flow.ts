@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import type { Dispatcher } from 'undici';
-import { detectAccess, type AccessChallenge } from '../auth/detect.js';
+import { detectAccess, mayBeChallenge, type AccessChallenge } from '../auth/detect.js';
 import { AccessError } from '../core/errors.js';
 import { currentSecrets, redactWith } from '../core/redact.js';
 import { parseTargetUrl, truncate } from '../core/url-policy.js';
@@ -135,15 +135,15 @@ export async function fetchThroughAccess(svc: AccessService, params: FetchParams
     let followed: Followed;
     let challenge: AccessChallenge | undefined;
     try {
-      followed = await sendFollowingRedirects(internals.dispatcher ?? svc.dispatcher, { url: target, method, headers, body, signal: deadline.signal }, credentials).catch(
-        async (error: unknown) => {
-          // The session was due for renewal and Access refused to renew it: the policy no longer admits the user.
-          if (error instanceof RefreshRefusedError) throw await refused(svc, error.key, undefined, { status: 400, refresh: true });
-          throw error;
-        },
-      );
+      try {
+        followed = await sendFollowingRedirects(internals.dispatcher ?? svc.dispatcher, { url: target, method, headers, body, signal: deadline.signal }, credentials);
+      } catch (error) {
+        // The session was due for renewal and Access refused to renew it: the policy no longer admits the user.
+        if (error instanceof RefreshRefusedError) throw await refused(svc, error.key, undefined, { status: 400, refresh: true });
+        throw error;
+      }
       const finalUrl = followed.hops[followed.hops.length - 1]!;
-      challenge = await detectAccess(followed.response, finalUrl);
+      challenge = mayBeChallenge(followed.response.status) ? await detectAccess(followed.response, finalUrl) : undefined;
       if (!challenge) {
         const auth = svc.methodOfHeaders(finalUrl, followed.credentialHeaders, configuredRefused);
         // After a redirect, a refresh or a login (a later round), the final URL's credentials are looked up again.

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { parseChallenges, resourceMetadataFrom } from '../../src/auth/challenge.js';
-import { detectAccess, type ResponseHead } from '../../src/auth/detect.js';
+import { detectAccess, mayBeChallenge, type ResponseHead } from '../../src/auth/detect.js';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
 
 const RM = 'https://app.example.com/.well-known/cloudflare-access-protected-resource/docs';
@@ -186,5 +186,20 @@ describe('detectAccess on the emulator', () => {
     const head = await headOf(url);
     assert.equal(head.status, 404);
     assert.equal(await detectAccess(head, new URL(url)), undefined);
+  });
+});
+
+describe('statuses Access never challenges with', () => {
+  it('an answer other than a redirect, 401 or 403 is never a challenge, whatever headers it imitates', async () => {
+    const target = new URL('https://app.example.com/page');
+    const imitated = { 'www-authenticate': 'Bearer resource_metadata="https://app.example.com/.well-known/oauth-protected-resource"', 'cf-access-aud': 'a'.repeat(64), 'cf-access-domain': 'team.cloudflareaccess.com', location: 'https://team.cloudflareaccess.com/cdn-cgi/access/login/app.example.com' };
+    for (const status of [200, 204, 404, 429, 500, 503]) {
+      assert.equal(mayBeChallenge(status), false, String(status));
+      assert.equal(await detectAccess({ status, headers: imitated }, target), undefined, String(status));
+    }
+    for (const status of [301, 302, 303, 307, 308, 401, 403]) {
+      assert.equal(mayBeChallenge(status), true, String(status));
+      assert.notEqual(await detectAccess({ status, headers: imitated }, target), undefined, String(status));
+    }
   });
 });
