@@ -9,24 +9,32 @@ const ms = (v: number) => `${round(v, 1)} ms`;
 /**
  * Warm access_fetch of the article against the bare SDK stdio tool doing the
  * same GET (a), that tool plus the same conversion libraries (b), and undici
- * in-process (c, the floor). One sample of each in turn, so noise hits all alike.
+ * in-process (c, the floor). One sample of each per round, so noise hits all alike.
  */
-export async function perCallFigure(ctx: BenchContext, samples = 150): Promise<FigureResult> {
+export async function perCallFigure(ctx: BenchContext, samples = 300): Promise<FigureResult> {
   const url = PAGES.article(ctx.emulator);
   const ours = await spawnServer({ home: ctx.home });
   const bare = await spawnServer({ entry: BARE_FETCH_ENTRY, env: { BENCH_BEARER: ctx.token } });
   const raw = rawFetcher(ctx.token);
   const t = { md: [] as number[], raw: [] as number[], a: [] as number[], b: [] as number[], c: [] as number[] };
   try {
+    const calls: Record<keyof typeof t, () => Promise<number>> = {
+      md: () => timeCall(ours, 'access_fetch', { url }),
+      b: () => timeCall(bare, 'fetch', { url, markdown: true }),
+      raw: () => timeCall(ours, 'access_fetch', { url, format: 'raw' }),
+      a: () => timeCall(bare, 'fetch', { url }),
+      c: () => raw.time(url),
+    };
+    const kinds = Object.keys(calls) as Array<keyof typeof t>;
+    const shuffled = seededShuffle(20_261_203);
+    // Each round in its own random order (seeded: the same every run), so that each kind of call follows every other
+    // equally often. A server's answer depends on what ran just before it (called back to back it is faster than
+    // woken after another's call, and slower after a heavy one): a fixed order favoured some calls by up to a tenth.
     const round1 = async (keep: boolean) => {
-      const s = {
-        md: await timeCall(ours, 'access_fetch', { url }),
-        a: await timeCall(bare, 'fetch', { url }),
-        b: await timeCall(bare, 'fetch', { url, markdown: true }),
-        raw: await timeCall(ours, 'access_fetch', { url, format: 'raw' }),
-        c: await raw.time(url),
-      };
-      if (keep) for (const k of Object.keys(s) as Array<keyof typeof s>) t[k].push(s[k]);
+      for (const kind of shuffled(kinds)) {
+        const took = await calls[kind]();
+        if (keep) t[kind].push(took);
+      }
     };
     for (let i = 0; i < 20; i++) await round1(false);
     for (let i = 0; i < samples; i++) await round1(true);
@@ -49,5 +57,25 @@ export async function perCallFigure(ctx: BenchContext, samples = 150): Promise<F
       row('… floor: undici in-process (c), no MCP hop', `median ${ms(m.c)}; Markdown ${ratio(m.md, m.c)}×, raw ${ratio(m.raw, m.c)}×`),
     ],
     data: { url, samples, medians: m, p95: q },
+  };
+}
+
+/** A shuffler whose orders are the same in every run (mulberry32 from `seed`, then Fisher-Yates). */
+function seededShuffle(seed: number): <T>(items: readonly T[]) => T[] {
+  let state = seed >>> 0;
+  const next = () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let x = state;
+    x = Math.imul(x ^ (x >>> 15), x | 1);
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+    return ((x ^ (x >>> 14)) >>> 0) / 4_294_967_296;
+  };
+  return (items) => {
+    const out = [...items];
+    for (let i = out.length - 1; i > 0; i--) {
+      const j = Math.floor(next() * (i + 1));
+      [out[i], out[j]] = [out[j]!, out[i]!];
+    }
+    return out;
   };
 }
