@@ -27,8 +27,8 @@ export async function perCallFigure(ctx: BenchContext, samples = 300): Promise<F
     };
     const kinds = Object.keys(calls) as Array<keyof typeof t>;
     const shuffled = seededShuffle(20_261_203);
-    // Each round in its own random order (seeded: the same every run), so that each kind of call follows every other
-    // equally often. A server's answer depends on what ran just before it (called back to back it is faster than
+    // Each round in its own random order (seeded: the same every run), so that over the run each kind of call follows
+    // every other about equally often. A server's answer depends on what ran just before it (called back to back it is faster than
     // woken after another's call, and slower after a heavy one): a fixed order favoured some calls by up to a tenth.
     const round1 = async (keep: boolean) => {
       for (const kind of shuffled(kinds)) {

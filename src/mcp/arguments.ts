@@ -134,6 +134,11 @@ export function toolInput<S extends z.ZodRawShape>(tool: string, shape: S, examp
     if (isRequired) required.push(name);
   }
   const names = [...fields.keys()];
+  // Not for a tool any of whose fields zod gives a value when left out (a default, a catch): only zod's parse adds it.
+  const fillsAbsent = [...fields.values()].some(({ schema }) => {
+    const absent = schema.safeParse(undefined);
+    return absent.success && absent.data !== undefined;
+  });
 
   return {
     advertised: z.looseObject(advertised).meta({ required }),
@@ -142,7 +147,7 @@ export function toolInput<S extends z.ZodRawShape>(tool: string, shape: S, examp
       const unknown: string[] = [];
       const args: Record<string, unknown> = {};
       // Whether every argument passed its plain check: then zod has nothing to add.
-      let plain = true;
+      let plain = !fillsAbsent;
       for (const [name, value] of Object.entries(given)) {
         const field = fields.get(name);
         if (!field) {
@@ -155,14 +160,14 @@ export function toolInput<S extends z.ZodRawShape>(tool: string, shape: S, examp
         if (plain && !field.plain?.(coerced)) plain = false;
       }
       const warnings = capped(unknown.map((name) => `Unknown argument "${truncate(name, 40)}" was ignored; ${tool} takes ${names.join(', ')}.`), 3);
-      if (plain && required.every((name) => args[name] !== undefined)) return { args: args as z.infer<z.ZodObject<S>>, warnings };
+      if (plain && required.every((name) => Object.hasOwn(args, name) && args[name] !== undefined)) return { args: args as z.infer<z.ZodObject<S>>, warnings };
       const parsed = strict.safeParse(args);
       if (parsed.success) return { args: parsed.data, warnings };
       const bad = new Set<string>();
       const problems = parsed.error.issues.map((issue) => {
         const name = String(issue.path[0] ?? '');
         bad.add(name);
-        return problemOf(issue, fields.get(name), given[name]);
+        return problemOf(issue, fields.get(name), Object.hasOwn(given, name) ? given[name] : undefined);
       });
       const { call, unchanged } = correctedCall(fields, args, bad, example);
       const keep = unchanged.length ? ` (plus ${unchanged.join(' and ')} as you sent ${unchanged.length > 1 ? 'them' : 'it'})` : '';

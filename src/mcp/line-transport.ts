@@ -181,7 +181,11 @@ function requestProblem(message: JSONRPCMessage): string | undefined {
   if (params === undefined) return undefined;
   if (!isObject(params)) return 'params must be an object.';
   const meta = (params as { _meta?: unknown })._meta;
-  return meta === undefined || isObject(meta) ? undefined : 'params._meta must be an object.';
+  if (meta === undefined) return undefined;
+  if (!isObject(meta)) return 'params._meta must be an object.';
+  // The progress notifications would repeat it; the SDK's Protocol would have dropped the request.
+  const token = (meta as { progressToken?: unknown }).progressToken;
+  return token === undefined || typeof token === 'string' || Number.isSafeInteger(token) ? undefined : 'params._meta.progressToken must be a string or a whole number.';
 }
 
 function isJsonRpc(value: unknown): value is JSONRPCMessage {

@@ -29,13 +29,19 @@ export function plainCheckOf(schema: z.ZodType): PlainCheck | undefined {
   let def = (schema as unknown as { _zod: { def: Def } })._zod.def;
   let optional = false;
   if (def.type === 'optional' && def.innerType) {
+    // A refinement of the optional itself is a check of its own.
+    if (def.checks?.length) return undefined;
     optional = true;
     def = def.innerType._zod.def;
   }
+  // Only the members a plain schema has: z.int(), z.email() and the like keep their rule in the def itself (format, check, coerce).
+  if (Object.keys(def).some((key) => !PLAIN_DEF_KEYS.has(key))) return undefined;
   const check = innerCheck(def);
   if (!check) return undefined;
   return optional ? (value) => value === undefined || check(value) : check;
 }
+
+const PLAIN_DEF_KEYS = new Set(['type', 'checks', 'entries']);
 
 function innerCheck(def: Def): PlainCheck | undefined {
   const checks = (def.checks ?? []).map((check) => check._zod.def);

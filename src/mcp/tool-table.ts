@@ -123,10 +123,11 @@ export class ToolTable {
   private async call(request: JSONRPCRequest, extra: ToolExtra): Promise<CallToolResult> {
     const params = (request.params ?? {}) as { name?: unknown; arguments?: unknown; task?: unknown };
     if (typeof params.name !== 'string') throw new McpError(ErrorCode.InvalidParams, 'tools/call needs the name of a tool in params.name.');
+    // Before the tool is looked up: a task request is refused as a request, whatever it names.
+    if (params.task !== undefined) throw new McpError(ErrorCode.InvalidParams, `${truncate(params.name, 60)} does not run as a task: call it without params.task.`);
     const handler = this.handlers.get(params.name);
     // A result the agent reads, as McpServer gave it, in our words.
     if (!handler) return fail(new AccessError('invalid_arguments', `There is no tool ${JSON.stringify(truncate(params.name, 60))} on this server.`, `Call one of ${[...this.handlers.keys()].join(', ')}.`));
-    if (params.task !== undefined) throw new McpError(ErrorCode.InvalidParams, `${params.name} does not run as a task: call it without params.task.`);
     const args = params.arguments ?? {};
     if (typeof args !== 'object' || Array.isArray(args)) {
       const came = Array.isArray(args) ? 'an array' : `a ${typeof args}`;

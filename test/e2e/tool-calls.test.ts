@@ -73,8 +73,8 @@ test('odd tools/call requests get the protocol error or the tool error they shou
   assert.equal(byId.get(16)!.result!.isError, true, 'a name that is an Object property is no tool either');
   assert.equal(byId.get(11)!.error!.code, -32602);
   assert.match(byId.get(11)!.error!.message, /params\.name/);
-  // A task request: the SDK refuses it (no tasks capability) before the call is looked at; a malformed one, the table.
-  assert.ok(byId.get(12)!.error, 'a task request is refused');
+  // A task request is refused as a request (invalid params) before the tool is looked up, well formed or not.
+  assert.equal(byId.get(12)!.error!.code, -32602, 'a task request is refused');
   assert.equal(byId.get(18)!.error!.code, -32602);
   assert.match(byId.get(18)!.error!.message, /does not run as a task/);
   // Arguments that are not an object are refused in words (before, the SDK's -32602); null reads as none.

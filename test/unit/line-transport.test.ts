@@ -61,15 +61,19 @@ test('a request the Protocol would drop without a word is answered with Invalid 
     { jsonrpc: '2.0', id: 3, method: 'ping', extra: true },
     { jsonrpc: '2.0', method: 'notifications/x', params: null },
     { jsonrpc: '2.0', id: 5, method: 'ping', params: { _meta: { progressToken: 1 } } },
+    { jsonrpc: '2.0', id: 6, method: 'tools/call', params: { name: 'x', _meta: { progressToken: null } } },
+    { jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'x', _meta: { progressToken: 1.5 } } },
+    { jsonrpc: '2.0', id: 8, method: 'tools/call', params: { name: 'x', _meta: { progressToken: 'p' } } },
   ];
   t.input.write(lines.map((line) => `${JSON.stringify(line)}\n`).join(''));
   await t.settle();
-  assert.deepEqual(t.messages, [lines[3], lines[4]]);
+  assert.deepEqual(t.messages, [lines[3], lines[4], lines[7]]);
   const answers = t.written().trim().split('\n').map((line) => JSON.parse(line) as { id: unknown; error: { code: number; message: string } });
-  assert.deepEqual(answers.map((a) => [a.id, a.error.code]), [[1, -32600], ['two', -32600], [3, -32600]]);
+  assert.deepEqual(answers.map((a) => [a.id, a.error.code]), [[1, -32600], ['two', -32600], [3, -32600], [6, -32600], [7, -32600]]);
   assert.match(answers[0]!.error.message, /params must be an object/);
   assert.match(answers[1]!.error.message, /_meta must be an object/);
-  assert.equal(t.errors.length, 3);
+  assert.match(answers[3]!.error.message, /progressToken must be a string or a whole number/);
+  assert.equal(t.errors.length, 5);
 });
 
 test('a line trickling in a byte at a time arrives whole, and one over the bound that way is dropped', async () => {

@@ -44,6 +44,17 @@ test('a schema with anything more (a length, a refinement, a record, a union, a 
     z.string().transform((s) => s.trim()),
     z.enum(['a']).nullable(),
     z.literal('x'),
+    // The rule kept in the def itself, not in its checks.
+    z.int(),
+    z.int32(),
+    z.uint32(),
+    z.email(),
+    z.url(),
+    z.iso.datetime(),
+    z.coerce.number(),
+    // A refinement of the optional wrapper.
+    z.string().optional().refine((s) => s !== 'bad'),
+    z.enum(['a', 'b']).optional().refine((s) => s !== 'b'),
   ];
   for (const schema of complex) assert.equal(plainCheckOf(schema), undefined, JSON.stringify(z.toJSONSchema(schema, { unrepresentable: 'any' })));
 });
@@ -73,4 +84,11 @@ test('arguments read without zod are exactly what zod would give; a refusal stil
   for (const bad of [{}, { url: 5 }, { url: 'u', max_length: 0 }, { url: 'u', max_length: 1.5 }, { url: 'u', format: 'html' }, { url: 'u', force: 'yes' }]) {
     assert.throws(() => input.parse(bad), /demo_tool was called with invalid arguments/, JSON.stringify(bad));
   }
+});
+
+test('a field that zod fills in when it is left out (a default, a catch) makes every call of that tool go through zod', () => {
+  const input = toolInput('demo_tool', { url: z.string(), x: z.number().default(7), y: z.string().catch('c'), z: z.boolean().optional() }, { url: 'u' });
+  assert.deepEqual(input.parse({ url: 'https://a.example/' }).args, { url: 'https://a.example/', x: 7, y: 'c' });
+  const plain = toolInput('demo_tool', { url: z.string(), constructor: z.string() }, { url: 'u' });
+  assert.throws(() => plain.parse({ url: 'https://a.example/' }), /constructor is required/, 'an inherited name is not a given argument');
 });
