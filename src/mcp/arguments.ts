@@ -126,19 +126,18 @@ export function toolInput<S extends z.ZodRawShape>(tool: string, shape: S, examp
   const fields = new Map<string, Field>();
   const advertised: Record<string, z.ZodType> = {};
   const required: string[] = [];
+  // Not for a tool any of whose fields zod gives a value when left out (a default, a catch): only zod's parse adds it.
+  let fillsAbsent = false;
   for (const [name, schema] of Object.entries(shape) as [string, z.ZodType][]) {
     const json = jsonSchemaOf(schema);
-    const isRequired = !schema.safeParse(undefined).success;
+    const absent = schema.safeParse(undefined);
+    const isRequired = !absent.success;
+    if (absent.success && absent.data !== undefined) fillsAbsent = true;
     fields.set(name, { name, schema, json, required: isRequired, plain: plainCheckOf(schema) });
     advertised[name] = z.unknown().optional().meta(json);
     if (isRequired) required.push(name);
   }
   const names = [...fields.keys()];
-  // Not for a tool any of whose fields zod gives a value when left out (a default, a catch): only zod's parse adds it.
-  const fillsAbsent = [...fields.values()].some(({ schema }) => {
-    const absent = schema.safeParse(undefined);
-    return absent.success && absent.data !== undefined;
-  });
 
   return {
     advertised: z.looseObject(advertised).meta({ required }),
