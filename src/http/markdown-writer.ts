@@ -11,7 +11,7 @@
 export interface Block {
   text: string;
   /** A list: under a list item it follows the item's text on the next line (a tight nested list). */
-  list?: boolean;
+  list: boolean;
 }
 
 export interface Mark {
@@ -151,7 +151,7 @@ export class MarkdownWriter {
     let start = 0;
     while (start < text.length && (text.charCodeAt(start) === 0x20 || text.charCodeAt(start) === 0x0a)) start++;
     if (start > 0) text = text.slice(start);
-    if (text !== '') this.blocks.push({ text });
+    if (text !== '') this.blocks.push({ text, list: false });
     this.parts = [];
     this.lineStart = true;
     this.space = true;
@@ -174,7 +174,8 @@ export class MarkdownWriter {
   /** A finished block (a heading, a fenced block, a list), after the current run. */
   block(text: string, list = false): void {
     this.endRun();
-    if (text !== '') this.blocks.push(list ? { text, list } : { text });
+    // Every block has the same two fields: the code reading them stays monomorphic whatever mix a page has.
+    if (text !== '') this.blocks.push({ text, list });
   }
 
   /** Everything written, as one string of blocks separated by blank lines. */
