@@ -1,17 +1,19 @@
 /**
  * The idle warm-up after `initialize`: everything the first access_fetch
- * would otherwise pay for once. The store is parsed; then a small page is
- * fetched from a throwaway listener on 127.0.0.1 through the same flow a
- * call takes (prepare, credential lookup, undici's request and parser,
- * detection, reading, converting, paging, building the result), through its
- * own connection pool so no proxy setting applies, and the MCP layer renders
- * that result as it would a call's (see access-fetch.ts); then the page is
- * converted a few more times so the converter's hot code gets compiled. A
- * first call otherwise spends more time compiling all that code than running
- * it. The worker (and Readability's DOM library) is not started here: it
- * costs memory for as long as the server lives, and only larger pages and
- * pages without a marked main need it. Never fails: a step that cannot run
- * is skipped; it writes nothing and reaches nothing outside this process.
+ * would otherwise pay for once. The store is parsed; the converter parses a
+ * tiny page; then a small page is fetched from a throwaway listener on
+ * 127.0.0.1, a few rounds, through the same flow a call takes (prepare,
+ * credential lookup, undici's request and parser, detection, reading,
+ * converting, paging, building the result), through its own connection pool
+ * so no proxy setting applies, and the MCP layer renders each result as it
+ * would a call's (see access-fetch.ts); then the page is converted once more
+ * as text. A first call otherwise spends more time compiling all that code
+ * than running it, and one round leaves most of it unoptimised. The worker
+ * (and Readability's DOM library) is not started here: it costs memory for as
+ * long as the server lives, and only larger pages and pages without a marked
+ * main need it. Never fails: a step that cannot run is skipped; each round
+ * after the first runs only while nobody waits; it writes nothing and
+ * reaches nothing outside this process.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -31,8 +33,12 @@ const SECTION = `<section id="s1"><h2>Section</h2><h3><code>name.call(options[, 
 <pre><code class="language-js">const x = await call({ timeout: 10 });</code></pre><pre>$ plain &gt; text</pre>
 <table><thead><tr><th>Parameter</th><th>Type</th></tr></thead><tbody><tr><td><code>timeout</code></td><td>number</td></tr><tr><td>retries</td><td>2</td></tr></tbody></table>
 <ul><li>Returns: <code>Promise&lt;Result&gt;</code></li><li>two<ol><li>nested</li></ol></li></ul><blockquote><p>Quoted.</p></blockquote><dl><dt>term</dt><dd>definition</dd></dl><img src="i.png" alt="x"></section>`;
-const PAGE = Buffer.from(`<!doctype html><html><head><title>Warm-up</title></head><body><nav><a href="/">Home</a></nav><main><article><h1>Warm-up</h1>
-${SECTION.repeat(12)}</article></main><footer>Footer</footer></body></html>`);
+// And framed as most pages are (a head of metadata, a header, a table of contents by fragment): attribute
+// sets and links the sections lack would otherwise meet code specialised on fewer shapes, and deoptimise it.
+const PAGE = Buffer.from(`<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>Warm-up</title>
+<link rel="stylesheet" href="/s.css"></head><body class="page"><header><nav><a href="/">Home</a> · <a href="/docs">Docs</a></nav></header>
+<aside><h2>Contents</h2><ul><li><a href="#s1">Section</a></li></ul></aside><main><article><h1>Warm-up</h1>
+${SECTION.repeat(12)}</article></main><footer><p>Footer</p></footer></body></html>`);
 
 export interface WarmUpHooks {
   /** Given the warm-up page's result: the MCP layer renders it as it would a call's. */
@@ -55,29 +61,53 @@ async function withBaselineWasmTier<T>(run: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * Rounds of the whole fetch path: with one, most of it was still unoptimised
+ * when the first call came (its conversion took twice a warm one's); more than
+ * this gained nothing measurable.
+ */
+const FETCH_ROUNDS = 5;
+
+/** A caller is waiting, or has asked for a conversion: the warm-up stands aside. */
+const callerWaiting = (svc: AccessService) => svc.callsInFlight > 0 || conversionsRequested() > 0;
+
 /** The same flow as a call's, on a page served by this process to itself (never with a credential of the user's). */
-async function warmFetchPath(svc: AccessService): Promise<FetchResult | undefined> {
-  if (conversionsRequested() > 0) return undefined;
+async function warmFetchPath(svc: AccessService, fetched: WarmUpHooks['fetched']): Promise<void> {
+  if (conversionsRequested() > 0) return;
   const server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', etag: '"warm-up"', 'cache-control': 'no-store' }).end(PAGE));
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
-  const url = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/warm-up.html`);
+  // With a query, as many real addresses have: reading a URL's parts with and without one runs different code.
+  const url = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/warm-up.html?page=1`);
   // A plain pool with the service's options; the environment's proxy settings are left out, so the request stays on loopback.
   const agent = createDispatcher({ connectMs: svc.config.connectTimeoutMs, headersMs: svc.config.responseTimeoutMs, bodyMs: svc.config.responseTimeoutMs }, {});
   try {
     // Should the user have a credential for this very address, nothing is sent.
-    if (svc.methods.configuredFor(url) || svc.store.getSession(svc.store.appKeyFor(url))) return undefined;
-    return await withBaselineWasmTier(() => fetchThroughAccess(svc, { url: url.href }, {}, { dispatcher: agent, warmUp: true }));
+    if (svc.methods.configuredFor(url) || svc.store.getSession(svc.store.appKeyFor(url))) return;
+    for (let round = 0; round < FETCH_ROUNDS && (round === 0 || !callerWaiting(svc)); round++) {
+      const fetchPage = () => fetchThroughAccess(svc, { url: url.href }, {}, { dispatcher: agent, warmUp: true });
+      // The first round opens the connection, which compiles the response parser.
+      await fetched?.(round === 0 ? await withBaselineWasmTier(fetchPage) : await fetchPage());
+    }
   } finally {
     await agent.close();
     server.close();
   }
 }
 
-/** A few rounds, each only while no caller has asked for a conversion: a real page never waits behind more than one warm-up page. */
-async function warmConverter(): Promise<void> {
-  for (const format of ['text', 'markdown'] as const) {
+/**
+ * V8 compiles a loop that runs long while it is still running, from what the
+ * function has seen so far. Were the warm-up page the parser's first, its
+ * tokenizer loop would be compiled before its exit had ever run, and that code
+ * deoptimised at the end of every later page (seen as a run of deopts in
+ * htmlparser2's Tokenizer.parse, and first conversions several times slower).
+ * A tiny page first lets every loop finish once.
+ */
+const TINY_PAGE = Buffer.from('<!doctype html><html><head><title>t</title></head><body><main><h1>t</h1><p>a &amp; <a href="x?y=1">b</a></p><pre><code>c</code></pre><table><tr><td>d</td></tr></table></main></body></html>');
+
+async function warmConverter(page: Buffer, formats: readonly ('markdown' | 'text')[]): Promise<void> {
+  for (const format of formats) {
     if (conversionsRequested() > 0) return;
-    await convertBody(PAGE, 'text/html', format, { bodyComplete: true, maxImageBytes: 0, url: new URL('http://localhost/'), warmUp: true });
+    await convertBody(page, 'text/html', format, { bodyComplete: true, maxImageBytes: 0, url: new URL('http://localhost/'), warmUp: true });
   }
 }
 
@@ -87,33 +117,38 @@ export async function warmUp(svc: AccessService, hooks: WarmUpHooks = {}): Promi
   } catch {
     /* reported when a tool reads it */
   }
+  await warmConverter(TINY_PAGE, ['markdown', 'text']).catch(() => {});
   try {
-    const fetched = await warmFetchPath(svc);
-    if (fetched) await hooks.fetched?.(fetched);
+    await warmFetchPath(svc, hooks.fetched);
   } catch {
     /* the first call pays for what was not warmed */
   }
-  await warmConverter().catch(() => {});
-  // Never while a call waits: a full collection holds the event loop for a few milliseconds.
-  if (svc.callsInFlight === 0) collectAtIdle();
+  await warmConverter(PAGE, ['text']).catch(() => {});
+  // Never while a call waits: even a young-generation collection holds the event loop for a moment.
+  if (svc.callsInFlight === 0) collectYoungAtIdle();
 }
 
 /**
- * One full collection, at idle, once the warm-up is done. Start-up (loading
- * modules, the warm-up's page) leaves the heap full of objects, most of them
- * long-lived; the first collections after it walked and copied them all, 10 to
- * 20 ms inside the second or third call.
+ * Two young-generation collections, at idle, once the warm-up is done.
+ * Start-up (loading modules, the warm-up's pages) leaves the young generation
+ * full of objects, most of them long-lived; the first collections after it
+ * copied them all, 10 to 20 ms inside the second or third call. Two move them
+ * to the old generation now. A full collection did that too, but it handed the
+ * freed pages back to the system, and the first call, allocating into them
+ * again, took hundreds of page faults (several milliseconds on a virtual
+ * machine).
  */
-function collectAtIdle(): void {
-  let gc: (() => void) | undefined;
+function collectYoungAtIdle(): void {
+  let gc: ((options?: { type: 'minor' | 'major' }) => void) | undefined;
   // gc() is only exposed to contexts made while the flag is set: a throwaway one, the flag restored at once.
   setFlagsFromString('--expose-gc');
   try {
-    gc = runInNewContext('gc') as (() => void) | undefined;
+    gc = runInNewContext('gc') as typeof gc;
   } catch {
     /* the first calls pay for it */
   } finally {
     setFlagsFromString('--no-expose-gc');
   }
-  gc?.();
+  gc?.({ type: 'minor' });
+  gc?.({ type: 'minor' });
 }
