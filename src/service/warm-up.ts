@@ -62,9 +62,11 @@ async function withBaselineWasmTier<T>(run: () => Promise<T>): Promise<T> {
 }
 
 /**
- * Rounds of the whole fetch path: with one, most of it was still unoptimised
- * when the first call came (its conversion took twice a warm one's); more than
- * this gained nothing measurable.
+ * Rounds of the whole fetch path. With one, most of it was still unoptimised
+ * when the first call came (its conversion took twice a warm one's). With
+ * seven, the heap grew enough that the full collection after them handed
+ * pages back, and the first call faulted hundreds in again (5 ms and more on a
+ * virtual machine); with five it takes no more faults than a warm call.
  */
 const FETCH_ROUNDS = 5;
 
@@ -124,31 +126,26 @@ export async function warmUp(svc: AccessService, hooks: WarmUpHooks = {}): Promi
     /* the first call pays for what was not warmed */
   }
   await warmConverter(PAGE, ['text']).catch(() => {});
-  // Never while a call waits: even a young-generation collection holds the event loop for a moment.
-  if (svc.callsInFlight === 0) collectYoungAtIdle();
+  // Never while a call waits: a full collection holds the event loop for a few milliseconds.
+  if (svc.callsInFlight === 0) collectAtIdle();
 }
 
 /**
- * Two young-generation collections, at idle, once the warm-up is done.
- * Start-up (loading modules, the warm-up's pages) leaves the young generation
- * full of objects, most of them long-lived; the first collections after it
- * copied them all, 10 to 20 ms inside the second or third call. Two move them
- * to the old generation now. A full collection did that too, but it handed the
- * freed pages back to the system, and the first call, allocating into them
- * again, took hundreds of page faults (several milliseconds on a virtual
- * machine).
+ * One full collection, at idle, once the warm-up is done. Start-up (loading
+ * modules, the warm-up's pages) leaves the heap full of objects, most of them
+ * long-lived; the first collections after it walked and copied them all, 10 to
+ * 20 ms inside the second or third call.
  */
-function collectYoungAtIdle(): void {
-  let gc: ((options?: { type: 'minor' | 'major' }) => void) | undefined;
+function collectAtIdle(): void {
+  let gc: (() => void) | undefined;
   // gc() is only exposed to contexts made while the flag is set: a throwaway one, the flag restored at once.
   setFlagsFromString('--expose-gc');
   try {
-    gc = runInNewContext('gc') as typeof gc;
+    gc = runInNewContext('gc') as (() => void) | undefined;
   } catch {
     /* the first calls pay for it */
   } finally {
     setFlagsFromString('--no-expose-gc');
   }
-  gc?.({ type: 'minor' });
-  gc?.({ type: 'minor' });
+  gc?.();
 }
