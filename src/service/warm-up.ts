@@ -1,8 +1,8 @@
 /**
  * The idle warm-up after `initialize`: everything the first access_fetch
- * would otherwise pay for once. The store is parsed; the converter parses a
- * tiny page; then a small page is fetched from a throwaway listener on
- * 127.0.0.1, a few rounds, through the same flow a call takes (prepare,
+ * would otherwise pay for once. The store is parsed and the heap collected;
+ * the converter parses a tiny page; then a small page is fetched from a
+ * throwaway listener on 127.0.0.1, a few rounds, through the same flow a call takes (prepare,
  * credential lookup, undici's request and parser, detection, reading,
  * converting, paging, building the result), through its own connection pool
  * so no proxy setting applies, and the MCP layer renders each result as it
@@ -62,11 +62,9 @@ async function withBaselineWasmTier<T>(run: () => Promise<T>): Promise<T> {
 }
 
 /**
- * Rounds of the whole fetch path. With one, most of it was still unoptimised
- * when the first call came (its conversion took twice a warm one's). With
- * seven, the heap grew enough that the full collection after them handed
- * pages back, and the first call faulted hundreds in again (5 ms and more on a
- * virtual machine); with five it takes no more faults than a warm call.
+ * Rounds of the whole fetch path: with one, most of it was still unoptimised
+ * when the first call came (its conversion took twice a warm one's); more than
+ * this gained nothing measurable.
  */
 const FETCH_ROUNDS = 5;
 
@@ -119,6 +117,8 @@ export async function warmUp(svc: AccessService, hooks: WarmUpHooks = {}): Promi
   } catch {
     /* reported when a tool reads it */
   }
+  // Never while a call waits: a collection holds the event loop for a few milliseconds.
+  if (svc.callsInFlight === 0) collectAtIdle('full');
   await warmConverter(TINY_PAGE, ['markdown', 'text']).catch(() => {});
   try {
     await warmFetchPath(svc, hooks.fetched);
@@ -126,26 +126,31 @@ export async function warmUp(svc: AccessService, hooks: WarmUpHooks = {}): Promi
     /* the first call pays for what was not warmed */
   }
   await warmConverter(PAGE, ['text']).catch(() => {});
-  // Never while a call waits: a full collection holds the event loop for a few milliseconds.
-  if (svc.callsInFlight === 0) collectAtIdle();
+  if (svc.callsInFlight === 0) collectAtIdle('young');
 }
 
 /**
- * One full collection, at idle, once the warm-up is done. Start-up (loading
- * modules, the warm-up's pages) leaves the heap full of objects, most of them
- * long-lived; the first collections after it walked and copied them all, 10 to
- * 20 ms inside the second or third call.
+ * Collections at idle. Start-up (loading modules, reading the store) leaves
+ * the heap full of objects, most of them long-lived; the first collections
+ * after it walked and copied them all, 10 to 20 ms inside the second or third
+ * call, or in the middle of a large page. A full collection before the rounds
+ * clears that; two young-generation ones after them move what the rounds left
+ * out of the young generation. A full collection after the rounds handed
+ * pages back to the system instead, and the first call, taking them again,
+ * took hundreds of page faults (10 ms and more on a virtual machine).
  */
-function collectAtIdle(): void {
-  let gc: (() => void) | undefined;
+function collectAtIdle(kind: 'full' | 'young'): void {
+  let gc: ((options?: { type: 'minor' | 'major' }) => void) | undefined;
   // gc() is only exposed to contexts made while the flag is set: a throwaway one, the flag restored at once.
   setFlagsFromString('--expose-gc');
   try {
-    gc = runInNewContext('gc') as (() => void) | undefined;
+    gc = runInNewContext('gc') as typeof gc;
   } catch {
     /* the first calls pay for it */
   } finally {
     setFlagsFromString('--no-expose-gc');
   }
-  gc?.();
+  if (kind === 'full') return gc?.();
+  gc?.({ type: 'minor' });
+  gc?.({ type: 'minor' });
 }
