@@ -12,7 +12,7 @@ import { warmAccessFetch } from '../../src/mcp/tools/access-fetch.js';
 import { AccessService } from '../../src/service/access-service.js';
 import { loadConfig } from '../../src/service/config.js';
 import type { FetchResult } from '../../src/service/results.js';
-import { warmUp } from '../../src/service/warm-up.js';
+import { FETCH_ROUNDS, warmUp } from '../../src/service/warm-up.js';
 import { cleanupHomes, tempHome } from '../helpers/harness.js';
 
 /**
@@ -79,7 +79,7 @@ describe('idle warm-up', () => {
           },
         }),
       );
-      assert.ok(rounds > 1, `several rounds of the fetch path while nobody waits (${rounds})`);
+      assert.equal(rounds, FETCH_ROUNDS, 'every round of the fetch path while nobody waits');
       assert.deepEqual(forced, { major: 1, minor: 2 }, 'at idle, one full collection before the rounds and two young-generation ones after them');
       assert.equal(typeof (globalThis as { gc?: unknown }).gc, 'undefined', 'gc() is not left to anyone');
       assert.equal(runInNewContext('typeof gc'), 'undefined', 'nor to a context made later (the flag was restored)');
@@ -161,6 +161,38 @@ describe('idle warm-up', () => {
         answer();
         assert.equal((await call).text, 'late');
         assert.equal(svc.callsInFlight, 0);
+      });
+    } finally {
+      slow.close();
+    }
+  });
+  it('stops between rounds once a call comes, and leaves the young generation alone while it runs', async () => {
+    let answer: () => void = () => {};
+    let arrived: () => void = () => {};
+    const requested = new Promise<void>((resolve) => (arrived = resolve));
+    const slow = createServer((_req, res) => {
+      answer = () => res.writeHead(200, { 'content-type': 'text/plain' }).end('late');
+      arrived();
+    });
+    const port = await listen(slow);
+    try {
+      await service({ CF_ACCESS_MCP_HOME: home() }, async (svc) => {
+        let rounds = 0;
+        let call: Promise<unknown> | undefined;
+        const forced = await forcedCollections(() =>
+          warmUp(svc, {
+            fetched: () => {
+              // A call comes while the second round's result is being rendered.
+              if (++rounds === 2) call = svc.fetch({ url: `http://127.0.0.1:${port}/slow`, format: 'raw' });
+            },
+          }),
+        );
+        assert.equal(rounds, 2, 'no round after the call came');
+        assert.equal(svc.callsInFlight, 1, 'the call was still waiting when the warm-up ended');
+        assert.deepEqual(forced, { major: 1, minor: 0 }, 'the full collection before the call; none while it waits');
+        await requested;
+        answer();
+        await call;
       });
     } finally {
       slow.close();
