@@ -40,6 +40,19 @@ async function listen(server: Server): Promise<number> {
   return (server.address() as AddressInfo).port;
 }
 
+/** An origin on loopback that holds each request until told to answer. */
+async function slowOrigin(): Promise<{ server: Server; url: string; requested: Promise<void>; answer: () => void }> {
+  let respond: () => void = () => {};
+  let arrived: () => void = () => {};
+  const requested = new Promise<void>((resolve) => (arrived = resolve));
+  const server = createServer((_req, res) => {
+    respond = () => res.writeHead(200, { 'content-type': 'text/plain' }).end('late');
+    arrived();
+  });
+  const port = await listen(server);
+  return { server, url: `http://127.0.0.1:${port}/slow`, requested, answer: () => respond() };
+}
+
 /** The collections forced by gc() while `run` ran, by kind. */
 async function forcedCollections(run: () => Promise<void>): Promise<{ major: number; minor: number }> {
   const collections: PerformanceEntry[] = [];
@@ -142,39 +155,26 @@ describe('idle warm-up', () => {
 
   it('collects no garbage and fetches no second round while a call is under way', async () => {
     // An origin that answers only once the warm-up is over: the call waits all through it.
-    let answer: () => void = () => {};
-    let arrived: () => void = () => {};
-    const requested = new Promise<void>((resolve) => (arrived = resolve));
-    const slow = createServer((_req, res) => {
-      answer = () => res.writeHead(200, { 'content-type': 'text/plain' }).end('late');
-      arrived();
-    });
-    const port = await listen(slow);
+    const slow = await slowOrigin();
     try {
       await service({ CF_ACCESS_MCP_HOME: home() }, async (svc) => {
-        const call = svc.fetch({ url: `http://127.0.0.1:${port}/slow`, format: 'raw' });
-        await requested;
+        const call = svc.fetch({ url: slow.url, format: 'raw' });
+        await slow.requested;
         assert.equal(svc.callsInFlight, 1);
         let rounds = 0;
         assert.deepEqual(await forcedCollections(() => warmUp(svc, { fetched: () => void rounds++ })), { major: 0, minor: 0 });
         assert.equal(rounds, 1, 'one round, and none after it while the call waits');
-        answer();
+        slow.answer();
         assert.equal((await call).text, 'late');
         assert.equal(svc.callsInFlight, 0);
       });
     } finally {
-      slow.close();
+      slow.server.close();
     }
   });
+
   it('stops between rounds once a call comes, and leaves the young generation alone while it runs', async () => {
-    let answer: () => void = () => {};
-    let arrived: () => void = () => {};
-    const requested = new Promise<void>((resolve) => (arrived = resolve));
-    const slow = createServer((_req, res) => {
-      answer = () => res.writeHead(200, { 'content-type': 'text/plain' }).end('late');
-      arrived();
-    });
-    const port = await listen(slow);
+    const slow = await slowOrigin();
     try {
       await service({ CF_ACCESS_MCP_HOME: home() }, async (svc) => {
         let rounds = 0;
@@ -183,19 +183,19 @@ describe('idle warm-up', () => {
           warmUp(svc, {
             fetched: () => {
               // A call comes while the second round's result is being rendered.
-              if (++rounds === 2) call = svc.fetch({ url: `http://127.0.0.1:${port}/slow`, format: 'raw' });
+              if (++rounds === 2) call = svc.fetch({ url: slow.url, format: 'raw' });
             },
           }),
         );
         assert.equal(rounds, 2, 'no round after the call came');
         assert.equal(svc.callsInFlight, 1, 'the call was still waiting when the warm-up ended');
         assert.deepEqual(forced, { major: 1, minor: 0 }, 'the full collection before the call; none while it waits');
-        await requested;
-        answer();
+        await slow.requested;
+        slow.answer();
         await call;
       });
     } finally {
-      slow.close();
+      slow.server.close();
     }
   });
 });
