@@ -13,7 +13,7 @@ import { registerAccessStatus } from './tools/access-status.js';
 import { ToolTable } from './tool-table.js';
 
 /** McpServer whose tool calls are answered by its tool table from the moment it connects. */
-class AccessMcpServer extends McpServer {
+export class AccessMcpServer extends McpServer {
   readonly tools = new ToolTable(this);
 
   override async connect(transport: Transport): Promise<void> {
@@ -23,7 +23,7 @@ class AccessMcpServer extends McpServer {
 }
 
 /** The MCP surface: five tools over the access service. */
-export function createMcpServer(service: ServiceProvider): McpServer {
+export function createMcpServer(service: ServiceProvider): AccessMcpServer {
   const server = new AccessMcpServer(
     { name: 'cf-access-mcp', title: 'Cloudflare Access for agents', version: VERSION },
     {

@@ -47,7 +47,7 @@ export async function runStdioServer(): Promise<void> {
   setTimeout(
     () =>
       void getService()
-        .then(async (svc) => (await import('../service/warm-up.js')).warmUp(svc, { fetched: warmAccessFetch }))
+        .then(async (svc) => (await import('../service/warm-up.js')).warmUp(svc, { fetched: warmAccessFetch, busy: () => server.tools.callsUnderWay > 0 }))
         .catch((error: unknown) => log('error', `Could not start: ${(error as Error).message}`)),
     300,
   ).unref();

@@ -39,6 +39,8 @@ export class ToolTable {
   private readonly handlers = new Map<string, ToolHandler>();
   /** Calls taken off the transport and not yet answered, for notifications/cancelled and the connection closing. */
   private readonly inFlight = new Map<RequestId, AbortController>();
+  /** Calls the SDK's Protocol handed over (before takeCallsFrom, or without it). */
+  private protocolCalls = 0;
 
   constructor(readonly server: McpServer) {}
 
@@ -54,7 +56,12 @@ export class ToolTable {
     // Only methods without a handler of their own come here.
     protocol.fallbackRequestHandler = async (request, extra) => {
       if (request.method !== 'tools/call') throw new McpError(ErrorCode.MethodNotFound, 'Method not found');
-      return this.call(request, extra);
+      this.protocolCalls++;
+      try {
+        return await this.call(request, extra);
+      } finally {
+        this.protocolCalls--;
+      }
     };
   }
 
@@ -118,6 +125,11 @@ export class ToolTable {
         // A later call may have reused the id.
         if (this.inFlight.get(id) === controller) this.inFlight.delete(id);
       });
+  }
+
+  /** Tool calls begun and not yet answered, by either path (the idle warm-up stands aside while there are any). */
+  get callsUnderWay(): number {
+    return this.inFlight.size + this.protocolCalls;
   }
 
   private async call(request: JSONRPCRequest, extra: ToolExtra): Promise<CallToolResult> {

@@ -43,6 +43,8 @@ ${SECTION.repeat(12)}</article></main><footer><p>Footer</p></footer></body></htm
 export interface WarmUpHooks {
   /** Given the warm-up page's result: the MCP layer renders it as it would a call's. */
   fetched?: (result: FetchResult) => Promise<void> | void;
+  /** A caller the service does not count is waiting: any tool call under way at the MCP layer (access_proxy, a save_to's roots request). */
+  busy?: () => boolean;
 }
 
 /**
@@ -68,11 +70,14 @@ async function withBaselineWasmTier<T>(run: () => Promise<T>): Promise<T> {
  */
 export const FETCH_ROUNDS = 5;
 
+/** Nobody waits: no call under way, counted by the service or by the MCP layer. */
+const idle = (svc: AccessService, hooks: WarmUpHooks) => svc.callsInFlight === 0 && hooks.busy?.() !== true;
+
 /** A caller is waiting, or has asked for a conversion: the warm-up stands aside. */
-const callerWaiting = (svc: AccessService) => svc.callsInFlight > 0 || conversionsRequested() > 0;
+const callerWaiting = (svc: AccessService, hooks: WarmUpHooks) => !idle(svc, hooks) || conversionsRequested() > 0;
 
 /** The same flow as a call's, on a page served by this process to itself (never with a credential of the user's). */
-async function warmFetchPath(svc: AccessService, fetched: WarmUpHooks['fetched']): Promise<void> {
+async function warmFetchPath(svc: AccessService, hooks: WarmUpHooks): Promise<void> {
   if (conversionsRequested() > 0) return;
   const server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', etag: '"warm-up"', 'cache-control': 'no-store' }).end(PAGE));
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
@@ -83,10 +88,10 @@ async function warmFetchPath(svc: AccessService, fetched: WarmUpHooks['fetched']
   try {
     // Should the user have a credential for this very address, nothing is sent.
     if (svc.methods.configuredFor(url) || svc.store.getSession(svc.store.appKeyFor(url))) return;
-    for (let round = 0; round < FETCH_ROUNDS && (round === 0 || !callerWaiting(svc)); round++) {
+    for (let round = 0; round < FETCH_ROUNDS && (round === 0 || !callerWaiting(svc, hooks)); round++) {
       const fetchPage = () => fetchThroughAccess(svc, { url: url.href }, {}, { dispatcher: agent, warmUp: true });
       // The first round opens the connection, which compiles the response parser.
-      await fetched?.(round === 0 ? await withBaselineWasmTier(fetchPage) : await fetchPage());
+      await hooks.fetched?.(round === 0 ? await withBaselineWasmTier(fetchPage) : await fetchPage());
     }
   } finally {
     await agent.close();
@@ -104,9 +109,9 @@ async function warmFetchPath(svc: AccessService, fetched: WarmUpHooks['fetched']
  */
 const TINY_PAGE = Buffer.from('<!doctype html><html><head><title>t</title></head><body><main><h1>t</h1><p>a &amp; <a href="x?y=1">b</a></p><pre><code>c</code></pre><table><tr><td>d</td></tr></table></main></body></html>');
 
-async function warmConverter(svc: AccessService, page: Buffer, formats: readonly ('markdown' | 'text')[]): Promise<void> {
+async function warmConverter(svc: AccessService, hooks: WarmUpHooks, page: Buffer, formats: readonly ('markdown' | 'text')[]): Promise<void> {
   for (const format of formats) {
-    if (callerWaiting(svc)) return;
+    if (callerWaiting(svc, hooks)) return;
     await convertBody(page, 'text/html', format, { bodyComplete: true, maxImageBytes: 0, url: new URL('http://localhost/'), warmUp: true });
   }
 }
@@ -118,15 +123,15 @@ export async function warmUp(svc: AccessService, hooks: WarmUpHooks = {}): Promi
     /* reported when a tool reads it */
   }
   // Never while a call waits: a collection holds the event loop for a few milliseconds.
-  if (svc.callsInFlight === 0) collectAtIdle('full');
-  await warmConverter(svc, TINY_PAGE, ['markdown', 'text']).catch(() => {});
+  if (idle(svc, hooks)) collectAtIdle('full');
+  await warmConverter(svc, hooks, TINY_PAGE, ['markdown', 'text']).catch(() => {});
   try {
-    await warmFetchPath(svc, hooks.fetched);
+    await warmFetchPath(svc, hooks);
   } catch {
     /* the first call pays for what was not warmed */
   }
-  await warmConverter(svc, PAGE, ['text']).catch(() => {});
-  if (svc.callsInFlight === 0) collectAtIdle('young');
+  await warmConverter(svc, hooks, PAGE, ['text']).catch(() => {});
+  if (idle(svc, hooks)) collectAtIdle('young');
 }
 
 /**

@@ -34,7 +34,7 @@ async function connected({ direct = false } = {}) {
   }
   const client = new Client({ name: 'c', version: '1' });
   await client.connect(b);
-  return { client, seen, close: () => client.close() };
+  return { client, seen, tools, close: () => client.close() };
 }
 
 const textOf = (result: unknown) => ((result as CallToolResult).content[0] as { text: string }).text;
@@ -60,6 +60,32 @@ test(`a handler that throws, or returns nothing, gives an error result rather th
   const nothing = await client.callTool({ name: 'nothing', arguments: {} });
   assert.equal(nothing.isError, true);
   assert.match(textOf(nothing), /nothing produced no result/);
+  await close();
+});
+
+test(`callsUnderWay counts a call from its arrival to its answer, whether it succeeds or throws${how}`, async () => {
+  const { client, tools, close } = await connected({ direct });
+  let release: () => void = () => {};
+  let entered: () => void = () => {};
+  const inside = new Promise<void>((resolve) => (entered = resolve));
+  tools.register('waits', { title: 'W', description: 'd', inputSchema: z.looseObject({}), annotations: {} }, async () => {
+    entered();
+    await new Promise<void>((resolve) => (release = resolve));
+    return { content: [{ type: 'text', text: 'done' }] };
+  });
+  assert.equal(tools.callsUnderWay, 0);
+  const call = client.callTool({ name: 'waits', arguments: {} });
+  await inside;
+  assert.equal(tools.callsUnderWay, 1, 'the call is under way while its handler waits');
+  release();
+  assert.equal(textOf(await call), 'done');
+  // The count drops once the answer has been handed to the transport, a turn after the client has it.
+  await new Promise(setImmediate);
+  assert.equal(tools.callsUnderWay, 0, 'and no longer once answered');
+  await client.callTool({ name: 'throws', arguments: {} });
+  await client.callTool({ name: 'nope', arguments: {} });
+  await new Promise(setImmediate);
+  assert.equal(tools.callsUnderWay, 0, 'a handler that threw and an unknown tool leave nothing counted');
   await close();
 });
 

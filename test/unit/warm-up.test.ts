@@ -198,4 +198,13 @@ describe('idle warm-up', () => {
       slow.server.close();
     }
   });
+  it('stands aside for a call only the MCP layer sees (the busy hook): one round, no collection', async () => {
+    await service({ CF_ACCESS_MCP_HOME: home() }, async (svc) => {
+      let rounds = 0;
+      const forced = await forcedCollections(() => warmUp(svc, { fetched: () => void rounds++, busy: () => true }));
+      assert.equal(svc.callsInFlight, 0, 'the service itself sees no call');
+      assert.equal(rounds, 1, 'the round begun regardless, and no more');
+      assert.deepEqual(forced, { major: 0, minor: 0 });
+    });
+  });
 });
