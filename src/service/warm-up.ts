@@ -2,12 +2,12 @@
  * The idle warm-up after `initialize`: everything the first access_fetch
  * would otherwise pay for once. The store is parsed and the heap collected;
  * the converter parses a tiny page; then a small page is fetched from a
- * throwaway listener on 127.0.0.1, a few rounds, through the same flow a call takes (prepare,
- * credential lookup, undici's request and parser, detection, reading,
- * converting, paging, building the result), through its own connection pool
- * so no proxy setting applies, and the MCP layer renders each result as it
- * would a call's (see access-fetch.ts); then the page is converted once more
- * as text. A first call otherwise spends more time compiling all that code
+ * throwaway listener on 127.0.0.1, a few rounds, through the same flow a call
+ * takes (prepare, credential lookup, undici's request and parser, detection,
+ * reading, converting, paging, building the result), through its own
+ * connection pool so no proxy setting applies, and the MCP layer renders each
+ * result as it would a call's (see access-fetch.ts); then the page is
+ * converted once more as text. A first call otherwise spends more time compiling all that code
  * than running it, and one round leaves most of it unoptimised. The worker
  * (and Readability's DOM library) is not started here: it costs memory for as
  * long as the server lives, and only larger pages and pages without a marked
@@ -88,8 +88,8 @@ async function warmFetchPath(svc: AccessService, hooks: WarmUpHooks): Promise<vo
   try {
     // Should the user have a credential for this very address, nothing is sent.
     if (svc.methods.configuredFor(url) || svc.store.getSession(svc.store.appKeyFor(url))) return;
+    const fetchPage = () => fetchThroughAccess(svc, { url: url.href }, {}, { dispatcher: agent, warmUp: true });
     for (let round = 0; round < FETCH_ROUNDS && (round === 0 || !callerWaiting(svc, hooks)); round++) {
-      const fetchPage = () => fetchThroughAccess(svc, { url: url.href }, {}, { dispatcher: agent, warmUp: true });
       // The first round opens the connection, which compiles the response parser.
       await hooks.fetched?.(round === 0 ? await withBaselineWasmTier(fetchPage) : await fetchPage());
     }
